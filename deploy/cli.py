@@ -1,0 +1,130 @@
+"""The ``doudi`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def up(
+    data_dir: Path = typer.Option(Path(".data"), envvar="DOUDI_DATA_DIR", help="everything the system keeps"),
+    api_port: int = typer.Option(8000, help="API and dashboard"),
+    nats_port: int = typer.Option(4222),
+    temporal_port: int = typer.Option(7233),
+    temporal_ui_port: int = typer.Option(8233),
+    postgres_port: int = typer.Option(55432),
+) -> None:
+    """Start PostgreSQL, NATS, the Temporal dev server and every service; Ctrl-C stops them all."""
+    from deploy.embedded import EmbeddedStack, Ports
+    from shared.infra.process import configure_logging
+
+    configure_logging("doudi-up")
+    ports = Ports(api=api_port, nats=nats_port, temporal=temporal_port, temporal_ui=temporal_ui_port,
+                  postgres=postgres_port, nats_monitor=nats_port + 4000,
+                  intake=api_port + 101, verification=api_port + 102, approval=api_port + 103,
+                  payment=api_port + 104)
+    stack = EmbeddedStack(data_dir, ports)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            starting = asyncio.create_task(stack.start())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                starting.cancel()
+                return
+            starting.result()
+            table = Table(title="doudi is up (Ctrl-C stops everything)")
+            table.add_column("what")
+            table.add_column("where")
+            for what, where in stack.urls().items():
+                table.add_row(what, where)
+            console.print(table)
+            console.print("A token for the API: [bold]doudi dev-token --role clerk[/bold]")
+            await stack.supervise(stop)
+        finally:
+            console.print("stopping…")
+            await asyncio.to_thread(stack.stop)
+            console.print("stopped")
+
+    asyncio.run(main())
+
+
+@app.command("dev-token")
+def dev_token(
+    role: str = typer.Option(..., help="clerk, township_approver, county_approver, committee, finance, auditor, admin, service"),
+    region: str = typer.Option("", help="jurisdiction: a region-code prefix (empty = everywhere)"),
+    subject: str = typer.Option("", help="who (defaults to dev-<role>)"),
+    ttl_hours: int = typer.Option(12),
+) -> None:
+    """Print a bearer token valid for the embedded default."""
+    from shared.auth import Role, issue_token
+    from shared.config import get_settings
+
+    if get_settings().env == "production":
+        raise typer.BadParameter("dev-token is for the embedded default; production tokens come from your IdP")
+    try:
+        Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}") from None
+    typer.echo(issue_token(subject or f"dev-{role}", role, region=region, ttl_s=ttl_hours * 3600))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every service's SQL migrations to DOUDI_DATABASE_URL."""
+    from deploy.embedded import EmbeddedStack
+    from shared.config import get_settings
+    from shared.infra.db import migrate as run_migrations
+
+    settings = get_settings()
+
+    async def main() -> None:
+        for schema, folder in EmbeddedStack.migration_folders():
+            applied = await run_migrations(settings.database_url, schema, folder)
+            console.print(f"{schema}: {len(applied)} applied")
+
+    asyncio.run(main())
+
+
+@app.command()
+def publish(
+    name: str = typer.Argument(..., help="event name, e.g. health.quarantined"),
+    data: str = typer.Argument(..., help="the data object as JSON"),
+    event_id: str = typer.Option(..., "--id", help="the CloudEvents id (the same id twice is one event)"),
+    source: str = typer.Option("urn:doudi:cli"),
+) -> None:
+    """Publish an inbound CloudEvent on doudi.events.<name> (what another agency's system does)."""
+    import nats
+
+    from shared.config import get_settings
+    from shared.contracts.events import make_cloudevent
+
+    async def main() -> None:
+        nc = await nats.connect(get_settings().nats_url)
+        try:
+            body = json.dumps(make_cloudevent(name, json.loads(data), event_id=event_id, source=source)).encode()
+            ack = await nc.jetstream().publish(f"doudi.events.{name}", body, headers={"Nats-Msg-Id": event_id})
+            console.print(f"published to {ack.stream} seq {ack.seq}{' (duplicate)' if ack.duplicate else ''}")
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    app()

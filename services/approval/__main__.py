@@ -1,0 +1,3 @@
+from services.approval.main import main
+
+main()

@@ -1,0 +1,32 @@
+"""Approval's activities (task queue ``approval``). Idempotent: a decision is recorded once per step."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from services.approval.authority import township_decision
+from shared.contracts import activities as act
+
+
+class ApprovalActivities:
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
+    async def decide_within_authority(self, request: act.ApprovalRequest) -> act.ApprovalOutcome:
+        outcome = township_decision(request)
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """
+                INSERT INTO decisions (case_id, step, decision, tier, amount_fen, decided_by, reason, measure,
+                                       region_code, township_limit_fen)
+                VALUES ($1, 'township', $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (case_id, step) DO UPDATE SET case_id = decisions.case_id
+                RETURNING decision, tier, amount_fen, decided_by, reason, township_limit_fen
+                """,
+                request.case_id, outcome.decision, outcome.tier, outcome.amount_fen, outcome.decided_by,
+                outcome.reason, request.measure, request.region_code, outcome.township_limit_fen,
+            )
+        # A retry returns what was decided the first time.
+        return act.ApprovalOutcome(case_id=request.case_id, **dict(row))

@@ -1,0 +1,29 @@
+"""Tiered authority (审批权限): what the township may approve on its own.
+
+The numbers come from the policy packs (e.g. Xinjiang, seed 000: applications under 2,000 yuan are
+approved by the township on the county's behalf); a measure the seed says is paid directly
+("直接给予", seed 002) needs no human approval at all.
+"""
+
+from __future__ import annotations
+
+from shared.contracts.activities import ApprovalOutcome, ApprovalRequest
+from shared.policy import load_library
+
+TOWNSHIP_AUTO = "system:township-authority"
+
+
+def township_decision(request: ApprovalRequest) -> ApprovalOutcome:
+    limit = load_library().township_limit_fen(request.region_code, request.business_date)
+    common = dict(case_id=request.case_id, amount_fen=request.amount_fen, township_limit_fen=limit)
+    if request.direct_payment:
+        return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
+                               reason=f"measure {request.measure} is paid directly (直接给予); no application "
+                                      "or appraisal needed", **common)
+    if limit is not None and request.amount_fen < limit:
+        return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
+                               reason=f"{request.amount_fen} fen is under the township limit of {limit} fen",
+                               **common)
+    why = "no township limit in the policy pack" if limit is None else f"{request.amount_fen} fen is not under the township limit of {limit} fen"
+    return ApprovalOutcome(decision="needs_county", tier="county", decided_by="pending",
+                           reason=f"county approval required: {why}", **common)

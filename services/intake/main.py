@@ -1,0 +1,35 @@
+"""The intake service process: one-window intake, household registry, inbound events, case starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.intake import routes, subscribers
+from services.intake.activities import IntakeActivities
+from services.intake.service import IntakeService
+from services.intake.store import SCHEMA
+from shared.config import TASK_QUEUE_INTAKE
+from shared.infra.process import Runtime, ServiceParts, run
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(rt: Runtime) -> ServiceParts:
+    service = IntakeService(rt.pool, rt.temporal)
+    app = FastAPI(title="doudi intake", version="1")
+    app.state.intake = service
+    app.include_router(routes.router)
+    subscribers.register(rt.broker, service)
+    activities = IntakeActivities(rt.pool, service)
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
+                        activities=[activities.lookup_recipient, activities.record_case_transition])
+
+
+def main() -> None:
+    run("intake", schema=SCHEMA, migrations=MIGRATIONS, build=build)
+
+
+if __name__ == "__main__":
+    main()

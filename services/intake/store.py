@@ -1,0 +1,126 @@
+"""The intake service's store: household registry and case registry (schema ``intake``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from shared.contracts.activities import RecipientFacts
+from shared.contracts.api import HouseholdIn
+
+SCHEMA = "intake"
+
+
+async def upsert_household(conn: asyncpg.Connection, h: HouseholdIn) -> tuple[int, bool]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO households (household_id, region_code, urban, categories, monthly_income_fen)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (household_id) DO UPDATE SET
+            region_code = EXCLUDED.region_code, urban = EXCLUDED.urban,
+            categories = EXCLUDED.categories, monthly_income_fen = EXCLUDED.monthly_income_fen,
+            updated_at = now(), version = households.version + 1
+        RETURNING version, (xmax = 0) AS created
+        """,
+        h.household_id, h.region_code, h.urban, sorted({str(c) for c in h.categories}), h.monthly_income_fen,
+    )
+    keep = [m.person_id for m in h.members]
+    await conn.execute("DELETE FROM members WHERE household_id = $1 AND NOT (person_id = ANY($2::text[]))",
+                       h.household_id, keep)
+    await conn.executemany(
+        """
+        INSERT INTO members (person_id, household_id, name, relation, birth_date, flags)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (person_id) DO UPDATE SET household_id = EXCLUDED.household_id, name = EXCLUDED.name,
+            relation = EXCLUDED.relation, birth_date = EXCLUDED.birth_date, flags = EXCLUDED.flags
+        """,
+        [(m.person_id, h.household_id, m.name, m.relation, m.birth_date, sorted(set(m.flags))) for m in h.members],
+    )
+    return row["version"], row["created"]
+
+
+async def household_view(conn: asyncpg.Connection, household_id: str) -> dict[str, Any] | None:
+    h = await conn.fetchrow("SELECT * FROM households WHERE household_id = $1", household_id)
+    if h is None:
+        return None
+    members = await conn.fetch(
+        "SELECT person_id, name, relation, birth_date, flags, deceased_on FROM members"
+        " WHERE household_id = $1 ORDER BY person_id", household_id)
+    return {**dict(h), "members": [dict(m) for m in members]}
+
+
+async def recipient_facts(conn: asyncpg.Connection, person_id: str, on: date) -> RecipientFacts:
+    row = await conn.fetchrow(
+        """
+        SELECT m.person_id, m.deceased_on, h.household_id, h.region_code, h.urban, h.categories,
+               h.monthly_income_fen,
+               (SELECT count(*) FROM members x WHERE x.household_id = h.household_id
+                  AND (x.deceased_on IS NULL OR x.deceased_on > $2)) AS size
+        FROM members m JOIN households h USING (household_id)
+        WHERE m.person_id = $1
+        """,
+        person_id, on,
+    )
+    if row is None:
+        return RecipientFacts(found=False, person_id=person_id)
+    return RecipientFacts(
+        found=True, person_id=person_id, household_id=row["household_id"], region_code=row["region_code"],
+        urban=row["urban"], categories=list(row["categories"]), household_size=row["size"],
+        monthly_income_fen=row["monthly_income_fen"],
+        deceased=row["deceased_on"] is not None and row["deceased_on"] <= on,
+    )
+
+
+async def open_case(
+    conn: asyncpg.Connection, *, case_id: str, pathway: str, trigger: str, person_id: str | None,
+    household_id: str | None, region_code: str, business_date: date, cause_event_id: str | None,
+) -> bool:
+    """Insert the case if new; True when this call created it."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO cases (case_id, pathway, trigger, person_id, household_id, region_code, business_date,
+                           cause_event_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (case_id) DO NOTHING RETURNING case_id
+        """,
+        case_id, pathway, trigger, person_id, household_id, region_code, business_date, cause_event_id,
+    )
+    return row is not None
+
+
+async def link_cause(conn: asyncpg.Connection, event_id: str, case_id: str) -> None:
+    await conn.execute("INSERT INTO case_causes (event_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       event_id, case_id)
+
+
+async def case_row(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
+
+
+async def mark_workflow_started(conn: asyncpg.Connection, case_id: str) -> None:
+    await conn.execute("UPDATE cases SET workflow_started_at = coalesce(workflow_started_at, now())"
+                       " WHERE case_id = $1", case_id)
+
+
+async def cases_not_started(conn: asyncpg.Connection, older_than_s: float) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM cases WHERE workflow_started_at IS NULL"
+        " AND opened_at < now() - make_interval(secs => $1) ORDER BY opened_at LIMIT 100", older_than_s)
+
+
+async def record_transition(conn: asyncpg.Connection, *, case_id: str, seq: int, status: str, stage: str,
+                            note: str, detail: dict[str, Any]) -> bool:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO case_transitions (case_id, seq, status, stage, note, detail)
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq
+        """,
+        case_id, seq, status, stage, note, detail,
+    )
+    if row is None:
+        return False
+    await conn.execute("UPDATE cases SET status = $2, stage = $3, updated_at = now() WHERE case_id = $1",
+                       case_id, status, stage)
+    return True

@@ -1,0 +1,76 @@
+"""Intake's bus entry point: inbound facts from other agencies on ``doudi.events.*``.
+
+Parse and validate; a message that breaks the contract goes to ``doudi.dlq.events`` with the reason
+and its original bytes and is acknowledged (it never crashes the consumer, never opens a case). A
+valid one is handed to the service layer; the message is acknowledged only after its case is durable
+and its workflow started, so a crash in between means a redelivery, never a lost case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+
+from services.intake.service import IntakeService
+from shared.contracts.events import DLQ_EVENTS_SUBJECT, InvalidEvent, parse_inbound
+from shared.infra.bus import STREAM_DLQ, STREAM_EVENTS
+
+log = logging.getLogger(__name__)
+
+# Event families intake consumes now; each gets its own durable consumer.
+CONSUMED = {
+    "health": "doudi.events.health.>",
+}
+
+RETRY_DELAY_S = 2.0
+
+
+async def _raw_body(msg: NatsMessage) -> bytes:  # the handler must see the original bytes
+    return msg.body
+
+
+async def dead_letter(broker: NatsBroker, subject: str, raw: bytes, reason: str, event_id: str | None) -> None:
+    digest = hashlib.sha256(subject.encode() + b"\0" + raw).hexdigest()
+    headers = {
+        "Nats-Msg-Id": f"dlq-{digest}",
+        "Doudi-Dlq-Reason": reason[:2000],
+        "Doudi-Original-Subject": subject,
+        "content-type": "application/octet-stream",
+    }
+    if event_id:
+        headers["Doudi-Event-Id"] = event_id
+    await broker.publish(raw, DLQ_EVENTS_SUBJECT, headers=headers, stream=STREAM_DLQ, timeout=5.0)
+    log.warning("dead-lettered message on %s: %s", subject, reason)
+
+
+def register(broker: NatsBroker, service: IntakeService) -> None:
+    for family, subject in CONSUMED.items():
+
+        @broker.subscriber(
+            subject,
+            stream=JStream(STREAM_EVENTS, declare=False),
+            durable=f"intake-{family}",
+            pull_sub=PullSub(batch_size=16, timeout=1.0),
+            decoder=_raw_body,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"intake:{family}",
+        )
+        async def on_event(body: bytes, msg: NatsMessage) -> None:
+            subject = msg.raw_message.subject
+            try:
+                event = parse_inbound(subject, body)
+            except InvalidEvent as invalid:
+                await dead_letter(broker, subject, body, invalid.reason, invalid.event_id)
+                await msg.ack()
+                return
+            try:
+                await service.accept_event(event, subject)
+            except Exception:
+                log.exception("could not accept event %s on %s; will be redelivered", event.id, subject)
+                await msg.nack(delay=RETRY_DELAY_S)
+                return
+            await msg.ack()

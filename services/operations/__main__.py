@@ -1,0 +1,3 @@
+from services.operations.main import main
+
+main()

@@ -1,0 +1,71 @@
+"""The one HTTP front door (port 8000): forwards the routes other services own, and serves one
+OpenAPI document that merges every service's."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+
+log = logging.getLogger(__name__)
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
+              "content-length", "host"}
+
+
+class FrontDoor:
+    def __init__(self, routes: dict[str, str]):
+        """``routes``: path prefix -> upstream base URL."""
+        self._routes = routes
+        self._client = httpx.AsyncClient(timeout=30.0)
+
+    def upstream_for(self, path: str) -> str | None:
+        for prefix, base in self._routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return base
+        return None
+
+    async def forward(self, request: Request, base: str) -> Response:
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        try:
+            upstream = await self._client.request(request.method, url, headers=headers,
+                                                  content=await request.body())
+        except httpx.HTTPError as exc:
+            log.warning("upstream %s unavailable: %s", base, exc)
+            return Response(f'{{"detail":"service unavailable: {base}"}}', status_code=503,
+                            media_type="application/json")
+        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+
+    async def merged_openapi(self, own: dict[str, Any]) -> dict[str, Any]:
+        doc = {**own, "paths": dict(own.get("paths", {})),
+               "components": {"schemas": dict(own.get("components", {}).get("schemas", {})),
+                              **{k: v for k, v in own.get("components", {}).items() if k != "schemas"}}}
+        for base in sorted(set(self._routes.values())):
+            try:
+                sub = (await self._client.get(base + "/openapi.json")).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            for path, item in sub.get("paths", {}).items():
+                if self.upstream_for(path) == base:
+                    doc["paths"][path] = item
+            doc["components"]["schemas"].update(sub.get("components", {}).get("schemas", {}))
+            for k, v in sub.get("components", {}).items():
+                if k != "schemas":
+                    doc["components"].setdefault(k, {}).update(v)
+        return doc
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def install(app: FastAPI, door: FrontDoor) -> None:
+    @app.middleware("http")
+    async def route_to_owner(request: Request, call_next):  # type: ignore[no-untyped-def]
+        base = door.upstream_for(request.url.path)
+        if base is not None:
+            return await door.forward(request, base)
+        return await call_next(request)

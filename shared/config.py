@@ -1,0 +1,68 @@
+"""Configuration for every doudi process, read from ``DOUDI_*`` environment variables.
+
+The embedded default (``doudi up`` / ``make run``) passes these to each child process; in a
+multi-host deployment (docker-compose.yml) they come from the container environment.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only valid where DOUDI_ENV=embedded: a secret anyone can read in the source must never sign a
+# production token.
+DEV_JWT_SECRET = "doudi-embedded-development-secret-not-for-production"
+
+TASK_QUEUE_WORKFLOWS = "doudi-cases"
+TASK_QUEUE_INTAKE = "intake"
+TASK_QUEUE_VERIFICATION = "verification"
+TASK_QUEUE_APPROVAL = "approval"
+TASK_QUEUE_PAYMENT = "payment"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOUDI_", extra="ignore")
+
+    env: Literal["embedded", "test", "production"] = "embedded"
+    data_dir: Path = Path(".data")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/doudi"
+    nats_url: str = "nats://127.0.0.1:4222"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "doudi"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_issuer: str = "doudi"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # Where the front door (operations) forwards the routes other services own.
+    intake_url: str = "http://127.0.0.1:8101"
+    verification_url: str = "http://127.0.0.1:8102"
+    approval_url: str = "http://127.0.0.1:8103"
+    payment_url: str = "http://127.0.0.1:8104"
+
+    # none | console | otlp | jsonl:<path>
+    otel_exporter: str = "none"
+
+    # Named crash points for fault-injection tests (shared/faults.py); empty in normal runs.
+    fault_points: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_development_secret(self) -> Settings:
+        if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("DOUDI_JWT_SECRET must be set to a real secret outside the embedded default")
+        if self.env == "production" and len(self.jwt_secret) < 32:
+            raise ValueError("DOUDI_JWT_SECRET must be at least 32 characters")
+        return self
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

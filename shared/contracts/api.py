@@ -1,0 +1,108 @@
+"""HTTP API models (architecture.md, "HTTP"). OpenAPI is generated from these."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.contracts.identity import NationalId, RegionCode
+from shared.contracts.money import Fen
+
+
+class Category(StrEnum):
+    """Assistance categories a household can be registered under."""
+
+    dibao = "dibao"                                    # 最低生活保障
+    extreme_poverty = "extreme_poverty"                # 特困人员救助供养
+    marginal = "marginal"                              # 低保边缘 / 低收入家庭
+    low_income_db = "low_income_db"                    # 低收入人口动态监测信息库
+    orphan = "orphan"                                  # 孤儿
+    street_person = "street_person"                    # 流浪乞讨人员
+    old_age_allowance = "old_age_allowance"            # 高龄津贴
+    rural_revitalisation_certified = "rural_revitalisation_certified"  # 乡村振兴部门认定
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: NationalId
+    name: str = Field(min_length=1, max_length=100)
+    relation: str = Field(min_length=1, max_length=30, description="e.g. head, spouse, child, parent")
+    birth_date: date
+    flags: list[str] = Field(default_factory=list, description="e.g. severely_disabled, seriously_ill")
+
+
+class HouseholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    region_code: RegionCode
+    urban: bool
+    categories: list[Category] = Field(default_factory=list)
+    monthly_income_fen: Fen
+    members: list[MemberIn] = Field(min_length=1)
+
+    @field_validator("members")
+    @classmethod
+    def _unique_members(cls, members: list[MemberIn]) -> list[MemberIn]:
+        ids = [m.person_id for m in members]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a person appears twice in members")
+        return members
+
+
+class HouseholdOut(BaseModel):
+    household_id: str
+    region_code: str
+    urban: bool
+    categories: list[str]
+    monthly_income_fen: int
+    members: list[dict[str, Any]]
+    version: int
+    created: bool
+
+
+class PaymentView(BaseModel):
+    payment_id: str
+    amount_fen: int
+    status: str
+    installment: int
+    paid_at: datetime | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    status: str | None = None
+    stage: str | None = None
+    note: str = ""
+
+
+class CaseView(BaseModel):
+    case_id: str
+    pathway: str
+    status: str
+    stage: str
+    person_id: str | None
+    household_id: str | None
+    region_code: str | None
+    cause_event_id: str | None
+    policy: dict[str, Any] | None
+    approved_amount_fen: int | None
+    outcome: str | None = None
+    reason: str | None = None
+    payments: list[PaymentView]
+    deadlines: list[dict[str, Any]]
+    timeline: list[TimelineEntry]
+    opened_at: datetime | None
+    updated_at: datetime | None
+    stalled: bool = False
+    workflow_url: str | None = None
+
+
+class CaseList(BaseModel):
+    items: list[CaseView]
+    total: int

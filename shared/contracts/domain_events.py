@@ -1,0 +1,76 @@
+"""Outbound domain events (architecture.md, "Outbound domain events").
+
+CloudEvents on ``doudi.case.*`` and ``doudi.payment.*``. Every one carries ``case_id`` and
+``pathway``; payment events also ``payment_id``, ``amount_fen``, ``person_id`` and the inbound
+event that caused them as ``cause_event_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CASE_OPENED = "doudi.case.opened"
+CASE_UPDATED = "doudi.case.updated"
+CASE_ESCALATED = "doudi.case.escalated"
+CASE_STALLED = "doudi.case.stalled"
+CASE_CLOSED = "doudi.case.closed"
+PAYMENT_DISBURSED = "doudi.payment.disbursed"
+PAYMENT_RECOVERY_OPENED = "doudi.payment.recovery_opened"
+
+DOMAIN_SUBJECTS = (
+    CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_STALLED, CASE_CLOSED,
+    PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED,
+)
+
+
+class CaseEventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    pathway: str
+    status: str
+    stage: str
+    person_id: str | None = None
+    household_id: str | None = None
+    region_code: str | None = None
+    cause_event_id: str | None = None
+    note: str = ""
+    policy: dict[str, Any] | None = None
+    approved_amount_fen: int | None = None
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class PaymentEventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    pathway: str
+    payment_id: str
+    amount_fen: int
+    person_id: str
+    installment: int = 1
+    source_account: str = ""
+    cause_event_id: str | None = None
+    paid_at: datetime
+
+
+def domain_cloudevent(
+    subject: str, event_id: str, data: BaseModel, *, source: str, time: datetime | None = None
+) -> dict[str, Any]:
+    """The CloudEvents envelope for an outbound domain event; type is ``<subject>.v1``."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": f"{subject}.v1",
+        "subject": getattr(data, "case_id", None),
+        "time": (time or datetime.now(UTC)).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data.model_dump(mode="json"),
+    }
+
+
+Pathway = Literal["emergency_relief", "staged_aid", "one_matter", "renewal", "one_off", "batch"]

@@ -1,0 +1,194 @@
+"""Inbound events from other agencies' systems (architecture.md, "Inbound events").
+
+CloudEvents 1.0 in structured JSON mode on JetStream subject ``doudi.events.<name>``, CloudEvents
+``type`` ``doudi.<name>.v1``. New versions of a type get a new model and a new ``.v2`` type; the
+old one keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from shared.contracts.identity import NationalId, RegionCode
+from shared.contracts.money import Fen
+
+EVENTS_SUBJECT_PREFIX = "doudi.events."
+DLQ_EVENTS_SUBJECT = "doudi.dlq.events"
+
+YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+class _Data(BaseModel):
+    # Agencies may add fields; we read the ones the contract names and ignore the rest.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CovidDiagnosed(_Data):
+    person_id: NationalId
+    region_code: RegionCode
+    diagnosed_on: date
+
+
+class Quarantined(_Data):
+    person_id: NationalId
+    region_code: RegionCode
+    quarantined_on: date
+
+
+class JobLost(_Data):
+    person_id: NationalId
+    region_code: RegionCode
+    last_income_month: YearMonth
+    unemployment_insured: StrictBool
+
+
+class GraduateUnemployed(_Data):
+    person_id: NationalId
+    region_code: RegionCode
+    graduated_on: date
+
+
+class MedicalSelfPayReported(_Data):
+    person_id: NationalId
+    region_code: RegionCode
+    year: int = Field(ge=2000, le=2100)
+    self_pay_fen: Fen
+
+
+class IncomeChanged(_Data):
+    household_id: str = Field(min_length=1, max_length=64)
+    monthly_income_fen: Fen
+    reason: Literal["employment", "other"]
+    effective_on: date
+
+
+class MemberDeceased(_Data):
+    person_id: NationalId
+    died_on: date
+
+
+class DisasterAffected(_Data):
+    person_id: NationalId
+    region_code: RegionCode
+    disaster_id: str = Field(min_length=1, max_length=64)
+    occurred_on: date
+
+
+class PriceLinkageTriggered(_Data):
+    region_code: Annotated[str, Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")]
+    month: YearMonth
+    subsidy_fen_per_person: Fen
+
+
+INBOUND_EVENTS: dict[str, type[_Data]] = {
+    "health.covid_diagnosed": CovidDiagnosed,
+    "health.quarantined": Quarantined,
+    "employment.job_lost": JobLost,
+    "education.graduate_unemployed": GraduateUnemployed,
+    "medical.self_pay_reported": MedicalSelfPayReported,
+    "household.income_changed": IncomeChanged,
+    "household.member_deceased": MemberDeceased,
+    "disaster.affected": DisasterAffected,
+    "price.linkage_triggered": PriceLinkageTriggered,
+}
+
+
+def event_type(name: str) -> str:
+    return f"doudi.{name}.v1"
+
+
+class CloudEvent(BaseModel):
+    """The CloudEvents 1.0 envelope (structured mode). Extension attributes are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    type: str = Field(min_length=1)
+    time: datetime | None = None
+    datacontenttype: str | None = None
+    subject: str | None = None
+    data: dict[str, Any]
+
+
+class InvalidEvent(Exception):
+    """An inbound message that breaks the contract; it goes to the dead-letter subject."""
+
+    def __init__(self, reason: str, event_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.event_id = event_id
+
+
+class InboundEvent(BaseModel):
+    """A validated inbound event: envelope plus typed data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    envelope: CloudEvent
+    data: _Data
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+
+def _describe(err: ValidationError, prefix: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{prefix}{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_inbound(subject: str, raw: bytes) -> InboundEvent:
+    """Validate one message from ``doudi.events.<name>``; raise InvalidEvent with a reason."""
+    if not subject.startswith(EVENTS_SUBJECT_PREFIX):
+        raise InvalidEvent(f"subject {subject!r} is not under {EVENTS_SUBJECT_PREFIX}")
+    name = subject[len(EVENTS_SUBJECT_PREFIX):]
+    model = INBOUND_EVENTS.get(name)
+    if model is None:
+        raise InvalidEvent(f"unknown event name {name!r} (subject {subject})")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent("body is not a JSON object (CloudEvents structured mode)")
+    try:
+        envelope = CloudEvent.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidEvent(_describe(exc, "cloudevent."), event_id=_maybe_id(body)) from None
+    if envelope.type != event_type(name):
+        raise InvalidEvent(
+            f"cloudevent.type {envelope.type!r} does not match subject (expected {event_type(name)!r})",
+            event_id=envelope.id,
+        )
+    try:
+        data = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise InvalidEvent(_describe(exc, "data."), event_id=envelope.id) from None
+    return InboundEvent(name=name, envelope=envelope, data=data)
+
+
+def _maybe_id(body: dict[str, Any]) -> str | None:
+    value = body.get("id")
+    return value if isinstance(value, str) else None
+
+
+def make_cloudevent(name: str, data: dict[str, Any], *, event_id: str, source: str = "urn:test") -> dict[str, Any]:
+    """Build a structured-mode CloudEvent for ``name`` (used by publishers and tests)."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": event_type(name),
+        "datacontenttype": "application/json",
+        "data": data,
+    }

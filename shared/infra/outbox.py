@@ -1,0 +1,113 @@
+"""Transactional outbox (publish a domain event atomically with a state change) and inbox (dedupe).
+
+A service writes the event row in the same transaction as its state change; ``OutboxRelay`` publishes
+committed rows to JetStream with ``Nats-Msg-Id`` = event id, so a relay crash between publish and
+mark only produces a duplicate that JetStream and the consumers' inboxes drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import asyncpg
+from faststream.nats import NatsBroker
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from shared.infra.bus import stream_for
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("doudi.outbox")
+
+
+async def add_to_outbox(
+    conn: asyncpg.Connection, *, schema: str, event_id: str, subject: str, payload: dict[str, Any]
+) -> bool:
+    """Stage an event inside the caller's transaction. Returns False if that event id was staged before."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)  # carry the trace of the change that caused the event
+    row = await conn.fetchrow(
+        "INSERT INTO outbox (event_id, subject, payload, headers) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING seq",
+        event_id, subject, payload, headers,
+    )
+    if row is not None:
+        await conn.execute("SELECT pg_notify($1, '')", f"{schema}_outbox")
+    return row is not None
+
+
+async def first_delivery(conn: asyncpg.Connection, event_id: str, subject: str) -> bool:
+    """Record an inbound event id inside the caller's transaction; False if it was seen before."""
+    row = await conn.fetchrow(
+        "INSERT INTO inbox (event_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id",
+        event_id, subject,
+    )
+    return row is not None
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order; woken by NOTIFY, polling as a fallback."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str, broker: NatsBroker, *, batch: int = 200):
+        self._pool = pool
+        self._dsn = dsn
+        self._schema = schema
+        self._broker = broker
+        self._batch = batch
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        listener: asyncpg.Connection | None = None
+        try:
+            while True:
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await asyncpg.connect(self._dsn)
+                        await listener.add_listener(f"{self._schema}_outbox", lambda *_: self._wake.set())
+                    published = await self.drain_once()
+                    if published == 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                        self._wake.clear()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # keep relaying after a transient DB or NATS failure
+                    log.exception("outbox relay (%s) failed; retrying", self._schema)
+                    await asyncio.sleep(1.0)
+        finally:
+            if listener is not None and not listener.is_closed():
+                await listener.close()
+
+    async def drain_once(self) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT seq, event_id, subject, payload, headers FROM outbox"
+                " WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch,
+            )
+            for row in rows:
+                await self._publish(row)
+            if rows:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                    [r["seq"] for r in rows],
+                )
+        return len(rows)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        ctx = propagate.extract(row["headers"] or {})
+        token = otel_context.attach(ctx)
+        try:
+            await self._broker.publish(
+                json.dumps(row["payload"], ensure_ascii=False).encode(),
+                row["subject"],
+                headers={"Nats-Msg-Id": row["event_id"], "content-type": "application/cloudevents+json"},
+                stream=stream_for(row["subject"]),
+                timeout=5.0,
+            )
+        finally:
+            otel_context.detach(token)

@@ -1,0 +1,138 @@
+"""The shape every doudi service process shares: migrations, a pool, the bus, a Temporal worker on
+the service's own task queue, its outbox relay and its HTTP routes, with a clean shutdown on SIGTERM.
+
+A service's ``main`` only says what its parts are (``ServiceParts``); this module runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI
+from faststream.nats import NatsBroker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from shared.config import Settings, get_settings
+from shared.infra.bus import ensure_streams, make_broker
+from shared.infra.db import create_pool, migrate
+from shared.infra.outbox import OutboxRelay
+from shared.infra.temporal import connect_temporal
+from shared.telemetry import setup_telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a service's parts are built from; nothing here opens at import time."""
+
+    name: str
+    settings: Settings
+    pool: asyncpg.Pool
+    broker: NatsBroker
+    temporal: Client
+
+
+@dataclass
+class ServiceParts:
+    app: FastAPI
+    task_queue: str | None = None
+    activities: Sequence[Callable[..., Any]] = ()
+    workflows: Sequence[type] = ()
+    background: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    max_concurrent_activities: int = 100
+
+
+def configure_logging(name: str) -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+
+
+def add_health_route(app: FastAPI, runtime: Runtime) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+        return {"service": runtime.name, "status": "ok"}
+
+
+async def serve(
+    name: str,
+    *,
+    schema: str | None,
+    migrations: Path | None,
+    build: Callable[[Runtime], ServiceParts],
+) -> None:
+    configure_logging(name)
+    settings = get_settings()
+    setup_telemetry(name)
+    schema = schema or name
+    if migrations is not None:
+        await migrate(settings.database_url, schema, migrations)
+    await ensure_streams(settings.nats_url)
+    pool = await create_pool(settings.database_url, schema=schema)
+    broker = make_broker(settings.nats_url, name)
+    temporal = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    runtime = Runtime(name=name, settings=settings, pool=pool, broker=broker, temporal=temporal)
+    parts = build(runtime)
+    add_health_route(parts.app, runtime)
+    parts.app.state.runtime = runtime
+
+    await broker.start()
+    tasks: list[asyncio.Task[Any]] = []
+    worker: Worker | None = None
+    if parts.task_queue:
+        worker = Worker(temporal, task_queue=parts.task_queue, activities=list(parts.activities),
+                        workflows=list(parts.workflows),
+                        max_concurrent_activities=parts.max_concurrent_activities)
+        tasks.append(asyncio.create_task(worker.run(), name=f"{name}-worker"))
+    relay = OutboxRelay(pool, settings.database_url, schema, broker)
+    tasks.append(asyncio.create_task(relay.run(), name=f"{name}-outbox"))
+    tasks.extend(asyncio.create_task(job(), name=f"{name}-bg") for job in parts.background)
+
+    server = uvicorn.Server(uvicorn.Config(parts.app, host=settings.http_host, port=settings.http_port,
+                                           log_level="warning", access_log=False))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own SIGTERM
+    tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("%s ready on http://%s:%s", name, settings.http_host, settings.http_port)
+
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    failed = [t for t in done if t is not stopper and t.exception() is not None]
+    for t in failed:
+        log.error("%s: %s stopped: %r", name, t.get_name(), t.exception())
+
+    log.info("%s shutting down", name)
+    server.should_exit = True
+    if worker is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.shutdown(), timeout=15)
+    for t in tasks:
+        if not t.done():
+            t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await broker.stop()
+    await pool.close()
+    if failed:
+        raise SystemExit(1)
+
+
+def run(name: str, **kwargs: Any) -> None:
+    asyncio.run(serve(name, **kwargs))

@@ -1,0 +1,52 @@
+"""The workflow worker: runs every pathway's workflow (and the policy local activity) on the
+``doudi-cases`` task queue. Service activities run in their own processes, on their own queues."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from shared.config import TASK_QUEUE_WORKFLOWS, get_settings
+from shared.infra.process import configure_logging
+from shared.infra.temporal import connect_temporal
+from shared.policy import load_library
+from shared.telemetry import setup_telemetry
+from workflows.emergency_relief import EmergencyReliefWorkflow
+from workflows.policy import evaluate_entitlement
+
+log = logging.getLogger("doudi.workflows")
+
+WORKFLOWS = [EmergencyReliefWorkflow]
+LOCAL_ACTIVITIES = [evaluate_entitlement]
+
+
+def build_worker(client, task_queue: str = TASK_QUEUE_WORKFLOWS, executor: ThreadPoolExecutor | None = None) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=LOCAL_ACTIVITIES,
+                  activity_executor=executor or ThreadPoolExecutor(max_workers=8))
+
+
+async def main() -> None:
+    configure_logging("workflows")
+    setup_telemetry("workflows")
+    load_library()  # fail at start-up, not mid-case, if a policy pack is broken
+    settings = get_settings()
+    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    worker = build_worker(client)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    run = asyncio.create_task(worker.run())
+    log.info("workflow worker polling %s", TASK_QUEUE_WORKFLOWS)
+    await asyncio.wait([run, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if not run.done():
+        await worker.shutdown()
+    await run
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
