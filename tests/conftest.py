@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from deploy.embedded import EmbeddedStack, Ports
+from tests.support import StackClient
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
+    """The real embedded stack (PostgreSQL, NATS JetStream, Temporal dev server, every service),
+    started once for the session on free ports, supervised like ``doudi up`` does."""
+    data = tmp_path_factory.mktemp("stack")
+    faults = data / "faults"
+    faults.mkdir()
+    s = EmbeddedStack(data, Ports.free(), extra_env={
+        "DOUDI_ENV": "test",
+        "DOUDI_FAULT_POINTS": str(faults),
+        "DOUDI_OTEL_EXPORTER": f"jsonl:{data / 'traces'}",
+    })
+    try:
+        await s.start()
+    except BaseException:
+        s.stop()
+        raise
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(s.supervise(stop))
+    yield s
+    stop.set()
+    await supervisor
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(stack: EmbeddedStack) -> AsyncIterator[StackClient]:
+    c = StackClient(stack.api_url, stack.nats_url, stack.database_url)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+def faults(stack: EmbeddedStack) -> Path:
+    return stack.data_dir / "faults"

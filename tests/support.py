@@ -1,0 +1,138 @@
+"""Helpers the tests share: valid national IDs, households, publishing events, waiting for results."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import nats
+
+from shared.auth import issue_token
+from shared.contracts.events import make_cloudevent
+from shared.contracts.identity import id_check_character
+
+T = TypeVar("T")
+_serial = itertools.count(1)
+
+
+def national_id(region: str = "640104", birth: str = "19800101") -> str:
+    """A fresh, valid 18-character national ID (unique within a test run)."""
+    seq = f"{(next(_serial) * 7 + int(uuid.uuid4().int % 97)) % 1000:03d}"
+    first17 = f"{region}{birth}{seq}"
+    return first17 + id_check_character(first17)
+
+
+def household(person_id: str, *, region: str = "640104", urban: bool = True, categories=("dibao",),
+              income_fen: int = 60000, household_id: str | None = None) -> dict[str, Any]:
+    return {
+        "household_id": household_id or f"hh-{uuid.uuid4().hex[:12]}",
+        "region_code": region,
+        "urban": urban,
+        "categories": list(categories),
+        "monthly_income_fen": income_fen,
+        "members": [{"person_id": person_id, "name": "测试", "relation": "head",
+                     "birth_date": "1980-01-01", "flags": []}],
+    }
+
+
+async def wait_for(probe: Callable[[], Awaitable[T | None]], timeout: float = 30.0, interval: float = 0.1) -> T:
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+class StackClient:
+    """Talks to a running stack the way its users do: HTTP with tokens, CloudEvents on NATS."""
+
+    def __init__(self, api_url: str, nats_url: str, database_url: str):
+        self.api_url = api_url
+        self.nats_url = nats_url
+        self.database_url = database_url
+        self.http = httpx.AsyncClient(base_url=api_url, timeout=30)
+        self.clerk = {"Authorization": f"Bearer {issue_token('test-clerk', 'clerk')}"}
+        self._nc: nats.NATS | None = None
+
+    async def nc(self) -> nats.NATS:
+        if self._nc is None or self._nc.is_closed:
+            self._nc = await nats.connect(self.nats_url)
+        return self._nc
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        if self._nc is not None:
+            await self._nc.close()
+
+    async def register(self, body: dict[str, Any]) -> dict[str, Any]:
+        r = await self.http.post("/api/households", json=body, headers=self.clerk)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def publish(self, name: str, data: dict[str, Any], *, event_id: str | None = None,
+                      msg_id: bool = True, raw: bytes | None = None) -> str:
+        event_id = event_id or f"evt-{uuid.uuid4()}"
+        body = raw if raw is not None else json.dumps(make_cloudevent(name, data, event_id=event_id)).encode()
+        headers = {"Nats-Msg-Id": event_id} if msg_id else None
+        await (await self.nc()).jetstream().publish(f"doudi.events.{name}", body, headers=headers)
+        return event_id
+
+    async def cases(self, **params: Any) -> list[dict[str, Any]]:
+        r = await self.http.get("/api/cases", params=params, headers=self.clerk)
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    async def case(self, case_id: str) -> dict[str, Any]:
+        r = await self.http.get(f"/api/cases/{case_id}", headers=self.clerk)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def closed_case(self, person_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            items = await self.cases(person_id=person_id)
+            done = [c for c in items if c["status"] == "closed"]
+            # a paid case is complete in the read model once its payment row arrived too
+            if done and (done[0]["outcome"] != "paid" or done[0]["payments"]):
+                return done[0]
+            return None
+
+        return await wait_for(probe, timeout)
+
+    async def ledger(self, **where: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            clause = " AND ".join(f"{k} = ${i}" for i, k in enumerate(where, 1)) or "true"
+            return await conn.fetch(f"SELECT * FROM payment.ledger WHERE {clause} ORDER BY entry_seq",
+                                    *where.values())
+        finally:
+            await conn.close()
+
+    async def fetch_stream(self, subject: str, timeout: float = 2.0) -> list[Any]:
+        """Every message stored on ``subject`` (an ephemeral ordered read of the stream)."""
+        js = (await self.nc()).jetstream()
+        sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.ALL)
+        out = []
+        try:
+            while True:
+                try:
+                    out.append(await sub.next_msg(timeout=timeout))
+                except nats.errors.TimeoutError:
+                    break
+        finally:
+            await sub.unsubscribe()
+        return out
+
+
+def d(value: str) -> date:
+    return date.fromisoformat(value)
