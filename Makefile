@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## make run: the whole system on the embedded default (PostgreSQL, NATS, Temporal, every service)
 run: $(STAMP)
-	$(BIN)/doudi up
+	$(BIN)/doudi up $(UP_ARGS)
 
 ## make test: the whole suite, against the real embedded PostgreSQL, NATS and Temporal
 test: $(STAMP)

@@ -15,7 +15,7 @@ from shared.infra.process import configure_logging
 from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
-from workflows.emergency_relief import EmergencyReliefWorkflow
+from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.policy import evaluate_entitlement
 
 log = logging.getLogger("doudi.workflows")

@@ -64,8 +64,9 @@ def make_broker(nats_url: str, service_name: str) -> NatsBroker:
     return NatsBroker(
         nats_url.split(","),
         middlewares=[NatsTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
-        client_name=f"doudi-{service_name}",
+        name=f"doudi-{service_name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=10,
+        log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log as errors
     )

@@ -120,6 +120,9 @@ async def serve(
 
     log.info("%s shutting down", name)
     server.should_exit = True
+    http_task = next(t for t in tasks if t.get_name() == f"{name}-http")
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(http_task), timeout=5)
     if worker is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(worker.shutdown(), timeout=15)

@@ -16,8 +16,8 @@ from deploy.embedded import _bin
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
 from shared.policy import Entitlement
-from workflows.emergency_relief import EmergencyReliefInput, EmergencyReliefWorkflow
-from workflows.emergency_relief.inputs import CountyDecision
+from workflows.emergency_relief.inputs import CountyDecision, EmergencyReliefInput
+from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.policy import EvaluateEntitlement
 
 

@@ -6,7 +6,4 @@ recipients; 000 (Xinjiang): township approval below 2,000 yuan, paid first from 
 fund; 003 (national): "assist first" for emergencies and disaster victims.
 """
 
-from workflows.emergency_relief.inputs import EmergencyReliefInput, EmergencyReliefResult, Trigger
-from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
-
-__all__ = ["EmergencyReliefInput", "EmergencyReliefResult", "EmergencyReliefWorkflow", "Trigger"]
+# The workflow class lives in .workflow; starters (intake) import only .inputs.
