@@ -28,5 +28,5 @@ class TownshipLimitQuery(BaseModel):
 
 
 @activity.defn(name="policy.evaluate_entitlement")
-def evaluate_entitlement(request: EvaluateEntitlement) -> Entitlement:
+async def evaluate_entitlement(request: EvaluateEntitlement) -> Entitlement:
     return load_library().entitlement(request.measure, request.region_code, request.on, request.profile)

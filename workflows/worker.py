@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from concurrent.futures import ThreadPoolExecutor
 
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from shared.config import TASK_QUEUE_WORKFLOWS, get_settings
@@ -24,9 +24,8 @@ WORKFLOWS = [EmergencyReliefWorkflow]
 LOCAL_ACTIVITIES = [evaluate_entitlement]
 
 
-def build_worker(client, task_queue: str = TASK_QUEUE_WORKFLOWS, executor: ThreadPoolExecutor | None = None) -> Worker:
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=LOCAL_ACTIVITIES,
-                  activity_executor=executor or ThreadPoolExecutor(max_workers=8))
+def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=LOCAL_ACTIVITIES)
 
 
 async def main() -> None:

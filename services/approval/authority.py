@@ -1,8 +1,9 @@
 """Tiered authority (审批权限): what the township may approve on its own.
 
 The numbers come from the policy packs (e.g. Xinjiang, seed 000: applications under 2,000 yuan are
-approved by the township on the county's behalf); a measure the seed says is paid directly
-("直接给予", seed 002) needs no human approval at all.
+approved by the township on the county's behalf). A measure paid to enrolled recipients by their
+status, with no application and no economic check ("直接给予" / "发放", seed 002), needs no human
+approval; anything that needs a check or exceeds the township's authority goes to the county.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ TOWNSHIP_AUTO = "system:township-authority"
 def township_decision(request: ApprovalRequest) -> ApprovalOutcome:
     limit = load_library().township_limit_fen(request.region_code, request.business_date)
     common = dict(case_id=request.case_id, amount_fen=request.amount_fen, township_limit_fen=limit)
-    if request.direct_payment:
+    entitled_by_status = not request.economic_check_required and (
+        request.direct_payment or not request.requires_application)
+    if entitled_by_status:
+        how = "paid directly (直接给予)" if request.direct_payment else "issued to enrolled recipients (发放)"
         return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
-                               reason=f"measure {request.measure} is paid directly (直接给予); no application "
-                                      "or appraisal needed", **common)
+                               reason=f"measure {request.measure} is {how}: entitled by status, no application, "
+                                      "check or appraisal", **common)
     if limit is not None and request.amount_fen < limit:
         return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
                                reason=f"{request.amount_fen} fen is under the township limit of {limit} fen",

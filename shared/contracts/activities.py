@@ -63,6 +63,8 @@ class ApprovalRequest(BaseModel):
     business_date: date
     amount_fen: int
     direct_payment: bool = False
+    requires_application: bool = False
+    economic_check_required: bool = True
     registered_by: str = "system"
 
 

@@ -79,12 +79,18 @@ async def test_diagnosis_after_the_measures_expired_pays_nothing_and_says_why(cl
     assert await client.ledger(case_id=case["case_id"]) == []
 
 
-async def test_a_person_not_in_the_registry_gets_a_case_closed_without_payment(client: StackClient):
+async def test_a_quarantined_non_recipient_waits_for_a_decision_and_is_not_paid(client: StackClient):
+    # seed 002 also covers other households in temporary hardship, but only after a check: no direct payment
     pid = national_id(YINCHUAN_URBAN)
     await client.publish("health.quarantined", {
         "person_id": pid, "region_code": YINCHUAN_URBAN, "quarantined_on": "2022-08-10"})
-    case = await client.closed_case(pid)
-    assert case["outcome"] == "not_payable"
+
+    async def waiting():
+        items = await client.cases(person_id=pid)
+        return items if items and items[0]["stage"] == "awaiting_county_decision" else None
+
+    [case] = await wait_for(waiting)
+    assert case["status"] == "awaiting_decision" and case["payments"] == []
     assert await client.ledger(person_id=pid) == []
 
 

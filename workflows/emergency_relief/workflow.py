@@ -124,6 +124,8 @@ class EmergencyReliefWorkflow:
             act.ApprovalRequest(case_id=inp.case_id, pathway=PATHWAY, measure=entitlement.measure,
                                 region_code=inp.region_code, business_date=inp.business_date,
                                 amount_fen=entitlement.amount_fen, direct_payment=entitlement.direct_payment,
+                                requires_application=entitlement.requires_application,
+                                economic_check_required=entitlement.economic_check_required,
                                 registered_by=inp.opened_by),
             task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
             result_type=act.ApprovalOutcome,
