@@ -3,14 +3,17 @@ replaced by fakes of the same names (samples-python style)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from deploy.embedded import _bin
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
@@ -23,8 +26,6 @@ from workflows.policy import EvaluateEntitlement
 
 @pytest.fixture(scope="module")
 async def env():
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=_bin("temporal-test-server"),
     ) as e:
@@ -44,7 +45,7 @@ class FakeServices:
                                       region_code="650102", categories=["dibao"], household_size=2)
 
         @activity.defn(name="policy.evaluate_entitlement")
-        def evaluate(req: EvaluateEntitlement) -> Entitlement:
+        async def evaluate(req: EvaluateEntitlement) -> Entitlement:
             return Entitlement(measure=req.measure, payable=self.payable, amount_fen=self.amount if self.payable else 0,
                                reason="fake policy", pack_id="fake", pack_version="1", region_prefix="65")
 
@@ -132,3 +133,35 @@ async def test_county_refusal_closes_the_case_unpaid(env: WorkflowEnvironment):
     result = await _run(env, fakes, county=CountyDecision(approver="county-7", role="county_approver",
                                                           approve=False, reason="not in hardship"))
     assert result.outcome == "rejected" and fakes.payments == []
+
+
+# -- replay: recorded histories must replay on today's workflow code (non-determinism caught in CI) ------
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+async def test_recorded_histories_replay_without_nondeterminism(env: WorkflowEnvironment):
+    """Every history in tests/histories was recorded from a real run; a change to live workflow logic that
+    is not behind ``workflow.patched`` fails here. Re-record with DOUDI_RECORD_HISTORIES=1."""
+    if os.environ.get("DOUDI_RECORD_HISTORIES"):
+        await _record_histories(env)
+    files = sorted(HISTORIES.glob("emergency_relief-*.json"))
+    assert files, "no recorded histories"
+    replayer = Replayer(workflows=[EmergencyReliefWorkflow], data_converter=pydantic_data_converter)
+    for f in files:
+        history = WorkflowHistory.from_json(f.stem, f.read_text())
+        await replayer.replay_workflow(history)
+
+
+async def _record_histories(env: WorkflowEnvironment) -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    scenarios = {
+        "paid": (FakeServices(amount=195000), None),
+        "not_payable": (FakeServices(amount=0, payable=False), None),
+        "county": (FakeServices(amount=250000, decision="needs_county"),
+                   CountyDecision(approver="county-7", role="county_approver", approve=True, amount_fen=250000)),
+    }
+    for name, (fakes, county) in scenarios.items():
+        result = await _run(env, fakes, county=county)
+        history = await env.client.get_workflow_handle(result.case_id).fetch_history()
+        (HISTORIES / f"emergency_relief-{name}.json").write_text(history.to_json())

@@ -1,0 +1,540 @@
+"""Pydantic models of the policy packs, the household profile and the entitlement answer.
+
+Nothing here holds a policy number: the numbers live in ``packs/*.yaml``. This module only fixes the
+vocabulary (units, categories, pathways, measure ids, the five seed files) and the validation rules.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+# The only documents a figure may cite (../shared/seeds/<file>).
+SEED_FILES: frozenset[str] = frozenset(
+    {
+        "000_9c8be97751f7c908.txt",  # Fujian + Xinjiang newspaper reports (interleaved columns)
+        "001_e4998f21954ea220.txt",  # Jiangxi 赣民字〔2022〕40号 (forwarded by Shangrao)
+        "002_c6f97725f515410c.txt",  # Ningxia 宁政办规发〔2022〕7号
+        "003_6315efd14f4b4bc1.txt",  # Ministry of Civil Affairs 民函〔2019〕95号
+        "004_583196fe4354a547.txt",  # XPCC 新兵党办发〔2021〕42号
+    }
+)
+
+# Household / person categories a profile may carry (and a measure may name).
+CATEGORIES: frozenset[str] = frozenset(
+    {
+        "dibao",  # 低保对象
+        "extreme_poverty",  # 特困人员
+        "marginal",  # 低保边缘家庭 / 低收入家庭
+        "low_income_db",  # 已纳入民政部门低收入人口数据库
+        "orphan",  # 孤儿
+        "street_person",  # 流浪乞讨人员
+        "old_age_allowance",  # 领取高龄津贴人员
+        "rural_revitalisation_certified",  # 乡村振兴部门认定的脱贫不稳定户、边缘易致贫户、突发严重困难户
+    }
+)
+
+PATHWAYS: frozenset[str] = frozenset(
+    {
+        "emergency_relief",  # 先行救助，后补齐说明
+        "staged_aid",  # 分阶段救助 / 分期发放
+        "one_matter_one_discussion",  # 一事一议、一案一策
+        "renewal_review",  # 动态管理 / 定期核查
+        "event_one_off",  # event-triggered one-off assistance
+        "batch_subsidy",  # 一次性生活补贴, 价格临时补贴
+    }
+)
+
+# Measure ids, one vocabulary for every pack (a pack may define any subset).
+MEASURE_IDS: dict[str, str] = {
+    "quarantine": "one-off aid to households with a member quarantined / isolated (隔离收治)",
+    "covid_diagnosis": "one-off subsidy to COVID-diagnosed recipients (新冠肺炎确诊)",
+    "job_loss": "one-off temporary assistance to uninsured unemployed people (未参保失业人员)",
+    "graduate": "one-off temporary assistance to unemployed / failed-start-up graduates (未就业大学生)",
+    "medical_self_pay": "expenditure-type aid after large medical self-pay (因病支出型)",
+    "temporary_assistance_individual": "temporary assistance, individual (个人对象)",
+    "temporary_assistance_emergency_household": "temporary assistance, emergency-type household (急难型家庭)",
+    "temporary_assistance_expenditure_household": "temporary assistance, expenditure-type household (支出型家庭)",
+    "temporary_assistance_emergency": "emergency-type temporary assistance, no type split (急难型临时救助)",
+    "temporary_assistance_expenditure": "expenditure-type temporary assistance, no type split (支出型临时救助)",
+    "temporary_hardship_high_risk_area": "one-off aid in medium/high-risk epidemic areas (疫情中高风险地区)",
+    "one_time_living_subsidy": "one-time living subsidy to recipients (一次性生活补贴)",
+    "price_linkage": "temporary price subsidy when the price-linkage mechanism triggers (价格临时补贴)",
+    "disaster_assistance": "temporary assistance to disaster victims, assist first (受灾群众先行救助)",
+    "dibao": "minimum living allowance paid as the difference to the standard (低保差额发放)",
+}
+
+MONEY_UNITS = frozenset({"fen", "fen_per_person_month", "fen_per_person_year"})
+INT_UNITS = frozenset(
+    {"months", "km", "age_years", "persons", "person_times", "records", "count", "month_of_quarter"}
+)
+DECIMAL_UNITS = frozenset({"multiple", "ratio"})  # multiple: x times a base; ratio: a fraction (0.30 = 30%)
+UNITS = MONEY_UNITS | INT_UNITS | DECIMAL_UNITS | {"flag", "month", "date"}
+
+# Sanity bounds ("declared ranges") per decimal unit: a pack outside them is a typo, not policy.
+DECIMAL_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
+    "multiple": (Decimal("0"), Decimal("10")),
+    "ratio": (Decimal("0"), Decimal("1")),
+}
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+FigureValue = bool | int | Decimal | date | str | None
+
+
+def _coerce(unit: str, raw: Any, what: str) -> FigureValue:
+    """Convert a raw YAML/JSON value to the exact type its unit demands; floats are always refused."""
+    if raw is None:
+        return None
+    if isinstance(raw, float):
+        raise ValueError(
+            f"{what}: float {raw!r} not allowed; write money as integer fen and multiples/ratios "
+            "as quoted exact decimals (e.g. '1.5')"
+        )
+    if unit in MONEY_UNITS or unit in INT_UNITS:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError(f"{what}: unit {unit} needs an integer, got {raw!r}")
+        if raw < 0:
+            raise ValueError(f"{what}: must not be negative, got {raw}")
+        if unit == "month_of_quarter" and not 1 <= raw <= 3:
+            raise ValueError(f"{what}: month_of_quarter must be 1..3, got {raw}")
+        return raw
+    if unit in DECIMAL_UNITS:
+        if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal):
+            raise ValueError(f"{what}: unit {unit} needs an exact decimal string or integer, got {raw!r}")
+        try:
+            value = Decimal(str(raw).strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{what}: {raw!r} is not a decimal number") from exc
+        if not value.is_finite():
+            raise ValueError(f"{what}: {raw!r} is not finite")
+        low, high = DECIMAL_BOUNDS[unit]
+        if not low <= value <= high:
+            raise ValueError(f"{what}: {unit} {value} outside the declared range {low}..{high}")
+        return value
+    if unit == "flag":
+        if not isinstance(raw, bool):
+            raise ValueError(f"{what}: unit flag needs true/false, got {raw!r}")
+        return raw
+    if unit == "month":
+        if not isinstance(raw, str) or not _MONTH.match(raw):
+            raise ValueError(f"{what}: unit month needs 'YYYY-MM', got {raw!r}")
+        return raw
+    if unit == "date":
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return date.fromisoformat(raw)
+            except ValueError as exc:
+                raise ValueError(f"{what}: {raw!r} is not an ISO date") from exc
+        raise ValueError(f"{what}: unit date needs an ISO date, got {raw!r}")
+    raise ValueError(f"unknown unit {unit!r}; one of {sorted(UNITS)}")
+
+
+def _check_seed(seed: str) -> str:
+    if seed not in SEED_FILES:
+        raise ValueError(f"seed {seed!r} is not one of the five seed files {sorted(SEED_FILES)}")
+    return seed
+
+
+def _check_quote(quote: str) -> str:
+    if not quote.strip() or quote != quote.strip():
+        raise ValueError("quote must be a non-empty verbatim excerpt without leading/trailing whitespace")
+    return quote
+
+
+def _check_categories(values: tuple[str, ...], field: str) -> tuple[str, ...]:
+    unknown = [c for c in values if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"{field}: unknown categories {unknown}; known: {sorted(CATEGORIES)}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{field}: duplicate categories {list(values)}")
+    return values
+
+
+class Citation(BaseModel):
+    """A verbatim excerpt of a seed file backing a date or a rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: StrictStr
+    quote: StrictStr
+    note: StrictStr | None = None
+
+    _seed = field_validator("seed")(_check_seed)
+    _quote = field_validator("quote")(_check_quote)
+
+    def cite(self) -> str:
+        return f"{self.seed}: 「{self.quote}」"
+
+
+class Figure(BaseModel):
+    """One policy figure: its value in an exact type, its unit, and the seed text it comes from.
+
+    ``value`` is ``None`` only for a parameter the seed leaves to a lower tier (``set_by`` says who);
+    such a parameter has no default money value and makes evaluation answer ``payable=False``.
+    ``minimum``/``maximum`` declare a range the seed allows (e.g. Jiangxi 2-4x); ``value`` is then the
+    documented default and must lie in the range. ``inclusive`` says whether the boundary value itself
+    qualifies for thresholds and limits.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: FigureValue = None
+    unit: StrictStr
+    seed: StrictStr
+    quote: StrictStr
+    note: StrictStr | None = None
+    minimum: FigureValue = None
+    maximum: FigureValue = None
+    set_by: StrictStr | None = None
+    inclusive: StrictBool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exact_types(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        unit = data.get("unit")
+        if not isinstance(unit, str) or unit not in UNITS:
+            raise ValueError(f"unit: {unit!r} is not one of {sorted(UNITS)}")
+        out = dict(data)
+        for key in ("value", "minimum", "maximum"):
+            if key in out:
+                out[key] = _coerce(unit, out[key], key)
+        return out
+
+    _seed = field_validator("seed")(_check_seed)
+    _quote = field_validator("quote")(_check_quote)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Figure:
+        numeric = self.unit in MONEY_UNITS | INT_UNITS | DECIMAL_UNITS
+        if (self.minimum is not None or self.maximum is not None) and not numeric:
+            raise ValueError(f"minimum/maximum: not allowed for unit {self.unit}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:  # type: ignore[operator]
+            raise ValueError(f"minimum {self.minimum} is greater than maximum {self.maximum}")
+        if self.value is not None:
+            if self.minimum is not None and self.value < self.minimum:  # type: ignore[operator]
+                raise ValueError(f"value {self.value} is below the declared minimum {self.minimum}")
+            if self.maximum is not None and self.value > self.maximum:  # type: ignore[operator]
+                raise ValueError(f"value {self.value} is above the declared maximum {self.maximum}")
+        elif not self.set_by:
+            raise ValueError("value: missing; a figure without a value must say who sets it (set_by)")
+        if self.inclusive is not None and not numeric:
+            raise ValueError(f"inclusive: only meaningful for numeric units, not {self.unit}")
+        if self.value is not None and self.set_by and self.minimum is None and self.maximum is None:
+            raise ValueError("set_by: a fixed figure with a value has no lower-tier setter; drop set_by")
+        return self
+
+    def cite(self) -> str:
+        return f"{self.seed}: 「{self.quote}」"
+
+
+class Threshold(BaseModel):
+    """A profile quantity that must reach a figure (e.g. medical self-pay >= 20,000 yuan)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    figure: StrictStr
+    profile_field: Literal["annual_medical_self_pay_fen"]
+
+
+AmountKind = Literal[
+    "multiple_of_standard", "fixed", "fixed_by_area", "installments", "differential", "not_fixed"
+]
+
+_AMOUNT_REFS: dict[str, tuple[str, ...]] = {
+    "multiple_of_standard": ("standard", "multiple"),
+    "fixed": ("fixed",),
+    "fixed_by_area": ("urban", "rural"),
+    "installments": ("total", "installment", "count", "first_month"),
+    "differential": ("standard",),
+    "not_fixed": (),
+}
+_REF_UNITS: dict[str, frozenset[str]] = {
+    "standard": frozenset({"fen_per_person_month"}),
+    "multiple": frozenset({"multiple"}),
+    "fixed": MONEY_UNITS,
+    "urban": MONEY_UNITS,
+    "rural": MONEY_UNITS,
+    "total": frozenset({"fen"}),
+    "installment": frozenset({"fen"}),
+    "count": frozenset({"count"}),
+    "first_month": frozenset({"month"}),
+}
+
+
+class AmountRule(BaseModel):
+    """How a measure's amount is computed; every number is a reference to a named figure.
+
+    - ``multiple_of_standard``: ``standard`` (fen/person/month) x ``multiple``
+    - ``fixed``: the figure ``fixed``; ``fixed_by_area``: ``urban`` or ``rural`` by the profile
+    - ``installments``: ``total`` paid as ``count`` x ``installment`` monthly from ``first_month``
+    - ``differential``: ``standard`` x household size minus household income (差额)
+    - ``not_fixed``: the seed fixes no amount; ``not_fixed_reason`` says who does
+    ``per``: ``case`` = one amount per call; ``person`` = per person, multiplied by household_size.
+    ``at_least``: the seed says 不低于 (a floor: more may be granted); fractions of a fen round up.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: AmountKind
+    standard: StrictStr | None = None
+    multiple: StrictStr | None = None
+    fixed: StrictStr | None = None
+    urban: StrictStr | None = None
+    rural: StrictStr | None = None
+    total: StrictStr | None = None
+    installment: StrictStr | None = None
+    count: StrictStr | None = None
+    first_month: StrictStr | None = None
+    per: Literal["case", "person"] = "case"
+    at_least: StrictBool = False
+    not_fixed_reason: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _refs_for_kind(self) -> AmountRule:
+        needed = _AMOUNT_REFS[self.kind]
+        for ref in _REF_UNITS:
+            present = getattr(self, ref) is not None
+            if ref in needed and not present:
+                raise ValueError(f"{ref}: required for amount kind {self.kind}")
+            if ref not in needed and present:
+                raise ValueError(f"{ref}: not used by amount kind {self.kind}")
+        if (self.kind == "not_fixed") != (self.not_fixed_reason is not None):
+            raise ValueError("not_fixed_reason: required for kind not_fixed and only for it")
+        return self
+
+    def refs(self) -> dict[str, str]:
+        """role -> figure name."""
+        return {ref: getattr(self, ref) for ref in _AMOUNT_REFS[self.kind]}
+
+
+class Measure(BaseModel):
+    """A payable (or data-only) measure of a pack, with its eligibility metadata."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name_zh: StrictStr
+    name_en: StrictStr
+    pathway: StrictStr
+    seed: StrictStr
+    quote: StrictStr
+    note: StrictStr | None = None
+    effective_from: date | None = None  # defaults to the pack's window
+    effective_to: date | None = None
+    eligible_categories: tuple[str, ...] = ()  # empty: not restricted by category
+    others_eligible: StrictBool = False  # households outside eligible_categories may qualify (check applies)
+    excluded_categories: tuple[str, ...] = ()  # e.g. 未纳入低保范围: not for people already on dibao
+    requires_uninsured: StrictBool = False  # 失业保险政策无法覆盖: profile.unemployment_insured must be False
+    threshold: Threshold | None = None
+    direct_payment: StrictBool = False  # the seed says 直接给予 / 直接发放 / 直接实施
+    requires_application: StrictBool = False  # the seed says 经本人申请
+    economic_check: Literal["required", "not_required"] = "required"
+    # categories that skip the check (不再进行家庭经济状况核查)
+    economic_check_waived_for: tuple[str, ...] = ()
+    amount: AmountRule
+
+    _seed = field_validator("seed")(_check_seed)
+    _quote = field_validator("quote")(_check_quote)
+
+    @field_validator("pathway")
+    @classmethod
+    def _pathway(cls, v: str) -> str:
+        if v not in PATHWAYS:
+            raise ValueError(f"unknown pathway {v!r}; one of {sorted(PATHWAYS)}")
+        return v
+
+    @field_validator("eligible_categories", "excluded_categories", "economic_check_waived_for")
+    @classmethod
+    def _categories(cls, v: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        return _check_categories(v, info.field_name)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Measure:
+        if self.effective_from and self.effective_to and self.effective_from > self.effective_to:
+            raise ValueError(
+                f"effective_from {self.effective_from} is after effective_to {self.effective_to}"
+            )
+        both = set(self.eligible_categories) & set(self.excluded_categories)
+        if both:
+            raise ValueError(f"excluded_categories: {sorted(both)} also listed as eligible")
+        if self.economic_check == "not_required" and self.economic_check_waived_for:
+            raise ValueError("economic_check_waived_for: pointless when economic_check is not_required")
+        if self.others_eligible and not self.eligible_categories:
+            raise ValueError("others_eligible: only meaningful with eligible_categories")
+        return self
+
+    def in_force(self, on: date) -> bool:
+        assert self.effective_from is not None  # filled in by PolicyPack
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+    def window(self) -> str:
+        return f"{self.effective_from}..{self.effective_to if self.effective_to else '(no end date)'}"
+
+    def cite(self) -> str:
+        return f"{self.seed}: 「{self.quote}」"
+
+
+class PolicyPack(BaseModel):
+    """One region's policy pack version (one YAML file)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pack_id: StrictStr = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: StrictStr = Field(pattern=r"^\d{4}\.\d+$")
+    region_prefix: StrictStr = Field(pattern=r"^(\d{2}|\d{4}|\d{6})?$")  # "" = national baseline
+    region_name_en: StrictStr
+    region_name_zh: StrictStr
+    title_zh: StrictStr
+    document_number: StrictStr | None = None
+    seed: StrictStr
+    effective_from: date
+    effective_to: date | None = None
+    validity: tuple[Citation, ...] = Field(min_length=1)  # the seed text behind the dates
+    note: StrictStr | None = None
+    figures: dict[str, Figure] = Field(default_factory=dict)
+    measures: dict[str, Measure] = Field(default_factory=dict)
+    source_file: StrictStr | None = None  # set by the loader
+
+    _seed = field_validator("seed")(_check_seed)
+
+    @field_validator("figures")
+    @classmethod
+    def _figure_names(cls, v: dict[str, Figure]) -> dict[str, Figure]:
+        bad = [k for k in v if not _NAME.match(k)]
+        if bad:
+            raise ValueError(f"figure names must be snake_case: {bad}")
+        return v
+
+    @field_validator("measures")
+    @classmethod
+    def _measure_ids(cls, v: dict[str, Measure]) -> dict[str, Measure]:
+        unknown = [k for k in v if k not in MEASURE_IDS]
+        if unknown:
+            raise ValueError(f"unknown measure ids {unknown}; known: {sorted(MEASURE_IDS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyPack:
+        if self.effective_to is not None and self.effective_from > self.effective_to:
+            raise ValueError(
+                f"effective_from {self.effective_from} is after effective_to {self.effective_to}"
+            )
+        measures: dict[str, Measure] = {}
+        for mid, m in self.measures.items():
+            start = m.effective_from or self.effective_from
+            end = m.effective_to if m.effective_to is not None else self.effective_to
+            if start < self.effective_from or (
+                self.effective_to is not None and (end is None or end > self.effective_to)
+            ):
+                raise ValueError(
+                    f"measures.{mid}: window {start}..{end} lies outside the pack window "
+                    f"{self.effective_from}..{self.effective_to}"
+                )
+            if end is not None and start > end:
+                raise ValueError(f"measures.{mid}: effective_from {start} is after effective_to {end}")
+            for role, fname in m.amount.refs().items():
+                fig = self.figures.get(fname)
+                if fig is None:
+                    raise ValueError(
+                        f"measures.{mid}.amount.{role}: figure {fname!r} is not declared in this pack"
+                    )
+                if fig.unit not in _REF_UNITS[role]:
+                    raise ValueError(
+                        f"measures.{mid}.amount.{role}: figure {fname!r} has unit {fig.unit}, "
+                        f"expected one of {sorted(_REF_UNITS[role])}"
+                    )
+            if m.amount.kind == "installments":
+                refs = m.amount.refs()
+                total, inst, count = (self.figures[refs[r]].value for r in ("total", "installment", "count"))
+                if None not in (total, inst, count) and inst * count != total:  # type: ignore[operator]
+                    raise ValueError(
+                        f"measures.{mid}.amount: {count} installments of {inst} fen do not make the total {total}"
+                    )
+            if m.threshold is not None:
+                fig = self.figures.get(m.threshold.figure)
+                if fig is None or fig.unit not in MONEY_UNITS or fig.inclusive is None:
+                    raise ValueError(
+                        f"measures.{mid}.threshold.figure: {m.threshold.figure!r} must be a money figure "
+                        "of this pack with 'inclusive' set"
+                    )
+            measures[mid] = m.model_copy(update={"effective_from": start, "effective_to": end})
+        object.__setattr__(self, "measures", measures)
+        return self
+
+    def matches(self, region_code: str) -> bool:
+        return region_code.startswith(self.region_prefix)
+
+    def in_force(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+    def window(self) -> str:
+        return f"{self.effective_from}..{self.effective_to if self.effective_to else '(no end date)'}"
+
+    def overlaps(self, other: PolicyPack) -> bool:
+        a_end = self.effective_to or date.max
+        b_end = other.effective_to or date.max
+        return self.effective_from <= b_end and other.effective_from <= a_end
+
+
+class HouseholdProfile(BaseModel):
+    """Facts of the person/household at the business date (nothing else is consulted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    categories: frozenset[str] = frozenset()
+    urban: StrictBool = True
+    household_size: StrictInt = Field(default=1, ge=1)
+    monthly_income_fen: StrictInt = Field(default=0, ge=0)  # household total
+    unemployment_insured: StrictBool | None = None
+    # Yearly policy-scope self-pay after basic insurance and critical-illness insurance (medical_self_pay).
+    annual_medical_self_pay_fen: StrictInt | None = Field(default=None, ge=0)
+
+    def unknown_categories(self) -> list[str]:
+        """Categories outside ``CATEGORIES``. They are accepted (a profile is built inside workflow code
+        from registry data, where a validation error would wedge the workflow) but match no measure,
+        and every entitlement reason names them."""
+        return sorted(self.categories - CATEGORIES)
+
+
+class Installment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int  # 1-based
+    month: str  # YYYY-MM
+    amount_fen: int
+
+
+class Entitlement(BaseModel):
+    measure: str
+    payable: bool
+    amount_fen: int  # 0 when not payable
+    reason: str
+    pack_id: str | None
+    pack_version: str | None
+    region_prefix: str | None
+    direct_payment: bool = False
+    requires_application: bool = False
+    economic_check_required: bool = True
+    citations: list[str] = Field(default_factory=list)
+    # additions beyond the agreed shape (all defaulted, so callers may ignore them):
+    amount_is_minimum: bool = False  # the seed says 不低于: a floor, more may be granted
+    installments: list[Installment] = Field(default_factory=list)  # staged payment plan, if any
+    pathway: str | None = None
