@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -10,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from deploy.embedded import Ports
@@ -44,9 +44,16 @@ def _start(clone: Path, ports: Ports, log: Path) -> subprocess.Popen[bytes]:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
-    return proc.wait(timeout=90)
+def _stop(proc: subprocess.Popen[bytes], clone: Path, log: Path) -> None:
+    """Ctrl-C (SIGINT to the foreground process group); everything the system started must be gone."""
+    os.killpg(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=90)
+    # make re-raises the SIGINT it received once its child has finished: that is a clean Ctrl-C
+    assert code in (0, -signal.SIGINT), log.read_text()[-3000:]
+    assert log.read_text().rstrip().endswith("stopped"), log.read_text()[-3000:]
+    left = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+            if any(str(clone) in part for part in (p.info["cmdline"] or []))]
+    assert left == [], left
 
 
 async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: Path):
@@ -80,8 +87,7 @@ async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: 
                                                     "quarantined_on": "2022-08-11"})
     finally:
         await client.close()
-        code = _stop(proc)
-    assert code == 0, log.read_text()[-3000:]
+        _stop(proc, clone, log)
     assert (clone / ".data" / "postgres" / "PG_VERSION").exists()
 
     client = StackClient(f"http://127.0.0.1:{ports.api}", f"nats://127.0.0.1:{ports.nats}",
@@ -97,6 +103,4 @@ async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: 
         assert len(await client.ledger(person_id=pid2)) == 1
     finally:
         await client.close()
-        code = _stop(proc)
-        await asyncio.sleep(0)
-    assert code == 0, log.read_text()[-3000:]
+        _stop(proc, clone, log)
