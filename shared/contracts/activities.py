@@ -18,6 +18,22 @@ RECORD_CASE_TRANSITION = "intake.record_case_transition"
 DECIDE_WITHIN_AUTHORITY = "approval.decide_within_authority"
 # payment
 DISBURSE = "payment.disburse"
+OPEN_RECOVERY = "payment.open_recovery"
+# verification
+CHECK_ECONOMIC_STATUS = "verification.check_economic_status"
+# approval
+RECORD_DECISION = "approval.record_decision"
+
+# Signals services send to a case's workflow (workflow id = case id).
+SIGNAL_RESERVE_AVAILABLE = "reserve_available"
+
+# Where money comes from (ledger accounts).
+TOWNSHIP_RESERVE = "township-reserve"   # 乡镇临时救助备用金, per township region code
+COUNTY_FUND = "county-fund"             # 县级救助资金, per county code
+
+
+def account(kind: str, region_code: str) -> str:
+    return f"{kind}:{region_code}"
 
 
 class LookupRecipient(BaseModel):
@@ -76,6 +92,25 @@ class ApprovalOutcome(BaseModel):
     amount_fen: int
     reason: str
     township_limit_fen: int | None = None
+    # Township-approved temporary assistance is paid first from the township reserve (seed 000);
+    # status entitlements and county decisions from the county fund.
+    pay_from: Literal["township_reserve", "county_fund"] = "county_fund"
+
+
+class DecisionRecord(BaseModel):
+    """A human decision the workflow accepted (update), recorded in approval's store for audit."""
+
+    case_id: str
+    step: str                      # county | committee | recovery | correction ...
+    decision: Literal["approved", "rejected", "recover", "good_faith_correction"]
+    tier: str
+    amount_fen: int = 0
+    decided_by: str
+    role: str
+    reason: str
+    region_code: str
+    measure: str = ""
+    at: datetime
 
 
 class DisbursementRequest(BaseModel):
@@ -95,8 +130,60 @@ class DisbursementRequest(BaseModel):
 
 
 class Disbursement(BaseModel):
+    """``paid``: the ledger row exists. ``waiting_for_reserve``: the township reserve cannot cover it
+    yet; nothing was written to the ledger, a replenishment request is open, and the payment service
+    signals ``reserve_available`` to the case's workflow when the reserve is credited."""
+
     payment_id: str
     idempotency_key: str
     amount_fen: int
-    paid_at: datetime
+    status: Literal["paid", "waiting_for_reserve"] = "paid"
+    paid_at: datetime | None = None
     duplicate: bool = False
+    replenishment_request_id: str | None = None
+
+
+class RecoveryRequest(BaseModel):
+    """Open a recovery claim (追回) for aid paid to someone found ineligible; idempotent per case."""
+
+    case_id: str
+    pathway: str
+    person_id: str
+    region_code: str
+    amount_fen: int = Field(gt=0)
+    original_payment_id: str
+    reason: str
+    decided_by: str
+
+
+class RecoveryClaim(BaseModel):
+    claim_id: str
+    case_id: str
+    amount_fen: int
+    opened_at: datetime
+    duplicate: bool = False
+
+
+class EconomicCheckRequest(BaseModel):
+    """家庭经济状况核对: query every department source about the household; idempotent per check_id."""
+
+    check_id: str                  # derived by the caller: "<case_id>:<n>"
+    case_id: str
+    person_id: str
+    household_id: str | None = None
+    member_ids: list[str] = Field(default_factory=list)
+    region_code: str
+    business_date: date
+    urban: bool = True
+    household_size: int = 1
+    declared_monthly_income_fen: int = 0
+
+
+class EconomicCheckResult(BaseModel):
+    check_id: str
+    outcome: Literal["eligible", "ineligible"]
+    per_capita_income_fen: int
+    limit_fen_per_capita: int | None
+    reasons: list[str]
+    evidence: list[dict[str, Any]]
+    sources: list[str]
