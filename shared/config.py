@@ -32,6 +32,7 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/doudi"
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream_replicas: int = 1  # 3 on the compose cluster
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "doudi"
     temporal_ui_url: str = "http://127.0.0.1:8233"

@@ -80,7 +80,7 @@ async def serve(
     schema = schema or name
     if migrations is not None:
         await migrate(settings.database_url, schema, migrations)
-    await ensure_streams(settings.nats_url)
+    await ensure_streams(settings.nats_url, replicas=settings.nats_stream_replicas)
     pool = await create_pool(settings.database_url, schema=schema)
     broker = make_broker(settings.nats_url, name)
     temporal = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
