@@ -1,4 +1,4 @@
-"""Policy evaluation for workflows, as a local activity.
+"""Policy evaluation for workflows, as local activities.
 
 Policy packs are data read from files, so evaluating them is I/O as far as a workflow is concerned:
 running it as a local activity records the result (amount, pack id and version) in the workflow's
@@ -12,7 +12,7 @@ from datetime import date
 from pydantic import BaseModel
 from temporalio import activity
 
-from shared.policy import Entitlement, HouseholdProfile, load_library
+from shared.policy import Entitlement, HouseholdProfile, ServiceLevels, load_library
 
 
 class EvaluateEntitlement(BaseModel):
@@ -20,13 +20,23 @@ class EvaluateEntitlement(BaseModel):
     region_code: str
     on: date
     profile: HouseholdProfile
+    requested_amount_fen: int | None = None  # a caseworker's assessment (applications)
 
 
-class TownshipLimitQuery(BaseModel):
+class ServiceLevelsQuery(BaseModel):
     region_code: str
     on: date
 
 
 @activity.defn(name="policy.evaluate_entitlement")
 async def evaluate_entitlement(request: EvaluateEntitlement) -> Entitlement:
-    return load_library().entitlement(request.measure, request.region_code, request.on, request.profile)
+    lib = load_library()
+    if request.requested_amount_fen is not None:
+        return lib.assess_request(request.measure, request.region_code, request.on, request.profile,
+                                  request.requested_amount_fen)
+    return lib.entitlement(request.measure, request.region_code, request.on, request.profile)
+
+
+@activity.defn(name="policy.service_levels")
+async def service_levels(request: ServiceLevelsQuery) -> ServiceLevels:
+    return load_library().service_levels(request.region_code, request.on)

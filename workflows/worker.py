@@ -16,12 +16,12 @@ from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
-from workflows.policy import evaluate_entitlement
+from workflows.policy import evaluate_entitlement, service_levels
 
 log = logging.getLogger("doudi.workflows")
 
 WORKFLOWS = [EmergencyReliefWorkflow]
-LOCAL_ACTIVITIES = [evaluate_entitlement]
+LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
 
 
 def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Worker:

@@ -57,7 +57,9 @@ async def recipient_facts(conn: asyncpg.Connection, person_id: str, on: date) ->
         SELECT m.person_id, m.deceased_on, h.household_id, h.region_code, h.urban, h.categories,
                h.monthly_income_fen,
                (SELECT count(*) FROM members x WHERE x.household_id = h.household_id
-                  AND (x.deceased_on IS NULL OR x.deceased_on > $2)) AS size
+                  AND (x.deceased_on IS NULL OR x.deceased_on > $2)) AS size,
+               (SELECT array_agg(x.person_id ORDER BY x.person_id) FROM members x
+                 WHERE x.household_id = h.household_id) AS member_ids
         FROM members m JOIN households h USING (household_id)
         WHERE m.person_id = $1
         """,
@@ -70,6 +72,7 @@ async def recipient_facts(conn: asyncpg.Connection, person_id: str, on: date) ->
         urban=row["urban"], categories=list(row["categories"]), household_size=row["size"],
         monthly_income_fen=row["monthly_income_fen"],
         deceased=row["deceased_on"] is not None and row["deceased_on"] <= on,
+        member_ids=list(row["member_ids"] or []),
     )
 
 

@@ -53,6 +53,7 @@ class RecipientFacts(BaseModel):
     household_size: int = 0
     monthly_income_fen: int = 0
     deceased: bool = False
+    member_ids: list[str] = Field(default_factory=list)
 
 
 class CaseTransition(BaseModel):
@@ -69,6 +70,10 @@ class CaseTransition(BaseModel):
     policy: dict[str, Any] | None = None
     approved_amount_fen: int | None = None
     at: datetime
+    escalated: bool = False         # published as doudi.case.escalated
+    escalated_to: str | None = None  # county | prefecture | committee
+    flags: list[str] = Field(default_factory=list)          # e.g. documents_overdue
+    deadlines: list[dict[str, Any]] | None = None           # the case's open deadlines after this step
 
 
 class ApprovalRequest(BaseModel):

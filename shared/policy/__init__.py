@@ -53,6 +53,7 @@ from .models import (
     Installment,
     Measure,
     PolicyPack,
+    ServiceLevels,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "PolicyLibrary",
     "PolicyPack",
     "PolicyPackError",
+    "ServiceLevels",
     "UnknownMeasureError",
     "load_library",
     "load_pack",

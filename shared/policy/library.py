@@ -20,6 +20,7 @@ from .models import (
     Installment,
     Measure,
     PolicyPack,
+    ServiceLevels,
 )
 
 PACKS_DIR = Path(__file__).parent / "packs"
@@ -144,6 +145,16 @@ class PolicyLibrary(BaseModel):
         found = self._resolve(name, region_code, on)
         return found[0] if found else None
 
+    def service_levels(self, region_code: str, on: date) -> ServiceLevels:
+        """The operational deadlines in force for the region: the most specific pack that sets them."""
+        for p in self._in_force(region_code, on):
+            if p.service_levels is not None:
+                return p.service_levels
+        for p in sorted(self.packs, key=lambda p: p.effective_from, reverse=True):
+            if p.region_prefix == "" and p.service_levels is not None:
+                return p.service_levels  # the national baseline's, even outside a regional window
+        raise LookupError(f"no pack sets service levels for {region_code} on {on}")
+
     def township_limit_fen(self, region_code: str, on: date) -> int | None:
         """The amount a township may approve for temporary assistance; None = the packs set no limit.
 
@@ -180,6 +191,44 @@ class PolicyLibrary(BaseModel):
         return None
 
     # ---- evaluation ------------------------------------------------------------------------------------
+
+    def assess_request(self, measure: str, region_code: str, on: date, profile: HouseholdProfile,
+                       requested_amount_fen: int) -> Entitlement:
+        """A caseworker's assessed amount for temporary assistance (临时救助), bounded by the policy.
+
+        Where the region's pack prices the measure, an "at least" figure is a floor the request is raised
+        to, and a fixed figure replaces the request; where no pack in force prices it (the seeds leave
+        many temporary-assistance amounts to the county), the caseworker's assessment stands, always
+        with an economic status check and the normal approval tiers (seed 003: county and township
+        two-level approval).
+        """
+        code = _check_region_code(region_code)
+        found = self._measure_in_force(measure, code, on) if measure in MEASURE_IDS else None
+        if found is not None and found[1].amount.kind != "not_fixed":
+            ent = self.entitlement(measure, code, on, profile)
+            if not ent.payable:
+                return ent
+            if ent.amount_is_minimum and requested_amount_fen > ent.amount_fen:
+                return ent.model_copy(update={
+                    "amount_fen": requested_amount_fen,
+                    "reason": f"{ent.reason}; the caseworker assessed {requested_amount_fen} fen, above the minimum"})
+            if ent.amount_is_minimum or requested_amount_fen == ent.amount_fen:
+                return ent.model_copy(update={"reason": f"{ent.reason}; requested {requested_amount_fen} fen"})
+            return ent.model_copy(update={
+                "reason": f"{ent.reason}; the policy fixes the amount (requested {requested_amount_fen} fen)"})
+        pack = self.pack_for(code, on)
+        what = found[1].name_zh if found is not None else measure
+        return Entitlement(
+            measure=measure, payable=True, amount_fen=requested_amount_fen,
+            reason=(f"{what}: no amount fixed by the policy in force for {code} on {on.isoformat()}; "
+                    f"{requested_amount_fen} fen as assessed by the caseworker, subject to the approval tiers "
+                    "and an economic status check"),
+            pack_id=pack.pack_id if pack else None, pack_version=pack.version if pack else None,
+            region_prefix=pack.region_prefix if pack else None, direct_payment=False,
+            requires_application=True, economic_check_required=True,
+            citations=[f"{found[0].seed}: 「{found[1].quote}」"] if found is not None else [],
+            pathway="emergency_relief",
+        )
 
     def entitlement(self, measure: str, region_code: str, on: date, profile: HouseholdProfile) -> Entitlement:
         """What the profile is entitled to under ``measure`` in the region on the business date.

@@ -392,6 +392,29 @@ class Measure(BaseModel):
         return f"{self.seed}: 「{self.quote}」"
 
 
+class ServiceLevels(BaseModel):
+    """Operational deadlines of the pathways: local practice, not fixed by any seed (the seeds say
+    "assist first, document later" and "small amounts first, explain afterwards" without a period).
+    ``basis`` must say who set them and why; a more specific pack may override them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    document_deadline_days: int = Field(ge=1, le=365)
+    document_reminder_days_before: tuple[int, ...] = ()
+    county_decision_sla_hours: int = Field(ge=1, le=24 * 30)
+    county_decision_reminder_hours: int = Field(ge=1, le=24 * 30)
+    reserve_retry_minutes: int = Field(ge=1, le=24 * 60)
+    basis: StrictStr
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServiceLevels:
+        if any(d <= 0 or d >= self.document_deadline_days for d in self.document_reminder_days_before):
+            raise ValueError("document reminders must fall inside the document deadline")
+        if self.county_decision_reminder_hours >= self.county_decision_sla_hours:
+            raise ValueError("the county decision reminder must come before its deadline")
+        return self
+
+
 class PolicyPack(BaseModel):
     """One region's policy pack version (one YAML file)."""
 
@@ -411,6 +434,7 @@ class PolicyPack(BaseModel):
     note: StrictStr | None = None
     figures: dict[str, Figure] = Field(default_factory=dict)
     measures: dict[str, Measure] = Field(default_factory=dict)
+    service_levels: ServiceLevels | None = None
     source_file: StrictStr | None = None  # set by the loader
 
     _seed = field_validator("seed")(_check_seed)

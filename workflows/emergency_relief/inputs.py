@@ -1,18 +1,21 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 PATHWAY = "emergency_relief"
 
-Trigger = Literal["quarantine", "covid_diagnosis"]
+Trigger = Literal["quarantine", "covid_diagnosis", "disaster", "application"]
 
-# The policy measure each trigger applies (a measure id in the policy packs).
+# The policy measure each event trigger applies (a measure id in the policy packs); a caseworker's
+# application names its own measure.
 MEASURE_FOR_TRIGGER: dict[str, str] = {
     "quarantine": "quarantine",
     "covid_diagnosis": "covid_diagnosis",
+    "disaster": "temporary_assistance_emergency_household",
+    "application": "temporary_assistance_emergency",
 }
 
 
@@ -24,21 +27,61 @@ class EmergencyReliefInput(BaseModel):
     business_date: date       # the date of the incident (quarantine/diagnosis): policy is resolved by it
     cause_event_id: str | None = None
     opened_by: str = "system"
+    # a caseworker's application (or a disaster report) carries an assessed amount and its measure
+    requested_amount_fen: int | None = None
+    measure: str | None = None
+    stranded: bool = False    # 流浪乞讨/临时遇困: no household-registration restriction
+    application_id: str | None = None
 
 
 class CountyDecision(BaseModel):
-    """A county approver's decision on an amount above the township's authority (seam for issue 3)."""
+    """A county approver's decision on an amount above the township's authority."""
 
     approver: str
     role: str
     approve: bool
     amount_fen: int | None = None
     reason: str = ""
+    region: str = ""                     # the approver's jurisdiction (region prefix)
+    person_id: str | None = None         # the approver's own national ID, for conflict-of-interest checks
+    pay_from: Literal["township_reserve", "county_fund"] | None = None
+
+
+class DocumentsSubmitted(BaseModel):
+    """Supplementary explanation and documents after an assist-first payment (后补齐说明)."""
+
+    submitted_by: str
+    role: str
+    region: str = ""
+    documents: list[dict[str, Any]] = Field(default_factory=list)
+    note: str = ""
+
+
+class IneligibleResolution(BaseModel):
+    """After verification found the person ineligible: recover (追回) or record a good-faith correction
+    (容错纠错: the official who erred in good faith and corrected it is not punished)."""
+
+    official: str
+    role: str
+    region: str = ""
+    person_id: str | None = None
+    action: Literal["recover", "good_faith_correction"]
+    reason: str = Field(min_length=1)
+
+
+class CountyPayment(BaseModel):
+    """While the township reserve is empty, the county may pay directly from its own fund."""
+
+    official: str
+    role: str
+    region: str = ""
+    reason: str = ""
 
 
 class EmergencyReliefResult(BaseModel):
     case_id: str
-    outcome: Literal["paid", "not_payable", "rejected"]
+    outcome: Literal["paid", "not_payable", "rejected", "confirmed", "recovery_opened",
+                     "corrected_in_good_faith"]
     amount_fen: int = 0
     payment_id: str | None = None
     reason: str = ""

@@ -1,25 +1,37 @@
-"""The emergency-relief workflow: look up the person, apply the policy in force on the incident
-date, approve within the township's authority, pay, and record every step on the case."""
+"""The emergency-relief workflow (先行救助，后补齐说明): look up the person, apply the policy in force on
+the incident date, approve within the township's authority (or wait for the county, with an urgent
+deadline), pay at once (from the township reserve, waiting for its top-up if it is empty), then collect
+the documents owed, verify, and confirm — or recover, or record a good-faith correction."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
+    from shared.config import (
+        TASK_QUEUE_APPROVAL,
+        TASK_QUEUE_INTAKE,
+        TASK_QUEUE_PAYMENT,
+        TASK_QUEUE_VERIFICATION,
+    )
     from shared.contracts import activities as act
-    from shared.policy import Entitlement, HouseholdProfile
+    from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
     from workflows.emergency_relief.inputs import (
         MEASURE_FOR_TRIGGER,
         PATHWAY,
         CountyDecision,
+        CountyPayment,
+        DocumentsSubmitted,
         EmergencyReliefInput,
         EmergencyReliefResult,
+        IneligibleResolution,
     )
-    from workflows.policy import EvaluateEntitlement, evaluate_entitlement
+    from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
 
 # Services may be down for a while (a crash, a deploy): keep retrying, never fail the case for it.
 SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -28,6 +40,15 @@ PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeff
                             maximum_interval=timedelta(seconds=60),
                             non_retryable_error_types=["DisbursementConflict"])
 STEP_TIMEOUT = timedelta(seconds=10)
+CHECK_TIMEOUT = timedelta(minutes=2)  # the economic check queries several department sources
+
+DECIDERS = ("county_approver", "admin")
+RESOLVERS = ("township_approver", "county_approver", "admin")
+DOCUMENT_CLERKS = ("clerk", "township_approver", "admin", "service")
+COUNTY_PAYERS = ("county_approver", "finance", "admin")
+
+# Changes to live logic are patched: histories recorded before a patch replay on the old path.
+V2 = "emergency-relief-v2"  # county deadline, reserve wait, documents, verification, recovery
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -35,12 +56,33 @@ class EmergencyReliefWorkflow:
     def __init__(self) -> None:
         self._seq = 0
         self._stage = "opened"
+        self._inp: EmergencyReliefInput | None = None
+        self._facts: act.RecipientFacts | None = None
         self._county_decision: CountyDecision | None = None
         self._awaiting_county = False
+        self._documents: DocumentsSubmitted | None = None
+        self._awaiting_documents = False
+        self._resolution: IneligibleResolution | None = None
+        self._awaiting_resolution = False
+        self._reserve_available = False
+        self._county_payment: CountyPayment | None = None
+        self._awaiting_reserve = False
+        self._deadlines: list[dict[str, Any]] = []
+        self._flags: list[str] = []
+
+    # -- what operators and other services can ask or tell a running case ------------------------
 
     @workflow.query
     def stage(self) -> str:
         return self._stage
+
+    @workflow.query
+    def state(self) -> dict[str, Any]:
+        return {"stage": self._stage, "deadlines": self._deadlines, "flags": self._flags}
+
+    @workflow.signal(name=act.SIGNAL_RESERVE_AVAILABLE)
+    def reserve_available(self) -> None:
+        self._reserve_available = True
 
     @workflow.update
     async def decide(self, decision: CountyDecision) -> str:
@@ -51,49 +93,127 @@ class EmergencyReliefWorkflow:
     def _validate_decision(self, decision: CountyDecision) -> None:
         if not self._awaiting_county:
             raise ValueError("this case is not waiting for a county decision")
-        if decision.role not in ("county_approver", "admin"):
+        if decision.role not in DECIDERS:
             raise ValueError(f"role {decision.role} cannot decide above the township's authority")
+        self._check_official(decision.approver, decision.region, decision.person_id)
         if decision.approve and (decision.amount_fen is None or decision.amount_fen <= 0):
             raise ValueError("an approval needs a positive amount_fen")
+        if not decision.approve and not decision.reason:
+            raise ValueError("a refusal needs a reason")
+
+    @workflow.update
+    async def submit_documents(self, documents: DocumentsSubmitted) -> str:
+        self._documents = documents
+        return "received"
+
+    @submit_documents.validator
+    def _validate_documents(self, documents: DocumentsSubmitted) -> None:
+        if not self._awaiting_documents:
+            raise ValueError("this case is not waiting for documents")
+        if documents.role not in DOCUMENT_CLERKS:
+            raise ValueError(f"role {documents.role} cannot file documents")
+        self._check_jurisdiction(documents.region)
+        if not documents.documents and not documents.note:
+            raise ValueError("send at least one document or an explanation")
+
+    @workflow.update
+    async def resolve_ineligible(self, resolution: IneligibleResolution) -> str:
+        self._resolution = resolution
+        return "recorded"
+
+    @resolve_ineligible.validator
+    def _validate_resolution(self, resolution: IneligibleResolution) -> None:
+        if not self._awaiting_resolution:
+            raise ValueError("this case has no ineligibility finding to resolve")
+        if resolution.role not in RESOLVERS:
+            raise ValueError(f"role {resolution.role} cannot resolve an ineligibility finding")
+        self._check_official(resolution.official, resolution.region, resolution.person_id)
+
+    @workflow.update
+    async def pay_from_county(self, payment: CountyPayment) -> str:
+        self._county_payment = payment
+        return "recorded"
+
+    @pay_from_county.validator
+    def _validate_county_payment(self, payment: CountyPayment) -> None:
+        if not self._awaiting_reserve:
+            raise ValueError("this case is not waiting for the township reserve")
+        if payment.role not in COUNTY_PAYERS:
+            raise ValueError(f"role {payment.role} cannot pay from the county fund")
+        self._check_jurisdiction(payment.region)
+
+    def _check_jurisdiction(self, region: str) -> None:
+        assert self._inp is not None
+        if region and not self._inp.region_code.startswith(region):
+            raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {region}")
+
+    def _check_official(self, official: str, region: str, person_id: str | None) -> None:
+        """Jurisdiction, separation of duties and conflict of interest (关系保、人情保)."""
+        assert self._inp is not None
+        self._check_jurisdiction(region)
+        if official == self._inp.opened_by:
+            raise ValueError("whoever registered a case cannot decide it (separation of duties)")
+        members = set(self._facts.member_ids) if self._facts else set()
+        if person_id and (person_id == self._inp.person_id or person_id in members):
+            raise ValueError("an official cannot decide a case of their own household (conflict of interest)")
+
+    # -- the pathway ------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: EmergencyReliefInput) -> EmergencyReliefResult:
-        facts = await self._look_up_recipient(inp)
+        self._inp = inp
+        v2 = workflow.patched(V2)
+        facts = self._facts = await self._look_up_recipient(inp)
         entitlement = await self._assess(inp, facts)
         policy = {"pack_id": entitlement.pack_id, "pack_version": entitlement.pack_version,
                   "measure": entitlement.measure, "region_prefix": entitlement.region_prefix}
         await self._record(inp, "open", "assessed", entitlement.reason, policy=policy,
                            amount=entitlement.amount_fen if entitlement.payable else None)
         if not entitlement.payable:
-            await self._record(inp, "closed", "closed", entitlement.reason, closed=True,
-                               outcome="not_payable", policy=policy)
-            return EmergencyReliefResult(case_id=inp.case_id, outcome="not_payable",
-                                         reason=entitlement.reason, policy=policy)
+            return await self._close(inp, "not_payable", entitlement.reason, policy)
 
+        levels = await self._service_levels(inp) if v2 else None
         approval = await self._approve(inp, entitlement)
-        amount = approval.amount_fen
+        amount, pay_from = approval.amount_fen, approval.pay_from
         if approval.decision == "needs_county":
-            decision = await self._await_county_decision(inp, approval)
+            decision = await self._await_county_decision(inp, approval, levels)
+            if v2:
+                await self._record_decision(inp, decision, entitlement)
             if not decision.approve:
-                await self._record(inp, "closed", "closed", decision.reason, closed=True,
-                                   outcome="rejected", policy=policy)
-                return EmergencyReliefResult(case_id=inp.case_id, outcome="rejected",
-                                             reason=decision.reason, policy=policy)
+                return await self._close(inp, "rejected", decision.reason, policy)
             amount = decision.amount_fen or amount
-        await self._record(inp, "open", "approved", approval.reason, policy=policy, amount=amount)
+            pay_from = decision.pay_from or ("county_fund" if v2 else pay_from)
+        await self._record(inp, "open", "approved", approval.reason if approval.decision == "approved"
+                           else f"approved by the county: {amount} fen", policy=policy, amount=amount)
 
-        payment = await self._pay(inp, facts, entitlement, amount)
+        payment = await self._pay(inp, facts, entitlement, amount, pay_from, levels)
         await self._record(inp, "paid", "paid", f"paid {amount} fen, payment {payment.payment_id}",
                            policy=policy, amount=amount)
-        # Document deadline, verification afterwards and recovery come with the full emergency
-        # pathway (issue 3); until then a paid case is closed here.
-        await self._record(inp, "closed", "closed", "paid under assist-first", closed=True,
-                           outcome="paid", policy=policy, amount=amount)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return EmergencyReliefResult(case_id=inp.case_id, outcome="paid", amount_fen=amount,
-                                     payment_id=payment.payment_id, reason=entitlement.reason, policy=policy)
+        if not v2 or not entitlement.economic_check_required:
+            # Entitled by status (a registered recipient, no check): nothing is owed afterwards.
+            await self._record(inp, "closed", "closed", "paid under assist-first", closed=True,
+                               outcome="paid", policy=policy, amount=amount)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return EmergencyReliefResult(case_id=inp.case_id, outcome="paid", amount_fen=amount,
+                                         payment_id=payment.payment_id, reason=entitlement.reason, policy=policy)
 
-    # -- steps -------------------------------------------------------------------------------
+        assert levels is not None
+        await self._await_documents(inp, levels)
+        check = await self._verify(inp, facts)
+        if check.outcome == "eligible":
+            return await self._close(inp, "confirmed", "verified eligible: " + "; ".join(check.reasons),
+                                     policy, amount=amount, payment_id=payment.payment_id)
+        resolution = await self._await_resolution(inp, check)
+        if resolution.action == "recover":
+            claim = await self._open_recovery(inp, payment, amount, resolution)
+            return await self._close(inp, "recovery_opened",
+                                     f"recovery {claim.claim_id} of {amount} fen opened by {resolution.official}: "
+                                     f"{resolution.reason}", policy, amount=amount, payment_id=payment.payment_id)
+        return await self._close(inp, "corrected_in_good_faith",
+                                 f"good-faith correction (容错纠错) recorded by {resolution.official}: "
+                                 f"{resolution.reason}", policy, amount=amount, payment_id=payment.payment_id)
+
+    # -- steps -------------------------------------------------------------------------------------
 
     async def _look_up_recipient(self, inp: EmergencyReliefInput) -> act.RecipientFacts:
         self._stage = "looking_up_recipient"
@@ -112,8 +232,15 @@ class EmergencyReliefWorkflow:
         )
         return await workflow.execute_local_activity(
             evaluate_entitlement,
-            EvaluateEntitlement(measure=MEASURE_FOR_TRIGGER[inp.trigger], region_code=inp.region_code,
-                                on=inp.business_date, profile=profile),
+            EvaluateEntitlement(measure=inp.measure or MEASURE_FOR_TRIGGER[inp.trigger],
+                                region_code=inp.region_code, on=inp.business_date, profile=profile,
+                                requested_amount_fen=inp.requested_amount_fen),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    async def _service_levels(self, inp: EmergencyReliefInput) -> ServiceLevels:
+        return await workflow.execute_local_activity(
+            service_levels, ServiceLevelsQuery(region_code=inp.region_code, on=inp.business_date),
             start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
 
@@ -131,41 +258,193 @@ class EmergencyReliefWorkflow:
             result_type=act.ApprovalOutcome,
         )
 
-    async def _await_county_decision(self, inp: EmergencyReliefInput,
-                                     approval: act.ApprovalOutcome) -> CountyDecision:
-        self._stage = "awaiting_county_decision"
+    async def _await_county_decision(self, inp: EmergencyReliefInput, approval: act.ApprovalOutcome,
+                                     levels: ServiceLevels | None) -> CountyDecision:
         self._awaiting_county = True
-        await self._record(inp, "awaiting_decision", "awaiting_county_decision", approval.reason,
-                           amount=approval.amount_fen)
-        await workflow.wait_condition(lambda: self._county_decision is not None)
+        arrived: Callable[[], bool] = lambda: self._county_decision is not None  # noqa: E731
+        if levels is None:  # histories from before the county deadline existed
+            self._stage = "awaiting_county_decision"
+            await self._record(inp, "awaiting_decision", "awaiting_county_decision", approval.reason,
+                               amount=approval.amount_fen)
+            await workflow.wait_condition(arrived)
+        else:
+            due = workflow.now() + timedelta(hours=levels.county_decision_sla_hours)
+            remind = workflow.now() + timedelta(hours=levels.county_decision_reminder_hours)
+            self._deadlines = [{"kind": "county_decision", "due": due.isoformat()}]
+            await self._record(inp, "awaiting_decision", "awaiting_county_decision",
+                               f"{approval.reason}; urgent: decide by {due.isoformat()}", amount=approval.amount_fen)
+            if not await self._wait_until(arrived, remind):
+                await self._record(inp, "awaiting_decision", "awaiting_county_decision",
+                                   f"reminder: the county decision is due by {due.isoformat()}")
+                if not await self._wait_until(arrived, due):
+                    self._flags.append("county_decision_overdue")
+                    await self._record(inp, "awaiting_decision", "awaiting_county_decision",
+                                       "the county decision is overdue: escalated to the prefecture",
+                                       escalated=True, escalated_to="prefecture")
+                    await workflow.wait_condition(arrived)
+            self._deadlines = []
         self._awaiting_county = False
         assert self._county_decision is not None
         return self._county_decision
 
-    async def _pay(self, inp: EmergencyReliefInput, facts: act.RecipientFacts, entitlement: Entitlement,
-                   amount: int) -> act.Disbursement:
-        self._stage = "paying"
-        return await workflow.execute_activity(
-            act.DISBURSE,
-            act.DisbursementRequest(
-                idempotency_key=f"{inp.case_id}:1", case_id=inp.case_id, pathway=PATHWAY,
-                person_id=inp.person_id, household_id=facts.household_id, region_code=inp.region_code,
-                amount_fen=amount, installment=1, account=f"township-reserve:{inp.region_code}",
-                cause_event_id=inp.cause_event_id, measure=entitlement.measure,
-            ),
-            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PAYMENT_RETRY,
-            result_type=act.Disbursement,
+    async def _record_decision(self, inp: EmergencyReliefInput, decision: CountyDecision,
+                               entitlement: Entitlement) -> None:
+        await workflow.execute_activity(
+            act.RECORD_DECISION,
+            act.DecisionRecord(case_id=inp.case_id, step="county", decision="approved" if decision.approve
+                               else "rejected", tier="county", amount_fen=decision.amount_fen or 0,
+                               decided_by=decision.approver, role=decision.role, reason=decision.reason,
+                               region_code=inp.region_code, measure=entitlement.measure, at=workflow.now()),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
+
+    async def _pay(self, inp: EmergencyReliefInput, facts: act.RecipientFacts, entitlement: Entitlement,
+                   amount: int, pay_from: str, levels: ServiceLevels | None) -> act.Disbursement:
+        """Pay once (the key is the case and installment 1); if the township reserve is short, wait for
+        its top-up (signal), retry on a timer, or let the county pay directly."""
+        self._stage = "paying"
+        source = (act.account(act.TOWNSHIP_RESERVE, inp.region_code)
+                  if levels is None or pay_from == "township_reserve"  # (before v2 every payment named the reserve)
+                  else act.account(act.COUNTY_FUND, inp.region_code[:6]))
+        while True:
+            result = await workflow.execute_activity(
+                act.DISBURSE,
+                act.DisbursementRequest(
+                    idempotency_key=f"{inp.case_id}:1", case_id=inp.case_id, pathway=PATHWAY,
+                    person_id=inp.person_id, household_id=facts.household_id, region_code=inp.region_code,
+                    amount_fen=amount, installment=1, account=source, cause_event_id=inp.cause_event_id,
+                    measure=entitlement.measure,
+                ),
+                task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PAYMENT_RETRY,
+                result_type=act.Disbursement,
+            )
+            if result.status == "paid":
+                self._awaiting_reserve = False
+                return result
+            assert levels is not None
+            if not self._awaiting_reserve:
+                self._awaiting_reserve = True
+                await self._record(inp, "open", "waiting_for_reserve",
+                                   f"the township reserve cannot cover {amount} fen yet; replenishment request "
+                                   f"{result.replenishment_request_id} is with the county", amount=amount)
+            self._reserve_available = False
+            await self._wait_until(lambda: self._reserve_available or self._county_payment is not None,
+                                   workflow.now() + timedelta(minutes=levels.reserve_retry_minutes))
+            if self._county_payment is not None:
+                source = act.account(act.COUNTY_FUND, inp.region_code[:6])
+                await self._record(inp, "open", "paying", f"the county pays directly "
+                                   f"({self._county_payment.official}): {self._county_payment.reason}")
+
+    async def _await_documents(self, inp: EmergencyReliefInput, levels: ServiceLevels) -> None:
+        """The supplementary explanation and documents are owed after payment: reminders before the
+        deadline; at the deadline the case is flagged and escalated, never silently closed."""
+        self._awaiting_documents = True
+        arrived: Callable[[], bool] = lambda: self._documents is not None  # noqa: E731
+        due = workflow.now() + timedelta(days=levels.document_deadline_days)
+        self._deadlines = [{"kind": "documents", "due": due.isoformat()}]
+        await self._record(inp, "open", "awaiting_documents",
+                           f"assist first, document later: explanation and documents due by {due.date().isoformat()}")
+        on_time = True
+        for days_before in sorted(levels.document_reminder_days_before, reverse=True):
+            if await self._wait_until(arrived, due - timedelta(days=days_before)):
+                break
+            await self._record(inp, "open", "awaiting_documents",
+                               f"reminder: documents due by {due.date().isoformat()} ({days_before} days left)")
+        else:
+            on_time = await self._wait_until(arrived, due)
+        if not on_time:
+            self._flags.append("documents_overdue")
+            await self._record(inp, "open", "documents_overdue",
+                               "documents not received by the deadline: flagged and escalated to the county",
+                               escalated=True, escalated_to="county")
+            await workflow.wait_condition(arrived)
+        self._awaiting_documents = False
+        self._deadlines = []
+        assert self._documents is not None
+        kinds = ", ".join(str(d.get("kind", "?")) for d in self._documents.documents) or "explanation"
+        await self._record(inp, "open", "documents_received",
+                           f"documents received from {self._documents.submitted_by}: {kinds}"
+                           + (" (late)" if not on_time else ""))
+
+    async def _verify(self, inp: EmergencyReliefInput, facts: act.RecipientFacts) -> act.EconomicCheckResult:
+        self._stage = "verifying"
+        return await workflow.execute_activity(
+            act.CHECK_ECONOMIC_STATUS,
+            act.EconomicCheckRequest(check_id=f"{inp.case_id}:1", case_id=inp.case_id, person_id=inp.person_id,
+                                     household_id=facts.household_id,
+                                     member_ids=facts.member_ids or [inp.person_id],
+                                     region_code=inp.region_code, business_date=inp.business_date,
+                                     urban=facts.urban, household_size=max(facts.household_size, 1),
+                                     declared_monthly_income_fen=facts.monthly_income_fen),
+            task_queue=TASK_QUEUE_VERIFICATION, start_to_close_timeout=CHECK_TIMEOUT, retry_policy=SERVICE_RETRY,
+            result_type=act.EconomicCheckResult,
+        )
+
+    async def _await_resolution(self, inp: EmergencyReliefInput,
+                                check: act.EconomicCheckResult) -> IneligibleResolution:
+        self._awaiting_resolution = True
+        self._flags.append("found_ineligible")
+        await self._record(inp, "awaiting_decision", "found_ineligible",
+                           "verification found the household ineligible: " + "; ".join(check.reasons)
+                           + ". An official decides: recover, or record a good-faith correction")
+        await workflow.wait_condition(lambda: self._resolution is not None)
+        self._awaiting_resolution = False
+        assert self._resolution is not None
+        await workflow.execute_activity(
+            act.RECORD_DECISION,
+            act.DecisionRecord(case_id=inp.case_id, step="after_verification",
+                               decision=self._resolution.action, tier="township", decided_by=self._resolution.official,
+                               role=self._resolution.role, reason=self._resolution.reason,
+                               region_code=inp.region_code, at=workflow.now()),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+        return self._resolution
+
+    async def _open_recovery(self, inp: EmergencyReliefInput, payment: act.Disbursement, amount: int,
+                             resolution: IneligibleResolution) -> act.RecoveryClaim:
+        return await workflow.execute_activity(
+            act.OPEN_RECOVERY,
+            act.RecoveryRequest(case_id=inp.case_id, pathway=PATHWAY, person_id=inp.person_id,
+                                region_code=inp.region_code, amount_fen=amount,
+                                original_payment_id=payment.payment_id, reason=resolution.reason,
+                                decided_by=resolution.official),
+            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+            result_type=act.RecoveryClaim,
+        )
+
+    async def _close(self, inp: EmergencyReliefInput, outcome: str, reason: str, policy: dict[str, Any],
+                     *, amount: int = 0, payment_id: str | None = None) -> EmergencyReliefResult:
+        await self._record(inp, "closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
+                           amount=amount or None)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return EmergencyReliefResult(case_id=inp.case_id, outcome=outcome, amount_fen=amount,  # type: ignore[arg-type]
+                                     payment_id=payment_id, reason=reason, policy=policy)
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    async def _wait_until(self, condition: Callable[[], bool], deadline: datetime) -> bool:
+        """Wait for ``condition`` until ``deadline`` (a durable timer); True if it came true."""
+        remaining = deadline - workflow.now()
+        if condition() or remaining <= timedelta(0):
+            return condition()
+        try:
+            await workflow.wait_condition(condition, timeout=remaining)
+            return True
+        except TimeoutError:
+            return False
 
     async def _record(self, inp: EmergencyReliefInput, status: str, stage: str, note: str, *,
                       closed: bool = False, outcome: str | None = None,
-                      policy: dict[str, str | None] | None = None, amount: int | None = None) -> None:
+                      policy: dict[str, Any] | None = None, amount: int | None = None,
+                      escalated: bool = False, escalated_to: str | None = None) -> None:
         self._seq += 1
         self._stage = stage
         await workflow.execute_activity(
             act.RECORD_CASE_TRANSITION,
             act.CaseTransition(case_id=inp.case_id, pathway=PATHWAY, seq=self._seq, status=status,
                                stage=stage, note=note, closed=closed, outcome=outcome, policy=policy,
-                               approved_amount_fen=amount, at=workflow.now()),
+                               approved_amount_fen=amount, at=workflow.now(), escalated=escalated,
+                               escalated_to=escalated_to, flags=list(self._flags),
+                               deadlines=list(self._deadlines)),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
