@@ -33,17 +33,20 @@ class Principal(BaseModel):
     subject: str
     role: Role
     region: str = ""  # jurisdiction prefix; "" = everywhere
+    person_id: str | None = None  # the official's own national ID (conflict-of-interest checks)
 
     def may_see(self, region_code: str | None) -> bool:
         return not self.region or (region_code or "").startswith(self.region)
 
 
 def issue_token(subject: str, role: Role | str, *, region: str = "", ttl_s: int = 12 * 3600,
-                secret: str | None = None) -> str:
+                secret: str | None = None, person_id: str | None = None) -> str:
     settings = get_settings()
     now = int(time.time())
     claims = {"sub": subject, "role": str(Role(role)), "region": region, "iss": settings.jwt_issuer,
               "iat": now, "exp": now + ttl_s}
+    if person_id:
+        claims["pid"] = person_id
     return jwt.encode(claims, secret or settings.jwt_secret, algorithm="HS256")
 
 
@@ -51,7 +54,8 @@ def decode_token(token: str) -> Principal:
     settings = get_settings()
     claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], issuer=settings.jwt_issuer,
                         options={"require": ["exp", "sub", "role"]})
-    return Principal(subject=claims["sub"], role=Role(claims["role"]), region=claims.get("region", ""))
+    return Principal(subject=claims["sub"], role=Role(claims["role"]), region=claims.get("region", ""),
+                     person_id=claims.get("pid"))
 
 
 _bearer = HTTPBearer(auto_error=False)

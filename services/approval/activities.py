@@ -29,4 +29,18 @@ class ApprovalActivities:
                 outcome.reason, request.measure, request.region_code, outcome.township_limit_fen,
             )
         # A retry returns what was decided the first time.
-        return act.ApprovalOutcome(case_id=request.case_id, **dict(row))
+        return outcome.model_copy(update=dict(row))
+
+    @activity.defn(name=act.RECORD_DECISION)
+    async def record_decision(self, record: act.DecisionRecord) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """
+                INSERT INTO decisions (case_id, step, decision, tier, amount_fen, decided_by, role, reason,
+                                       measure, region_code, decided_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                ON CONFLICT (case_id, step) DO NOTHING
+                """,
+                record.case_id, record.step, record.decision, record.tier, record.amount_fen, record.decided_by,
+                record.role, record.reason, record.measure, record.region_code, record.at,
+            )

@@ -26,8 +26,9 @@ def township_decision(request: ApprovalRequest) -> ApprovalOutcome:
                                       "check or appraisal", **common)
     if limit is not None and request.amount_fen < limit:
         return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
-                               reason=f"{request.amount_fen} fen is under the township limit of {limit} fen",
-                               **common)
+                               reason=f"{request.amount_fen} fen is under the township limit of {limit} fen: "
+                                      "approved by the township on the county's behalf, paid from its reserve",
+                               pay_from="township_reserve", **common)
     why = "no township limit in the policy pack" if limit is None else f"{request.amount_fen} fen is not under the township limit of {limit} fen"
     return ApprovalOutcome(decision="needs_county", tier="county", decided_by="pending",
                            reason=f"county approval required: {why}", **common)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
 
-from services.intake.service import IntakeService
+from services.intake.service import IntakeService, NotYetRouted
 from shared.auth import Principal, Role, require_roles
-from shared.contracts.api import HouseholdIn, HouseholdOut
+from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
 
 router = APIRouter(prefix="/api")
 
@@ -27,3 +29,19 @@ async def register_household(
     if not principal.may_see(household.region_code):
         raise HTTPException(403, f"region {household.region_code} is outside your jurisdiction")
     return await service.register_household(household)
+
+
+@router.post("/applications", status_code=202, response_model=ApplicationAccepted,
+             summary="A person applies at the one window (一门受理); answers with the case id")
+async def apply(
+    application: ApplicationIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver, Role.service))],
+    service: Annotated[IntakeService, Depends(_service)],
+) -> ApplicationAccepted | JSONResponse:
+    if not principal.may_see(application.region_code):
+        raise HTTPException(403, f"region {application.region_code} is outside your jurisdiction")
+    try:
+        case_id, application_id = await service.apply(application, principal.subject, datetime.now(UTC).date())
+    except NotYetRouted as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=501)
+    return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Event families intake consumes now; each gets its own durable consumer.
 CONSUMED = {
     "health": "doudi.events.health.>",
+    "disaster": "doudi.events.disaster.>",
 }
 
 RETRY_DELAY_S = 2.0

@@ -4,6 +4,7 @@ OpenAPI document that merges every service's."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -17,13 +18,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", 
 
 class FrontDoor:
     def __init__(self, routes: dict[str, str]):
-        """``routes``: path prefix -> upstream base URL."""
-        self._routes = routes
+        """``routes``: path pattern (a regular expression matched from the start; ``{id}`` stands for
+        one path segment) -> upstream base URL. The first match wins."""
+        self._routes = [(re.compile(pattern.replace("{id}", "[^/]+") + "(/.*)?$"), base)
+                        for pattern, base in routes.items()]
         self._client = httpx.AsyncClient(timeout=30.0)
 
     def upstream_for(self, path: str) -> str | None:
-        for prefix, base in self._routes.items():
-            if path == prefix or path.startswith(prefix + "/"):
+        for pattern, base in self._routes:
+            if pattern.match(path):
                 return base
         return None
 
@@ -44,7 +47,7 @@ class FrontDoor:
         doc = {**own, "paths": dict(own.get("paths", {})),
                "components": {"schemas": dict(own.get("components", {}).get("schemas", {})),
                               **{k: v for k, v in own.get("components", {}).items() if k != "schemas"}}}
-        for base in sorted(set(self._routes.values())):
+        for base in sorted({b for _, b in self._routes}):
             try:
                 sub = (await self._client.get(base + "/openapi.json")).json()
             except (httpx.HTTPError, ValueError):

@@ -17,6 +17,10 @@ def build(rt: Runtime) -> ServiceParts:
     door = frontdoor.FrontDoor({
         "/api/households": s.intake_url,
         "/api/applications": s.intake_url,
+        "/api/cases/{id}/decisions": s.approval_url,
+        "/api/cases/{id}/documents": s.verification_url,
+        "/api/reference-data": s.verification_url,
+        "/api/reserves": s.payment_url,
     })
     app = FastAPI(title="doudi", version="1", openapi_url=None,
                   description="兜底 doudi: basic-living relief for people in hardship")

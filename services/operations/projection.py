@@ -57,13 +57,18 @@ async def _project_case(conn: asyncpg.Connection, subject: str, data: dict[str, 
     await conn.execute(
         """
         INSERT INTO cases (case_id, pathway, status, stage, person_id, household_id, region_code,
-                           cause_event_id, policy, approved_amount_fen, outcome, reason, last_seq, opened_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, $12, $13, coalesce($14, now()))
+                           cause_event_id, policy, approved_amount_fen, outcome, reason, last_seq, opened_at, updated_at,
+                           deadlines, flags, escalated_to)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, $12, $13, coalesce($14, now()),
+                coalesce($16, '[]'::jsonb), coalesce($17, '{}'::text[]), $18)
         ON CONFLICT (case_id) DO UPDATE SET
             status = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN EXCLUDED.status ELSE cases.status END,
             stage = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN EXCLUDED.stage ELSE cases.stage END,
             outcome = coalesce(EXCLUDED.outcome, cases.outcome),
             reason = coalesce(EXCLUDED.reason, cases.reason),
+            deadlines = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN EXCLUDED.deadlines ELSE cases.deadlines END,
+            flags = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN EXCLUDED.flags ELSE cases.flags END,
+            escalated_to = coalesce(EXCLUDED.escalated_to, cases.escalated_to),
             policy = coalesce(EXCLUDED.policy, cases.policy),
             approved_amount_fen = CASE WHEN EXCLUDED.last_seq > cases.last_seq
                  THEN coalesce(EXCLUDED.approved_amount_fen, cases.approved_amount_fen)
@@ -81,4 +86,5 @@ async def _project_case(conn: asyncpg.Connection, subject: str, data: dict[str, 
         data.get("approved_amount_fen"), data.get("outcome") if subject == CASE_CLOSED else None, seq,
         at if subject == CASE_OPENED else None, at,
         data.get("note") if subject == CASE_CLOSED else None,
+        data.get("deadlines") or [], data.get("flags") or [], data.get("escalated_to"),
     )

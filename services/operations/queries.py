@@ -65,7 +65,8 @@ def _view(r: asyncpg.Record, payments: list[PaymentView], timeline: list[Timelin
         person_id=r["person_id"], household_id=r["household_id"], region_code=r["region_code"],
         cause_event_id=r["cause_event_id"], policy=r["policy"], approved_amount_fen=r["approved_amount_fen"],
         outcome=r["outcome"], reason=r["reason"],
-        payments=payments, deadlines=[], timeline=timeline, opened_at=r["opened_at"], updated_at=r["updated_at"],
+        payments=payments, deadlines=list(r["deadlines"] or []), flags=list(r["flags"] or []),
+        escalated_to=r["escalated_to"], timeline=timeline, opened_at=r["opened_at"], updated_at=r["updated_at"],
         stalled=r["stalled"],
         workflow_url=f"{temporal_ui}/namespaces/{namespace}/workflows/{r['case_id']}",
     )

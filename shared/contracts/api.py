@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,6 +54,44 @@ class HouseholdIn(BaseModel):
         return members
 
 
+class ApplicationDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_date: date | None = Field(default=None, description="the business date; defaults to today")
+    requested_amount_fen: Fen | None = Field(default=None, description="the caseworker's assessed amount")
+    household_type: Literal["individual", "emergency_household", "expenditure_household"] = "emergency_household"
+    stranded: bool = Field(default=False, description="临时遇困/流浪: aid where the emergency happens")
+    reason: str = Field(default="", max_length=2000)
+
+
+class ApplicationIn(BaseModel):
+    """One-window intake (一门受理). Only the ID and the signed check authorisation may be demanded
+    (一证一书): nothing a department source can look up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                       description="the caller's idempotency key; the same id is the same case")
+    person_id: NationalId
+    region_code: RegionCode
+    kind: Literal["dibao", "temporary_assistance", "job_loss", "graduate", "medical", "emergency"]
+    consent: bool = Field(description="the signed authorisation for the economic status check (授权书)")
+    details: ApplicationDetails = Field(default_factory=ApplicationDetails)
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, consent: bool) -> bool:
+        if not consent:
+            raise ValueError("the signed check authorisation (consent) is required")
+        return consent
+
+
+class ApplicationAccepted(BaseModel):
+    case_id: str
+    application_id: str
+    status_url: str
+
+
 class HouseholdOut(BaseModel):
     household_id: str
     region_code: str
@@ -96,6 +134,8 @@ class CaseView(BaseModel):
     reason: str | None = None
     payments: list[PaymentView]
     deadlines: list[dict[str, Any]]
+    flags: list[str] = Field(default_factory=list)
+    escalated_to: str | None = None
     timeline: list[TimelineEntry]
     opened_at: datetime | None
     updated_at: datetime | None
