@@ -44,3 +44,29 @@ class ApprovalActivities:
                 record.case_id, record.step, record.decision, record.tier, record.amount_fen, record.decided_by,
                 record.role, record.reason, record.measure, record.region_code, record.at,
             )
+
+    @activity.defn(name=act.OPEN_TASK)
+    async def open_task(self, task: act.TaskOpen) -> str:
+        task_id = f"{task.case_id}:{task.kind}"
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """
+                INSERT INTO tasks (task_id, case_id, pathway, kind, role, region_code, amount_fen, summary, due_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (task_id) DO UPDATE SET due_at = EXCLUDED.due_at, summary = EXCLUDED.summary,
+                    role = EXCLUDED.role, closed_at = NULL, closed_by = NULL, outcome = NULL
+                    WHERE tasks.closed_at IS NULL
+                """,
+                task_id, task.case_id, task.pathway, task.kind, task.role, task.region_code, task.amount_fen,
+                task.summary, task.due_at,
+            )
+        return task_id
+
+    @activity.defn(name=act.CLOSE_TASK)
+    async def close_task(self, task: act.TaskClose) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE tasks SET closed_at = now(), closed_by = $2, outcome = $3"
+                " WHERE task_id = $1 AND closed_at IS NULL",
+                f"{task.case_id}:{task.kind}", task.closed_by, task.outcome,
+            )

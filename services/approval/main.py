@@ -19,7 +19,8 @@ def build(rt: Runtime) -> ServiceParts:
     app.include_router(routes.router)
     activities = ApprovalActivities(rt.pool)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_APPROVAL,
-                        activities=[activities.decide_within_authority, activities.record_decision])
+                        activities=[activities.decide_within_authority, activities.record_decision,
+                                    activities.open_task, activities.close_task])
 
 
 def main() -> None:

@@ -3,12 +3,13 @@ validator checks the step, the role, the jurisdiction, separation of duties and 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal, Role, current_principal, require_roles
 from shared.contracts.money import Fen
 from shared.infra.case_updates import update_case
 
@@ -61,3 +62,35 @@ async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Re
         await update_case(temporal, case_id, "resolve_ineligible", dict(
             official=principal.subject, role=str(principal.role), action=body.decision, reason=body.reason, **who))
     return DecisionOut(case_id=case_id, decision=body.decision, accepted=True, by=principal.subject)
+
+
+class TaskView(BaseModel):
+    task_id: str
+    case_id: str
+    pathway: str
+    kind: str
+    role: str
+    region_code: str
+    amount_fen: int | None
+    summary: str
+    due_at: datetime | None
+    opened_at: datetime
+    overdue: bool
+
+
+@router.get("/tasks", response_model=list[TaskView], summary="Your inbox: open steps waiting for your role")
+async def inbox(principal: Annotated[Principal, Depends(current_principal)], request: Request,
+                kind: str | None = None) -> list[TaskView]:
+    """Open tasks for the caller's role inside the caller's jurisdiction (admins see every role's)."""
+    pool = request.app.state.runtime.pool
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """
+            SELECT *, (due_at IS NOT NULL AND due_at < now()) AS overdue FROM tasks
+            WHERE closed_at IS NULL AND region_code LIKE $1 || '%' AND ($2::text IS NULL OR role = $2)
+              AND ($3::text IS NULL OR kind = $3)
+            ORDER BY due_at NULLS LAST, opened_at
+            """,
+            principal.region, None if principal.role == Role.admin else str(principal.role), kind,
+        )
+    return [TaskView(**{k: r[k] for k in TaskView.model_fields}) for r in rows]

@@ -23,6 +23,8 @@ OPEN_RECOVERY = "payment.open_recovery"
 CHECK_ECONOMIC_STATUS = "verification.check_economic_status"
 # approval
 RECORD_DECISION = "approval.record_decision"
+OPEN_TASK = "approval.open_task"
+CLOSE_TASK = "approval.close_task"
 
 # Signals services send to a case's workflow (workflow id = case id).
 SIGNAL_RESERVE_AVAILABLE = "reserve_available"
@@ -192,3 +194,23 @@ class EconomicCheckResult(BaseModel):
     reasons: list[str]
     evidence: list[dict[str, Any]]
     sources: list[str]
+
+
+class TaskOpen(BaseModel):
+    """A step that waits for a person appears in the inbox of the role that may act on it."""
+
+    case_id: str
+    pathway: str
+    kind: Literal["county_decision", "approval", "resolve_ineligible", "documents", "outreach", "committee"]
+    role: str
+    region_code: str
+    amount_fen: int | None = None
+    summary: str = ""
+    due_at: datetime | None = None
+
+
+class TaskClose(BaseModel):
+    case_id: str
+    kind: str
+    closed_by: str
+    outcome: str

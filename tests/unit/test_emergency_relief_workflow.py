@@ -60,6 +60,7 @@ class FakeServices:
     decisions: list[act.DecisionRecord] = field(default_factory=list)
     checks: list[act.EconomicCheckRequest] = field(default_factory=list)
     recoveries: list[act.RecoveryRequest] = field(default_factory=list)
+    tasks: list[tuple[str, str, str]] = field(default_factory=list)  # (open|close, kind, role or outcome)
 
     def stages(self) -> list[str]:
         return [t.stage for t in self.transitions]
@@ -87,6 +88,15 @@ class FakeServices:
         @activity.defn(name=act.RECORD_DECISION)
         async def record_decision(rec: act.DecisionRecord) -> None:
             self.decisions.append(rec)
+
+        @activity.defn(name=act.OPEN_TASK)
+        async def open_task(task: act.TaskOpen) -> str:
+            self.tasks.append(("open", task.kind, task.role))
+            return f"{task.case_id}:{task.kind}"
+
+        @activity.defn(name=act.CLOSE_TASK)
+        async def close_task(task: act.TaskClose) -> None:
+            self.tasks.append(("close", task.kind, task.outcome))
 
         @activity.defn(name=act.DISBURSE)
         async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
@@ -120,7 +130,7 @@ class FakeServices:
             return True
 
         return {"wf": [evaluate, service_levels], TASK_QUEUE_INTAKE: [lookup, record],
-                TASK_QUEUE_APPROVAL: [decide, record_decision], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
+                TASK_QUEUE_APPROVAL: [decide, record_decision, open_task, close_task], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
                 TASK_QUEUE_VERIFICATION: [check]}
 
 
@@ -226,6 +236,7 @@ async def test_documents_that_never_arrive_bring_reminders_then_a_flag_and_escal
     assert [c.check_id for c in fakes.checks] == [f"{result.case_id}:1"]
     assert fakes.stages()[-2:] == ["documents_received", "closed"]
     assert "(late)" in next(t.note for t in fakes.transitions if t.stage == "documents_received")
+    assert fakes.tasks == [("open", "documents", "clerk"), ("close", "documents", "received")]
     assert len(fakes.payments) == 1
 
 
@@ -294,6 +305,7 @@ async def test_county_decision_is_validated_reminded_escalated_and_then_paid(env
     assert result.outcome == "paid"
     assert [(p.amount_fen, p.account) for p in fakes.payments] == [(250000, "county-fund:650102")]
     assert [(d.decision, d.decided_by, d.amount_fen) for d in fakes.decisions] == [("approved", "county-7", 250000)]
+    assert fakes.tasks == [("open", "county_decision", "county_approver"), ("close", "county_decision", "approved")]
 
 
 async def test_county_refusal_closes_the_case_unpaid(env: WorkflowEnvironment):

@@ -271,6 +271,8 @@ class EmergencyReliefWorkflow:
             due = workflow.now() + timedelta(hours=levels.county_decision_sla_hours)
             remind = workflow.now() + timedelta(hours=levels.county_decision_reminder_hours)
             self._deadlines = [{"kind": "county_decision", "due": due.isoformat()}]
+            await self._open_task(inp, "county_decision", "county_approver", due, approval.amount_fen,
+                                  f"emergency relief above the township's authority: {approval.amount_fen} fen")
             await self._record(inp, "awaiting_decision", "awaiting_county_decision",
                                f"{approval.reason}; urgent: decide by {due.isoformat()}", amount=approval.amount_fen)
             if not await self._wait_until(arrived, remind):
@@ -283,6 +285,9 @@ class EmergencyReliefWorkflow:
                                        escalated=True, escalated_to="prefecture")
                     await workflow.wait_condition(arrived)
             self._deadlines = []
+            assert self._county_decision is not None
+            await self._close_task(inp, "county_decision", self._county_decision.approver,
+                                   "approved" if self._county_decision.approve else "rejected")
         self._awaiting_county = False
         assert self._county_decision is not None
         return self._county_decision
@@ -342,6 +347,8 @@ class EmergencyReliefWorkflow:
         arrived: Callable[[], bool] = lambda: self._documents is not None  # noqa: E731
         due = workflow.now() + timedelta(days=levels.document_deadline_days)
         self._deadlines = [{"kind": "documents", "due": due.isoformat()}]
+        await self._open_task(inp, "documents", "clerk", due, None,
+                              "assist first, document later: collect the explanation and documents")
         await self._record(inp, "open", "awaiting_documents",
                            f"assist first, document later: explanation and documents due by {due.date().isoformat()}")
         on_time = True
@@ -361,6 +368,7 @@ class EmergencyReliefWorkflow:
         self._awaiting_documents = False
         self._deadlines = []
         assert self._documents is not None
+        await self._close_task(inp, "documents", self._documents.submitted_by, "received")
         kinds = ", ".join(str(d.get("kind", "?")) for d in self._documents.documents) or "explanation"
         await self._record(inp, "open", "documents_received",
                            f"documents received from {self._documents.submitted_by}: {kinds}"
@@ -384,12 +392,15 @@ class EmergencyReliefWorkflow:
                                 check: act.EconomicCheckResult) -> IneligibleResolution:
         self._awaiting_resolution = True
         self._flags.append("found_ineligible")
+        await self._open_task(inp, "resolve_ineligible", "township_approver", None, None,
+                              "verified ineligible after payment: recover, or record a good-faith correction")
         await self._record(inp, "awaiting_decision", "found_ineligible",
                            "verification found the household ineligible: " + "; ".join(check.reasons)
                            + ". An official decides: recover, or record a good-faith correction")
         await workflow.wait_condition(lambda: self._resolution is not None)
         self._awaiting_resolution = False
         assert self._resolution is not None
+        await self._close_task(inp, "resolve_ineligible", self._resolution.official, self._resolution.action)
         await workflow.execute_activity(
             act.RECORD_DECISION,
             act.DecisionRecord(case_id=inp.case_id, step="after_verification",
@@ -421,6 +432,21 @@ class EmergencyReliefWorkflow:
                                      payment_id=payment_id, reason=reason, policy=policy)
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    async def _open_task(self, inp: EmergencyReliefInput, kind: str, role: str, due: datetime | None,
+                         amount: int | None, summary: str) -> None:
+        await workflow.execute_activity(
+            act.OPEN_TASK,
+            act.TaskOpen(case_id=inp.case_id, pathway=PATHWAY, kind=kind, role=role, region_code=inp.region_code,
+                         amount_fen=amount, summary=summary, due_at=due),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    async def _close_task(self, inp: EmergencyReliefInput, kind: str, by: str, outcome: str) -> None:
+        await workflow.execute_activity(
+            act.CLOSE_TASK, act.TaskClose(case_id=inp.case_id, kind=kind, closed_by=by, outcome=outcome),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
 
     async def _wait_until(self, condition: Callable[[], bool], deadline: datetime) -> bool:
         """Wait for ``condition`` until ``deadline`` (a durable timer); True if it came true."""
