@@ -533,16 +533,24 @@ def load_pack(path: Path) -> PolicyPack:
         raise PolicyPackError(_format_validation(name, exc)) from exc
 
 
-@functools.cache
 def load_library(path: str | os.PathLike[str] | None = None) -> PolicyLibrary:
-    """Load and validate every ``*.yaml`` pack in ``path`` (default: the packs shipped with this package).
+    """Load and validate every ``*.yaml`` pack in ``path`` (default: the packs shipped with this package,
+    plus the deployment's own local packs in ``DOUDI_POLICY_LOCAL_DIR``: a prefecture's or county's
+    configuration, e.g. the local dibao standard a provincial notice leaves to them).
 
-    Cached per path: the first call does the I/O, later calls return the same read-only library.
+    Cached: the first call does the I/O, later calls return the same read-only library.
     """
-    folder = Path(path) if path is not None else PACKS_DIR
-    files = sorted(folder.glob("*.yaml"))
+    if path is not None:
+        return _load((Path(path),))
+    local = os.environ.get("DOUDI_POLICY_LOCAL_DIR")
+    return _load((PACKS_DIR, Path(local)) if local else (PACKS_DIR,))
+
+
+@functools.cache
+def _load(folders: tuple[Path, ...]) -> PolicyLibrary:
+    files = sorted(f for folder in folders for f in folder.glob("*.yaml"))
     if not files:
-        raise PolicyPackError(f"{folder}: no *.yaml policy packs found")
+        raise PolicyPackError(f"{', '.join(map(str, folders))}: no *.yaml policy packs found")
     packs = [load_pack(f) for f in files]
     try:
         return PolicyLibrary(packs=packs)

@@ -6,19 +6,23 @@ the documents owed, verify, and confirm — or recover, or record a good-faith c
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.common import (
+    CHECK_TIMEOUT,
+    PAYMENT_RETRY,
+    SERVICE_RETRY,
+    STEP_TIMEOUT,
+    CaseSteps,
+    check_official,
+    policy_of,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import (
-        TASK_QUEUE_APPROVAL,
-        TASK_QUEUE_INTAKE,
-        TASK_QUEUE_PAYMENT,
-        TASK_QUEUE_VERIFICATION,
-    )
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
     from workflows.emergency_relief.inputs import (
@@ -31,16 +35,7 @@ with workflow.unsafe.imports_passed_through():
         EmergencyReliefResult,
         IneligibleResolution,
     )
-    from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
 
-# Services may be down for a while (a crash, a deploy): keep retrying, never fail the case for it.
-SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                            maximum_interval=timedelta(seconds=30))
-PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                            maximum_interval=timedelta(seconds=60),
-                            non_retryable_error_types=["DisbursementConflict"])
-STEP_TIMEOUT = timedelta(seconds=10)
-CHECK_TIMEOUT = timedelta(minutes=2)  # the economic check queries several department sources
 
 DECIDERS = ("county_approver", "admin")
 RESOLVERS = ("township_approver", "county_approver", "admin")
@@ -52,10 +47,9 @@ V2 = "emergency-relief-v2"  # county deadline, reserve wait, documents, verifica
 
 
 @workflow.defn(name="EmergencyRelief")
-class EmergencyReliefWorkflow:
+class EmergencyReliefWorkflow(CaseSteps):
     def __init__(self) -> None:
-        self._seq = 0
-        self._stage = "opened"
+        self._init_steps()
         self._inp: EmergencyReliefInput | None = None
         self._facts: act.RecipientFacts | None = None
         self._county_decision: CountyDecision | None = None
@@ -67,8 +61,6 @@ class EmergencyReliefWorkflow:
         self._reserve_available = False
         self._county_payment: CountyPayment | None = None
         self._awaiting_reserve = False
-        self._deadlines: list[dict[str, Any]] = []
-        self._flags: list[str] = []
 
     # -- what operators and other services can ask or tell a running case ------------------------
 
@@ -148,31 +140,27 @@ class EmergencyReliefWorkflow:
             raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {region}")
 
     def _check_official(self, official: str, region: str, person_id: str | None) -> None:
-        """Jurisdiction, separation of duties and conflict of interest (关系保、人情保)."""
         assert self._inp is not None
-        self._check_jurisdiction(region)
-        if official == self._inp.opened_by:
-            raise ValueError("whoever registered a case cannot decide it (separation of duties)")
-        members = set(self._facts.member_ids) if self._facts else set()
-        if person_id and (person_id == self._inp.person_id or person_id in members):
-            raise ValueError("an official cannot decide a case of their own household (conflict of interest)")
+        household = {self._inp.person_id, *(self._facts.member_ids if self._facts else [])}
+        check_official(case_region=self._inp.region_code, registered_by=self._inp.opened_by, household=household,
+                       official=official, region=region, official_person_id=person_id)
 
     # -- the pathway ------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: EmergencyReliefInput) -> EmergencyReliefResult:
         self._inp = inp
+        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         v2 = workflow.patched(V2)
-        facts = self._facts = await self._look_up_recipient(inp)
+        facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
         entitlement = await self._assess(inp, facts)
-        policy = {"pack_id": entitlement.pack_id, "pack_version": entitlement.pack_version,
-                  "measure": entitlement.measure, "region_prefix": entitlement.region_prefix}
-        await self._record(inp, "open", "assessed", entitlement.reason, policy=policy,
+        policy = policy_of(entitlement)
+        await self._record("open", "assessed", entitlement.reason, policy=policy,
                            amount=entitlement.amount_fen if entitlement.payable else None)
         if not entitlement.payable:
             return await self._close(inp, "not_payable", entitlement.reason, policy)
 
-        levels = await self._service_levels(inp) if v2 else None
+        levels = await self._levels(inp.business_date) if v2 else None
         approval = await self._approve(inp, entitlement)
         amount, pay_from = approval.amount_fen, approval.pay_from
         if approval.decision == "needs_county":
@@ -183,15 +171,15 @@ class EmergencyReliefWorkflow:
                 return await self._close(inp, "rejected", decision.reason, policy)
             amount = decision.amount_fen or amount
             pay_from = decision.pay_from or ("county_fund" if v2 else pay_from)
-        await self._record(inp, "open", "approved", approval.reason if approval.decision == "approved"
+        await self._record("open", "approved", approval.reason if approval.decision == "approved"
                            else f"approved by the county: {amount} fen", policy=policy, amount=amount)
 
         payment = await self._pay(inp, facts, entitlement, amount, pay_from, levels)
-        await self._record(inp, "paid", "paid", f"paid {amount} fen, payment {payment.payment_id}",
+        await self._record("paid", "paid", f"paid {amount} fen, payment {payment.payment_id}",
                            policy=policy, amount=amount)
         if not v2 or not entitlement.economic_check_required:
             # Entitled by status (a registered recipient, no check): nothing is owed afterwards.
-            await self._record(inp, "closed", "closed", "paid under assist-first", closed=True,
+            await self._record("closed", "closed", "paid under assist-first", closed=True,
                                outcome="paid", policy=policy, amount=amount)
             await workflow.wait_condition(workflow.all_handlers_finished)
             return EmergencyReliefResult(case_id=inp.case_id, outcome="paid", amount_fen=amount,
@@ -215,34 +203,14 @@ class EmergencyReliefWorkflow:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    async def _look_up_recipient(self, inp: EmergencyReliefInput) -> act.RecipientFacts:
-        self._stage = "looking_up_recipient"
-        return await workflow.execute_activity(
-            act.LOOKUP_RECIPIENT, act.LookupRecipient(person_id=inp.person_id, on=inp.business_date),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
-            result_type=act.RecipientFacts,
-        )
-
     async def _assess(self, inp: EmergencyReliefInput, facts: act.RecipientFacts) -> Entitlement:
-        self._stage = "assessing"
         profile = HouseholdProfile(
             categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
             urban=facts.urban, household_size=max(facts.household_size, 1),
             monthly_income_fen=facts.monthly_income_fen,
         )
-        return await workflow.execute_local_activity(
-            evaluate_entitlement,
-            EvaluateEntitlement(measure=inp.measure or MEASURE_FOR_TRIGGER[inp.trigger],
-                                region_code=inp.region_code, on=inp.business_date, profile=profile,
-                                requested_amount_fen=inp.requested_amount_fen),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
-        )
-
-    async def _service_levels(self, inp: EmergencyReliefInput) -> ServiceLevels:
-        return await workflow.execute_local_activity(
-            service_levels, ServiceLevelsQuery(region_code=inp.region_code, on=inp.business_date),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
-        )
+        return await self._evaluate(inp.measure or MEASURE_FOR_TRIGGER[inp.trigger], inp.business_date, profile,
+                                    inp.requested_amount_fen)
 
     async def _approve(self, inp: EmergencyReliefInput, entitlement: Entitlement) -> act.ApprovalOutcome:
         self._stage = "approving"
@@ -264,29 +232,29 @@ class EmergencyReliefWorkflow:
         arrived: Callable[[], bool] = lambda: self._county_decision is not None  # noqa: E731
         if levels is None:  # histories from before the county deadline existed
             self._stage = "awaiting_county_decision"
-            await self._record(inp, "awaiting_decision", "awaiting_county_decision", approval.reason,
+            await self._record("awaiting_decision", "awaiting_county_decision", approval.reason,
                                amount=approval.amount_fen)
             await workflow.wait_condition(arrived)
         else:
             due = workflow.now() + timedelta(hours=levels.county_decision_sla_hours)
             remind = workflow.now() + timedelta(hours=levels.county_decision_reminder_hours)
             self._deadlines = [{"kind": "county_decision", "due": due.isoformat()}]
-            await self._open_task(inp, "county_decision", "county_approver", due, approval.amount_fen,
+            await self._open_task("county_decision", "county_approver", due, approval.amount_fen,
                                   f"emergency relief above the township's authority: {approval.amount_fen} fen")
-            await self._record(inp, "awaiting_decision", "awaiting_county_decision",
+            await self._record("awaiting_decision", "awaiting_county_decision",
                                f"{approval.reason}; urgent: decide by {due.isoformat()}", amount=approval.amount_fen)
             if not await self._wait_until(arrived, remind):
-                await self._record(inp, "awaiting_decision", "awaiting_county_decision",
+                await self._record("awaiting_decision", "awaiting_county_decision",
                                    f"reminder: the county decision is due by {due.isoformat()}")
                 if not await self._wait_until(arrived, due):
                     self._flags.append("county_decision_overdue")
-                    await self._record(inp, "awaiting_decision", "awaiting_county_decision",
+                    await self._record("awaiting_decision", "awaiting_county_decision",
                                        "the county decision is overdue: escalated to the prefecture",
                                        escalated=True, escalated_to="prefecture")
                     await workflow.wait_condition(arrived)
             self._deadlines = []
             assert self._county_decision is not None
-            await self._close_task(inp, "county_decision", self._county_decision.approver,
+            await self._close_task("county_decision", self._county_decision.approver,
                                    "approved" if self._county_decision.approve else "rejected")
         self._awaiting_county = False
         assert self._county_decision is not None
@@ -329,7 +297,7 @@ class EmergencyReliefWorkflow:
             assert levels is not None
             if not self._awaiting_reserve:
                 self._awaiting_reserve = True
-                await self._record(inp, "open", "waiting_for_reserve",
+                await self._record("open", "waiting_for_reserve",
                                    f"the township reserve cannot cover {amount} fen yet; replenishment request "
                                    f"{result.replenishment_request_id} is with the county", amount=amount)
             self._reserve_available = False
@@ -337,7 +305,7 @@ class EmergencyReliefWorkflow:
                                    workflow.now() + timedelta(minutes=levels.reserve_retry_minutes))
             if self._county_payment is not None:
                 source = act.account(act.COUNTY_FUND, inp.region_code[:6])
-                await self._record(inp, "open", "paying", f"the county pays directly "
+                await self._record("open", "paying", f"the county pays directly "
                                    f"({self._county_payment.official}): {self._county_payment.reason}")
 
     async def _await_documents(self, inp: EmergencyReliefInput, levels: ServiceLevels) -> None:
@@ -347,30 +315,30 @@ class EmergencyReliefWorkflow:
         arrived: Callable[[], bool] = lambda: self._documents is not None  # noqa: E731
         due = workflow.now() + timedelta(days=levels.document_deadline_days)
         self._deadlines = [{"kind": "documents", "due": due.isoformat()}]
-        await self._open_task(inp, "documents", "clerk", due, None,
+        await self._open_task("documents", "clerk", due, None,
                               "assist first, document later: collect the explanation and documents")
-        await self._record(inp, "open", "awaiting_documents",
+        await self._record("open", "awaiting_documents",
                            f"assist first, document later: explanation and documents due by {due.date().isoformat()}")
         on_time = True
         for days_before in sorted(levels.document_reminder_days_before, reverse=True):
             if await self._wait_until(arrived, due - timedelta(days=days_before)):
                 break
-            await self._record(inp, "open", "awaiting_documents",
+            await self._record("open", "awaiting_documents",
                                f"reminder: documents due by {due.date().isoformat()} ({days_before} days left)")
         else:
             on_time = await self._wait_until(arrived, due)
         if not on_time:
             self._flags.append("documents_overdue")
-            await self._record(inp, "open", "documents_overdue",
+            await self._record("open", "documents_overdue",
                                "documents not received by the deadline: flagged and escalated to the county",
                                escalated=True, escalated_to="county")
             await workflow.wait_condition(arrived)
         self._awaiting_documents = False
         self._deadlines = []
         assert self._documents is not None
-        await self._close_task(inp, "documents", self._documents.submitted_by, "received")
+        await self._close_task("documents", self._documents.submitted_by, "received")
         kinds = ", ".join(str(d.get("kind", "?")) for d in self._documents.documents) or "explanation"
-        await self._record(inp, "open", "documents_received",
+        await self._record("open", "documents_received",
                            f"documents received from {self._documents.submitted_by}: {kinds}"
                            + (" (late)" if not on_time else ""))
 
@@ -392,15 +360,15 @@ class EmergencyReliefWorkflow:
                                 check: act.EconomicCheckResult) -> IneligibleResolution:
         self._awaiting_resolution = True
         self._flags.append("found_ineligible")
-        await self._open_task(inp, "resolve_ineligible", "township_approver", None, None,
+        await self._open_task("resolve_ineligible", "township_approver", None, None,
                               "verified ineligible after payment: recover, or record a good-faith correction")
-        await self._record(inp, "awaiting_decision", "found_ineligible",
+        await self._record("awaiting_decision", "found_ineligible",
                            "verification found the household ineligible: " + "; ".join(check.reasons)
                            + ". An official decides: recover, or record a good-faith correction")
         await workflow.wait_condition(lambda: self._resolution is not None)
         self._awaiting_resolution = False
         assert self._resolution is not None
-        await self._close_task(inp, "resolve_ineligible", self._resolution.official, self._resolution.action)
+        await self._close_task("resolve_ineligible", self._resolution.official, self._resolution.action)
         await workflow.execute_activity(
             act.RECORD_DECISION,
             act.DecisionRecord(case_id=inp.case_id, step="after_verification",
@@ -425,52 +393,8 @@ class EmergencyReliefWorkflow:
 
     async def _close(self, inp: EmergencyReliefInput, outcome: str, reason: str, policy: dict[str, Any],
                      *, amount: int = 0, payment_id: str | None = None) -> EmergencyReliefResult:
-        await self._record(inp, "closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
+        await self._record("closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
                            amount=amount or None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return EmergencyReliefResult(case_id=inp.case_id, outcome=outcome, amount_fen=amount,  # type: ignore[arg-type]
                                      payment_id=payment_id, reason=reason, policy=policy)
-
-    # -- helpers -------------------------------------------------------------------------------------
-
-    async def _open_task(self, inp: EmergencyReliefInput, kind: str, role: str, due: datetime | None,
-                         amount: int | None, summary: str) -> None:
-        await workflow.execute_activity(
-            act.OPEN_TASK,
-            act.TaskOpen(case_id=inp.case_id, pathway=PATHWAY, kind=kind, role=role, region_code=inp.region_code,
-                         amount_fen=amount, summary=summary, due_at=due),
-            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
-        )
-
-    async def _close_task(self, inp: EmergencyReliefInput, kind: str, by: str, outcome: str) -> None:
-        await workflow.execute_activity(
-            act.CLOSE_TASK, act.TaskClose(case_id=inp.case_id, kind=kind, closed_by=by, outcome=outcome),
-            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
-        )
-
-    async def _wait_until(self, condition: Callable[[], bool], deadline: datetime) -> bool:
-        """Wait for ``condition`` until ``deadline`` (a durable timer); True if it came true."""
-        remaining = deadline - workflow.now()
-        if condition() or remaining <= timedelta(0):
-            return condition()
-        try:
-            await workflow.wait_condition(condition, timeout=remaining)
-            return True
-        except TimeoutError:
-            return False
-
-    async def _record(self, inp: EmergencyReliefInput, status: str, stage: str, note: str, *,
-                      closed: bool = False, outcome: str | None = None,
-                      policy: dict[str, Any] | None = None, amount: int | None = None,
-                      escalated: bool = False, escalated_to: str | None = None) -> None:
-        self._seq += 1
-        self._stage = stage
-        await workflow.execute_activity(
-            act.RECORD_CASE_TRANSITION,
-            act.CaseTransition(case_id=inp.case_id, pathway=PATHWAY, seq=self._seq, status=status,
-                               stage=stage, note=note, closed=closed, outcome=outcome, policy=policy,
-                               approved_amount_fen=amount, at=workflow.now(), escalated=escalated,
-                               escalated_to=escalated_to, flags=list(self._flags),
-                               deadlines=list(self._deadlines)),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
-        )

@@ -1,0 +1,125 @@
+"""Steps every case workflow shares: recording transitions on the case, task inboxes, durable waits
+with deadlines, the registry look-up, policy evaluation, checks on the officials who act on a case.
+
+Deterministic like any workflow code: it only schedules activities and timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE
+    from shared.contracts import activities as act
+    from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
+    from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
+
+# Services may be down for a while (a crash, a deploy): keep retrying, never fail the case for it.
+SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                            maximum_interval=timedelta(seconds=30))
+PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                            maximum_interval=timedelta(seconds=60),
+                            non_retryable_error_types=["DisbursementConflict"])
+STEP_TIMEOUT = timedelta(seconds=10)
+CHECK_TIMEOUT = timedelta(minutes=2)  # the economic check queries several department sources
+
+
+def check_official(*, case_region: str, registered_by: str, household: set[str], official: str, region: str,
+                   official_person_id: str | None) -> None:
+    """Jurisdiction, separation of duties and conflict of interest (关系保、人情保); raises ValueError."""
+    if region and not case_region.startswith(region):
+        raise ValueError(f"case region {case_region} is outside jurisdiction {region}")
+    if official == registered_by:
+        raise ValueError("whoever registered a case cannot decide it (separation of duties)")
+    if official_person_id and official_person_id in household:
+        raise ValueError("an official cannot decide a case of their own household (conflict of interest)")
+
+
+class CaseSteps:
+    """Mixed into a pathway's workflow class; ``_case_id``, ``_pathway`` and ``_region`` are set by
+    the workflow's run method before any step."""
+
+    _case_id: str
+    _pathway: str
+    _region: str
+
+    def _init_steps(self) -> None:
+        self._seq = 0
+        self._stage = "opened"
+        self._deadlines: list[dict[str, Any]] = []
+        self._flags: list[str] = []
+
+    async def _look_up(self, person_id: str, on: Any) -> act.RecipientFacts:
+        self._stage = "looking_up_recipient"
+        return await workflow.execute_activity(
+            act.LOOKUP_RECIPIENT, act.LookupRecipient(person_id=person_id, on=on),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+            result_type=act.RecipientFacts,
+        )
+
+    async def _evaluate(self, measure: str, on: Any, profile: HouseholdProfile,
+                        requested_amount_fen: int | None = None) -> Entitlement:
+        self._stage = "assessing"
+        return await workflow.execute_local_activity(
+            evaluate_entitlement,
+            EvaluateEntitlement(measure=measure, region_code=self._region, on=on, profile=profile,
+                                requested_amount_fen=requested_amount_fen),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    async def _levels(self, on: Any) -> ServiceLevels:
+        return await workflow.execute_local_activity(
+            service_levels, ServiceLevelsQuery(region_code=self._region, on=on),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    async def _wait_until(self, condition: Callable[[], bool], deadline: datetime) -> bool:
+        """Wait for ``condition`` until ``deadline`` (a durable timer); True if it came true."""
+        remaining = deadline - workflow.now()
+        if condition() or remaining <= timedelta(0):
+            return condition()
+        try:
+            await workflow.wait_condition(condition, timeout=remaining)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _open_task(self, kind: str, role: str, due: datetime | None, amount: int | None, summary: str) -> None:
+        await workflow.execute_activity(
+            act.OPEN_TASK,
+            act.TaskOpen(case_id=self._case_id, pathway=self._pathway, kind=kind, role=role,
+                         region_code=self._region, amount_fen=amount, summary=summary, due_at=due),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    async def _close_task(self, kind: str, by: str, outcome: str) -> None:
+        await workflow.execute_activity(
+            act.CLOSE_TASK, act.TaskClose(case_id=self._case_id, kind=kind, closed_by=by, outcome=outcome),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    async def _record(self, status: str, stage: str, note: str, *, closed: bool = False, outcome: str | None = None,
+                      policy: dict[str, Any] | None = None, amount: int | None = None, escalated: bool = False,
+                      escalated_to: str | None = None) -> None:
+        self._seq += 1
+        self._stage = stage
+        await workflow.execute_activity(
+            act.RECORD_CASE_TRANSITION,
+            act.CaseTransition(case_id=self._case_id, pathway=self._pathway, seq=self._seq, status=status,
+                               stage=stage, note=note, closed=closed, outcome=outcome, policy=policy,
+                               approved_amount_fen=amount, at=workflow.now(), escalated=escalated,
+                               escalated_to=escalated_to, flags=list(self._flags),
+                               deadlines=list(self._deadlines)),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+
+def policy_of(entitlement: Entitlement) -> dict[str, str | None]:
+    """What the case records of the policy it applied."""
+    return {"pack_id": entitlement.pack_id, "pack_version": entitlement.pack_version,
+            "measure": entitlement.measure, "region_prefix": entitlement.region_prefix}
