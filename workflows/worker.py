@@ -16,11 +16,12 @@ from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
 
 log = logging.getLogger("doudi.workflows")
 
-WORKFLOWS = [EmergencyReliefWorkflow]
+WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow]
 LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
 
 

@@ -18,9 +18,11 @@ def township_decision(request: ApprovalRequest) -> ApprovalOutcome:
     limit = load_library().township_limit_fen(request.region_code, request.business_date)
     common = dict(case_id=request.case_id, amount_fen=request.amount_fen, township_limit_fen=limit)
     entitled_by_status = not request.economic_check_required and (
-        request.direct_payment or not request.requires_application)
+        request.direct_payment or not request.requires_application or request.application_received)
     if entitled_by_status:
-        how = "paid directly (直接给予)" if request.direct_payment else "issued to enrolled recipients (发放)"
+        how = ("paid directly (直接给予)" if request.direct_payment
+               else "paid on the person's application with no check needed (不再进行家庭经济状况核查)"
+               if request.application_received else "issued to enrolled recipients (发放)")
         return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
                                reason=f"measure {request.measure} is {how}: entitled by status, no application, "
                                       "check or appraisal", **common)

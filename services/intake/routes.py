@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from services.intake.service import IntakeService, NotYetRouted
+from services.intake.routing import NotYetRouted
+from services.intake.service import IntakeService
 from shared.auth import Principal, Role, require_roles
 from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
 
@@ -41,7 +42,8 @@ async def apply(
     if not principal.may_see(application.region_code):
         raise HTTPException(403, f"region {application.region_code} is outside your jurisdiction")
     try:
-        case_id, application_id = await service.apply(application, principal.subject, datetime.now(UTC).date())
+        case_id, application_id = await service.apply(application, principal.subject, str(principal.role),
+                                                       principal.region, datetime.now(UTC).date())
     except NotYetRouted as exc:
         return JSONResponse({"detail": str(exc)}, status_code=501)
     return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")

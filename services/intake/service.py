@@ -6,11 +6,8 @@ domain event it publishes happen in one transaction (unit of work + outbox).
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
 
 import asyncpg
 from temporalio.client import Client
@@ -23,6 +20,15 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.intake import store
+from services.intake.routing import (
+    ONE_OFF_KINDS,
+    CaseStart,
+    ScreenedOut,
+    application_update,
+    incident_case_id,
+    route_application,
+    route_event,
+)
 from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts.activities import CaseTransition
 from shared.contracts.api import ApplicationIn, HouseholdIn, HouseholdOut
@@ -34,95 +40,16 @@ from shared.contracts.domain_events import (
     CaseEventData,
     domain_cloudevent,
 )
-from shared.contracts.events import CovidDiagnosed, DisasterAffected, InboundEvent, Quarantined
+from shared.contracts.events import InboundEvent
+from shared.infra.case_updates import update_case
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox, first_delivery
-from workflows.emergency_relief.inputs import PATHWAY as EMERGENCY
-from workflows.emergency_relief.inputs import EmergencyReliefInput
 
 log = logging.getLogger(__name__)
 SOURCE = "urn:doudi:intake"
 
 PATHWAY_KEY = SearchAttributeKey.for_keyword("DoudiPathway")
 REGION_KEY = SearchAttributeKey.for_keyword("DoudiRegion")
-
-
-@dataclass(frozen=True)
-class CaseStart:
-    """What a case needs to start: its derived id, the workflow, and the workflow's input."""
-
-    case_id: str
-    pathway: str
-    trigger: str
-    workflow: str
-    person_id: str | None
-    region_code: str
-    business_date: date
-    cause_event_id: str | None
-    workflow_input: Any
-
-
-def incident_case_id(prefix: str, *parts: str) -> str:
-    """Case and workflow IDs derive from the incident (who, what, when), so a second report of the same
-    incident, or a redelivery, lands on the same case. Hashed: national IDs stay out of workflow IDs."""
-    return f"{prefix}-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-
-
-def case_start_for(event: InboundEvent) -> CaseStart | None:
-    """Which pathway an inbound fact opens (一门受理: one window routes every fact)."""
-    data = event.data
-    if isinstance(data, Quarantined | CovidDiagnosed):
-        trigger = "quarantine" if isinstance(data, Quarantined) else "covid_diagnosis"
-        on = data.quarantined_on if isinstance(data, Quarantined) else data.diagnosed_on
-        case_id = incident_case_id("em", trigger, data.person_id, on.isoformat())
-        return CaseStart(
-            case_id=case_id, pathway=EMERGENCY, trigger=trigger, workflow="EmergencyRelief",
-            person_id=data.person_id, region_code=data.region_code, business_date=on,
-            cause_event_id=event.id,
-            workflow_input=EmergencyReliefInput(case_id=case_id, trigger=trigger, person_id=data.person_id,
-                                                region_code=data.region_code, business_date=on,
-                                                cause_event_id=event.id),
-        )
-    if isinstance(data, DisasterAffected):
-        case_id = incident_case_id("em", "disaster", data.person_id, data.disaster_id)
-        return CaseStart(
-            case_id=case_id, pathway=EMERGENCY, trigger="disaster", workflow="EmergencyRelief",
-            person_id=data.person_id, region_code=data.region_code, business_date=data.occurred_on,
-            cause_event_id=event.id,
-            workflow_input=EmergencyReliefInput(case_id=case_id, trigger="disaster", person_id=data.person_id,
-                                                region_code=data.region_code, business_date=data.occurred_on,
-                                                cause_event_id=event.id),
-        )
-    return None
-
-
-# The temporary-assistance measure a caseworker's emergency application applies, by household type.
-EMERGENCY_MEASURES = {
-    "individual": "temporary_assistance_individual",
-    "emergency_household": "temporary_assistance_emergency_household",
-    "expenditure_household": "temporary_assistance_expenditure_household",
-}
-
-
-class NotYetRouted(Exception):
-    """An application kind whose pathway is not wired yet."""
-
-
-def case_start_for_application(app: ApplicationIn, application_id: str, registered_by: str,
-                               today: date) -> CaseStart:
-    if app.kind != "emergency":
-        raise NotYetRouted(f"applications of kind {app.kind!r} are not routed yet")
-    on = app.details.incident_date or today
-    case_id = incident_case_id("em", "application", application_id)
-    return CaseStart(
-        case_id=case_id, pathway=EMERGENCY, trigger="application", workflow="EmergencyRelief",
-        person_id=app.person_id, region_code=app.region_code, business_date=on, cause_event_id=None,
-        workflow_input=EmergencyReliefInput(
-            case_id=case_id, trigger="application", person_id=app.person_id, region_code=app.region_code,
-            business_date=on, opened_by=registered_by, requested_amount_fen=app.details.requested_amount_fen,
-            measure=EMERGENCY_MEASURES[app.details.household_type], stranded=app.details.stranded,
-            application_id=application_id),
-    )
 
 
 class IntakeService:
@@ -143,36 +70,62 @@ class IntakeService:
     async def accept_event(self, event: InboundEvent, subject: str) -> str | None:
         """Open the case an inbound event calls for (once per event id, once per incident) and make
         sure its workflow runs. Returns the case id, or None when the fact opens no case."""
-        start = case_start_for(event)
         async with unit_of_work(self._pool) as conn:
-            first = await first_delivery(conn, event.id, subject)
-            if start is None:
-                return None
-            if first:
-                await self._open(conn, start)
-                await store.link_cause(conn, event.id, start.case_id)
+            if await first_delivery(conn, event.id, subject):
+                person = getattr(event.data, "person_id", None)
+                reported_on = (event.envelope.time or datetime.now(UTC)).date()
+                facts = await store.recipient_facts(conn, person, reported_on) if person else None
+                routed = route_event(event, facts, reported_on)
+                if isinstance(routed, ScreenedOut):
+                    await store.record_screening(conn, event.id, routed.measure, routed.person_id, routed.reason)
+                    log.info("event %s opens no case: %s", event.id, routed.reason)
+                    return None
+                if routed is None:
+                    return None
+                await self._open(conn, routed)
+                await store.link_cause(conn, event.id, routed.case_id)
+                start = routed
+            else:  # a redelivery: re-drive the start recorded the first time (it may have been cut short)
+                start = await store.start_for_event(conn, event.id)
+                if start is None:
+                    return None
         await self.ensure_started(start)
         return start.case_id
 
-    async def apply(self, app: ApplicationIn, registered_by: str, today: date) -> tuple[str, str]:
-        """One-window intake: record the application and open (or find) its case; idempotent by
-        application id. Returns (case_id, application_id)."""
+    async def apply(self, app: ApplicationIn, registered_by: str, role: str, region: str,
+                    today: date) -> tuple[str, str]:
+        """One-window intake: record the application; join the open outreach case for the same person
+        and measure if there is one, else open (or find) its own case. Idempotent by application id.
+        Returns (case_id, application_id)."""
         application_id = app.application_id or incident_case_id(
             "app", app.person_id, app.kind, (app.details.incident_date or today).isoformat())
-        start = case_start_for_application(app, application_id, registered_by, today)
         async with unit_of_work(self._pool) as conn:
-            await self._open(conn, start)
+            known = await conn.fetchval("SELECT case_id FROM applications WHERE application_id = $1", application_id)
+            outreach = None if known or app.kind not in ONE_OFF_KINDS else await store.open_case_for(
+                conn, app.person_id, ONE_OFF_KINDS[app.kind])
+            if known is None and outreach is not None:
+                # the application joins the outreach case: no second case (validated by the workflow)
+                await update_case(self._temporal, outreach, "apply",
+                                  application_update(app, application_id, registered_by, role, region))
+                case_id, start = outreach, None
+            elif known is not None:
+                case_id, start = known, await store.start_for_case(conn, known)
+            else:
+                start = route_application(app, application_id, registered_by, role, region, today)
+                await self._open(conn, start)
+                case_id = start.case_id
             await conn.execute(
                 """
                 INSERT INTO applications (application_id, case_id, person_id, region_code, kind, consent_given,
                                           registered_by, details)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (application_id) DO NOTHING
                 """,
-                application_id, start.case_id, app.person_id, app.region_code, app.kind, app.consent,
+                application_id, case_id, app.person_id, app.region_code, app.kind, app.consent,
                 registered_by, app.details.model_dump(mode="json"),
             )
-        await self.ensure_started(start)
-        return start.case_id, application_id
+        if start is not None:
+            await self.ensure_started(start)
+        return case_id, application_id
 
     async def _open(self, conn: asyncpg.Connection, start: CaseStart) -> None:
         facts = await store.recipient_facts(conn, start.person_id, start.business_date) if start.person_id else None
@@ -180,7 +133,8 @@ class IntakeService:
             conn, case_id=start.case_id, pathway=start.pathway, trigger=start.trigger,
             person_id=start.person_id, household_id=facts.household_id if facts else None,
             region_code=start.region_code, business_date=start.business_date,
-            cause_event_id=start.cause_event_id,
+            cause_event_id=start.cause_event_id, workflow_type=start.workflow,
+            workflow_input=start.workflow_input.model_dump(mode="json"),
         )
         if created:
             data = CaseEventData(case_id=start.case_id, pathway=start.pathway, status="open", stage="opened",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from shared.contracts.activities import RecipientFacts
 from shared.contracts.api import HouseholdIn
+
+if TYPE_CHECKING:
+    from services.intake.routing import CaseStart
 
 SCHEMA = "intake"
 
@@ -79,18 +82,53 @@ async def recipient_facts(conn: asyncpg.Connection, person_id: str, on: date) ->
 async def open_case(
     conn: asyncpg.Connection, *, case_id: str, pathway: str, trigger: str, person_id: str | None,
     household_id: str | None, region_code: str, business_date: date, cause_event_id: str | None,
+    workflow_type: str, workflow_input: dict[str, Any],
 ) -> bool:
     """Insert the case if new; True when this call created it."""
     row = await conn.fetchrow(
         """
         INSERT INTO cases (case_id, pathway, trigger, person_id, household_id, region_code, business_date,
-                           cause_event_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                           cause_event_id, workflow_type, workflow_input)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (case_id) DO NOTHING RETURNING case_id
         """,
         case_id, pathway, trigger, person_id, household_id, region_code, business_date, cause_event_id,
+        workflow_type, workflow_input,
     )
     return row is not None
+
+
+def _start(row: asyncpg.Record) -> CaseStart:
+    from services.intake.routing import CaseStart
+
+    return CaseStart(case_id=row["case_id"], pathway=row["pathway"], trigger=row["trigger"],
+                     workflow=row["workflow_type"], person_id=row["person_id"], region_code=row["region_code"],
+                     business_date=row["business_date"], cause_event_id=row["cause_event_id"],
+                     workflow_input=row["workflow_input"])
+
+
+async def start_for_event(conn: asyncpg.Connection, event_id: str) -> CaseStart | None:
+    row = await conn.fetchrow("SELECT c.* FROM case_causes x JOIN cases c USING (case_id) WHERE x.event_id = $1",
+                              event_id)
+    return _start(row) if row is not None and row["workflow_type"] else None
+
+
+async def start_for_case(conn: asyncpg.Connection, case_id: str) -> CaseStart | None:
+    row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
+    return _start(row) if row is not None and row["workflow_type"] else None
+
+
+async def open_case_for(conn: asyncpg.Connection, person_id: str, trigger: str) -> str | None:
+    """The person's open outreach case for a measure, which their application joins."""
+    return await conn.fetchval(
+        "SELECT case_id FROM cases WHERE person_id = $1 AND trigger = $2 AND status <> 'closed'"
+        " ORDER BY opened_at DESC LIMIT 1", person_id, trigger)
+
+
+async def record_screening(conn: asyncpg.Connection, event_id: str, measure: str, person_id: str | None,
+                           reason: str) -> None:
+    await conn.execute("INSERT INTO screenings (event_id, measure, person_id, reason) VALUES ($1, $2, $3, $4)"
+                       " ON CONFLICT DO NOTHING", event_id, measure, person_id, reason)
 
 
 async def link_cause(conn: asyncpg.Connection, event_id: str, case_id: str) -> None:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 CONSUMED = {
     "health": "doudi.events.health.>",
     "disaster": "doudi.events.disaster.>",
+    "employment": "doudi.events.employment.>",
+    "education": "doudi.events.education.>",
+    "medical": "doudi.events.medical.>",
 }
 
 RETRY_DELAY_S = 2.0

@@ -87,6 +87,7 @@ class ApprovalRequest(BaseModel):
     amount_fen: int
     direct_payment: bool = False
     requires_application: bool = False
+    application_received: bool = False
     economic_check_required: bool = True
     registered_by: str = "system"
 

@@ -61,6 +61,8 @@ class ApplicationDetails(BaseModel):
     requested_amount_fen: Fen | None = Field(default=None, description="the caseworker's assessed amount")
     household_type: Literal["individual", "emergency_household", "expenditure_household"] = "emergency_household"
     stranded: bool = Field(default=False, description="临时遇困/流浪: aid where the emergency happens")
+    unemployment_insured: bool | None = Field(default=None, description="job_loss: covered by unemployment insurance")
+    annual_medical_self_pay_fen: Fen | None = Field(default=None, description="medical: the year's self-pay")
     reason: str = Field(default="", max_length=2000)
 
 

@@ -155,6 +155,22 @@ class PolicyLibrary(BaseModel):
                 return p.service_levels  # the national baseline's, even outside a regional window
         raise LookupError(f"no pack sets service levels for {region_code} on {on}")
 
+    def job_loss_gap(self, region_code: str, last_income_month: str, reported_on: date) -> tuple[bool, date, str]:
+        """"连续3个月无收入来源" (seed 002): the months without income after ``last_income_month`` (YYYY-MM)
+        must be complete by the report. Returns (met, the date the gap completed, why)."""
+        figure = self.parameter("job_loss_months_without_income", region_code, reported_on)
+        if figure is None or figure.value is None:
+            return False, reported_on, f"no pack in force for {region_code} on {reported_on} sets the months without income"
+        months = int(figure.value)
+        year, month = (int(x) for x in last_income_month.split("-"))
+        index = year * 12 + (month - 1) + months + 1  # the first day after the gap
+        completed = date(index // 12, index % 12 + 1, 1)
+        if reported_on < completed:
+            return False, completed, (f"not yet {months} consecutive months without income: last income "
+                                      f"{last_income_month}, reported {reported_on.isoformat()} "
+                                      f"(complete on {completed.isoformat()}; {figure.seed})")
+        return True, completed, f"{months} consecutive months without income since {last_income_month}"
+
     def township_limit_fen(self, region_code: str, on: date) -> int | None:
         """The amount a township may approve for temporary assistance; None = the packs set no limit.
 

@@ -404,6 +404,7 @@ class ServiceLevels(BaseModel):
     county_decision_sla_hours: int = Field(ge=1, le=24 * 30)
     county_decision_reminder_hours: int = Field(ge=1, le=24 * 30)
     reserve_retry_minutes: int = Field(ge=1, le=24 * 60)
+    outreach_window_days: int = Field(default=90, ge=1, le=366)
     basis: StrictStr
 
     @model_validator(mode="after")

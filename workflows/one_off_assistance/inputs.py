@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel
+
+PATHWAY = "one_off"
+
+Measure = Literal["job_loss", "graduate", "medical_self_pay"]
+
+
+class ApplicationReceived(BaseModel):
+    """The person's own application (一门受理), with the signed check authorisation."""
+
+    application_id: str
+    registered_by: str
+    role: str
+    region: str = ""
+    consent: bool = True
+
+
+class OneOffInput(BaseModel):
+    case_id: str
+    measure: Measure
+    person_id: str
+    region_code: str
+    business_date: date
+    cause_event_id: str | None = None
+    opened_by: str = "system"
+    unemployment_insured: bool | None = None
+    annual_medical_self_pay_fen: int | None = None
+    application: ApplicationReceived | None = None  # opened by the person's application itself
+
+
+class ApproverDecision(BaseModel):
+    approver: str
+    role: str
+    approve: bool
+    amount_fen: int | None = None
+    reason: str = ""
+    region: str = ""
+    person_id: str | None = None
+
+
+class OneOffResult(BaseModel):
+    case_id: str
+    outcome: Literal["paid", "not_payable", "rejected", "no_application"]
+    amount_fen: int = 0
+    payment_id: str | None = None
+    reason: str = ""
+    policy: dict[str, str | None] | None = None

@@ -1,0 +1,229 @@
+"""The one-off assistance workflow: assess by the policy in force on the business date; where the
+policy says "on application", invite the person and wait for their application; run the economic
+status check unless the policy waives it; approve within authority or wait for an approver; pay once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.common import (
+    CHECK_TIMEOUT,
+    PAYMENT_RETRY,
+    SERVICE_RETRY,
+    STEP_TIMEOUT,
+    CaseSteps,
+    check_official,
+    policy_of,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
+    from shared.contracts import activities as act
+    from shared.policy import Entitlement, HouseholdProfile
+    from workflows.one_off_assistance.inputs import (
+        PATHWAY,
+        ApplicationReceived,
+        ApproverDecision,
+        OneOffInput,
+        OneOffResult,
+    )
+
+INTAKE_ROLES = ("clerk", "township_approver", "service", "admin")
+DECIDERS = {"township": ("township_approver", "county_approver", "admin"), "county": ("county_approver", "admin")}
+
+
+@workflow.defn(name="OneOffAssistance")
+class OneOffAssistanceWorkflow(CaseSteps):
+    def __init__(self) -> None:
+        self._init_steps()
+        self._inp: OneOffInput | None = None
+        self._facts: act.RecipientFacts | None = None
+        self._application: ApplicationReceived | None = None
+        self._decision: ApproverDecision | None = None
+        self._awaiting_decision_tier: str | None = None
+
+    @workflow.query
+    def stage(self) -> str:
+        return self._stage
+
+    @workflow.update
+    async def apply(self, application: ApplicationReceived) -> str:
+        self._application = application
+        return "joined"
+
+    @apply.validator
+    def _validate_application(self, application: ApplicationReceived) -> None:
+        assert self._inp is not None
+        if self._application is not None:
+            raise ValueError(f"this case already has application {self._application.application_id}")
+        if application.role not in INTAKE_ROLES:
+            raise ValueError(f"role {application.role} cannot register an application")
+        if not application.consent:
+            raise ValueError("the signed check authorisation (consent) is required")
+        if application.region and not self._inp.region_code.startswith(application.region):
+            raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {application.region}")
+
+    @workflow.update
+    async def decide(self, decision: ApproverDecision) -> str:
+        self._decision = decision
+        return "recorded"
+
+    @decide.validator
+    def _validate_decision(self, decision: ApproverDecision) -> None:
+        assert self._inp is not None
+        tier = self._awaiting_decision_tier
+        if tier is None:
+            raise ValueError("this case is not waiting for a decision")
+        if decision.role not in DECIDERS[tier]:
+            raise ValueError(f"role {decision.role} cannot decide at {tier} level")
+        check_official(case_region=self._inp.region_code, registered_by=self._registered_by(),
+                       household={self._inp.person_id, *(self._facts.member_ids if self._facts else [])},
+                       official=decision.approver, region=decision.region, official_person_id=decision.person_id)
+        if decision.approve and (decision.amount_fen is None or decision.amount_fen <= 0):
+            raise ValueError("an approval needs a positive amount_fen")
+        if not decision.approve and not decision.reason:
+            raise ValueError("a refusal needs a reason")
+
+    def _registered_by(self) -> str:
+        assert self._inp is not None
+        return self._application.registered_by if self._application else self._inp.opened_by
+
+    @workflow.run
+    async def run(self, inp: OneOffInput) -> OneOffResult:
+        self._inp, self._application = inp, inp.application
+        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
+        facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
+        entitlement = await self._evaluate(inp.measure, inp.business_date, HouseholdProfile(
+            categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
+            urban=facts.urban, household_size=max(facts.household_size, 1),
+            monthly_income_fen=facts.monthly_income_fen, unemployment_insured=inp.unemployment_insured,
+            annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen))
+        policy = policy_of(entitlement)
+        await self._record("open", "assessed", entitlement.reason, policy=policy,
+                           amount=entitlement.amount_fen if entitlement.payable else None)
+        if not entitlement.payable:
+            return await self._close("not_payable", entitlement.reason, policy)
+
+        if entitlement.requires_application and self._application is None:
+            if not await self._invite_to_apply():
+                return await self._close("no_application", "the person did not apply within the outreach window",
+                                         policy)
+        if entitlement.economic_check_required:
+            check = await self._check(facts)
+            if check.outcome != "eligible":
+                return await self._close("rejected", "economic status check: " + "; ".join(check.reasons), policy)
+        else:
+            await self._record("open", "check_waived", "no economic status check: the policy waives it for "
+                               f"{', '.join(sorted(set(facts.categories))) or 'this measure'}")
+
+        amount = entitlement.amount_fen
+        approval = await self._approve(entitlement)
+        if approval.decision == "needs_county":
+            decision = await self._await_decision("county", approval)
+            if not decision.approve:
+                return await self._close("rejected", f"refused by {decision.approver}: {decision.reason}", policy)
+            amount = decision.amount_fen or amount
+        await self._record("open", "approved", approval.reason if approval.decision == "approved"
+                           else f"approved: {amount} fen", policy=policy, amount=amount)
+        payment = await self._pay(facts, entitlement, amount)
+        await self._record("paid", "paid", f"paid {amount} fen, payment {payment.payment_id}", policy=policy,
+                           amount=amount)
+        return await self._close("paid", entitlement.reason, policy, amount=amount, payment_id=payment.payment_id)
+
+    async def _invite_to_apply(self) -> bool:
+        """主动发现: the caseworker invites the person; their application joins this case."""
+        assert self._inp is not None
+        levels = await self._levels(self._inp.business_date)
+        due = workflow.now() + timedelta(days=levels.outreach_window_days)
+        self._deadlines = [{"kind": "application", "due": due.isoformat()}]
+        await self._open_task("outreach", "clerk", due, None,
+                              f"invite the person to apply for {self._inp.measure} (主动发现)")
+        await self._record("open", "outreach", f"outreach: the person is invited to apply by {due.date().isoformat()}")
+        applied = await self._wait_until(lambda: self._application is not None, due)
+        self._deadlines = []
+        await self._close_task("outreach", self._application.registered_by if self._application else "system",
+                               "applied" if applied else "expired")
+        if applied:
+            assert self._application is not None
+            await self._record("open", "application_received",
+                               f"application {self._application.application_id} joined the case "
+                               f"(registered by {self._application.registered_by})")
+        return applied
+
+    async def _check(self, facts: act.RecipientFacts) -> act.EconomicCheckResult:
+        assert self._inp is not None
+        self._stage = "checking"
+        check = await workflow.execute_activity(
+            act.CHECK_ECONOMIC_STATUS,
+            act.EconomicCheckRequest(check_id=f"{self._case_id}:1", case_id=self._case_id,
+                                     person_id=self._inp.person_id, household_id=facts.household_id,
+                                     member_ids=facts.member_ids or [self._inp.person_id], region_code=self._region,
+                                     business_date=self._inp.business_date, urban=facts.urban,
+                                     household_size=max(facts.household_size, 1),
+                                     declared_monthly_income_fen=facts.monthly_income_fen),
+            task_queue=TASK_QUEUE_VERIFICATION, start_to_close_timeout=CHECK_TIMEOUT, retry_policy=SERVICE_RETRY,
+            result_type=act.EconomicCheckResult,
+        )
+        await self._record("open", "checked", f"economic status check {check.outcome}: " + "; ".join(check.reasons))
+        return check
+
+    async def _approve(self, entitlement: Entitlement) -> act.ApprovalOutcome:
+        assert self._inp is not None
+        self._stage = "approving"
+        return await workflow.execute_activity(
+            act.DECIDE_WITHIN_AUTHORITY,
+            act.ApprovalRequest(case_id=self._case_id, pathway=PATHWAY, measure=entitlement.measure,
+                                region_code=self._region, business_date=self._inp.business_date,
+                                amount_fen=entitlement.amount_fen, direct_payment=entitlement.direct_payment,
+                                requires_application=entitlement.requires_application,
+                                application_received=self._application is not None,
+                                economic_check_required=entitlement.economic_check_required,
+                                registered_by=self._registered_by()),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+            result_type=act.ApprovalOutcome,
+        )
+
+    async def _await_decision(self, tier: str, approval: act.ApprovalOutcome) -> ApproverDecision:
+        self._awaiting_decision_tier = tier
+        await self._open_task("approval", f"{tier}_approver", None, approval.amount_fen,
+                              f"{self._pathway}: approve {approval.amount_fen} fen?")
+        await self._record("awaiting_decision", "awaiting_approval", approval.reason, amount=approval.amount_fen)
+        await workflow.wait_condition(lambda: self._decision is not None)
+        self._awaiting_decision_tier = None
+        decision = self._decision
+        assert decision is not None and self._inp is not None
+        await self._close_task("approval", decision.approver, "approved" if decision.approve else "rejected")
+        await workflow.execute_activity(
+            act.RECORD_DECISION,
+            act.DecisionRecord(case_id=self._case_id, step=tier, decision="approved" if decision.approve else "rejected",
+                               tier=tier, amount_fen=decision.amount_fen or 0, decided_by=decision.approver,
+                               role=decision.role, reason=decision.reason, region_code=self._region,
+                               measure=self._inp.measure, at=workflow.now()),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+        return decision
+
+    async def _pay(self, facts: act.RecipientFacts, entitlement: Entitlement, amount: int) -> act.Disbursement:
+        assert self._inp is not None
+        self._stage = "paying"
+        return await workflow.execute_activity(
+            act.DISBURSE,
+            act.DisbursementRequest(
+                idempotency_key=f"{self._case_id}:1", case_id=self._case_id, pathway=PATHWAY,
+                person_id=self._inp.person_id, household_id=facts.household_id, region_code=self._region,
+                amount_fen=amount, installment=1, account=act.account(act.COUNTY_FUND, self._region[:6]),
+                cause_event_id=self._inp.cause_event_id, measure=entitlement.measure),
+            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PAYMENT_RETRY,
+            result_type=act.Disbursement,
+        )
+
+    async def _close(self, outcome: str, reason: str, policy: dict[str, Any], *, amount: int = 0,
+                     payment_id: str | None = None) -> OneOffResult:
+        await self._record("closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
+                           amount=amount or None)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OneOffResult(case_id=self._case_id, outcome=outcome, amount_fen=amount,  # type: ignore[arg-type]
+                            payment_id=payment_id, reason=reason, policy=policy)
