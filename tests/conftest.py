@@ -21,6 +21,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embed
         "DOUDI_ENV": "test",
         "DOUDI_FAULT_POINTS": str(faults),
         "DOUDI_OTEL_EXPORTER": f"jsonl:{data / 'traces'}",
+        # a prefecture's own configuration (Shangrao's dibao standard, a test fixture)
+        "DOUDI_POLICY_LOCAL_DIR": str(Path(__file__).parent / "fixtures" / "policy"),
     })
     try:
         await s.start()

@@ -88,6 +88,17 @@ class StackClient:
         await (await self.nc()).jetstream().publish(f"doudi.events.{name}", body, headers=headers)
         return event_id
 
+    async def publish_event(self, name: str, data: dict[str, Any], *, time: str | None = None,
+                            event_id: str | None = None) -> str:
+        """Publish with a CloudEvents ``time`` (the report date some pathways take their business date from)."""
+        event_id = event_id or f"evt-{uuid.uuid4()}"
+        envelope = make_cloudevent(name, data, event_id=event_id)
+        if time:
+            envelope["time"] = time
+        await (await self.nc()).jetstream().publish(f"doudi.events.{name}", json.dumps(envelope).encode(),
+                                                   headers={"Nats-Msg-Id": event_id})
+        return event_id
+
     async def cases(self, **params: Any) -> list[dict[str, Any]]:
         r = await self.http.get("/api/cases", params=params, headers=self.clerk)
         assert r.status_code == 200, r.text

@@ -198,7 +198,8 @@ async def test_found_ineligible_opens_recovery_or_records_a_good_faith_correctio
     pid = national_id(URUMQI)
     # the wage record that verification will find: far above the standard
     r = await client.http.put(f"/api/reference-data/hrss/{pid}", headers=bearer("admin"),
-                              json={"monthly_wage_fen": 900000, "employer": "某公司"})
+                              json={"employments": [{"employer": "某公司", "monthly_wage_fen": 900000,
+                                                     "start_on": "2021-01-01"}]})
     assert r.status_code in (200, 201), r.text
     case_id = await apply_emergency(client, pid, township, 150000)
     await stage_of(client, case_id, "awaiting_documents")

@@ -1,0 +1,175 @@
+"""The one-off assistance workflow on the time-skipping server, the services replaced by fakes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from deploy.embedded import _bin
+from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
+from shared.contracts import activities as act
+from tests.support import wait_for
+from workflows.one_off_assistance.inputs import ApplicationReceived, ApproverDecision, OneOffInput
+from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
+from workflows.policy import evaluate_entitlement, service_levels
+
+PERSON = "11010519491231002X"
+
+
+@pytest.fixture(scope="module")
+async def env():
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=_bin("temporal-test-server"),
+    ) as e:
+        yield e
+
+
+@dataclass
+class Fakes:
+    categories: list[str]
+    eligible: bool = True
+    transitions: list[act.CaseTransition] = field(default_factory=list)
+    payments: list[act.DisbursementRequest] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    def by_queue(self) -> dict[str, list[Any]]:
+        @activity.defn(name=act.LOOKUP_RECIPIENT)
+        async def lookup(req: act.LookupRecipient) -> act.RecipientFacts:
+            return act.RecipientFacts(found=True, person_id=req.person_id, household_id="hh-1", region_code="640104",
+                                      categories=self.categories, household_size=1, member_ids=[req.person_id])
+
+        @activity.defn(name=act.RECORD_CASE_TRANSITION)
+        async def record(t: act.CaseTransition) -> bool:
+            self.transitions.append(t)
+            return True
+
+        @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
+        async def decide(req: act.ApprovalRequest) -> act.ApprovalOutcome:
+            from services.approval.authority import township_decision  # the real rule, no I/O
+            return township_decision(req)
+
+        @activity.defn(name=act.OPEN_TASK)
+        async def open_task(task: act.TaskOpen) -> str:
+            return task.kind
+
+        @activity.defn(name=act.CLOSE_TASK)
+        async def close_task(task: act.TaskClose) -> None:
+            return None
+
+        @activity.defn(name=act.RECORD_DECISION)
+        async def record_decision(rec: act.DecisionRecord) -> None:
+            return None
+
+        @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
+        async def check(req: act.EconomicCheckRequest) -> act.EconomicCheckResult:
+            self.checks.append(req.check_id)
+            return act.EconomicCheckResult(check_id=req.check_id, outcome="eligible" if self.eligible else "ineligible",
+                                           per_capita_income_fen=0 if self.eligible else 150000,
+                                           limit_fen_per_capita=65000,
+                                           reasons=["ok"] if self.eligible else ["per-capita income above the standard"],
+                                           evidence=[], sources=[])
+
+        @activity.defn(name=act.DISBURSE)
+        async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
+            self.payments.append(req)
+            return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key, amount_fen=req.amount_fen,
+                                    paid_at=activity.info().started_time)
+
+        return {"wf": [evaluate_entitlement, service_levels], TASK_QUEUE_INTAKE: [lookup, record],
+                TASK_QUEUE_APPROVAL: [decide, open_task, close_task, record_decision],
+                TASK_QUEUE_VERIFICATION: [check], TASK_QUEUE_PAYMENT: [disburse]}
+
+
+async def start(env: WorkflowEnvironment, fakes: Fakes, workers: list[Worker], **over: Any):
+    queues = fakes.by_queue()
+    queue = f"wf-{uuid.uuid4()}"
+    workers.append(Worker(env.client, task_queue=queue, workflows=[OneOffAssistanceWorkflow], activities=queues.pop("wf")))
+    workers += [Worker(env.client, task_queue=q, activities=a) for q, a in queues.items()]
+    for w in workers:
+        await w.__aenter__()
+    case_id = f"oo-{uuid.uuid4().hex[:8]}"
+    inp = OneOffInput(**{**dict(case_id=case_id, measure="job_loss", person_id=PERSON, region_code="640104",
+                                business_date=date(2022, 9, 1), unemployment_insured=False), **over})
+    return await env.client.start_workflow(OneOffAssistanceWorkflow.run, inp, id=case_id, task_queue=queue)
+
+
+async def stop(workers: list[Worker]) -> None:
+    for w in reversed(workers):
+        await w.__aexit__(None, None, None)
+
+
+async def at_stage(handle, stage: str) -> None:
+    async def probe() -> bool:
+        return await handle.query(OneOffAssistanceWorkflow.stage) == stage
+    await wait_for(probe, timeout=20)
+
+
+APPLICATION = ApplicationReceived(application_id="app-1", registered_by="clerk-1", role="clerk", region="640104")
+
+
+async def test_outreach_waits_for_the_application_then_pays_without_a_check(env: WorkflowEnvironment):
+    fakes, workers = Fakes(categories=["low_income_db"]), []
+    try:
+        handle = await start(env, fakes, workers)
+        await at_stage(handle, "outreach")
+        assert fakes.payments == []
+        await env.sleep(timedelta(days=30))
+        await handle.execute_update(OneOffAssistanceWorkflow.apply, APPLICATION)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(OneOffAssistanceWorkflow.apply, APPLICATION)  # one application per case
+        result = await handle.result()
+    finally:
+        await stop(workers)
+    assert result.outcome == "paid" and result.amount_fen == 195000
+    assert fakes.checks == []
+    stages = [t.stage for t in fakes.transitions]
+    assert stages == ["assessed", "outreach", "application_received", "check_waived", "approved", "paid", "closed"]
+
+
+async def test_no_application_within_the_outreach_window_closes_the_case_unpaid(env: WorkflowEnvironment):
+    fakes, workers = Fakes(categories=["low_income_db"]), []
+    try:
+        handle = await start(env, fakes, workers)
+        await at_stage(handle, "outreach")
+        result = await handle.result()  # time skips past the 90-day window
+    finally:
+        await stop(workers)
+    assert result.outcome == "no_application" and fakes.payments == []
+
+
+async def test_a_failed_check_rejects_with_the_reason(env: WorkflowEnvironment):
+    fakes, workers = Fakes(categories=[], eligible=False), []
+    try:
+        handle = await start(env, fakes, workers, application=APPLICATION)
+        result = await handle.result()
+    finally:
+        await stop(workers)
+    assert result.outcome == "rejected" and "above the standard" in result.reason
+    assert len(fakes.checks) == 1 and fakes.payments == []
+
+
+async def test_after_a_check_an_approver_decides_and_the_registering_clerk_cannot(env: WorkflowEnvironment):
+    fakes, workers = Fakes(categories=[]), []
+    try:
+        handle = await start(env, fakes, workers, application=APPLICATION)
+        await at_stage(handle, "awaiting_approval")
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
+                approver="clerk-1", role="county_approver", approve=True, amount_fen=195000, region="6401"))
+        assert "separation of duties" in str(err.value.cause)
+        await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
+            approver="county-ma", role="county_approver", approve=True, amount_fen=195000, region="6401"))
+        result = await handle.result()
+    finally:
+        await stop(workers)
+    assert result.outcome == "paid" and [p.amount_fen for p in fakes.payments] == [195000]
+    assert [p.idempotency_key for p in fakes.payments] == [f"{result.case_id}:1"]
