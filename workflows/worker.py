@@ -18,10 +18,11 @@ from shared.telemetry import setup_telemetry
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
+from workflows.staged_aid.workflow import StagedAidWorkflow
 
 log = logging.getLogger("doudi.workflows")
 
-WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow]
+WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow]
 LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
 
 
