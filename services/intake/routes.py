@@ -47,3 +47,16 @@ async def apply(
     except NotYetRouted as exc:
         return JSONResponse({"detail": str(exc)}, status_code=501)
     return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")
+
+
+@router.get("/households/{household_id}", summary="A household as the registry knows it")
+async def get_household(
+    household_id: str,
+    principal: Annotated[Principal, Depends(require_roles(
+        Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
+    service: Annotated[IntakeService, Depends(_service)],
+) -> dict:
+    view = await service.household(household_id)
+    if view is None or not principal.may_see(view["region_code"]):
+        raise HTTPException(404, f"household {household_id} not found")
+    return view

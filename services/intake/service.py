@@ -40,7 +40,7 @@ from shared.contracts.domain_events import (
     CaseEventData,
     domain_cloudevent,
 )
-from shared.contracts.events import InboundEvent
+from shared.contracts.events import InboundEvent, IncomeChanged, MemberDeceased
 from shared.infra.case_updates import update_case
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox, first_delivery
@@ -75,6 +75,7 @@ class IntakeService:
                 person = getattr(event.data, "person_id", None)
                 reported_on = (event.envelope.time or datetime.now(UTC)).date()
                 facts = await store.recipient_facts(conn, person, reported_on) if person else None
+                await self._apply_registry_change(conn, event)
                 routed = route_event(event, facts, reported_on)
                 if isinstance(routed, ScreenedOut):
                     await store.record_screening(conn, event.id, routed.measure, routed.person_id, routed.reason)
@@ -91,6 +92,23 @@ class IntakeService:
                     return None
         await self.ensure_started(start)
         return start.case_id
+
+    async def _apply_registry_change(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
+        """Facts that change the registry (a death, an income change) update it in the same transaction;
+        pathways then see them at their next re-check (staged aid, renewal reviews)."""
+        data = event.data
+        if isinstance(data, MemberDeceased):
+            if not await store.mark_deceased(conn, data.person_id, data.died_on):
+                await store.record_screening(conn, event.id, "registry", data.person_id,
+                                             "death of a person not in the registry")
+        elif isinstance(data, IncomeChanged):
+            if not await store.set_income(conn, data.household_id, data.monthly_income_fen):
+                await store.record_screening(conn, event.id, "registry", None,
+                                             f"income change for unknown household {data.household_id}")
+
+    async def household(self, household_id: str) -> dict | None:
+        async with self._pool.acquire() as conn:
+            return await store.household_view(conn, household_id)
 
     async def apply(self, app: ApplicationIn, registered_by: str, role: str, region: str,
                     today: date) -> tuple[str, str]:

@@ -165,3 +165,19 @@ async def record_transition(conn: asyncpg.Connection, *, case_id: str, seq: int,
     await conn.execute("UPDATE cases SET status = $2, stage = $3, updated_at = now() WHERE case_id = $1",
                        case_id, status, stage)
     return True
+
+
+async def mark_deceased(conn: asyncpg.Connection, person_id: str, died_on: date) -> bool:
+    row = await conn.fetchrow("UPDATE members SET deceased_on = $2 WHERE person_id = $1 RETURNING household_id",
+                              person_id, died_on)
+    if row is not None:
+        await conn.execute("UPDATE households SET updated_at = now(), version = version + 1 WHERE household_id = $1",
+                           row["household_id"])
+    return row is not None
+
+
+async def set_income(conn: asyncpg.Connection, household_id: str, monthly_income_fen: int) -> bool:
+    row = await conn.fetchrow(
+        "UPDATE households SET monthly_income_fen = $2, updated_at = now(), version = version + 1"
+        " WHERE household_id = $1 RETURNING household_id", household_id, monthly_income_fen)
+    return row is not None

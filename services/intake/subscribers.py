@@ -28,6 +28,7 @@ CONSUMED = {
     "employment": "doudi.events.employment.>",
     "education": "doudi.events.education.>",
     "medical": "doudi.events.medical.>",
+    "household": "doudi.events.household.>",
 }
 
 RETRY_DELAY_S = 2.0
