@@ -173,3 +173,42 @@ async def test_after_a_check_an_approver_decides_and_the_registering_clerk_canno
         await stop(workers)
     assert result.outcome == "paid" and [p.amount_fen for p in fakes.payments] == [195000]
     assert [p.idempotency_key for p in fakes.payments] == [f"{result.case_id}:1"]
+
+
+# -- replay ---------------------------------------------------------------------------------------------
+
+HISTORIES = __import__("pathlib").Path(__file__).resolve().parent.parent / "histories"
+
+
+async def test_recorded_one_off_histories_replay(env: WorkflowEnvironment):
+    import os
+
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    if os.environ.get("DOUDI_RECORD_HISTORIES"):
+        version = os.environ["DOUDI_RECORD_HISTORIES"]
+        for name, fakes, over, drive in (
+            ("outreach_paid", Fakes(categories=["low_income_db"]), {}, "apply"),
+            ("checked_approved", Fakes(categories=[]), {"application": APPLICATION}, "decide"),
+        ):
+            workers: list[Worker] = []
+            try:
+                handle = await start(env, fakes, workers, **over)
+                if drive == "apply":
+                    await at_stage(handle, "outreach")
+                    await handle.execute_update(OneOffAssistanceWorkflow.apply, APPLICATION)
+                else:
+                    await at_stage(handle, "awaiting_approval")
+                    await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
+                        approver="county-ma", role="county_approver", approve=True, amount_fen=195000, region="6401"))
+                await handle.result()
+                history = await handle.fetch_history()
+            finally:
+                await stop(workers)
+            (HISTORIES / f"one_off-{version}-{name}.json").write_text(history.to_json())
+    files = sorted(HISTORIES.glob("one_off-*.json"))
+    assert files, "no recorded one-off histories"
+    replayer = Replayer(workflows=[OneOffAssistanceWorkflow], data_converter=pydantic_data_converter)
+    for f in files:
+        await replayer.replay_workflow(WorkflowHistory.from_json(f.stem, f.read_text()))
