@@ -16,13 +16,14 @@ from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
 from workflows.staged_aid.workflow import StagedAidWorkflow
 
 log = logging.getLogger("doudi.workflows")
 
-WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow]
+WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow]
 LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
 
 

@@ -70,3 +70,20 @@ class ApprovalActivities:
                 " WHERE task_id = $1 AND closed_at IS NULL",
                 f"{task.case_id}:{task.kind}", task.closed_by, task.outcome,
             )
+
+    @activity.defn(name=act.COMMITTEE_ROSTER)
+    async def committee_roster(self, request: act.RosterRequest) -> act.Roster:
+        county = request.region_code[:6]
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT member_id, name, department, chair FROM committee_members"
+                                    " WHERE county_code = $1 AND active ORDER BY member_id", county)
+        return act.Roster(county_code=county, members=[act.CommitteeMember(**dict(r)) for r in rows])
+
+    @activity.defn(name=act.RECORD_MINUTES)
+    async def record_minutes(self, minutes: act.Minutes) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO minutes (case_id, parent_case_id, county_code, opinions, decision, quorum, recorded_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO NOTHING",
+                minutes.case_id, minutes.parent_case_id, minutes.county_code, minutes.opinions, minutes.decision,
+                minutes.quorum, minutes.recorded_at)

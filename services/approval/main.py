@@ -20,7 +20,8 @@ def build(rt: Runtime) -> ServiceParts:
     activities = ApprovalActivities(rt.pool)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_APPROVAL,
                         activities=[activities.decide_within_authority, activities.record_decision,
-                                    activities.open_task, activities.close_task])
+                                    activities.open_task, activities.close_task, activities.committee_roster,
+                                    activities.record_minutes])
 
 
 def main() -> None:

@@ -6,17 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.auth import Principal, Role, current_principal, require_roles
 from shared.contracts.money import Fen
 from shared.infra.case_updates import update_case
+from workflows.staged_aid.inputs import PlannedInstallment
 
 router = APIRouter(prefix="/api")
 
 Decider = Annotated[Principal, Depends(require_roles(
     Role.township_approver, Role.county_approver, Role.committee, Role.finance))]
+Escalator = Annotated[Principal, Depends(require_roles(Role.township_approver, Role.county_approver))]
 
 
 class DecisionIn(BaseModel):
@@ -26,17 +28,26 @@ class DecisionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["approve", "reject", "recover", "good_faith_correction", "county_pays_directly"]
+    decision: Literal["approve", "reject", "recover", "good_faith_correction", "county_pays_directly",
+                      "opinion", "committee_decision"]
     amount_fen: Fen | None = None
     reason: str = Field(default="", max_length=2000)
     pay_from: Literal["township_reserve", "county_fund"] | None = None
+    vote: Literal["approve", "reject"] | None = Field(default=None, description="opinion: a member's vote")
+    approve: bool | None = Field(default=None, description="committee_decision: the chair records the outcome")
+    plan: list[PlannedInstallment] = Field(default_factory=list, description="committee_decision: staged plan")
 
     @model_validator(mode="after")
     def _fields_for_decision(self) -> DecisionIn:
         if self.decision == "approve" and not self.amount_fen:
             raise ValueError("amount_fen: an approval needs a positive amount")
-        if self.decision in ("reject", "recover", "good_faith_correction") and not self.reason.strip():
+        if self.decision in ("reject", "recover", "good_faith_correction", "opinion", "committee_decision") \
+                and not self.reason.strip():
             raise ValueError("reason: this decision needs a reason")
+        if self.decision == "opinion" and self.vote is None:
+            raise ValueError("vote: an opinion votes approve or reject")
+        if self.decision == "committee_decision" and self.approve is None:
+            raise ValueError("approve: the committee's decision approves or refuses")
         return self
 
 
@@ -55,6 +66,14 @@ async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Re
         await update_case(temporal, case_id, "decide", dict(
             approver=principal.subject, role=str(principal.role), approve=body.decision == "approve",
             amount_fen=body.amount_fen, reason=body.reason, pay_from=body.pay_from, **who))
+    elif body.decision == "opinion":
+        await update_case(temporal, case_id, "opinion", dict(
+            member_id=principal.subject, role=str(principal.role), region=principal.region, vote=body.vote,
+            amount_fen=body.amount_fen, reason=body.reason))
+    elif body.decision == "committee_decision":
+        await update_case(temporal, case_id, "decide", dict(
+            member_id=principal.subject, role=str(principal.role), region=principal.region, approve=body.approve,
+            amount_fen=body.amount_fen, plan=[i.model_dump(mode="json") for i in body.plan], reason=body.reason))
     elif body.decision == "county_pays_directly":
         await update_case(temporal, case_id, "pay_from_county", dict(
             official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason))
@@ -94,3 +113,70 @@ async def inbox(principal: Annotated[Principal, Depends(current_principal)], req
             principal.region, None if principal.role == Role.admin else str(principal.role), kind,
         )
     return [TaskView(**{k: r[k] for k in TaskView.model_fields}) for r in rows]
+
+
+class EscalationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/cases/{case_id}/escalate", response_model=DecisionOut,
+             summary="Raise a case waiting for the county to one matter, one discussion (一事一议)")
+async def escalate(case_id: str, body: EscalationIn, principal: Escalator, request: Request) -> DecisionOut:
+    await update_case(request.app.state.runtime.temporal, case_id, "escalate", dict(
+        official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason))
+    return DecisionOut(case_id=case_id, decision="escalate", accepted=True, by=principal.subject)
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    department: str = Field(min_length=1, max_length=100, description="e.g. 民政, 财政, 人社, 医保, 卫健, 教育")
+    chair: bool = False
+    active: bool = True
+
+
+@router.put("/committees/{county_code}/members/{member_id}", summary="Appoint or update a committee member")
+async def put_member(county_code: Annotated[str, Path(pattern=r"^\d{6}$")], member_id: str, body: MemberIn,
+                     principal: Annotated[Principal, Depends(require_roles())], request: Request) -> dict:
+    pool = request.app.state.runtime.pool
+    async with pool.acquire() as conn, conn.transaction():
+        if body.chair:
+            await conn.execute("UPDATE committee_members SET chair = false WHERE county_code = $1 AND member_id <> $2",
+                               county_code, member_id)
+        await conn.execute(
+            """
+            INSERT INTO committee_members (county_code, member_id, name, department, chair, active)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (county_code, member_id) DO UPDATE SET name = EXCLUDED.name, department = EXCLUDED.department,
+                chair = EXCLUDED.chair, active = EXCLUDED.active, updated_at = now()
+            """, county_code, member_id, body.name, body.department, body.chair, body.active)
+    return {"county_code": county_code, "member_id": member_id, **body.model_dump()}
+
+
+@router.get("/committees/{county_code}", summary="The committee's own view: members, open matters, minutes")
+async def committee_view(county_code: str, principal: Annotated[Principal, Depends(require_roles(
+        Role.committee, Role.county_approver, Role.auditor))], request: Request) -> dict:
+    if not principal.may_see(county_code):
+        raise HTTPException(404, f"committee {county_code} not found")
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        members = await conn.fetch("SELECT member_id, name, department, chair FROM committee_members"
+                                   " WHERE county_code = $1 AND active ORDER BY member_id", county_code)
+        open_matters = await conn.fetch("SELECT case_id, summary, amount_fen, due_at, opened_at FROM tasks"
+                                        " WHERE kind = 'committee' AND closed_at IS NULL AND region_code LIKE $1 || '%'"
+                                        " ORDER BY due_at", county_code)
+        minutes = await conn.fetch("SELECT case_id, parent_case_id, decision, opinions, recorded_at FROM minutes"
+                                   " WHERE county_code = $1 ORDER BY recorded_at DESC LIMIT 50", county_code)
+    matters = []
+    for m in open_matters:
+        try:
+            state = await rt.temporal.get_workflow_handle(m["case_id"]).query("matter")
+        except Exception:  # a matter whose workflow is gone still shows, without the live state
+            state = {}
+        matters.append({**dict(m), "owed_by": state.get("owed_by"), "opinions": state.get("opinions"),
+                        "quorum": state.get("quorum")})
+    return {"county_code": county_code, "members": [dict(r) for r in members], "open_matters": matters,
+            "minutes": [dict(r) for r in minutes]}

@@ -23,3 +23,7 @@ class IntakeActivities:
     @activity.defn(name=act.RECORD_CASE_TRANSITION)
     async def record_case_transition(self, transition: act.CaseTransition) -> bool:
         return await self._service.record_transition(transition)
+
+    @activity.defn(name=act.OPEN_CASE)
+    async def open_case(self, case: act.CaseOpen) -> bool:
+        return await self._service.open_related_case(case)

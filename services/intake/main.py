@@ -24,7 +24,8 @@ def build(rt: Runtime) -> ServiceParts:
     subscribers.register(rt.broker, service)
     activities = IntakeActivities(rt.pool, service)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
-                        activities=[activities.lookup_recipient, activities.record_case_transition])
+                        activities=[activities.lookup_recipient, activities.record_case_transition,
+                                    activities.open_case])
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from services.intake.routing import (
     route_event,
 )
 from shared.config import TASK_QUEUE_WORKFLOWS
-from shared.contracts.activities import CaseTransition
+from shared.contracts.activities import CaseOpen, CaseTransition
 from shared.contracts.api import ApplicationIn, HouseholdIn, HouseholdOut
 from shared.contracts.domain_events import (
     CASE_CLOSED,
@@ -145,23 +145,27 @@ class IntakeService:
             await self.ensure_started(start)
         return case_id, application_id
 
-    async def _open(self, conn: asyncpg.Connection, start: CaseStart) -> None:
+    async def _open(self, conn: asyncpg.Connection, start: CaseStart, *, parent_case_id: str | None = None,
+                    note: str = "") -> bool:
         facts = await store.recipient_facts(conn, start.person_id, start.business_date) if start.person_id else None
         created = await store.open_case(
             conn, case_id=start.case_id, pathway=start.pathway, trigger=start.trigger,
             person_id=start.person_id, household_id=facts.household_id if facts else None,
             region_code=start.region_code, business_date=start.business_date,
             cause_event_id=start.cause_event_id, workflow_type=start.workflow,
-            workflow_input=start.workflow_input.model_dump(mode="json"),
+            workflow_input=start.workflow_input if isinstance(start.workflow_input, dict)
+            else start.workflow_input.model_dump(mode="json"),
         )
         if created:
             data = CaseEventData(case_id=start.case_id, pathway=start.pathway, status="open", stage="opened",
                                  person_id=start.person_id, household_id=facts.household_id if facts else None,
                                  region_code=start.region_code, cause_event_id=start.cause_event_id,
-                                 note=f"opened by {start.trigger} on {start.business_date.isoformat()}")
+                                 note=note or f"opened by {start.trigger} on {start.business_date.isoformat()}",
+                                 parent_case_id=parent_case_id)
             await add_to_outbox(conn, schema=store.SCHEMA, event_id=f"{start.case_id}:opened", subject=CASE_OPENED,
                                 payload=domain_cloudevent(CASE_OPENED, f"{start.case_id}:opened", data,
                                                           source=SOURCE))
+        return created
 
     async def ensure_started(self, start: CaseStart) -> None:
         """Start the case's workflow; a second start of the same id is a no-op."""
@@ -178,6 +182,14 @@ class IntakeService:
             pass
         async with self._pool.acquire() as conn:
             await store.mark_workflow_started(conn, start.case_id)
+
+    async def open_related_case(self, c: CaseOpen) -> bool:
+        """A case a workflow opens for its own next step (a committee matter, a staged plan)."""
+        async with unit_of_work(self._pool) as conn:
+            start = CaseStart(case_id=c.case_id, pathway=c.pathway, trigger=c.trigger, workflow=c.workflow_type,
+                              person_id=c.person_id, region_code=c.region_code, business_date=c.business_date,
+                              cause_event_id=c.cause_event_id, workflow_input=c.workflow_input)
+            return await self._open(conn, start, parent_case_id=c.parent_case_id, note=c.note)
 
     async def record_transition(self, t: CaseTransition) -> bool:
         async with unit_of_work(self._pool) as conn:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 # intake
 LOOKUP_RECIPIENT = "intake.lookup_recipient"
 RECORD_CASE_TRANSITION = "intake.record_case_transition"
+OPEN_CASE = "intake.open_case"
 # approval
 DECIDE_WITHIN_AUTHORITY = "approval.decide_within_authority"
 # payment
@@ -24,6 +25,8 @@ CHECK_ECONOMIC_STATUS = "verification.check_economic_status"
 # approval
 RECORD_DECISION = "approval.record_decision"
 OPEN_TASK = "approval.open_task"
+COMMITTEE_ROSTER = "approval.committee_roster"
+RECORD_MINUTES = "approval.record_minutes"
 CLOSE_TASK = "approval.close_task"
 
 # Signals services send to a case's workflow (workflow id = case id).
@@ -215,3 +218,47 @@ class TaskClose(BaseModel):
     kind: str
     closed_by: str
     outcome: str
+
+
+class CaseOpen(BaseModel):
+    """A workflow opens a related case of its own (a committee matter, a staged plan); idempotent."""
+
+    case_id: str
+    pathway: str
+    trigger: str
+    person_id: str | None
+    region_code: str
+    business_date: date
+    parent_case_id: str | None = None
+    cause_event_id: str | None = None
+    workflow_type: str
+    workflow_input: dict[str, Any]
+    note: str = ""
+
+
+class CommitteeMember(BaseModel):
+    member_id: str
+    name: str
+    department: str
+    chair: bool = False
+
+
+class RosterRequest(BaseModel):
+    region_code: str  # the county (XPCC: the regiment) whose coordination committee decides
+
+
+class Roster(BaseModel):
+    county_code: str
+    members: list[CommitteeMember]
+
+
+class Minutes(BaseModel):
+    """The minutes of one matter, one discussion: every opinion, the decision, who decided."""
+
+    case_id: str
+    parent_case_id: str | None
+    county_code: str
+    opinions: list[dict[str, Any]]
+    decision: dict[str, Any]
+    quorum: int
+    recorded_at: datetime

@@ -405,6 +405,12 @@ class ServiceLevels(BaseModel):
     county_decision_reminder_hours: int = Field(ge=1, le=24 * 30)
     reserve_retry_minutes: int = Field(ge=1, le=24 * 60)
     outreach_window_days: int = Field(default=90, ge=1, le=366)
+    # one matter, one discussion (一事一议): above this need a case goes to the county coordination
+    # committee; members give opinions within the days; quorum is a share of the roster (percent);
+    # the decision follows the majority of the opinions given.
+    committee_threshold_fen: int = Field(default=1_000_000, ge=1)
+    committee_opinion_days: int = Field(default=7, ge=1, le=90)
+    committee_quorum_percent: int = Field(default=50, ge=1, le=100)
     basis: StrictStr
 
     @model_validator(mode="after")

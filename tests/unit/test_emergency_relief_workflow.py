@@ -18,7 +18,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from deploy.embedded import _bin
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
 from shared.policy import Entitlement
@@ -31,18 +30,12 @@ from workflows.emergency_relief.inputs import (
     IneligibleResolution,
 )
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.policy import EvaluateEntitlement, service_levels
+from workflows.staged_aid.workflow import StagedAidWorkflow
 
 PERSON = "11010519491231002X"
 RELATIVE = "110105195001010019"
-
-
-@pytest.fixture(scope="module")
-async def env():
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=_bin("temporal-test-server"),
-    ) as e:
-        yield e
 
 
 @dataclass
@@ -61,6 +54,9 @@ class FakeServices:
     checks: list[act.EconomicCheckRequest] = field(default_factory=list)
     recoveries: list[act.RecoveryRequest] = field(default_factory=list)
     tasks: list[tuple[str, str, str]] = field(default_factory=list)  # (open|close, kind, role or outcome)
+    committee: list[act.CommitteeMember] = field(default_factory=list)
+    minutes: list[act.Minutes] = field(default_factory=list)
+    opened: list[act.CaseOpen] = field(default_factory=list)
 
     def stages(self) -> list[str]:
         return [t.stage for t in self.transitions]
@@ -129,8 +125,21 @@ class FakeServices:
             self.transitions.append(t)
             return True
 
-        return {"wf": [evaluate, service_levels], TASK_QUEUE_INTAKE: [lookup, record],
-                TASK_QUEUE_APPROVAL: [decide, record_decision, open_task, close_task], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
+        @activity.defn(name=act.OPEN_CASE)
+        async def open_case(c: act.CaseOpen) -> bool:
+            self.opened.append(c)
+            return True
+
+        @activity.defn(name=act.COMMITTEE_ROSTER)
+        async def roster(req: act.RosterRequest) -> act.Roster:
+            return act.Roster(county_code=req.region_code[:6], members=self.committee)
+
+        @activity.defn(name=act.RECORD_MINUTES)
+        async def record_minutes(m: act.Minutes) -> None:
+            self.minutes.append(m)
+
+        return {"wf": [evaluate, service_levels], TASK_QUEUE_INTAKE: [lookup, record, open_case],
+                TASK_QUEUE_APPROVAL: [decide, record_decision, open_task, close_task, roster, record_minutes], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
                 TASK_QUEUE_VERIFICATION: [check]}
 
 
@@ -141,7 +150,8 @@ class Running:
 
     async def __aenter__(self) -> WorkflowHandle:
         acts = self.fakes.activities()
-        self.workers = [Worker(self.env.client, task_queue=self.queue, workflows=[EmergencyReliefWorkflow],
+        self.workers = [Worker(self.env.client, task_queue=self.queue,
+                               workflows=[EmergencyReliefWorkflow, OneMatterWorkflow, StagedAidWorkflow],
                                activities=acts.pop("wf"))]
         self.workers += [Worker(self.env.client, task_queue=q, activities=a) for q, a in acts.items()]
         for w in self.workers:

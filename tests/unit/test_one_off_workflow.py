@@ -14,7 +14,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from deploy.embedded import _bin
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
 from tests.support import wait_for
@@ -23,14 +22,6 @@ from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
 
 PERSON = "11010519491231002X"
-
-
-@pytest.fixture(scope="module")
-async def env():
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=_bin("temporal-test-server"),
-    ) as e:
-        yield e
 
 
 @dataclass

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from deploy.embedded import _bin
 from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
 from tests.support import wait_for
@@ -23,14 +21,6 @@ from workflows.staged_aid.inputs import PlanChange, PlannedInstallment, StagedAi
 from workflows.staged_aid.workflow import StagedAidWorkflow
 
 PERSON = "11010519491231002X"
-
-
-@pytest.fixture(scope="module")
-async def env():
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=_bin("temporal-test-server"),
-    ) as e:
-        yield e
 
 
 @dataclass

@@ -78,10 +78,19 @@ class CountyPayment(BaseModel):
     reason: str = ""
 
 
+class Escalation(BaseModel):
+    """An approver or administrator raises the case to one matter, one discussion (一事一议)."""
+
+    official: str
+    role: str
+    region: str = ""
+    reason: str = Field(min_length=1)
+
+
 class EmergencyReliefResult(BaseModel):
     case_id: str
     outcome: Literal["paid", "not_payable", "rejected", "confirmed", "recovery_opened",
-                     "corrected_in_good_faith"]
+                     "corrected_in_good_faith", "staged_plan"]
     amount_fen: int = 0
     payment_id: str | None = None
     reason: str = ""

@@ -20,9 +20,16 @@ from workflows.common import (
     check_official,
     policy_of,
 )
+from workflows.one_matter.workflow import OneMatterWorkflow
+from workflows.staged_aid.workflow import StagedAidWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
+    from shared.config import (
+        TASK_QUEUE_APPROVAL,
+        TASK_QUEUE_INTAKE,
+        TASK_QUEUE_PAYMENT,
+        TASK_QUEUE_VERIFICATION,
+    )
     from shared.contracts import activities as act
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
     from workflows.emergency_relief.inputs import (
@@ -33,8 +40,11 @@ with workflow.unsafe.imports_passed_through():
         DocumentsSubmitted,
         EmergencyReliefInput,
         EmergencyReliefResult,
+        Escalation,
         IneligibleResolution,
     )
+    from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
+    from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
 
 
 DECIDERS = ("county_approver", "admin")
@@ -44,13 +54,18 @@ COUNTY_PAYERS = ("county_approver", "finance", "admin")
 
 # Changes to live logic are patched: histories recorded before a patch replay on the old path.
 V2 = "emergency-relief-v2"  # county deadline, reserve wait, documents, verification, recovery
+V3 = "emergency-relief-committee"  # above the committee threshold, or escalated: one matter, one discussion
+ESCALATORS = ("township_approver", "county_approver", "admin")
 
 
 @workflow.defn(name="EmergencyRelief")
 class EmergencyReliefWorkflow(CaseSteps):
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: EmergencyReliefInput) -> None:
+        # the input is known before any update arrives: validators may read it from the first task
         self._init_steps()
-        self._inp: EmergencyReliefInput | None = None
+        self._inp: EmergencyReliefInput | None = inp
+        self._case_id, self._region = inp.case_id, inp.region_code
         self._facts: act.RecipientFacts | None = None
         self._county_decision: CountyDecision | None = None
         self._awaiting_county = False
@@ -61,6 +76,8 @@ class EmergencyReliefWorkflow(CaseSteps):
         self._reserve_available = False
         self._county_payment: CountyPayment | None = None
         self._awaiting_reserve = False
+        self._escalation: Escalation | None = None
+        self._v3 = False
 
     # -- what operators and other services can ask or tell a running case ------------------------
 
@@ -83,8 +100,10 @@ class EmergencyReliefWorkflow(CaseSteps):
 
     @decide.validator
     def _validate_decision(self, decision: CountyDecision) -> None:
-        if not self._awaiting_county:
+        if not self._awaiting_county or self._escalation is not None:
             raise ValueError("this case is not waiting for a county decision")
+        if self._county_decision is not None:
+            raise ValueError("the county has decided")
         if decision.role not in DECIDERS:
             raise ValueError(f"role {decision.role} cannot decide above the township's authority")
         self._check_official(decision.approver, decision.region, decision.person_id)
@@ -92,6 +111,21 @@ class EmergencyReliefWorkflow(CaseSteps):
             raise ValueError("an approval needs a positive amount_fen")
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
+
+    @workflow.update
+    async def escalate(self, escalation: Escalation) -> str:
+        self._escalation = escalation
+        return "escalated to the county coordination committee"
+
+    @escalate.validator
+    def _validate_escalation(self, escalation: Escalation) -> None:
+        if not self._awaiting_county or not self._v3:
+            raise ValueError("only a case waiting for the county's decision can be escalated to the committee")
+        if self._escalation is not None:
+            raise ValueError("already escalated")
+        if escalation.role not in ESCALATORS:
+            raise ValueError(f"role {escalation.role} cannot escalate a case")
+        self._check_jurisdiction(escalation.region)
 
     @workflow.update
     async def submit_documents(self, documents: DocumentsSubmitted) -> str:
@@ -152,6 +186,7 @@ class EmergencyReliefWorkflow(CaseSteps):
         self._inp = inp
         self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         v2 = workflow.patched(V2)
+        self._v3 = v3 = v2 and workflow.patched(V3)
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
         entitlement = await self._assess(inp, facts)
         policy = policy_of(entitlement)
@@ -161,16 +196,40 @@ class EmergencyReliefWorkflow(CaseSteps):
             return await self._close(inp, "not_payable", entitlement.reason, policy)
 
         levels = await self._levels(inp.business_date) if v2 else None
-        approval = await self._approve(inp, entitlement)
+        committee: OneMatterResult | None = None
+        if v3 and levels is not None and entitlement.amount_fen > levels.committee_threshold_fen:
+            committee = await self._refer_to_committee(
+                inp, entitlement, f"need of {entitlement.amount_fen} fen exceeds the cap of "
+                f"{levels.committee_threshold_fen} fen")
+            approval = act.ApprovalOutcome(case_id=inp.case_id, decision="approved", tier="committee",
+                                           decided_by="committee", amount_fen=committee.amount_fen,
+                                           reason=f"decided by the county coordination committee: {committee.reason}")
+        else:
+            approval = await self._approve(inp, entitlement)
         amount, pay_from = approval.amount_fen, approval.pay_from
         if approval.decision == "needs_county":
             decision = await self._await_county_decision(inp, approval, levels)
-            if v2:
-                await self._record_decision(inp, decision, entitlement)
-            if not decision.approve:
-                return await self._close(inp, "rejected", decision.reason, policy)
-            amount = decision.amount_fen or amount
-            pay_from = decision.pay_from or ("county_fund" if v2 else pay_from)
+            if decision is None:  # escalated: one matter, one discussion
+                assert self._escalation is not None
+                committee = await self._refer_to_committee(
+                    inp, entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
+                amount, pay_from = committee.amount_fen, "county_fund"
+            else:
+                if v2:
+                    await self._record_decision(inp, decision, entitlement)
+                if not decision.approve:
+                    return await self._close(inp, "rejected", decision.reason, policy)
+                amount = decision.amount_fen or amount
+                pay_from = decision.pay_from or ("county_fund" if v2 else pay_from)
+        if committee is not None:
+            if not committee.approve:
+                return await self._close(inp, "rejected", f"the committee refused: {committee.reason}", policy)
+            if committee.plan:
+                staged = await self._run_staged_plan(inp, entitlement, committee)
+                return await self._close(inp, "staged_plan", f"the committee decided {committee.amount_fen} fen in "
+                                         f"{len(committee.plan)} installments; staged plan {staged.case_id} "
+                                         f"{staged.outcome}: {staged.paid_fen} fen paid", policy,
+                                         amount=staged.paid_fen)
         await self._record("open", "approved", approval.reason if approval.decision == "approved"
                            else f"approved by the county: {amount} fen", policy=policy, amount=amount)
 
@@ -227,9 +286,11 @@ class EmergencyReliefWorkflow(CaseSteps):
         )
 
     async def _await_county_decision(self, inp: EmergencyReliefInput, approval: act.ApprovalOutcome,
-                                     levels: ServiceLevels | None) -> CountyDecision:
+                                     levels: ServiceLevels | None) -> CountyDecision | None:
+        """The county's decision, or None when the case was escalated to the committee instead."""
         self._awaiting_county = True
-        arrived: Callable[[], bool] = lambda: self._county_decision is not None  # noqa: E731
+        arrived: Callable[[], bool] = lambda: (  # noqa: E731
+            self._county_decision is not None or self._escalation is not None)
         if levels is None:  # histories from before the county deadline existed
             self._stage = "awaiting_county_decision"
             await self._record("awaiting_decision", "awaiting_county_decision", approval.reason,
@@ -253,12 +314,59 @@ class EmergencyReliefWorkflow(CaseSteps):
                                        escalated=True, escalated_to="prefecture")
                     await workflow.wait_condition(arrived)
             self._deadlines = []
+            if self._escalation is not None:
+                await self._close_task("county_decision", self._escalation.official, "escalated")
+                self._awaiting_county = False
+                return None
             assert self._county_decision is not None
             await self._close_task("county_decision", self._county_decision.approver,
                                    "approved" if self._county_decision.approve else "rejected")
         self._awaiting_county = False
         assert self._county_decision is not None
         return self._county_decision
+
+    async def _refer_to_committee(self, inp: EmergencyReliefInput, entitlement: Entitlement,
+                                  why: str) -> OneMatterResult:
+        """一事一议: the matter becomes a case of the county coordination committee (a child workflow);
+        this case waits for its decision."""
+        matter_id = f"om-{inp.case_id}"
+        matter = OneMatterInput(case_id=matter_id, parent_case_id=inp.case_id, parent_pathway=PATHWAY,
+                                person_id=inp.person_id, region_code=inp.region_code,
+                                business_date=inp.business_date, requested_amount_fen=entitlement.amount_fen,
+                                reason=why, registered_by=inp.opened_by,
+                                dossier={"measure": entitlement.measure, "policy_reason": entitlement.reason})
+        await self._open_child_case(matter_id, "one_matter", "committee", inp, "OneMatterOneDiscussion",
+                                    matter.model_dump(mode="json"), why)
+        await self._record("awaiting_decision", "referred_to_committee", f"{why}: matter {matter_id}",
+                           escalated=True, escalated_to="committee")
+        return await workflow.execute_child_workflow(
+            OneMatterWorkflow.run, matter, id=matter_id, task_queue=workflow.info().task_queue)
+
+    async def _run_staged_plan(self, inp: EmergencyReliefInput, entitlement: Entitlement,
+                               committee: OneMatterResult) -> StagedAidResult:
+        """The staged plan is a case of its own (its installments, pauses and re-checks); this case
+        stays open until the plan ends."""
+        plan_id = f"sa-{inp.case_id}"
+        staged = StagedAidInput(case_id=plan_id, person_id=inp.person_id, region_code=inp.region_code,
+                                business_date=inp.business_date, measure=entitlement.measure, plan=committee.plan,
+                                cause_event_id=inp.cause_event_id, opened_by="committee",
+                                parent_case_id=inp.case_id)
+        await self._open_child_case(plan_id, "staged_aid", "committee_plan", inp, "StagedAid",
+                                    staged.model_dump(mode="json"), "staged plan decided by the committee")
+        await self._record("open", "staged_plan", f"paid in {len(committee.plan)} installments: plan {plan_id}",
+                           amount=committee.amount_fen)
+        return await workflow.execute_child_workflow(StagedAidWorkflow.run, staged, id=plan_id,
+                                                     task_queue=workflow.info().task_queue)
+
+    async def _open_child_case(self, case_id: str, pathway: str, trigger: str, inp: EmergencyReliefInput,
+                               workflow_type: str, workflow_input: dict[str, Any], note: str) -> None:
+        await workflow.execute_activity(
+            act.OPEN_CASE,
+            act.CaseOpen(case_id=case_id, pathway=pathway, trigger=trigger, person_id=inp.person_id,
+                         region_code=inp.region_code, business_date=inp.business_date, parent_case_id=inp.case_id,
+                         cause_event_id=inp.cause_event_id, workflow_type=workflow_type,
+                         workflow_input=workflow_input, note=note),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     async def _record_decision(self, inp: EmergencyReliefInput, decision: CountyDecision,
                                entitlement: Entitlement) -> None:

@@ -37,9 +37,12 @@ DECIDERS = {"township": ("township_approver", "county_approver", "admin"), "coun
 
 @workflow.defn(name="OneOffAssistance")
 class OneOffAssistanceWorkflow(CaseSteps):
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: OneOffInput) -> None:
+        # the input is known before any update arrives: validators may read it from the first task
         self._init_steps()
-        self._inp: OneOffInput | None = None
+        self._inp: OneOffInput | None = inp
+        self._case_id, self._region = inp.case_id, inp.region_code
         self._facts: act.RecipientFacts | None = None
         self._application: ApplicationReceived | None = None
         self._decision: ApproverDecision | None = None

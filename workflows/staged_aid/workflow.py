@@ -27,9 +27,12 @@ CHANGERS = ("township_approver", "county_approver", "committee", "admin")
 
 @workflow.defn(name="StagedAid")
 class StagedAidWorkflow(CaseSteps):
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: StagedAidInput) -> None:
+        # the input is known before any update arrives: validators may read it from the first task
         self._init_steps()
-        self._inp: StagedAidInput | None = None
+        self._inp: StagedAidInput | None = inp
+        self._case_id, self._region = inp.case_id, inp.region_code
         self._plan: list[PlannedInstallment] = []
         self._plan_total = 0
         self._paid: dict[int, int] = {}

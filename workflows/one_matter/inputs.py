@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from workflows.staged_aid.inputs import PlannedInstallment
+
+PATHWAY = "one_matter"
+
+
+class OneMatterInput(BaseModel):
+    case_id: str
+    parent_case_id: str
+    parent_pathway: str
+    person_id: str
+    region_code: str
+    business_date: date
+    requested_amount_fen: int
+    reason: str                     # why it came to the committee (above the cap, escalated by whom)
+    dossier: dict[str, Any] = Field(default_factory=dict)
+    registered_by: str = "system"
+
+
+class Opinion(BaseModel):
+    member_id: str
+    role: str
+    region: str = ""
+    vote: Literal["approve", "reject"]
+    amount_fen: int | None = None
+    reason: str = Field(min_length=1)
+
+
+class CommitteeDecision(BaseModel):
+    """The chair records the committee's decision once the quorum has given opinions."""
+
+    member_id: str
+    role: str
+    region: str = ""
+    approve: bool
+    amount_fen: int | None = None
+    plan: list[PlannedInstallment] = Field(default_factory=list)  # empty: paid at once
+    reason: str = Field(min_length=1)
+
+
+class OneMatterResult(BaseModel):
+    case_id: str
+    approve: bool
+    amount_fen: int = 0
+    plan: list[PlannedInstallment] = Field(default_factory=list)
+    reason: str = ""
+    opinions: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,0 +1,151 @@
+"""The committee's matter: assemble the dossier, collect every member's opinion by the deadline (one
+each, members only), remind, escalate to the prefecture when it stalls, take the chair's decision
+once a quorum has spoken and it follows the majority, and keep the minutes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
+
+with workflow.unsafe.imports_passed_through():
+    from shared.config import TASK_QUEUE_APPROVAL
+    from shared.contracts import activities as act
+    from workflows.one_matter.inputs import (
+        PATHWAY,
+        CommitteeDecision,
+        OneMatterInput,
+        OneMatterResult,
+        Opinion,
+    )
+
+
+@workflow.defn(name="OneMatterOneDiscussion")
+class OneMatterWorkflow(CaseSteps):
+    @workflow.init
+    def __init__(self, inp: OneMatterInput) -> None:
+        # the input is known before any update arrives: validators may read it from the first task
+        self._init_steps()
+        self._inp: OneMatterInput | None = inp
+        self._case_id, self._region = inp.case_id, inp.region_code
+        self._roster: act.Roster | None = None
+        self._quorum = 0
+        self._opinions: list[Opinion] = []
+        self._decision: CommitteeDecision | None = None
+
+    @workflow.query
+    def stage(self) -> str:
+        return self._stage
+
+    @workflow.query
+    def matter(self) -> dict[str, Any]:
+        members = self._roster.members if self._roster else []
+        given = {o.member_id for o in self._opinions}
+        return {"stage": self._stage, "quorum": self._quorum, "deadlines": self._deadlines,
+                "opinions": [o.model_dump() for o in self._opinions],
+                "owed_by": [m.member_id for m in members if m.member_id not in given]}
+
+    @workflow.update
+    async def opinion(self, opinion: Opinion) -> dict[str, Any]:
+        self._opinions.append(opinion)
+        await self._record("awaiting_decision", "collecting_opinions",
+                           f"opinion of {opinion.member_id}: {opinion.vote}"
+                           + (f" {opinion.amount_fen} fen" if opinion.amount_fen else "") + f" ({opinion.reason})")
+        return self.matter()
+
+    @opinion.validator
+    def _validate_opinion(self, opinion: Opinion) -> None:
+        member = self._member(opinion.member_id, opinion.region)
+        if member is None:
+            raise ValueError(f"{opinion.member_id} is not a member of this committee")
+        if any(o.member_id == opinion.member_id for o in self._opinions):
+            raise ValueError(f"{opinion.member_id} has already given an opinion on this matter")
+        if self._decision is not None:
+            raise ValueError("the committee has decided")
+        if opinion.vote == "approve" and (opinion.amount_fen is None or opinion.amount_fen <= 0):
+            raise ValueError("an approving opinion names the amount (amount_fen)")
+
+    @workflow.update
+    async def decide(self, decision: CommitteeDecision) -> str:
+        self._decision = decision
+        return "recorded"
+
+    @decide.validator
+    def _validate_decision(self, decision: CommitteeDecision) -> None:
+        member = self._member(decision.member_id, decision.region)
+        if member is None or not member.chair:
+            raise ValueError("only the committee's chair records its decision")
+        if self._decision is not None:
+            raise ValueError("the committee has decided")
+        if len(self._opinions) < self._quorum:
+            raise ValueError(f"no quorum yet: {len(self._opinions)} of the {self._quorum} opinions needed")
+        approvals = sum(o.vote == "approve" for o in self._opinions)
+        majority_approves = approvals * 2 > len(self._opinions)
+        if decision.approve != majority_approves:
+            raise ValueError("the decision must follow the majority of the opinions given")
+        if decision.approve:
+            total = decision.amount_fen or 0
+            if total <= 0:
+                raise ValueError("an approval names the amount (amount_fen)")
+            if decision.plan and sum(i.amount_fen for i in decision.plan) != total:
+                raise ValueError("the staged plan must add up to the decided amount")
+
+    def _member(self, member_id: str, region: str) -> act.CommitteeMember | None:
+        assert self._inp is not None
+        if region and not self._inp.region_code.startswith(region):
+            return None
+        return next((m for m in (self._roster.members if self._roster else []) if m.member_id == member_id), None)
+
+    @workflow.run
+    async def run(self, inp: OneMatterInput) -> OneMatterResult:
+        self._inp = inp
+        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
+        levels = await self._levels(inp.business_date)
+        self._roster = await workflow.execute_activity(
+            act.COMMITTEE_ROSTER, act.RosterRequest(region_code=inp.region_code), task_queue=TASK_QUEUE_APPROVAL,
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=act.Roster)
+        size = len(self._roster.members)
+        self._quorum = size * levels.committee_quorum_percent // 100 + 1 if size else 1
+        due = workflow.now() + timedelta(days=levels.committee_opinion_days)
+        self._deadlines = [{"kind": "committee_opinions", "due": due.isoformat()}]
+        await self._open_task("committee", "committee", due, inp.requested_amount_fen,
+                              f"one matter, one discussion: {inp.reason}")
+        await self._record("awaiting_decision", "dossier_assembled",
+                           f"dossier for the county coordination committee ({size} members, quorum {self._quorum}): "
+                           f"{inp.reason}; requested {inp.requested_amount_fen} fen", amount=inp.requested_amount_fen)
+        decided = lambda: self._decision is not None  # noqa: E731
+        if not await self._wait_until(decided, workflow.now() + (due - workflow.now()) / 2):
+            await self._record("awaiting_decision", "collecting_opinions",
+                               f"reminder: opinions owed by {', '.join(self.matter()['owed_by']) or 'nobody'}; "
+                               f"decision due {due.isoformat()}")
+            if not await self._wait_until(decided, due):
+                self._flags.append("committee_overdue")
+                await self._record("awaiting_decision", "escalated",
+                                   f"no decision by {due.isoformat()} ({len(self._opinions)} of {self._quorum} "
+                                   "opinions): escalated to the prefecture", escalated=True, escalated_to="prefecture")
+                await workflow.wait_condition(decided)
+        decision = self._decision
+        assert decision is not None
+        self._deadlines = []
+        await self._close_task("committee", decision.member_id, "approved" if decision.approve else "rejected")
+        opinions = [o.model_dump() for o in self._opinions]
+        await workflow.execute_activity(
+            act.RECORD_MINUTES,
+            act.Minutes(case_id=inp.case_id, parent_case_id=inp.parent_case_id, county_code=inp.region_code[:6],
+                        opinions=opinions, decision=decision.model_dump(mode="json"), quorum=self._quorum,
+                        recorded_at=workflow.now()),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+        summary = "; ".join(f"{o.member_id}: {o.vote}" for o in self._opinions)
+        outcome = "approved" if decision.approve else "rejected"
+        await self._record("closed", "closed", f"committee {outcome}"
+                           + (f" {decision.amount_fen} fen" if decision.approve else "")
+                           + (f" in {len(decision.plan)} installments" if decision.plan else "")
+                           + f" ({decision.reason}); minutes: {summary}", closed=True, outcome=outcome,
+                           amount=decision.amount_fen if decision.approve else None)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OneMatterResult(case_id=inp.case_id, approve=decision.approve,
+                               amount_fen=decision.amount_fen or 0 if decision.approve else 0, plan=decision.plan,
+                               reason=decision.reason, opinions=opinions)
