@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -23,10 +23,12 @@ T = TypeVar("T")
 _serial = itertools.count(1)
 
 
-def national_id(region: str = "640104", birth: str = "19800101") -> str:
-    """A fresh, valid 18-character national ID (unique within a test run)."""
-    seq = f"{(next(_serial) * 7 + int(uuid.uuid4().int % 97)) % 1000:03d}"
-    first17 = f"{region}{birth}{seq}"
+def national_id(region: str = "640104") -> str:
+    """A fresh, valid 18-character national ID, unique within a test run (the birth date and the
+    sequence number both come from one counter)."""
+    n = next(_serial)
+    birth = date(1950, 1, 1) + timedelta(days=n // 1000)
+    first17 = f"{region}{birth:%Y%m%d}{n % 1000:03d}"
     return first17 + id_check_character(first17)
 
 

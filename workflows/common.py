@@ -10,11 +10,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
     from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
@@ -25,6 +27,13 @@ SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeff
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                             maximum_interval=timedelta(seconds=60),
                             non_retryable_error_types=["DisbursementConflict"])
+# Bounded: a payment that still fails after these attempts (about four minutes) waits for an
+# administrator's retry (doudi admin replay --retry) instead of retrying silently for ever.
+BOUNDED_PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                    maximum_interval=timedelta(seconds=30), maximum_attempts=10,
+                                    non_retryable_error_types=["DisbursementConflict"])
+PAYMENT_FAILURE_WAITS = "payment-failure-waits-for-admin"
+STALLED = SearchAttributeKey.for_bool("DoudiStalled")
 STEP_TIMEOUT = timedelta(seconds=10)
 CHECK_TIMEOUT = timedelta(minutes=2)  # the economic check queries several department sources
 
@@ -40,6 +49,19 @@ def check_official(*, case_region: str, registered_by: str, household: set[str],
         raise ValueError("an official cannot decide a case of their own household (conflict of interest)")
 
 
+class RetryRequest(BaseModel):
+    """An administrator re-runs a step that failed after its retries (after the cause was fixed)."""
+
+    official: str
+    role: str
+    reason: str = Field(min_length=1)
+
+
+class StallMark(BaseModel):
+    stalled: bool
+    reason: str = ""
+
+
 class CaseSteps:
     """Mixed into a pathway's workflow class; ``_case_id``, ``_pathway`` and ``_region`` are set by
     the workflow's run method before any step."""
@@ -53,6 +75,58 @@ class CaseSteps:
         self._stage = "opened"
         self._deadlines: list[dict[str, Any]] = []
         self._flags: list[str] = []
+        self._failed_step: str | None = None
+        self._retry: RetryRequest | None = None
+
+    # -- operators: a stalled mark (from the sweep) and the retry of a failed step ---------------------
+
+    @workflow.signal
+    def mark_stalled(self, mark: StallMark) -> None:
+        """The stalled-case sweep's verdict, mirrored into the DoudiStalled search attribute."""
+        workflow.upsert_search_attributes([STALLED.value_set(mark.stalled)])
+
+    @workflow.update
+    async def retry_failed_step(self, request: RetryRequest) -> str:
+        self._retry = request
+        return f"retrying {self._failed_step}"
+
+    @retry_failed_step.validator
+    def _validate_retry(self, request: RetryRequest) -> None:
+        if self._failed_step is None:
+            raise ValueError("no step of this case is waiting for a retry")
+        if request.role != "admin":
+            raise ValueError("only an administrator re-runs a failed step")
+
+    async def _disburse(self, request: act.DisbursementRequest) -> act.Disbursement:
+        """Pay through the payment service (idempotent by the request's key). A payment that still fails
+        after its retries waits for an administrator's retry instead of failing the case; a retry pays
+        at most once, whatever happened before."""
+        if not workflow.patched(PAYMENT_FAILURE_WAITS):
+            return await workflow.execute_activity(
+                act.DISBURSE, request, task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=PAYMENT_RETRY, result_type=act.Disbursement)
+        while True:
+            try:
+                return await workflow.execute_activity(
+                    act.DISBURSE, request, task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=BOUNDED_PAYMENT_RETRY, result_type=act.Disbursement)
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.type == "DisbursementConflict":
+                    raise  # a bug, not an outage: the case fails visibly and is reset after the fix
+                await self._wait_for_retry("payment", f"payment failed after its retries ({cause}); "
+                                           "waiting for an administrator to retry once the cause is fixed")
+
+    async def _wait_for_retry(self, step: str, why: str) -> None:
+        self._failed_step, self._retry = step, None
+        self._flags.append(f"{step}_failed")
+        stage = self._stage
+        await self._record("open", f"{step}_failed", why)
+        await workflow.wait_condition(lambda: self._retry is not None)
+        assert self._retry is not None
+        self._flags.remove(f"{step}_failed")
+        self._failed_step = None
+        await self._record("open", stage, f"{step} retried by {self._retry.official}: {self._retry.reason}")
 
     async def _look_up(self, person_id: str, on: Any) -> act.RecipientFacts:
         self._stage = "looking_up_recipient"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.operations import frontdoor, routes, subscribers
+from services.operations import dashboard, frontdoor, routes, subscribers
 from shared.infra.process import Runtime, ServiceParts, run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,6 +28,7 @@ def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi", version="1", openapi_url=None,
                   description="兜底 doudi: basic-living relief for people in hardship")
     app.include_router(routes.router)
+    dashboard.install(app)  # the dashboard page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -1,4 +1,5 @@
-"""The payment service process: the immutable ledger and disbursements."""
+"""The payment service process: the immutable ledger, disbursements, township reserve funds and their
+replenishment, recovery claims."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.payment import routes
 from services.payment.activities import PaymentActivities
 from services.payment.ledger import SCHEMA
+from services.payment.reserves import ReserveService
 from shared.config import TASK_QUEUE_PAYMENT
 from shared.infra.process import Runtime, ServiceParts, run
 
@@ -16,8 +19,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi payment", version="1")
+    reserves = ReserveService(rt.pool, rt.temporal)
+    app.state.reserves = reserves
+    app.include_router(routes.router)
     activities = PaymentActivities(rt.pool)
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_PAYMENT, activities=[activities.disburse])
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_PAYMENT,
+                        activities=[activities.disburse, activities.open_recovery],
+                        background=[reserves.resignal_loop])
 
 
 def main() -> None:

@@ -148,6 +148,9 @@ async def test_pause_resume_and_an_adjustment_that_never_exceeds_the_plan(env: W
     fakes = Fakes()
     plan = await month_starts(env)
     async with Plan(env, fakes, plan=plan) as handle:
+        async def waiting() -> bool:
+            return await handle.query(StagedAidWorkflow.stage) == "waiting"
+        await wait_for(waiting, timeout=20)
         await handle.execute_update(StagedAidWorkflow.change, change("pause"))
         await env.sleep(timedelta(days=100))  # every due date passes while paused
         assert fakes.payments == []

@@ -13,7 +13,6 @@ from temporalio import workflow
 
 from workflows.common import (
     CHECK_TIMEOUT,
-    PAYMENT_RETRY,
     SERVICE_RETRY,
     STEP_TIMEOUT,
     CaseSteps,
@@ -388,17 +387,13 @@ class EmergencyReliefWorkflow(CaseSteps):
                   if levels is None or pay_from == "township_reserve"  # (before v2 every payment named the reserve)
                   else act.account(act.COUNTY_FUND, inp.region_code[:6]))
         while True:
-            result = await workflow.execute_activity(
-                act.DISBURSE,
-                act.DisbursementRequest(
-                    idempotency_key=f"{inp.case_id}:1", case_id=inp.case_id, pathway=PATHWAY,
-                    person_id=inp.person_id, household_id=facts.household_id, region_code=inp.region_code,
-                    amount_fen=amount, installment=1, account=source, cause_event_id=inp.cause_event_id,
-                    measure=entitlement.measure,
-                ),
-                task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PAYMENT_RETRY,
-                result_type=act.Disbursement,
-            )
+            self._reserve_available = False  # before the attempt: a top-up signalled during it is not lost
+            result = await self._disburse(act.DisbursementRequest(
+                idempotency_key=f"{inp.case_id}:1", case_id=inp.case_id, pathway=PATHWAY,
+                person_id=inp.person_id, household_id=facts.household_id, region_code=inp.region_code,
+                amount_fen=amount, installment=1, account=source, cause_event_id=inp.cause_event_id,
+                measure=entitlement.measure,
+            ))
             if result.status == "paid":
                 self._awaiting_reserve = False
                 return result
@@ -408,7 +403,6 @@ class EmergencyReliefWorkflow(CaseSteps):
                 await self._record("open", "waiting_for_reserve",
                                    f"the township reserve cannot cover {amount} fen yet; replenishment request "
                                    f"{result.replenishment_request_id} is with the county", amount=amount)
-            self._reserve_available = False
             await self._wait_until(lambda: self._reserve_available or self._county_payment is not None,
                                    workflow.now() + timedelta(minutes=levels.reserve_retry_minutes))
             if self._county_payment is not None:

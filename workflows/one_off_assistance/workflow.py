@@ -11,7 +11,6 @@ from temporalio import workflow
 
 from workflows.common import (
     CHECK_TIMEOUT,
-    PAYMENT_RETRY,
     SERVICE_RETRY,
     STEP_TIMEOUT,
     CaseSteps,
@@ -20,7 +19,7 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.policy import Entitlement, HouseholdProfile
     from workflows.one_off_assistance.inputs import (
@@ -212,16 +211,11 @@ class OneOffAssistanceWorkflow(CaseSteps):
     async def _pay(self, facts: act.RecipientFacts, entitlement: Entitlement, amount: int) -> act.Disbursement:
         assert self._inp is not None
         self._stage = "paying"
-        return await workflow.execute_activity(
-            act.DISBURSE,
-            act.DisbursementRequest(
-                idempotency_key=f"{self._case_id}:1", case_id=self._case_id, pathway=PATHWAY,
-                person_id=self._inp.person_id, household_id=facts.household_id, region_code=self._region,
-                amount_fen=amount, installment=1, account=act.account(act.COUNTY_FUND, self._region[:6]),
-                cause_event_id=self._inp.cause_event_id, measure=entitlement.measure),
-            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PAYMENT_RETRY,
-            result_type=act.Disbursement,
-        )
+        return await self._disburse(act.DisbursementRequest(
+            idempotency_key=f"{self._case_id}:1", case_id=self._case_id, pathway=PATHWAY,
+            person_id=self._inp.person_id, household_id=facts.household_id, region_code=self._region,
+            amount_fen=amount, installment=1, account=act.account(act.COUNTY_FUND, self._region[:6]),
+            cause_event_id=self._inp.cause_event_id, measure=entitlement.measure))
 
     async def _close(self, outcome: str, reason: str, policy: dict[str, Any], *, amount: int = 0,
                      payment_id: str | None = None) -> OneOffResult:

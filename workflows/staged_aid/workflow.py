@@ -8,10 +8,9 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.common import PAYMENT_RETRY, STEP_TIMEOUT, CaseSteps, policy_of
+from workflows.common import CaseSteps, policy_of
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
     from shared.policy import HouseholdProfile
     from workflows.staged_aid.inputs import (
@@ -157,16 +156,11 @@ class StagedAidWorkflow(CaseSteps):
         assert self._inp is not None
         self._stage = "paying"
         # A payment provider that is down makes the activity retry (same key): it waits, never pays twice.
-        payment = await workflow.execute_activity(
-            act.DISBURSE,
-            act.DisbursementRequest(
-                idempotency_key=f"{self._case_id}:{installment.number}", case_id=self._case_id, pathway=PATHWAY,
-                person_id=self._inp.person_id, region_code=self._region, amount_fen=installment.amount_fen,
-                installment=installment.number, account=act.account(act.COUNTY_FUND, self._region[:6]),
-                cause_event_id=self._inp.cause_event_id, measure=self._inp.measure),
-            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PAYMENT_RETRY,
-            result_type=act.Disbursement,
-        )
+        payment = await self._disburse(act.DisbursementRequest(
+            idempotency_key=f"{self._case_id}:{installment.number}", case_id=self._case_id, pathway=PATHWAY,
+            person_id=self._inp.person_id, region_code=self._region, amount_fen=installment.amount_fen,
+            installment=installment.number, account=act.account(act.COUNTY_FUND, self._region[:6]),
+            cause_event_id=self._inp.cause_event_id, measure=self._inp.measure))
         self._paid[installment.number] = installment.amount_fen
         await self._record("open", "installment_paid",
                            f"installment {installment.number}: {installment.amount_fen} fen, {payment.payment_id}",

@@ -1,0 +1,196 @@
+"""The operations dashboard (运营工作台): the page a caseworker keeps open all day, and its two
+aggregate routes.
+
+- ``GET /`` serves ``static/index.html`` (no auth: the page holds nothing; every data call it makes
+  carries the bearer token the person enters once), ``/static/*`` its script and style sheet.
+- ``GET /api/stats``: case counts by pathway, status, outcome and county, and disbursed payments per
+  day over the last days, in the caller's jurisdiction.
+- ``GET /api/stats/attention``: the cases that need a person now (stalled, overdue deadlines, lapsed
+  deadline flags), longest overdue first.
+
+The case list, a case's timeline and the reserve balances come from the existing routes
+(``/api/cases``, ``/api/cases/{id}``, ``/api/reserves``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from services.operations import queries
+from shared.auth import Principal, Role, require_roles
+
+STATIC = Path(__file__).parent / "static"
+
+# Payments are counted per local business day where the aid is paid (China Standard Time).
+DAY_TIMEZONE = "Asia/Shanghai"
+
+# The page loads only its own script and style sheet and talks only to this origin: a bearer token sits
+# in its sessionStorage, so no inline script, no third-party origin, no framing.
+PAGE_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+# Every official may read the dashboard; service accounts have no business here.
+DashboardReader = Annotated[Principal, Depends(require_roles(
+    Role.clerk, Role.township_approver, Role.county_approver, Role.committee, Role.finance, Role.auditor))]
+RegionPrefix = Annotated[str | None, Query(pattern=r"^\d{2,9}$",
+                                           description="narrow to a region-code prefix inside your jurisdiction")]
+
+
+class Count(BaseModel):
+    key: str
+    count: int
+
+
+class DayPayments(BaseModel):
+    day: date = Field(description=f"local day ({DAY_TIMEZONE}) of paid_at")
+    count: int
+    amount_fen: int = Field(description="sum of the day's disbursed amounts, integer fen")
+
+
+class PaymentSeries(BaseModel):
+    days: int
+    timezone: str
+    since: date
+    until: date
+    count: int
+    amount_fen: int
+    series: list[DayPayments] = Field(description="one entry per day, oldest first, days without payments at 0")
+
+
+class Stats(BaseModel):
+    jurisdiction: str = Field(description="the caller's region prefix; empty = everywhere")
+    region_code: str | None = None
+    as_of: datetime
+    total: int
+    open: int = Field(description="cases not closed")
+    stalled: int
+    attention: int = Field(description="cases GET /api/stats/attention lists")
+    by_pathway: list[Count]
+    by_status: list[Count]
+    by_outcome: list[Count] = Field(description="closed cases by outcome")
+    by_county: list[Count] = Field(description="by county: the first six digits of the region code")
+    payments: PaymentSeries
+
+
+class OverdueDeadline(BaseModel):
+    kind: str | None
+    due: str | None
+
+
+class AttentionItem(BaseModel):
+    case_id: str
+    pathway: str
+    status: str
+    stage: str
+    person_id: str | None
+    household_id: str | None
+    region_code: str | None
+    stalled: bool
+    flags: list[str]
+    escalated_to: str | None = None
+    overdue: list[OverdueDeadline] = Field(description="deadlines past due while the case is open")
+    oldest_due: datetime | None
+    reasons: list[str] = Field(description="stalled, overdue:<deadline kind>, or a lapsed-deadline flag")
+    opened_at: datetime | None
+    updated_at: datetime | None
+    workflow_url: str
+
+
+class AttentionList(BaseModel):
+    items: list[AttentionItem]
+    total: int
+    as_of: datetime
+
+
+router = APIRouter(prefix="/api", tags=["dashboard"])
+
+
+def _counts(values: dict[str, int]) -> list[Count]:
+    return [Count(key=k, count=n) for k, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0] or ""))]
+
+
+@router.get("/stats", response_model=Stats, summary="Case counts and payments per day in your jurisdiction")
+async def stats(
+    request: Request,
+    principal: DashboardReader,
+    region_code: RegionPrefix = None,
+    days: Annotated[int, Query(ge=1, le=366, description="payments per day over this many days")] = 30,
+) -> Stats:
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        counts = await queries.dashboard_counts(conn, jurisdiction=principal.region, region_code=region_code)
+        today, paid = await queries.payments_per_day(conn, jurisdiction=principal.region, region_code=region_code,
+                                                     days=days, tz=DAY_TIMEZONE)
+        as_of = await conn.fetchval("SELECT now()")
+    since = today - timedelta(days=days - 1)
+    series = []
+    for i in range(days):
+        day = since + timedelta(days=i)
+        n, fen = paid.get(day, (0, 0))
+        series.append(DayPayments(day=day, count=n, amount_fen=fen))
+    return Stats(
+        jurisdiction=principal.region, region_code=region_code, as_of=as_of, total=counts["total"],
+        open=counts["open"], stalled=counts["stalled"], attention=counts["attention"],
+        by_pathway=_counts(counts["by_pathway"]), by_status=_counts(counts["by_status"]),
+        by_outcome=_counts(counts["by_outcome"]), by_county=_counts(counts["by_county"]),
+        payments=PaymentSeries(days=days, timezone=DAY_TIMEZONE, since=since, until=today,
+                               count=sum(d.count for d in series), amount_fen=sum(d.amount_fen for d in series),
+                               series=series),
+    )
+
+
+@router.get("/stats/attention", response_model=AttentionList,
+            summary="Stalled and overdue cases in your jurisdiction, longest overdue first")
+async def attention(
+    request: Request,
+    principal: DashboardReader,
+    region_code: RegionPrefix = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AttentionList:
+    rt = request.app.state.runtime
+    ui, namespace = rt.settings.temporal_ui_url, rt.settings.temporal_namespace
+    async with rt.pool.acquire() as conn:
+        rows, total = await queries.attention_cases(conn, jurisdiction=principal.region, region_code=region_code,
+                                                    limit=limit, offset=offset)
+        as_of = await conn.fetchval("SELECT now()")
+    items = []
+    for r in rows:
+        overdue = [OverdueDeadline(**d) for d in (r["overdue"] or [])]
+        flags = list(r["flags"] or [])
+        reasons = (["stalled"] if r["stalled"] else []) + [f"overdue:{d.kind}" for d in overdue] + [
+            f for f in flags if f in queries.ATTENTION_FLAGS]
+        items.append(AttentionItem(
+            case_id=r["case_id"], pathway=r["pathway"], status=r["status"], stage=r["stage"],
+            person_id=r["person_id"], household_id=r["household_id"], region_code=r["region_code"],
+            stalled=r["stalled"], flags=flags, escalated_to=r["escalated_to"], overdue=overdue,
+            oldest_due=r["oldest_due"], reasons=reasons, opened_at=r["opened_at"], updated_at=r["updated_at"],
+            workflow_url=f"{ui}/namespaces/{namespace}/workflows/{r['case_id']}"))
+    return AttentionList(items=items, total=total, as_of=as_of)
+
+
+pages = APIRouter(include_in_schema=False)
+
+
+@pages.get("/")
+async def index() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the dashboard on the operations app: its API routes, the page at ``/``, its files at ``/static``."""
+    app.include_router(router)
+    app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=STATIC), name="dashboard-static")

@@ -1,0 +1,25 @@
+"""Verification's activities (task queue ``verification``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+from temporalio import activity
+
+from services.verification.checks import check_economic_status
+from services.verification.sources import DepartmentSource
+from shared.contracts import activities as act
+from shared.policy import PolicyLibrary
+
+
+class VerificationActivities:
+    def __init__(self, pool: asyncpg.Pool, sources: Sequence[DepartmentSource],
+                 library: PolicyLibrary | None = None):
+        self._pool = pool
+        self._sources = list(sources)
+        self._library = library
+
+    @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
+    async def check_economic_status(self, request: act.EconomicCheckRequest) -> act.EconomicCheckResult:
+        return await check_economic_status(self._pool, request, sources=self._sources, library=self._library)

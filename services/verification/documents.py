@@ -1,0 +1,207 @@
+"""Document tracking: the ID card and check authorisation (一证一书) and the explanation and papers that
+follow an assist-first payment (先行救助，后补齐说明).
+
+A submission is recorded and handed to the case's workflow as the Temporal update ``submit_documents``
+in one transaction: the rows commit only after the workflow accepted the update; a rejection (the
+validator: wrong jurisdiction, case not waiting for documents), an unknown case or a workflow that does
+not answer rolls them back. The submission id is also the update id: a client that retries a submission
+with the same ``submission_id`` (after a timeout, say) gets one update and one set of rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared.auth import Principal
+from shared.infra.db import unit_of_work
+
+SUBMIT_DOCUMENTS = "submit_documents"       # the workflow update (workflow id = case id)
+REGION_KEY = SearchAttributeKey.for_keyword("DoudiRegion")
+UPDATE_TIMEOUT_S = 30.0
+
+
+class DocumentKind(StrEnum):
+    explanation = "explanation"                      # 情况说明 (the supplementary explanation)
+    id_card = "id_card"                              # 身份证件
+    authorisation = "authorisation"                  # 经济状况信息核对授权书
+    hospital_record = "hospital_record"              # 病历 / 住院证明
+    quarantine_notice = "quarantine_notice"          # 隔离通知书
+    disaster_certificate = "disaster_certificate"    # 受灾证明
+    other = "other"
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DocumentKind
+    reference: str = Field(min_length=1, max_length=500,
+                           description="where the document is: scan id, file reference, registry number")
+
+    @field_validator("reference")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("reference must not be blank")
+        return value
+
+
+class DocumentsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[DocumentIn] = Field(min_length=1, max_length=50)
+    note: str = Field(default="", max_length=4000)
+    submission_id: str | None = Field(
+        default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="optional idempotency key: retrying with the same id records the submission once")
+
+
+class DocumentView(BaseModel):
+    document_id: str
+    submission_id: str
+    case_id: str
+    kind: str
+    reference: str
+    note: str
+    received_at: datetime
+    received_by: str
+    received_role: str
+
+
+class DocumentsAccepted(BaseModel):
+    case_id: str
+    submission_id: str
+    documents: list[DocumentView]
+    duplicate: bool = False
+    workflow_answer: Any = None
+
+
+class DocumentList(BaseModel):
+    case_id: str
+    items: list[DocumentView]
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+class SubmissionRejected(Exception):
+    """The case's workflow refused the update (or the submission id belongs to another case)."""
+
+
+class CaseNotAnswering(Exception):
+    """The workflow did not accept or reject the update in time; nothing was recorded."""
+
+
+def document_id_for(submission_id: str, index: int) -> str:
+    """Stable per submission and position; sorts in submission order (documents share received_at)."""
+    return f"doc-{hashlib.sha256(submission_id.encode()).hexdigest()[:24]}-{index:02d}"
+
+
+def _view(row: asyncpg.Record) -> DocumentView:
+    return DocumentView(**dict(row))
+
+
+def _not_found(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.NOT_FOUND
+
+
+class DocumentService:
+    def __init__(self, pool: asyncpg.Pool, temporal: Client, *, update_timeout_s: float = UPDATE_TIMEOUT_S):
+        self._pool = pool
+        self._temporal = temporal
+        self._timeout = update_timeout_s
+
+    async def submit(self, case_id: str, body: DocumentsIn, principal: Principal) -> DocumentsAccepted:
+        submission_id = body.submission_id or f"sub-{uuid.uuid4().hex}"
+        async with unit_of_work(self._pool) as conn:
+            earlier = await self._submission(conn, submission_id)
+            if earlier:
+                return self._duplicate(case_id, submission_id, earlier)
+            rows = []
+            for i, doc in enumerate(body.documents):
+                row = await conn.fetchrow(
+                    """
+                    INSERT INTO documents (document_id, submission_id, case_id, kind, reference, note,
+                                           received_by, received_role)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (document_id) DO NOTHING
+                    RETURNING document_id, submission_id, case_id, kind, reference, note, received_at,
+                              received_by, received_role
+                    """,
+                    document_id_for(submission_id, i), submission_id, case_id, doc.kind.value, doc.reference,
+                    body.note, principal.subject, principal.role.value)
+                if row is None:  # the same submission was committed meanwhile by a concurrent request
+                    return self._duplicate(case_id, submission_id, await self._submission(conn, submission_id))
+                rows.append(row)
+            arg = {
+                "submitted_by": principal.subject,
+                "role": principal.role.value,
+                "region": principal.region,
+                "documents": [{"kind": r["kind"], "reference": r["reference"], "document_id": r["document_id"]}
+                              for r in rows],
+                "note": body.note,
+            }
+            answer = await self._send(case_id, submission_id, arg)  # raises: the rows roll back
+        return DocumentsAccepted(case_id=case_id, submission_id=submission_id,
+                                 documents=[_view(r) for r in rows], workflow_answer=answer)
+
+    async def _send(self, case_id: str, submission_id: str, arg: dict[str, Any]) -> Any:
+        handle = self._temporal.get_workflow_handle(case_id)
+        try:
+            return await asyncio.wait_for(handle.execute_update(SUBMIT_DOCUMENTS, arg, id=submission_id),
+                                          timeout=self._timeout)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise SubmissionRejected(getattr(cause, "message", None) or str(cause) or str(exc)) from None
+        except RPCError as exc:
+            if _not_found(exc):
+                if "completed" in exc.message.lower() or "closed" in exc.message.lower():
+                    raise SubmissionRejected(f"case {case_id} is closed: {exc.message}") from None
+                raise CaseNotFound(f"no case {case_id}") from None
+            raise CaseNotAnswering(f"the workflow service is unavailable ({exc.message}); nothing was recorded. "
+                                   f"Retry with submission_id {submission_id}") from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise CaseNotAnswering(
+                f"case {case_id} did not answer within {self._timeout:.0f}s; nothing was recorded. Retry with "
+                f"submission_id {submission_id} to submit the same documents once") from None
+
+    @staticmethod
+    async def _submission(conn: asyncpg.Connection, submission_id: str) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT document_id, submission_id, case_id, kind, reference, note, received_at, received_by,"
+            " received_role FROM documents WHERE submission_id = $1 ORDER BY document_id", submission_id)
+
+    @staticmethod
+    def _duplicate(case_id: str, submission_id: str, rows: list[asyncpg.Record]) -> DocumentsAccepted:
+        if any(r["case_id"] != case_id for r in rows):
+            raise SubmissionRejected(f"submission {submission_id} was made for another case")
+        return DocumentsAccepted(case_id=case_id, submission_id=submission_id,
+                                 documents=[_view(r) for r in rows], duplicate=True)
+
+    async def list(self, case_id: str) -> list[DocumentView]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT document_id, submission_id, case_id, kind, reference, note, received_at, received_by,"
+                " received_role FROM documents WHERE case_id = $1 ORDER BY received_at, document_id", case_id)
+        return [_view(r) for r in rows]
+
+    async def case_region(self, case_id: str) -> str | None:
+        """The case's region (the workflow's DoudiRegion search attribute); CaseNotFound if no workflow."""
+        try:
+            desc = await self._temporal.get_workflow_handle(case_id).describe()
+        except RPCError as exc:
+            if _not_found(exc):
+                raise CaseNotFound(f"no case {case_id}") from None
+            raise
+        return desc.typed_search_attributes.get(REGION_KEY)

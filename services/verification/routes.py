@@ -1,0 +1,172 @@
+"""Verification's HTTP routes: the local reference data source and case documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from services.verification.documents import (
+    CaseNotAnswering,
+    CaseNotFound,
+    DocumentList,
+    DocumentsAccepted,
+    DocumentService,
+    DocumentsIn,
+    SubmissionRejected,
+)
+from services.verification.sources import ADAPTER_BY_NAME
+from services.verification.sources.reference import get_reference_record, put_reference_record
+from shared.auth import Principal, Role, require_roles
+from shared.contracts.identity import validate_national_id
+from shared.infra.db import unit_of_work
+
+router = APIRouter(prefix="/api")
+
+CaseId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+# ---- reference data (development / test department source) ---------------------------------------------
+
+class ReferenceRecordOut(BaseModel):
+    source: str
+    department_zh: str
+    department_en: str
+    person_id: str
+    payload: dict[str, Any]
+    loaded_at: datetime
+    created: bool | None = None
+
+
+class SourceInfo(BaseModel):
+    source: str
+    department_zh: str
+    department_en: str
+    payload_schema: dict[str, Any]
+
+
+def _adapter(source: str) -> Any:
+    adapter = ADAPTER_BY_NAME.get(source)
+    if adapter is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"unknown source {source!r}; known: {', '.join(sorted(ADAPTER_BY_NAME))}")
+    return adapter
+
+
+def _person(person_id: str) -> str:
+    try:
+        return validate_national_id(person_id)
+    except ValueError as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ("path", "person_id"),
+                                       "msg": str(exc), "input": person_id}]) from None
+
+
+@router.get("/reference-data", response_model=list[SourceInfo],
+            summary="The department sources and the payload each accepts")
+async def list_sources(
+    _: Annotated[Principal, Depends(require_roles(Role.service, Role.auditor))],
+) -> list[SourceInfo]:
+    return [SourceInfo(source=a.name, department_zh=a.department_zh, department_en=a.department_en,
+                       payload_schema=a.payload_model.model_json_schema())
+            for a in ADAPTER_BY_NAME.values()]
+
+
+@router.put("/reference-data/{source}/{person_id}", response_model=ReferenceRecordOut,
+            summary="Seed the local reference source: one department's record of one person")
+async def put_reference_data(
+    source: str,
+    person_id: str,
+    payload: Annotated[dict[str, Any], Body(description="the source's payload (GET /api/reference-data)")],
+    request: Request,
+    response: Response,
+    _: Annotated[Principal, Depends(require_roles(Role.service))],
+) -> ReferenceRecordOut:
+    adapter = _adapter(source)
+    pid = _person(person_id)
+    try:
+        record = adapter.payload_model.model_validate(payload)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
+    normalised = record.model_dump(mode="json")
+    async with unit_of_work(request.app.state.runtime.pool) as conn:
+        loaded_at, created = await put_reference_record(conn, source, pid, normalised)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return ReferenceRecordOut(source=source, department_zh=adapter.department_zh,
+                              department_en=adapter.department_en, person_id=pid, payload=normalised,
+                              loaded_at=loaded_at, created=created)
+
+
+@router.get("/reference-data/{source}/{person_id}", response_model=ReferenceRecordOut,
+            summary="Read one department's record of one person from the local reference source")
+async def get_reference_data(
+    source: str,
+    person_id: str,
+    request: Request,
+    _: Annotated[Principal, Depends(require_roles(Role.service, Role.auditor))],
+) -> ReferenceRecordOut:
+    adapter = _adapter(source)
+    pid = _person(person_id)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await get_reference_record(conn, source, pid)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {source} record for {pid}")
+    return ReferenceRecordOut(source=source, department_zh=adapter.department_zh,
+                              department_en=adapter.department_en, person_id=pid, payload=row["payload"],
+                              loaded_at=row["loaded_at"])
+
+
+# ---- case documents ------------------------------------------------------------------------------------
+
+def _documents(request: Request) -> DocumentService:
+    return request.app.state.documents
+
+
+@router.post("/cases/{case_id}/documents", response_model=DocumentsAccepted,
+             status_code=status.HTTP_201_CREATED,
+             summary="Supplementary documents/explanation arrive (一证一书, 后补齐说明)",
+             responses={404: {"description": "no such case"},
+                        409: {"description": "the case's workflow refused the documents"},
+                        503: {"description": "the case's workflow did not answer; nothing was recorded"}})
+async def submit_documents(
+    case_id: CaseId,
+    body: DocumentsIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver))],
+    service: Annotated[DocumentService, Depends(_documents)],
+) -> DocumentsAccepted:
+    try:
+        accepted = await service.submit(case_id, body, principal)
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except SubmissionRejected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except CaseNotAnswering as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    if accepted.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return accepted
+
+
+@router.get("/cases/{case_id}/documents", response_model=DocumentList,
+            summary="The documents received for a case")
+async def list_documents(
+    case_id: CaseId,
+    principal: Annotated[Principal, Depends(require_roles(
+        Role.clerk, Role.township_approver, Role.county_approver, Role.committee, Role.auditor, Role.service))],
+    service: Annotated[DocumentService, Depends(_documents)],
+) -> DocumentList:
+    items = await service.list(case_id)
+    if principal.region or not items:
+        try:
+            region = await service.case_region(case_id)
+        except CaseNotFound:
+            if not items:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}") from None
+            region = None
+        if principal.region and not (region and principal.may_see(region)):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"case {case_id} is outside your jurisdiction")
+    return DocumentList(case_id=case_id, items=items)
