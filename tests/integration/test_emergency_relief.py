@@ -196,10 +196,10 @@ async def test_found_ineligible_opens_recovery_or_records_a_good_faith_correctio
     township = new_township()
     await fund_reserve(client, township, 1_000_000)
     pid = national_id(URUMQI)
-    # the wage record that verification will find: far above the standard
-    r = await client.http.put(f"/api/reference-data/hrss/{pid}", headers=bearer("admin"),
-                              json={"employments": [{"employer": "某公司", "monthly_wage_fen": 900000,
-                                                     "start_on": "2021-01-01"}]})
+    # what verification will find: a car worth 80,000 yuan (Xinjiang's packs set no dibao standard, so the
+    # income test cannot decide; the asset test does)
+    r = await client.http.put(f"/api/reference-data/vehicles/{pid}", headers=bearer("admin"), json={"vehicles": [
+        {"plate": "新A12345", "kind": "car", "assessed_value_fen": 8_000_000, "registered_on": "2021-05-01"}]})
     assert r.status_code in (200, 201), r.text
     case_id = await apply_emergency(client, pid, township, 150000)
     await stage_of(client, case_id, "awaiting_documents")
