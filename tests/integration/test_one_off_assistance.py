@@ -38,9 +38,9 @@ async def one_case(client: StackClient, pid: str, stage: str, timeout: float = 3
 
 
 async def apply(client: StackClient, pid: str, kind: str, region: str = YINCHUAN,
-                clerk: dict[str, str] | None = None) -> str:
+                clerk: dict[str, str] | None = None, details: dict[str, Any] | None = None) -> str:
     r = await client.http.post("/api/applications", headers=clerk or client.clerk, json={
-        "person_id": pid, "region_code": region, "kind": kind, "consent": True})
+        "person_id": pid, "region_code": region, "kind": kind, "consent": True, "details": details or {}})
     assert r.status_code == 202, r.text
     return r.json()["case_id"]
 
@@ -166,7 +166,8 @@ async def test_an_official_related_to_the_household_cannot_approve(client: Stack
     body = household(pid, region=YINCHUAN, categories=[], income_fen=0)
     body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse", "birth_date": "1981-02-02"})
     await client.register(body)
-    await apply(client, pid, "job_loss")  # applied directly at the window, no outreach first
+    # applied directly at the window, no outreach first (the clerk notes the insurance status)
+    await apply(client, pid, "job_loss", details={"incident_date": "2022-09-05", "unemployment_insured": False})
     case = await one_case(client, pid, "awaiting_approval")
     decision = {"decision": "approve", "amount_fen": 195000}
     r = await client.http.post(f"/api/cases/{case['case_id']}/decisions", json=decision,
