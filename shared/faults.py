@@ -23,3 +23,10 @@ def crash_point(name: str) -> None:
     except FileNotFoundError:
         return
     os._exit(137)
+
+
+def fault_active(name: str) -> bool:
+    """A standing fault (a payment provider that is down, a deployed bug) for as long as the file of its
+    name exists in the fault directory; only where fault injection is enabled."""
+    directory = get_settings().fault_points
+    return bool(directory) and (Path(directory) / name).exists()

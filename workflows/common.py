@@ -27,10 +27,11 @@ SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeff
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                             maximum_interval=timedelta(seconds=60),
                             non_retryable_error_types=["DisbursementConflict"])
-# Bounded: a payment that still fails after these attempts (about four minutes) waits for an
-# administrator's retry (doudi admin replay --retry) instead of retrying silently for ever.
+# Bounded: a payment that still fails after these attempts (about half a minute: a crash or a
+# deploy is over by then) waits for an administrator's retry (doudi admin replay --retry) instead of
+# retrying silently for ever; the stalled-case sweep shows it to the operations team meanwhile.
 BOUNDED_PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                                    maximum_interval=timedelta(seconds=30), maximum_attempts=10,
+                                    maximum_interval=timedelta(seconds=15), maximum_attempts=6,
                                     non_retryable_error_types=["DisbursementConflict"])
 PAYMENT_FAILURE_WAITS = "payment-failure-waits-for-admin"
 STALLED = SearchAttributeKey.for_bool("DoudiStalled")

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from services.payment import reserves
 from shared.contracts.activities import Disbursement, DisbursementRequest
 from shared.contracts.domain_events import PAYMENT_DISBURSED, PaymentEventData, domain_cloudevent
-from shared.faults import crash_point
+from shared.faults import crash_point, fault_active
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox
 
@@ -27,6 +27,10 @@ tracer = trace.get_tracer("doudi.payment")
 
 def payment_id_for(idempotency_key: str) -> str:
     return "pay-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+
+class ProviderUnavailable(Exception):
+    """The bank interface is down: the activity fails and Temporal retries it (same key)."""
 
 
 class DisbursementConflict(ApplicationError):
@@ -54,6 +58,10 @@ async def disburse(pool: asyncpg.Pool, req: DisbursementRequest) -> Disbursement
     The county fund (``county-fund:<county>``) pays without a balance limit.
     """
     crash_point("payment.before_ledger_write")
+    if fault_active("payment.provider_down"):
+        raise ProviderUnavailable("the payment provider (bank interface) is not answering")
+    if fault_active("payment.bug_conflict"):  # a simulated bug: fixed by removing it, then a reset
+        raise DisbursementConflict(f"simulated bug while paying {req.idempotency_key}")
     payment_id = payment_id_for(req.idempotency_key)
     township = reserves.reserve_code(req.account)
     with tracer.start_as_current_span("ledger.write", attributes={
