@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # none | console | otlp | jsonl:<path>
     otel_exporter: str = "none"
 
+    # The stalled-case sweep: how often, and how long a system step may go without progress.
+    stall_sweep_seconds: int = 60
+    stuck_step_seconds: int = 300
+
     # Named crash points for fault-injection tests (shared/faults.py); empty in normal runs.
     fault_points: str = ""
 

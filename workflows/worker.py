@@ -20,10 +20,12 @@ from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
 from workflows.staged_aid.workflow import StagedAidWorkflow
+from workflows.stalled_sweep import StalledCaseSweepWorkflow
 
 log = logging.getLogger("doudi.workflows")
 
-WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow]
+WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
+             StalledCaseSweepWorkflow]
 LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
 
 

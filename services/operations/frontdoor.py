@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
+
+from shared.auth import decode_token
 
 log = logging.getLogger(__name__)
 
@@ -16,13 +19,32 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", 
               "content-length", "host"}
 
 
+CASE_ROUTE = re.compile(r"^/api/cases/([^/]+)/")
+
+
 class FrontDoor:
-    def __init__(self, routes: dict[str, str]):
+    def __init__(self, routes: dict[str, str],
+                 case_region: Callable[[str], Awaitable[str | None]] | None = None):
         """``routes``: path pattern (a regular expression matched from the start; ``{id}`` stands for
         one path segment) -> upstream base URL. The first match wins."""
         self._routes = [(re.compile(pattern.replace("{id}", "[^/]+") + "(/.*)?$"), base)
                         for pattern, base in routes.items()]
         self._client = httpx.AsyncClient(timeout=30.0)
+        self._case_region = case_region
+
+    async def outside_jurisdiction(self, request: Request) -> bool:
+        """Every case route, whichever service serves it: a case outside the caller's jurisdiction is
+        answered 404 here, before it reaches the service (no existence leak, OWASP API1)."""
+        match = CASE_ROUTE.match(request.url.path)
+        auth = request.headers.get("authorization", "")
+        if match is None or self._case_region is None or not auth.lower().startswith("bearer "):
+            return False
+        try:
+            principal = decode_token(auth[7:])
+        except Exception:
+            return False  # the owning service answers 401
+        region = await self._case_region(match.group(1))
+        return region is not None and not principal.may_see(region)
 
     def upstream_for(self, path: str) -> str | None:
         for pattern, base in self._routes:
@@ -70,5 +92,7 @@ def install(app: FastAPI, door: FrontDoor) -> None:
     async def route_to_owner(request: Request, call_next):  # type: ignore[no-untyped-def]
         base = door.upstream_for(request.url.path)
         if base is not None:
+            if await door.outside_jurisdiction(request):
+                return Response('{"detail":"case not found"}', status_code=404, media_type="application/json")
             return await door.forward(request, base)
         return await call_next(request)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.operations import dashboard, frontdoor, routes, subscribers
+from services.operations import admin, dashboard, frontdoor, routes, subscribers
+from services.operations.activities import OperationsActivities, ensure_sweep_schedule
 from shared.infra.process import Runtime, ServiceParts, run
+from workflows.stalled_sweep import TASK_QUEUE_OPERATIONS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,10 +27,11 @@ def build(rt: Runtime) -> ServiceParts:
         "/api/cases/{id}/documents": s.verification_url,
         "/api/reference-data": s.verification_url,
         "/api/reserves": s.payment_url,
-    })
+    }, case_region=lambda case_id: _case_region(rt, case_id))
     app = FastAPI(title="doudi", version="1", openapi_url=None,
                   description="兜底 doudi: basic-living relief for people in hardship")
     app.include_router(routes.router)
+    app.include_router(admin.router)
     dashboard.install(app)  # the dashboard page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)
 
@@ -39,7 +43,18 @@ def build(rt: Runtime) -> ServiceParts:
         return await door.merged_openapi(own)
 
     subscribers.register(rt.broker, rt.pool)
-    return ServiceParts(app=app)
+    ops = OperationsActivities(rt.pool, rt.temporal, timedelta(seconds=s.stuck_step_seconds))
+
+    async def schedule_sweep() -> None:
+        await ensure_sweep_schedule(rt.temporal, timedelta(seconds=s.stall_sweep_seconds))
+
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_OPERATIONS, activities=[ops.sweep_stalled],
+                        background=[schedule_sweep])
+
+
+async def _case_region(rt: Runtime, case_id: str) -> str | None:
+    async with rt.pool.acquire() as conn:
+        return await conn.fetchval("SELECT region_code FROM cases WHERE case_id = $1", case_id)
 
 
 def main() -> None:

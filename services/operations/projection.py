@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.contracts.domain_events import CASE_CLOSED, CASE_OPENED, PAYMENT_DISBURSED
+from shared.contracts.domain_events import CASE_CLOSED, CASE_OPENED, CASE_STALLED, PAYMENT_DISBURSED
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import first_delivery
 
@@ -23,7 +23,9 @@ async def project(pool: asyncpg.Pool, subject: str, event: dict[str, Any]) -> bo
     async with unit_of_work(pool) as conn:
         if not await first_delivery(conn, event["id"], subject):
             return False
-        if subject.startswith("doudi.case."):
+        if subject == CASE_STALLED:
+            pass  # the sweep wrote the flag itself; the event only joins the timeline
+        elif subject.startswith("doudi.case."):
             await _project_case(conn, subject, data, at)
         elif subject == PAYMENT_DISBURSED:
             await conn.execute(
@@ -69,6 +71,7 @@ async def _project_case(conn: asyncpg.Connection, subject: str, data: dict[str, 
             deadlines = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN EXCLUDED.deadlines ELSE cases.deadlines END,
             flags = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN EXCLUDED.flags ELSE cases.flags END,
             escalated_to = coalesce(EXCLUDED.escalated_to, cases.escalated_to),
+            stalled = CASE WHEN EXCLUDED.last_seq > cases.last_seq THEN false ELSE cases.stalled END,
             policy = coalesce(EXCLUDED.policy, cases.policy),
             approved_amount_fen = CASE WHEN EXCLUDED.last_seq > cases.last_seq
                  THEN coalesce(EXCLUDED.approved_amount_fen, cases.approved_amount_fen)

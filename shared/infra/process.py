@@ -99,7 +99,10 @@ async def serve(
         tasks.append(asyncio.create_task(worker.run(), name=f"{name}-worker"))
     relay = OutboxRelay(pool, settings.database_url, schema, broker)
     tasks.append(asyncio.create_task(relay.run(), name=f"{name}-outbox"))
-    tasks.extend(asyncio.create_task(job(), name=f"{name}-bg") for job in parts.background)
+    # Background jobs (one-off start-up chores or loops) run beside the service; their end is not its end.
+    background = [asyncio.create_task(job(), name=f"{name}-bg") for job in parts.background]
+    for job in background:
+        job.add_done_callback(_log_background_failure)
 
     server = uvicorn.Server(uvicorn.Config(parts.app, host=settings.http_host, port=settings.http_port,
                                            log_level="warning", access_log=False))
@@ -126,15 +129,20 @@ async def serve(
     if worker is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(worker.shutdown(), timeout=15)
-    for t in tasks:
+    for t in [*tasks, *background]:
         if not t.done():
             t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, *background, return_exceptions=True)
     with contextlib.suppress(Exception):
         await broker.stop()
     await pool.close()
     if failed:
         raise SystemExit(1)
+
+
+def _log_background_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background job %s failed: %r", task.get_name(), task.exception())
 
 
 def run(name: str, **kwargs: Any) -> None:

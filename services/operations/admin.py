@@ -1,0 +1,218 @@
+"""Administration (the operations team): stalled cases, re-driving a failed step, resetting a case after
+a fix, dead-lettered events; every action audited (who, when, why) in the append-only audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import asyncpg
+import nats
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client
+
+from services.operations.sweep import sweep
+from shared.auth import Principal, Role, require_roles
+from shared.contracts.events import DLQ_EVENTS_SUBJECT
+from shared.infra.bus import STREAM_DLQ
+from shared.infra.case_updates import update_case
+
+router = APIRouter(prefix="/api")
+
+Admin = Annotated[Principal, Depends(require_roles())]  # admin only
+Watcher = Annotated[Principal, Depends(require_roles(Role.auditor, Role.county_approver, Role.township_approver))]
+
+
+async def audit(pool: asyncpg.Pool, principal: Principal, action: str, case_id: str | None, reason: str,
+                detail: dict[str, Any] | None = None) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO audit_log (actor, role, action, case_id, reason, detail)"
+                           " VALUES ($1, $2, $3, $4, $5, $6)", principal.subject, str(principal.role), action,
+                           case_id, reason, detail or {})
+
+
+class StalledCase(BaseModel):
+    case_id: str
+    pathway: str
+    status: str
+    stage: str
+    region_code: str | None
+    stalled_reason: str | None
+    stalled_at: datetime | None
+    updated_at: datetime
+    workflow_url: str
+
+
+@router.get("/admin/stalled", response_model=list[StalledCase], summary="Stalled cases in your jurisdiction")
+async def list_stalled(principal: Watcher, request: Request) -> list[StalledCase]:
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT * FROM cases WHERE stalled AND region_code LIKE $1 || '%'"
+                                " ORDER BY stalled_at", principal.region)
+    ui = f"{rt.settings.temporal_ui_url}/namespaces/{rt.settings.temporal_namespace}/workflows/"
+    return [StalledCase(**{k: r[k] for k in StalledCase.model_fields if k != "workflow_url"},
+                        workflow_url=ui + r["case_id"]) for r in rows]
+
+
+class SweepOut(BaseModel):
+    checked: int
+    stalled: list[str]
+    recovered: list[str]
+
+
+@router.post("/admin/sweep", response_model=SweepOut, summary="Run the stalled-case sweep now")
+async def run_sweep(principal: Admin, request: Request) -> SweepOut:
+    rt = request.app.state.runtime
+    result = await sweep(rt.pool, rt.temporal, datetime.now(UTC), stuck_after(rt))
+    await audit(rt.pool, principal, "sweep", None, "on demand", {"stalled": result.stalled})
+    return SweepOut(checked=result.checked, stalled=result.stalled, recovered=result.recovered)
+
+
+def stuck_after(rt: Any) -> timedelta:
+    return timedelta(seconds=rt.settings.stuck_step_seconds)
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["retry", "reset"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReplayOut(BaseModel):
+    case_id: str
+    mode: str
+    detail: str
+
+
+@router.post("/cases/{case_id}/replay", response_model=ReplayOut, summary="Re-drive a stalled case")
+async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Request) -> ReplayOut:
+    """``retry`` re-runs the step that failed after its retries and waits for a person (the workflow's
+    ``retry_failed_step`` update); ``reset`` resets the workflow to the last good workflow task before the
+    failure, after a fix is deployed (Temporal reset: the history up to there is kept)."""
+    rt = request.app.state.runtime
+    if body.mode == "retry":
+        detail = await update_case(rt.temporal, case_id, "retry_failed_step",
+                                   {"official": principal.subject, "role": str(principal.role), "reason": body.reason})
+    else:
+        detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id, body.reason)
+    await audit(rt.pool, principal, f"replay.{body.mode}", case_id, body.reason, {"detail": str(detail)})
+    return ReplayOut(case_id=case_id, mode=body.mode, detail=str(detail))
+
+
+async def reset_to_last_good_task(client: Client, namespace: str, case_id: str, reason: str) -> str:
+    """Reset to the workflow task that scheduled the step which failed (or, failing that, the last
+    completed workflow task): the workflow re-runs from there on today's code."""
+    handle = client.get_workflow_handle(case_id)
+    try:
+        events = [e async for e in handle.fetch_history_events()]
+    except Exception as exc:
+        raise HTTPException(404, f"case {case_id} not found: {exc}") from None
+    failed_activities = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    point = None
+    if failed_activities:
+        scheduled_id = failed_activities[-1].activity_task_failed_event_attributes.scheduled_event_id
+        scheduled = next(e for e in events if e.event_id == scheduled_id)
+        point = scheduled.activity_task_scheduled_event_attributes.workflow_task_completed_event_id
+    if point is None:
+        completed = [e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+        if not completed:
+            raise HTTPException(409, "the case has no completed workflow task to reset to")
+        point = completed[-1]
+    run_id = (await handle.describe()).run_id
+    response = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+        namespace=namespace, workflow_execution=WorkflowExecution(workflow_id=case_id, run_id=run_id),
+        reason=reason, workflow_task_finish_event_id=point, request_id=str(uuid.uuid4())))
+    return f"reset to event {point}; new run {response.run_id}"
+
+
+class DeadLetter(BaseModel):
+    seq: int
+    subject: str
+    original_subject: str | None
+    reason: str | None
+    event_id: str | None
+    received_at: datetime | None
+    body: str
+    redelivered: bool
+
+
+async def _dlq_messages(nats_url: str, limit: int) -> list[Any]:
+    nc = await nats.connect(nats_url.split(","))
+    try:
+        js = nc.jetstream()
+        sub = await js.subscribe(DLQ_EVENTS_SUBJECT, ordered_consumer=True,
+                                 deliver_policy=nats.js.api.DeliverPolicy.ALL)
+        out = []
+        try:
+            while len(out) < limit:
+                try:
+                    out.append(await sub.next_msg(timeout=0.5))
+                except nats.errors.TimeoutError:
+                    break
+        finally:
+            await sub.unsubscribe()
+        return out
+    finally:
+        await nc.close()
+
+
+@router.get("/admin/dlq", response_model=list[DeadLetter], summary="Dead-lettered inbound events")
+async def list_dlq(principal: Admin, request: Request, limit: int = 200) -> list[DeadLetter]:
+    rt = request.app.state.runtime
+    msgs = await _dlq_messages(rt.settings.nats_url, limit)
+    async with rt.pool.acquire() as conn:
+        done = {r["detail"].get("dlq_seq") for r in await conn.fetch(
+            "SELECT detail FROM audit_log WHERE action = 'dlq.redeliver'")}
+    return [DeadLetter(seq=m.metadata.sequence.stream, subject=m.subject,
+                       original_subject=(m.headers or {}).get("Doudi-Original-Subject"),
+                       reason=(m.headers or {}).get("Doudi-Dlq-Reason"), event_id=(m.headers or {}).get("Doudi-Event-Id"),
+                       received_at=m.metadata.timestamp, body=m.data.decode("utf-8", errors="replace"),
+                       redelivered=m.metadata.sequence.stream in done) for m in msgs]
+
+
+class RedeliverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    corrected: dict[str, Any] | None = Field(default=None, description="the corrected CloudEvent (JSON object)")
+
+
+@router.post("/admin/dlq/{seq}/redeliver", summary="Redeliver a dead-lettered event, corrected")
+async def redeliver(seq: int, body: RedeliverIn, principal: Admin, request: Request) -> dict[str, Any]:
+    rt = request.app.state.runtime
+    nc = await nats.connect(rt.settings.nats_url.split(","))
+    try:
+        js = nc.jetstream()
+        try:
+            msg = await js.get_msg(STREAM_DLQ, seq)
+        except nats.js.errors.NotFoundError:
+            raise HTTPException(404, f"no dead letter {seq}") from None
+        original = (msg.headers or {}).get("Doudi-Original-Subject")
+        if not original or not original.startswith("doudi.events."):
+            raise HTTPException(409, f"dead letter {seq} has no inbound subject to return to")
+        data = json.dumps(body.corrected, ensure_ascii=False).encode() if body.corrected is not None else msg.data
+        # A fresh message id: the original was never accepted, so the inbox has not seen this event.
+        msg_id = f"redelivered-{seq}-{hashlib.sha256(data).hexdigest()[:16]}"
+        ack = await js.publish(original, data, headers={"Nats-Msg-Id": msg_id})
+    finally:
+        await nc.close()
+    await audit(rt.pool, principal, "dlq.redeliver", None, body.reason,
+                {"dlq_seq": seq, "subject": original, "corrected": body.corrected is not None, "stream_seq": ack.seq})
+    return {"seq": seq, "subject": original, "published_seq": ack.seq, "duplicate": ack.duplicate}
+
+
+@router.get("/admin/audit", summary="The audit log")
+async def audit_log(principal: Annotated[Principal, Depends(require_roles(Role.auditor))], request: Request,
+                    case_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT * FROM audit_log WHERE ($1::text IS NULL OR case_id = $1)"
+                                " ORDER BY seq DESC LIMIT $2", case_id, limit)
+    return [dict(r) for r in rows]
