@@ -1,6 +1,5 @@
 ALTER TABLE cases ADD COLUMN stalled_reason text;
 ALTER TABLE cases ADD COLUMN stalled_at timestamptz;
-CREATE INDEX rm_cases_stalled ON cases (stalled) WHERE stalled;
 
 -- Every administrative action (who, when, why): append-only.
 CREATE TABLE audit_log (
