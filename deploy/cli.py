@@ -14,6 +14,10 @@ from rich.table import Table
 app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes", no_args_is_help=True)
 console = Console()
 
+from deploy.admin_cli import admin_app  # noqa: E402
+
+app.add_typer(admin_app, name="admin")
+
 
 @app.command()
 def up(

@@ -159,3 +159,22 @@ async def test_the_sweep_runs_on_a_temporal_schedule(stack: EmbeddedStack):
     schedule = stack_client_temporal(stack).get_schedule_handle("doudi-stalled-sweep")
     desc = await schedule.describe()
     assert desc.schedule.spec.intervals[0].every.total_seconds() == 60
+
+
+async def test_the_admin_cli_lists_stalled_cases_and_dead_letters(stack: EmbeddedStack):
+    import asyncio
+    import os
+    import sys
+
+    env = {**os.environ, "DOUDI_API_URL": stack.api_url, "DOUDI_ENV": "test", "COLUMNS": "200"}
+    for args in (["admin", "list-stalled", "--sweep"], ["admin", "dlq", "list"]):
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "deploy.cli", *args, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out.decode()
+        assert ("stalled case(s)" in out.decode()) or ("dead letter(s)" in out.decode())
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "deploy.cli", "admin", "replay", "em-nope",
+                                                "--retry", "--reason", "x", env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 1 and "404" in out.decode()

@@ -1,0 +1,98 @@
+"""``doudi admin``: the operations team's commands, over the same HTTP routes as the console (so every
+action is authorised and audited the same way)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+admin_app = typer.Typer(help="Stalled cases, escalation, replay, dead letters", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-lettered inbound events", no_args_is_help=True)
+admin_app.add_typer(dlq_app, name="dlq")
+console = Console()
+
+
+def _client() -> httpx.Client:
+    """Base URL from DOUDI_API_URL; token from DOUDI_TOKEN, or in the embedded default a dev admin token."""
+    token = os.environ.get("DOUDI_TOKEN")
+    if not token:
+        from shared.auth import issue_token
+        from shared.config import get_settings
+
+        if get_settings().env == "production":
+            raise typer.BadParameter("set DOUDI_TOKEN to an administrator's token")
+        token = issue_token(os.environ.get("USER", "admin-cli"), "admin")
+    return httpx.Client(base_url=os.environ.get("DOUDI_API_URL", "http://127.0.0.1:8000"), timeout=60,
+                        headers={"Authorization": f"Bearer {token}"})
+
+
+def _check(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        console.print(f"[red]{r.status_code}[/red] {r.text}")
+        raise typer.Exit(1)
+    return r.json()
+
+
+@admin_app.command("list-stalled")
+def list_stalled(sweep: bool = typer.Option(False, help="run the sweep first")) -> None:
+    """Cases with no progress past their deadline or their step's time."""
+    with _client() as c:
+        if sweep:
+            _check(c.post("/api/admin/sweep"))
+        rows = _check(c.get("/api/admin/stalled"))
+    table = Table(title=f"{len(rows)} stalled case(s)")
+    for col in ("case", "pathway", "stage", "region", "since", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["case_id"], r["pathway"], r["stage"], r["region_code"] or "", str(r["stalled_at"] or ""),
+                      r["stalled_reason"] or "")
+    console.print(table)
+
+
+@admin_app.command()
+def escalate(case_id: str, reason: str = typer.Option(..., help="why (audited)")) -> None:
+    """Raise a case waiting for the county to one matter, one discussion (一事一议)."""
+    with _client() as c:
+        console.print(_check(c.post(f"/api/cases/{case_id}/escalate", json={"reason": reason})))
+
+
+@admin_app.command()
+def replay(case_id: str, retry: bool = typer.Option(False, "--retry", help="re-run the failed step"),
+           reset: bool = typer.Option(False, "--reset", help="reset to the last good workflow task (after a fix)"),
+           reason: str = typer.Option(..., help="why (audited)")) -> None:
+    """Re-drive a stalled case."""
+    if retry == reset:
+        raise typer.BadParameter("choose exactly one of --retry and --reset")
+    with _client() as c:
+        console.print(_check(c.post(f"/api/cases/{case_id}/replay",
+                                    json={"mode": "retry" if retry else "reset", "reason": reason})))
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    with _client() as c:
+        rows = _check(c.get("/api/admin/dlq"))
+    table = Table(title=f"{len(rows)} dead letter(s)")
+    for col in ("seq", "subject", "event", "reason", "redelivered"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["seq"]), r["original_subject"] or r["subject"], r["event_id"] or "", r["reason"] or "",
+                      "yes" if r["redelivered"] else "")
+    console.print(table)
+
+
+@dlq_app.command()
+def redeliver(seq: int, reason: str = typer.Option(..., help="why (audited)"),
+              corrected: Path | None = typer.Option(None, help="a JSON file with the corrected CloudEvent")) -> None:
+    body: dict[str, Any] = {"reason": reason}
+    if corrected is not None:
+        body["corrected"] = json.loads(corrected.read_text(encoding="utf-8"))
+    with _client() as c:
+        console.print(_check(c.post(f"/api/admin/dlq/{seq}/redeliver", json=body)))
