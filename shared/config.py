@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
     jwt_secret: str = DEV_JWT_SECRET
+    # kid:base64key[,...]: seals Temporal payloads (shared/infra/codec.py); generated under data_dir if unset
+    codec_keys: str | None = None
     jwt_issuer: str = "doudi"
 
     http_host: str = "127.0.0.1"
@@ -65,6 +67,8 @@ class Settings(BaseSettings):
             raise ValueError("DOUDI_JWT_SECRET must be set to a real secret outside the embedded default")
         if self.env == "production" and len(self.jwt_secret) < 32:
             raise ValueError("DOUDI_JWT_SECRET must be at least 32 characters")
+        if self.env == "production" and not self.codec_keys:
+            raise ValueError("DOUDI_CODEC_KEYS must be set outside the embedded default (personal data in Temporal)")
         return self
 
 

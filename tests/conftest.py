@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from deploy.embedded import EmbeddedStack, Ports
-from tests.support import StackClient
+# One sealing key for the test stack and for the test process's own Temporal clients (set before any
+# settings are read).
+os.environ.setdefault("DOUDI_CODEC_KEYS", "test1:" + base64.b64encode(os.urandom(32)).decode())
+
+from deploy.embedded import EmbeddedStack, Ports  # noqa: E402
+from tests.support import StackClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")

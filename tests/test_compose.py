@@ -53,6 +53,7 @@ SECRETS = {
     "DOUDI_DB_PASSWORD": "test-doudi-db-password",
     "TEMPORAL_DB_PASSWORD": "test-temporal-db-password",
     "DOUDI_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
+    "DOUDI_CODEC_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 }
 
 # service -> (python module it runs, DOUDI_HTTP_PORT)
