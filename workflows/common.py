@@ -71,13 +71,18 @@ class CaseSteps:
     _pathway: str
     _region: str
 
-    def _init_steps(self) -> None:
+    def _init_steps(self, case_id: str, region_code: str) -> None:
+        self._case_id, self._region = case_id, region_code
         self._seq = 0
         self._stage = "opened"
         self._deadlines: list[dict[str, Any]] = []
         self._flags: list[str] = []
         self._failed_step: str | None = None
         self._retry: RetryRequest | None = None
+
+    @workflow.query
+    def stage(self) -> str:
+        return self._stage
 
     # -- operators: a stalled mark (from the sweep) and the retry of a failed step ---------------------
 

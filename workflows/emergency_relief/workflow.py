@@ -62,9 +62,8 @@ class EmergencyReliefWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: EmergencyReliefInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps()
+        self._init_steps(inp.case_id, inp.region_code)
         self._inp: EmergencyReliefInput | None = inp
-        self._case_id, self._region = inp.case_id, inp.region_code
         self._facts: act.RecipientFacts | None = None
         self._county_decision: CountyDecision | None = None
         self._awaiting_county = False
@@ -79,10 +78,6 @@ class EmergencyReliefWorkflow(CaseSteps):
         self._v3 = False
 
     # -- what operators and other services can ask or tell a running case ------------------------
-
-    @workflow.query
-    def stage(self) -> str:
-        return self._stage
 
     @workflow.query
     def state(self) -> dict[str, Any]:

@@ -28,17 +28,12 @@ class OneMatterWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: OneMatterInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps()
+        self._init_steps(inp.case_id, inp.region_code)
         self._inp: OneMatterInput | None = inp
-        self._case_id, self._region = inp.case_id, inp.region_code
         self._roster: act.Roster | None = None
         self._quorum = 0
         self._opinions: list[Opinion] = []
         self._decision: CommitteeDecision | None = None
-
-    @workflow.query
-    def stage(self) -> str:
-        return self._stage
 
     @workflow.query
     def matter(self) -> dict[str, Any]:

@@ -39,17 +39,12 @@ class OneOffAssistanceWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: OneOffInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps()
+        self._init_steps(inp.case_id, inp.region_code)
         self._inp: OneOffInput | None = inp
-        self._case_id, self._region = inp.case_id, inp.region_code
         self._facts: act.RecipientFacts | None = None
         self._application: ApplicationReceived | None = None
         self._decision: ApproverDecision | None = None
         self._awaiting_decision_tier: str | None = None
-
-    @workflow.query
-    def stage(self) -> str:
-        return self._stage
 
     @workflow.update
     async def apply(self, application: ApplicationReceived) -> str:

@@ -29,19 +29,14 @@ class StagedAidWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: StagedAidInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps()
+        self._init_steps(inp.case_id, inp.region_code)
         self._inp: StagedAidInput | None = inp
-        self._case_id, self._region = inp.case_id, inp.region_code
         self._plan: list[PlannedInstallment] = []
         self._plan_total = 0
         self._paid: dict[int, int] = {}
         self._paused = False
         self._cancelled: PlanChange | None = None
         self._changes: list[PlanChange] = []
-
-    @workflow.query
-    def stage(self) -> str:
-        return self._stage
 
     @workflow.query
     def plan(self) -> dict[str, Any]:
