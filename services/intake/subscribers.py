@@ -32,6 +32,7 @@ CONSUMED = {
 }
 
 RETRY_DELAY_S = 2.0
+CONCURRENCY = 16
 
 
 async def _raw_body(msg: NatsMessage) -> bytes:  # the handler must see the original bytes
@@ -62,6 +63,7 @@ def register(broker: NatsBroker, service: IntakeService) -> None:
             pull_sub=PullSub(batch_size=16, timeout=1.0),
             decoder=_raw_body,
             ack_policy=AckPolicy.MANUAL,
+            max_workers=CONCURRENCY,  # events are independent; order within an incident is settled by the case id
             title=f"intake:{family}",
         )
         async def on_event(body: bytes, msg: NatsMessage) -> None:
