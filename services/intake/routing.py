@@ -66,7 +66,8 @@ EMERGENCY_MEASURES = {
     "emergency_household": "temporary_assistance_emergency_household",
     "expenditure_household": "temporary_assistance_expenditure_household",
 }
-ONE_OFF_KINDS = {"job_loss": "job_loss", "graduate": "graduate", "medical": "medical_self_pay"}
+ONE_OFF_KINDS = {"job_loss": "job_loss", "graduate": "graduate", "medical": "medical_self_pay",
+                 "temporary_assistance": "temporary_assistance_expenditure_household"}
 
 
 def _profile(facts: RecipientFacts | None, **extra: Any) -> HouseholdProfile:
@@ -150,6 +151,7 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
                 business_date=on, opened_by=registered_by,
                 unemployment_insured=app.details.unemployment_insured,
                 annual_medical_self_pay_fen=app.details.annual_medical_self_pay_fen,
+                requested_amount_fen=app.details.requested_amount_fen if app.kind == "temporary_assistance" else None,
                 application=ApplicationReceived(application_id=application_id, registered_by=registered_by,
                                                 role=role, region=region, consent=app.consent)),
         )

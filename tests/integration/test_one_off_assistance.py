@@ -177,3 +177,21 @@ async def test_an_official_related_to_the_household_cannot_approve(client: Stack
                                headers=bearer("county_approver", region="6401"))
     assert r.status_code == 200
     assert (await client.closed_case(pid))["outcome"] == "paid"
+
+
+async def test_expenditure_type_temporary_assistance_follows_the_normal_review(client: StackClient):
+    # seed 004: expenditure type "按照审核审批程序办理"; Ningxia pays at least 3x the city standard (seed 002)
+    pid = national_id(YINCHUAN)
+    await client.register(household(pid, region=YINCHUAN, categories=[], income_fen=0))
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": pid, "region_code": YINCHUAN, "kind": "temporary_assistance", "consent": True,
+        "details": {"incident_date": "2022-08-20", "requested_amount_fen": 300000,
+                    "household_type": "expenditure_household", "reason": "大病自付费用高"}})
+    assert r.status_code == 202, r.text
+    case = await one_case(client, pid, "awaiting_approval")
+    assert case["approved_amount_fen"] == 300000
+    r = await client.http.post(f"/api/cases/{case['case_id']}/decisions", headers=bearer(
+        "county_approver", region="6401"), json={"decision": "approve", "amount_fen": 300000})
+    assert r.status_code == 200, r.text
+    done = await client.closed_case(pid)
+    assert [p["amount_fen"] for p in done["payments"]] == [300000]

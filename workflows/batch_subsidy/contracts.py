@@ -63,7 +63,7 @@ class ChunkPaid(BaseModel):
     chunk: int
     paid_count: int
     paid_fen: int
-    already_done: bool = False  # a retry of a chunk that had committed: it paid nothing now
+    already_done: bool = False  # a retry of a chunk that had committed: the counts are the first attempt's
 
 
 class StatusChange(BaseModel):

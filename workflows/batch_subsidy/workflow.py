@@ -39,7 +39,7 @@ RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backoff_coeffi
                     non_retryable_error_types=["BatchRejected", "CohortMismatch"])
 STEP_TIMEOUT = timedelta(seconds=30)
 LOAD_TIMEOUT = timedelta(minutes=30)
-LOAD_HEARTBEAT = timedelta(seconds=15)
+LOAD_HEARTBEAT = timedelta(seconds=10)
 CHUNK_TIMEOUT = timedelta(minutes=5)
 CHUNK_HEARTBEAT = timedelta(seconds=5)
 
@@ -140,7 +140,7 @@ class BatchSubsidyWorkflow:
         plan = self._plan
         while self._installment_index < len(plan.installments) and self._chunks > 0:
             if self._run_chunks >= inp.chunks_per_run:
-                self._continue_as_new(inp)
+                await self._continue_as_new(inp)
             inst = plan.installments[self._installment_index]
             if self._next_chunk == 0 and not await self._start_installment(inst):
                 break
@@ -149,7 +149,7 @@ class BatchSubsidyWorkflow:
             if self._cancel is not None:
                 break
             if self._next_chunk < self._chunks:  # the run's chunk budget is spent mid-installment
-                self._continue_as_new(inp)
+                await self._continue_as_new(inp)
             self._installment_index += 1
             self._next_chunk = 0
         self._paused = False  # a final status overrides a pause
@@ -166,8 +166,10 @@ class BatchSubsidyWorkflow:
         await self._flush()
         return self._result("completed", note)
 
-    def _continue_as_new(self, inp: BatchSubsidyInput) -> None:
+    async def _continue_as_new(self, inp: BatchSubsidyInput) -> None:
         """A fresh history (the loop's place carried over); raises ContinueAsNewError."""
+        await self._flush()
+        await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._carry_over(inp))
 
     async def _start_installment(self, inst: InstallmentPlan) -> bool:

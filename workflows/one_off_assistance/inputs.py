@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 PATHWAY = "one_off"
 
-Measure = Literal["job_loss", "graduate", "medical_self_pay"]
+Measure = Literal["job_loss", "graduate", "medical_self_pay", "temporary_assistance_expenditure_household"]
 
 
 class ApplicationReceived(BaseModel):
@@ -30,6 +30,7 @@ class OneOffInput(BaseModel):
     opened_by: str = "system"
     unemployment_insured: bool | None = None
     annual_medical_self_pay_fen: int | None = None
+    requested_amount_fen: int | None = None  # expenditure-type temporary assistance: the assessed need
     application: ApplicationReceived | None = None  # opened by the person's application itself
 
 

@@ -97,7 +97,7 @@ class OneOffAssistanceWorkflow(CaseSteps):
             categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
             urban=facts.urban, household_size=max(facts.household_size, 1),
             monthly_income_fen=facts.monthly_income_fen, unemployment_insured=inp.unemployment_insured,
-            annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen))
+            annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen), inp.requested_amount_fen)
         policy = policy_of(entitlement)
         await self._record("open", "assessed", entitlement.reason, policy=policy,
                            amount=entitlement.amount_fen if entitlement.payable else None)
