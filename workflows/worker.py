@@ -15,7 +15,6 @@ from shared.infra.process import configure_logging
 from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
-from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
@@ -27,7 +26,6 @@ log = logging.getLogger("doudi.workflows")
 
 WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
              StalledCaseSweepWorkflow]
-WORKFLOWS.append(BatchSubsidyWorkflow)
 LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
 
 
