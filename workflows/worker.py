@@ -19,14 +19,16 @@ from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
+from workflows.renewal.activities import period_terms
+from workflows.renewal.workflow import RenewalWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
 from workflows.stalled_sweep import StalledCaseSweepWorkflow
 
 log = logging.getLogger("doudi.workflows")
 
 WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
-             StalledCaseSweepWorkflow]
-LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels]
+             StalledCaseSweepWorkflow, RenewalWorkflow]
+LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms]
 
 
 def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Worker:

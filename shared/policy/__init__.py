@@ -39,6 +39,7 @@ a multiple inside the provincial range). Money is integer fen; multiples and rat
 ``load_library()``'s one-time, cached load, so evaluation is safe in Temporal local activities.
 """
 
+from .benefit import Benefit, BenefitHousehold, BenefitLine, monthly_benefit, monthly_standard_fen
 from .library import PolicyLibrary, PolicyPackError, UnknownMeasureError, load_library, load_pack
 from .models import (
     CATEGORIES,
@@ -62,6 +63,9 @@ __all__ = [
     "PATHWAYS",
     "SEED_FILES",
     "AmountRule",
+    "Benefit",
+    "BenefitHousehold",
+    "BenefitLine",
     "Citation",
     "Entitlement",
     "Figure",
@@ -75,4 +79,6 @@ __all__ = [
     "UnknownMeasureError",
     "load_library",
     "load_pack",
+    "monthly_benefit",
+    "monthly_standard_fen",
 ]

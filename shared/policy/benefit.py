@@ -1,0 +1,171 @@
+"""The monthly benefit of an enrolled household (低保金 / 特困供养金), pure: every number comes from the
+policy packs in force for the region on the business date; nothing here reads a clock or does I/O
+(call it from a local activity, as ``workflows/renewal/activities.py`` does).
+
+Rules (seeds cited next to each):
+
+- **dibao, differential** (seed 004 「根据差额发放低保金」): the standard minus the per-capita counted
+  income, times the household size. Computed on household totals, ``standard x size - counted
+  income``, which is the same number without rounding a per-capita income: every term is whole fen,
+  so the result is exact. Ningxia urban, 3 persons, 300 yuan/person income: (65000 - 30000) x 3 =
+  105000 fen.
+- **employment-cost deduction** (seed 001 Jiangxi 「扣减额度按照务工地同期月最低生活保障标准的 30% 计算」):
+  where a pack sets ``employment_cost_deduction_ratio``, counted income = household income minus
+  ratio x standard per working member (never below zero).
+- **add-ons** (seed 004): ``remote_addon_ratio`` x standard per member of a remote household (30 km
+  or more from the regiment seat, or a border regiment); ``special_member_addon_ratio`` x standard per
+  minor, elderly, severely disabled or seriously ill member. Only where a pack in force gives the ratio
+  a value (the XPCC pack leaves both to the division: a local pack configures them); only on a payable
+  dibao benefit.
+- **extreme-poverty support** (seed 002 「城乡特困供养标准按照城乡低保月标准1.3倍执行」): per person,
+  ``extreme_poverty_multiple`` x the urban or rural monthly dibao standard, not income-tested here
+  (特困 persons have no income by definition).
+
+Rounding: money is integer fen. A product of a standard and an exact decimal ratio/multiple rounds
+**half up to the fen, once per person** (then multiplied by the number of persons), so two households
+with the same members always get the same amount; the differential itself needs no rounding. A rural
+monthly standard only given yearly is the yearly figure / 12, rounded half up.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .library import PolicyLibrary
+from .models import Figure
+
+
+class BenefitHousehold(BaseModel):
+    """The household facts the benefit depends on (at the business date)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: int = Field(ge=1)
+    monthly_income_fen: int = Field(default=0, ge=0)  # household total, before deductions
+    urban: bool = True
+    extreme_poverty: bool = False  # 特困供养 instead of dibao
+    working_members: int = Field(default=0, ge=0)  # members in employment (employment-cost deduction)
+    special_members: int = Field(default=0, ge=0)  # minors, elderly, severely disabled, seriously ill
+    remote: bool = False  # 30 km or more from the regiment seat, or a border regiment (XPCC)
+
+
+class BenefitLine(BaseModel):
+    label: str
+    amount_fen: int
+    basis: str
+
+
+class Benefit(BaseModel):
+    """``decidable`` False: a figure the computation needs is not configured (no amount can be given).
+    ``above_standard``: the counted income reaches the standard, so dibao stops (exit / gradual exit)."""
+
+    kind: Literal["dibao", "extreme_poverty"]
+    decidable: bool
+    payable: bool
+    amount_fen: int
+    standard_fen: int | None = None  # the monthly dibao standard per person applied
+    counted_income_fen: int = 0
+    above_standard: bool = False
+    lines: list[BenefitLine] = Field(default_factory=list)
+    reason: str
+    citations: list[str] = Field(default_factory=list)
+    pack_id: str | None = None
+    pack_version: str | None = None
+
+
+def _half_up(x: Decimal) -> int:
+    return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _value(lib: PolicyLibrary, name: str, region: str, on: date, cites: list[str]) -> Figure | None:
+    fig = lib.parameter(name, region, on)
+    if fig is None or fig.value is None:
+        return None
+    if fig.cite() not in cites:
+        cites.append(fig.cite())
+    return fig
+
+
+def monthly_standard_fen(lib: PolicyLibrary, region: str, on: date, urban: bool,
+                         cites: list[str] | None = None) -> int | None:
+    """The monthly dibao standard per person (urban or rural) in force, or None if no pack sets it."""
+    cites = [] if cites is None else cites
+    if urban:
+        fig = _value(lib, "dibao_urban_monthly_fen", region, on, cites)
+        return int(fig.value) if fig is not None else None  # type: ignore[arg-type]
+    fig = _value(lib, "dibao_rural_monthly_fen", region, on, cites)
+    if fig is not None:
+        return int(fig.value)  # type: ignore[arg-type]
+    yearly = _value(lib, "dibao_rural_yearly_fen", region, on, cites)
+    return _half_up(Decimal(int(yearly.value)) / 12) if yearly is not None else None  # type: ignore[arg-type]
+
+
+def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: BenefitHousehold) -> Benefit:
+    """The household's benefit for the month starting ``on`` (see the module docstring for the rules)."""
+    cites: list[str] = []
+    pack = lib.pack_for(region, on)
+    where: dict[str, Any] = dict(pack_id=pack.pack_id if pack else None, pack_version=pack.version if pack else None)
+    area = "urban" if household.urban else "rural"
+    kind: Literal["dibao", "extreme_poverty"] = "extreme_poverty" if household.extreme_poverty else "dibao"
+    standard = monthly_standard_fen(lib, region, on, household.urban, cites)
+    if standard is None:
+        return Benefit(kind=kind, decidable=False, payable=False, amount_fen=0, citations=cites, **where,
+                       reason=f"no pack in force for {region} on {on} sets the {area} dibao standard")
+
+    if household.extreme_poverty:
+        mul = _value(lib, "extreme_poverty_multiple", region, on, cites)
+        if mul is None:
+            return Benefit(kind=kind, decidable=False, payable=False, amount_fen=0, standard_fen=standard,
+                           citations=cites, **where,
+                           reason=f"no pack in force for {region} on {on} sets the extreme-poverty multiple")
+        per_person = _half_up(Decimal(standard) * mul.value)  # type: ignore[operator]
+        amount = per_person * household.size
+        line = BenefitLine(label="extreme_poverty_support", amount_fen=amount,
+                           basis=f"{mul.value} x {area} standard {standard} fen = {per_person} fen x {household.size}")
+        return Benefit(kind=kind, decidable=True, payable=amount > 0, amount_fen=amount, standard_fen=standard,
+                       lines=[line], citations=cites, reason=f"extreme-poverty support: {line.basis}", **where)
+
+    lines: list[BenefitLine] = []
+    income = household.monthly_income_fen
+    deduction = 0
+    if household.working_members:
+        ratio = _value(lib, "employment_cost_deduction_ratio", region, on, cites)
+        if ratio is not None:
+            per_worker = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+            deduction = min(income, per_worker * household.working_members)
+            lines.append(BenefitLine(label="employment_cost_deduction", amount_fen=-deduction,
+                                     basis=f"{ratio.value} x standard {standard} fen = {per_worker} fen x "
+                                           f"{household.working_members} working (from counted income)"))
+    counted = income - deduction
+    need = standard * household.size
+    gap = need - counted
+    if gap <= 0:
+        return Benefit(kind=kind, decidable=True, payable=False, amount_fen=0, standard_fen=standard,
+                       counted_income_fen=counted, above_standard=True, lines=lines, citations=cites, **where,
+                       reason=(f"counted income {counted} fen reaches the standard {standard} fen x "
+                               f"{household.size} = {need} fen: no dibao"))
+    lines.insert(0, BenefitLine(label="dibao_differential", amount_fen=gap,
+                                basis=f"({standard} fen standard x {household.size}) - {counted} fen counted income"))
+    amount = gap
+    if household.remote:
+        ratio = _value(lib, "remote_addon_ratio", region, on, cites)
+        if ratio is not None:
+            per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+            lines.append(BenefitLine(label="remote_addon", amount_fen=per * household.size,
+                                     basis=f"{ratio.value} x standard = {per} fen x {household.size} members"))
+            amount += per * household.size
+    if household.special_members:
+        ratio = _value(lib, "special_member_addon_ratio", region, on, cites)
+        if ratio is not None:
+            per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+            lines.append(BenefitLine(label="special_member_addon", amount_fen=per * household.special_members,
+                                     basis=f"{ratio.value} x standard = {per} fen x {household.special_members} members"))
+            amount += per * household.special_members
+    basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in lines)
+    return Benefit(kind=kind, decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
+                   counted_income_fen=counted, lines=lines, citations=cites, reason=f"dibao {amount} fen: {basis}",
+                   **where)

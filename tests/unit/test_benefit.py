@@ -1,0 +1,99 @@
+"""The monthly benefit (shared/policy/benefit.py): numbers only from the packs, integer fen."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from shared.policy import BenefitHousehold, PolicyLibrary, load_library, monthly_benefit
+
+NINGXIA = "640104"  # 银川市兴庆区
+XINZHOU = "361102"  # 上饶市信州区 (the Shangrao test fixture sets the standard: 800 yuan)
+XPCC = "660102"  # a company of the XPCC's first division (test pack sets the standard and the add-ons)
+SEP_2022 = date(2022, 9, 1)
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "policy"
+
+# TEST FIXTURE: the XPCC plan (seed 004) leaves the standard and the add-on ratios to the division.
+XPCC_TEST_PACK = """\
+pack_id: test-xpcc-first-division
+version: "2021.1"
+region_prefix: "6601"
+region_name_en: XPCC first division (test fixture)
+region_name_zh: 兵团第一师
+title_zh: 测试用第一师配置
+seed: 004_583196fe4354a547.txt
+effective_from: 2021-07-17
+validity:
+  - seed: 004_583196fe4354a547.txt
+    quote: 2021年7月17日
+figures:
+  dibao_urban_monthly_fen:
+    value: 60005
+    unit: fen_per_person_month
+    seed: 004_583196fe4354a547.txt
+    quote: 按照同地域同政策，与自治区同步调整救助标准
+    note: TEST FIXTURE - not a real figure (an odd fen amount to show the rounding).
+  remote_addon_ratio:
+    value: "0.20"
+    unit: ratio
+    seed: 004_583196fe4354a547.txt
+    quote: 按照不高于低保标准 20% 的比例增发救助金
+  special_member_addon_ratio:
+    value: "0.10"
+    unit: ratio
+    seed: 004_583196fe4354a547.txt
+    quote: 按照当地低保标准 10%—30% 的比例增发救助金
+"""
+
+
+def local_packs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PolicyLibrary:
+    """The shipped packs plus the test fixtures (Shangrao, XPCC first division) as local packs."""
+    shutil.copy(FIXTURES / "test-shangrao.yaml", tmp_path / "test-shangrao.yaml")
+    (tmp_path / "test-xpcc.yaml").write_text(XPCC_TEST_PACK, encoding="utf-8")
+    monkeypatch.setenv("DOUDI_POLICY_LOCAL_DIR", str(tmp_path))
+    return load_library()
+
+
+def test_ningxia_urban_household_of_three_at_300_yuan_each_gets_1050_yuan():
+    b = monthly_benefit(load_library(), NINGXIA, SEP_2022, BenefitHousehold(size=3, monthly_income_fen=90000))
+    assert b.payable and b.amount_fen == 105000 == (65000 - 30000) * 3
+    assert b.standard_fen == 65000 and b.pack_id == "ningxia-2022-20-measures"
+    assert any("650元" in c for c in b.citations)
+
+
+def test_income_reaching_the_standard_pays_nothing_and_says_above_standard():
+    b = monthly_benefit(load_library(), NINGXIA, SEP_2022, BenefitHousehold(size=3, monthly_income_fen=195000))
+    assert not b.payable and b.above_standard and b.amount_fen == 0 and b.decidable
+
+
+def test_extreme_poverty_is_1_3_times_the_urban_or_rural_standard_per_person():
+    lib = load_library()
+    urban = monthly_benefit(lib, NINGXIA, SEP_2022, BenefitHousehold(size=1, extreme_poverty=True))
+    rural = monthly_benefit(lib, NINGXIA, SEP_2022, BenefitHousehold(size=2, urban=False, extreme_poverty=True))
+    assert urban.amount_fen == 84500 and rural.amount_fen == 2 * 59800
+
+
+def test_jiangxi_deducts_30_percent_of_the_standard_per_working_member(tmp_path, monkeypatch):
+    lib = local_packs(tmp_path, monkeypatch)
+    hh = BenefitHousehold(size=3, monthly_income_fen=150000, working_members=1)
+    b = monthly_benefit(lib, XINZHOU, SEP_2022, hh)
+    # standard 80000 (fixture); counted income 150000 - 0.30 x 80000 = 126000; 3 x 80000 - 126000
+    assert b.counted_income_fen == 126000 and b.amount_fen == 114000
+    assert monthly_benefit(lib, NINGXIA, SEP_2022, hh).amount_fen == 195000 - 150000  # no deduction in Ningxia
+
+
+def test_xpcc_add_ons_round_half_up_per_person(tmp_path, monkeypatch):
+    lib = local_packs(tmp_path, monkeypatch)
+    b = monthly_benefit(lib, XPCC, SEP_2022, BenefitHousehold(size=2, remote=True, special_members=1))
+    # 0.20 x 60005 = 12001.0 per member; 0.10 x 60005 = 6000.5 -> 6001 (half up) per special member
+    assert [(ln.label, ln.amount_fen) for ln in b.lines] == [
+        ("dibao_differential", 120010), ("remote_addon", 24002), ("special_member_addon", 6001)]
+    assert b.amount_fen == 150013
+
+
+def test_add_ons_left_to_the_division_are_not_applied_and_an_unset_standard_is_undecidable():
+    b = monthly_benefit(load_library(), XPCC, SEP_2022, BenefitHousehold(size=2, remote=True))
+    assert not b.decidable and not b.payable and "standard" in b.reason

@@ -1,0 +1,105 @@
+"""Inputs, reported changes and carried state of the renewal workflow (pathway 4).
+
+Seeds: 004 (XPCC: differential dibao, add-ons, review cadence 「每年核查一次」/「每半年核查一次」,
+「没有明显变化的，不再调整救助水平」, recipients report changes), 002 (Ningxia: standards, gradual exit
+6-18 months, 「疫情防控期间暂停低保退出」), 001 (Jiangxi: 30% employment-cost deduction, gradual exit of
+at least 6 months), 003 (national: rural dibao paid quarterly is paid in the quarter's first month).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PATHWAY = "renewal"
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class Member(BaseModel):
+    person_id: str
+    working_age: bool = False  # 有劳动能力: makes the review half-yearly (seed 004)
+    working: bool = False  # in employment: the employment-cost deduction applies (seed 001)
+    special: bool = False  # minor, elderly, severely disabled or seriously ill: add-on (seed 004)
+
+
+class IncomeChange(BaseModel):
+    """A reported income change (recipients must report changes, seed 004): an off-cycle review at the
+    first period starting on or after ``effective_on``."""
+
+    monthly_income_fen: int = Field(ge=0)  # the household's new monthly total
+    reason: Literal["employment", "other"]
+    effective_on: date
+    working_person_ids: list[str] | None = None  # who now works (None: unchanged)
+    income_stable: bool | None = None  # None: unchanged
+    reported_by: str = "recipient"
+
+
+class MemberDeath(BaseModel):
+    person_id: str
+    died_on: date
+    monthly_income_fen: int | None = Field(default=None, ge=0)  # the household's income after, if known
+    reported_by: str = "registry"
+
+
+class Household(BaseModel):
+    members: list[Member] = Field(min_length=1)
+    monthly_income_fen: int = Field(default=0, ge=0)
+    urban: bool = True
+    extreme_poverty: bool = False
+    income_stable: bool = True  # 收入来源固定 (seed 004)
+    remote: bool = False
+
+
+class PendingChange(BaseModel):
+    kind: Literal["income_changed", "member_deceased"]
+    effective_on: date
+    income: IncomeChange | None = None
+    death: MemberDeath | None = None
+
+
+class RenewalState(BaseModel):
+    """Everything a continued-as-new run carries over."""
+
+    period: str = Field(pattern=PERIOD)  # the next period to process
+    index: int = 0  # periods since the first one (0-based), for the due time and installment number
+    household: Household
+    status: Literal["active", "gradual_exit", "exit_suspended", "terminated"] = "active"
+    level_fen: int = 0  # the benefit level currently paid per month
+    kind: Literal["dibao", "extreme_poverty"] = "dibao"
+    next_review: str | None = None  # the period of the next scheduled review
+    exit_months_left: int = 0
+    exit_reason: str = ""
+    last_income_reason: Literal["employment", "other"] | None = None
+    pending: list[PendingChange] = Field(default_factory=list)
+    paid_fen: int = 0
+    paid_periods: int = 0
+    reviews: list[dict[str, str | int]] = Field(default_factory=list)  # the latest outcomes (bounded)
+    seq: int = 0  # the case-transition sequence (published once per seq: never restart it)
+    runs: int = 1
+
+
+class RenewalInput(BaseModel):
+    case_id: str
+    person_id: str  # the applicant / head of household
+    household_id: str | None = None
+    region_code: str
+    household: Household
+    first_period: str = Field(pattern=PERIOD)  # YYYY-MM, the first benefit month
+    # When the first period falls due on the clock; period k falls due k calendar months later.
+    # Default: the first day of first_period, 00:00 UTC. A household migrated from an earlier system
+    # (or a backdated enrolment) sets it to when this workflow takes over.
+    first_due_at: datetime | None = None
+    rural_quarterly: bool = False  # the region pays rural dibao quarterly (seed 003)
+    periods_per_run: int = Field(default=12, ge=1)  # continue-as-new after this many periods
+    state: RenewalState | None = None  # set only by continue-as-new
+
+
+class RenewalResult(BaseModel):
+    case_id: str
+    outcome: Literal["terminated"]
+    reason: str
+    last_period: str
+    paid_fen: int  # in the last run's carried total (all runs)
+    paid_periods: int
+    runs: int

@@ -1,0 +1,295 @@
+"""The renewal workflow: one per enrolled household, for as long as it is enrolled.
+
+Each period (a calendar month, business date = its first day): wait for its due time (a durable
+timer); review when a reported change has taken effect (off-cycle) or the scheduled review is due;
+then pay the period with the key ``<case_id>:<YYYY-MM>`` (rural quarterly: the quarter's three months
+in the pack's payment month, seed 003). Review outcomes: ``continue`` (same level), ``adjust``,
+``gradual_exit`` (income above the standard through employment: the level is kept for the pack's
+months, seeds 001/002), ``terminate``. An exit is suspended while a pack in force sets
+``epidemic_suspends_dibao_exit`` (seed 002) and carried out at the first period after it lapses.
+Continues as new every ``periods_per_run`` periods (or when the server suggests it), carrying its state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from temporalio import workflow
+
+from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
+
+with workflow.unsafe.imports_passed_through():
+    from shared.contracts import activities as act
+    from shared.policy import BenefitHousehold
+    from workflows.renewal.activities import PeriodQuery, PeriodTerms, period_terms
+    from workflows.renewal.inputs import (
+        PATHWAY,
+        Household,
+        IncomeChange,
+        MemberDeath,
+        PendingChange,
+        RenewalInput,
+        RenewalResult,
+        RenewalState,
+    )
+
+KEEP_REVIEWS = 24  # review outcomes kept in the carried state (the case record has them all)
+
+
+def add_months(period: str, n: int) -> str:
+    y, m = (int(x) for x in period.split("-"))
+    i = y * 12 + m - 1 + n
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+def first_of(period: str) -> date:
+    y, m = (int(x) for x in period.split("-"))
+    return date(y, m, 1)
+
+
+def shift_months(at: datetime, n: int) -> datetime:
+    i = at.year * 12 + at.month - 1 + n
+    y, m = i // 12, i % 12 + 1
+    days = (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)).day
+    return at.replace(year=y, month=m, day=min(at.day, days))
+
+
+@workflow.defn(name="Renewal")
+class RenewalWorkflow(CaseSteps):
+    @workflow.init
+    def __init__(self, inp: RenewalInput) -> None:
+        self._init_steps(inp.case_id, inp.region_code)
+        self._pathway = PATHWAY
+        self._inp = inp
+        self._s = inp.state or RenewalState(period=inp.first_period, household=inp.household)
+        self._seq = self._s.seq
+
+    # ---- queries and reported changes -------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> RenewalState:
+        return self._s.model_copy(update={"seq": self._seq})
+
+    @workflow.update
+    async def income_changed(self, change: IncomeChange) -> str:
+        self._s.pending.append(PendingChange(kind="income_changed", effective_on=change.effective_on, income=change))
+        return f"income change recorded; reviewed at the first period from {change.effective_on}"
+
+    @income_changed.validator
+    def _validate_income(self, change: IncomeChange) -> None:
+        self._open_for_changes()
+        ids = {m.person_id for m in self._s.household.members}
+        unknown = set(change.working_person_ids or ()) - ids
+        if unknown:
+            raise ValueError(f"{sorted(unknown)} are not members of the household")
+
+    @workflow.update
+    async def member_deceased(self, death: MemberDeath) -> str:
+        self._s.pending.append(PendingChange(kind="member_deceased", effective_on=death.died_on, death=death))
+        return f"death of {death.person_id} recorded; reviewed at the next period"
+
+    @member_deceased.validator
+    def _validate_death(self, death: MemberDeath) -> None:
+        self._open_for_changes()
+        if death.person_id not in {m.person_id for m in self._s.household.members}:
+            raise ValueError(f"{death.person_id} is not a living member of the household")
+        if any(p.death and p.death.person_id == death.person_id for p in self._s.pending):
+            raise ValueError(f"the death of {death.person_id} is already reported")
+
+    def _open_for_changes(self) -> None:
+        if self._s.status == "terminated":
+            raise ValueError("the household's benefit is terminated")
+
+    # ---- the periods ------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: RenewalInput) -> RenewalResult:
+        s = self._s
+        first_due = inp.first_due_at or datetime.combine(first_of(inp.first_period), time(0), tzinfo=UTC)
+        if inp.state is None:
+            await self._record("open", "enrolled", f"renewal from {inp.first_period}, household of "
+                               f"{len(s.household.members)}")
+        done = 0
+        while True:
+            self._stage = "waiting"
+            due = shift_months(first_due, s.index)
+            await self._wait_until(lambda: False, due)
+            on = first_of(s.period)
+            terms = await self._terms(on)
+            reason = await self._review_if_due(on, terms)
+            if s.status != "terminated":
+                reason = await self._exit_or_pay(on, terms)
+            if s.status == "terminated":
+                s.seq = self._seq
+                await self._record("closed", "closed", reason, closed=True, outcome="terminated",
+                                   amount=s.paid_fen)
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return RenewalResult(case_id=inp.case_id, outcome="terminated", reason=reason, last_period=s.period,
+                                     paid_fen=s.paid_fen, paid_periods=s.paid_periods, runs=s.runs)
+            s.period, s.index = add_months(s.period, 1), s.index + 1
+            done += 1
+            if done >= inp.periods_per_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                s.seq, s.runs = self._seq, s.runs + 1
+                workflow.continue_as_new(inp.model_copy(update={"state": s, "first_due_at": first_due}))
+
+    async def _terms(self, on: date) -> PeriodTerms:
+        h = self._s.household
+        return await workflow.execute_local_activity(
+            period_terms, PeriodQuery(region_code=self._region, on=on, household=self._benefit_household(h)),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+
+    @staticmethod
+    def _benefit_household(h: Household) -> BenefitHousehold:
+        return BenefitHousehold(size=len(h.members), monthly_income_fen=h.monthly_income_fen, urban=h.urban,
+                                extreme_poverty=h.extreme_poverty, remote=h.remote,
+                                working_members=sum(m.working for m in h.members),
+                                special_members=sum(m.special for m in h.members))
+
+    def _apply_changes(self, on: date) -> list[str]:
+        """Apply the reported changes in effect by the period's first day; what changed, in words."""
+        s, notes = self._s, []
+        due = sorted((p for p in s.pending if p.effective_on <= on), key=lambda p: p.effective_on)
+        s.pending = [p for p in s.pending if p.effective_on > on]
+        h = s.household
+        for p in due:
+            if p.income is not None:
+                c = p.income
+                members = h.members
+                if c.working_person_ids is not None:
+                    members = [m.model_copy(update={"working": m.person_id in c.working_person_ids}) for m in members]
+                h = h.model_copy(update={"monthly_income_fen": c.monthly_income_fen, "members": members,
+                                         "income_stable": h.income_stable if c.income_stable is None
+                                         else c.income_stable})
+                s.last_income_reason = c.reason
+                notes.append(f"income {c.monthly_income_fen} fen/month from {c.effective_on} ({c.reason})")
+            elif p.death is not None:
+                d = p.death
+                h = h.model_copy(update={
+                    "members": [m for m in h.members if m.person_id != d.person_id],
+                    "monthly_income_fen": h.monthly_income_fen if d.monthly_income_fen is None
+                    else d.monthly_income_fen})
+                notes.append(f"{d.person_id} died on {d.died_on}")
+        if h.members:
+            s.household = h
+        else:
+            s.household = h.model_copy(update={"members": s.household.members[:1]})  # kept for the record
+            notes.append("no living member remains")
+        return notes
+
+    def _interval(self, terms: PeriodTerms) -> tuple[int | None, str]:
+        h = self._s.household
+        if not h.extreme_poverty and (not h.income_stable or any(m.working_age for m in h.members)):
+            return terms.review_unstable_months, "half-yearly: unstable income or working-age members"
+        return terms.review_stable_months, ("yearly: extreme poverty" if h.extreme_poverty
+                                            else "yearly: stable income, no working-age members")
+
+    async def _review_if_due(self, on: date, terms: PeriodTerms) -> str:
+        s = self._s
+        first = not s.reviews
+        changed = any(p.effective_on <= on for p in s.pending)
+        scheduled = s.next_review is not None and s.period >= s.next_review
+        if not (first or changed or scheduled):
+            return ""
+        kind = "enrolment" if first else "off-cycle" if changed else "scheduled"
+        self._stage = "reviewing"
+        notes: list[str] = []
+        if scheduled and not changed:
+            facts = await self._look_up(self._inp.person_id, on)
+            if not facts.found or (facts.region_code and not facts.region_code.startswith(self._region[:6])):
+                return await self._terminate(f"{kind} review: the household is no longer registered here")
+            if facts.deceased:
+                s.pending.append(PendingChange(kind="member_deceased", effective_on=on, death=MemberDeath(
+                    person_id=self._inp.person_id, died_on=on, reported_by="registry")))
+        notes = self._apply_changes(on)
+        if any("no living member" in n for n in notes):
+            return await self._terminate(f"{kind} review: {'; '.join(notes)}")
+        if notes:
+            terms = await self._terms(on)
+        b = terms.benefit
+        months, cadence = self._interval(terms)
+        s.next_review = add_months(s.period, months) if months else None
+        schedule = (f"next review {s.next_review} ({cadence})" if months
+                    else "no pack in force sets a review interval: reviews only on reported changes")
+        changes = f" after {'; '.join(notes)}" if notes else ""
+        s.kind = b.kind
+        if not b.decidable:
+            outcome, why = "continue", f"level unchanged at {s.level_fen} fen: {b.reason}"
+        elif b.payable:
+            outcome = "continue" if b.amount_fen == s.level_fen else "adjust"
+            if s.status in ("gradual_exit", "exit_suspended"):
+                outcome = "adjust"
+            s.status, s.exit_months_left = "active", 0
+            why = f"{b.amount_fen} fen/month ({b.reason})"
+            s.level_fen = b.amount_fen
+        elif s.status in ("gradual_exit", "exit_suspended"):
+            outcome, why = "continue", f"still above the standard ({b.reason}); {s.status} continues"
+        elif s.last_income_reason == "employment" and changed and terms.gradual_exit_months:
+            s.status, s.exit_months_left = "gradual_exit", terms.gradual_exit_months
+            s.exit_reason = f"income above the standard through employment ({b.reason})"
+            outcome = "gradual_exit"
+            why = (f"{terms.gradual_exit_months} months of gradual exit at {s.level_fen} fen/month, "
+                   f"then exit ({s.exit_reason})")
+        else:
+            outcome = "exit"
+            s.status, s.exit_months_left, s.exit_reason = "gradual_exit", 0, b.reason
+            why = f"exit: {b.reason}"
+        if first:
+            outcome = "enrolled"
+        s.reviews = (s.reviews + [{"period": s.period, "kind": kind, "outcome": outcome,
+                                   "level_fen": s.level_fen}])[-KEEP_REVIEWS:]
+        await self._record("open", f"review_{outcome}", f"{kind} review {s.period}{changes}: {why}; {schedule}",
+                           policy={"pack_id": b.pack_id, "pack_version": b.pack_version, "measure": b.kind,
+                                   "region_prefix": self._region}, amount=s.level_fen)
+        return why
+
+    async def _exit_or_pay(self, on: date, terms: PeriodTerms) -> str:
+        s = self._s
+        if s.status == "gradual_exit" and s.exit_months_left <= 0 or s.status == "exit_suspended":
+            if terms.exit_suspended:
+                if s.status != "exit_suspended":
+                    s.status = "exit_suspended"
+                    await self._record("open", "exit_suspended", f"exit due {s.period} suspended while the "
+                                       f"epidemic flag is in force ({'; '.join(terms.citations)}); "
+                                       f"paying {s.level_fen} fen/month meanwhile")
+            else:
+                why = f"exit {s.period}: {s.exit_reason}"
+                if s.status == "exit_suspended":
+                    why += " (processed after the epidemic-control suspension lapsed)"
+                return await self._terminate(why)
+        if s.level_fen <= 0:
+            return "nothing to pay"
+        amount = s.level_fen
+        quarterly = self._inp.rural_quarterly and not s.household.urban and terms.quarter_payment_month
+        if quarterly:
+            month_of_quarter = (on.month - 1) % 3 + 1
+            if month_of_quarter != terms.quarter_payment_month:
+                self._count_exit_month()
+                return "paid with the quarter"
+            amount *= 3
+        await self._pay(amount)
+        self._count_exit_month()
+        return "paid"
+
+    def _count_exit_month(self) -> None:
+        if self._s.status == "gradual_exit" and self._s.exit_months_left > 0:
+            self._s.exit_months_left -= 1
+
+    async def _pay(self, amount: int) -> None:
+        s = self._s
+        self._stage = "paying"
+        payment = await self._disburse(act.DisbursementRequest(
+            idempotency_key=f"{self._case_id}:{s.period}", case_id=self._case_id, pathway=PATHWAY,
+            person_id=self._inp.person_id, household_id=self._inp.household_id, region_code=self._region,
+            amount_fen=amount, installment=s.index + 1, account=act.account(act.COUNTY_FUND, self._region[:6]),
+            measure=s.kind))
+        s.paid_fen += amount
+        s.paid_periods += 1
+        note = f"{s.period}: {amount} fen ({s.status}), {payment.payment_id}"
+        if s.status == "gradual_exit":
+            note += f"; {s.exit_months_left - 1} gradual-exit months left after this one"
+        await self._record("paid", "period_paid", note, amount=s.paid_fen)
+
+    async def _terminate(self, why: str) -> str:
+        self._s.status = "terminated"
+        return why
