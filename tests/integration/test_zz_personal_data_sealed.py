@@ -43,3 +43,22 @@ async def test_no_national_id_sits_in_temporal_in_plaintext(client: StackClient,
     # and the sealed history still reads: the result decodes with the key
     result = await temporal.get_workflow_handle(case["case_id"]).result()
     assert result["amount_fen"] == 195000 if isinstance(result, dict) else result.amount_fen == 195000
+
+
+async def test_histories_recorded_by_the_end_to_end_tests_replay_on_todays_code(stack: EmbeddedStack):
+    """Every workflow the end-to-end tests ran replays with Temporal's Replayer on the code as it is now:
+    a non-deterministic change to a workflow fails here (besides the recorded histories in tests/histories)."""
+    from temporalio.worker import Replayer
+
+    from shared.infra.temporal import data_converter
+    from workflows.worker import WORKFLOWS
+
+    temporal = await connect_temporal(stack.temporal_address, "doudi")
+    histories = []
+    async for wf in temporal.list_workflows("ExecutionStatus = 'Completed'", limit=300):
+        histories.append(await temporal.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history())
+    assert len(histories) >= 10
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
+    results = [await replayer.replay_workflow(h, raise_on_replay_failure=False) for h in histories]
+    failures = [(h.workflow_id, r.replay_failure) for h, r in zip(histories, results, strict=True) if r.replay_failure]
+    assert failures == []
