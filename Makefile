@@ -22,6 +22,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+## make bench: batch subsidy for Fujian's 617,800 recipients vs a raw COPY, then event-to-payment latency
+## vs the raw Temporal dev server (each starts its own embedded stack; BENCH_ARGS=--help)
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.batch_subsidy $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.event_to_payment 50
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

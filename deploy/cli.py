@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deploy.batch_cli import batch_app
+
 app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes", no_args_is_help=True)
 console = Console()
+app.add_typer(batch_app, name="batch")
 
 from deploy.admin_cli import admin_app  # noqa: E402
 

@@ -27,6 +27,7 @@ def build(rt: Runtime) -> ServiceParts:
         "/api/cases/{id}/documents": s.verification_url,
         "/api/reference-data": s.verification_url,
         "/api/reserves": s.payment_url,
+        "/api/batches": s.payment_url,
     }, case_region=lambda case_id: _case_region(rt, case_id))
     app = FastAPI(title="doudi", version="1", openapi_url=None,
                   description="兜底 doudi: basic-living relief for people in hardship")

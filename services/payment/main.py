@@ -7,8 +7,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.payment import routes
+from services.payment import batch_routes, routes
 from services.payment.activities import PaymentActivities
+from services.payment.batch import BatchActivities, BatchService
 from services.payment.ledger import SCHEMA
 from services.payment.reserves import ReserveService
 from shared.config import TASK_QUEUE_PAYMENT
@@ -23,9 +24,12 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.reserves = reserves
     app.include_router(routes.router)
     activities = PaymentActivities(rt.pool)
+    batches = BatchService(rt.pool, rt.temporal, intake_url=rt.settings.intake_url, nats_url=rt.settings.nats_url)
+    app.state.batches = batches
+    app.include_router(batch_routes.router)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_PAYMENT,
-                        activities=[activities.disburse, activities.open_recovery],
-                        background=[reserves.resignal_loop])
+                        activities=[activities.disburse, activities.open_recovery, *BatchActivities(batches).all()],
+                        background=[reserves.resignal_loop, batches.publish_payment_events])
 
 
 def main() -> None:

@@ -1,0 +1,180 @@
+"""The cohort export (intake owns the registry; no other service reads its tables) and the start of a
+price-linkage batch from the inbound event ``price.linkage_triggered``.
+
+``GET /api/cohorts/export?region_prefix=64&categories=dibao,extreme_poverty&on=2022-06-07`` streams, as
+CSV with a header, every member of a household in the region whose categories meet the requested ones
+and who had not died by ``on``::
+
+    ordinal,person_id,household_id,region_code,categories,urban
+    1,640104198001010012,hh-1,640104,"{dibao,extreme_poverty}",t
+
+``ordinal`` numbers the rows 1..N (the payment side's chunks are ranges of it); ``categories`` is a
+PostgreSQL array literal; ``urban`` is ``t``/``f``. The ``X-Cohort-Count`` header carries N, counted in
+the same REPEATABLE READ snapshot as the rows, so a consumer can tell a complete export from a cut one.
+The rows come from ``COPY (SELECT ...) TO STDOUT`` on one connection, handed on as PostgreSQL produces
+them through a small bounded queue: the service holds a few chunks in memory whatever the cohort's
+size, and a slow reader slows the database down (back-pressure) instead of filling memory.
+
+Service accounts only: it is the whole registry of a region.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from temporalio.client import Client
+
+from shared.auth import Principal, Role, current_principal
+from shared.contracts.events import InboundEvent, InvalidEvent, PriceLinkageTriggered, parse_inbound
+from shared.infra.bus import STREAM_EVENTS
+from workflows.batch_subsidy.inputs import BatchRequest, batch_id_for, price_linkage_occasion
+from workflows.batch_subsidy.starter import start_batch
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/cohorts", tags=["cohorts"])
+
+COHORT_SQL = """
+SELECT row_number() OVER () AS ordinal, m.person_id, m.household_id, h.region_code, h.categories, h.urban
+FROM households h JOIN members m USING (household_id)
+WHERE h.region_code LIKE $1 || '%' AND h.categories && $2::text[]
+  AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
+"""
+COUNT_SQL = """
+SELECT count(*) FROM households h JOIN members m USING (household_id)
+WHERE h.region_code LIKE $1 || '%' AND h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3)
+"""
+QUEUE_CHUNKS = 8
+
+
+def require_service(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.role != Role.service:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the cohort export is for service accounts only")
+    return principal
+
+
+def _intake_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.runtime.pool
+
+
+@router.get("/export", summary="Stream a region's recipients at a date as CSV (service accounts only)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "headers": {"X-Cohort-Count": {"description": "rows"}}}})
+async def export_cohort(
+    principal: Annotated[Principal, Depends(require_service)],
+    pool: Annotated[asyncpg.Pool, Depends(_intake_pool)],
+    region_prefix: Annotated[str, Query(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")],
+    categories: Annotated[str, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$", description="comma-separated; any of them")],
+    on: Annotated[date, Query(description="the snapshot date: who had died by then is left out")],
+) -> StreamingResponse:
+    if not principal.may_see(region_prefix):
+        raise HTTPException(403, f"region {region_prefix} is outside your jurisdiction")
+    cats = sorted(set(categories.split(",")))
+    conn: asyncpg.Connection = await pool.acquire()
+    tx = conn.transaction(isolation="repeatable_read", readonly=True)
+    try:
+        await tx.start()
+        count = await conn.fetchval(COUNT_SQL, region_prefix, cats, on)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await tx.rollback()
+        await pool.release(conn)
+        raise
+    return StreamingResponse(_stream(pool, conn, tx, region_prefix, cats, on), media_type="text/csv",
+                             headers={"X-Cohort-Count": str(count), "Cache-Control": "no-store"})
+
+
+async def _stream(pool: asyncpg.Pool, conn: asyncpg.Connection, tx: asyncpg.transaction.Transaction,
+                  region_prefix: str, cats: list[str], on: date) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+
+    async def sink(data: bytes) -> None:
+        await queue.put(bytes(data))  # asyncpg hands over a reusable buffer
+
+    async def produce() -> None:
+        try:
+            await conn.copy_from_query(COHORT_SQL, region_prefix, cats, on, output=sink, format="csv", header=True)
+        finally:
+            await queue.put(None)
+
+    producer = asyncio.create_task(produce())
+    try:
+        while (data := await queue.get()) is not None:
+            yield data
+        await producer  # a failed COPY raises here: the response is cut, never completed
+    finally:
+        if not producer.done():
+            producer.cancel()
+            with contextlib.suppress(BaseException):
+                await producer
+        with contextlib.suppress(Exception):
+            await tx.rollback()
+        await pool.release(conn)
+
+
+# -- price.linkage_triggered -> a price-linkage batch -------------------------------------------------
+
+def price_linkage_request(event: InboundEvent) -> BatchRequest:
+    """The batch an inbound ``price.linkage_triggered`` calls for: every dibao and extreme-poverty
+    recipient (or the categories the region's pack names) of ``region_code`` (a 2/4/6/9-digit prefix),
+    as of the first day of ``month``, at ``subsidy_fen_per_person`` (the payment side raises it to a
+    pack's minimum where one is set, e.g. Xinjiang's 20 yuan, seed 000)."""
+    data = event.data
+    assert isinstance(data, PriceLinkageTriggered)
+    year, month = (int(x) for x in data.month.split("-"))
+    return BatchRequest(measure="price_linkage", region_prefix=data.region_code, snapshot_on=date(year, month, 1),
+                        month=data.month, amount_fen_per_person=data.subsidy_fen_per_person,
+                        cause_event_id=event.id, requested_by=f"event:{event.id}")
+
+
+async def start_price_linkage_batch(temporal: Client, event: InboundEvent) -> str:
+    """Start (once: the batch id derives from measure, region and month, so a redelivery or a second
+    event for the same region and month is the same batch) the price-linkage batch of an event.
+    Returns the batch id; its progress is at ``GET /api/batches/{batch_id}``."""
+    req = price_linkage_request(event)
+    assert req.month is not None
+    batch_id = batch_id_for(req.measure, req.region_prefix, price_linkage_occasion(req.month))
+    started = await start_batch(temporal, batch_id, req)
+    log.info("price linkage %s for %s: batch %s %s", req.month, req.region_prefix, batch_id,
+             "started" if started else "already started")
+    return batch_id
+
+
+def register_price_linkage(broker: NatsBroker, temporal: Client) -> None:
+    """Intake's consumer of ``doudi.events.price.>``: a valid event starts its batch (idempotent by the
+    derived batch id, so no inbox is needed); an invalid one goes to the dead-letter subject."""
+    from services.intake.subscribers import RETRY_DELAY_S, dead_letter
+
+    @broker.subscriber("doudi.events.price.>", stream=JStream(STREAM_EVENTS, declare=False), durable="intake-price",
+                       pull_sub=PullSub(batch_size=16, timeout=1.0), decoder=_raw_body, ack_policy=AckPolicy.MANUAL,
+                       title="intake:price")
+    async def on_price_event(body: bytes, msg: NatsMessage) -> None:
+        subject = msg.raw_message.subject
+        try:
+            event = parse_inbound(subject, body)
+        except InvalidEvent as invalid:
+            await dead_letter(broker, subject, body, invalid.reason, invalid.event_id)
+            await msg.ack()
+            return
+        try:
+            await start_price_linkage_batch(temporal, event)
+        except Exception:
+            log.exception("could not start the batch of event %s; will be redelivered", event.id)
+            await msg.nack(delay=RETRY_DELAY_S)
+            return
+        await msg.ack()
+
+
+async def _raw_body(msg: NatsMessage) -> bytes:
+    return msg.body

@@ -1,0 +1,129 @@
+"""Payment's HTTP routes for batch subsidies (the front door forwards ``/api/batches`` here).
+
+Routes authorise (role, then jurisdiction: the batch's region must lie inside the caller's) and hand
+over to ``BatchService``; the rules live in ``services.payment.batch`` and the workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.payment.batch import (
+    BatchAccepted,
+    BatchList,
+    BatchNotFound,
+    BatchNotRunning,
+    BatchRejected,
+    BatchService,
+    BatchView,
+)
+from shared.auth import Principal, Role, require_roles
+from workflows.batch_subsidy.inputs import BatchControl, BatchRequest
+
+router = APIRouter(prefix="/api/batches", tags=["batches"])
+
+BatchId = Annotated[str, Path(pattern=r"^batch-[0-9a-f]{20}$", description="the derived batch id")]
+# finance and admin run batches; intake's service account starts the price-linkage batch of an event
+Starters = Annotated[Principal, Depends(require_roles(Role.finance, Role.service))]
+Controllers = Annotated[Principal, Depends(require_roles(Role.finance))]
+Readers = Annotated[Principal, Depends(require_roles(Role.finance, Role.auditor, Role.county_approver,
+                                                     Role.service))]
+
+
+def _service(request: Request) -> BatchService:
+    return request.app.state.batches
+
+
+Service = Annotated[BatchService, Depends(_service)]
+
+
+class BatchIn(BaseModel):
+    """``POST /api/batches``: pay a subsidy to every eligible recipient of a region at a snapshot date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measure: Literal["one_time_living_subsidy", "price_linkage"]
+    region_prefix: str = Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")
+    snapshot_on: date = Field(description="who is a recipient is decided as of this date")
+    amount_fen_per_person: int | None = Field(default=None, gt=0, le=10**9, strict=True)
+    categories: list[str] | None = None
+    month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    chunk_size: int = Field(default=5000, ge=100, le=50_000, strict=True)
+    payment_events: bool = True
+    cause_event_id: str | None = Field(default=None, max_length=200)
+
+
+class ControlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+async def _visible(service: BatchService, batch_id: str, principal: Principal) -> BatchView:
+    view = await service.view(batch_id)
+    if view is None or not principal.may_see(view.region_prefix):
+        raise HTTPException(404, f"batch {batch_id} not found")
+    return view
+
+
+@router.post("", status_code=202, response_model=BatchAccepted,
+             summary="Start a batch subsidy (idempotent: the same request is the same batch)")
+async def start(body: BatchIn, principal: Starters, service: Service) -> BatchAccepted:
+    if not principal.may_see(body.region_prefix):
+        raise HTTPException(403, f"region {body.region_prefix} is outside your jurisdiction {principal.region}")
+    try:
+        req = BatchRequest.model_validate({**body.model_dump(), "requested_by": f"{principal.role}:{principal.subject}"})
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        return await service.submit(req)
+    except BatchRejected as rejected:
+        raise HTTPException(rejected.status_code, rejected.reason) from None
+
+
+@router.get("", response_model=BatchList, summary="Batches in your jurisdiction, newest first")
+async def list_batches(principal: Readers, service: Service,
+                       status: Annotated[str | None, Query(max_length=20)] = None,
+                       measure: Annotated[str | None, Query(max_length=40)] = None,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50) -> BatchList:
+    return await service.list(jurisdiction=principal.region, status=status, measure=measure, limit=limit)
+
+
+@router.get("/{batch_id}", response_model=BatchView,
+            summary="One batch: status, progress (paid / expected, chunks), installments, amounts and why")
+async def get_batch(batch_id: BatchId, principal: Readers, service: Service) -> BatchView:
+    return await _visible(service, batch_id, principal)
+
+
+async def _control(action: str, batch_id: str, body: ControlIn, principal: Principal,
+                   service: BatchService) -> BatchView:
+    await _visible(service, batch_id, principal)
+    try:
+        await service.control(batch_id, BatchControl(action=action, official=principal.subject,  # type: ignore[arg-type]
+                                                     role=str(principal.role), region=principal.region,
+                                                     reason=body.reason))
+    except BatchNotRunning as exc:
+        raise HTTPException(409, str(exc)) from None
+    except BatchNotFound:
+        raise HTTPException(404, f"batch {batch_id} not found") from None
+    return await _visible(service, batch_id, principal)
+
+
+@router.post("/{batch_id}/cancel", response_model=BatchView,
+             summary="Cancel: no further chunk starts; what was paid stays paid")
+async def cancel(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:
+    return await _control("cancel", batch_id, body, principal, service)
+
+
+@router.post("/{batch_id}/pause", response_model=BatchView, summary="Pause after the chunks in flight")
+async def pause(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:
+    return await _control("pause", batch_id, body, principal, service)
+
+
+@router.post("/{batch_id}/resume", response_model=BatchView, summary="Resume a paused batch")
+async def resume(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:
+    return await _control("resume", batch_id, body, principal, service)
