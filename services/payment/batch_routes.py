@@ -27,8 +27,8 @@ from workflows.batch_subsidy.inputs import BatchControl, BatchRequest
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
 BatchId = Annotated[str, Path(pattern=r"^batch-[0-9a-f]{20}$", description="the derived batch id")]
-# finance and admin run batches; intake's service account starts the price-linkage batch of an event
-Starters = Annotated[Principal, Depends(require_roles(Role.finance, Role.service))]
+# finance and admin run batches (a price-linkage event's batch is started by intake on Temporal directly)
+Starters = Annotated[Principal, Depends(require_roles(Role.finance))]
 Controllers = Annotated[Principal, Depends(require_roles(Role.finance))]
 Readers = Annotated[Principal, Depends(require_roles(Role.finance, Role.auditor, Role.county_approver,
                                                      Role.service))]

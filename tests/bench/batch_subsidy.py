@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import shutil
 import tempfile
 import time
 from datetime import date
@@ -77,6 +78,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         await supervisor
         stack.stop()
+        if not args.keep:
+            shutil.rmtree(data, ignore_errors=True)  # about a gigabyte of PostgreSQL, NATS and Temporal data
 
 
 async def _bench(stack: EmbeddedStack, recipients: int, amount: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -185,6 +188,7 @@ def main() -> None:
     parser.add_argument("--amount", type=int, default=0, help="fen per person; default: planned total / recipients")
     parser.add_argument("--chunk-size", type=int, default=5000)
     parser.add_argument("--ineligible", type=int, default=20_000, help="marginal-only members (+10%% deceased)")
+    parser.add_argument("--keep", action="store_true", help="keep the stack's data folder afterwards")
     parser.add_argument("--wait-events", action="store_true",
                         help="also time until every per-payment doudi.payment.disbursed is on the bus")
     args = parser.parse_args()
