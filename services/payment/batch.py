@@ -56,7 +56,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared.auth import Role, issue_token
-from shared.contracts.domain_events import PAYMENT_DISBURSED, PaymentEventData, domain_cloudevent
+from shared.contracts.domain_events import (
+    PAYMENT_BATCH_PROGRESS,
+    PAYMENT_DISBURSED,
+    PaymentEventData,
+    domain_cloudevent,
+)
 from shared.faults import crash_point, fault_active
 from shared.infra.bus import stream_for
 from shared.infra.db import unit_of_work
@@ -77,7 +82,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "payment"
 SOURCE = "urn:doudi:payment"
-BATCH_PROGRESS = "doudi.payment.batch_progress"
+BATCH_PROGRESS = PAYMENT_BATCH_PROGRESS
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # a month starts at 00:00 China time
 DEFAULT_CATEGORIES = ("dibao", "extreme_poverty")
 FINAL = ("completed", "cancelled", "rejected")

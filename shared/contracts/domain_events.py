@@ -19,10 +19,12 @@ CASE_STALLED = "doudi.case.stalled"
 CASE_CLOSED = "doudi.case.closed"
 PAYMENT_DISBURSED = "doudi.payment.disbursed"
 PAYMENT_RECOVERY_OPENED = "doudi.payment.recovery_opened"
+# An addition to architecture.md's list: one per chunk of a batch subsidy (case_id = the batch id).
+PAYMENT_BATCH_PROGRESS = "doudi.payment.batch_progress"
 
 DOMAIN_SUBJECTS = (
     CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_STALLED, CASE_CLOSED,
-    PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED,
+    PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED, PAYMENT_BATCH_PROGRESS,
 )
 
 
