@@ -259,7 +259,9 @@ class EmbeddedStack:
         db.parent.mkdir(parents=True, exist_ok=True)
         argv = [_bin("temporal"), "server", "start-dev", "--db-filename", str(db), "--ip", "127.0.0.1",
                 "--port", str(self.ports.temporal), "--ui-port", str(self.ports.temporal_ui),
-                "--namespace", "doudi", "--log-level", "warn", "--ui-disable-news-fetch"]
+                "--namespace", "doudi", "--log-level", "warn", "--ui-disable-news-fetch",
+                # the UI decodes sealed payloads through the operations service (admin token, audited)
+                "--ui-codec-endpoint", f"{self.api_url}/codec"]
         for key, kind in SEARCH_ATTRIBUTES.items():
             argv += ["--search-attribute", f"{key}={kind}"]
         return Proc("temporal", argv, env=dict(os.environ), log_path=self.logs / "temporal.log")

@@ -6,9 +6,10 @@ jurisdiction: a region-code prefix, "" for province-wide service accounts), ``ex
 
 from __future__ import annotations
 
+import re
 import time
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, status
@@ -86,4 +87,95 @@ def require_roles(*roles: Role):
     return dependency
 
 
+def province_admin(principal: Annotated[Principal, Depends(require_roles())]) -> Principal:
+    """An administrator whose jurisdiction is the whole province: for what belongs to no one region (the
+    sweep, dead letters, the Temporal codec). A regional administrator is refused (403)."""
+    if principal.region:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"this is for province-wide administrators; your jurisdiction is {principal.region}")
+    return principal
+
+
 Authenticated = Annotated[Principal, Depends(current_principal)]
+ProvinceAdmin = Annotated[Principal, Depends(province_admin)]
+
+
+# ---- who sees a whole national ID number ------------------------------------------------------------
+#
+# The one place the policy lives. A full 18-character ID (居民身份证号码) is shown only to the roles whose
+# work is the person: the clerk who takes an application and checks the card at the window, the
+# township and county approvers who decide a case and must see whose household it is (conflict of
+# interest, 关系保), and service accounts that carry the ID between services (the cohort export, the
+# department sources). Every other role works on cases, amounts and funds, not on people: the
+# committee deliberates on a matter, finance pays and funds reserves, the auditor reads trails, the
+# operations team (admin) re-drives steps and dead letters. They see ``640104********0012``: the first
+# six digits keep the region (the jurisdiction stays visible), the last four keep the check character;
+# the birth date and sequence number are hidden. Logs and traces never carry a full ID, whoever asked
+# (``shared.telemetry`` masks them there).
+
+FULL_ID_ROLES = frozenset({Role.clerk, Role.township_approver, Role.county_approver, Role.service})
+
+NATIONAL_ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
+def mask_ids(text: str) -> str:
+    """Every 18-character ID-shaped number in ``text`` masked (first 6 + ``********`` + last 4)."""
+    return NATIONAL_ID_PATTERN.sub(r"\1********\2", text)
+
+
+def sees_full_ids(role: Role | str | None) -> bool:
+    return role is not None and role in FULL_ID_ROLES
+
+
+def _role_of(headers: list[tuple[bytes, bytes]]) -> Role | None:
+    for key, value in headers:
+        if key.lower() == b"authorization" and value[:7].lower() == b"bearer ":
+            try:
+                return decode_token(value[7:].decode("latin-1")).role
+            except Exception:
+                return None
+    return None
+
+
+class MaskIdsMiddleware:
+    """ASGI middleware every service installs: a JSON (or text) answer to a caller whose role may not
+    see full IDs has every ID masked. Unauthenticated answers (401s) carry no data; streamed
+    answers of other kinds (the service-only CSV export) pass untouched."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        role = _role_of(scope.get("headers") or [])
+        if role is None or sees_full_ids(role):
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] | None = None
+        chunks: list[bytes] = []
+
+        async def masking_send(message: dict[str, Any]) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                ctype = next((v for k, v in message.get("headers", []) if k.lower() == b"content-type"), b"")
+                if ctype.startswith((b"application/json", b"text/plain", b"text/html")):
+                    start = message
+                    return
+                await send(message)
+                return
+            if message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = mask_ids(b"".join(chunks).decode("utf-8", errors="surrogateescape")).encode(
+                    "utf-8", errors="surrogateescape")
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, masking_send)

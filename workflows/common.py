@@ -56,6 +56,7 @@ class RetryRequest(BaseModel):
     official: str
     role: str
     reason: str = Field(min_length=1)
+    region: str = ""  # the administrator's jurisdiction ("" = the province)
 
 
 class StallMark(BaseModel):
@@ -102,6 +103,8 @@ class CaseSteps:
             raise ValueError("no step of this case is waiting for a retry")
         if request.role != "admin":
             raise ValueError("only an administrator re-runs a failed step")
+        if request.region and not self._region.startswith(request.region):
+            raise ValueError(f"case region {self._region} is outside jurisdiction {request.region}")
 
     async def _disburse(self, request: act.DisbursementRequest) -> act.Disbursement:
         """Pay through the payment service (idempotent by the request's key). A payment that still fails

@@ -141,6 +141,8 @@ class MemberIn(BaseModel):
 @router.put("/committees/{county_code}/members/{member_id}", summary="Appoint or update a committee member")
 async def put_member(county_code: Annotated[str, Path(pattern=r"^\d{6}$")], member_id: str, body: MemberIn,
                      principal: Annotated[Principal, Depends(require_roles())], request: Request) -> dict:
+    if not principal.may_see(county_code):
+        raise HTTPException(404, f"committee {county_code} not found")
     pool = request.app.state.runtime.pool
     async with pool.acquire() as conn, conn.transaction():
         if body.chair:

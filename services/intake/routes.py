@@ -29,6 +29,9 @@ async def register_household(
 ) -> HouseholdOut:
     if not principal.may_see(household.region_code):
         raise HTTPException(403, f"region {household.region_code} is outside your jurisdiction")
+    known = await service.household(household.household_id)
+    if known is not None and not principal.may_see(known["region_code"]):  # no taking over a foreign household
+        raise HTTPException(403, f"household {household.household_id} is outside your jurisdiction")
     return await service.register_household(household)
 
 
@@ -46,6 +49,8 @@ async def apply(
                                                        principal.region, datetime.now(UTC).date())
     except NotYetRouted as exc:
         return JSONResponse({"detail": str(exc)}, status_code=501)
+    except PermissionError as exc:  # the application id belongs to another jurisdiction's case
+        raise HTTPException(409, str(exc)) from None
     return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")
 
 

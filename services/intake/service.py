@@ -118,7 +118,11 @@ class IntakeService:
         application_id = app.application_id or incident_case_id(
             "app", app.person_id, app.kind, (app.details.incident_date or today).isoformat())
         async with unit_of_work(self._pool) as conn:
-            known = await conn.fetchval("SELECT case_id FROM applications WHERE application_id = $1", application_id)
+            known_row = await conn.fetchrow("SELECT case_id, region_code FROM applications WHERE application_id = $1",
+                                            application_id)
+            if known_row is not None and region and not known_row["region_code"].startswith(region):
+                raise PermissionError(f"application {application_id} is taken")  # no foreign case id leaks
+            known = known_row["case_id"] if known_row is not None else None
             outreach = None if known or app.kind not in ONE_OFF_KINDS else await store.open_case_for(
                 conn, app.person_id, ONE_OFF_KINDS[app.kind])
             if known is None and outreach is not None:

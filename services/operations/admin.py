@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
 from services.operations.sweep import sweep
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal, ProvinceAdmin, Role, require_roles
 from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.infra.bus import STREAM_DLQ
 from shared.infra.case_updates import update_case
@@ -68,7 +68,7 @@ class SweepOut(BaseModel):
 
 
 @router.post("/admin/sweep", response_model=SweepOut, summary="Run the stalled-case sweep now")
-async def run_sweep(principal: Admin, request: Request) -> SweepOut:
+async def run_sweep(principal: ProvinceAdmin, request: Request) -> SweepOut:
     rt = request.app.state.runtime
     result = await sweep(rt.pool, rt.temporal, datetime.now(UTC), stuck_after(rt))
     await audit(rt.pool, principal, "sweep", None, "on demand", {"stalled": result.stalled})
@@ -100,7 +100,8 @@ async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Reques
     rt = request.app.state.runtime
     if body.mode == "retry":
         detail = await update_case(rt.temporal, case_id, "retry_failed_step",
-                                   {"official": principal.subject, "role": str(principal.role), "reason": body.reason})
+                                   {"official": principal.subject, "role": str(principal.role), "reason": body.reason,
+                                    "region": principal.region})
     else:
         detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id, body.reason)
     await audit(rt.pool, principal, f"replay.{body.mode}", case_id, body.reason, {"detail": str(detail)})
@@ -165,7 +166,7 @@ async def _dlq_messages(nats_url: str, limit: int) -> list[Any]:
 
 
 @router.get("/admin/dlq", response_model=list[DeadLetter], summary="Dead-lettered inbound events")
-async def list_dlq(principal: Admin, request: Request, limit: int = 200) -> list[DeadLetter]:
+async def list_dlq(principal: ProvinceAdmin, request: Request, limit: int = 200) -> list[DeadLetter]:
     rt = request.app.state.runtime
     msgs = await _dlq_messages(rt.settings.nats_url, limit)
     async with rt.pool.acquire() as conn:
@@ -186,7 +187,7 @@ class RedeliverIn(BaseModel):
 
 
 @router.post("/admin/dlq/{seq}/redeliver", summary="Redeliver a dead-lettered event, corrected")
-async def redeliver(seq: int, body: RedeliverIn, principal: Admin, request: Request) -> dict[str, Any]:
+async def redeliver(seq: int, body: RedeliverIn, principal: ProvinceAdmin, request: Request) -> dict[str, Any]:
     rt = request.app.state.runtime
     nc = await nats.connect(rt.settings.nats_url.split(","))
     try:
@@ -212,7 +213,10 @@ async def redeliver(seq: int, body: RedeliverIn, principal: Admin, request: Requ
 @router.get("/admin/audit", summary="The audit log")
 async def audit_log(principal: Annotated[Principal, Depends(require_roles(Role.auditor))], request: Request,
                     case_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    # a regional auditor reads the trail of the cases of their jurisdiction only
     async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM audit_log WHERE ($1::text IS NULL OR case_id = $1)"
-                                " ORDER BY seq DESC LIMIT $2", case_id, limit)
+        rows = await conn.fetch("SELECT * FROM audit_log a WHERE ($1::text IS NULL OR a.case_id = $1)"
+                                " AND ($3 = '' OR EXISTS (SELECT 1 FROM cases c WHERE c.case_id = a.case_id"
+                                " AND c.region_code LIKE $3 || '%')) ORDER BY seq DESC LIMIT $2",
+                                case_id, limit, principal.region)
     return [dict(r) for r in rows]

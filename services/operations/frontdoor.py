@@ -19,7 +19,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", 
               "content-length", "host"}
 
 
-CASE_ROUTE = re.compile(r"^/api/cases/([^/]+)/")
+CASE_ROUTE = re.compile(r"^/api/cases/([^/]+)(?:/|$)")
 
 
 class FrontDoor:
@@ -33,8 +33,9 @@ class FrontDoor:
         self._case_region = case_region
 
     async def outside_jurisdiction(self, request: Request) -> bool:
-        """Every case route, whichever service serves it: a case outside the caller's jurisdiction is
-        answered 404 here, before it reaches the service (no existence leak, OWASP API1)."""
+        """Every case route, whichever service serves it (the front door's own too): a case outside the
+        caller's jurisdiction is answered 404 here, before it reaches the service (no existence leak, OWASP
+        API1)."""
         match = CASE_ROUTE.match(request.url.path)
         auth = request.headers.get("authorization", "")
         if match is None or self._case_region is None or not auth.lower().startswith("bearer "):
@@ -90,9 +91,10 @@ class FrontDoor:
 def install(app: FastAPI, door: FrontDoor) -> None:
     @app.middleware("http")
     async def route_to_owner(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # every case route, forwarded or served here (replay, the case itself): a foreign case is unknown
+        if await door.outside_jurisdiction(request):
+            return Response('{"detail":"case not found"}', status_code=404, media_type="application/json")
         base = door.upstream_for(request.url.path)
         if base is not None:
-            if await door.outside_jurisdiction(request):
-                return Response('{"detail":"case not found"}', status_code=404, media_type="application/json")
             return await door.forward(request, base)
         return await call_next(request)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.operations import admin, dashboard, frontdoor, routes, subscribers
+from services.operations import admin, codec, dashboard, frontdoor, routes, subscribers
 from services.operations.activities import OperationsActivities, ensure_sweep_schedule
 from shared.infra.process import Runtime, ServiceParts, run
 from workflows.stalled_sweep import TASK_QUEUE_OPERATIONS
@@ -33,6 +33,7 @@ def build(rt: Runtime) -> ServiceParts:
                   description="兜底 doudi: basic-living relief for people in hardship")
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.include_router(codec.router)  # the Temporal UI's remote codec (admin, audited)
     dashboard.install(app)  # the dashboard page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)
 

@@ -56,12 +56,15 @@ def _adapter(source: str) -> Any:
     return adapter
 
 
-def _person(person_id: str) -> str:
+def _person(person_id: str, principal: Principal) -> str:
     try:
-        return validate_national_id(person_id)
+        pid = validate_national_id(person_id)
     except ValueError as exc:
         raise RequestValidationError([{"type": "value_error", "loc": ("path", "person_id"),
                                        "msg": str(exc), "input": person_id}]) from None
+    if not principal.may_see(pid[:6]):  # a regional account reaches the people of its region only
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record of {person_id[:6]}******** here")
+    return pid
 
 
 @router.get("/reference-data", response_model=list[SourceInfo],
@@ -82,10 +85,10 @@ async def put_reference_data(
     payload: Annotated[dict[str, Any], Body(description="the source's payload (GET /api/reference-data)")],
     request: Request,
     response: Response,
-    _: Annotated[Principal, Depends(require_roles(Role.service))],
+    principal: Annotated[Principal, Depends(require_roles(Role.service))],
 ) -> ReferenceRecordOut:
     adapter = _adapter(source)
-    pid = _person(person_id)
+    pid = _person(person_id, principal)
     try:
         record = adapter.payload_model.model_validate(payload)
     except ValidationError as exc:
@@ -106,10 +109,10 @@ async def get_reference_data(
     source: str,
     person_id: str,
     request: Request,
-    _: Annotated[Principal, Depends(require_roles(Role.service, Role.auditor))],
+    principal: Annotated[Principal, Depends(require_roles(Role.service, Role.auditor))],
 ) -> ReferenceRecordOut:
     adapter = _adapter(source)
-    pid = _person(person_id)
+    pid = _person(person_id, principal)
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await get_reference_record(conn, source, pid)
     if row is None:
@@ -139,6 +142,8 @@ async def submit_documents(
     service: Annotated[DocumentService, Depends(_documents)],
 ) -> DocumentsAccepted:
     try:
+        if principal.region and not principal.may_see(await service.case_region(case_id)):
+            raise CaseNotFound(f"no case {case_id}")  # a foreign case is unknown (even a replayed submission)
         accepted = await service.submit(case_id, body, principal)
     except CaseNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

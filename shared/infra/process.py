@@ -22,6 +22,7 @@ from faststream.nats import NatsBroker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from shared.auth import MaskIdsMiddleware
 from shared.config import Settings, get_settings
 from shared.infra.bus import ensure_streams, make_broker
 from shared.infra.db import create_pool, migrate
@@ -87,6 +88,7 @@ async def serve(
     runtime = Runtime(name=name, settings=settings, pool=pool, broker=broker, temporal=temporal)
     parts = build(runtime)
     add_health_route(parts.app, runtime)
+    parts.app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
     parts.app.state.runtime = runtime
 
     await broker.start()
