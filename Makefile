@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench chaos install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.batch_subsidy $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.event_to_payment 50
+
+## make chaos: an event storm while services, worker, NATS and Temporal are SIGKILLed at random, then
+## one case per event and one ledger row per payable case, checked (CHAOS_ARGS=--help)
+CHAOS_ARGS ?= --events 300 --seconds 90 --seed 1
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
