@@ -116,13 +116,11 @@ def publish(
     source: str = typer.Option("urn:doudi:cli"),
 ) -> None:
     """Publish an inbound CloudEvent on doudi.events.<name> (what another agency's system does)."""
-    import nats
-
-    from shared.config import get_settings
     from shared.contracts.events import make_cloudevent
+    from shared.infra.bus import connect
 
     async def main() -> None:
-        nc = await nats.connect(get_settings().nats_url)
+        nc = await connect(_nats_url())
         try:
             body = json.dumps(make_cloudevent(name, json.loads(data), event_id=event_id, source=source)).encode()
             ack = await nc.jetstream().publish(f"doudi.events.{name}", body, headers={"Nats-Msg-Id": event_id})
@@ -131,6 +129,33 @@ def publish(
             await nc.close()
 
     asyncio.run(main())
+
+
+def _nats_url() -> str:
+    """NATS as this process's user (DOUDI_NATS_USER/PASSWORD) or else, for the embedded default, as
+    ``admin`` with the password the stack generated in the data folder."""
+    from shared.config import get_settings, nats_url_with_credentials
+    from shared.infra.nats_permissions import ADMIN, PASSWORDS_FILE, load_passwords
+
+    settings = get_settings()
+    if settings.nats_user:
+        return settings.nats_url
+    try:
+        password = load_passwords(settings.data_dir, create=False)[ADMIN]
+    except FileNotFoundError:
+        raise typer.BadParameter(f"no {settings.data_dir / PASSWORDS_FILE}: set DOUDI_NATS_USER and "
+                                 "DOUDI_NATS_PASSWORD, or DOUDI_DATA_DIR to the folder `doudi up` uses") from None
+    return nats_url_with_credentials(settings.nats_url, ADMIN, password)
+
+
+@app.command()
+def streams() -> None:
+    """Create or update doudi's JetStream streams (needs the NATS admin user; `doudi up` does it itself)."""
+    from shared.config import get_settings
+    from shared.infra.bus import STREAMS, ensure_streams
+
+    asyncio.run(ensure_streams(_nats_url(), replicas=get_settings().nats_stream_replicas))
+    console.print(f"streams ready: {', '.join(STREAMS)}")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from shared.config import nats_url_with_credentials
 from shared.infra.bus import ensure_streams
 from shared.infra.db import migrate
+from shared.infra.nats_permissions import ADMIN, SERVICE_USERS, load_passwords, render_authorization
 from shared.infra.temporal import SEARCH_ATTRIBUTES
 
 log = logging.getLogger("doudi.embedded")
@@ -167,7 +169,23 @@ class EmbeddedStack:
 
     @property
     def nats_url(self) -> str:
+        """The server address, without credentials (every NATS user needs its own, see nats_url_for)."""
         return f"nats://127.0.0.1:{self.ports.nats}"
+
+    @property
+    def nats_passwords(self) -> dict[str, str]:
+        """Each NATS user's password, generated once per data folder (``nats-users.json``, 0600)."""
+        if not hasattr(self, "_nats_passwords"):
+            self._nats_passwords = load_passwords(self.data_dir)
+        return self._nats_passwords
+
+    def nats_url_for(self, user: str) -> str:
+        return nats_url_with_credentials(self.nats_url, user, self.nats_passwords[user])
+
+    @property
+    def admin_nats_url(self) -> str:
+        """NATS as ``admin`` (streams, the CLI, the test client)."""
+        return self.nats_url_for(ADMIN)
 
     @property
     def temporal_address(self) -> str:
@@ -199,6 +217,11 @@ class EmbeddedStack:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        env.pop("DOUDI_NATS_USER", None)
+        env.pop("DOUDI_NATS_PASSWORD", None)
+        if name in SERVICE_USERS:  # the workflow worker does not use NATS and gets no user
+            env["DOUDI_NATS_USER"] = name
+            env["DOUDI_NATS_PASSWORD"] = self.nats_passwords[name]
         return env
 
     # -- infrastructure --------------------------------------------------------------------------
@@ -249,7 +272,14 @@ class EmbeddedStack:
     def _nats_proc(self) -> Proc:
         store = self.data_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        return Proc("nats", [_bin("nats-server"), "-js", "-sd", str(store), "-a", "127.0.0.1",
+        # Users and permissions (shared/infra/nats_permissions.py); rewritten at every start. No
+        # anonymous access: every connection is one of those users.
+        conf = self.data_dir / "nats-auth.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(render_authorization(self.nats_passwords))
+        conf.chmod(0o600)
+        return Proc("nats", [_bin("nats-server"), "-c", str(conf), "-js", "-sd", str(store), "-a", "127.0.0.1",
                              "-p", str(self.ports.nats), "-m", str(self.ports.nats_monitor),
                              "--server_name", "doudi-embedded"],
                     env=dict(os.environ), log_path=self.logs / "nats.log")
@@ -328,7 +358,7 @@ class EmbeddedStack:
             proc.start()
         await self._wait_postgres()
         await self._wait_http("nats", f"http://127.0.0.1:{self.ports.nats_monitor}/healthz?js-enabled-only=true")
-        await ensure_streams(self.nats_url)
+        await ensure_streams(self.admin_nats_url)
         await self._wait_temporal()
 
     @staticmethod

@@ -9,8 +9,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Only valid where DOUDI_ENV=embedded: a secret anyone can read in the source must never sign a
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:55432/doudi"
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream_replicas: int = 1  # 3 on the compose cluster
+    # This process's NATS user (shared/infra/nats_permissions.py); folded into nats_url below so every
+    # connection authenticates. Set per process by the embedded stack and by docker-compose.yml.
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "doudi"
     temporal_ui_url: str = "http://127.0.0.1:8233"
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
     fault_points: str = ""
 
     @model_validator(mode="after")
+    def _nats_credentials(self) -> Settings:
+        if self.nats_user and self.nats_password is not None:
+            self.nats_url = nats_url_with_credentials(self.nats_url, self.nats_user,
+                                                      self.nats_password.get_secret_value())
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_secret(self) -> Settings:
         if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("DOUDI_JWT_SECRET must be set to a real secret outside the embedded default")
@@ -70,6 +82,17 @@ class Settings(BaseSettings):
         if self.env == "production" and not self.codec_keys:
             raise ValueError("DOUDI_CODEC_KEYS must be set outside the embedded default (personal data in Temporal)")
         return self
+
+
+def nats_url_with_credentials(nats_url: str, user: str, password: str) -> str:
+    """Every server of a comma-separated NATS URL with ``user:password@`` (replacing any there)."""
+    out = []
+    for part in nats_url.split(","):
+        url = urlsplit(part.strip())
+        host = url.netloc.rsplit("@", 1)[-1]
+        out.append(urlunsplit((url.scheme, f"{quote(user, safe='')}:{quote(password, safe='')}@{host}",
+                               url.path, url.query, url.fragment)))
+    return ",".join(out)
 
 
 @cache

@@ -45,7 +45,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embed
 
 @pytest.fixture(scope="session")
 async def client(stack: EmbeddedStack) -> AsyncIterator[StackClient]:
-    c = StackClient(stack.api_url, stack.nats_url, stack.database_url)
+    c = StackClient(stack.api_url, stack.admin_nats_url, stack.database_url)
     yield c
     await c.close()
 

@@ -18,6 +18,7 @@ import nats
 from shared.auth import issue_token
 from shared.contracts.events import make_cloudevent
 from shared.contracts.identity import id_check_character
+from shared.infra.bus import connect
 
 T = TypeVar("T")
 _serial = itertools.count(1)
@@ -60,6 +61,7 @@ class StackClient:
     """Talks to a running stack the way its users do: HTTP with tokens, CloudEvents on NATS."""
 
     def __init__(self, api_url: str, nats_url: str, database_url: str):
+        # nats_url carries the credentials of the NATS user to publish as (EmbeddedStack.admin_nats_url)
         self.api_url = api_url
         self.nats_url = nats_url
         self.database_url = database_url
@@ -69,7 +71,7 @@ class StackClient:
 
     async def nc(self) -> nats.NATS:
         if self._nc is None or self._nc.is_closed:
-            self._nc = await nats.connect(self.nats_url)
+            self._nc = await connect(self.nats_url)
         return self._nc
 
     async def close(self) -> None:

@@ -54,6 +54,9 @@ SECRETS = {
     "TEMPORAL_DB_PASSWORD": "test-temporal-db-password",
     "DOUDI_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
     "DOUDI_CODEC_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    # one NATS user per process, plus agency and admin (shared/infra/nats_permissions.py)
+    **{f"NATS_{user}_PASSWORD": f"test-nats-{user.lower()}-password"
+       for user in ("INTAKE", "VERIFICATION", "APPROVAL", "PAYMENT", "OPERATIONS", "AGENCY", "ADMIN")},
 }
 
 # service -> (python module it runs, DOUDI_HTTP_PORT)
@@ -677,6 +680,7 @@ def test_nats_config_is_valid() -> None:
         capture_output=True,
         text=True,
         timeout=30,
+        env={**os.environ, **{k: v for k, v in SECRETS.items() if k.startswith("NATS_")}},  # $NATS_*_PASSWORD
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from services.operations.sweep import sweep
 from shared.auth import Principal, ProvinceAdmin, Role, require_roles
 from shared.contracts.events import DLQ_EVENTS_SUBJECT
+from shared.infra import bus
 from shared.infra.bus import STREAM_DLQ
 from shared.infra.case_updates import update_case
 
@@ -146,7 +147,7 @@ class DeadLetter(BaseModel):
 
 
 async def _dlq_messages(nats_url: str, limit: int) -> list[Any]:
-    nc = await nats.connect(nats_url.split(","))
+    nc = await bus.connect(nats_url)
     try:
         js = nc.jetstream()
         sub = await js.subscribe(DLQ_EVENTS_SUBJECT, ordered_consumer=True,
@@ -189,7 +190,7 @@ class RedeliverIn(BaseModel):
 @router.post("/admin/dlq/{seq}/redeliver", summary="Redeliver a dead-lettered event, corrected")
 async def redeliver(seq: int, body: RedeliverIn, principal: ProvinceAdmin, request: Request) -> dict[str, Any]:
     rt = request.app.state.runtime
-    nc = await nats.connect(rt.settings.nats_url.split(","))
+    nc = await bus.connect(rt.settings.nats_url)
     try:
         js = nc.jetstream()
         try:

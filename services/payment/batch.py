@@ -850,14 +850,14 @@ class BatchService:
     async def publish_payment_events(self) -> None:
         """Background job: ``doudi.payment.disbursed`` for every batch payment, chunk by chunk, derived from
         the committed ledger rows. Waits while any batch loads or pays (payments first)."""
-        import nats
+        from shared.infra.bus import connect
 
         nc = None
         try:
             while True:
                 try:
                     if nc is None or nc.is_closed:
-                        nc = await nats.connect(self._nats_url.split(","), connect_timeout=5)
+                        nc = await connect(self._nats_url, connect_timeout=5)
                     if await self.publish_next_chunk(nc.jetstream()) is None:
                         await asyncio.sleep(1.0)
                 except asyncio.CancelledError:

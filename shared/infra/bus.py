@@ -1,12 +1,24 @@
-"""NATS JetStream: the streams doudi uses, created idempotently, and a FastStream broker factory."""
+"""NATS JetStream: the streams doudi uses, created idempotently, and a FastStream broker factory.
+
+Every connection authenticates: the user and password travel in the NATS URL (``Settings`` folds
+``DOUDI_NATS_USER``/``DOUDI_NATS_PASSWORD`` into ``nats_url``), are taken out of it here and passed
+as options (so they also hold for cluster servers the client discovers, and never appear in a
+server list that gets logged), and each user gets its own inbox prefix ``_INBOX.<user>``; the NATS
+permissions (``shared/infra/nats_permissions.py``) let a user subscribe under its own prefix only.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import nats
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsUserPassword
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
@@ -35,34 +47,114 @@ def stream_for(subject: str) -> str:
     raise ValueError(f"no doudi stream holds subject {subject}")
 
 
+def inbox_prefix(user: str | None) -> str:
+    """The reply-subject prefix of a user's connections; its permissions allow subscribing under it only."""
+    return f"_INBOX.{user}" if user else "_INBOX"
+
+
+def split_nats_url(nats_url: str) -> tuple[list[str], str | None, str | None]:
+    """``nats://user:pw@a:4222,nats://b:4222`` -> (servers without credentials, user, password)."""
+    servers: list[str] = []
+    user: str | None = None
+    password: str | None = None
+    for part in nats_url.split(","):
+        url = urlsplit(part.strip())
+        if url.username is not None:
+            user, password = unquote(url.username), unquote(url.password or "")
+        host = url.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if url.port is not None:
+            netloc += f":{url.port}"
+        servers.append(urlunsplit((url.scheme, netloc, url.path, url.query, url.fragment)))
+    return servers, user, password
+
+
+def connect_options(nats_url: str) -> dict[str, Any]:
+    """Keyword arguments for ``nats.connect`` / ``NatsBroker``: servers, credentials, inbox prefix."""
+    servers, user, password = split_nats_url(nats_url)
+    options: dict[str, Any] = {"servers": servers, "inbox_prefix": inbox_prefix(user)}
+    if user is not None:
+        options |= {"user": user, "password": password}
+    return options
+
+
+async def connect(nats_url: str, **kwargs: Any) -> nats.NATS:
+    """A nats-py connection as the user the URL names (see ``connect_options``)."""
+    return await nats.connect(**connect_options(nats_url), **kwargs)
+
+
+class StreamsNotReady(RuntimeError):
+    """A stream is missing or differs and this NATS user may not create or change streams."""
+
+
+def _stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig:
+    return StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, num_replicas=replicas,
+                        duplicate_window=DUPLICATE_WINDOW_S)
+
+
+def _same(have: StreamConfig, want: StreamConfig) -> bool:
+    return (sorted(have.subjects or []) == sorted(want.subjects or []) and have.storage == want.storage
+            and (have.num_replicas or 1) == want.num_replicas
+            and abs((have.duplicate_window or 0) - (want.duplicate_window or 0)) < 1e-6)
+
+
 async def ensure_streams(nats_url: str, *, replicas: int = 1) -> None:
-    """Create or update every doudi stream; safe to call from every process at start-up."""
-    nc = await nats.connect(nats_url.split(","), connect_timeout=5)
+    """Make sure every doudi stream exists as configured; safe to call from every process at start-up.
+
+    Only a stream that is missing or differs is created or updated, which only the NATS ``admin``
+    user may do (``doudi streams``, run by the embedded stack and by compose's ``nats-setup``); for
+    any other user a missing or stale stream is a ``StreamsNotReady`` error naming the fix.
+    """
+    nc = await connect(nats_url, connect_timeout=5)
     try:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=5)
+        user = nc.options.get("user")
         for name, subjects in STREAMS.items():
-            config = StreamConfig(
-                name=name,
-                subjects=subjects,
-                storage=StorageType.FILE,
-                num_replicas=replicas,
-                duplicate_window=DUPLICATE_WINDOW_S,
-            )
+            want = _stream_config(name, subjects, replicas)
             try:
-                await js.stream_info(name)
-                await js.update_stream(config)
+                have = (await js.stream_info(name)).config
             except NotFoundError:
-                await js.add_stream(config)
-                log.info("created stream %s %s", name, subjects)
+                have = None
+            except (NatsTimeoutError, NoRespondersError):  # refused (permissions) or JetStream not up
+                raise StreamsNotReady(f"NATS user {user!r} got no answer about stream {name}") from None
+            if have is not None and _same(have, want):
+                continue
+            try:
+                if have is None:
+                    await js.add_stream(want)
+                    log.info("created stream %s %s", name, subjects)
+                else:
+                    await js.update_stream(want)
+                    log.info("updated stream %s %s", name, subjects)
+            except (NatsTimeoutError, NoRespondersError):  # no reply: the server refused the request
+                raise StreamsNotReady(
+                    f"JetStream stream {name} is {'missing' if have is None else 'not as configured'} and NATS"
+                    f" user {user!r} may not change streams: run `doudi streams` as the NATS admin user"
+                ) from None
     finally:
         await nc.close()
+
+
+class _DoudiBroker(NatsBroker):
+    """A NatsBroker whose pull subscribers use the connection's own inbox prefix, not ``_INBOX.``
+    (FastStream's default for pull subscriptions), so their deliveries stay under ``_INBOX.<user>``."""
+
+    _doudi_inbox: bytes = b"_INBOX."
+
+    def subscriber(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("inbox_prefix", self._doudi_inbox)
+        return super().subscriber(*args, **kwargs)
 
 
 def make_broker(nats_url: str, service_name: str) -> NatsBroker:
     from opentelemetry import trace
 
-    return NatsBroker(
-        nats_url.split(","),
+    options = connect_options(nats_url)
+    security = NatsUserPassword(options["user"], options["password"]) if "user" in options else None
+    broker = _DoudiBroker(
+        options["servers"],
+        security=security,
+        inbox_prefix=options["inbox_prefix"],
         middlewares=[NatsTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
         name=f"doudi-{service_name}",
         max_reconnect_attempts=-1,
@@ -70,3 +162,5 @@ def make_broker(nats_url: str, service_name: str) -> NatsBroker:
         graceful_timeout=10,
         log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log as errors
     )
+    broker._doudi_inbox = (options["inbox_prefix"] + ".").encode()
+    return broker

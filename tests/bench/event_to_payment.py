@@ -66,7 +66,7 @@ async def main(n: int) -> None:
     await stack.start()
     stop = asyncio.Event()
     supervisor = asyncio.create_task(stack.supervise(stop))
-    client = StackClient(stack.api_url, stack.nats_url, stack.database_url)
+    client = StackClient(stack.api_url, stack.admin_nats_url, stack.database_url)
     pool = await asyncpg.create_pool(stack.database_url, min_size=2, max_size=10)
     try:
         people = [national_id("640104") for _ in range(2 * n)]

@@ -44,6 +44,13 @@ def _start(clone: Path, ports: Ports, log: Path) -> subprocess.Popen[bytes]:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _admin_nats_url(clone: Path, nats_url: str) -> str:
+    from shared.config import nats_url_with_credentials
+    from shared.infra.nats_permissions import ADMIN, load_passwords
+
+    return nats_url_with_credentials(nats_url, ADMIN, load_passwords(clone / ".data", create=False)[ADMIN])
+
+
 def _stop(proc: subprocess.Popen[bytes], clone: Path, log: Path) -> None:
     """Ctrl-C (SIGINT to the foreground process group); everything the system started must be gone."""
     os.killpg(proc.pid, signal.SIGINT)
@@ -74,6 +81,7 @@ async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: 
     proc = _start(clone, ports, log)
     try:
         await wait_for(api_up, timeout=300, interval=1.0)
+        client.nats_url = _admin_nats_url(clone, client.nats_url)  # the stack made the NATS users
         pid = national_id("640104")
         await client.register(household(pid, region="640104", categories=["dibao"]))
         await client.publish("health.quarantined", {"person_id": pid, "region_code": "640104",
@@ -95,6 +103,7 @@ async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: 
     proc = _start(clone, ports, log)
     try:
         await wait_for(api_up, timeout=180, interval=1.0)
+        client.nats_url = _admin_nats_url(clone, client.nats_url)  # the stack made the NATS users
         after = await client.case(before["case_id"])
         assert after["status"] == "closed" and [p["amount_fen"] for p in after["payments"]] == [195000]
         second = await client.closed_case(pid2, timeout=60)
