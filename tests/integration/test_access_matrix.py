@@ -75,18 +75,20 @@ class World:
     application_id: str
     batch_id: str
     member_id: str
+    cycle_id: str
     sealed: dict[str, Any]  # a codec request: a sealed payload of the case's history
     snapshot: dict[str, Any] = field(default_factory=dict)
 
     def params(self) -> dict[str, str]:
         return {"case_id": self.case_id, "household_id": self.household_id, "township_code": TOWNSHIP,
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
-                "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1"}
+                "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
+                "cycle_id": self.cycle_id}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
         return [self.pid, self.pid[:6] + "********" + self.pid[14:], self.household_id, self.case_id,
-                self.batch_id, self.application_id, TOWNSHIP]
+                self.batch_id, self.application_id, TOWNSHIP, self.cycle_id]
 
 
 @dataclass
@@ -124,6 +126,13 @@ EXPECT: dict[str, Probe] = {
         "consent": True}),
     "GET /api/cohorts/export": Probe("object", query=lambda w: {"region_prefix": OWN, "categories": "dibao",
                                                                 "on": "2024-01-01"}),
+    "POST /api/enrolments/import": Probe("object", body=lambda w, r: {
+        "household": household(w.pid, region=r or FOREIGN, household_id=w.household_id, categories=["dibao"]),
+        "kind": "dibao", "enrolled_from": "2022-01"}),
+    "POST /api/enrolments/cycles": Probe("object", body=lambda w, r: {"region_prefix": OWN, "period": "2022-02"}),
+    "GET /api/enrolments/cycles/{cycle_id}": Probe("object"),
+    "GET /api/enrolments/rolls/{cycle_id}": Probe("object"),
+    "GET /api/enrolments/{household_id}": Probe("object"),
     # approval
     "POST /api/cases/{case_id}/decisions": Probe("object", body=lambda w, r: {"decision": "approve",
                                                                               "amount_fen": 195000}),
@@ -219,13 +228,29 @@ async def world(client: StackClient, stack: EmbeddedStack) -> World:
         "measure": "one_time_living_subsidy", "region_prefix": OWN, "snapshot_on": "2022-06-07"})
     assert r.status_code == 202, r.text
     batch_id = r.json()["batch_id"]
+    # an enrolled household and a monthly benefit cycle of the county are objects too
+    line = {"household": household(pid, region=OWN, household_id=hh, categories=[], income_fen=0), "kind": "dibao",
+            "enrolled_from": "2022-01", "level_fen": 60_000}
+    r = await h.post("/api/enrolments/import", headers=bearer(Role.county_approver, OWN),
+                     content=json.dumps(line, ensure_ascii=False).encode())
+    assert r.status_code == 200 and r.json()["lines"] == 1, r.text
+    assert (await h.get(f"/api/enrolments/{hh}", headers=bearer(Role.county_approver, OWN))).status_code == 200
+    r = await h.post("/api/enrolments/cycles", headers=bearer(Role.county_approver, OWN),
+                     json={"region_prefix": OWN, "period": "2022-02"})
+    assert r.status_code == 202, r.text
+    cycle_id = r.json()["cycle_id"]
 
     async def batch_settled() -> bool:
         got = (await h.get(f"/api/batches/{batch_id}", headers=bearer(Role.finance, OWN))).json()
         return got["status"] in ("completed", "rejected", "cancelled")
     await wait_for(batch_settled, timeout=120, interval=0.5)
+
+    async def cycle_recorded() -> bool:
+        got = await h.get(f"/api/enrolments/cycles/{cycle_id}", headers=bearer(Role.county_approver, OWN))
+        return got.status_code == 200
+    await wait_for(cycle_recorded, timeout=60, interval=0.5)
     w = World(pid=pid, household_id=hh, case_id=case_id, application_id=application_id,
-              batch_id=batch_id, member_id=member_id, sealed=await _sealed_payloads(stack, case_id))
+              batch_id=batch_id, member_id=member_id, cycle_id=cycle_id, sealed=await _sealed_payloads(stack, case_id))
     w.snapshot = await _snapshot(client, w)
     return w
 
@@ -334,7 +359,7 @@ async def test_the_owner_county_gets_its_own_objects(stack: EmbeddedStack, clien
     for method, path, headers, body in allowed:
         r = await h.request(method, path, headers=headers, json=body)
         assert 200 <= r.status_code < 300, (method, path, r.status_code, r.text)
-    inbox = (await h.get("/api/tasks", headers=bearer(Role.township_approver, OWN))).json()
+    inbox = (await h.get("/api/tasks", headers=bearer(Role.county_approver, "6401"))).json()
     assert any(t["case_id"] == world.case_id for t in inbox)
     listed = (await h.get("/api/cases", params={"person_id": world.pid}, headers=bearer(Role.clerk, OWN))).json()
     assert [c["case_id"] for c in listed["items"]] == [world.case_id]
