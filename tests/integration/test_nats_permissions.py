@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -217,6 +220,33 @@ async def test_a_case_from_an_agency_event_is_paid_and_agency_sees_no_other_inbo
     assert not errors.seen
 
 
+async def test_the_cli_connects_as_admin_from_the_data_folder(stack: EmbeddedStack, client: StackClient) -> None:
+    """`doudi publish` and `doudi streams` with only DOUDI_DATA_DIR and the bare URL: the admin
+    password comes from the data folder. As the agency user, `doudi streams` is refused."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOUDI_NATS")}
+    env |= {"DOUDI_DATA_DIR": str(stack.data_dir), "DOUDI_NATS_URL": stack.nats_url, "DOUDI_ENV": "test"}
+    event_id = f"evt-cli-{uuid.uuid4()}"
+    data = json.dumps({"household_id": "hh-no-such-household", "monthly_income_fen": 0,
+                       "reason": "other", "effective_on": "2022-08-01"})
+
+    def doudi(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "deploy.cli", *args], env={**env, **(extra or {})},
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    published = await asyncio.to_thread(doudi, "publish", "household.income_changed", data, "--id", event_id)
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert "published to DOUDI_EVENTS" in published.stdout
+    stored = [m for m in await client.fetch_stream("doudi.events.household.income_changed", timeout=0.5)
+              if (m.headers or {}).get("Nats-Msg-Id") == event_id]
+    assert len(stored) == 1 and json.loads(stored[0].data)["id"] == event_id
+
+    streams = await asyncio.to_thread(doudi, "streams")
+    assert streams.returncode == 0 and "streams ready" in streams.stdout, streams.stdout + streams.stderr
+    refused = await asyncio.to_thread(doudi, "streams", extra={"DOUDI_NATS_USER": AGENCY,
+                                                               "DOUDI_NATS_PASSWORD": stack.nats_passwords[AGENCY]})
+    assert refused.returncode != 0 and "StreamsNotReady" in refused.stderr
+
+
 async def test_services_run_without_a_single_permission_violation(stack: EmbeddedStack,
                                                                   client: StackClient) -> None:
     """Every durable consumer on the server is one the permissions declare (for its owner), and the
@@ -232,6 +262,14 @@ async def test_services_run_without_a_single_permission_violation(stack: Embedde
     assert found.items() <= declared.items()
     assert ("DOUDI_EVENTS", "intake-health") in found and ("DOUDI_CASES", "operations-cases") in found
 
+    # one provoked violation, so the log format the check below relies on is known to match
+    nc, errors = await as_user(stack, "intake")
+    try:
+        await nc.publish(PAYMENT_DISBURSED, b"{}")
+        await nc.flush()
+        await errors.wait_for(f'publish to "{PAYMENT_DISBURSED}"')
+    finally:
+        await nc.close()
     log = (stack.logs / "nats.log").read_text(errors="replace")
     violations = [line for line in log.splitlines() if "Violation" in line and "user:" in line]
     provoked = (f'"$G/user:intake" - Publish Violation - Subject "{PAYMENT_DISBURSED}"',
