@@ -16,6 +16,7 @@ from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
 from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
+from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
@@ -28,7 +29,7 @@ from workflows.stalled_sweep import StalledCaseSweepWorkflow
 log = logging.getLogger("doudi.workflows")
 
 WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
-             StalledCaseSweepWorkflow, RenewalWorkflow]
+             StalledCaseSweepWorkflow, RenewalWorkflow, BenefitCycleWorkflow]
 WORKFLOWS.append(BatchSubsidyWorkflow)
 LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms]
 

@@ -91,12 +91,13 @@ async def export_cohort(
             await tx.rollback()
         await pool.release(conn)
         raise
-    return StreamingResponse(_stream(pool, conn, tx, region_prefix, cats, on), media_type="text/csv",
+    return StreamingResponse(stream_copy(pool, conn, tx, COHORT_SQL, region_prefix, cats, on), media_type="text/csv",
                              headers={"X-Cohort-Count": str(count), "Cache-Control": "no-store"})
 
 
-async def _stream(pool: asyncpg.Pool, conn: asyncpg.Connection, tx: asyncpg.transaction.Transaction,
-                  region_prefix: str, cats: list[str], on: date) -> AsyncIterator[bytes]:
+async def stream_copy(pool: asyncpg.Pool, conn: asyncpg.Connection, tx: asyncpg.transaction.Transaction,
+                      sql: str, *args: object) -> AsyncIterator[bytes]:
+    """Stream ``COPY (sql) TO STDOUT`` as CSV with a header, then roll back and release the connection."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
 
     async def sink(data: bytes) -> None:
@@ -104,7 +105,7 @@ async def _stream(pool: asyncpg.Pool, conn: asyncpg.Connection, tx: asyncpg.tran
 
     async def produce() -> None:
         try:
-            await conn.copy_from_query(COHORT_SQL, region_prefix, cats, on, output=sink, format="csv", header=True)
+            await conn.copy_from_query(sql, *args, output=sink, format="csv", header=True)
         finally:
             await queue.put(None)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import cohort, routes, subscribers
+from services.intake import cohort, enrolment_routes, routes, subscribers
 from services.intake.activities import IntakeActivities
 from services.intake.service import IntakeService
 from services.intake.store import SCHEMA
@@ -22,12 +22,14 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.intake = service
     app.include_router(routes.router)
     subscribers.register(rt.broker, service)
+    app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
     cohort.register_price_linkage(rt.broker, rt.temporal)  # price.linkage_triggered starts a batch
     activities = IntakeActivities(rt.pool, service)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
                         activities=[activities.lookup_recipient, activities.record_case_transition,
-                                    activities.open_case])
+                                    activities.open_case, activities.settle_enrolment,
+                                    activities.review_cohort, activities.start_review_cases])
 
 
 def main() -> None:

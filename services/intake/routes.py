@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from services.intake.enrolment import NotEnrollable
 from services.intake.routing import NotYetRouted
 from services.intake.service import IntakeService
 from shared.auth import Principal, Role, require_roles
@@ -49,6 +50,8 @@ async def apply(
                                                        principal.region, datetime.now(UTC).date())
     except NotYetRouted as exc:
         return JSONResponse({"detail": str(exc)}, status_code=501)
+    except NotEnrollable as exc:
+        raise HTTPException(exc.status_code, exc.reason) from None
     except PermissionError as exc:  # the application id belongs to another jurisdiction's case
         raise HTTPException(409, str(exc)) from None
     return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")

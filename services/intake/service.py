@@ -6,11 +6,13 @@ domain event it publishes happen in one transaction (unit of work + outbox).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -18,8 +20,9 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
-from services.intake import store
+from services.intake import enrolment, store
 from services.intake.routing import (
     ONE_OFF_KINDS,
     CaseStart,
@@ -44,6 +47,7 @@ from shared.contracts.events import InboundEvent, IncomeChanged, MemberDeceased
 from shared.infra.case_updates import update_case
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox, first_delivery
+from workflows.renewal.inputs import EnrolmentApplication, IncomeChange, MemberDeath
 
 log = logging.getLogger(__name__)
 SOURCE = "urn:doudi:intake"
@@ -70,41 +74,91 @@ class IntakeService:
     async def accept_event(self, event: InboundEvent, subject: str) -> str | None:
         """Open the case an inbound event calls for (once per event id, once per incident) and make
         sure its workflow runs. Returns the case id, or None when the fact opens no case."""
+        update = None
         async with unit_of_work(self._pool) as conn:
             if await first_delivery(conn, event.id, subject):
                 person = getattr(event.data, "person_id", None)
                 reported_on = (event.envelope.time or datetime.now(UTC)).date()
                 facts = await store.recipient_facts(conn, person, reported_on) if person else None
-                await self._apply_registry_change(conn, event)
+                followup = await self._apply_registry_change(conn, event, reported_on)
                 routed = route_event(event, facts, reported_on)
                 if isinstance(routed, ScreenedOut):
                     await store.record_screening(conn, event.id, routed.measure, routed.person_id, routed.reason)
                     log.info("event %s opens no case: %s", event.id, routed.reason)
-                    return None
-                if routed is None:
-                    return None
-                await self._open(conn, routed)
-                await store.link_cause(conn, event.id, routed.case_id)
+                    routed = None
+                if routed is not None:
+                    await self._open(conn, routed)
+                elif followup is not None and followup[0] == "start":
+                    routed = followup[1]  # an off-cycle review case of an enrolled household
+                elif followup is not None:
+                    update = followup[1]
+                if routed is not None:
+                    await store.link_cause(conn, event.id, routed.case_id)
                 start = routed
             else:  # a redelivery: re-drive the start recorded the first time (it may have been cut short)
                 start = await store.start_for_event(conn, event.id)
-                if start is None:
-                    return None
+        if update is not None:
+            return await self._send_change(event, update)
+        if start is None:
+            return None
         await self.ensure_started(start)
         return start.case_id
 
-    async def _apply_registry_change(self, conn: asyncpg.Connection, event: InboundEvent) -> None:
+    async def _apply_registry_change(self, conn: asyncpg.Connection, event: InboundEvent,
+                                     on: date) -> tuple[str, Any] | None:
         """Facts that change the registry (a death, an income change) update it in the same transaction;
-        pathways then see them at their next re-check (staged aid, renewal reviews)."""
+        pathways then see them at their next re-check (staged aid, renewal reviews). An enrolled
+        household's change opens its off-cycle review, or goes to the case that carries it."""
         data = event.data
         if isinstance(data, MemberDeceased):
+            household = await conn.fetchval("SELECT household_id FROM members WHERE person_id = $1", data.person_id)
+            followup = None if household is None else await enrolment.on_reported_change(
+                conn, household, event.id, on, MemberDeath(person_id=data.person_id, died_on=data.died_on,
+                                                           reported_by=f"event {event.id}"))
             if not await store.mark_deceased(conn, data.person_id, data.died_on):
                 await store.record_screening(conn, event.id, "registry", data.person_id,
                                              "death of a person not in the registry")
-        elif isinstance(data, IncomeChanged):
-            if not await store.set_income(conn, data.household_id, data.monthly_income_fen):
+            return followup
+        if isinstance(data, IncomeChanged):
+            followup = await enrolment.on_reported_change(
+                conn, data.household_id, event.id, on,
+                IncomeChange(monthly_income_fen=data.monthly_income_fen, reason=data.reason,
+                             effective_on=data.effective_on, reported_by=f"event {event.id}"))
+            if not await store.set_income(conn, data.household_id, data.monthly_income_fen, data.reason,
+                                          data.effective_on):
                 await store.record_screening(conn, event.id, "registry", None,
                                              f"income change for unknown household {data.household_id}")
+            return followup
+        return None
+
+    async def _send_change(self, event: InboundEvent, update: tuple[str, str, Any]) -> str | None:
+        """A change of a household its renewal case carries goes to that case (update id = event id:
+        a redelivery is not applied twice). If the case has just handed the household back to the
+        cycle, the change opens a new review case instead."""
+        case_id, name, arg = update
+        for _ in range(40):
+            try:
+                await self._temporal.get_workflow_handle(case_id).execute_update(name, arg, id=event.id)
+                return case_id
+            except WorkflowUpdateFailedError as exc:
+                log.info("case %s refused %s from event %s: %s", case_id, name, event.id, exc.cause)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+            async with unit_of_work(self._pool) as conn:
+                household = await conn.fetchval("SELECT household_id FROM cases WHERE case_id = $1", case_id)
+                followup = await enrolment.on_reported_change(conn, household, event.id,
+                                                              datetime.now(UTC).date(), arg)
+                if followup is not None and followup[0] == "start":
+                    await store.link_cause(conn, event.id, followup[1].case_id)
+            if followup is None:
+                return None
+            if followup[0] == "start":
+                await self.ensure_started(followup[1])
+                return followup[1].case_id
+            case_id, name, arg = followup[1]
+            await asyncio.sleep(0.5)  # the case is settling its hand-back; its roster row follows shortly
+        raise RuntimeError(f"change from event {event.id} could not reach household case {case_id}")
 
     async def household(self, household_id: str) -> dict | None:
         async with self._pool.acquire() as conn:
@@ -132,6 +186,14 @@ class IntakeService:
                 case_id, start = outreach, None
             elif known is not None:
                 case_id, start = known, await store.start_for_case(conn, known)
+            elif app.kind == "dibao":
+                start, _ = await enrolment.application_start(
+                    conn, case_id=incident_case_id("rn", "application", application_id), person_id=app.person_id,
+                    region_code=app.region_code, on=app.details.incident_date or today,
+                    application=EnrolmentApplication(application_id=application_id, registered_by=registered_by,
+                                                     role=role, region=region, consent=app.consent))
+                await self._open(conn, start)
+                case_id = start.case_id
             else:
                 start = route_application(app, application_id, registered_by, role, region, today)
                 await self._open(conn, start)

@@ -98,7 +98,7 @@ async def open_case(
     return row is not None
 
 
-def _start(row: asyncpg.Record) -> CaseStart:
+def start_of(row: asyncpg.Record) -> CaseStart:
     from services.intake.routing import CaseStart
 
     return CaseStart(case_id=row["case_id"], pathway=row["pathway"], trigger=row["trigger"],
@@ -110,12 +110,12 @@ def _start(row: asyncpg.Record) -> CaseStart:
 async def start_for_event(conn: asyncpg.Connection, event_id: str) -> CaseStart | None:
     row = await conn.fetchrow("SELECT c.* FROM case_causes x JOIN cases c USING (case_id) WHERE x.event_id = $1",
                               event_id)
-    return _start(row) if row is not None and row["workflow_type"] else None
+    return start_of(row) if row is not None and row["workflow_type"] else None
 
 
 async def start_for_case(conn: asyncpg.Connection, case_id: str) -> CaseStart | None:
     row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
-    return _start(row) if row is not None and row["workflow_type"] else None
+    return start_of(row) if row is not None and row["workflow_type"] else None
 
 
 async def open_case_for(conn: asyncpg.Connection, person_id: str, trigger: str) -> str | None:
@@ -176,8 +176,10 @@ async def mark_deceased(conn: asyncpg.Connection, person_id: str, died_on: date)
     return row is not None
 
 
-async def set_income(conn: asyncpg.Connection, household_id: str, monthly_income_fen: int) -> bool:
+async def set_income(conn: asyncpg.Connection, household_id: str, monthly_income_fen: int,
+                     reason: str | None = None, effective_on: date | None = None) -> bool:
     row = await conn.fetchrow(
-        "UPDATE households SET monthly_income_fen = $2, updated_at = now(), version = version + 1"
-        " WHERE household_id = $1 RETURNING household_id", household_id, monthly_income_fen)
+        "UPDATE households SET monthly_income_fen = $2, income_reason = coalesce($3, income_reason),"
+        " income_changed_on = coalesce($4, income_changed_on), updated_at = now(), version = version + 1"
+        " WHERE household_id = $1 RETURNING household_id", household_id, monthly_income_fen, reason, effective_on)
     return row is not None

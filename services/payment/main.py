@@ -11,6 +11,7 @@ from services.payment import batch_routes, routes
 from services.payment.activities import PaymentActivities
 from services.payment.batch import BatchActivities, BatchService
 from services.payment.ledger import SCHEMA
+from services.payment.periods import PeriodPayments
 from services.payment.reserves import ReserveService
 from shared.config import TASK_QUEUE_PAYMENT
 from shared.infra.process import Runtime, ServiceParts, run
@@ -27,8 +28,10 @@ def build(rt: Runtime) -> ServiceParts:
     batches = BatchService(rt.pool, rt.temporal, intake_url=rt.settings.intake_url, nats_url=rt.settings.nats_url)
     app.state.batches = batches
     app.include_router(batch_routes.router)
+    periods = PeriodPayments(rt.pool, intake_url=rt.settings.intake_url)  # monthly benefits of a cycle
     return ServiceParts(app=app, task_queue=TASK_QUEUE_PAYMENT,
-                        activities=[activities.disburse, activities.open_recovery, *BatchActivities(batches).all()],
+                        activities=[activities.disburse, activities.open_recovery, *BatchActivities(batches).all(),
+                                    periods.pay_period_roll],
                         background=[reserves.resignal_loop, batches.publish_payment_events])
 
 

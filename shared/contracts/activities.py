@@ -15,11 +15,15 @@ from pydantic import BaseModel, Field
 LOOKUP_RECIPIENT = "intake.lookup_recipient"
 RECORD_CASE_TRANSITION = "intake.record_case_transition"
 OPEN_CASE = "intake.open_case"
+SETTLE_ENROLMENT = "intake.settle_enrolment"
+REVIEW_COHORT = "intake.review_cohort"
+START_REVIEW_CASES = "intake.start_review_cases"
 # approval
 DECIDE_WITHIN_AUTHORITY = "approval.decide_within_authority"
 # payment
 DISBURSE = "payment.disburse"
 OPEN_RECOVERY = "payment.open_recovery"
+PAY_PERIOD_ROLL = "payment.pay_period_roll"
 # verification
 CHECK_ECONOMIC_STATUS = "verification.check_economic_status"
 # approval
@@ -262,3 +266,61 @@ class Minutes(BaseModel):
     decision: dict[str, Any]
     quorum: int
     recorded_at: datetime
+
+
+# -- enrolled households: the roster and the monthly cycle (pathway 4) ------------------------------
+
+class EnrolmentSettlement(BaseModel):
+    """A renewal case writes what it decided into the roster: at enrolment (the case carries the
+    household, ``managed_by='case'``), when it hands the household back to the region's monthly cycle
+    (``managed_by='cycle'``), or when the benefit ends (``status='terminated'``). Idempotent: a repeat
+    writes the same row; a case that no longer carries the household changes nothing."""
+
+    case_id: str
+    household_id: str
+    person_id: str
+    region_code: str
+    kind: Literal["dibao", "extreme_poverty"]
+    status: Literal["active", "gradual_exit", "exit_suspended", "terminated"]
+    level_fen: int = Field(ge=0)
+    cadence: Literal["stable", "unstable"]
+    rural_quarterly: bool = False
+    next_review: str | None = None  # None: no pack in force sets a review interval (reviews on changes only)
+    paid_through: str | None = None
+    managed_by: Literal["case", "cycle"]
+    enrolled_from: str
+    note: str = ""
+
+
+class ReviewCohort(BaseModel):
+    cycle_id: str
+    region_prefix: str
+    period: str  # YYYY-MM
+
+
+class CohortReviewed(BaseModel):
+    cycle_id: str
+    enrolled: int  # households carried by the cycle before the review
+    due: int  # of them, due for their scheduled review this period
+    continued: int  # due, data unchanged: continue at the same level (seed 004 「没有明显变化的，不再调整」)
+    cases_opened: int  # data changed: an individual review case each
+    on_roll: int  # households paid for the period by the cycle
+    roll_fen: int
+    already_done: bool = False
+
+
+class StartReviewCases(BaseModel):
+    cycle_id: str
+
+
+class PayPeriodRoll(BaseModel):
+    cycle_id: str
+    period: str
+    chunk_size: int = Field(default=20_000, ge=100, le=100_000)
+
+
+class PeriodRollPaid(BaseModel):
+    cycle_id: str
+    paid_count: int
+    paid_fen: int
+    seconds: float = 0.0

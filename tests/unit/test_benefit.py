@@ -17,42 +17,12 @@ SEP_2022 = date(2022, 9, 1)
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "policy"
 
 # TEST FIXTURE: the XPCC plan (seed 004) leaves the standard and the add-on ratios to the division.
-XPCC_TEST_PACK = """\
-pack_id: test-xpcc-first-division
-version: "2021.1"
-region_prefix: "6601"
-region_name_en: XPCC first division (test fixture)
-region_name_zh: 兵团第一师
-title_zh: 测试用第一师配置
-seed: 004_583196fe4354a547.txt
-effective_from: 2021-07-17
-validity:
-  - seed: 004_583196fe4354a547.txt
-    quote: 2021年7月17日
-figures:
-  dibao_urban_monthly_fen:
-    value: 60005
-    unit: fen_per_person_month
-    seed: 004_583196fe4354a547.txt
-    quote: 按照同地域同政策，与自治区同步调整救助标准
-    note: TEST FIXTURE - not a real figure (an odd fen amount to show the rounding).
-  remote_addon_ratio:
-    value: "0.20"
-    unit: ratio
-    seed: 004_583196fe4354a547.txt
-    quote: 按照不高于低保标准 20% 的比例增发救助金
-  special_member_addon_ratio:
-    value: "0.10"
-    unit: ratio
-    seed: 004_583196fe4354a547.txt
-    quote: 按照当地低保标准 10%—30% 的比例增发救助金
-"""
 
 
 def local_packs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PolicyLibrary:
     """The shipped packs plus the test fixtures (Shangrao, XPCC first division) as local packs."""
-    shutil.copy(FIXTURES / "test-shangrao.yaml", tmp_path / "test-shangrao.yaml")
-    (tmp_path / "test-xpcc.yaml").write_text(XPCC_TEST_PACK, encoding="utf-8")
+    for name in ("test-shangrao.yaml", "test-xpcc-first-division.yaml"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
     monkeypatch.setenv("DOUDI_POLICY_LOCAL_DIR", str(tmp_path))
     return load_library()
 

@@ -49,6 +49,33 @@ class Household(BaseModel):
     extreme_poverty: bool = False
     income_stable: bool = True  # 收入来源固定 (seed 004)
     remote: bool = False
+    registry_version: int | None = None  # the registry's version this view was read at
+
+
+def cadence_of(h: Household) -> Literal["stable", "unstable"]:
+    """Seed 004: yearly reviews for extreme-poverty households and households with stable income and no
+    working-age member (「每年核查一次」); half-yearly for unstable income or working-age members
+    (「每半年核查一次」)."""
+    if not h.extreme_poverty and (not h.income_stable or any(m.working_age for m in h.members)):
+        return "unstable"
+    return "stable"
+
+
+def add_months(period: str, n: int) -> str:
+    y, m = (int(x) for x in period.split("-"))
+    i = y * 12 + m - 1 + n
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+class EnrolmentApplication(BaseModel):
+    """A dibao application at the one window: the economic status check, then the county's decision
+    (审核确认, seed 003), before the first period is reviewed and paid."""
+
+    application_id: str
+    registered_by: str
+    role: str
+    region: str = ""
+    consent: bool
 
 
 class PendingChange(BaseModel):
@@ -77,6 +104,7 @@ class RenewalState(BaseModel):
     reviews: list[dict[str, str | int]] = Field(default_factory=list)  # the latest outcomes (bounded)
     seq: int = 0  # the case-transition sequence (published once per seq: never restart it)
     runs: int = 1
+    paid_through: str | None = None  # the last period this case paid (a quarter's payment: its last month)
 
 
 class RenewalInput(BaseModel):
@@ -93,11 +121,19 @@ class RenewalInput(BaseModel):
     rural_quarterly: bool = False  # the region pays rural dibao quarterly (seed 003)
     periods_per_run: int = Field(default=12, ge=1)  # continue-as-new after this many periods
     state: RenewalState | None = None  # set only by continue-as-new
+    # --- a case carried for the roster (services/intake/enrolment.py) ---
+    # hand the household back to the region's monthly cycle once a review settles it at an active level
+    hand_back: bool = False
+    application: EnrolmentApplication | None = None  # an enrolment: check and decision first
+    review_reason: str | None = None  # a review case: why it was opened (reviewed at its first period)
+    enrolment_id: str | None = None
+    enrolled_from: str | None = None
+    opening_state: RenewalState | None = None  # a review case starts from the roster's state
 
 
 class RenewalResult(BaseModel):
     case_id: str
-    outcome: Literal["terminated"]
+    outcome: Literal["terminated", "handed_back", "rejected"]
     reason: str
     last_period: str
     paid_fen: int  # in the last run's carried total (all runs)

@@ -16,11 +16,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
 
-from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
+from workflows.common import CHECK_TIMEOUT, SERVICE_RETRY, STEP_TIMEOUT, CaseSteps, check_official
 
 with workflow.unsafe.imports_passed_through():
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.policy import BenefitHousehold
+    from workflows.one_off_assistance.inputs import ApproverDecision
     from workflows.renewal.activities import PeriodQuery, PeriodTerms, period_terms
     from workflows.renewal.inputs import (
         PATHWAY,
@@ -31,15 +33,12 @@ with workflow.unsafe.imports_passed_through():
         RenewalInput,
         RenewalResult,
         RenewalState,
+        add_months,
+        cadence_of,
     )
 
 KEEP_REVIEWS = 24  # review outcomes kept in the carried state (the case record has them all)
-
-
-def add_months(period: str, n: int) -> str:
-    y, m = (int(x) for x in period.split("-"))
-    i = y * 12 + m - 1 + n
-    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+DECIDERS = ("county_approver", "admin")  # dibao is confirmed by the county (审核确认, seed 003)
 
 
 def first_of(period: str) -> date:
@@ -61,8 +60,13 @@ class RenewalWorkflow(CaseSteps):
         self._init_steps(inp.case_id, inp.region_code)
         self._pathway = PATHWAY
         self._inp = inp
-        self._s = inp.state or RenewalState(period=inp.first_period, household=inp.household)
+        self._s = inp.state or inp.opening_state or RenewalState(period=inp.first_period, household=inp.household)
         self._seq = self._s.seq
+        self._decision: ApproverDecision | None = None
+        self._awaiting_decision = False
+        self._closing = False
+        self._proposed_fen = 0
+        self._member_ids: list[str] = [m.person_id for m in inp.household.members]
 
     # ---- queries and reported changes -------------------------------------------------------------
 
@@ -96,7 +100,30 @@ class RenewalWorkflow(CaseSteps):
         if any(p.death and p.death.person_id == death.person_id for p in self._s.pending):
             raise ValueError(f"the death of {death.person_id} is already reported")
 
+    @workflow.update
+    async def decide(self, decision: ApproverDecision) -> str:
+        self._decision = decision
+        return "recorded"
+
+    @decide.validator
+    def _validate_decision(self, decision: ApproverDecision) -> None:
+        app = self._inp.application
+        if not self._awaiting_decision or app is None:
+            raise ValueError("this case is not waiting for a decision")
+        if decision.role not in DECIDERS:
+            raise ValueError(f"role {decision.role} cannot confirm a dibao enrolment (county level)")
+        check_official(case_region=self._region, registered_by=app.registered_by,
+                       household={self._inp.person_id, *self._member_ids}, official=decision.approver,
+                       region=decision.region, official_person_id=decision.person_id)
+        if not decision.approve and not decision.reason:
+            raise ValueError("a refusal needs a reason")
+        if decision.approve and decision.amount_fen != self._proposed_fen:
+            raise ValueError(f"the level is the policy's: confirm {self._proposed_fen} fen/month, or refuse "
+                             "with a reason")
+
     def _open_for_changes(self) -> None:
+        if self._closing:
+            raise ValueError("the household is handed back to the monthly cycle: report the change again")
         if self._s.status == "terminated":
             raise ValueError("the household's benefit is terminated")
 
@@ -106,9 +133,16 @@ class RenewalWorkflow(CaseSteps):
     async def run(self, inp: RenewalInput) -> RenewalResult:
         s = self._s
         first_due = inp.first_due_at or datetime.combine(first_of(inp.first_period), time(0), tzinfo=UTC)
-        if inp.state is None:
+        if inp.state is None and inp.review_reason:
+            await self._record("open", "review_opened", f"{inp.review_reason}; carried by this case from "
+                               f"{inp.first_period} (level {s.level_fen} fen/month)")
+        elif inp.state is None:
             await self._record("open", "enrolled", f"renewal from {inp.first_period}, household of "
                                f"{len(s.household.members)}")
+            if inp.application is not None:
+                refusal = await self._enrolment_decision(first_of(inp.first_period))
+                if refusal:
+                    return await self._close_rejected(refusal)
         done = 0
         while True:
             self._stage = "waiting"
@@ -121,11 +155,18 @@ class RenewalWorkflow(CaseSteps):
                 reason = await self._exit_or_pay(on, terms)
             if s.status == "terminated":
                 s.seq = self._seq
+                await self._settle("terminated", reason)
                 await self._record("closed", "closed", reason, closed=True, outcome="terminated",
                                    amount=s.paid_fen)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return RenewalResult(case_id=inp.case_id, outcome="terminated", reason=reason, last_period=s.period,
                                      paid_fen=s.paid_fen, paid_periods=s.paid_periods, runs=s.runs)
+            if self._may_hand_back():
+                self._closing = True  # refuse further changes: they go to the cycle's next review case
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not s.pending:
+                    return await self._hand_back()
+                self._closing = False  # a change was accepted meanwhile: stay with the household
             s.period, s.index = add_months(s.period, 1), s.index + 1
             done += 1
             if done >= inp.periods_per_run or workflow.info().is_continue_as_new_suggested():
@@ -179,7 +220,7 @@ class RenewalWorkflow(CaseSteps):
 
     def _interval(self, terms: PeriodTerms) -> tuple[int | None, str]:
         h = self._s.household
-        if not h.extreme_poverty and (not h.income_stable or any(m.working_age for m in h.members)):
+        if cadence_of(h) == "unstable":
             return terms.review_unstable_months, "half-yearly: unstable income or working-age members"
         return terms.review_stable_months, ("yearly: extreme poverty" if h.extreme_poverty
                                             else "yearly: stable income, no working-age members")
@@ -189,9 +230,10 @@ class RenewalWorkflow(CaseSteps):
         first = not s.reviews
         changed = any(p.effective_on <= on for p in s.pending)
         scheduled = s.next_review is not None and s.period >= s.next_review
-        if not (first or changed or scheduled):
+        opened_for = self._inp.review_reason is not None and s.index == 0  # a review case's first period
+        if not (first or changed or scheduled or opened_for):
             return ""
-        kind = "enrolment" if first else "off-cycle" if changed else "scheduled"
+        kind = "enrolment" if first else "off-cycle" if changed or (opened_for and not scheduled) else "scheduled"
         self._stage = "reviewing"
         notes: list[str] = []
         if scheduled and not changed:
@@ -224,7 +266,7 @@ class RenewalWorkflow(CaseSteps):
             s.level_fen = b.amount_fen
         elif s.status in ("gradual_exit", "exit_suspended"):
             outcome, why = "continue", f"still above the standard ({b.reason}); {s.status} continues"
-        elif s.last_income_reason == "employment" and changed and terms.gradual_exit_months:
+        elif s.last_income_reason == "employment" and (changed or opened_for) and terms.gradual_exit_months:
             s.status, s.exit_months_left = "gradual_exit", terms.gradual_exit_months
             s.exit_reason = f"income above the standard through employment ({b.reason})"
             outcome = "gradual_exit"
@@ -241,6 +283,8 @@ class RenewalWorkflow(CaseSteps):
         await self._record("open", f"review_{outcome}", f"{kind} review {s.period}{changes}: {why}; {schedule}",
                            policy={"pack_id": b.pack_id, "pack_version": b.pack_version, "measure": b.kind,
                                    "region_prefix": self._region}, amount=s.level_fen)
+        if first and self._inp.hand_back and s.status == "active":
+            await self._settle("case", "enrolled")  # on the roster from now on, carried by this case
         return why
 
     async def _exit_or_pay(self, on: date, terms: PeriodTerms) -> str:
@@ -267,7 +311,7 @@ class RenewalWorkflow(CaseSteps):
                 self._count_exit_month()
                 return "paid with the quarter"
             amount *= 3
-        await self._pay(amount)
+        await self._pay(amount, months=3 if quarterly else 1)
         self._count_exit_month()
         return "paid"
 
@@ -275,20 +319,107 @@ class RenewalWorkflow(CaseSteps):
         if self._s.status == "gradual_exit" and self._s.exit_months_left > 0:
             self._s.exit_months_left -= 1
 
-    async def _pay(self, amount: int) -> None:
+    async def _pay(self, amount: int, months: int = 1) -> None:
         s = self._s
         self._stage = "paying"
+        # A household on the roster is paid under one key per period, whoever pays it (its case or the
+        # region's cycle): the ledger refuses a second payment of the same household and period.
+        key = f"dibao:{self._inp.household_id}:{s.period}" if self._inp.hand_back else f"{self._case_id}:{s.period}"
         payment = await self._disburse(act.DisbursementRequest(
-            idempotency_key=f"{self._case_id}:{s.period}", case_id=self._case_id, pathway=PATHWAY,
+            idempotency_key=key, case_id=self._case_id, pathway=PATHWAY,
             person_id=self._inp.person_id, household_id=self._inp.household_id, region_code=self._region,
             amount_fen=amount, installment=s.index + 1, account=act.account(act.COUNTY_FUND, self._region[:6]),
             measure=s.kind))
         s.paid_fen += amount
         s.paid_periods += 1
+        s.paid_through = add_months(s.period, months - 1)
         note = f"{s.period}: {amount} fen ({s.status}), {payment.payment_id}"
         if s.status == "gradual_exit":
             note += f"; {s.exit_months_left - 1} gradual-exit months left after this one"
         await self._record("paid", "period_paid", note, amount=s.paid_fen)
+
+    # ---- enrolment, and the roster ----------------------------------------------------------------
+
+    async def _enrolment_decision(self, on: date) -> str | None:
+        """A dibao application: the economic status check, then the county's confirmation. Returns the
+        reason of a refusal, or None."""
+        inp, s = self._inp, self._s
+        assert inp.application is not None
+        self._stage = "checking"
+        facts = await self._look_up(inp.person_id, on)
+        self._member_ids = facts.member_ids or self._member_ids
+        check = await workflow.execute_activity(
+            act.CHECK_ECONOMIC_STATUS,
+            act.EconomicCheckRequest(check_id=f"{self._case_id}:1", case_id=self._case_id, person_id=inp.person_id,
+                                     household_id=inp.household_id, member_ids=self._member_ids,
+                                     region_code=self._region, business_date=on, urban=s.household.urban,
+                                     household_size=len(s.household.members),
+                                     declared_monthly_income_fen=s.household.monthly_income_fen),
+            task_queue=TASK_QUEUE_VERIFICATION, start_to_close_timeout=CHECK_TIMEOUT, retry_policy=SERVICE_RETRY,
+            result_type=act.EconomicCheckResult)
+        await self._record("open", "checked", f"economic status check {check.outcome}: " + "; ".join(check.reasons))
+        if check.outcome != "eligible":
+            return "economic status check: " + "; ".join(check.reasons)
+        terms = await self._terms(on)
+        if not terms.benefit.payable:
+            return terms.benefit.reason
+        self._stage = "approving"
+        self._awaiting_decision, self._proposed_fen = True, terms.benefit.amount_fen
+        await self._open_task("approval", "county_approver", None, terms.benefit.amount_fen,
+                              f"dibao enrolment: {terms.benefit.amount_fen} fen/month?")
+        await self._record("awaiting_decision", "awaiting_approval",
+                           f"dibao {terms.benefit.amount_fen} fen/month awaits the county's confirmation: "
+                           f"{terms.benefit.reason}", amount=terms.benefit.amount_fen)
+        await workflow.wait_condition(lambda: self._decision is not None)
+        self._awaiting_decision = False
+        d = self._decision
+        assert d is not None
+        await self._close_task("approval", d.approver, "approved" if d.approve else "rejected")
+        await workflow.execute_activity(
+            act.RECORD_DECISION,
+            act.DecisionRecord(case_id=self._case_id, step="county", decision="approved" if d.approve else "rejected",
+                               tier="county", amount_fen=terms.benefit.amount_fen if d.approve else 0,
+                               decided_by=d.approver, role=d.role, reason=d.reason, region_code=self._region,
+                               measure=terms.benefit.kind, at=workflow.now()),
+            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+        return None if d.approve else f"refused by {d.approver}: {d.reason}"
+
+    async def _close_rejected(self, reason: str) -> RenewalResult:
+        s = self._s
+        s.status = "terminated"
+        await self._record("closed", "closed", reason, closed=True, outcome="rejected")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return RenewalResult(case_id=self._case_id, outcome="rejected", reason=reason, last_period=s.period,
+                             paid_fen=0, paid_periods=0, runs=s.runs)
+
+    def _may_hand_back(self) -> bool:
+        s = self._s
+        return (self._inp.hand_back and self._inp.household_id is not None and s.status == "active"
+                and not s.pending and s.level_fen > 0)
+
+    async def _hand_back(self) -> RenewalResult:
+        s = self._s
+        await self._settle("cycle", "handed back to the monthly cycle")
+        why = (f"settled at {s.level_fen} fen/month, next review {s.next_review or 'on a reported change'}: "
+               f"handed back to the region's monthly cycle after {s.paid_through or s.period}")
+        await self._record("closed", "closed", why, closed=True, outcome="handed_back", amount=s.paid_fen)
+        return RenewalResult(case_id=self._case_id, outcome="handed_back", reason=why, last_period=s.period,
+                             paid_fen=s.paid_fen, paid_periods=s.paid_periods, runs=s.runs)
+
+    async def _settle(self, managed_by: str, note: str) -> None:
+        inp, s = self._inp, self._s
+        if not inp.hand_back or inp.household_id is None:
+            return
+        await workflow.execute_activity(
+            act.SETTLE_ENROLMENT,
+            act.EnrolmentSettlement(
+                case_id=self._case_id, household_id=inp.household_id, person_id=inp.person_id,
+                region_code=self._region, kind=s.kind, status=s.status, level_fen=s.level_fen,
+                cadence=cadence_of(s.household), rural_quarterly=inp.rural_quarterly,
+                next_review=s.next_review, paid_through=s.paid_through,
+                managed_by="cycle" if managed_by == "cycle" else "case",
+                enrolled_from=inp.enrolled_from or inp.first_period, note=note),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     async def _terminate(self, why: str) -> str:
         self._s.status = "terminated"

@@ -1,0 +1,391 @@
+"""Enrolled households (低保/特困 在册对象): the roster, the renewal cases, and the region's monthly cycle.
+
+Who carries a household, and why it never pays twice or skips a month:
+
+- The **roster** (table ``enrolments``) holds, per household, the level paid, the status, the review
+  cadence, the next scheduled review, the registry version the last review saw and ``paid_through``,
+  the last period handed to payment.
+- A household is carried either by its region's **monthly cycle** (``managed_by='cycle'``: reviewed
+  and paid as a set, :func:`review_cohort`) or by its own **renewal case** (``managed_by='case'``: one
+  ``Renewal`` workflow, while it is being enrolled, or its data changed, or it is in a gradual exit).
+  The switch happens under the roster row's lock, in the transaction that opens the case or takes the
+  period's roll, and the case starts at the first period after ``paid_through``; so each period is
+  taken by exactly one of them. Both pay with the key ``dibao:<household>:<period>``, so even a
+  mistake there would be refused by the ledger's unique index.
+- The cycle opens a review case only for households whose registry data changed since their last
+  review (``households.version <> reviewed_version``); everyone else due for review continues at the
+  same level in one UPDATE (seed 004: 「对没有明显变化的，不再调整救助水平」).
+- A reported change (``household.income_changed``, ``household.member_deceased``) updates the
+  registry; for a household carried by the cycle it opens an off-cycle review case at once, for one
+  carried by a case it goes to that case as a workflow update (update id = event id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import asyncpg
+
+from services.intake import store
+from services.intake.routing import CaseStart
+from shared.contracts import activities as act
+from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cloudevent
+from shared.infra.outbox import add_to_outbox
+from shared.policy import load_library
+from workflows.renewal.inputs import (
+    PATHWAY,
+    EnrolmentApplication,
+    Household,
+    IncomeChange,
+    Member,
+    MemberDeath,
+    PendingChange,
+    RenewalInput,
+    RenewalState,
+    add_months,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "urn:doudi:intake"
+
+# Ages that make a member "working-age" (有劳动能力, half-yearly reviews, seed 004) and "special"
+# (minors and the elderly get the add-on, seed 004). Local practice: the seeds give no ages; these are
+# the national labour-age convention (16 to under 60) and the age of majority / old age (18, 60).
+WORKING_AGE = (16, 60)
+MINOR_UNDER, ELDERLY_FROM = 18, 60
+SPECIAL_FLAGS = {"severely_disabled", "seriously_ill"}
+WORKING_FLAG = "employed"
+
+
+def period_of(on: date) -> str:
+    return f"{on.year:04d}-{on.month:02d}"
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def household_from_registry(members: list[dict[str, Any]], *, monthly_income_fen: int, urban: bool,
+                            extreme_poverty: bool, on: date, income_stable: bool = True,
+                            remote: bool = False, registry_version: int | None = None) -> Household:
+    """The renewal workflow's view of a household, from the registry's members living on ``on``."""
+    living = [m for m in members if m.get("deceased_on") is None or m["deceased_on"] > on]
+    out = []
+    for m in sorted(living, key=lambda m: (m.get("relation") != "head", m["person_id"])):
+        age = _age(m["birth_date"], on)
+        flags = set(m.get("flags") or ())
+        out.append(Member(person_id=m["person_id"], working_age=WORKING_AGE[0] <= age < WORKING_AGE[1],
+                          working=WORKING_FLAG in flags,
+                          special=age < MINOR_UNDER or age >= ELDERLY_FROM or bool(flags & SPECIAL_FLAGS)))
+    return Household(members=out or [Member(person_id=members[0]["person_id"])], monthly_income_fen=monthly_income_fen,
+                     urban=urban, extreme_poverty=extreme_poverty, income_stable=income_stable, remote=remote,
+                     registry_version=registry_version)
+
+
+def due_at(period: str) -> datetime:
+    """When a case's first period falls due on the clock: its first day, or now if that is past (a
+    backdated business period is processed at once; each later period one calendar month on)."""
+    first = datetime.combine(date.fromisoformat(period + "-01"), time(0), tzinfo=UTC)
+    return max(first, datetime.now(UTC))
+
+
+def review_case_id(household_id: str, cause: str) -> str:
+    """Derived from the cause (an event id, or the cycle): a redelivery opens nothing new."""
+    return "rv-" + hashlib.sha256(f"{household_id}|{cause}".encode()).hexdigest()[:24]
+
+
+def enrolment_id_for_import(household_id: str) -> str:
+    return "en-" + hashlib.sha256(f"import|{household_id}".encode()).hexdigest()[:24]
+
+
+# -- the roster ------------------------------------------------------------------------------------
+
+async def roster_row(conn: asyncpg.Connection, household_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM enrolments WHERE household_id = $1" + (" FOR UPDATE" if lock else ""),
+                               household_id)
+
+
+async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
+    """Write a renewal case's decision into the roster (see :class:`act.EnrolmentSettlement`)."""
+    row = await roster_row(conn, s.household_id, lock=True)
+    if row is not None and row["review_case_id"] != s.case_id:
+        log.warning("case %s no longer carries household %s (%s does); roster unchanged",
+                    s.case_id, s.household_id, row["review_case_id"])
+        return False
+    version = await conn.fetchval("SELECT version FROM households WHERE household_id = $1", s.household_id)
+    if version is None:
+        raise LookupError(f"household {s.household_id} is not in the registry")
+    await conn.execute(
+        """
+        INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, status, level_fen, cadence,
+                                rural_quarterly, next_review, paid_through, reviewed_version, managed_by,
+                                review_case_id, enrolled_from, source)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application')
+        ON CONFLICT (household_id) DO UPDATE SET
+            person_id = EXCLUDED.person_id, region_code = EXCLUDED.region_code, kind = EXCLUDED.kind,
+            status = EXCLUDED.status, level_fen = EXCLUDED.level_fen, cadence = EXCLUDED.cadence,
+            rural_quarterly = EXCLUDED.rural_quarterly, next_review = EXCLUDED.next_review,
+            paid_through = greatest(enrolments.paid_through, EXCLUDED.paid_through),
+            reviewed_version = EXCLUDED.reviewed_version, managed_by = EXCLUDED.managed_by,
+            review_case_id = EXCLUDED.review_case_id, updated_at = now()
+        """,
+        s.household_id, s.case_id, s.person_id, s.region_code, s.kind, s.status, s.level_fen, s.cadence,
+        s.rural_quarterly, s.next_review, s.paid_through, version, s.managed_by,
+        s.case_id if s.managed_by == "case" and s.status != "terminated" else None, s.enrolled_from)
+    return True
+
+
+async def _members(conn: asyncpg.Connection, household_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    rows = await conn.fetch("SELECT household_id, person_id, relation, birth_date, flags, deceased_on FROM members"
+                            " WHERE household_id = ANY($1::text[])", household_ids)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["household_id"], []).append(dict(r))
+    return out
+
+
+def _review_input(e: asyncpg.Record, h: asyncpg.Record, members: list[dict[str, Any]], *, case_id: str,
+                  on: date, why: str, pending: PendingChange | None) -> RenewalInput:
+    first_period = add_months(e["paid_through"], 1) if e["paid_through"] else e["enrolled_from"]
+    household = household_from_registry(
+        members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
+        extreme_poverty=e["kind"] == "extreme_poverty", on=on, income_stable=e["cadence"] == "stable",
+        registry_version=h["version"])
+    state = RenewalState(period=first_period, household=household, level_fen=e["level_fen"], kind=e["kind"],
+                         next_review=e["next_review"], last_income_reason=h["income_reason"],
+                         pending=[pending] if pending else [],
+                         reviews=[{"period": e["enrolled_from"], "kind": "roster", "outcome": "enrolled",
+                                   "level_fen": e["level_fen"]}])
+    return RenewalInput(case_id=case_id, person_id=e["person_id"], household_id=e["household_id"],
+                        region_code=e["region_code"], household=household, first_period=first_period,
+                        rural_quarterly=e["rural_quarterly"], hand_back=True, review_reason=why,
+                        first_due_at=due_at(first_period),
+                        enrolment_id=e["enrolment_id"], enrolled_from=e["enrolled_from"], opening_state=state)
+
+
+async def _open_cases(conn: asyncpg.Connection, starts: list[tuple[CaseStart, str | None, str]]) -> None:
+    """Open review cases in bulk: the case rows and their ``doudi.case.opened`` events (one outbox row each)."""
+    await conn.executemany(
+        """
+        INSERT INTO cases (case_id, pathway, trigger, person_id, household_id, region_code, business_date,
+                           cause_event_id, workflow_type, workflow_input)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (case_id) DO NOTHING
+        """,
+        [(s.case_id, s.pathway, s.trigger, s.person_id, hh, s.region_code, s.business_date, s.cause_event_id,
+          s.workflow, s.workflow_input.model_dump(mode="json")) for s, hh, _ in starts])
+    for s, hh, note in starts:
+        data = CaseEventData(case_id=s.case_id, pathway=s.pathway, status="open", stage="opened",
+                             person_id=s.person_id, household_id=hh, region_code=s.region_code,
+                             cause_event_id=s.cause_event_id, note=note)
+        await add_to_outbox(conn, schema=store.SCHEMA, event_id=f"{s.case_id}:opened", subject=CASE_OPENED,
+                            payload=domain_cloudevent(CASE_OPENED, f"{s.case_id}:opened", data, source=SOURCE))
+
+
+def _review_start(inp: RenewalInput, on: date, trigger: str, cause: str | None) -> CaseStart:
+    return CaseStart(case_id=inp.case_id, pathway=PATHWAY, trigger=trigger, workflow="Renewal",
+                     person_id=inp.person_id, region_code=inp.region_code, business_date=on,
+                     cause_event_id=cause, workflow_input=inp)
+
+
+# -- a reported change -----------------------------------------------------------------------------
+
+async def on_reported_change(conn: asyncpg.Connection, household_id: str, event_id: str, on: date,
+                             change: IncomeChange | MemberDeath) -> tuple[str, Any] | None:
+    """Called in the transaction that accepts the event, BEFORE the registry is changed. Returns what
+    to do after the commit: ("update", (case_id, update_name, arg)) for a household its case carries,
+    ("start", CaseStart) for an off-cycle review case opened now; None if the household is not enrolled."""
+    e = await roster_row(conn, household_id, lock=True)
+    if e is None or e["status"] == "terminated":
+        return None
+    if e["managed_by"] == "case":
+        name = "income_changed" if isinstance(change, IncomeChange) else "member_deceased"
+        return "update", (e["review_case_id"], name, change)
+    h = await conn.fetchrow("SELECT * FROM households WHERE household_id = $1", household_id)
+    members = (await _members(conn, [household_id])).get(household_id, [])
+    kind = "income_changed" if isinstance(change, IncomeChange) else "member_deceased"
+    pending = PendingChange(kind=kind, effective_on=change.effective_on if isinstance(change, IncomeChange)
+                            else change.died_on, income=change if isinstance(change, IncomeChange) else None,
+                            death=change if isinstance(change, MemberDeath) else None)
+    case_id = review_case_id(household_id, event_id)
+    inp = _review_input(e, h, members, case_id=case_id, on=on, pending=pending,
+                        why=f"off-cycle review: {kind.replace('_', ' ')} reported (event {event_id})")
+    start = _review_start(inp, on, "reported_change", event_id)
+    await _open_cases(conn, [(start, household_id, inp.review_reason or "")])
+    await conn.execute("UPDATE enrolments SET managed_by = 'case', review_case_id = $2, updated_at = now()"
+                       " WHERE household_id = $1", household_id, case_id)
+    await conn.execute("INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, case_id)"
+                       " VALUES ($1, $2, 'off-cycle', 'case_opened', $3, $4) ON CONFLICT DO NOTHING",
+                       household_id, period_of(on), e["level_fen"], case_id)
+    return "start", start
+
+
+# -- the region's monthly cycle --------------------------------------------------------------------
+
+def _terms_table(regions: list[str], on: date) -> list[tuple[str, int | None, int | None, int | None]]:
+    """Per region code: review intervals (seed 004) and the rural quarterly payment month (seed 003),
+    from the packs in force: a few hundred policy look-ups instead of one per household."""
+    lib = load_library()
+    out = []
+    for r in regions:
+        def num(name: str, region: str = r) -> int | None:
+            fig = lib.parameter(name, region, on)
+            return int(fig.value) if fig is not None and fig.value is not None else None  # type: ignore[arg-type]
+        out.append((r, num("review_interval_stable_months"), num("review_interval_unstable_months"),
+                    num("rural_dibao_quarterly_payment_month_of_quarter")))
+    return out
+
+
+CHANGED_SQL = """
+SELECT e.*, h.monthly_income_fen, h.urban, h.version, h.income_reason, h.region_code AS registry_region
+FROM enrolments e JOIN households h USING (household_id)
+WHERE e.region_code LIKE $1 || '%' AND e.status <> 'terminated' AND e.managed_by = 'cycle'
+  AND h.version <> e.reviewed_version
+ORDER BY e.household_id
+FOR UPDATE OF e
+"""
+
+CONTINUE_SQL = """
+WITH due AS (
+    UPDATE enrolments e
+    SET next_review = to_char(to_date($2 || '-01', 'YYYY-MM-DD')
+                              + make_interval(months => CASE e.cadence WHEN 'stable' THEN t.stable_months
+                                                                       ELSE t.unstable_months END), 'YYYY-MM'),
+        updated_at = now()
+    FROM cycle_terms t
+    WHERE t.region_code = e.region_code AND e.region_code LIKE $1 || '%' AND e.status = 'active'
+      AND e.managed_by = 'cycle' AND e.next_review <= $2
+      AND (CASE e.cadence WHEN 'stable' THEN t.stable_months ELSE t.unstable_months END) IS NOT NULL
+    RETURNING e.household_id, e.level_fen
+), rec AS (
+    INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, cycle_id)
+    SELECT household_id, $2, 'scheduled', 'continue', level_fen, $3 FROM due
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*)::int FROM due
+"""
+
+ROLL_SQL = """
+WITH roll AS (
+    SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind,
+           e.level_fen * CASE WHEN e.rural_quarterly AND t.quarter_month IS NOT NULL THEN 3 ELSE 1 END AS amount,
+           CASE WHEN e.rural_quarterly AND t.quarter_month IS NOT NULL
+                THEN to_char(to_date($2 || '-01', 'YYYY-MM-DD') + interval '2 months', 'YYYY-MM')
+                ELSE $2 END AS through
+    FROM enrolments e JOIN cycle_terms t ON t.region_code = e.region_code
+    WHERE e.region_code LIKE $1 || '%' AND e.status = 'active' AND e.managed_by = 'cycle' AND e.level_fen > 0
+      AND e.enrolled_from <= $2 AND (e.paid_through IS NULL OR e.paid_through < $2)
+      -- rural dibao paid quarterly: only in the pack's month of the quarter (seed 003), three months at once
+      AND NOT (e.rural_quarterly AND t.quarter_month IS NOT NULL
+               AND ((substr($2, 6, 2)::int - 1) % 3) + 1 <> t.quarter_month)
+), ins AS (
+    INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen)
+    SELECT $3, row_number() OVER (ORDER BY household_id), household_id, enrolment_id, person_id, region_code, kind, amount
+    FROM roll
+    RETURNING household_id, amount_fen
+), upd AS (
+    UPDATE enrolments e SET paid_through = r.through, updated_at = now()
+    FROM roll r WHERE r.household_id = e.household_id
+)
+SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM ins
+"""
+
+
+async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: date) -> tuple[act.CohortReviewed,
+                                                                                               list[CaseStart]]:
+    """The cycle's one transaction for a region and period: open a review case for every household whose
+    data changed; let every other household due for review continue at its level; take the period's
+    payment roll of everyone the cycle carries. A repeat answers from ``review_cycles``."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", req.cycle_id)
+    done = await conn.fetchrow("SELECT * FROM review_cycles WHERE cycle_id = $1", req.cycle_id)
+    if done is not None:
+        return act.CohortReviewed(cycle_id=req.cycle_id, enrolled=done["enrolled"], due=done["due"],
+                                  continued=done["continued"], cases_opened=done["cases_opened"],
+                                  on_roll=done["on_roll"], roll_fen=done["roll_fen"], already_done=True), []
+    on = date.fromisoformat(req.period + "-01")
+    regions = [r["region_code"] for r in await conn.fetch(
+        "SELECT DISTINCT region_code FROM enrolments WHERE region_code LIKE $1 || '%' AND status <> 'terminated'",
+        req.region_prefix)]
+    await conn.execute("CREATE TEMP TABLE cycle_terms (region_code text PRIMARY KEY, stable_months int,"
+                       " unstable_months int, quarter_month int) ON COMMIT DROP")
+    await conn.copy_records_to_table("cycle_terms", records=_terms_table(regions, on))
+    enrolled, due = await conn.fetchrow(
+        "SELECT count(*)::int, (count(*) FILTER (WHERE next_review <= $2))::int FROM enrolments"
+        " WHERE region_code LIKE $1 || '%' AND status <> 'terminated' AND managed_by = 'cycle'",
+        req.region_prefix, req.period)
+
+    # 1. data changed since the last review: an individual review case each (off-cycle if not due)
+    changed = await conn.fetch(CHANGED_SQL, req.region_prefix)
+    members = await _members(conn, [r["household_id"] for r in changed])
+    starts: list[tuple[CaseStart, str | None, str]] = []
+    for e in changed:
+        case_id = review_case_id(e["household_id"], req.cycle_id)
+        why = (f"{'scheduled' if e['next_review'] <= req.period else 'off-cycle'} review {req.period}: the registry "
+               f"changed since the last review (version {e['reviewed_version']} -> {e['version']})")
+        inp = _review_input(e, e, members.get(e["household_id"], []), case_id=case_id, on=on, why=why, pending=None)
+        starts.append((_review_start(inp, on, "review_cycle", req.cycle_id), e["household_id"], why))
+    await _open_cases(conn, starts)
+    if changed:
+        await conn.execute(
+            """
+            UPDATE enrolments e SET managed_by = 'case', review_case_id = c.case_id, updated_at = now()
+            FROM unnest($1::text[], $2::text[]) AS c(household_id, case_id) WHERE e.household_id = c.household_id
+            """, [s.workflow_input.household_id for s, _, _ in starts], [s.case_id for s, _, _ in starts])
+        await conn.executemany(
+            "INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, case_id, cycle_id)"
+            " VALUES ($1, $2, 'cycle', 'case_opened', $3, $4, $5) ON CONFLICT DO NOTHING",
+            [(e["household_id"], req.period, e["level_fen"], s.case_id, req.cycle_id)
+             for e, (s, _, _) in zip(changed, starts, strict=True)])
+
+    # 2. due, unchanged: continue at the same level, next review one interval on
+    continued = await conn.fetchval(CONTINUE_SQL, req.region_prefix, req.period, req.cycle_id)
+
+    # 3. the period's payment roll
+    on_roll, roll_fen = await conn.fetchrow(ROLL_SQL, req.region_prefix, req.period, req.cycle_id)
+    out = act.CohortReviewed(cycle_id=req.cycle_id, enrolled=enrolled, due=due, continued=continued,
+                             cases_opened=len(starts), on_roll=on_roll, roll_fen=roll_fen)
+    await conn.execute(
+        "INSERT INTO review_cycles (cycle_id, region_prefix, period, enrolled, due, continued, cases_opened,"
+        " on_roll, roll_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        req.cycle_id, req.region_prefix, req.period, enrolled, due, continued, len(starts), on_roll, roll_fen)
+    return out, [s for s, _, _ in starts]
+
+
+
+
+# -- a dibao application ---------------------------------------------------------------------------
+
+class NotEnrollable(Exception):
+    def __init__(self, reason: str, status_code: int = 422):
+        super().__init__(reason)
+        self.reason, self.status_code = reason, status_code
+
+
+async def application_start(conn: asyncpg.Connection, *, case_id: str, person_id: str, region_code: str,
+                            application: EnrolmentApplication, on: date) -> tuple[CaseStart, str]:
+    """The enrolment case of a dibao (or extreme-poverty) application: the household as the registry
+    knows it; the case checks, asks the county, reviews and pays its first period, then hands it back."""
+    h = await conn.fetchrow("SELECT h.* FROM households h JOIN members m USING (household_id)"
+                            " WHERE m.person_id = $1", person_id)
+    if h is None:
+        raise NotEnrollable("the applicant's household is not registered: register it first (POST /api/households)")
+    if not h["region_code"].startswith(region_code[:6]):
+        raise NotEnrollable(f"the household is registered in {h['region_code']}, not in {region_code}")
+    e = await roster_row(conn, h["household_id"])
+    if e is not None and e["status"] != "terminated":
+        raise NotEnrollable(f"household {h['household_id']} is already enrolled ({e['kind']}, {e['status']})", 409)
+    members = (await _members(conn, [h["household_id"]])).get(h["household_id"], [])
+    extreme = "extreme_poverty" in (h["categories"] or [])
+    household = household_from_registry(members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
+                                        extreme_poverty=extreme, on=on, registry_version=h["version"])
+    period = period_of(on)
+    inp = RenewalInput(case_id=case_id, person_id=person_id, household_id=h["household_id"],
+                       region_code=h["region_code"], household=household, first_period=period,
+                       rural_quarterly=not h["urban"], hand_back=True, application=application,
+                       first_due_at=due_at(period),
+                       enrolled_from=period, enrolment_id=case_id)
+    return CaseStart(case_id=case_id, pathway=PATHWAY, trigger="application", workflow="Renewal",
+                     person_id=person_id, region_code=h["region_code"], business_date=on, cause_event_id=None,
+                     workflow_input=inp), h["household_id"]

@@ -1,0 +1,220 @@
+"""Enrolled households over HTTP: import existing recipients, start a region's monthly cycle, read a
+household's enrolment, and (service accounts) stream a cycle's payment roll."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import date
+from typing import Annotated, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from services.intake import enrolment, store
+from services.intake.cohort import require_service, stream_copy
+from shared.auth import Principal, Role, require_roles
+from shared.config import TASK_QUEUE_WORKFLOWS
+from shared.contracts.api import HouseholdIn
+from shared.infra.db import unit_of_work
+from shared.policy import BenefitHousehold, load_library, monthly_benefit
+from workflows.benefit_cycle.inputs import CycleInput, cycle_id_for
+from workflows.renewal.inputs import PERIOD, cadence_of
+
+router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
+
+Period = Annotated[str, Field(pattern=PERIOD, description="YYYY-MM")]
+
+
+class ImportLine(BaseModel):
+    """One existing recipient household (``doudi import``: one JSON object per line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household: HouseholdIn
+    kind: Literal["dibao", "extreme_poverty"] = "dibao"
+    enrolled_from: Period
+    level_fen: int | None = Field(default=None, gt=0, description="default: computed by the pack in force")
+    next_review: Period | None = Field(default=None, description="default: enrolled_from plus the pack's review "
+                                       "interval for the household's profile (none if no pack sets one)")
+    paid_through: Period | None = Field(default=None, description="the last period the earlier system paid")
+    income_stable: bool = True
+    rural_quarterly: bool = False
+
+
+class ImportResult(BaseModel):
+    lines: int
+    enrolled: int
+    already_enrolled: int
+
+
+class CycleStarted(BaseModel):
+    cycle_id: str
+    workflow_id: str
+    region_prefix: str
+    period: str
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.runtime.pool
+
+
+def _temporal(request: Request) -> Client:
+    return request.app.state.runtime.temporal
+
+
+def _line_level(line: ImportLine, on: date) -> tuple[int | None, str]:
+    if line.level_fen is not None:
+        return line.level_fen, ""
+    h = enrolment.household_from_registry(
+        [m.model_dump() for m in line.household.members], monthly_income_fen=line.household.monthly_income_fen,
+        urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty", on=on)
+    b = monthly_benefit(load_library(), line.household.region_code, on, BenefitHousehold(
+        size=len(h.members), monthly_income_fen=h.monthly_income_fen, urban=h.urban,
+        extreme_poverty=h.extreme_poverty, working_members=sum(m.working for m in h.members),
+        special_members=sum(m.special for m in h.members)))
+    return (b.amount_fen, "") if b.payable else (None, b.reason)
+
+
+def _first_review(line: ImportLine, cadence: str) -> str | None:
+    on = date.fromisoformat(line.enrolled_from + "-01")
+    fig = load_library().parameter(f"review_interval_{cadence}_months", line.household.region_code, on)
+    return enrolment.add_months(line.enrolled_from, int(fig.value)) if fig is not None and fig.value else None
+
+
+@router.post("/import", response_model=ImportResult,
+             summary="Import existing recipient households (NDJSON, one ImportLine per line); all or nothing")
+async def import_enrolments(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin, Role.service))],
+    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+) -> ImportResult:
+    body = await request.body()
+    lines: list[tuple[ImportLine, int]] = []
+    errors: list[dict] = []
+    for n, raw in enumerate(body.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = ImportLine.model_validate(json.loads(raw))
+        except (ValueError, ValidationError) as exc:
+            detail = exc.errors(include_url=False, include_input=False) if isinstance(exc, ValidationError) \
+                else [{"msg": f"not JSON: {exc}"}]
+            errors.append({"line": n, "errors": detail})
+            continue
+        if not principal.may_see(line.household.region_code):
+            errors.append({"line": n, "errors": [{"loc": ["household", "region_code"],
+                                                  "msg": "outside your jurisdiction"}]})
+            continue
+        level, why = _line_level(line, date.fromisoformat(line.enrolled_from + "-01"))
+        if level is None:
+            errors.append({"line": n, "errors": [{"loc": ["level_fen"], "msg": f"not payable: {why}"}]})
+            continue
+        lines.append((line, level))
+    if errors:
+        raise HTTPException(422, {"message": f"{len(errors)} line(s) refused; nothing imported", "lines": errors[:200]})
+    enrolled = 0
+    async with unit_of_work(pool) as conn:
+        for line, level in lines:
+            await store.upsert_household(conn, line.household)
+            h = enrolment.household_from_registry(
+                [m.model_dump() for m in line.household.members],
+                monthly_income_fen=line.household.monthly_income_fen, urban=line.household.urban,
+                extreme_poverty=line.kind == "extreme_poverty", income_stable=line.income_stable,
+                on=date.fromisoformat(line.enrolled_from + "-01"))
+            head = h.members[0].person_id
+            created = await conn.fetchval(
+                """
+                INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
+                                        rural_quarterly, next_review, paid_through, reviewed_version, enrolled_from,
+                                        source)
+                SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import'
+                FROM households WHERE household_id = $1
+                ON CONFLICT (household_id) DO NOTHING RETURNING 1
+                """,
+                line.household.household_id, enrolment.enrolment_id_for_import(line.household.household_id), head,
+                line.kind, level, cadence_of(h), line.rural_quarterly,
+                line.next_review or _first_review(line, cadence_of(h)), line.paid_through,
+                line.enrolled_from)
+            enrolled += bool(created)
+    return ImportResult(lines=len(lines), enrolled=enrolled, already_enrolled=len(lines) - enrolled)
+
+
+@router.post("/cycles", status_code=202, response_model=CycleStarted,
+             summary="Start a region's monthly cycle for a period: set-based review and payment (idempotent)")
+async def start_cycle(
+    cycle: CycleInput,
+    principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin, Role.service))],
+    temporal: Annotated[Client, Depends(_temporal)],
+) -> CycleStarted:
+    if cycle.period is None:
+        raise HTTPException(422, [{"loc": ["body", "period"], "msg": "give the period (YYYY-MM)"}])
+    if not principal.may_see(cycle.region_prefix):
+        raise HTTPException(403, f"region {cycle.region_prefix} is outside your jurisdiction")
+    cid = cycle_id_for(cycle.region_prefix, cycle.period)
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await temporal.start_workflow("BenefitCycle", cycle, id=cid, task_queue=TASK_QUEUE_WORKFLOWS,
+                                      id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    return CycleStarted(cycle_id=cid, workflow_id=cid, region_prefix=cycle.region_prefix, period=cycle.period)
+
+
+@router.get("/cycles/{cycle_id}", summary="A cycle's review figures")
+async def get_cycle(
+    cycle_id: str,
+    principal: Annotated[Principal, Depends(require_roles(
+        Role.county_approver, Role.admin, Role.auditor, Role.finance, Role.service))],
+    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+) -> dict:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM review_cycles WHERE cycle_id = $1", cycle_id)
+    if row is None or not principal.may_see(row["region_prefix"]):
+        raise HTTPException(404, f"cycle {cycle_id} not found (not reviewed yet?)")
+    return dict(row)
+
+
+@router.get("/rolls/{cycle_id}", summary="Stream a cycle's payment roll as CSV (service accounts only)",
+            response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+async def export_roll(
+    cycle_id: str,
+    principal: Annotated[Principal, Depends(require_service)],
+    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+) -> StreamingResponse:
+    conn: asyncpg.Connection = await pool.acquire()
+    tx = conn.transaction(isolation="repeatable_read", readonly=True)
+    try:
+        await tx.start()
+        row = await conn.fetchrow("SELECT region_prefix, on_roll FROM review_cycles WHERE cycle_id = $1", cycle_id)
+        if row is None:
+            raise HTTPException(404, f"cycle {cycle_id} has no roll yet")
+        if not principal.may_see(row["region_prefix"]):
+            raise HTTPException(403, "outside your jurisdiction")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await tx.rollback()
+        await pool.release(conn)
+        raise
+    sql = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen"
+           " FROM period_rolls WHERE cycle_id = $1 ORDER BY ordinal")
+    return StreamingResponse(stream_copy(pool, conn, tx, sql, cycle_id), media_type="text/csv",
+                             headers={"X-Roll-Count": str(row["on_roll"]), "Cache-Control": "no-store"})
+
+
+@router.get("/{household_id}", summary="A household's enrolment and its review history")
+async def get_enrolment(
+    household_id: str,
+    principal: Annotated[Principal, Depends(require_roles(
+        Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.admin, Role.service))],
+    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+) -> dict:
+    async with pool.acquire() as conn:
+        row = await enrolment.roster_row(conn, household_id)
+        if row is None or not principal.may_see(row["region_code"]):
+            raise HTTPException(404, f"no enrolment for household {household_id}")
+        reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id FROM enrolment_reviews"
+                                   " WHERE household_id = $1 ORDER BY period, reviewed_at", household_id)
+    return {**dict(row), "reviews": [dict(r) for r in reviews]}

@@ -1,0 +1,66 @@
+"""The monthly benefit cycle of a region (低保金按月发放 and the periodic review, seed 004), as a set.
+
+One workflow per region and period (id ``cycle-<region>-<YYYY-MM>``), three idempotent steps:
+
+1. **review the cohort** (intake, one transaction): households whose registry data changed since their
+   last review get an individual review case (a ``Renewal`` workflow, for a caseworker to follow);
+   those due and unchanged continue at the same level (seed 004 「对没有明显变化的，不再调整救助水平」);
+   the period's payment roll is taken for everyone the cycle carries;
+2. **start the review cases** (intake, bounded concurrency, heartbeating);
+3. **pay the roll** (payment, set-based chunks, key ``dibao:<household>:<period>``).
+
+Per-household state lives in intake's roster, not in this history, so its size does not depend on the
+number of households.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
+    from shared.contracts import activities as act
+    from workflows.benefit_cycle.inputs import CycleInput, CycleResult, cycle_id_for
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=1))  # unlimited: a person fixes the cause meanwhile
+
+
+@workflow.defn(name="BenefitCycle")
+class BenefitCycleWorkflow:
+    @workflow.init
+    def __init__(self, inp: CycleInput) -> None:
+        now = workflow.now()
+        self._period = inp.period or f"{now.year:04d}-{now.month:02d}"
+        self._cycle_id = cycle_id_for(inp.region_prefix, self._period)
+        self._stage = "reviewing"
+
+    @workflow.query
+    def stage(self) -> str:
+        return self._stage
+
+    @workflow.run
+    async def run(self, inp: CycleInput) -> CycleResult:
+        reviewed = await workflow.execute_activity(
+            act.REVIEW_COHORT, act.ReviewCohort(cycle_id=self._cycle_id, region_prefix=inp.region_prefix,
+                                                period=self._period),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(minutes=20),
+            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=act.CohortReviewed)
+        self._stage = "starting review cases"
+        started = await workflow.execute_activity(
+            act.START_REVIEW_CASES, act.StartReviewCases(cycle_id=self._cycle_id),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=int)
+        self._stage = "paying"
+        paid = await workflow.execute_activity(
+            act.PAY_PERIOD_ROLL, act.PayPeriodRoll(cycle_id=self._cycle_id, period=self._period,
+                                                   chunk_size=inp.chunk_size),
+            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=timedelta(hours=1),
+            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=act.PeriodRollPaid)
+        self._stage = "done"
+        return CycleResult(cycle_id=self._cycle_id, period=self._period, enrolled=reviewed.enrolled,
+                           due=reviewed.due, continued=reviewed.continued, cases_opened=reviewed.cases_opened,
+                           cases_started=started, on_roll=reviewed.on_roll, paid_count=paid.paid_count,
+                           paid_fen=paid.paid_fen)
