@@ -39,16 +39,28 @@ async def _raw_body(msg: NatsMessage) -> bytes:  # the handler must see the orig
     return msg.body
 
 
+def _header_value(value: str, limit: int) -> str:
+    """A header value is one line of text: control characters (CR/LF would end the header) escaped, bounded."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value[:limit])[:limit]
+
+
 async def dead_letter(broker: NatsBroker, subject: str, raw: bytes, reason: str, event_id: str | None) -> None:
     digest = hashlib.sha256(subject.encode() + b"\0" + raw).hexdigest()
     headers = {
         "Nats-Msg-Id": f"dlq-{digest}",
-        "Doudi-Dlq-Reason": reason[:2000],
+        "Doudi-Dlq-Reason": _header_value(reason, 2000),
         "Doudi-Original-Subject": subject,
         "content-type": "application/octet-stream",
     }
-    if event_id:
-        headers["Doudi-Event-Id"] = event_id
+    # the id only where it can be one (the contract's 200 characters): a huge "id" stays in the body only
+    if event_id and len(event_id) <= 200:
+        headers["Doudi-Event-Id"] = _header_value(event_id, 200)
+    # the server counts headers too: a body at the size limit would close the connection (every consumer of
+    # this process with it), so such a body is cut, and the header says so and how to recognise the original
+    room = broker.connection.max_payload - sum(len(k) + len(v.encode()) + 4 for k, v in headers.items()) - 1024
+    if len(raw) > room:
+        headers["Doudi-Dlq-Truncated"] = f"original {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}"
+        raw = raw[:room]
     await broker.publish(raw, DLQ_EVENTS_SUBJECT, headers=headers, stream=STREAM_DLQ, timeout=5.0)
     log.warning("dead-lettered message on %s: %s", subject, reason)
 

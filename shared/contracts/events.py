@@ -8,10 +8,20 @@ old one keeps working.
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from shared.contracts.identity import NationalId, RegionCode
 from shared.contracts.money import Fen
@@ -19,7 +29,21 @@ from shared.contracts.money import Fen
 EVENTS_SUBJECT_PREFIX = "doudi.events."
 DLQ_EVENTS_SUBJECT = "doudi.dlq.events"
 
-YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+# year 0001..9999 (there is no year 0000 to take a date from)
+YearMonth = Annotated[str, Field(pattern=r"^([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-(0[1-9]|1[0-2])$",
+                                 description="YYYY-MM")]
+
+
+def _no_control_characters(value: str) -> str:
+    """CloudEvents strings exclude control characters (U+0000-U+001F, U+007F-U+009F) and surrogates; a NUL
+    or a lone surrogate could not be stored (PostgreSQL text) nor sent on in a header either."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character or surrogate U+{ord(bad):04X}")
+    return value
+
+
+CeString = Annotated[str, AfterValidator(_no_control_characters)]
 
 
 class _Data(BaseModel):
@@ -60,7 +84,7 @@ class MedicalSelfPayReported(_Data):
 
 
 class IncomeChanged(_Data):
-    household_id: str = Field(min_length=1, max_length=64)
+    household_id: CeString = Field(min_length=1, max_length=64)
     monthly_income_fen: Fen
     reason: Literal["employment", "other"]
     effective_on: date
@@ -74,14 +98,16 @@ class MemberDeceased(_Data):
 class DisasterAffected(_Data):
     person_id: NationalId
     region_code: RegionCode
-    disaster_id: str = Field(min_length=1, max_length=64)
+    disaster_id: CeString = Field(min_length=1, max_length=64)
     occurred_on: date
 
 
 class PriceLinkageTriggered(_Data):
-    region_code: Annotated[str, Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")]
+    region_code: Annotated[str, Field(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3})?)?)?$")]
     month: YearMonth
-    subsidy_fen_per_person: Fen
+    # what a batch can pay (BatchRequest.amount_fen_per_person): a zero or absurd amount is rejected here, with
+    # the reason, rather than failing the batch start on every redelivery
+    subsidy_fen_per_person: Annotated[StrictInt, Field(gt=0, le=10**9)]
 
 
 INBOUND_EVENTS: dict[str, type[_Data]] = {
@@ -107,13 +133,22 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     specversion: Literal["1.0"]
-    id: str = Field(min_length=1, max_length=200)
-    source: str = Field(min_length=1, max_length=500)
-    type: str = Field(min_length=1)
+    id: CeString = Field(min_length=1, max_length=200)
+    source: CeString = Field(min_length=1, max_length=500)
+    type: CeString = Field(min_length=1)
     time: datetime | None = None
     datacontenttype: str | None = None
-    subject: str | None = None
+    subject: CeString | None = None
     data: dict[str, Any]
+
+    @field_validator("datacontenttype")
+    @classmethod
+    def _json_data(cls, value: str | None) -> str | None:
+        """Structured JSON mode with ``data`` a JSON object: a declared content type must be JSON."""
+        media = (value or "application/json").split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise ValueError(f"data must be JSON (application/json or */*+json), not {value!r}")
+        return value
 
 
 class InvalidEvent(Exception):
@@ -156,7 +191,7 @@ def parse_inbound(subject: str, raw: bytes) -> InboundEvent:
     if model is None:
         raise InvalidEvent(f"unknown event name {name!r} (subject {subject})")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"))  # strictly: json.loads(bytes) would let lone surrogates through
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEvent(f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -9,8 +9,10 @@ from pydantic import AfterValidator
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_REGION_SHAPE = re.compile(r"^\d{6}(\d{3})?$")
+# ASCII digits only (``\d`` would take full-width and other scripts' digits), the whole string (``$`` would
+# allow a trailing newline): used with fullmatch.
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_REGION_SHAPE = re.compile(r"[0-9]{6}([0-9]{3})?")
 
 
 def id_check_character(first17: str) -> str:
@@ -20,7 +22,7 @@ def id_check_character(first17: str) -> str:
 
 def validate_national_id(value: str) -> str:
     value = value.strip().upper()
-    if not _ID_SHAPE.match(value):
+    if not _ID_SHAPE.fullmatch(value):
         raise ValueError("national ID must be 17 digits followed by a digit or X (18 characters)")
     if id_check_character(value[:17]) != value[17]:
         raise ValueError("national ID check character is wrong (GB 11643-1999, ISO 7064 MOD 11-2)")
@@ -28,7 +30,7 @@ def validate_national_id(value: str) -> str:
 
 
 def validate_region_code(value: str) -> str:
-    if not _REGION_SHAPE.match(value):
+    if not _REGION_SHAPE.fullmatch(value):
         raise ValueError("region_code must be a 6-digit GB/T 2260 county code, optionally + 3-digit township")
     if value[:2] == "00":
         raise ValueError("region_code has no province")

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-Fen = Annotated[StrictInt, Field(ge=0, description="amount in fen (1 yuan = 100 fen)")]
+MAX_FEN = 2**63 - 1  # what the ledger's bigint holds; a larger amount is invalid input, not a server error
+Fen = Annotated[StrictInt, Field(ge=0, le=MAX_FEN, description="amount in fen (1 yuan = 100 fen)")]
 
 
 def yuan(amount: int) -> int:
