@@ -28,7 +28,13 @@ import httpx
 from shared.config import nats_url_with_credentials
 from shared.infra.bus import ensure_streams
 from shared.infra.db import migrate
-from shared.infra.nats_permissions import ADMIN, SERVICE_USERS, load_passwords, render_authorization
+from shared.infra.nats_permissions import (
+    ADMIN,
+    PASSWORDS_FILE,
+    SERVICE_USERS,
+    load_passwords,
+    render_authorization,
+)
 from shared.infra.temporal import SEARCH_ATTRIBUTES
 
 log = logging.getLogger("doudi.embedded")
@@ -434,6 +440,7 @@ class EmbeddedStack:
             "API and dashboard": f"http://127.0.0.1:{p.api}",
             "OpenAPI": f"http://127.0.0.1:{p.api}/openapi.json",
             "NATS": self.nats_url,
+            "NATS users (admin: doudi publish/streams)": str(self.data_dir / PASSWORDS_FILE),
             "Temporal": self.temporal_address,
             "Temporal UI": f"http://127.0.0.1:{p.temporal_ui}",
             "PostgreSQL": self.database_url,
