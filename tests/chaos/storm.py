@@ -448,11 +448,47 @@ async def _wait_recovered(stack: EmbeddedStack, timeout: float) -> None:
         await asyncio.sleep(0.5)
 
 
+async def describe_stuck(stack: EmbeddedStack, case_ids: Sequence[str]) -> list[str]:
+    """What Temporal says a stuck case is waiting for: its pending activities (attempt, last failure,
+    next attempt) or its pending workflow task."""
+    from temporalio.client import Client
+
+    out = []
+    try:
+        client = await Client.connect(stack.temporal_address, namespace="doudi")
+        for case_id in case_ids:
+            d = await client.get_workflow_handle(case_id).describe()
+            raw = d.raw_description
+            for pa in raw.pending_activities:
+                failure = pa.last_failure.message[:160] if pa.HasField("last_failure") else ""
+                out.append(f"{case_id}: {d.status.name if d.status else '?'} pending {pa.activity_type.name}"
+                           f" attempt {pa.attempt} next {pa.next_attempt_schedule_time.ToDatetime():%H:%M:%S}"
+                           f" last failure: {failure}")
+            if not raw.pending_activities:
+                task = raw.pending_workflow_task
+                out.append(f"{case_id}: {d.status.name if d.status else '?'}, no pending activity; workflow task"
+                           f" {task.state if raw.HasField('pending_workflow_task') else 'none'}"
+                           f" attempt {task.attempt if raw.HasField('pending_workflow_task') else 0}")
+    except Exception as e:  # a diagnosis only: never hide the figures behind it
+        out.append(f"(could not describe workflows: {e!r})")
+    return out
+
+
+def _stuck_case_ids(report: ChaosReport, limit: int = 5) -> list[str]:
+    ids = []
+    for line in report.examples:
+        if "case em-" in line and ("stopped at" in line or "no ledger row" in line):
+            case_id = line.split("case ", 1)[1].split()[0]
+            if case_id not in ids:
+                ids.append(case_id)
+    return ids[:limit]
+
+
 async def _settle(pool: asyncpg.Pool, plan: Sequence[PlannedEvent], report: ChaosReport, *,
-                  max_wait: float, quiet: float) -> None:
+                  max_wait: float, quiet: float, stack: EmbeddedStack | None = None) -> None:
     """Wait until every case reached its final state (then a little longer, so a late duplicate would
     show), or nothing changed for ``quiet`` seconds, or ``max_wait`` passed."""
-    start = last_change = time.monotonic()
+    start = last_change = last_describe = time.monotonic()
     last: tuple[Any, ...] | None = None
     while True:
         state = await read_state(pool)
@@ -468,7 +504,15 @@ async def _settle(pool: asyncpg.Pool, plan: Sequence[PlannedEvent], report: Chao
         fingerprint = state.fingerprint()
         if fingerprint != last:
             last, last_change = fingerprint, now
+            log.info("settling after %.0f s: %d violations, e.g. %s", now - start, report.violations,
+                     report.examples[:3])
+        if stack is not None and log.isEnabledFor(logging.INFO) and now - last_describe > 20:
+            last_describe = now
+            for line in await describe_stuck(stack, _stuck_case_ids(report, 3)):
+                log.info("  %s", line)
         if now - last_change > quiet or now - start > max_wait:
+            if stack is not None:
+                report.examples += await describe_stuck(stack, _stuck_case_ids(report))
             return
         await asyncio.sleep(1.0)
 
@@ -543,7 +587,7 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
         report.recovery_s = time.monotonic() - t_recover
 
         t_settle = time.monotonic()
-        await _settle(pool, plan, report, max_wait=max_settle, quiet=quiet)
+        await _settle(pool, plan, report, max_wait=max_settle, quiet=quiet, stack=stack)
         report.settle_s = time.monotonic() - t_settle
         report.restarts = {name: stack.procs[name].restarts for name in KILL_TARGETS}
     finally:
