@@ -34,7 +34,7 @@ def _base_url() -> str:
     return os.environ.get("DOUDI_API_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def _token() -> str:
+def _token(role: str = "finance") -> str:
     token = os.environ.get("DOUDI_TOKEN")
     if token:
         return token
@@ -43,11 +43,11 @@ def _token() -> str:
 
     if get_settings().env == "production":
         raise typer.BadParameter("set DOUDI_TOKEN (development tokens exist only in the embedded default)")
-    return issue_token("dev-finance", "finance", ttl_s=3600)
+    return issue_token(f"dev-{role}", role, ttl_s=3600)
 
 
-def _client() -> httpx.Client:
-    return httpx.Client(base_url=_base_url(), timeout=30.0, headers={"Authorization": f"Bearer {_token()}"})
+def _client(role: str = "finance", timeout: float = 30.0) -> httpx.Client:
+    return httpx.Client(base_url=_base_url(), timeout=timeout, headers={"Authorization": f"Bearer {_token(role)}"})
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

@@ -12,10 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy.batch_cli import batch_app
+from deploy.enrolment_cli import cycle_app, import_enrolments
 
 app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes", no_args_is_help=True)
 console = Console()
 app.add_typer(batch_app, name="batch")
+app.add_typer(cycle_app, name="cycle")
+app.command("import")(import_enrolments)
 
 from deploy.admin_cli import admin_app  # noqa: E402
 

@@ -9,10 +9,18 @@ from datetime import date
 from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -23,7 +31,7 @@ from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts.api import HouseholdIn
 from shared.infra.db import unit_of_work
 from shared.policy import BenefitHousehold, load_library, monthly_benefit
-from workflows.benefit_cycle.inputs import CycleInput, cycle_id_for
+from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_for
 from workflows.renewal.inputs import PERIOD, cadence_of
 
 router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
@@ -161,6 +169,35 @@ async def start_cycle(
         await temporal.start_workflow("BenefitCycle", cycle, id=cid, task_queue=TASK_QUEUE_WORKFLOWS,
                                       id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     return CycleStarted(cycle_id=cid, workflow_id=cid, region_prefix=cycle.region_prefix, period=cycle.period)
+
+
+class CycleSchedule(BaseModel):
+    schedule_id: str
+    cron: str
+    timezone: str
+    created: bool
+
+
+@router.put("/cycles/schedules/{region_prefix}", response_model=CycleSchedule,
+            summary="Run the region's cycle every month (a Temporal Schedule: the 1st, 01:00 Beijing time)")
+async def schedule_cycle(
+    region_prefix: Annotated[str, Path(pattern=REGION_PREFIX)],
+    principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin))],
+    temporal: Annotated[Client, Depends(_temporal)],
+) -> CycleSchedule:
+    if not principal.may_see(region_prefix):
+        raise HTTPException(403, f"region {region_prefix} is outside your jurisdiction")
+    sid, cron, tz = f"benefit-cycle-{region_prefix}", "0 1 1 * *", "Asia/Shanghai"
+    created = True
+    try:
+        await temporal.create_schedule(sid, Schedule(
+            action=ScheduleActionStartWorkflow("BenefitCycle", CycleInput(region_prefix=region_prefix),
+                                               id=f"{sid}-run", task_queue=TASK_QUEUE_WORKFLOWS),
+            spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=tz),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
+    except ScheduleAlreadyRunningError:
+        created = False
+    return CycleSchedule(schedule_id=sid, cron=cron, timezone=tz, created=created)
 
 
 @router.get("/cycles/{cycle_id}", summary="A cycle's review figures")

@@ -6,8 +6,9 @@ One workflow per region and period (id ``cycle-<region>-<YYYY-MM>``), three idem
    last review get an individual review case (a ``Renewal`` workflow, for a caseworker to follow);
    those due and unchanged continue at the same level (seed 004 「对没有明显变化的，不再调整救助水平」);
    the period's payment roll is taken for everyone the cycle carries;
-2. **start the review cases** (intake, bounded concurrency, heartbeating);
-3. **pay the roll** (payment, set-based chunks, key ``dibao:<household>:<period>``).
+2. **pay the roll** (payment, set-based chunks, key ``dibao:<household>:<period>``): the unchanged
+   majority is paid before the review cases compete for the machine;
+3. **start the review cases** (intake, bounded concurrency, heartbeating).
 
 Per-household state lives in intake's roster, not in this history, so its size does not depend on the
 number of households.
@@ -48,17 +49,17 @@ class BenefitCycleWorkflow:
                                                 period=self._period),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(minutes=20),
             heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=act.CohortReviewed)
-        self._stage = "starting review cases"
-        started = await workflow.execute_activity(
-            act.START_REVIEW_CASES, act.StartReviewCases(cycle_id=self._cycle_id),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=int)
         self._stage = "paying"
         paid = await workflow.execute_activity(
             act.PAY_PERIOD_ROLL, act.PayPeriodRoll(cycle_id=self._cycle_id, period=self._period,
                                                    chunk_size=inp.chunk_size),
             task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=timedelta(hours=1),
             heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=act.PeriodRollPaid)
+        self._stage = "starting review cases"
+        started = await workflow.execute_activity(
+            act.START_REVIEW_CASES, act.StartReviewCases(cycle_id=self._cycle_id),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=int)
         self._stage = "done"
         return CycleResult(cycle_id=self._cycle_id, period=self._period, enrolled=reviewed.enrolled,
                            due=reviewed.due, continued=reviewed.continued, cases_opened=reviewed.cases_opened,
