@@ -83,7 +83,7 @@ class World:
         return {"case_id": self.case_id, "household_id": self.household_id, "township_code": TOWNSHIP,
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
                 "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
-                "cycle_id": self.cycle_id}
+                "cycle_id": self.cycle_id, "region_prefix": OWN}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
@@ -131,6 +131,7 @@ EXPECT: dict[str, Probe] = {
         "kind": "dibao", "enrolled_from": "2022-01"}),
     "POST /api/enrolments/cycles": Probe("object", body=lambda w, r: {"region_prefix": OWN, "period": "2022-02"}),
     "GET /api/enrolments/cycles/{cycle_id}": Probe("object"),
+    "PUT /api/enrolments/cycles/schedules/{region_prefix}": Probe("object"),
     "GET /api/enrolments/rolls/{cycle_id}": Probe("object"),
     "GET /api/enrolments/{household_id}": Probe("object"),
     # approval

@@ -20,7 +20,15 @@ from shared.contracts import activities as act
 from tests.support import wait_for
 from tests.unit.test_benefit import local_packs
 from workflows.renewal.activities import period_terms
-from workflows.renewal.inputs import Household, IncomeChange, Member, MemberDeath, RenewalInput
+from workflows.renewal.inputs import (
+    Household,
+    IncomeChange,
+    Member,
+    MemberDeath,
+    PendingChange,
+    RenewalInput,
+    RenewalState,
+)
 from workflows.renewal.workflow import RenewalWorkflow, add_months
 
 HEAD, SPOUSE, CHILD = "640104198001010011", "640104198201010022", "640104201001010033"
@@ -32,6 +40,7 @@ class Fakes:
     payments: list[act.DisbursementRequest] = field(default_factory=list)
     transitions: list[act.CaseTransition] = field(default_factory=list)
     lookups: list[date] = field(default_factory=list)
+    settlements: list[act.EnrolmentSettlement] = field(default_factory=list)
 
     def workers(self, env: WorkflowEnvironment, queue: str) -> list[Worker]:
         @activity.defn(name=act.LOOKUP_RECIPIENT)
@@ -52,8 +61,13 @@ class Fakes:
             return act.Disbursement(payment_id=f"pay-{req.idempotency_key}", idempotency_key=req.idempotency_key,
                                     amount_fen=req.amount_fen)
 
+        @activity.defn(name=act.SETTLE_ENROLMENT)
+        async def settle(s: act.EnrolmentSettlement) -> bool:
+            self.settlements.append(s)
+            return True
+
         return [Worker(env.client, task_queue=queue, workflows=[RenewalWorkflow], activities=[period_terms]),
-                Worker(env.client, task_queue=TASK_QUEUE_INTAKE, activities=[lookup, record]),
+                Worker(env.client, task_queue=TASK_QUEUE_INTAKE, activities=[lookup, record, settle]),
                 Worker(env.client, task_queue=TASK_QUEUE_PAYMENT, activities=[disburse])]
 
 
@@ -191,3 +205,52 @@ async def test_a_death_adjusts_the_next_periods_benefit(env: WorkflowEnvironment
     # 2022-07: (65000 - 30000) x 3; from 2022-08: 65000 x 2 - 90000
     assert [p.amount_fen for p in fakes.payments[:3]] == [105000, 40000, 40000]
     assert "review_adjust" in [t.stage for t in fakes.transitions]
+
+
+def review_case(fakes_household: Household, pending: list[PendingChange], level: int,
+                reason: str = "off-cycle review: income changed") -> dict[str, Any]:
+    """A review case opened for the roster (services/intake/enrolment.py does this on the real stack)."""
+    state = RenewalState(period="2022-11", household=fakes_household, level_fen=level, pending=pending,
+                         next_review="2023-03", reviews=[{"period": "2022-06", "kind": "roster",
+                                                         "outcome": "enrolled", "level_fen": level}])
+    return dict(household_id="hh-roster-1", hand_back=True, review_reason=reason, first_period="2022-11",
+                enrolled_from="2022-06", opening_state=state, household=fakes_household)
+
+
+async def test_a_review_case_adjusts_pays_under_the_households_key_and_hands_back_to_the_cycle(
+        env: WorkflowEnvironment):
+    fakes = Fakes()
+    change = IncomeChange(monthly_income_fen=120000, reason="other", effective_on=date(2022, 10, 20))
+    over = review_case(household(), [PendingChange(kind="income_changed", effective_on=change.effective_on,
+                                                   income=change)], 105000)
+    async with Renewal(env, fakes, **over) as handle:
+        await env.sleep(timedelta(hours=2))
+        result = await handle.result()
+    assert result.outcome == "handed_back"
+    # one period, at the adjusted level (3 x 65000 - 120000), keyed by household and period
+    assert [(p.idempotency_key, p.amount_fen) for p in fakes.payments] == [("dibao:hh-roster-1:2022-11", 75000)]
+    [settled] = fakes.settlements
+    assert (settled.managed_by, settled.status, settled.level_fen, settled.paid_through) == (
+        "cycle", "active", 75000, "2022-11")
+    stages = [t.stage for t in fakes.transitions]
+    assert stages[:2] == ["review_opened", "review_adjust"] and fakes.transitions[-1].outcome == "handed_back"
+
+
+async def test_a_review_case_in_gradual_exit_keeps_the_household_until_it_is_terminated(
+        env: WorkflowEnvironment, tmp_path, monkeypatch):
+    local_packs(tmp_path, monkeypatch)  # Shangrao fixture: 800 yuan, exit after >= 6 months, no epidemic flag
+    fakes = Fakes(region="361102")
+    change = IncomeChange(monthly_income_fen=300000, reason="employment", effective_on=date(2022, 10, 20),
+                          working_person_ids=[HEAD])
+    over = review_case(household(), [PendingChange(kind="income_changed", effective_on=change.effective_on,
+                                                   income=change)], 150000)
+    async with Renewal(env, fakes, **over) as handle:
+        result = None
+        for _ in range(60):
+            await env.sleep(timedelta(days=14))
+            if fakes.settlements:
+                break
+        result = await handle.result()
+    assert result.outcome == "terminated"
+    assert [p.idempotency_key for p in fakes.payments] == [f"dibao:hh-roster-1:{p}" for p in periods("2022-11", 6)]
+    assert [(s.managed_by, s.status) for s in fakes.settlements] == [("case", "terminated")]
