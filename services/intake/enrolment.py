@@ -122,19 +122,21 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
         """
         INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, status, level_fen, cadence,
                                 rural_quarterly, next_review, paid_through, reviewed_version, managed_by,
-                                review_case_id, enrolled_from, source)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application')
+                                review_case_id, enrolled_from, source, monthly_rigid_expenditure_fen, single_person)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application', $16, $17)
         ON CONFLICT (household_id) DO UPDATE SET
             person_id = EXCLUDED.person_id, region_code = EXCLUDED.region_code, kind = EXCLUDED.kind,
             status = EXCLUDED.status, level_fen = EXCLUDED.level_fen, cadence = EXCLUDED.cadence,
             rural_quarterly = EXCLUDED.rural_quarterly, next_review = EXCLUDED.next_review,
             paid_through = greatest(enrolments.paid_through, EXCLUDED.paid_through),
             reviewed_version = EXCLUDED.reviewed_version, managed_by = EXCLUDED.managed_by,
-            review_case_id = EXCLUDED.review_case_id, updated_at = now()
+            review_case_id = EXCLUDED.review_case_id, single_person = EXCLUDED.single_person,
+            monthly_rigid_expenditure_fen = EXCLUDED.monthly_rigid_expenditure_fen, updated_at = now()
         """,
         s.household_id, s.case_id, s.person_id, s.region_code, s.kind, s.status, s.level_fen, s.cadence,
         s.rural_quarterly, s.next_review, s.paid_through, version, s.managed_by,
-        s.case_id if s.managed_by == "case" and s.status != "terminated" else None, s.enrolled_from)
+        s.case_id if s.managed_by == "case" and s.status != "terminated" else None, s.enrolled_from,
+        s.monthly_rigid_expenditure_fen, s.single_person)
     return True
 
 
@@ -153,7 +155,8 @@ def _review_input(e: asyncpg.Record, h: asyncpg.Record, members: list[dict[str, 
     household = household_from_registry(
         members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
         extreme_poverty=e["kind"] == "extreme_poverty", on=on, income_stable=e["cadence"] == "stable",
-        registry_version=h["version"])
+        registry_version=h["version"]).model_copy(update={
+            "monthly_rigid_expenditure_fen": e["monthly_rigid_expenditure_fen"], "single_person": e["single_person"]})
     state = RenewalState(period=first_period, household=household, level_fen=e["level_fen"], kind=e["kind"],
                          next_review=e["next_review"], last_income_reason=h["income_reason"],
                          pending=[pending] if pending else [],
@@ -364,7 +367,8 @@ class NotEnrollable(Exception):
 
 
 async def application_start(conn: asyncpg.Connection, *, case_id: str, person_id: str, region_code: str,
-                            application: EnrolmentApplication, on: date) -> tuple[CaseStart, str]:
+                            application: EnrolmentApplication, on: date, rigid_expenditure_fen: int = 0,
+                            single_person: bool = False) -> tuple[CaseStart, str]:
     """The enrolment case of a dibao (or extreme-poverty) application: the household as the registry
     knows it; the case checks, asks the county, reviews and pays its first period, then hands it back."""
     h = await conn.fetchrow("SELECT h.* FROM households h JOIN members m USING (household_id)"
@@ -380,6 +384,8 @@ async def application_start(conn: asyncpg.Connection, *, case_id: str, person_id
     extreme = "extreme_poverty" in (h["categories"] or [])
     household = household_from_registry(members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
                                         extreme_poverty=extreme, on=on, registry_version=h["version"])
+    household = household.model_copy(update={"monthly_rigid_expenditure_fen": rigid_expenditure_fen,
+                                             "single_person": single_person})
     period = period_of(on)
     inp = RenewalInput(case_id=case_id, person_id=person_id, household_id=h["household_id"],
                        region_code=h["region_code"], household=household, first_period=period,

@@ -53,6 +53,8 @@ class ImportLine(BaseModel):
     paid_through: Period | None = Field(default=None, description="the last period the earlier system paid")
     income_stable: bool = True
     rural_quarterly: bool = False
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0, description="verified; deducted where a pack says so")
+    single_person: bool = Field(default=False, description="单人保: the head alone is enrolled")
 
 
 class ImportResult(BaseModel):
@@ -85,7 +87,8 @@ def _line_level(line: ImportLine, on: date) -> tuple[int | None, str]:
     b = monthly_benefit(load_library(), line.household.region_code, on, BenefitHousehold(
         size=len(h.members), monthly_income_fen=h.monthly_income_fen, urban=h.urban,
         extreme_poverty=h.extreme_poverty, working_members=sum(m.working for m in h.members),
-        special_members=sum(m.special for m in h.members)))
+        special_members=sum(m.special for m in h.members),
+        monthly_rigid_expenditure_fen=line.monthly_rigid_expenditure_fen, single_person=line.single_person))
     return (b.amount_fen, "") if b.payable else (None, b.reason)
 
 
@@ -140,15 +143,15 @@ async def import_enrolments(
                 """
                 INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
                                         rural_quarterly, next_review, paid_through, reviewed_version, enrolled_from,
-                                        source)
-                SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import'
+                                        source, monthly_rigid_expenditure_fen, single_person)
+                SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import', $11, $12
                 FROM households WHERE household_id = $1
                 ON CONFLICT (household_id) DO NOTHING RETURNING 1
                 """,
                 line.household.household_id, enrolment.enrolment_id_for_import(line.household.household_id), head,
                 line.kind, level, cadence_of(h), line.rural_quarterly,
                 line.next_review or _first_review(line, cadence_of(h)), line.paid_through,
-                line.enrolled_from)
+                line.enrolled_from, line.monthly_rigid_expenditure_fen, line.single_person)
             enrolled += bool(created)
     return ImportResult(lines=len(lines), enrolled=enrolled, already_enrolled=len(lines) - enrolled)
 

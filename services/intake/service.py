@@ -190,6 +190,8 @@ class IntakeService:
                 start, _ = await enrolment.application_start(
                     conn, case_id=incident_case_id("rn", "application", application_id), person_id=app.person_id,
                     region_code=app.region_code, on=app.details.incident_date or today,
+                    rigid_expenditure_fen=app.details.monthly_rigid_expenditure_fen or 0,
+                    single_person=app.details.single_person,
                     application=EnrolmentApplication(application_id=application_id, registered_by=registered_by,
                                                      role=role, region=region, consent=app.consent))
                 await self._open(conn, start)

@@ -177,11 +177,14 @@ async def check_economic_status(
             asset_limits=resolve_asset_limits(library, req),
             employment_cost_ratio=employment_ratio,
             employment_cost_citation=employment_cite,
+            rigid_expenditure_fen=req.rigid_expenditure_fen,
+            compare_income=req.compare_income,
         )
         result = EconomicCheckResult(
             check_id=req.check_id,
             outcome=assessment.outcome,
             per_capita_income_fen=assessment.per_capita_income_fen,
+            household_income_fen=max(assessment.declared_income_fen, assessment.verified_income_fen),
             limit_fen_per_capita=assessment.limit_fen_per_capita,
             reasons=list(assessment.reasons),
             evidence=[r.evidence() for r in reports],

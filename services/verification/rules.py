@@ -159,6 +159,8 @@ def assess(
     asset_limits: AssetLimits | None = None,
     employment_cost_ratio: Decimal | None = None,
     employment_cost_citation: str = "",
+    rigid_expenditure_fen: int = 0,
+    compare_income: bool = True,
 ) -> Assessment:
     """Apply the rule (module docstring) to what the sources found."""
     if declared_monthly_income_fen < 0:
@@ -202,6 +204,10 @@ def assess(
                     f"{yuan(per_worker)} for each of {len(wages)} working member(s), {yuan(deductions)} in all"
                     + (f" ({employment_cost_citation})" if employment_cost_citation else "")
                 )
+    if rigid_expenditure_fen > 0:
+        rigid = min(rigid_expenditure_fen, max(0, counted - deductions))
+        deductions += rigid
+        reasons.append(f"rigid-expenditure deduction (刚性支出扣减): {yuan(rigid)}/month, as the policy in force allows")
     counted_after = max(0, counted - deductions)
 
     # 4. per capita
@@ -216,7 +222,12 @@ def assess(
 
     # 5. compare with the standard
     income_ok: bool | None
-    if std is None:
+    if not compare_income:
+        income_ok = None
+        reasons.append(f"per-capita income {yuan(per_capita)}/month ({yuan(counted_after)} / {size} persons) is not "
+                       "compared with the standard here: a single-person inclusion (单人保) is decided by the "
+                       "policy against the low-income line")
+    elif std is None:
         income_ok = None
         reasons.append(
             f"{std_label} is not configured for region {standard.region_code} on {standard.on}; "

@@ -192,12 +192,19 @@ class EconomicCheckRequest(BaseModel):
     urban: bool = True
     household_size: int = 1
     declared_monthly_income_fen: int = 0
+    # the household's verified rigid expenditure, deducted before the comparison (the caller's policy
+    # evaluation says a pack in force allows it: seeds 002/003/004)
+    rigid_expenditure_fen: int = Field(default=0, ge=0)
+    # False for a single-person inclusion (单人保): the household is above the standard by definition; the
+    # policy compares its income with the low-income line, the check looks at income and assets
+    compare_income: bool = True
 
 
 class EconomicCheckResult(BaseModel):
     check_id: str
     outcome: Literal["eligible", "ineligible"]
     per_capita_income_fen: int
+    household_income_fen: int | None = None  # counted: the larger of declared and verified, before deductions
     limit_fen_per_capita: int | None
     reasons: list[str]
     evidence: list[dict[str, Any]]
@@ -289,6 +296,8 @@ class EnrolmentSettlement(BaseModel):
     paid_through: str | None = None
     managed_by: Literal["case", "cycle"]
     enrolled_from: str
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)
+    single_person: bool = False
     note: str = ""
 
 

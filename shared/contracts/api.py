@@ -63,6 +63,10 @@ class ApplicationDetails(BaseModel):
     stranded: bool = Field(default=False, description="临时遇困/流浪: aid where the emergency happens")
     unemployment_insured: bool | None = Field(default=None, description="job_loss: covered by unemployment insurance")
     annual_medical_self_pay_fen: Fen | None = Field(default=None, description="medical: the year's self-pay")
+    monthly_rigid_expenditure_fen: Fen | None = Field(
+        default=None, description="dibao: verified monthly rigid expenditure (illness, disability, schooling, care)")
+    single_person: bool = Field(default=False, description="dibao 单人保: the applicant alone, a severely disabled "
+                                                           "or seriously ill member of a low-income household")
     reason: str = Field(default="", max_length=2000)
 
 

@@ -9,6 +9,15 @@ Rules (seeds cited next to each):
   income``, which is the same number without rounding a per-capita income: every term is whole fen,
   so the result is exact. Ningxia urban, 3 persons, 300 yuan/person income: (65000 - 30000) x 3 =
   105000 fen.
+- **rigid-expenditure deduction** (seed 002 Ningxia 「对因病、因残、上学、就业、照料护理及其他刚性支出负担过重
+  ……在核算困难群众家庭收入财产时予以扣减」, seed 004 XPCC 「扣除同期发生的因病、因残、因学等刚性支出费用后」, seed 003):
+  where a pack in force declares it, the household's verified monthly rigid expenditure is deducted
+  from the counted income (never below zero).
+- **single-person inclusion** (单人保; seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员，经本人申请，
+  参照"单人户"纳入低保」, seed 004 with the low-income line 「低于低保标准的 1.5 倍」, seed 003): a severely
+  disabled or seriously ill member of a household above the standard (and, where a pack sets
+  ``marginal_line_multiple``, under that multiple of it) is enrolled alone, as a one-person household:
+  the standard minus the person's own income, plus the special-member add-on where a pack sets it.
 - **employment-cost deduction** (seed 001 Jiangxi 「扣减额度按照务工地同期月最低生活保障标准的 30% 计算」):
   where a pack sets ``employment_cost_deduction_ratio``, counted income = household income minus
   ratio x standard per working member (never below zero).
@@ -51,6 +60,10 @@ class BenefitHousehold(BaseModel):
     working_members: int = Field(default=0, ge=0)  # members in employment (employment-cost deduction)
     special_members: int = Field(default=0, ge=0)  # minors, elderly, severely disabled, seriously ill
     remote: bool = False  # 30 km or more from the regiment seat, or a border regiment (XPCC)
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)  # 刚性支出 per month (illness, disability, school)
+    # 单人保: the applicant alone, a severely disabled / seriously ill member of this (low-income) household
+    single_person: bool = False
+    own_monthly_income_fen: int = Field(default=0, ge=0)  # the single person's own income
 
 
 class BenefitLine(BaseModel):
@@ -129,8 +142,15 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
         return Benefit(kind=kind, decidable=True, payable=amount > 0, amount_fen=amount, standard_fen=standard,
                        lines=[line], citations=cites, reason=f"extreme-poverty support: {line.basis}", **where)
 
+    if household.single_person:
+        return _single_person(lib, region, on, household, standard, cites, where)
     lines: list[BenefitLine] = []
     income = household.monthly_income_fen
+    rigid = min(income, household.monthly_rigid_expenditure_fen) if _declared(lib, RIGID, region, on, cites) else 0
+    if rigid:
+        lines.append(BenefitLine(label="rigid_expenditure_deduction", amount_fen=-rigid,
+                                 basis=f"{rigid} fen/month of rigid expenditure (from counted income)"))
+        income -= rigid
     deduction = 0
     if household.working_members:
         ratio = _value(lib, "employment_cost_deduction_ratio", region, on, cites)
@@ -169,3 +189,47 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
     return Benefit(kind=kind, decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
                    counted_income_fen=counted, lines=lines, citations=cites, reason=f"dibao {amount} fen: {basis}",
                    **where)
+
+
+RIGID = ("rigid_expenditure_deduction", "rigid_expenditure_lookback_months", "rigid_expenditure_and_employment_cost")
+SINGLE_PERSON = ("marginal_single_person_enrolment", "single_person_household_enrolment")
+
+
+def _declared(lib: PolicyLibrary, names: tuple[str, ...], region: str, on: date, cites: list[str]) -> bool:
+    """Whether a pack in force declares the rule (a flag, or a figure that only exists where it applies)."""
+    return any(_value(lib, n, region, on, cites) is not None for n in names)
+
+
+def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
+                   cites: list[str], where: dict[str, Any]) -> Benefit:
+    def refuse(reason: str) -> Benefit:
+        return Benefit(kind="dibao", decidable=True, payable=False, amount_fen=0, standard_fen=standard,
+                       citations=cites, reason=reason, **where)
+
+    if not _declared(lib, SINGLE_PERSON, region, on, cites):
+        return refuse(f"no pack in force for {region} on {on} provides single-person inclusion (单人保)")
+    need = standard * h.size
+    if h.monthly_income_fen < need:
+        return refuse(f"household income {h.monthly_income_fen} fen is under the standard x {h.size} = {need} fen: "
+                      "the household applies as a whole, not one member alone")
+    line = _value(lib, "marginal_line_multiple", region, on, cites)
+    if line is not None:
+        limit = _half_up(Decimal(need) * Decimal(str(line.value)))
+        if h.monthly_income_fen >= limit:
+            return refuse(f"household income {h.monthly_income_fen} fen is not under {line.value} x the standard "
+                          f"x {h.size} = {limit} fen: not a low-income household")
+    gap = standard - h.own_monthly_income_fen
+    if gap <= 0:
+        return refuse(f"the person's own income {h.own_monthly_income_fen} fen reaches the standard {standard} fen")
+    lines = [BenefitLine(label="single_person_inclusion", amount_fen=gap,
+                         basis=f"one-person household: standard {standard} fen - own income {h.own_monthly_income_fen} fen")]
+    ratio = _value(lib, "special_member_addon_ratio", region, on, cites)
+    if ratio is not None and ratio.value is not None:
+        per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+        lines.append(BenefitLine(label="special_member_addon", amount_fen=per,
+                                 basis=f"{ratio.value} x standard = {per} fen (severely disabled or seriously ill)"))
+    amount = sum(ln.amount_fen for ln in lines)
+    basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in lines)
+    return Benefit(kind="dibao", decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
+                   counted_income_fen=h.own_monthly_income_fen, lines=lines, citations=cites,
+                   reason=f"dibao (single-person inclusion, 单人保) {amount} fen: {basis}", **where)

@@ -217,3 +217,30 @@ async def test_an_employment_income_change_opens_an_off_cycle_review_and_the_gra
     assert [r["amount_fen"] for r in rows] == [105000] and rows[0]["case_id"] == case["case_id"]
     e = await roster(stack, hh["household_id"])
     assert e["managed_by"] == "case" and e["status"] == "active"  # its case carries it while the exit waits
+
+
+async def test_a_severely_disabled_member_of_a_low_income_household_is_enrolled_alone(
+        client: StackClient, stack: EmbeddedStack):
+    hh = family(400000)  # 4,000 yuan for 3: above Ningxia's 1,950, so the household is not on dibao
+    hh["members"][1]["flags"] = ["severely_disabled"]
+    await client.register(hh)
+    applicant = hh["members"][1]["person_id"]
+    r = await client.http.post("/api/applications", headers=bearer("clerk", region=XIXIA), json={
+        "person_id": applicant, "region_code": XIXIA, "kind": "dibao", "consent": True,
+        "details": {"incident_date": "2022-09-05", "single_person": True}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+
+    async def awaiting() -> dict[str, Any] | None:
+        c = await client.case(case_id)
+        return c if c["stage"] == "awaiting_approval" else None
+
+    case = await wait_for(awaiting, timeout=40)
+    assert "single-person inclusion" in case["timeline"][-1]["note"]
+    r = await client.http.post(f"/api/cases/{case_id}/decisions", json={"decision": "approve", "amount_fen": 65000},
+                               headers=bearer("county_approver", region="6401", subject="county-li"))
+    assert r.status_code == 200, r.text
+    done = await client.closed_case(applicant, timeout=40)
+    assert done["outcome"] == "handed_back" and [p["amount_fen"] for p in done["payments"]] == [65000]
+    e = await roster(stack, hh["household_id"])
+    assert e["single_person"] and e["level_fen"] == 65000

@@ -67,3 +67,29 @@ def test_xpcc_add_ons_round_half_up_per_person(tmp_path, monkeypatch):
 def test_add_ons_left_to_the_division_are_not_applied_and_an_unset_standard_is_undecidable():
     b = monthly_benefit(load_library(), XPCC, SEP_2022, BenefitHousehold(size=2, remote=True))
     assert not b.decidable and not b.payable and "standard" in b.reason
+
+
+def test_rigid_expenditure_is_deducted_from_counted_income_where_a_pack_declares_it():
+    # Ningxia (seed 002 「刚性支出……予以扣减」): 3 persons, 2,000 yuan income, 500 yuan/month for illness
+    hh = BenefitHousehold(size=3, monthly_income_fen=200000, monthly_rigid_expenditure_fen=50000)
+    b = monthly_benefit(load_library(), NINGXIA, SEP_2022, hh)
+    assert b.counted_income_fen == 150000 and b.amount_fen == 3 * 65000 - 150000
+    assert [ln.label for ln in b.lines] == ["dibao_differential", "rigid_expenditure_deduction"]
+    # without it the household is above the standard: no dibao
+    assert not monthly_benefit(load_library(), NINGXIA, SEP_2022, hh.model_copy(
+        update={"monthly_rigid_expenditure_fen": 0})).payable
+
+
+def test_single_person_inclusion_of_a_low_income_households_severely_disabled_member(tmp_path, monkeypatch):
+    lib = local_packs(tmp_path, monkeypatch)  # XPCC first division (fixture standard 60005), line 1.5x (seed 004)
+    member = dict(size=3, single_person=True)
+    b = monthly_benefit(lib, XPCC, SEP_2022, BenefitHousehold(monthly_income_fen=200000, **member))
+    # 60005 alone, + the fixture's 10% special-member add-on (6000.5 -> 6001, half up)
+    assert b.payable and b.amount_fen == 60005 + 6001 and b.lines[0].label == "single_person_inclusion"
+    above_line = monthly_benefit(lib, XPCC, SEP_2022, BenefitHousehold(monthly_income_fen=270023, **member))
+    assert not above_line.payable and "not a low-income household" in above_line.reason  # 1.5 x 180015 = 270023
+    under_standard = monthly_benefit(lib, XPCC, SEP_2022, BenefitHousehold(monthly_income_fen=150000, **member))
+    assert not under_standard.payable and "applies as a whole" in under_standard.reason
+    # Ningxia (seed 002) gives no line: any household above the standard; no add-on ratio in its pack
+    ningxia = monthly_benefit(load_library(), NINGXIA, SEP_2022, BenefitHousehold(monthly_income_fen=400000, **member))
+    assert ningxia.payable and ningxia.amount_fen == 65000

@@ -50,6 +50,8 @@ class Household(BaseModel):
     income_stable: bool = True  # 收入来源固定 (seed 004)
     remote: bool = False
     registry_version: int | None = None  # the registry's version this view was read at
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)  # deducted where a pack says so (seeds 002/003/004)
+    single_person: bool = False  # 单人保: the applicant alone is enrolled (seeds 002/003/004)
 
 
 def cadence_of(h: Household) -> Literal["stable", "unstable"]:

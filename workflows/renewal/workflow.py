@@ -185,7 +185,9 @@ class RenewalWorkflow(CaseSteps):
         return BenefitHousehold(size=len(h.members), monthly_income_fen=h.monthly_income_fen, urban=h.urban,
                                 extreme_poverty=h.extreme_poverty, remote=h.remote,
                                 working_members=sum(m.working for m in h.members),
-                                special_members=sum(m.special for m in h.members))
+                                special_members=sum(m.special for m in h.members),
+                                monthly_rigid_expenditure_fen=h.monthly_rigid_expenditure_fen,
+                                single_person=h.single_person)
 
     def _apply_changes(self, on: date) -> list[str]:
         """Apply the reported changes in effect by the period's first day; what changed, in words."""
@@ -348,18 +350,24 @@ class RenewalWorkflow(CaseSteps):
         self._stage = "checking"
         facts = await self._look_up(inp.person_id, on)
         self._member_ids = facts.member_ids or self._member_ids
+        h = s.household
+        rigid = next((-ln.amount_fen for ln in (await self._terms(on)).benefit.lines
+                      if ln.label == "rigid_expenditure_deduction"), 0)
         check = await workflow.execute_activity(
             act.CHECK_ECONOMIC_STATUS,
             act.EconomicCheckRequest(check_id=f"{self._case_id}:1", case_id=self._case_id, person_id=inp.person_id,
                                      household_id=inp.household_id, member_ids=self._member_ids,
-                                     region_code=self._region, business_date=on, urban=s.household.urban,
-                                     household_size=len(s.household.members),
-                                     declared_monthly_income_fen=s.household.monthly_income_fen),
+                                     region_code=self._region, business_date=on, urban=h.urban,
+                                     household_size=len(h.members), declared_monthly_income_fen=h.monthly_income_fen,
+                                     rigid_expenditure_fen=rigid, compare_income=not h.single_person),
             task_queue=TASK_QUEUE_VERIFICATION, start_to_close_timeout=CHECK_TIMEOUT, retry_policy=SERVICE_RETRY,
             result_type=act.EconomicCheckResult)
         await self._record("open", "checked", f"economic status check {check.outcome}: " + "; ".join(check.reasons))
         if check.outcome != "eligible":
             return "economic status check: " + "; ".join(check.reasons)
+        if check.household_income_fen is not None and check.household_income_fen > h.monthly_income_fen:
+            # the departments found more than was declared: the benefit is computed on what was verified
+            s.household = h.model_copy(update={"monthly_income_fen": check.household_income_fen})
         terms = await self._terms(on)
         if not terms.benefit.payable:
             return terms.benefit.reason
@@ -418,7 +426,9 @@ class RenewalWorkflow(CaseSteps):
                 cadence=cadence_of(s.household), rural_quarterly=inp.rural_quarterly,
                 next_review=s.next_review, paid_through=s.paid_through,
                 managed_by="cycle" if managed_by == "cycle" else "case",
-                enrolled_from=inp.enrolled_from or inp.first_period, note=note),
+                enrolled_from=inp.enrolled_from or inp.first_period, note=note,
+                monthly_rigid_expenditure_fen=s.household.monthly_rigid_expenditure_fen,
+                single_person=s.household.single_person),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     async def _terminate(self, why: str) -> str:
