@@ -244,3 +244,24 @@ async def test_a_severely_disabled_member_of_a_low_income_household_is_enrolled_
     assert done["outcome"] == "handed_back" and [p["amount_fen"] for p in done["payments"]] == [65000]
     e = await roster(stack, hh["household_id"])
     assert e["single_person"] and e["level_fen"] == 65000
+
+
+async def test_rural_dibao_paid_quarterly_is_paid_in_the_first_month_of_the_quarter(
+        client: StackClient, stack: EmbeddedStack):
+    region = "640121"  # 永宁县: this test's own cycle
+    hh = family(30000, size=2, region=region, urban=False)
+    line = {"household": hh, "enrolled_from": "2022-07", "paid_through": "2022-09", "next_review": "2023-01",
+            "rural_quarterly": True}
+    r = await client.http.post("/api/enrolments/import", content=json.dumps(line).encode(),
+                               headers=bearer("county_approver", region=region))
+    assert r.status_code == 200, r.text
+    level = 2 * 46000 - 30000  # Ningxia rural standard 5,520 yuan a year = 460 yuan a month (seed 002)
+    assert (await roster(stack, hh["household_id"]))["level_fen"] == level
+    oct_ = await run_cycle(client, stack, "2022-10", region=region)  # the quarter's first month (seed 003)
+    assert oct_["on_roll"] == 1 and oct_["roll_fen"] == 3 * level
+    nov = await run_cycle(client, stack, "2022-11", region=region)
+    assert nov["on_roll"] == 0
+    rows = await client.ledger(household_id=hh["household_id"])
+    assert [(r["idempotency_key"], r["amount_fen"]) for r in rows] == [(f"dibao:{hh['household_id']}:2022-10",
+                                                                        3 * level)]
+    assert (await roster(stack, hh["household_id"]))["paid_through"] == "2022-12"
