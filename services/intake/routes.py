@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from services.intake.enrolment import NotEnrollable
@@ -59,7 +59,7 @@ async def apply(
 
 @router.get("/households/{household_id}", summary="A household as the registry knows it")
 async def get_household(
-    household_id: str,
+    household_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],  # as registered
     principal: Annotated[Principal, Depends(require_roles(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
     service: Annotated[IntakeService, Depends(_service)],

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 import nats
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -167,7 +167,8 @@ async def _dlq_messages(nats_url: str, limit: int) -> list[Any]:
 
 
 @router.get("/admin/dlq", response_model=list[DeadLetter], summary="Dead-lettered inbound events")
-async def list_dlq(principal: ProvinceAdmin, request: Request, limit: int = 200) -> list[DeadLetter]:
+async def list_dlq(principal: ProvinceAdmin, request: Request,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[DeadLetter]:
     rt = request.app.state.runtime
     msgs = await _dlq_messages(rt.settings.nats_url, limit)
     async with rt.pool.acquire() as conn:
@@ -213,7 +214,8 @@ async def redeliver(seq: int, body: RedeliverIn, principal: ProvinceAdmin, reque
 
 @router.get("/admin/audit", summary="The audit log")
 async def audit_log(principal: Annotated[Principal, Depends(require_roles(Role.auditor))], request: Request,
-                    case_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+                    case_id: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[dict[str, Any]]:
     # a regional auditor reads the trail of the cases of their jurisdiction only
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch("SELECT * FROM audit_log a WHERE ($1::text IS NULL OR a.case_id = $1)"

@@ -158,7 +158,7 @@ async def attention(
     principal: DashboardReader,
     region_code: RegionPrefix = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # beyond bigint was a 500
 ) -> AttentionList:
     rt = request.app.state.runtime
     ui, namespace = rt.settings.temporal_ui_url, rt.settings.temporal_namespace

@@ -54,7 +54,9 @@ class FrontDoor:
         return None
 
     async def forward(self, request: Request, base: str) -> Response:
-        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # the path as the client sent it (percent-encoded): the decoded one may hold characters no URL can
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        url = base + path + (f"?{request.url.query}" if request.url.query else "")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         try:
             upstream = await self._client.request(request.method, url, headers=headers,

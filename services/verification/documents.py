@@ -15,10 +15,10 @@ import hashlib
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
@@ -41,6 +41,13 @@ class DocumentKind(StrEnum):
     other = "other"
 
 
+def _storable(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor a lone surrogate: refused here (422), not at the insert (500)."""
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("must not contain NUL characters or lone surrogates")
+    return value
+
+
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,7 +58,7 @@ class DocumentIn(BaseModel):
     @field_validator("reference")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        value = value.strip()
+        value = _storable(value).strip()
         if not value:
             raise ValueError("reference must not be blank")
         return value
@@ -61,7 +68,7 @@ class DocumentsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     documents: list[DocumentIn] = Field(min_length=1, max_length=50)
-    note: str = Field(default="", max_length=4000)
+    note: Annotated[str, AfterValidator(_storable)] = Field(default="", max_length=4000)
     submission_id: str | None = Field(
         default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
         description="optional idempotency key: retrying with the same id records the submission once")
