@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                                    must_kill=tuple(t for t in ("nats", "temporal") if t in targets),
                                    max_settle=args.max_settle, keep_data=args.keep_data))
     print(report.table())
-    if not report.ok or args.keep_data:
+    if report.ok and args.keep_data:
         print(f"\ndata folder (logs): {report.data_dir}")
     return 0 if report.ok else 1
 

@@ -40,6 +40,8 @@ import nats
 
 from deploy.embedded import SERVICES, EmbeddedStack, Ports
 from shared.contracts.events import make_cloudevent
+from shared.infra.bus import connect
+from shared.infra.nats_permissions import ADMIN, AGENCY
 from tests.support import StackClient, household, national_id
 
 log = logging.getLogger("doudi.chaos")
@@ -158,6 +160,7 @@ class ChaosReport:
     stuck_cases: int = 0
     read_model_mismatches: int = 0
     examples: list[str] = field(default_factory=list)
+    publish_failures: list[str] = field(default_factory=list)
     storm_s: float = 0.0
     recovery_s: float = 0.0
     settle_s: float = 0.0
@@ -221,6 +224,8 @@ class ChaosReport:
         out = [f"{k.ljust(width)}  {v}" for k, v in rows]
         if self.examples:
             out += ["", "violations (first ones):", *(f"  {e}" for e in self.examples[:20])]
+        if not self.ok:
+            out += ["", f"data folder (logs): {self.data_dir}"]
         return "\n".join(out)
 
 
@@ -340,7 +345,7 @@ def verify(plan: Sequence[PlannedEvent], state: State, report: ChaosReport) -> N
             r.read_model_mismatches += 1
             examples.append(f"read model of {case_id}: {dict(rm) if rm else None}, {rm_pay_by_case[case_id]} payments"
                             f" vs intake {case['status']}/{case['stage']}/{outcome}, {len(rows)} ledger rows")
-    r.examples = examples
+    r.examples = [*r.publish_failures, *examples]
 
 
 # -- the storm -------------------------------------------------------------------------------------
@@ -350,7 +355,7 @@ class Publisher:
     """An agency's system: publish each event, retry until JetStream acknowledges it."""
 
     def __init__(self, nats_url: str, report: ChaosReport):
-        self.nats_url = nats_url
+        self.nats_url = nats_url  # with the credentials of NATS user ``agency``
         self.report = report
         self._nc: nats.NATS | None = None
         self._lock = asyncio.Lock()
@@ -358,8 +363,11 @@ class Publisher:
     async def _conn(self) -> nats.NATS:
         async with self._lock:
             if self._nc is None or self._nc.is_closed:
-                self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                              connect_timeout=2, allow_reconnect=True, error_cb=self._on_error)
+                # bounded: an initial connect that cannot succeed (NATS down, refused credentials) must
+                # come back to the retry loop and its deadline, not retry inside nats-py for ever
+                self._nc = await asyncio.wait_for(
+                    connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+                            allow_reconnect=True, error_cb=self._on_error), timeout=10)
             return self._nc
 
     @staticmethod
@@ -378,10 +386,11 @@ class Publisher:
                 self.report.publications += 1
                 return True
             except Exception as e:  # NATS down, restarting, stream not yet recovered: try again
-                log.debug("publish %s failed (%s); retrying", ev.event_id, e)
+                log.debug("publish %s failed (%r); retrying", ev.event_id, e)
                 self.report.publish_retries += 1
                 if time.monotonic() > deadline:
                     self.report.unacked_publications += 1
+                    self.report.publish_failures.append(f"publication of {ev.event_id} never acked: {e!r}")
                     return False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -552,8 +561,8 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
 
     stop_supervisor = asyncio.Event()
     supervisor: asyncio.Task[None] | None = None
-    client = StackClient(stack.api_url, stack.nats_url, stack.database_url)
-    publisher = Publisher(stack.nats_url, report)
+    client = StackClient(stack.api_url, stack.nats_url_for(ADMIN), stack.database_url)
+    publisher = Publisher(stack.nats_url_for(AGENCY), report)  # as the agencies' systems publish
     pool: asyncpg.Pool | None = None
     try:
         await stack.start()
