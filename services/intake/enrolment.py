@@ -325,7 +325,8 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
     starts: list[tuple[CaseStart, str | None, str]] = []
     for e in changed:
         case_id = review_case_id(e["household_id"], req.cycle_id)
-        why = (f"{'scheduled' if e['next_review'] <= req.period else 'off-cycle'} review {req.period}: the registry "
+        due_now = e["next_review"] is not None and e["next_review"] <= req.period
+        why = (f"{'scheduled' if due_now else 'off-cycle'} review {req.period}: the registry "
                f"changed since the last review (version {e['reviewed_version']} -> {e['version']})")
         inp = _review_input(e, e, members.get(e["household_id"], []), case_id=case_id, on=on, why=why, pending=None)
         starts.append((_review_start(inp, on, "review_cycle", req.cycle_id), e["household_id"], why))

@@ -17,6 +17,13 @@ SCHEMA = "intake"
 
 
 async def upsert_household(conn: asyncpg.Connection, h: HouseholdIn) -> tuple[int, bool]:
+    """Register or update a household. ``version`` counts changes of its data: re-registering the same
+    data changes nothing (the monthly cycle reviews a household whose version moved)."""
+    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags FROM members"
+                              " WHERE household_id = $1 AND deceased_on IS NULL", h.household_id)
+    after = {(m.person_id, m.name, m.relation, m.birth_date, tuple(sorted(set(m.flags)))) for m in h.members}
+    members_changed = {(r["person_id"], r["name"], r["relation"], r["birth_date"], tuple(r["flags"]))
+                       for r in before} != after
     row = await conn.fetchrow(
         """
         INSERT INTO households (household_id, region_code, urban, categories, monthly_income_fen)
@@ -24,10 +31,16 @@ async def upsert_household(conn: asyncpg.Connection, h: HouseholdIn) -> tuple[in
         ON CONFLICT (household_id) DO UPDATE SET
             region_code = EXCLUDED.region_code, urban = EXCLUDED.urban,
             categories = EXCLUDED.categories, monthly_income_fen = EXCLUDED.monthly_income_fen,
-            updated_at = now(), version = households.version + 1
+            updated_at = now(),
+            version = households.version + CASE
+                WHEN $6 OR (households.region_code, households.urban, households.categories,
+                            households.monthly_income_fen)
+                     IS DISTINCT FROM (EXCLUDED.region_code, EXCLUDED.urban, EXCLUDED.categories,
+                                       EXCLUDED.monthly_income_fen) THEN 1 ELSE 0 END
         RETURNING version, (xmax = 0) AS created
         """,
         h.household_id, h.region_code, h.urban, sorted({str(c) for c in h.categories}), h.monthly_income_fen,
+        members_changed and bool(before),
     )
     keep = [m.person_id for m in h.members]
     await conn.execute("DELETE FROM members WHERE household_id = $1 AND NOT (person_id = ANY($2::text[]))",

@@ -17,7 +17,10 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -60,6 +63,30 @@ def configure_logging(name: str) -> None:
     logging.getLogger("temporalio").setLevel(logging.WARNING)
 
 
+def add_validation_handler(app: FastAPI) -> None:
+    """422 with the field for every invalid body, whatever it contains: FastAPI's default answer echoes
+    the input and cannot encode a lone surrogate (a 500); here the echoed input is made printable."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{**{k: v for k, v in e.items() if k not in ("input", "ctx", "url")},
+                   "input": _printable(e.get("input"))} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={str: _printable})},
+                            status_code=422)
+
+
+def _printable(value: object) -> object:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
 def add_health_route(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
@@ -88,6 +115,7 @@ async def serve(
     runtime = Runtime(name=name, settings=settings, pool=pool, broker=broker, temporal=temporal)
     parts = build(runtime)
     add_health_route(parts.app, runtime)
+    add_validation_handler(parts.app)
     parts.app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
     parts.app.state.runtime = runtime
 

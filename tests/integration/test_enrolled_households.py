@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -265,3 +266,39 @@ async def test_rural_dibao_paid_quarterly_is_paid_in_the_first_month_of_the_quar
     assert [(r["idempotency_key"], r["amount_fen"]) for r in rows] == [(f"dibao:{hh['household_id']}:2022-10",
                                                                         3 * level)]
     assert (await roster(stack, hh["household_id"]))["paid_through"] == "2022-12"
+
+
+async def test_doudi_import_and_doudi_cycle_from_the_command_line(client: StackClient, stack: EmbeddedStack,
+                                                                 tmp_path):
+    import asyncio
+    import os
+    import sys
+
+    region = "640122"  # 贺兰县: this test's own cycle
+    good = [family(90000, region=region) for _ in range(3)]
+    path = tmp_path / "households.ndjson"
+    path.write_text("\n".join(json.dumps({"household": h, "enrolled_from": "2022-07", "paid_through": "2022-10"})
+                              for h in good) + "\n", encoding="utf-8")
+    env = {**os.environ, "DOUDI_API_URL": stack.api_url,
+           "DOUDI_TOKEN": issue_token("cli-county", "county_approver", region=region)}
+    doudi = str(Path(sys.executable).parent / "doudi")
+
+    async def cli(*argv: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(doudi, *argv, env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    code, out = await cli("import", str(path))
+    assert code == 0 and "3 households: 3 enrolled" in out, out
+    code, out = await cli("import", str(path))  # again: nothing new
+    assert code == 0 and "0 enrolled, 3 already enrolled" in out, out
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(json.dumps({"household": {**good[0], "region_code": "640199"}, "enrolled_from": "2022-7"}) + "\n")
+    code, out = await cli("import", str(bad))
+    assert code == 1 and "line 1: enrolled_from" in out, out
+    code, out = await cli("cycle", "start", region, "2022-11")
+    assert code == 0 and "cycle-640122-2022-11" in out and "on_roll" in out, out
+    rows = await db(stack, "SELECT count(*) AS n FROM payment.ledger WHERE household_id = ANY($1::text[])"
+                    " AND idempotency_key LIKE '%:2022-11'", [h["household_id"] for h in good])
+    assert rows[0]["n"] == 3
