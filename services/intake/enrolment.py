@@ -33,7 +33,7 @@ from services.intake import store
 from services.intake.routing import CaseStart
 from shared.contracts import activities as act
 from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cloudevent
-from shared.infra.outbox import add_to_outbox
+from shared.infra.outbox import add_many_to_outbox
 from shared.policy import load_library
 from workflows.renewal.inputs import (
     PATHWAY,
@@ -179,12 +179,11 @@ async def _open_cases(conn: asyncpg.Connection, starts: list[tuple[CaseStart, st
         """,
         [(s.case_id, s.pathway, s.trigger, s.person_id, hh, s.region_code, s.business_date, s.cause_event_id,
           s.workflow, s.workflow_input.model_dump(mode="json")) for s, hh, _ in starts])
-    for s, hh, note in starts:
-        data = CaseEventData(case_id=s.case_id, pathway=s.pathway, status="open", stage="opened",
-                             person_id=s.person_id, household_id=hh, region_code=s.region_code,
-                             cause_event_id=s.cause_event_id, note=note)
-        await add_to_outbox(conn, schema=store.SCHEMA, event_id=f"{s.case_id}:opened", subject=CASE_OPENED,
-                            payload=domain_cloudevent(CASE_OPENED, f"{s.case_id}:opened", data, source=SOURCE))
+    await add_many_to_outbox(conn, schema=store.SCHEMA, events=[
+        (f"{s.case_id}:opened", CASE_OPENED, domain_cloudevent(CASE_OPENED, f"{s.case_id}:opened", CaseEventData(
+            case_id=s.case_id, pathway=s.pathway, status="open", stage="opened", person_id=s.person_id,
+            household_id=hh, region_code=s.region_code, cause_event_id=s.cause_event_id, note=note), source=SOURCE))
+        for s, hh, note in starts])
 
 
 def _review_start(inp: RenewalInput, on: date, trigger: str, cause: str | None) -> CaseStart:
@@ -337,11 +336,11 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
             UPDATE enrolments e SET managed_by = 'case', review_case_id = c.case_id, updated_at = now()
             FROM unnest($1::text[], $2::text[]) AS c(household_id, case_id) WHERE e.household_id = c.household_id
             """, [s.workflow_input.household_id for s, _, _ in starts], [s.case_id for s, _, _ in starts])
-        await conn.executemany(
+        await conn.execute(
             "INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, case_id, cycle_id)"
-            " VALUES ($1, $2, 'cycle', 'case_opened', $3, $4, $5) ON CONFLICT DO NOTHING",
-            [(e["household_id"], req.period, e["level_fen"], s.case_id, req.cycle_id)
-             for e, (s, _, _) in zip(changed, starts, strict=True)])
+            " SELECT h, $1, 'cycle', 'case_opened', l, c, $2 FROM unnest($3::text[], $4::bigint[], $5::text[])"
+            " AS r(h, l, c) ON CONFLICT DO NOTHING", req.period, req.cycle_id,
+            [e["household_id"] for e in changed], [e["level_fen"] for e in changed], [s.case_id for s, _, _ in starts])
 
     # 2. due, unchanged: continue at the same level, next review one interval on
     continued = await conn.fetchval(CONTINUE_SQL, req.region_prefix, req.period, req.cycle_id)

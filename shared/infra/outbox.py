@@ -40,6 +40,19 @@ async def add_to_outbox(
     return row is not None
 
 
+async def add_many_to_outbox(conn: asyncpg.Connection, *, schema: str,
+                             events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Stage many (event_id, subject, payload) in the caller's transaction: one statement, one notify."""
+    if not events:
+        return
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, subject, payload, headers) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (event_id) DO NOTHING", [(e, s, p, headers) for e, s, p in events])
+    await conn.execute("SELECT pg_notify($1, '')", f"{schema}_outbox")
+
+
 async def first_delivery(conn: asyncpg.Connection, event_id: str, subject: str) -> bool:
     """Record an inbound event id inside the caller's transaction; False if it was seen before."""
     row = await conn.fetchrow(
