@@ -25,20 +25,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import shutil
-import tempfile
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from deploy.embedded import EmbeddedStack, Ports
+from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
 from shared.policy import load_library
 from tests.bench.cohort_seed import seed_cohort
+from tests.bench.stack import bench_stack
 
 SNAPSHOT = date(2022, 7, 31)  # 至 7 月底: Fujian's recipient count is at the end of July 2022
 FUJIAN_COUNTIES = [f"35{p:02d}{c:02d}" for p, cs in {
@@ -60,26 +58,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pack_recipients, planned_total = fujian_figures()
     recipients = args.recipients or pack_recipients
     amount = args.amount or planned_total // pack_recipients
-    data = Path(tempfile.mkdtemp(prefix="doudi-bench-batch-"))
-    stack = EmbeddedStack(data, Ports.free(), extra_env={"DOUDI_ENV": "test"})
-    print(f"starting the embedded stack in {data} ...", flush=True)
-    t = time.monotonic()
-    try:
-        await stack.start()
-    except BaseException:
-        stack.stop()
-        raise
-    stop = asyncio.Event()
-    supervisor = asyncio.create_task(stack.supervise(stop))
-    try:
-        print(f"  up in {time.monotonic() - t:.1f} s", flush=True)
+    async with bench_stack("batch", keep=args.keep) as stack:
         return await _bench(stack, recipients, amount, args)
-    finally:
-        stop.set()
-        await supervisor
-        stack.stop()
-        if not args.keep:
-            shutil.rmtree(data, ignore_errors=True)  # about a gigabyte of PostgreSQL, NATS and Temporal data
 
 
 async def _bench(stack: EmbeddedStack, recipients: int, amount: int, args: argparse.Namespace) -> dict[str, Any]:

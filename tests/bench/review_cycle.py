@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
-import tempfile
 import time
 import uuid
 from datetime import date, timedelta
@@ -35,11 +33,12 @@ from typing import Any
 import asyncpg
 import httpx
 
-from deploy.embedded import EmbeddedStack, Ports
+from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
 from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from tests.bench.cohort_seed import person_id
+from tests.bench.stack import bench_stack
 
 PERIOD = "2022-11"
 STANDARD = 60005  # the test-fixture first-division standard (tests/fixtures/policy), fen per person-month
@@ -87,26 +86,8 @@ async def seed(conn: asyncpg.Connection, households: int, changed: float, rng: r
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    data = Path(tempfile.mkdtemp(prefix="doudi-bench-review-"))
-    stack = EmbeddedStack(data, Ports.free(), extra_env={"DOUDI_ENV": "test", "DOUDI_POLICY_LOCAL_DIR": str(FIXTURES)})
-    print(f"starting the embedded stack in {data} ...", flush=True)
-    t = time.monotonic()
-    try:
-        await stack.start()
-    except BaseException:
-        stack.stop()
-        raise
-    stop = asyncio.Event()
-    supervisor = asyncio.create_task(stack.supervise(stop))
-    try:
-        print(f"  up in {time.monotonic() - t:.1f} s", flush=True)
+    async with bench_stack("review", keep=args.keep, env={"DOUDI_POLICY_LOCAL_DIR": str(FIXTURES)}) as stack:
         return await _bench(stack, args)
-    finally:
-        stop.set()
-        await supervisor
-        stack.stop()
-        if not args.keep:
-            shutil.rmtree(data, ignore_errors=True)
 
 
 async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, Any]:
