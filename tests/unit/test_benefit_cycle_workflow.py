@@ -4,11 +4,15 @@ month it runs in; the activities see one cycle id, derived from region and perio
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 from temporalio import activity
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
@@ -16,7 +20,7 @@ from workflows.benefit_cycle.inputs import CycleInput
 from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
 
 
-async def run_cycle(env: WorkflowEnvironment, inp: CycleInput) -> tuple[list[str], object]:
+async def run_cycle(env: WorkflowEnvironment, inp: CycleInput, record: Path | None = None) -> tuple[list[str], object]:
     calls: list[str] = []
 
     @activity.defn(name=act.REVIEW_COHORT)
@@ -39,8 +43,11 @@ async def run_cycle(env: WorkflowEnvironment, inp: CycleInput) -> tuple[list[str
     async with Worker(env.client, task_queue=queue, workflows=[BenefitCycleWorkflow]), \
             Worker(env.client, task_queue=TASK_QUEUE_INTAKE, activities=[review, start]), \
             Worker(env.client, task_queue=TASK_QUEUE_PAYMENT, activities=[pay]):
-        result = await env.client.execute_workflow(BenefitCycleWorkflow.run, inp, id=f"cycle-{uuid.uuid4()}",
-                                                   task_queue=queue)
+        handle = await env.client.start_workflow(BenefitCycleWorkflow.run, inp, id=f"cycle-{uuid.uuid4()}",
+                                                 task_queue=queue)
+        result = await handle.result()
+        if record is not None:
+            record.write_text((await handle.fetch_history()).to_json())  # noqa: ASYNC240 (recording, tests only)
     return calls, result
 
 
@@ -55,3 +62,19 @@ async def test_a_scheduled_start_without_a_period_takes_the_month_it_runs_in(env
     now = await env.get_current_time()
     calls, result = await run_cycle(env, CycleInput(region_prefix="64"))
     assert result.period == f"{now.year:04d}-{now.month:02d}" and calls[0].startswith(f"review cycle-64-{result.period}")
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+async def test_recorded_cycle_histories_replay(env: WorkflowEnvironment):
+    """Record with DOUDI_RECORD_HISTORIES=v1; a change to the cycle's logic not behind ``workflow.patched``
+    fails here."""
+    if os.environ.get("DOUDI_RECORD_HISTORIES"):
+        await run_cycle(env, CycleInput(region_prefix="6601", period="2022-11"),
+                        record=HISTORIES / f"benefit_cycle-{os.environ['DOUDI_RECORD_HISTORIES']}-ran.json")
+    files = sorted(HISTORIES.glob("benefit_cycle-*.json"))
+    assert files, "no recorded cycle histories"
+    replayer = Replayer(workflows=[BenefitCycleWorkflow], data_converter=pydantic_data_converter)
+    for f in files:
+        await replayer.replay_workflow(WorkflowHistory.from_json(f.stem, f.read_text()))

@@ -4,16 +4,19 @@ suspension of exits, review cadence, a death, and continue-as-new. The clock is 
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
@@ -254,3 +257,42 @@ async def test_a_review_case_in_gradual_exit_keeps_the_household_until_it_is_ter
     assert result.outcome == "terminated"
     assert [p.idempotency_key for p in fakes.payments] == [f"dibao:hh-roster-1:{p}" for p in periods("2022-11", 6)]
     assert [(s.managed_by, s.status) for s in fakes.settlements] == [("case", "terminated")]
+
+
+# -- replay: recorded histories must replay on today's workflow code (non-determinism caught in CI) ------
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+async def test_recorded_renewal_histories_replay(env: WorkflowEnvironment, tmp_path, monkeypatch):
+    """A change to the renewal workflow's logic that is not behind ``workflow.patched`` fails here.
+    Record the current version's with DOUDI_RECORD_HISTORIES=v1 (or the next version)."""
+    if os.environ.get("DOUDI_RECORD_HISTORIES"):
+        await _record(env, tmp_path, monkeypatch, os.environ["DOUDI_RECORD_HISTORIES"])
+    files = sorted(HISTORIES.glob("renewal-*.json"))
+    assert len(files) >= 2, "no recorded renewal histories"
+    replayer = Replayer(workflows=[RenewalWorkflow], data_converter=pydantic_data_converter)
+    for f in files:
+        await replayer.replay_workflow(WorkflowHistory.from_json(f.stem, f.read_text()))
+
+
+async def _record(env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    local_packs(tmp_path, monkeypatch)
+    income = IncomeChange(monthly_income_fen=120000, reason="other", effective_on=date(2022, 10, 20))
+    employment = IncomeChange(monthly_income_fen=300000, reason="employment", effective_on=date(2022, 10, 20),
+                              working_person_ids=[HEAD])
+    scenarios = {
+        "handed_back": (Fakes(), review_case(household(), [PendingChange(
+            kind="income_changed", effective_on=income.effective_on, income=income)], 105000)),
+        "gradual_exit_terminated": (Fakes(region="361102"), review_case(household(), [PendingChange(
+            kind="income_changed", effective_on=employment.effective_on, income=employment)], 150000)),
+    }
+    for name, (fakes, over) in scenarios.items():
+        async with Renewal(env, fakes, **over) as handle:
+            for _ in range(60):
+                await env.sleep(timedelta(days=14))
+                if fakes.settlements:
+                    break
+            await handle.result()
+            history = await handle.fetch_history()
+        (HISTORIES / f"renewal-{version}-{name}.json").write_text(history.to_json())
