@@ -111,7 +111,8 @@ async def roster_row(conn: asyncpg.Connection, household_id: str, *, lock: bool 
 async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
     """Write a renewal case's decision into the roster (see :class:`act.EnrolmentSettlement`)."""
     row = await roster_row(conn, s.household_id, lock=True)
-    if row is not None and row["review_case_id"] != s.case_id:
+    # only the case that carries the household writes; after a termination, a new enrolment case may
+    if row is not None and row["review_case_id"] != s.case_id and row["status"] != "terminated":
         log.warning("case %s no longer carries household %s (%s does); roster unchanged",
                     s.case_id, s.household_id, row["review_case_id"])
         return False
@@ -125,6 +126,12 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
                                 review_case_id, enrolled_from, source, monthly_rigid_expenditure_fen, single_person)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application', $16, $17)
         ON CONFLICT (household_id) DO UPDATE SET
+            -- a household enrolled again after its benefit ended starts a new enrolment
+            enrolment_id = CASE WHEN enrolments.status = 'terminated' THEN EXCLUDED.enrolment_id
+                                ELSE enrolments.enrolment_id END,
+            enrolled_from = CASE WHEN enrolments.status = 'terminated' THEN EXCLUDED.enrolled_from
+                                 ELSE enrolments.enrolled_from END,
+            source = CASE WHEN enrolments.status = 'terminated' THEN 'application' ELSE enrolments.source END,
             person_id = EXCLUDED.person_id, region_code = EXCLUDED.region_code, kind = EXCLUDED.kind,
             status = EXCLUDED.status, level_fen = EXCLUDED.level_fen, cadence = EXCLUDED.cadence,
             rural_quarterly = EXCLUDED.rural_quarterly, next_review = EXCLUDED.next_review,

@@ -302,3 +302,33 @@ async def test_doudi_import_and_doudi_cycle_from_the_command_line(client: StackC
     rows = await db(stack, "SELECT count(*) AS n FROM payment.ledger WHERE household_id = ANY($1::text[])"
                     " AND idempotency_key LIKE '%:2022-11'", [h["household_id"] for h in good])
     assert rows[0]["n"] == 3
+
+
+async def test_a_household_whose_benefit_ended_can_be_enrolled_again(client: StackClient, stack: EmbeddedStack):
+    hh = family(90000)
+    first = await enrol_by_application(client, stack, hh, "2022-09-05")
+    await db(stack, "UPDATE intake.enrolments SET status = 'terminated' WHERE household_id = $1", hh["household_id"])
+    r = await client.http.post("/api/applications", headers=bearer("clerk", region=XIXIA), json={
+        "person_id": hh["members"][0]["person_id"], "region_code": XIXIA, "kind": "dibao", "consent": True,
+        "details": {"incident_date": "2022-12-01"}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+    assert case_id != first["case_id"]
+
+    async def awaiting() -> dict[str, Any] | None:
+        c = await client.case(case_id)
+        return c if c["stage"] == "awaiting_approval" else None
+
+    await wait_for(awaiting, timeout=40)
+    r = await client.http.post(f"/api/cases/{case_id}/decisions", json={"decision": "approve", "amount_fen": 105000},
+                               headers=bearer("county_approver", region="6401", subject="county-li"))
+    assert r.status_code == 200, r.text
+
+    async def re_enrolled() -> asyncpg.Record | None:
+        e = await roster(stack, hh["household_id"])
+        return e if e["enrolment_id"] == case_id and e["managed_by"] == "cycle" else None
+
+    e = await wait_for(re_enrolled, timeout=40)
+    assert (e["status"], e["enrolled_from"], e["paid_through"]) == ("active", "2022-12", "2022-12")
+    rows = await client.ledger(idempotency_key=f"dibao:{hh['household_id']}:2022-12")
+    assert [(r["amount_fen"], r["case_id"]) for r in rows] == [(105000, case_id)]
