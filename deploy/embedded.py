@@ -8,16 +8,21 @@ so what the tests exercise is what an operator runs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +30,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from shared.config import nats_url_with_credentials
+from shared.config import database_url_with_password, nats_url_with_credentials
+from shared.infra import codec
 from shared.infra.bus import ensure_streams
 from shared.infra.db import migrate
 from shared.infra.nats_permissions import (
@@ -35,12 +41,35 @@ from shared.infra.nats_permissions import (
     load_passwords,
     render_authorization,
 )
+from shared.infra.secrets import create_once, read_secret
 from shared.infra.temporal import SEARCH_ATTRIBUTES
 
 log = logging.getLogger("doudi.embedded")
 
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 DATABASE = "doudi"
+PG_SUPERUSER = "postgres"
+PG_PASSWORD_FILE = "postgres-password"  # beside postgres/ in the data folder, 0600, the supervisor's own user
+# Password authentication for every connection, on the socket too: a local OS user is no longer trusted
+# (the superuser role had trust auth before, for anyone on the machine). Rewritten at every start.
+PG_HBA = """# doudi (deploy/embedded.py) rewrites this file at every start: password (SCRAM) authentication only.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
+def scram_verifier(password: str, *, iterations: int = 4096) -> str:
+    """PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677), so the plaintext never
+    reaches the server (nor its log) when it is set."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return (f"SCRAM-SHA-256${iterations}:{b64(salt)}"
+            f"${b64(hashlib.sha256(client_key).digest())}:{b64(server_key)}")
 
 
 @dataclass
@@ -170,8 +199,29 @@ class EmbeddedStack:
     # -- addresses -------------------------------------------------------------------------------
 
     @property
+    def postgres_password_file(self) -> Path:
+        return self.data_dir / PG_PASSWORD_FILE
+
+    @property
+    def postgres_password(self) -> str:
+        """The superuser's password, generated once per data folder by the supervisor (prepare_secrets)."""
+        return read_secret(self.postgres_password_file, "the PostgreSQL password").strip()
+
+    def postgres_url(self, database: str = DATABASE, *, with_password: bool = True) -> str:
+        url = f"postgresql://{PG_SUPERUSER}@127.0.0.1:{self.ports.postgres}/{database}"
+        return database_url_with_password(url, self.postgres_password) if with_password else url
+
+    @property
     def database_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/{DATABASE}"
+        """The doudi database, with the password (every process gets it through DOUDI_DATABASE_URL)."""
+        return self.postgres_url()
+
+    @property
+    def postgres_socket_dir(self) -> Path:
+        """The unix-socket folder: created for each start, 0700, owned by PostgreSQL's OS user."""
+        if not hasattr(self, "_postgres_socket_dir"):
+            self._postgres_socket_dir = Path(tempfile.mkdtemp(prefix=f"doudi-pg-{self.ports.postgres}-"))
+        return self._postgres_socket_dir
 
     @property
     def nats_url(self) -> str:
@@ -259,16 +309,49 @@ class EmbeddedStack:
             os.chown(pgdata, entry.pw_uid, entry.pw_gid)
         pgdata.chmod(0o700)
         if not (pgdata / "PG_VERSION").exists():
-            initdb(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"], pgdata=pgdata, user=user)
+            # trust only until the password is set below, before the server ever listens
+            initdb(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", PG_SUPERUSER], pgdata=pgdata, user=user)
+        self._require_password_auth(pgdata, user)
         return pgdata, user
+
+    def _require_password_auth(self, pgdata: Path, user: str | None) -> None:
+        """Password authentication, for a fresh folder and for one an earlier version left with trust
+        auth alike: while the server is down, set the superuser's password in single-user mode, then
+        rewrite pg_hba.conf. Done again whenever pg_hba.conf is not ours (an upgrade, a hand edit)."""
+        hba = pgdata / "pg_hba.conf"
+        if hba.exists() and hba.read_text() == PG_HBA:
+            return
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        statement = f"ALTER ROLE {PG_SUPERUSER} WITH PASSWORD '{scram_verifier(self.postgres_password)}';\n"
+        done = subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--single", "-D", str(pgdata),
+                               "-c", "log_statement=none", "postgres"],
+                              input=statement.encode(), capture_output=True, user=user, timeout=300)
+        output = (done.stdout + done.stderr).decode(errors="replace")
+        if done.returncode != 0 or "ERROR" in output:
+            raise RuntimeError(f"could not set the PostgreSQL password in {pgdata}:\n{output[-2000:]}")
+        with hba.open("w") as out:  # the existing file keeps its owner (PostgreSQL's user)
+            out.write(PG_HBA)
+        hba.chmod(0o600)
+        log.info("PostgreSQL in %s: password authentication (pg_hba.conf rewritten)", pgdata)
+
+    def _socket_dir_for(self, user: str | None) -> Path:
+        """Only PostgreSQL's own user may enter the socket folder (it was world-writable, /tmp, 0777)."""
+        sockdir = self.postgres_socket_dir
+        sockdir.mkdir(mode=0o700, exist_ok=True)
+        if user is not None:
+            import pwd
+
+            entry = pwd.getpwnam(user)
+            os.chown(sockdir, entry.pw_uid, entry.pw_gid)
+        sockdir.chmod(0o700)
+        return sockdir
 
     def _postgres_proc(self) -> Proc:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         pgdata, user = self._prepare_postgres()
-        sockdir = Path("/tmp") / f"doudi-pg-{self.ports.postgres}"
-        sockdir.mkdir(exist_ok=True)
-        sockdir.chmod(0o777)
+        sockdir = self._socket_dir_for(user)
         return Proc("postgres", [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata),
                                  "-h", "127.0.0.1", "-p", str(self.ports.postgres), "-k", str(sockdir),
                                  "-c", "max_connections=300", "-c", "shared_buffers=256MB"],
@@ -306,8 +389,7 @@ class EmbeddedStack:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/postgres",
-                                             timeout=2)
+                conn = await asyncpg.connect(self.postgres_url("postgres"), timeout=2)
                 try:
                     if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
                         await conn.execute(f"CREATE DATABASE {DATABASE}")
@@ -357,8 +439,17 @@ class EmbeddedStack:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start_infrastructure(self) -> None:
+    def prepare_secrets(self) -> None:
+        """Every secret of the embedded default, created once (atomically, first writer wins) by the
+        supervisor before any process starts; the processes only read them. A new secret is one more
+        line here."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        create_once(self.postgres_password_file, lambda: secrets.token_urlsafe(32) + "\n")
+        if not self.extra_env.get("DOUDI_CODEC_KEYS") and not os.environ.get("DOUDI_CODEC_KEYS"):
+            codec.create_keys(self.data_dir)
+
+    async def start_infrastructure(self) -> None:
+        self.prepare_secrets()
         for proc in (self._postgres_proc(), self._nats_proc(), self._temporal_proc()):
             self.procs[proc.name] = proc
             proc.start()
@@ -433,6 +524,8 @@ class EmbeddedStack:
             proc = self.procs.get(name)
             if proc is not None:
                 proc.stop()
+        if hasattr(self, "_postgres_socket_dir") and not (self.procs.get("postgres") and self.procs["postgres"].alive):
+            shutil.rmtree(self._postgres_socket_dir, ignore_errors=True)
 
     def urls(self) -> dict[str, str]:
         p = self.ports
@@ -443,6 +536,8 @@ class EmbeddedStack:
             "NATS users (admin: doudi publish/streams)": str(self.data_dir / PASSWORDS_FILE),
             "Temporal": self.temporal_address,
             "Temporal UI": f"http://127.0.0.1:{p.temporal_ui}",
-            "PostgreSQL": self.database_url,
+            "PostgreSQL": self.postgres_url(with_password=False),
+            "PostgreSQL password (user postgres)": str(self.postgres_password_file),
+            "PostgreSQL socket folder (0700)": str(self.postgres_socket_dir),
             "Data folder": str(self.data_dir),
         }

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/doudi"
+    # Folded into database_url below. In the embedded default, when neither gives one, the password the
+    # supervisor generated into <data_dir>/postgres-password is used (deploy/embedded.py).
+    database_password: SecretStr | None = None
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream_replicas: int = 1  # 3 on the compose cluster
     # This process's NATS user (shared/infra/nats_permissions.py); folded into nats_url below so every
@@ -74,6 +77,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _database_password(self) -> Settings:
+        password = self.database_password.get_secret_value() if self.database_password is not None else None
+        if password is None and self.env != "production" and urlsplit(self.database_url).password is None:
+            stored = self.data_dir / "postgres-password"
+            if stored.is_file():
+                password = stored.read_text().strip()
+        if password:
+            self.database_url = database_url_with_password(self.database_url, password)
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_secret(self) -> Settings:
         if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("DOUDI_JWT_SECRET must be set to a real secret outside the embedded default")
@@ -93,6 +107,14 @@ def nats_url_with_credentials(nats_url: str, user: str, password: str) -> str:
         out.append(urlunsplit((url.scheme, f"{quote(user, safe='')}:{quote(password, safe='')}@{host}",
                                url.path, url.query, url.fragment)))
     return ",".join(out)
+
+
+def database_url_with_password(database_url: str, password: str) -> str:
+    """``database_url`` with ``password`` for its user (replacing any there)."""
+    url = urlsplit(database_url)
+    user, _, host = url.netloc.rpartition("@")
+    user = user.split(":", 1)[0] or "postgres"
+    return urlunsplit((url.scheme, f"{user}:{quote(password, safe='')}@{host}", url.path, url.query, url.fragment))
 
 
 @cache

@@ -3,8 +3,9 @@ sit in Temporal's history (or its database file) in plaintext. Failure messages 
 
 Keys: ``DOUDI_CODEC_KEYS`` = ``kid:base64key[,kid:base64key...]``; the first encrypts, all decrypt (key
 rotation: put the new key first, keep the old ones until their histories have closed). In the embedded
-default, without that variable, a key is generated once into ``<data dir>/codec-keys.json`` (mode 0600)
-so every process of the stack shares it and a restart can still read old histories.
+default, without that variable, the supervisor generates a key once into ``<data dir>/codec-keys.json``
+(mode 0600, ``create_keys``) before any service starts, so every process of the stack shares it and a
+restart can still read old histories; services only read it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec
+
+from shared.infra.secrets import create_once, read_secret
 
 ENCODING = b"binary/doudi-aes-gcm"
 
@@ -62,19 +65,19 @@ def load_keys(spec: str | None, data_dir: Path | None) -> tuple[dict[str, bytes]
         return keys, pairs[0][0].strip()
     if data_dir is None:
         raise ValueError("set DOUDI_CODEC_KEYS (or a data folder for the embedded default)")
-    path = data_dir / "codec-keys.json"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"current": "k1", "keys": {"k1": base64.b64encode(AESGCM.generate_key(256)).decode()}}))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)  # atomic and first-writer-wins when several processes start at once
-        except FileExistsError:
-            pass
-        tmp.unlink(missing_ok=True)
-    stored = json.loads(path.read_text())
+    # services only read the key: the supervisor created it before starting any of them (create_keys)
+    stored = json.loads(read_secret(data_dir / KEYS_FILE, "the Temporal payload key"))
     return {kid: base64.b64decode(k) for kid, k in stored["keys"].items()}, stored["current"]
+
+
+KEYS_FILE = "codec-keys.json"
+
+
+def create_keys(data_dir: Path) -> bool:
+    """The embedded default's key, generated once into ``<data dir>/codec-keys.json`` (0600) by the
+    supervisor before any service starts. True when this call created it."""
+    return create_once(data_dir / KEYS_FILE, lambda: json.dumps(
+        {"current": "k1", "keys": {"k1": base64.b64encode(AESGCM.generate_key(256)).decode()}}))
 
 
 class SealedFailureConverter(DefaultFailureConverter):

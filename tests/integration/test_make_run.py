@@ -51,6 +51,14 @@ def _admin_nats_url(clone: Path, nats_url: str) -> str:
     return nats_url_with_credentials(nats_url, ADMIN, load_passwords(clone / ".data", create=False)[ADMIN])
 
 
+def _database_url(clone: Path, port: int) -> str:
+    """The stack's PostgreSQL needs the password it generated into the data folder."""
+    from shared.config import database_url_with_password
+
+    password = (clone / ".data" / "postgres-password").read_text().strip()
+    return database_url_with_password(f"postgresql://postgres@127.0.0.1:{port}/doudi", password)
+
+
 def _stop(proc: subprocess.Popen[bytes], clone: Path, log: Path) -> None:
     """Ctrl-C (SIGINT to the foreground process group); everything the system started must be gone."""
     os.killpg(proc.pid, signal.SIGINT)
@@ -84,6 +92,7 @@ async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: 
     try:
         await wait_for(api_up, timeout=300, interval=1.0)
         client.nats_url = _admin_nats_url(clone, client.nats_url)  # the stack made the NATS users
+        client.database_url = _database_url(clone, ports.postgres)  # and the PostgreSQL password
         pid = national_id("640104")
         await client.register(household(pid, region="640104", categories=["dibao"]))
         await client.publish("health.quarantined", {"person_id": pid, "region_code": "640104",
@@ -106,6 +115,7 @@ async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: 
     try:
         await wait_for(api_up, timeout=180, interval=1.0)
         client.nats_url = _admin_nats_url(clone, client.nats_url)  # the stack made the NATS users
+        client.database_url = _database_url(clone, ports.postgres)  # and the PostgreSQL password
         after = await client.case(before["case_id"])
         assert after["status"] == "closed" and [p["amount_fen"] for p in after["payments"]] == [195000]
         second = await client.closed_case(pid2, timeout=60)
