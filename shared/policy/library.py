@@ -175,8 +175,8 @@ class PolicyLibrary(BaseModel):
         """The amount a township may approve for temporary assistance; None = the packs set no limit.
 
         Read it with ``township_limit_inclusive`` (or use ``township_may_approve``): Xinjiang's limit
-        of 200000 fen is exclusive ("2000元以下": under 2,000 yuan), so 199999 fen is the largest amount
-        the township approves on the county's behalf.
+        of 200000 fen is inclusive ("2000元以下": in Chinese legal usage 以下 includes the figure), so
+        200000 fen itself is the largest amount the township approves on the county's behalf.
         """
         fig = self.parameter("township_approval_limit_fen", region_code, on)
         return fig.value if fig is not None and isinstance(fig.value, int) else None
@@ -226,7 +226,7 @@ class PolicyLibrary(BaseModel):
                 return ent
             if ent.amount_is_minimum and requested_amount_fen > ent.amount_fen:
                 return ent.model_copy(update={
-                    "amount_fen": requested_amount_fen,
+                    "amount_fen": requested_amount_fen, "floor_fen": ent.amount_fen,
                     "reason": f"{ent.reason}; the caseworker assessed {requested_amount_fen} fen, above the minimum"})
             if ent.amount_is_minimum or requested_amount_fen == ent.amount_fen:
                 return ent.model_copy(update={"reason": f"{ent.reason}; requested {requested_amount_fen} fen"})
@@ -241,7 +241,7 @@ class PolicyLibrary(BaseModel):
                     "and an economic status check"),
             pack_id=pack.pack_id if pack else None, pack_version=pack.version if pack else None,
             region_prefix=pack.region_prefix if pack else None, direct_payment=False,
-            requires_application=True, economic_check_required=True,
+            requires_application=True, economic_check_required=True, amount_open=True,
             citations=[f"{found[0].seed}: 「{found[1].quote}」"] if found is not None else [],
             pathway="emergency_relief",
         )

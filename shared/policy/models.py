@@ -567,5 +567,9 @@ class Entitlement(BaseModel):
     citations: list[str] = Field(default_factory=list)
     # additions beyond the agreed shape (all defaulted, so callers may ignore them):
     amount_is_minimum: bool = False  # the seed says 不低于: a floor, more may be granted
+    # the policy's own floor when a caseworker's assessment raised the amount above it (不低于)
+    floor_fen: int | None = None
+    # the policy fixes no amount: the figure is a caseworker's assessment, bounded only by the tiers' authority
+    amount_open: bool = False
     installments: list[Installment] = Field(default_factory=list)  # staged payment plan, if any
     pathway: str | None = None

@@ -215,12 +215,14 @@ def test_ningxia_standards_and_derived_rural_month(lib: PolicyLibrary) -> None:
 # ---- other regions ------------------------------------------------------------------------------------
 
 
-def test_xinjiang_township_limit_is_200000_exclusive(lib: PolicyLibrary) -> None:
+def test_xinjiang_township_limit_is_200000_inclusive(lib: PolicyLibrary) -> None:
     assert lib.township_limit_fen(XINJIANG, AUG_12) == 200000
-    assert lib.township_limit_inclusive(XINJIANG, AUG_12) is False
-    # "2000元以下": under 2,000 yuan is the township's; 2,000 yuan itself goes to the county.
+    assert lib.township_limit_inclusive(XINJIANG, AUG_12) is True
+    # "2000元以下": 以下 includes the figure (Civil Code art. 1259): 2,000 yuan = 200000 fen is still the
+    # township's; 200001 fen goes to the county.
     assert lib.township_may_approve(XINJIANG, AUG_12, 199999) is True
-    assert lib.township_may_approve(XINJIANG, AUG_12, 200000) is False
+    assert lib.township_may_approve(XINJIANG, AUG_12, 200000) is True
+    assert lib.township_may_approve(XINJIANG, AUG_12, 200001) is False
     assert lib.township_limit_fen(NINGXIA, AUG_12) is None
     assert lib.township_may_approve(NINGXIA, AUG_12, 100) is None
     assert lib.township_limit_fen("650102001", AUG_12) == 200000  # township-level code
