@@ -57,6 +57,13 @@ def _fmt_multiple(m: Decimal) -> str:
 
 
 class _Missing(Exception):
+_TEST_TEXT = {
+    "dibao_standard": "income under the dibao standard",
+    "low_income_line": "income under the low-income line (低收入/低保边缘), not the dibao standard",
+    "expenditure": "expenditure type (支出型): income after rigid expenditure under the dibao standard",
+}
+
+
     """An amount cannot be computed (a figure is not configured, or the seed fixes none)."""
 
 
@@ -220,7 +227,19 @@ class PolicyLibrary(BaseModel):
         """
         code = _check_region_code(region_code)
         found = self._measure_in_force(measure, code, on) if measure in MEASURE_IDS else None
-        if found is not None and found[1].amount.kind != "not_fixed":
+        if found is not None and found[1].amount.kind == "not_fixed":
+            # the measure's eligibility rules still apply; only the amount is the caseworker's assessment
+            ent = self.entitlement(measure, code, on, profile)
+            if not ent.needs_assessment:
+                return ent
+            if requested_amount_fen <= 0:
+                return ent.model_copy(update={"needs_assessment": True, "reason":
+                                              f"{ent.reason}; the assessed amount must be positive"})
+            return ent.model_copy(update={
+                "payable": True, "needs_assessment": False, "amount_fen": requested_amount_fen,
+                "reason": (f"{found[1].name_zh}: {requested_amount_fen} fen as assessed by the caseworker (the "
+                           f"policy fixes no amount), subject to the approval tiers; {ent.reason}")})
+        if found is not None:
             ent = self.entitlement(measure, code, on, profile)
             if not ent.payable:
                 return ent
@@ -286,6 +305,7 @@ class PolicyLibrary(BaseModel):
 
         excluded = sorted(cats & set(m.excluded_categories))
         if excluded:
+                economic_test=m.economic_test,
             return answer(False, f"not eligible: {label} is not for people already in {', '.join(excluded)}")
         if m.requires_uninsured:
             if profile.unemployment_insured is True:
@@ -335,6 +355,27 @@ class PolicyLibrary(BaseModel):
                     citations=citations,
                 )
 
+        if m.economic_check == "not_required":
+            check, check_text = False, "no economic status check (eligibility is by category)"
+        else:
+            waived = sorted(self._waiver_categories(cats, code, on, citations) & set(m.economic_check_waived_for))
+            if waived:
+                check = False
+                check_text = (
+                    f"no economic status check: already {', '.join(waived)} (不再进行家庭经济状况核查)"
+                )
+            else:
+                check, check_text = True, f"economic status check required ({_TEST_TEXT[m.economic_test]})"
+
+        if m.amount.kind == "not_fixed":
+            # 「发放一次性临时救助金」「直接实施临时救助」 with no amount: eligible, and the county's caseworker
+            # assesses the amount, which the approval tiers then decide (never a silent not_payable)
+            return answer(
+                False,
+                f"{label}: eligible; the seed fixes no amount ({m.amount.not_fixed_reason}): a caseworker "
+                f"assesses it, then the approval tiers decide; {check_text}",
+                economic_check_required=check, citations=citations, needs_assessment=True,
+            )
         try:
             amount, how, used, installments = self._amount(m, code, on, profile)
         except _Missing as missing:
@@ -342,18 +383,6 @@ class PolicyLibrary(BaseModel):
         citations.extend(c for c in used if c not in citations)
         if amount <= 0:
             return answer(False, f"not payable: {label}: {how}", citations=citations)
-
-        if m.economic_check == "not_required":
-            check, check_text = False, "no economic status check (eligibility is by category)"
-        else:
-            waived = sorted(cats & set(m.economic_check_waived_for))
-            if waived:
-                check = False
-                check_text = (
-                    f"no economic status check: already {', '.join(waived)} (不再进行家庭经济状况核查)"
-                )
-            else:
-                check, check_text = True, "economic status check required"
         if m.others_eligible and not in_category:
             check_text += (
                 f"; outside {', '.join(m.eligible_categories)} the household qualifies only if the event "
@@ -383,6 +412,19 @@ class PolicyLibrary(BaseModel):
         current = self.pack_for(code, on)
         if not defining:
             where = f"pack in force: {current.pack_id} {current.version}" if current else "no pack in force"
+    def _waiver_categories(self, cats: frozenset[str], code: str, on: date, citations: list[str]) -> frozenset[str]:
+        """The profile's categories as the waiver reads them: a 低保边缘 (marginal) household counts as listed
+        in the low-income database where a pack in force says marginal households are monitored there
+        (seed 002 「对纳入低收入人口监测范围的低保对象、特困人员、低保边缘家庭」)."""
+        if "marginal" not in cats or "low_income_db" in cats:
+            return cats
+        fig = self.parameter("marginal_households_in_low_income_db", code, on)
+        if fig is None or fig.value is not True:
+            return cats
+        if fig.cite() not in citations:
+            citations.append(fig.cite())
+        return cats | {"low_income_db"}
+
             return Entitlement(
                 measure=measure,
                 payable=False,

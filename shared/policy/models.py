@@ -44,6 +44,8 @@ CATEGORIES: frozenset[str] = frozenset(
         "street_person",  # 流浪乞讨人员
         "old_age_allowance",  # 领取高龄津贴人员
         "rural_revitalisation_certified",  # 乡村振兴部门认定的脱贫不稳定户、边缘易致贫户、突发严重困难户
+        "de_facto_unsupported_child",  # 事实无人抚养儿童 (seeds 001, 003)
+        "poverty_alleviated",  # 脱贫人口 (seed 001)
     }
 )
 
@@ -79,7 +81,7 @@ MEASURE_IDS: dict[str, str] = {
 
 MONEY_UNITS = frozenset({"fen", "fen_per_person_month", "fen_per_person_year"})
 INT_UNITS = frozenset(
-    {"months", "km", "age_years", "persons", "person_times", "records", "count", "month_of_quarter"}
+    {"months", "days", "km", "age_years", "persons", "person_times", "records", "count", "month_of_quarter"}
 )
 DECIMAL_UNITS = frozenset({"multiple", "ratio"})  # multiple: x times a base; ratio: a fraction (0.30 = 30%)
 UNITS = MONEY_UNITS | INT_UNITS | DECIMAL_UNITS | {"flag", "month", "date"}
@@ -326,6 +328,9 @@ class AmountRule(BaseModel):
         return {ref: getattr(self, ref) for ref in _AMOUNT_REFS[self.kind]}
 
 
+EconomicTest = Literal["dibao_standard", "low_income_line", "expenditure"]
+
+
 class Measure(BaseModel):
     """A payable (or data-only) measure of a pack, with its eligibility metadata."""
 
@@ -349,6 +354,12 @@ class Measure(BaseModel):
     economic_check: Literal["required", "not_required"] = "required"
     # categories that skip the check (不再进行家庭经济状况核查)
     economic_check_waived_for: tuple[str, ...] = ()
+    # the line the check compares income with: the dibao standard (enrolment), the low-income line
+    # (one-off aid to people 生活困难, marginal households included), or the expenditure test (支出型: income
+    # minus rigid expenditure under the standard, seed 004 item 7)
+    economic_test: EconomicTest = "dibao_standard"
+    # one payment per person and incident, or per household and incident (家庭: seeds 001/002 quarantine)
+    once_per: Literal["person_incident", "household_incident"] = "person_incident"
     amount: AmountRule
 
     _seed = field_validator("seed")(_check_seed)
@@ -411,6 +422,8 @@ class ServiceLevels(BaseModel):
     committee_threshold_fen: int = Field(default=1_000_000, ge=1)
     committee_opinion_days: int = Field(default=7, ge=1, le=90)
     committee_quorum_percent: int = Field(default=50, ge=1, le=100)
+    # a measure whose amount the seed leaves to the county: a caseworker assesses it within these days
+    assessment_deadline_days: int = Field(default=5, ge=1, le=90)
     basis: StrictStr
 
     @model_validator(mode="after")
@@ -573,3 +586,7 @@ class Entitlement(BaseModel):
     amount_open: bool = False
     installments: list[Installment] = Field(default_factory=list)  # staged payment plan, if any
     pathway: str | None = None
+    # eligible, but the seed leaves the amount to the county: a caseworker assesses it (payable stays False
+    # until the assessed amount is evaluated with ``assess_request``)
+    needs_assessment: bool = False
+    economic_test: str = "dibao_standard"  # Measure.economic_test: which line the economic check applies
