@@ -116,39 +116,58 @@ def publish(
     name: str = typer.Argument(..., help="event name, e.g. health.quarantined"),
     data: str = typer.Argument(..., help="the data object as JSON"),
     event_id: str = typer.Option(..., "--id", help="the CloudEvents id (the same id twice is one event)"),
-    source: str = typer.Option("urn:doudi:cli"),
+    as_source: str = typer.Option("", "--as", help="the source agency to publish as (health, hr_social_security,"
+                                  " education, medical_insurance, civil_registry, emergency_management,"
+                                  " price_authority); default: the agency that owns the event's family"),
+    source: str = typer.Option("", help="the CloudEvents source (default urn:doudi:source:<agency>)"),
 ) -> None:
-    """Publish an inbound CloudEvent on doudi.events.<name> (what another agency's system does)."""
-    from shared.contracts.events import make_cloudevent
+    """Publish an inbound CloudEvent on doudi.events.<name> as its source agency's NATS user (what that
+    agency's system does). Another agency's event is refused by NATS: only its owner may publish it."""
+    from nats import errors as nats_errors
+
+    from shared.contracts.events import INBOUND_EVENTS, make_cloudevent
+    from shared.contracts.sources import BY_USER, owner_of
     from shared.infra.bus import connect
 
+    if name not in INBOUND_EVENTS:
+        raise typer.BadParameter(f"unknown event {name!r}; one of {', '.join(INBOUND_EVENTS)}")
+    if as_source and as_source not in BY_USER:
+        raise typer.BadParameter(f"unknown source agency {as_source!r}; one of {', '.join(BY_USER)}")
+    agency = BY_USER[as_source] if as_source else owner_of(name)
+
     async def main() -> None:
-        nc = await connect(_nats_url())
+        nc = await connect(_nats_url(agency.user), connect_timeout=5, max_reconnect_attempts=0)
         try:
-            body = json.dumps(make_cloudevent(name, json.loads(data), event_id=event_id, source=source)).encode()
-            ack = await nc.jetstream().publish(f"doudi.events.{name}", body, headers={"Nats-Msg-Id": event_id})
-            console.print(f"published to {ack.stream} seq {ack.seq}{' (duplicate)' if ack.duplicate else ''}")
+            body = json.dumps(make_cloudevent(name, json.loads(data), event_id=event_id,
+                                              source=source or agency.source_uri)).encode()
+            ack = await nc.jetstream(timeout=5).publish(f"doudi.events.{name}", body, headers={"Nats-Msg-Id": event_id})
+            console.print(f"published to {ack.stream} seq {ack.seq} as {agency.user}"
+                          f"{' (duplicate)' if ack.duplicate else ''}")
+        except nats_errors.TimeoutError:
+            raise typer.BadParameter(f"NATS did not accept doudi.events.{name} from {agency.user!r}: only"
+                                     f" {owner_of(name).user!r} may publish it") from None
         finally:
             await nc.close()
 
     asyncio.run(main())
 
 
-def _nats_url() -> str:
+def _nats_url(user: str | None = None) -> str:
     """NATS as this process's user (DOUDI_NATS_USER/PASSWORD) or else, for the embedded default, as
-    ``admin`` with the password the stack generated in the data folder."""
+    ``user`` (``admin`` unless named) with the password the stack generated in the data folder."""
     from shared.config import get_settings, nats_url_with_credentials
     from shared.infra.nats_permissions import ADMIN, PASSWORDS_FILE, load_passwords
 
     settings = get_settings()
     if settings.nats_user:
         return settings.nats_url
+    user = user or ADMIN
     try:
-        password = load_passwords(settings.data_dir, create=False)[ADMIN]
+        password = load_passwords(settings.data_dir, create=False)[user]
     except FileNotFoundError:
         raise typer.BadParameter(f"no {settings.data_dir / PASSWORDS_FILE}: set DOUDI_NATS_USER and "
                                  "DOUDI_NATS_PASSWORD, or DOUDI_DATA_DIR to the folder `doudi up` uses") from None
-    return nats_url_with_credentials(settings.nats_url, ADMIN, password)
+    return nats_url_with_credentials(settings.nats_url, user, password)
 
 
 @app.command()

@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("DOUDI_CODEC_KEYS", "test1:" + base64.b64encode(os.urandom(32)).decode())
 
 from deploy.embedded import EmbeddedStack, Ports  # noqa: E402
+from shared.contracts.sources import SOURCE_USERS  # noqa: E402
 from tests.support import StackClient  # noqa: E402
 
 
@@ -45,7 +46,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embed
 
 @pytest.fixture(scope="session")
 async def client(stack: EmbeddedStack) -> AsyncIterator[StackClient]:
-    c = StackClient(stack.api_url, stack.admin_nats_url, stack.database_url)
+    c = StackClient(stack.api_url, stack.admin_nats_url, stack.database_url,  # events published by their owners
+                    sources={user: stack.nats_url_for(user) for user in SOURCE_USERS})
     yield c
     await c.close()
 

@@ -54,9 +54,11 @@ SECRETS = {
     "TEMPORAL_DB_PASSWORD": "test-temporal-db-password",
     "DOUDI_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
     "DOUDI_CODEC_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-    # one NATS user per process, plus agency and admin (shared/infra/nats_permissions.py)
+    # one NATS user per process, per source agency, and admin (shared/infra/nats_permissions.py)
     **{f"NATS_{user}_PASSWORD": f"test-nats-{user.lower()}-password"
-       for user in ("INTAKE", "VERIFICATION", "APPROVAL", "PAYMENT", "OPERATIONS", "AGENCY", "ADMIN")},
+       for user in ("INTAKE", "VERIFICATION", "APPROVAL", "PAYMENT", "OPERATIONS", "HEALTH", "HR_SOCIAL_SECURITY",
+                    "EDUCATION", "MEDICAL_INSURANCE", "CIVIL_REGISTRY", "EMERGENCY_MANAGEMENT", "PRICE_AUTHORITY",
+                    "ADMIN")},
 }
 
 # service -> (python module it runs, DOUDI_HTTP_PORT)

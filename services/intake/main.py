@@ -21,10 +21,9 @@ def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi intake", version="1")
     app.state.intake = service
     app.include_router(routes.router)
-    subscribers.register(rt.broker, service)
+    subscribers.register(rt.broker, service, rt.temporal)  # every family, price linkage (its batch) included
     app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
-    cohort.register_price_linkage(rt.broker, rt.temporal)  # price.linkage_triggered starts a batch
     activities = IntakeActivities(rt.pool, service)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
                         activities=[activities.lookup_recipient, activities.record_case_transition,

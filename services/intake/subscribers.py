@@ -1,27 +1,33 @@
-"""Intake's bus entry point: inbound facts from other agencies on ``doudi.events.*``.
+"""Intake's bus entry point: inbound facts from the source agencies on ``doudi.events.<family>.*``.
 
-Parse and validate; a message that breaks the contract goes to ``doudi.dlq.events`` with the reason
-and its original bytes and is acknowledged (it never crashes the consumer, never opens a case). A
-valid one is handed to the service layer; the message is acknowledged only after its case is durable
-and its workflow started, so a crash in between means a redelivery, never a lost case.
+Every family has its own durable consumer, and every consumer goes through the one wrapper
+(``shared/infra/consumer.py``): a message that breaks the contract, or whose family does not belong to
+the agency the server let publish on its subject (``shared/contracts/sources.py``), or that reuses an
+event id with different content, goes to ``doudi.dlq.events`` with the reason and its original bytes
+and is acknowledged; it never blocks the consumer and never opens a case. A valid one is handed to the
+service layer (a price-linkage event to its batch); the message is acknowledged only after its case is
+durable and its workflow started, so a crash in between means a redelivery, never a lost case.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
+from faststream.nats import NatsBroker
+from temporalio.client import Client
 
 from services.intake.service import IntakeService
-from shared.contracts.events import DLQ_EVENTS_SUBJECT, InvalidEvent, parse_inbound
-from shared.infra.bus import STREAM_DLQ, STREAM_EVENTS
+from shared.contracts.events import DLQ_EVENTS_SUBJECT, InboundEvent, InvalidEvent, parse_inbound
+from shared.contracts.sources import verify_source
+from shared.infra.bus import STREAM_EVENTS
+from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Delivered, Poison, durable_consumer
+from shared.infra.consumer import dead_letter as _dead_letter
+from shared.infra.outbox import Content, claim_content, content_digest
 
 log = logging.getLogger(__name__)
 
-# Event families intake consumes now; each gets its own durable consumer.
+# Event families intake consumes; each gets its own durable consumer (so one family's backlog never
+# delays another's), owned by one source agency each.
 CONSUMED = {
     "health": "doudi.events.health.>",
     "disaster": "doudi.events.disaster.>",
@@ -29,67 +35,65 @@ CONSUMED = {
     "education": "doudi.events.education.>",
     "medical": "doudi.events.medical.>",
     "household": "doudi.events.household.>",
+    "price": "doudi.events.price.>",
 }
 
 RETRY_DELAY_S = 2.0
 CONCURRENCY = 16
 
 
-async def _raw_body(msg: NatsMessage) -> bytes:  # the handler must see the original bytes
-    return msg.body
-
-
-def _header_value(value: str, limit: int) -> str:
-    """A header value is one line of text: control characters (CR/LF would end the header) escaped, bounded."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value[:limit])[:limit]
-
-
 async def dead_letter(broker: NatsBroker, subject: str, raw: bytes, reason: str, event_id: str | None) -> None:
-    digest = hashlib.sha256(subject.encode() + b"\0" + raw).hexdigest()
-    headers = {
-        "Nats-Msg-Id": f"dlq-{digest}",
-        "Doudi-Dlq-Reason": _header_value(reason, 2000),
-        "Doudi-Original-Subject": subject,
-        "content-type": "application/octet-stream",
-    }
-    # the id only where it can be one (the contract's 200 characters): a huge "id" stays in the body only
-    if event_id and len(event_id) <= 200:
-        headers["Doudi-Event-Id"] = _header_value(event_id, 200)
-    # the server counts headers too: a body at the size limit would close the connection (every consumer of
-    # this process with it), so such a body is cut, and the header says so and how to recognise the original
-    room = broker.connection.max_payload - sum(len(k) + len(v.encode()) + 4 for k, v in headers.items()) - 1024
-    if len(raw) > room:
-        headers["Doudi-Dlq-Truncated"] = f"original {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}"
-        raw = raw[:room]
-    await broker.publish(raw, DLQ_EVENTS_SUBJECT, headers=headers, stream=STREAM_DLQ, timeout=5.0)
-    log.warning("dead-lettered message on %s: %s", subject, reason)
+    """An inbound message to ``doudi.dlq.events`` (kept for callers of the earlier signature)."""
+    await _dead_letter(broker, DLQ_EVENTS_SUBJECT, subject, raw, reason, event_id)
 
 
-def register(broker: NatsBroker, service: IntakeService) -> None:
+async def parse_from_source(delivered: Delivered) -> InboundEvent:
+    """The contract, then the source: the agency is the one the server let publish on the subject."""
+    subject = delivered.subject
+    try:
+        event = parse_inbound(subject, delivered.body)
+    except InvalidEvent as invalid:
+        raise Poison(invalid.reason, event_id=invalid.event_id) from None
+    try:
+        verify_source(subject, event.name, event.envelope.source)
+    except InvalidEvent as invalid:
+        raise Poison(invalid.reason, event_id=event.id) from None
+    return event
+
+
+def register(broker: NatsBroker, service: IntakeService, temporal: Client | None = None) -> None:
+    pool = service._pool
+    temporal = temporal or service._temporal
+
+    async def claim(event: InboundEvent, subject: str) -> None:
+        """Same id, same content: a redelivery (the service layer makes it a no-op). Same id, different
+        content: never applied; dead letter "conflicting duplicate" (operations raises an alert)."""
+        digest = content_digest(subject, event.envelope.model_dump(mode="json"))
+        async with pool.acquire() as conn:
+            if await claim_content(conn, event.id, subject, digest) is Content.CONFLICT:
+                raise Poison(f"conflicting duplicate: event id {event.id!r} was received before with different"
+                             " content; this one is not applied", event_id=event.id, kind=KIND_CONFLICTING_DUPLICATE)
+
+    async def release(event: InboundEvent, subject: str) -> None:
+        """A message dead-lettered after failing: forget its content unless it was applied, so that an
+        operator's corrected redelivery (same id) is not taken for a conflicting duplicate."""
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM inbound_content WHERE event_id = $1"
+                               " AND NOT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", event.id)
+
+    async def accept(event: InboundEvent, subject: str) -> None:
+        await claim(event, subject)
+        await service.accept_event(event, subject)
+
+    async def start_batch(event: InboundEvent, subject: str) -> None:
+        from services.intake.cohort import start_price_linkage_batch
+
+        await claim(event, subject)
+        await start_price_linkage_batch(temporal, event)
+
     for family, subject in CONSUMED.items():
-
-        @broker.subscriber(
-            subject,
-            stream=JStream(STREAM_EVENTS, declare=False),
-            durable=f"intake-{family}",
-            pull_sub=PullSub(batch_size=16, timeout=1.0),
-            decoder=_raw_body,
-            ack_policy=AckPolicy.MANUAL,
-            max_workers=CONCURRENCY,  # events are independent; order within an incident is settled by the case id
-            title=f"intake:{family}",
-        )
-        async def on_event(body: bytes, msg: NatsMessage) -> None:
-            subject = msg.raw_message.subject
-            try:
-                event = parse_inbound(subject, body)
-            except InvalidEvent as invalid:
-                await dead_letter(broker, subject, body, invalid.reason, invalid.event_id)
-                await msg.ack()
-                return
-            try:
-                await service.accept_event(event, subject)
-            except Exception:
-                log.exception("could not accept event %s on %s; will be redelivered", event.id, subject)
-                await msg.nack(delay=RETRY_DELAY_S)
-                return
-            await msg.ack()
+        durable_consumer(
+            broker, stream=STREAM_EVENTS, subject=subject, durable=f"intake-{family}", dlq_subject=DLQ_EVENTS_SUBJECT,
+            parse=parse_from_source, handle=start_batch if family == "price" else accept, on_give_up=release,
+            # events are independent; order within an incident is settled by the case id
+            max_workers=1 if family == "price" else CONCURRENCY, title=f"intake:{family}")

@@ -1,51 +1,54 @@
-"""Operations' bus entry point: every domain event feeds the read model.
+"""Operations' bus entry point: every domain event feeds the read model; every dead letter becomes an alert.
 
-A projection that cannot apply an event logs it and dead-letters it to ``doudi.dlq.projection``
-(with the reason and the original bytes) rather than blocking the stream.
+All three consumers go through the one wrapper (``shared/infra/consumer.py``): a domain event that cannot
+be read or projected is dead-lettered to ``doudi.dlq.projection`` (with the reason and the original bytes)
+rather than blocking the stream; the database being away is a retry, never a loss.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import asyncpg
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
+from faststream.nats import NatsBroker
 
+from services.operations import bus_health
 from services.operations.projection import project
 from shared.infra.bus import STREAM_CASES, STREAM_DLQ, STREAM_PAYMENTS
+from shared.infra.consumer import Delivered, Poison, durable_consumer
 
 log = logging.getLogger(__name__)
 DLQ_PROJECTION = "doudi.dlq.projection"
 
 
-async def _raw_body(msg: NatsMessage) -> bytes:
-    return msg.body
+async def _domain_event(delivered: Delivered) -> dict[str, Any]:
+    event = json.loads(delivered.body)
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict) or not isinstance(event.get("id"), str):
+        raise Poison("not a doudi domain event (a JSON object with a string id and a data object)")
+    return event
+
+
+async def _delivered(delivered: Delivered) -> Delivered:
+    return delivered
 
 
 def register(broker: NatsBroker, pool: asyncpg.Pool) -> None:
+    async def on_domain_event(event: dict[str, Any], subject: str) -> None:
+        await project(pool, subject, event)
+
     for stream, subject, durable in (
         (STREAM_CASES, "doudi.case.>", "operations-cases"),
         (STREAM_PAYMENTS, "doudi.payment.>", "operations-payments"),
     ):
+        durable_consumer(broker, stream=stream, subject=subject, durable=durable, dlq_subject=DLQ_PROJECTION,
+                         parse=_domain_event, handle=on_domain_event, batch_size=64, title=durable)
 
-        @broker.subscriber(subject, stream=JStream(stream, declare=False), durable=durable,
-                           pull_sub=PullSub(batch_size=64, timeout=1.0), decoder=_raw_body,
-                           ack_policy=AckPolicy.MANUAL, title=durable)
-        async def on_domain_event(body: bytes, msg: NatsMessage) -> None:
-            subject = msg.raw_message.subject
-            try:
-                event = json.loads(body)
-                await project(pool, subject, event)
-            except (asyncpg.PostgresConnectionError, OSError):
-                await msg.nack(delay=2.0)  # the database is away: try again, lose nothing
-                return
-            except Exception as exc:
-                log.exception("cannot project %s", subject)
-                await broker.publish(body, DLQ_PROJECTION, stream=STREAM_DLQ, headers={
-                    "Doudi-Dlq-Reason": f"{type(exc).__name__}: {exc}"[:2000],
-                    "Doudi-Original-Subject": subject,
-                })
-            await msg.ack()
+    async def on_dead_letter(delivered: Delivered, subject: str) -> None:
+        await bus_health.record_dead_letter(pool, delivered)
+
+    # a dead letter that cannot be recorded is retried, and in the end kept on the DLQ stream itself
+    durable_consumer(broker, stream=STREAM_DLQ, subject="doudi.dlq.>", durable="operations-dlq",
+                     dlq_subject=DLQ_PROJECTION, parse=_delivered, handle=on_dead_letter, batch_size=64,
+                     title="operations-dlq")

@@ -19,7 +19,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.security import NatsUserPassword
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,37 @@ STREAMS: dict[str, list[str]] = {
 
 # JetStream deduplicates Nats-Msg-Id within this window; the services' inboxes dedupe beyond it.
 DUPLICATE_WINDOW_S = 120.0
+
+GIB = 1024**3
+DAY_S = 86400.0
+
+
+class StreamLimits:
+    """A stream's retention limits, chosen per stream (below). Every stream discards NEW when full: a
+    publisher is refused and retries (the outbox keeps its rows in PostgreSQL, an agency's system gets an
+    error), rather than the stream silently deleting the oldest messages a consumer may not have read.
+    Operations raises an alert once a stream holds ``ALERT_AT`` of its bytes (services/operations/bus_health.py)."""
+
+    def __init__(self, max_age_s: float, max_bytes: int, why: str):
+        self.max_age_s = max_age_s
+        self.max_bytes = max_bytes
+        self.why = why
+
+
+STREAM_LIMITS: dict[str, StreamLimits] = {
+    # A province-wide disaster report is ~1M events of ~600 bytes (~0.6 GB); 1 GiB holds it with room, and
+    # 30 days is far longer than intake ever lags (it consumes within seconds; lag is alerted long before).
+    STREAM_EVENTS: StreamLimits(30 * DAY_S, 1 * GIB, "inbound facts: consumed in seconds, kept a month"),
+    # ~10 case events of ~1 kB per case; a month of a province (~100k cases) is ~1 GB. The read model
+    # consumes them at once; the outbox rows stay in PostgreSQL, so 14 days is a generous replay window.
+    STREAM_CASES: StreamLimits(14 * DAY_S, 2 * GIB, "case events: projected at once, replay window 14 days"),
+    # The 617,800-recipient batch is 617,800 disbursements of ~700 bytes (~0.43 GB): 2 GiB holds four.
+    STREAM_PAYMENTS: StreamLimits(14 * DAY_S, 2 * GIB, "payment events: projected at once, replay window 14 days"),
+    # Dead letters wait for a person: kept a year; 256 MiB is ~250k letters at the 1 MB payload cap's
+    # typical 1 kB, and a DLQ filling up is itself an alert long before.
+    STREAM_DLQ: StreamLimits(365 * DAY_S, 256 * 1024**2, "dead letters: kept a year for the operators"),
+}
+ALERT_AT = 0.8
 
 
 def stream_for(subject: str) -> str:
@@ -88,14 +119,18 @@ class StreamsNotReady(RuntimeError):
 
 
 def _stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig:
+    limits = STREAM_LIMITS[name]
     return StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, num_replicas=replicas,
-                        duplicate_window=DUPLICATE_WINDOW_S)
+                        duplicate_window=DUPLICATE_WINDOW_S, max_age=limits.max_age_s, max_bytes=limits.max_bytes,
+                        discard=DiscardPolicy.NEW)
 
 
 def _same(have: StreamConfig, want: StreamConfig) -> bool:
     return (sorted(have.subjects or []) == sorted(want.subjects or []) and have.storage == want.storage
             and (have.num_replicas or 1) == want.num_replicas
-            and abs((have.duplicate_window or 0) - (want.duplicate_window or 0)) < 1e-6)
+            and abs((have.duplicate_window or 0) - (want.duplicate_window or 0)) < 1e-6
+            and abs((have.max_age or 0) - (want.max_age or 0)) < 1e-3
+            and have.max_bytes == want.max_bytes and have.discard == want.discard)
 
 
 async def ensure_streams(nats_url: str, *, replicas: int = 1) -> None:
@@ -137,13 +172,29 @@ async def ensure_streams(nats_url: str, *, replicas: int = 1) -> None:
 
 class _DoudiBroker(NatsBroker):
     """A NatsBroker whose pull subscribers use the connection's own inbox prefix, not ``_INBOX.``
-    (FastStream's default for pull subscriptions), so their deliveries stay under ``_INBOX.<user>``."""
+    (FastStream's default for pull subscriptions), so their deliveries stay under ``_INBOX.<user>``.
+
+    Durable consumers declared through ``shared/infra/consumer.py`` are created or updated to their
+    declared configuration (max_deliver, backoff) before the subscribers start: nats-py binds to an
+    existing durable as it is, so a consumer made by an older release would otherwise keep
+    ``max_deliver = -1`` for ever."""
 
     _doudi_inbox: bytes = b"_INBOX."
 
     def subscriber(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("inbox_prefix", self._doudi_inbox)
         return super().subscriber(*args, **kwargs)
+
+    def declare_consumer(self, stream: str, config: ConsumerConfig) -> None:
+        self.__dict__.setdefault("_doudi_consumers", []).append((stream, config))
+
+    async def start(self) -> None:  # type: ignore[override]
+        declared = self.__dict__.get("_doudi_consumers", [])
+        if declared:
+            js = (await self.connect()).jetstream(timeout=10)
+            for stream, config in declared:
+                await js.add_consumer(stream, config=config)  # create, or update the durable in place
+        await super().start()
 
 
 def make_broker(nats_url: str, service_name: str) -> NatsBroker:

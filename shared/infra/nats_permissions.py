@@ -1,4 +1,4 @@
-"""Who may do what on NATS: one user per doudi process, plus ``agency`` and ``admin``.
+"""Who may do what on NATS: one user per doudi process, one per source agency, and ``admin``.
 
 The one place that says which subjects each process publishes and consumes (derived from the
 code: outbox subjects, direct publishes, durable consumers; tests/integration/test_nats_permissions.py
@@ -12,8 +12,13 @@ rendered from here:
   (``$NATS_INTAKE_PASSWORD``) that nats-server resolves from its container environment.
   Regenerate it with ``python -m shared.infra.nats_permissions --write-compose``.
 
-Each process uses its own inbox prefix ``_INBOX.<user>`` (``shared/infra/bus.py`` sets it) and may
-subscribe to that prefix only, so no process can read the replies and pull deliveries of another.
+Each process and each source agency uses its own inbox prefix ``_INBOX.<user>`` (``shared/infra/bus.py``
+sets it; an agency's own client must set it too) and may subscribe to that prefix only, so nobody can read
+the replies and pull deliveries of another (``_INBOX.>`` is refused to everyone but ``admin``).
+
+Source agencies (``shared/contracts/sources.py``): health, hr_social_security, education,
+medical_insurance, civil_registry, emergency_management, price_authority. Each may publish exactly the
+subjects of its own event families and nothing else (no JetStream API, no subscription but its inbox).
 The workflow worker does not touch NATS and has no user. Only ``admin`` may create or change streams;
 every process may read the configuration of doudi's streams (start-up checks they exist).
 """
@@ -36,7 +41,8 @@ from shared.contracts.domain_events import (
     PAYMENT_DISBURSED,
     PAYMENT_RECOVERY_OPENED,
 )
-from shared.contracts.events import DLQ_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX, INBOUND_EVENTS
+from shared.contracts.events import DLQ_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX
+from shared.contracts.sources import SOURCES
 from shared.infra.bus import STREAM_CASES, STREAM_DLQ, STREAM_EVENTS, STREAM_PAYMENTS, STREAMS, inbox_prefix
 
 # services/operations/subscribers.py: projection failures are dead-lettered here.
@@ -45,7 +51,6 @@ DLQ_PROJECTION = "doudi.dlq.projection"
 JS_API = "$JS.API"
 PASSWORDS_FILE = "nats-users.json"
 ADMIN = "admin"
-AGENCY = "agency"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class NatsUser:
     extra_subscribe: tuple[str, ...] = ()
     subscribe_deny: tuple[str, ...] = ()
     service: bool = True                      # a doudi process (own inbox prefix, stream-info check)
+    source: bool = False                      # a source agency (own inbox prefix, publishes only)
+    watches_bus: bool = False                 # reads every declared consumer's state (lag, redeliveries)
 
     @property
     def env_var(self) -> str:
@@ -87,6 +94,8 @@ class NatsUser:
                 f"{JS_API}.CONSUMER.MSG.NEXT.{c.stream}.{c.durable}",
                 f"$JS.ACK.{c.stream}.{c.durable}.>",
             ]
+        if self.watches_bus:
+            allow += [f"{JS_API}.CONSUMER.INFO.{c.stream}.{c.durable}" for u in _SERVICES for c in u.consumes]
         if self.reads_dead_letters:
             allow += [
                 f"{JS_API}.STREAM.NAMES",  # nats-py finds the stream of a subject before an ordered read
@@ -99,7 +108,7 @@ class NatsUser:
         return _unique(allow + list(self.extra_publish))
 
     def subscribe_allow(self) -> list[str]:
-        inbox = [f"{inbox_prefix(self.name)}.>"] if self.service else []
+        inbox = [f"{inbox_prefix(self.name)}.>"] if self.service or self.source else []
         return _unique(inbox + list(self.extra_subscribe))
 
 
@@ -127,14 +136,17 @@ _SERVICES: tuple[NatsUser, ...] = (
     NatsUser(
         "operations",
         "read model from case and payment events, stalled cases, projection DLQ, DLQ list and redelivery"
-        " (services/operations/subscribers.py, sweep.py, admin.py)",
+        " (services/operations/subscribers.py, sweep.py, admin.py); projects dead letters into alerts and"
+        " watches streams and consumers (bus_health.py)",
         # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*).
         publishes=(CASE_STALLED, DLQ_PROJECTION, f"{EVENTS_SUBJECT_PREFIX}>"),
         consumes=(
             Consumer(STREAM_CASES, "operations-cases", "doudi.case.>"),
             Consumer(STREAM_PAYMENTS, "operations-payments", "doudi.payment.>"),
+            Consumer(STREAM_DLQ, "operations-dlq", "doudi.dlq.>"),
         ),
         reads_dead_letters=True,
+        watches_bus=True,
     ),
 )
 
@@ -142,15 +154,13 @@ SERVICE_USERS: tuple[str, ...] = tuple(u.name for u in _SERVICES)
 
 USERS: tuple[NatsUser, ...] = (
     *_SERVICES,
-    NatsUser(
-        AGENCY,
-        "other agencies' systems: publish the inbound events of architecture.md, nothing else",
-        publishes=tuple(f"{EVENTS_SUBJECT_PREFIX}{name}" for name in INBOUND_EVENTS),
-        # Their clients use the default _INBOX prefix for JetStream acks; never another user's inbox.
-        extra_subscribe=("_INBOX.>",),
-        subscribe_deny=tuple(f"{inbox_prefix(name)}.>" for name in (*SERVICE_USERS, ADMIN)),
+    *(NatsUser(
+        agency.user,
+        f"source agency {agency.user} ({agency.name_zh}): publishes its own events only",
+        publishes=agency.subjects,
         service=False,
-    ),
+        source=True,
+    ) for agency in SOURCES),
     NatsUser(
         ADMIN,
         "the doudi CLI (publish, streams), stream set-up, the test client: everything under doudi",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import hashlib
 import json
 import logging
 from typing import Any
@@ -60,6 +62,31 @@ async def first_delivery(conn: asyncpg.Connection, event_id: str, subject: str) 
         event_id, subject,
     )
     return row is not None
+
+
+class Content(enum.Enum):
+    NEW = "new"              # first time this event id is seen
+    SAME = "same"            # seen before with the same content: a redelivery, a no-op downstream
+    CONFLICT = "conflict"    # seen before with different content: never applied, dead-lettered
+
+
+def content_digest(subject: str, event: dict[str, Any]) -> str:
+    """A digest of what an event says (subject and the whole CloudEvent, key order and spacing aside)."""
+    canonical = json.dumps({"subject": subject, "event": event}, sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+async def claim_content(conn: asyncpg.Connection, event_id: str, subject: str, digest: str) -> Content:
+    """Record what an inbound event id carried, once; compare a later delivery of the same id with it.
+    One statement, so two deliveries of one id racing each other still see one winner."""
+    row = await conn.fetchrow(
+        "INSERT INTO inbound_content (event_id, subject, digest) VALUES ($1, $2, $3)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id", event_id, subject, digest)
+    if row is not None:
+        return Content.NEW
+    known = await conn.fetchval("SELECT digest FROM inbound_content WHERE event_id = $1", event_id)
+    return Content.SAME if known == digest else Content.CONFLICT
 
 
 class OutboxRelay:

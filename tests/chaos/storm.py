@@ -40,8 +40,9 @@ import nats
 
 from deploy.embedded import SERVICES, EmbeddedStack, Ports
 from shared.contracts.events import make_cloudevent
+from shared.contracts.sources import SOURCE_USERS, owner_of
 from shared.infra.bus import connect
-from shared.infra.nats_permissions import ADMIN, AGENCY
+from shared.infra.nats_permissions import ADMIN
 from tests.support import StackClient, household, national_id
 
 log = logging.getLogger("doudi.chaos")
@@ -352,36 +353,39 @@ def verify(plan: Sequence[PlannedEvent], state: State, report: ChaosReport) -> N
 
 
 class Publisher:
-    """An agency's system: publish each event, retry until JetStream acknowledges it."""
+    """The agencies' systems: publish each event as the source agency that owns it (its own NATS user),
+    retry until JetStream acknowledges it."""
 
-    def __init__(self, nats_url: str, report: ChaosReport):
-        self.nats_url = nats_url  # with the credentials of NATS user ``agency``
+    def __init__(self, nats_urls: dict[str, str], report: ChaosReport):
+        self.nats_urls = nats_urls  # source agency user -> URL with its credentials
         self.report = report
-        self._nc: nats.NATS | None = None
+        self._ncs: dict[str, nats.NATS] = {}
         self._lock = asyncio.Lock()
 
-    async def _conn(self) -> nats.NATS:
+    async def _conn(self, user: str) -> nats.NATS:
         async with self._lock:
-            if self._nc is None or self._nc.is_closed:
+            nc = self._ncs.get(user)
+            if nc is None or nc.is_closed:
                 # bounded: an initial connect that cannot succeed (NATS down, refused credentials) must
                 # come back to the retry loop and its deadline, not retry inside nats-py for ever
-                self._nc = await asyncio.wait_for(
-                    connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
-                            allow_reconnect=True, error_cb=self._on_error), timeout=10)
-            return self._nc
+                nc = self._ncs[user] = await asyncio.wait_for(
+                    connect(self.nats_urls[user], max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                            connect_timeout=2, allow_reconnect=True, error_cb=self._on_error), timeout=10)
+            return nc
 
     @staticmethod
     async def _on_error(e: Exception) -> None:
         log.debug("publisher's NATS connection: %r", e)  # expected while NATS is being killed
 
     async def publish(self, ev: PlannedEvent, *, with_msg_id: bool = True, deadline: float) -> bool:
+        agency = owner_of(ev.kind.event)
         body = json.dumps(make_cloudevent(ev.kind.event, ev.data, event_id=ev.event_id,
-                                          source="urn:agency:chaos")).encode()
+                                          source=f"{agency.source_uri}:chaos")).encode()
         headers = {"Nats-Msg-Id": ev.event_id} if with_msg_id else None
         delay = 0.2
         while True:
             try:
-                nc = await self._conn()
+                nc = await self._conn(agency.user)
                 await nc.jetstream().publish(f"doudi.events.{ev.kind.event}", body, headers=headers, timeout=3)
                 self.report.publications += 1
                 return True
@@ -396,9 +400,10 @@ class Publisher:
                 delay = min(delay * 2, 2.0)
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self._nc.close()
+        for nc in self._ncs.values():
+            if not nc.is_closed:
+                with contextlib.suppress(Exception):
+                    await nc.close()
 
 
 async def killer(stack: EmbeddedStack, rng: random.Random, report: ChaosReport, stop: asyncio.Event, *,
@@ -562,7 +567,7 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
     stop_supervisor = asyncio.Event()
     supervisor: asyncio.Task[None] | None = None
     client = StackClient(stack.api_url, stack.nats_url_for(ADMIN), stack.database_url)
-    publisher = Publisher(stack.nats_url_for(AGENCY), report)  # as the agencies' systems publish
+    publisher = Publisher({u: stack.nats_url_for(u) for u in SOURCE_USERS}, report)  # as the agencies publish
     pool: asyncpg.Pool | None = None
     try:
         await stack.start()

@@ -1,0 +1,184 @@
+"""The bus as operators see it (总线运行状况): streams against their limits, consumers' lag and
+redeliveries, and alerts (every dead letter, a conflicting duplicate among them; a stream near its limit).
+
+``GET /api/admin/bus`` reads JetStream live; ``GET /api/admin/alerts`` reads the alerts the DLQ consumer
+(services/operations/subscribers.py) and the stream watcher (``watch_streams``, a background job of the
+operations process) record in ``bus_alerts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from nats.js.errors import NotFoundError
+from pydantic import BaseModel
+
+from shared.auth import ProvinceAdmin
+from shared.infra import bus
+from shared.infra.bus import ALERT_AT, STREAM_LIMITS, STREAMS
+from shared.infra.consumer import Delivered
+from shared.infra.nats_permissions import USERS
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/admin")
+
+KIND_STREAM_NEAR_LIMIT = "stream_near_limit"
+AlertKind = Literal["conflicting_duplicate", "invalid", "failed", "projection", "stream_near_limit"]
+WATCH_EVERY_S = 30.0
+
+
+# -- recording -------------------------------------------------------------------------------------
+
+
+async def record_dead_letter(pool: asyncpg.Pool, delivered: Delivered) -> None:
+    """One alert per dead letter (keyed by its DLQ stream sequence: a redelivery records nothing new)."""
+    h = delivered.headers
+    kind = h.get("Doudi-Dlq-Kind") or ("projection" if delivered.subject.endswith(".projection") else "invalid")
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO bus_alerts (alert_id, kind, subject, event_id, reason, detail)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (alert_id) DO NOTHING",
+            f"dlq:{delivered.stream_seq}", kind, h.get("Doudi-Original-Subject"), h.get("Doudi-Event-Id"),
+            h.get("Doudi-Dlq-Reason") or "(no reason given)",
+            {"dlq_subject": delivered.subject, "dlq_seq": delivered.stream_seq,
+             "deliveries": h.get("Doudi-Deliveries"), "truncated": h.get("Doudi-Dlq-Truncated")})
+
+
+class StreamState(BaseModel):
+    stream: str
+    messages: int
+    bytes: int
+    max_bytes: int
+    max_age_s: float
+    used: float                 # bytes / max_bytes
+    near_limit: bool
+    why: str
+
+
+class ConsumerState(BaseModel):
+    stream: str
+    durable: str
+    pending: int                # lag: messages not yet delivered
+    ack_pending: int            # delivered, not yet acknowledged (in work or waiting for a redelivery)
+    redelivered: int            # delivered more than once and not yet acknowledged
+    max_deliver: int | None
+    backoff_s: list[float]
+    found: bool
+
+
+async def stream_states(nats_url: str) -> list[StreamState]:
+    nc = await bus.connect(nats_url, connect_timeout=5)
+    try:
+        js = nc.jetstream(timeout=5)
+        out = []
+        for name in STREAMS:
+            info = await js.stream_info(name)
+            limits = STREAM_LIMITS[name]
+            max_bytes = info.config.max_bytes or limits.max_bytes
+            used = (info.state.bytes or 0) / max_bytes if max_bytes > 0 else 0.0
+            out.append(StreamState(stream=name, messages=info.state.messages or 0, bytes=info.state.bytes or 0,
+                                   max_bytes=max_bytes, max_age_s=info.config.max_age or 0.0, used=round(used, 6),
+                                   near_limit=used >= ALERT_AT, why=limits.why))
+        return out
+    finally:
+        await nc.close()
+
+
+async def consumer_states(nats_url: str) -> list[ConsumerState]:
+    nc = await bus.connect(nats_url, connect_timeout=5)
+    try:
+        js = nc.jetstream(timeout=5)
+        out = []
+        for c in (c for u in USERS for c in u.consumes):
+            try:
+                info = await js.consumer_info(c.stream, c.durable)
+            except NotFoundError:  # its service has not started yet
+                out.append(ConsumerState(stream=c.stream, durable=c.durable, pending=0, ack_pending=0, redelivered=0,
+                                         max_deliver=None, backoff_s=[], found=False))
+                continue
+            out.append(ConsumerState(stream=c.stream, durable=c.durable, pending=info.num_pending or 0,
+                                     ack_pending=info.num_ack_pending or 0, redelivered=info.num_redelivered or 0,
+                                     max_deliver=info.config.max_deliver, backoff_s=list(info.config.backoff or []),
+                                     found=True))
+        return out
+    finally:
+        await nc.close()
+
+
+async def check_streams(pool: asyncpg.Pool, nats_url: str) -> list[StreamState]:
+    """Raise an alert for a stream at ``ALERT_AT`` of its bytes; clear it once it is below again."""
+    states = await stream_states(nats_url)
+    async with pool.acquire() as conn:
+        for s in states:
+            alert_id = f"stream:{s.stream}"
+            if s.near_limit:
+                await conn.execute(
+                    "INSERT INTO bus_alerts (alert_id, kind, subject, reason, detail) VALUES ($1, $2, $3, $4, $5)"
+                    " ON CONFLICT (alert_id) DO UPDATE SET detail = EXCLUDED.detail, reason = EXCLUDED.reason,"
+                    " raised_at = CASE WHEN bus_alerts.cleared_at IS NULL THEN bus_alerts.raised_at ELSE now() END,"
+                    " cleared_at = NULL",
+                    alert_id, KIND_STREAM_NEAR_LIMIT, s.stream,
+                    f"stream {s.stream} holds {s.used:.0%} of its {s.max_bytes} bytes (alert at {ALERT_AT:.0%});"
+                    " when full it refuses new messages",
+                    {"bytes": s.bytes, "max_bytes": s.max_bytes, "messages": s.messages})
+            else:
+                await conn.execute("UPDATE bus_alerts SET cleared_at = now() WHERE alert_id = $1 AND cleared_at IS NULL",
+                                   alert_id)
+    return states
+
+
+async def watch_streams(pool: asyncpg.Pool, nats_url: str, every_s: float = WATCH_EVERY_S) -> None:
+    """The operations process's background job: check the streams' limits every ``every_s`` seconds."""
+    while True:
+        try:
+            await check_streams(pool, nats_url)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # NATS or the database away: the next round tries again
+            log.warning("stream limit check failed: %r", exc)
+        await asyncio.sleep(every_s)
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+class BusOut(BaseModel):
+    streams: list[StreamState]
+    consumers: list[ConsumerState]
+    open_alerts: int
+
+
+@router.get("/bus", response_model=BusOut, summary="Streams against their limits, consumers' lag and redeliveries")
+async def bus_state(principal: ProvinceAdmin, request: Request) -> BusOut:
+    rt = request.app.state.runtime
+    streams = await check_streams(rt.pool, rt.settings.nats_url)
+    consumers = await consumer_states(rt.settings.nats_url)
+    async with rt.pool.acquire() as conn:
+        open_alerts = await conn.fetchval("SELECT count(*) FROM bus_alerts WHERE cleared_at IS NULL")
+    return BusOut(streams=streams, consumers=consumers, open_alerts=open_alerts)
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    kind: str
+    subject: str | None
+    event_id: str | None
+    reason: str
+    detail: dict[str, Any]
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Bus alerts: dead letters, conflicting duplicates, full streams")
+async def alerts(principal: ProvinceAdmin, request: Request, kind: AlertKind | None = None, open_only: bool = True,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[AlertOut]:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM bus_alerts WHERE ($1::text IS NULL OR kind = $1) AND (NOT $2 OR cleared_at IS NULL)"
+            " ORDER BY raised_at DESC, alert_id LIMIT $3", kind, open_only, limit)
+    return [AlertOut(**dict(r)) for r in rows]
