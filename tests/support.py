@@ -60,8 +60,12 @@ async def wait_for(probe: Callable[[], Awaitable[T | None]], timeout: float = 30
 class StackClient:
     """Talks to a running stack the way its users do: HTTP with tokens, CloudEvents on NATS."""
 
-    def __init__(self, api_url: str, nats_url: str, database_url: str):
-        # nats_url carries the credentials of the NATS user to publish as (EmbeddedStack.admin_nats_url)
+    def __init__(self, api_url: str, nats_url: str, database_url: str, *, sources: dict[str, str] | None = None):
+        # nats_url carries the credentials of the admin NATS user (EmbeddedStack.admin_nats_url); ``sources``
+        # (source agency user -> its NATS URL with credentials) makes publish() publish as the agency that
+        # owns the event, as the agencies' systems do (without it, publish() publishes as admin)
+        self.sources = sources or {}
+        self._source_ncs: dict[str, nats.NATS] = {}
         self.api_url = api_url
         self.nats_url = nats_url
         self.database_url = database_url
@@ -78,6 +82,21 @@ class StackClient:
         await self.http.aclose()
         if self._nc is not None:
             await self._nc.close()
+        for nc in self._source_ncs.values():
+            await nc.close()
+
+    async def publisher(self, name: str, as_source: str | None = None) -> tuple[nats.NATS, str]:
+        """The connection to publish ``name`` on and the CloudEvents source to give it: the owning agency's
+        (or ``as_source``'s) when the client knows the agencies' credentials, else admin's."""
+        from shared.contracts.sources import BY_USER, owner_of
+
+        user = as_source or (owner_of(name).user if self.sources else None)
+        if user is None:
+            return await self.nc(), "urn:test"
+        nc = self._source_ncs.get(user)
+        if nc is None or nc.is_closed:
+            nc = self._source_ncs[user] = await connect(self.sources[user])
+        return nc, BY_USER[user].source_uri
 
     async def register(self, body: dict[str, Any]) -> dict[str, Any]:
         r = await self.http.post("/api/households", json=body, headers=self.clerk)
@@ -85,22 +104,25 @@ class StackClient:
         return r.json()
 
     async def publish(self, name: str, data: dict[str, Any], *, event_id: str | None = None,
-                      msg_id: bool = True, raw: bytes | None = None) -> str:
+                      msg_id: bool = True, raw: bytes | None = None, as_source: str | None = None) -> str:
         event_id = event_id or f"evt-{uuid.uuid4()}"
-        body = raw if raw is not None else json.dumps(make_cloudevent(name, data, event_id=event_id)).encode()
+        nc, source = await self.publisher(name, as_source)
+        body = raw if raw is not None else json.dumps(make_cloudevent(name, data, event_id=event_id,
+                                                                      source=source)).encode()
         headers = {"Nats-Msg-Id": event_id} if msg_id else None
-        await (await self.nc()).jetstream().publish(f"doudi.events.{name}", body, headers=headers)
+        await nc.jetstream().publish(f"doudi.events.{name}", body, headers=headers)
         return event_id
 
     async def publish_event(self, name: str, data: dict[str, Any], *, time: str | None = None,
                             event_id: str | None = None) -> str:
         """Publish with a CloudEvents ``time`` (the report date some pathways take their business date from)."""
         event_id = event_id or f"evt-{uuid.uuid4()}"
-        envelope = make_cloudevent(name, data, event_id=event_id)
+        nc, source = await self.publisher(name)
+        envelope = make_cloudevent(name, data, event_id=event_id, source=source)
         if time:
             envelope["time"] = time
-        await (await self.nc()).jetstream().publish(f"doudi.events.{name}", json.dumps(envelope).encode(),
-                                                   headers={"Nats-Msg-Id": event_id})
+        await nc.jetstream().publish(f"doudi.events.{name}", json.dumps(envelope).encode(),
+                                     headers={"Nats-Msg-Id": event_id})
         return event_id
 
     async def cases(self, **params: Any) -> list[dict[str, Any]]:

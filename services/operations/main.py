@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.operations import admin, codec, dashboard, frontdoor, routes, subscribers
+from services.operations import admin, bus_health, codec, dashboard, frontdoor, routes, subscribers
 from services.operations.activities import OperationsActivities, ensure_sweep_schedule
 from shared.infra.process import Runtime, ServiceParts, run
 from workflows.stalled_sweep import TASK_QUEUE_OPERATIONS
@@ -34,6 +34,7 @@ def build(rt: Runtime) -> ServiceParts:
                   description="兜底 doudi: basic-living relief for people in hardship")
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.include_router(bus_health.router)  # streams, consumers' lag and redeliveries, bus alerts
     app.include_router(codec.router)  # the Temporal UI's remote codec (admin, audited)
     dashboard.install(app)  # the dashboard page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)
@@ -51,8 +52,11 @@ def build(rt: Runtime) -> ServiceParts:
     async def schedule_sweep() -> None:
         await ensure_sweep_schedule(rt.temporal, timedelta(seconds=s.stall_sweep_seconds))
 
+    async def watch_streams() -> None:
+        await bus_health.watch_streams(rt.pool, s.nats_url)
+
     return ServiceParts(app=app, task_queue=TASK_QUEUE_OPERATIONS, activities=[ops.sweep_stalled],
-                        background=[schedule_sweep])
+                        background=[schedule_sweep, watch_streams])
 
 
 async def _case_region(rt: Runtime, case_id: str) -> str | None:
