@@ -35,6 +35,7 @@ from shared.contracts import activities as act
 from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_many_to_outbox
 from shared.policy import load_library
+from shared.policy.benefit import WorkPlace
 from workflows.renewal.inputs import (
     PATHWAY,
     EnrolmentApplication,
@@ -58,6 +59,9 @@ WORKING_AGE = (16, 60)
 MINOR_UNDER, ELDERLY_FROM = 18, 60
 SPECIAL_FLAGS = {"severely_disabled", "seriously_ill"}
 WORKING_FLAG = "employed"
+FULL_CARE_FLAG = "full_care"  # an extreme-poverty person needing full care (照料护理, seeds 003/004)
+INSTITUTION_FLAG = "raised_in_institution"  # an orphan raised in an institution (机构内养育孤儿, seed 002)
+MARGINAL_CATEGORIES = {"marginal", "low_income_db"}  # 低保边缘 / in the low-income database (seed 002)
 
 
 def period_of(on: date) -> str:
@@ -70,19 +74,31 @@ def _age(birth: date, on: date) -> int:
 
 def household_from_registry(members: list[dict[str, Any]], *, monthly_income_fen: int, urban: bool,
                             extreme_poverty: bool, on: date, income_stable: bool = True,
-                            remote: bool = False, registry_version: int | None = None) -> Household:
-    """The renewal workflow's view of a household, from the registry's members living on ``on``."""
+                            remote: bool = False, registry_version: int | None = None,
+                            categories: list[str] | None = None, applicant: str | None = None) -> Household:
+    """The renewal workflow's view of a household, from the registry's members living on ``on``: the
+    applicant (else the head) first, the facts the benefit needs (remote, marginal, orphans, care, 务工地)."""
     living = [m for m in members if m.get("deceased_on") is None or m["deceased_on"] > on]
+    cats = set(categories or ())
     out = []
-    for m in sorted(living, key=lambda m: (m.get("relation") != "head", m["person_id"])):
+    for m in sorted(living, key=lambda m: (m["person_id"] != applicant, m.get("relation") != "head", m["person_id"])):
         age = _age(m["birth_date"], on)
         flags = set(m.get("flags") or ())
+        working = WORKING_FLAG in flags
+        place = m.get("work_region_code")
         out.append(Member(person_id=m["person_id"], working_age=WORKING_AGE[0] <= age < WORKING_AGE[1],
-                          working=WORKING_FLAG in flags,
-                          special=age < MINOR_UNDER or age >= ELDERLY_FROM or bool(flags & SPECIAL_FLAGS)))
+                          working=working,
+                          special=age < MINOR_UNDER or age >= ELDERLY_FROM or bool(flags & SPECIAL_FLAGS),
+                          severely_disabled_or_ill=bool(flags & SPECIAL_FLAGS),
+                          # local practice: a place of work away from home is a town (its urban standard)
+                          work_place=WorkPlace(region_code=place, urban=True) if working and place else None,
+                          full_care=FULL_CARE_FLAG in flags))
+    orphan = None
+    if "orphan" in cats and extreme_poverty:  # orphans are carried as their own (特困-kind) roster record
+        orphan = "institutional" if any(INSTITUTION_FLAG in (m.get("flags") or ()) for m in living) else "dispersed"
     return Household(members=out or [Member(person_id=members[0]["person_id"])], monthly_income_fen=monthly_income_fen,
                      urban=urban, extreme_poverty=extreme_poverty, income_stable=income_stable, remote=remote,
-                     registry_version=registry_version)
+                     registry_version=registry_version, marginal=bool(cats & MARGINAL_CATEGORIES), orphan=orphan)
 
 
 def due_at(period: str) -> datetime:
@@ -148,8 +164,8 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
 
 
 async def _members(conn: asyncpg.Connection, household_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    rows = await conn.fetch("SELECT household_id, person_id, relation, birth_date, flags, deceased_on FROM members"
-                            " WHERE household_id = ANY($1::text[])", household_ids)
+    rows = await conn.fetch("SELECT household_id, person_id, relation, birth_date, flags, deceased_on, work_region_code"
+                            " FROM members WHERE household_id = ANY($1::text[])", household_ids)
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r["household_id"], []).append(dict(r))
@@ -162,7 +178,8 @@ def _review_input(e: asyncpg.Record, h: asyncpg.Record, members: list[dict[str, 
     household = household_from_registry(
         members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
         extreme_poverty=e["kind"] == "extreme_poverty", on=on, income_stable=e["cadence"] == "stable",
-        registry_version=h["version"]).model_copy(update={
+        registry_version=h["version"], remote=h["remote"], categories=list(h["categories"] or []),
+        applicant=e["person_id"]).model_copy(update={
             "monthly_rigid_expenditure_fen": e["monthly_rigid_expenditure_fen"], "single_person": e["single_person"]})
     state = RenewalState(period=first_period, household=household, level_fen=e["level_fen"], kind=e["kind"],
                          next_review=e["next_review"], last_income_reason=h["income_reason"],
@@ -248,7 +265,8 @@ def _terms_table(regions: list[str], on: date) -> list[tuple[str, int | None, in
 
 
 CHANGED_SQL = """
-SELECT e.*, h.monthly_income_fen, h.urban, h.version, h.income_reason, h.region_code AS registry_region
+SELECT e.*, h.monthly_income_fen, h.urban, h.version, h.income_reason, h.region_code AS registry_region,
+       h.remote, h.categories
 FROM enrolments e JOIN households h USING (household_id)
 WHERE e.region_code LIKE $1 || '%' AND e.status <> 'terminated' AND e.managed_by = 'cycle'
   AND h.version <> e.reviewed_version

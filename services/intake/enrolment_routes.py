@@ -30,7 +30,7 @@ from shared.auth import Principal, Role, require_roles
 from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts.api import HouseholdIn
 from shared.infra.db import unit_of_work
-from shared.policy import BenefitHousehold, load_library, monthly_benefit
+from shared.policy import load_library, monthly_benefit
 from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_for
 from workflows.renewal.inputs import PERIOD, cadence_of
 
@@ -83,12 +83,11 @@ def _line_level(line: ImportLine, on: date) -> tuple[int | None, str]:
         return line.level_fen, ""
     h = enrolment.household_from_registry(
         [m.model_dump() for m in line.household.members], monthly_income_fen=line.household.monthly_income_fen,
-        urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty", on=on)
-    b = monthly_benefit(load_library(), line.household.region_code, on, BenefitHousehold(
-        size=len(h.members), monthly_income_fen=h.monthly_income_fen, urban=h.urban,
-        extreme_poverty=h.extreme_poverty, working_members=sum(m.working for m in h.members),
-        special_members=sum(m.special for m in h.members),
-        monthly_rigid_expenditure_fen=line.monthly_rigid_expenditure_fen, single_person=line.single_person))
+        urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty", on=on,
+        remote=line.household.remote, categories=[str(c) for c in line.household.categories])
+    h = h.model_copy(update={"monthly_rigid_expenditure_fen": line.monthly_rigid_expenditure_fen,
+                             "single_person": line.single_person})
+    b = monthly_benefit(load_library(), line.household.region_code, on, h.benefit_facts())
     return (b.amount_fen, "") if b.payable else (None, b.reason)
 
 

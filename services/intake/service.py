@@ -69,7 +69,7 @@ class IntakeService:
         return HouseholdOut(household_id=view["household_id"], region_code=view["region_code"],
                             urban=view["urban"], categories=list(view["categories"]),
                             monthly_income_fen=view["monthly_income_fen"], members=view["members"],
-                            version=version, created=created)
+                            version=version, created=created, remote=view["remote"])
 
     async def accept_event(self, event: InboundEvent, subject: str) -> str | None:
         """Open the case an inbound event calls for (once per event id, once per incident) and make

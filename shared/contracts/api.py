@@ -23,6 +23,8 @@ class Category(StrEnum):
     street_person = "street_person"                    # 流浪乞讨人员
     old_age_allowance = "old_age_allowance"            # 高龄津贴
     rural_revitalisation_certified = "rural_revitalisation_certified"  # 乡村振兴部门认定
+    de_facto_unsupported_child = "de_facto_unsupported_child"  # 事实无人抚养儿童
+    poverty_alleviated = "poverty_alleviated"          # 脱贫人口
 
 
 class MemberIn(BaseModel):
@@ -32,7 +34,10 @@ class MemberIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     relation: str = Field(min_length=1, max_length=30, description="e.g. head, spouse, child, parent")
     birth_date: date
-    flags: list[str] = Field(default_factory=list, description="e.g. severely_disabled, seriously_ill")
+    flags: list[str] = Field(default_factory=list, description="e.g. severely_disabled, seriously_ill, employed, "
+                             "full_care (特困 person needing full care), raised_in_institution (orphan)")
+    work_region_code: RegionCode | None = Field(
+        default=None, description="务工地: where an employed member works away from home (employment-cost deduction)")
 
 
 class HouseholdIn(BaseModel):
@@ -44,6 +49,8 @@ class HouseholdIn(BaseModel):
     categories: list[Category] = Field(default_factory=list)
     monthly_income_fen: Fen
     members: list[MemberIn] = Field(min_length=1)
+    remote: bool = Field(default=False, description="XPCC 边远: a company 30 km or more from the regiment seat, or a "
+                                                    "border regiment (距离团部30公里以上的连队或边境团场)")
 
     @field_validator("members")
     @classmethod
@@ -107,6 +114,7 @@ class HouseholdOut(BaseModel):
     members: list[dict[str, Any]]
     version: int
     created: bool
+    remote: bool = False
 
 
 class PaymentView(BaseModel):

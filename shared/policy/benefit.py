@@ -39,13 +39,22 @@ monthly standard only given yearly is the yearly figure / 12, rounded half up.
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .library import PolicyLibrary
 from .models import Figure
+
+
+class WorkPlace(BaseModel):
+    """Where a working member works when away from home (务工地, seed 001): its region and area."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region_code: str = Field(pattern=r"^(\d{6}|\d{9}|\d{12})$")
+    urban: bool = True  # the place of work's urban (城市) or rural (农村) standard
 
 
 class BenefitHousehold(BaseModel):
@@ -64,6 +73,25 @@ class BenefitHousehold(BaseModel):
     # 单人保: the applicant alone, a severely disabled / seriously ill member of this (low-income) household
     single_person: bool = False
     own_monthly_income_fen: int = Field(default=0, ge=0)  # the single person's own income
+    # 单人保 needs a 低保边缘 household (seed 002), recognised as such (低收入人口数据库) ...
+    marginal: bool = False
+    # ... and an applicant who is severely disabled or seriously ill (「重残人员、重病患者等特殊困难人员」)
+    applicant_severely_disabled_or_ill: bool = False
+    # 务工地 (seed 001): the place of work of each working member who works away from home; the others
+    # work where the household lives
+    work_places: tuple[WorkPlace, ...] = ()
+    # 照料护理 (seeds 003/004): extreme-poverty persons of the household who need full care
+    full_care_persons: int = Field(default=0, ge=0)
+    # the enrolled persons are orphans (seed 002): raised in an institution, or living dispersed
+    orphan: Literal["institutional", "dispersed"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenefitHousehold:
+        if len(self.work_places) > self.working_members:
+            raise ValueError(f"work_places: {len(self.work_places)} places for {self.working_members} working members")
+        if self.full_care_persons > self.size:
+            raise ValueError(f"full_care_persons: {self.full_care_persons} of a household of {self.size}")
+        return self
 
 
 class BenefitLine(BaseModel):
@@ -129,6 +157,8 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
         return Benefit(kind=kind, decidable=False, payable=False, amount_fen=0, citations=cites, **where,
                        reason=f"no pack in force for {region} on {on} sets the {area} dibao standard")
 
+    if household.orphan is not None:
+        return _orphan_allowance(lib, region, on, household, standard, cites, where)
     if household.extreme_poverty:
         mul = _value(lib, "extreme_poverty_multiple", region, on, cites)
         if mul is None:
@@ -139,8 +169,18 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
         amount = per_person * household.size
         line = BenefitLine(label="extreme_poverty_support", amount_fen=amount,
                            basis=f"{mul.value} x {area} standard {standard} fen = {per_person} fen x {household.size}")
+        support = [line]
+        if household.full_care_persons:
+            care = _full_care(lib, region, on, household.full_care_persons, cites)
+            if isinstance(care, str):
+                return Benefit(kind=kind, decidable=False, payable=False, amount_fen=0, standard_fen=standard,
+                               citations=cites, reason=care, **where)
+            support.append(care)
+            amount += care.amount_fen
+        basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in support)
         return Benefit(kind=kind, decidable=True, payable=amount > 0, amount_fen=amount, standard_fen=standard,
-                       lines=[line], citations=cites, reason=f"extreme-poverty support: {line.basis}", **where)
+                       lines=support, citations=cites, reason=f"extreme-poverty support {amount} fen: {basis}",
+                       **where)
 
     if household.single_person:
         return _single_person(lib, region, on, household, standard, cites, where)
@@ -153,13 +193,14 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
         income -= rigid
     deduction = 0
     if household.working_members:
-        ratio = _value(lib, "employment_cost_deduction_ratio", region, on, cites)
-        if ratio is not None:
-            per_worker = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
-            deduction = min(income, per_worker * household.working_members)
+        found = _employment_cost(lib, region, on, household, standard, cites)
+        if isinstance(found, str):
+            return Benefit(kind=kind, decidable=False, payable=False, amount_fen=0, standard_fen=standard,
+                           citations=cites, reason=found, **where)
+        if found is not None:
+            deduction = min(income, found[0])
             lines.append(BenefitLine(label="employment_cost_deduction", amount_fen=-deduction,
-                                     basis=f"{ratio.value} x standard {standard} fen = {per_worker} fen x "
-                                           f"{household.working_members} working (from counted income)"))
+                                     basis=f"{found[1]} (from counted income)"))
     counted = income - deduction
     need = standard * household.size
     gap = need - counted
@@ -191,6 +232,79 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
                    **where)
 
 
+def _employment_cost(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
+                     cites: list[str]) -> tuple[int, str] | str | None:
+    """The employment-cost deduction (seed 001 「扣减额度按照务工地同期月最低生活保障标准的 30% 计算」): the
+    household's pack's ratio x the monthly standard of each working member's place of work (务工地) in the
+    same month; a member working at home is deducted on the household's own standard. Returns (fen, basis),
+    None where no pack in force sets the ratio, or why it cannot be computed (a place of work whose
+    standard no pack sets: no amount is guessed)."""
+    ratio = _value(lib, "employment_cost_deduction_ratio", region, on, cites)
+    if ratio is None:
+        return None
+    at_home = h.working_members - len(h.work_places)
+    total, parts = 0, []
+    if at_home:
+        per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+        total += per * at_home
+        parts.append(f"{ratio.value} x standard {standard} fen = {per} fen x {at_home} working at home")
+    for place in h.work_places:
+        there = monthly_standard_fen(lib, place.region_code, on, place.urban, cites)
+        area = "urban" if place.urban else "rural"
+        if there is None:
+            return (f"no pack in force for the place of work {place.region_code} on {on} sets its {area} dibao "
+                    "standard: the employment-cost deduction (务工地标准) cannot be computed")
+        per = _half_up(Decimal(there) * ratio.value)  # type: ignore[operator]
+        total += per
+        parts.append(f"{ratio.value} x the {area} standard of the place of work {place.region_code} "
+                     f"{there} fen = {per} fen")
+    return total, "; ".join(parts)
+
+
+def _full_care(lib: PolicyLibrary, region: str, on: date, persons: int, cites: list[str]) -> BenefitLine | str:
+    """The care allowance (照料护理) of extreme-poverty persons needing full care, on top of their basic
+    support: seed 003 「抓紧落实特困人员照料护理标准」 leaves the standard to the provinces
+    (``full_care_monthly_fen``); XPCC (seed 004) sets a floor 「确保全护理特困对象照料护理标准不低于当地最低工资标准的
+    70%」 (``full_care_standard_min_ratio_of_minimum_wage`` x the division's ``minimum_wage_monthly_fen``,
+    a fraction of a fen rounded up: it is a floor). The larger of the two where both are set; the text
+    of why where neither is (no amount is guessed)."""
+    configured = _value(lib, "full_care_monthly_fen", region, on, cites)
+    ratio = _value(lib, "full_care_standard_min_ratio_of_minimum_wage", region, on, cites)
+    wage = _value(lib, "minimum_wage_monthly_fen", region, on, cites) if ratio is not None else None
+    options: list[tuple[int, str]] = []
+    if configured is not None:
+        options.append((int(configured.value), f"full-care standard {configured.value} fen"))  # type: ignore[arg-type]
+    if ratio is not None and wage is not None:
+        floor = int((Decimal(int(wage.value)) * ratio.value).to_integral_value(rounding=ROUND_CEILING))  # type: ignore[arg-type,operator]
+        options.append((floor, f"not below {ratio.value} x minimum wage {wage.value} fen = {floor} fen"))
+    if not options:
+        return (f"no pack in force for {region} on {on} sets the full-care standard (照料护理标准) or the minimum "
+                "wage it is tied to: the care allowance cannot be computed")
+    per, why = max(options)
+    return BenefitLine(label="full_care_allowance", amount_fen=per * persons,
+                       basis=f"{why} x {persons} persons needing full care")
+
+
+def _orphan_allowance(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
+                      cites: list[str], where: dict[str, Any]) -> Benefit:
+    """The orphan allowance (seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月1500元、1000元」), per
+    orphan and month, not income-tested. Orphans are carried on the roster like extreme-poverty persons
+    (kind ``extreme_poverty``: their own record, paid monthly, reviewed yearly); the allowance is their
+    benefit, in place of the extreme-poverty support (local practice: no double support)."""
+    name = f"orphan_{h.orphan}_monthly_fen"
+    fig = _value(lib, name, region, on, cites)
+    if fig is None:
+        return Benefit(kind="extreme_poverty", decidable=False, payable=False, amount_fen=0, standard_fen=standard,
+                       citations=cites, **where,
+                       reason=f"no pack in force for {region} on {on} sets the {h.orphan} orphan allowance")
+    amount = int(fig.value) * h.size  # type: ignore[arg-type]
+    line = BenefitLine(label="orphan_allowance", amount_fen=amount,
+                       basis=f"{h.orphan} orphan allowance {fig.value} fen x {h.size}")
+    return Benefit(kind="extreme_poverty", decidable=True, payable=amount > 0, amount_fen=amount,
+                   standard_fen=standard, lines=[line], citations=cites,
+                   reason=f"orphan allowance {amount} fen: {line.basis}", **where)
+
+
 RIGID = ("rigid_expenditure_deduction", "rigid_expenditure_lookback_months", "rigid_expenditure_and_employment_cost")
 SINGLE_PERSON = ("marginal_single_person_enrolment", "single_person_household_enrolment")
 
@@ -208,16 +322,26 @@ def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehol
 
     if not _declared(lib, SINGLE_PERSON, region, on, cites):
         return refuse(f"no pack in force for {region} on {on} provides single-person inclusion (单人保)")
+    # seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员……参照"单人户"纳入低保」: only such a person
+    if not h.applicant_severely_disabled_or_ill:
+        return refuse("单人保 is for a severely disabled or seriously ill member (重残人员、重病患者); "
+                      "the applicant is neither")
     need = standard * h.size
     if h.monthly_income_fen < need:
         return refuse(f"household income {h.monthly_income_fen} fen is under the standard x {h.size} = {need} fen: "
                       "the household applies as a whole, not one member alone")
+    # a 低保边缘 household: recognised as such (in the low-income database), or under the low-income line
+    # where a pack sets one (seed 004 「高于当地低保标准，但低于低保标准的 1.5 倍」)
     line = _value(lib, "marginal_line_multiple", region, on, cites)
-    if line is not None:
+    if not h.marginal:
+        if line is None:
+            return refuse("the household is not a recognised 低保边缘 (marginal) household in the low-income "
+                          "database: 单人保 is for members of such households")
         limit = _half_up(Decimal(need) * Decimal(str(line.value)))
         if h.monthly_income_fen >= limit:
             return refuse(f"household income {h.monthly_income_fen} fen is not under {line.value} x the standard "
-                          f"x {h.size} = {limit} fen: not a low-income household")
+                          f"x {h.size} = {limit} fen and the household is not a recognised 低保边缘 household: "
+                          "not a low-income household")
     gap = standard - h.own_monthly_income_fen
     if gap <= 0:
         return refuse(f"the person's own income {h.own_monthly_income_fen} fen reaches the standard {standard} fen")

@@ -82,7 +82,7 @@ def test_rigid_expenditure_is_deducted_from_counted_income_where_a_pack_declares
 
 def test_single_person_inclusion_of_a_low_income_households_severely_disabled_member(tmp_path, monkeypatch):
     lib = local_packs(tmp_path, monkeypatch)  # XPCC first division (fixture standard 60005), line 1.5x (seed 004)
-    member = dict(size=3, single_person=True)
+    member = dict(size=3, single_person=True, applicant_severely_disabled_or_ill=True)
     b = monthly_benefit(lib, XPCC, SEP_2022, BenefitHousehold(monthly_income_fen=200000, **member))
     # 60005 alone, + the fixture's 10% special-member add-on (6000.5 -> 6001, half up)
     assert b.payable and b.amount_fen == 60005 + 6001 and b.lines[0].label == "single_person_inclusion"
@@ -90,6 +90,7 @@ def test_single_person_inclusion_of_a_low_income_households_severely_disabled_me
     assert not above_line.payable and "not a low-income household" in above_line.reason  # 1.5 x 180015 = 270023
     under_standard = monthly_benefit(lib, XPCC, SEP_2022, BenefitHousehold(monthly_income_fen=150000, **member))
     assert not under_standard.payable and "applies as a whole" in under_standard.reason
-    # Ningxia (seed 002) gives no line: any household above the standard; no add-on ratio in its pack
-    ningxia = monthly_benefit(load_library(), NINGXIA, SEP_2022, BenefitHousehold(monthly_income_fen=400000, **member))
+    # Ningxia (seed 002): a recognised 低保边缘 household above the line still qualifies; no add-on ratio in its pack
+    ningxia = monthly_benefit(load_library(), NINGXIA, SEP_2022, BenefitHousehold(monthly_income_fen=400000,
+                                                                                 marginal=True, **member))
     assert ningxia.payable and ningxia.amount_fen == 65000

@@ -148,22 +148,23 @@ async def test_employment_lifts_income_above_the_standard_gradual_exit_for_the_p
     assert "review_gradual_exit" in stages and stages[-1] == "closed" and fakes.transitions[-1].outcome == "terminated"
 
 
-async def test_the_same_inside_ningxias_epidemic_flag_is_not_exited_until_the_flag_lapses(env: WorkflowEnvironment):
+async def test_the_same_in_ningxia_a_household_with_a_child_gets_12_months_across_a_continue_as_new(
+        env: WorkflowEnvironment):
+    # seed 002 「可根据家庭情况给予不少于6个月、不超过18个月」: 6 + 6 for the child (national local-practice rule);
+    # the exit (2023-10) falls after the epidemic-control period, so it is not paused (tests/unit/test_renewal_exits.py)
     fakes = Fakes()
     async with Renewal(env, fakes) as handle:  # default periods_per_run=12: continues as new after 2023-06
         await employment_in_september_2022(env, fakes, handle, 300000)  # 300000 > 3 x 65000
         await paid(env, fakes, 12)
         status = await handle.query(RenewalWorkflow.status)
-        assert status.status == "exit_suspended" and status.period >= "2023-06"  # exit due 2023-04, suspended
+        assert status.status == "gradual_exit" and status.period >= "2023-06"
         result = await handle.result()
-    # the Ningxia pack (and its flag) ends 2023-12-31: the exit is processed in 2024-01, not before
-    assert result.outcome == "terminated" and result.last_period == "2024-01" and "lapsed" in result.reason
+    assert result.outcome == "terminated" and result.last_period == "2023-10" and "lapsed" not in result.reason
     assert [(p.idempotency_key.split(":")[1], p.amount_fen) for p in fakes.payments] == [
-        (p, 105000) for p in periods("2022-07", 18)]
+        (p, 105000) for p in periods("2022-07", 15)]  # 3 enrolled months + 12 gradual-exit months (2022-10..2023-09)
     assert result.runs == 2  # continued as new once, state carried (periods, level, status, seq)
     seqs = [t.seq for t in fakes.transitions]
     assert seqs == sorted(set(seqs))  # never restarted by continue-as-new
-    assert "exit_suspended" in [t.stage for t in fakes.transitions]
 
 
 @pytest.mark.parametrize("profile,next_review", [

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.policy.benefit import BenefitHousehold, WorkPlace
+
 PATHWAY = "renewal"
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -21,6 +23,9 @@ class Member(BaseModel):
     working_age: bool = False  # 有劳动能力: makes the review half-yearly (seed 004)
     working: bool = False  # in employment: the employment-cost deduction applies (seed 001)
     special: bool = False  # minor, elderly, severely disabled or seriously ill: add-on (seed 004)
+    severely_disabled_or_ill: bool = False  # 重残人员、重病患者: may be enrolled alone (单人保, seed 002)
+    work_place: WorkPlace | None = None  # 务工地 when working away from home (employment-cost deduction, seed 001)
+    full_care: bool = False  # an extreme-poverty person needing full care (照料护理, seeds 003/004)
 
 
 class IncomeChange(BaseModel):
@@ -52,6 +57,22 @@ class Household(BaseModel):
     registry_version: int | None = None  # the registry's version this view was read at
     monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)  # deducted where a pack says so (seeds 002/003/004)
     single_person: bool = False  # 单人保: the applicant alone is enrolled (seeds 002/003/004)
+    marginal: bool = False  # a recognised 低保边缘 household (低收入人口数据库): 单人保 needs it (seed 002)
+    orphan: Literal["institutional", "dispersed"] | None = None  # the enrolled persons are orphans (seed 002)
+
+    def benefit_facts(self) -> BenefitHousehold:
+        """What the monthly benefit depends on (shared/policy/benefit.py). The first member is the
+        applicant (the one a 单人保 enrolment enrols alone)."""
+        m = self.members
+        return BenefitHousehold(size=len(m), monthly_income_fen=self.monthly_income_fen, urban=self.urban,
+                                extreme_poverty=self.extreme_poverty, remote=self.remote,
+                                working_members=sum(x.working for x in m), special_members=sum(x.special for x in m),
+                                monthly_rigid_expenditure_fen=self.monthly_rigid_expenditure_fen,
+                                single_person=self.single_person, marginal=self.marginal,
+                                applicant_severely_disabled_or_ill=m[0].severely_disabled_or_ill,
+                                work_places=tuple(x.work_place for x in m if x.working and x.work_place),
+                                full_care_persons=sum(x.full_care for x in m) if self.extreme_poverty else 0,
+                                orphan=self.orphan)
 
 
 def cadence_of(h: Household) -> Literal["stable", "unstable"]:

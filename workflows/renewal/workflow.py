@@ -182,12 +182,7 @@ class RenewalWorkflow(CaseSteps):
 
     @staticmethod
     def _benefit_household(h: Household) -> BenefitHousehold:
-        return BenefitHousehold(size=len(h.members), monthly_income_fen=h.monthly_income_fen, urban=h.urban,
-                                extreme_poverty=h.extreme_poverty, remote=h.remote,
-                                working_members=sum(m.working for m in h.members),
-                                special_members=sum(m.special for m in h.members),
-                                monthly_rigid_expenditure_fen=h.monthly_rigid_expenditure_fen,
-                                single_person=h.single_person)
+        return h.benefit_facts()
 
     def _apply_changes(self, on: date) -> list[str]:
         """Apply the reported changes in effect by the period's first day; what changed, in words."""
