@@ -38,6 +38,10 @@ STREAMS: dict[str, list[str]] = {
 
 # JetStream deduplicates Nats-Msg-Id within this window; the services' inboxes dedupe beyond it.
 DUPLICATE_WINDOW_S = 120.0
+# Not for inbound events: a message reusing an event id with *different* content must reach intake (which
+# dead-letters it as a conflicting duplicate and alerts), not be dropped by the stream as a duplicate of
+# its Nats-Msg-Id. Intake's inbox compares the content of every repeat.
+EVENTS_DUPLICATE_WINDOW_S = 1.0
 
 GIB = 1024**3
 DAY_S = 86400.0
@@ -49,16 +53,18 @@ class StreamLimits:
     error), rather than the stream silently deleting the oldest messages a consumer may not have read.
     Operations raises an alert once a stream holds ``ALERT_AT`` of its bytes (services/operations/bus_health.py)."""
 
-    def __init__(self, max_age_s: float, max_bytes: int, why: str):
+    def __init__(self, max_age_s: float, max_bytes: int, why: str, duplicate_window_s: float = DUPLICATE_WINDOW_S):
         self.max_age_s = max_age_s
         self.max_bytes = max_bytes
         self.why = why
+        self.duplicate_window_s = duplicate_window_s
 
 
 STREAM_LIMITS: dict[str, StreamLimits] = {
     # A province-wide disaster report is ~1M events of ~600 bytes (~0.6 GB); 1 GiB holds it with room, and
     # 30 days is far longer than intake ever lags (it consumes within seconds; lag is alerted long before).
-    STREAM_EVENTS: StreamLimits(30 * DAY_S, 1 * GIB, "inbound facts: consumed in seconds, kept a month"),
+    STREAM_EVENTS: StreamLimits(30 * DAY_S, 1 * GIB, "inbound facts: consumed in seconds, kept a month",
+                                duplicate_window_s=EVENTS_DUPLICATE_WINDOW_S),
     # ~10 case events of ~1 kB per case; a month of a province (~100k cases) is ~1 GB. The read model
     # consumes them at once; the outbox rows stay in PostgreSQL, so 14 days is a generous replay window.
     STREAM_CASES: StreamLimits(14 * DAY_S, 2 * GIB, "case events: projected at once, replay window 14 days"),
@@ -121,7 +127,7 @@ class StreamsNotReady(RuntimeError):
 def _stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig:
     limits = STREAM_LIMITS[name]
     return StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, num_replicas=replicas,
-                        duplicate_window=DUPLICATE_WINDOW_S, max_age=limits.max_age_s, max_bytes=limits.max_bytes,
+                        duplicate_window=limits.duplicate_window_s, max_age=limits.max_age_s, max_bytes=limits.max_bytes,
                         discard=DiscardPolicy.NEW)
 
 

@@ -181,10 +181,12 @@ def load_passwords(data_dir: Path, *, create: bool = True) -> dict[str, str]:
     path = data_dir / PASSWORDS_FILE
     stored: dict[str, str] = json.loads(path.read_text())["users"] if path.exists() else {}
     missing = [u.name for u in USERS if u.name not in stored]
-    if missing:
+    retired = set(stored) - {u.name for u in USERS}  # e.g. the single ``agency`` user of earlier releases
+    if missing or (retired and create):
         if not create:
             raise FileNotFoundError(f"no NATS password for {missing} in {path}")
         stored.update({name: secrets.token_urlsafe(24) for name in missing})
+        stored = {u.name: stored[u.name] for u in USERS}
         data_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{PASSWORDS_FILE}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

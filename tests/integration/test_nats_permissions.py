@@ -2,10 +2,11 @@
 in the compose configuration.
 
 Against the session stack: no anonymous or wrong-password connection; a process may publish only its
-own subjects (intake cannot publish a payment), ``agency`` may publish inbound events and read
-nothing (no case events, no other user's inbox, no JetStream API), only ``admin`` may touch streams;
-a case still goes from an inbound event published as ``agency`` to a paid case; and after all that
-the server logged no permission violation by any doudi process except the ones provoked here.
+own subjects (intake cannot publish a payment); each source agency (shared/contracts/sources.py) may
+publish its own events and read nothing (no case events, no ``_INBOX.>``, no other user's inbox, no
+JetStream API); only ``admin`` may touch streams; a case still goes from an inbound event published by
+its agency to a paid case; and after all that the server logged no permission violation by any doudi
+process except the ones provoked here. Every agency x every event family: tests/integration/test_security_bus.py.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from nats.js.api import StreamConfig
 from deploy.embedded import SERVICES, EmbeddedStack
 from shared.contracts.domain_events import DOMAIN_SUBJECTS, PAYMENT_DISBURSED
 from shared.contracts.events import INBOUND_EVENTS, make_cloudevent
+from shared.contracts.sources import BY_USER, SOURCE_USERS, SOURCES
 from shared.infra.bus import STREAM_CASES, STREAM_EVENTS, STREAMS, connect
 from shared.infra.nats_permissions import (
     ADMIN,
-    AGENCY,
     BY_NAME,
     COMPOSE_CONF,
     PASSWORDS_FILE,
@@ -99,12 +100,22 @@ def test_compose_gives_each_process_its_own_user() -> None:
         assert sorted(env) == sorted(u.env_var for u in USERS)
 
 
-def test_every_domain_subject_has_exactly_one_publisher_and_agency_only_inbound_events() -> None:
+def test_every_domain_subject_has_exactly_one_publisher_and_each_agency_only_its_own_events() -> None:
     for subject in DOMAIN_SUBJECTS:
         publishers = [u.name for u in USERS if u.name in SERVICE_USERS and subject in u.publishes]
         assert len(publishers) == 1, (subject, publishers)
-    assert sorted(BY_NAME[AGENCY].publish_allow()) == sorted(f"doudi.events.{n}" for n in INBOUND_EVENTS)
-    assert BY_NAME[AGENCY].subscribe_allow() == ["_INBOX.>"]
+    for name in INBOUND_EVENTS:  # every inbound event has exactly one agency allowed to publish it
+        agencies = [a for a in SOURCE_USERS if f"doudi.events.{name}" in BY_NAME[a].publish_allow()]
+        assert len(agencies) == 1, (name, agencies)
+    assert sorted(BY_NAME["health"].publish_allow()) == ["doudi.events.health.covid_diagnosed",
+                                                         "doudi.events.health.quarantined"]
+    assert sorted(BY_NAME["civil_registry"].publish_allow()) == ["doudi.events.household.income_changed",
+                                                                 "doudi.events.household.member_deceased"]
+    for agency in SOURCES:  # its own inbox, nothing else; no JetStream API at all
+        assert BY_NAME[agency.user].subscribe_allow() == [f"_INBOX.{agency.user}.>"]
+        assert sorted(BY_NAME[agency.user].publish_allow()) == sorted(agency.subjects)
+        assert not BY_NAME[agency.user].subscribe_deny
+    assert not any(u.name in SOURCE_USERS for u in USERS if "_INBOX.>" in u.subscribe_allow())
     for user in USERS:
         if user.name != ADMIN:
             assert not any(s.startswith("$JS.API.STREAM.") and ".INFO." not in s and not s.endswith(".NAMES")
@@ -170,7 +181,7 @@ async def test_intake_cannot_publish_a_payment(stack: EmbeddedStack, client: Sta
 
 
 async def test_agency_cannot_read_case_events_or_the_jetstream_api(stack: EmbeddedStack) -> None:
-    nc, errors = await as_user(stack, AGENCY)
+    nc, errors = await as_user(stack, "health")
     try:
         sub = await nc.subscribe("doudi.case.>")
         await nc.flush()
@@ -189,22 +200,29 @@ async def test_agency_cannot_read_case_events_or_the_jetstream_api(stack: Embedd
 
 async def test_a_case_from_an_agency_event_is_paid_and_agency_sees_no_other_inbox(
         stack: EmbeddedStack, client: StackClient) -> None:
-    """The normal flow with the agency user as publisher, while the agency listens on ``_INBOX.>``:
-    intake and operations pull this very event and its case events meanwhile (their deliveries go to
-    ``_INBOX.intake.*`` and ``_INBOX.operations.*``); the agency must see none of them."""
-    nc, errors = await as_user(stack, AGENCY)
+    """The normal flow with the health agency's user as publisher. Its subscription to ``_INBOX.>`` (the
+    attack: every service's deliveries, with full national IDs) is refused, as is one to another user's
+    inbox; under its own prefix ``_INBOX.health.>`` it sees its own JetStream ack and nothing of intake's
+    or operations' deliveries of this very event and its case events."""
+    nc, errors = await as_user(stack, "health")
     seen: list[str] = []
 
     async def record(msg: Any) -> None:
         seen.append(msg.subject)
 
     try:
-        await nc.subscribe("_INBOX.>", cb=record)
+        for forbidden in ("_INBOX.>", "_INBOX.intake.>", "_INBOX.civil_registry.>", "_INBOX.*.>"):
+            await nc.subscribe(forbidden, cb=record)
+            await nc.flush()
+            await errors.wait_for(f'permissions violation for subscription to "{forbidden}"')
+        errors.seen.clear()
+        await nc.subscribe("_INBOX.health.>", cb=record)
         pid = national_id(YINCHUAN_URBAN)
         await client.register(household(pid, region=YINCHUAN_URBAN, categories=["dibao"]))
         event_id = f"evt-{uuid.uuid4()}"
         body = make_cloudevent("health.quarantined", {"person_id": pid, "region_code": YINCHUAN_URBAN,
-                                                      "quarantined_on": "2022-08-10"}, event_id=event_id)
+                                                      "quarantined_on": "2022-08-10"}, event_id=event_id,
+                               source=BY_USER["health"].source_uri)
         ack = await nc.jetstream().publish("doudi.events.health.quarantined", json.dumps(body).encode(),
                                            headers={"Nats-Msg-Id": event_id})
         assert ack.stream == STREAM_EVENTS and not ack.duplicate
@@ -215,14 +233,16 @@ async def test_a_case_from_an_agency_event_is_paid_and_agency_sees_no_other_inbo
     finally:
         await nc.close()
     assert seen, "the agency's own JetStream ack arrives on its inbox"
-    others = [s for s in seen if any(s.startswith(f"_INBOX.{u}.") for u in (*SERVICE_USERS, ADMIN))]
+    others = [s for s in seen if not s.startswith("_INBOX.health.")]
     assert others == []
     assert not errors.seen
 
 
-async def test_the_cli_connects_as_admin_from_the_data_folder(stack: EmbeddedStack, client: StackClient) -> None:
-    """`doudi publish` and `doudi streams` with only DOUDI_DATA_DIR and the bare URL: the admin
-    password comes from the data folder. As the agency user, `doudi streams` is refused."""
+async def test_the_cli_connects_as_the_owning_agency_or_admin_from_the_data_folder(
+        stack: EmbeddedStack, client: StackClient) -> None:
+    """`doudi publish` and `doudi streams` with only DOUDI_DATA_DIR and the bare URL: `publish` connects
+    as the agency that owns the event (or `--as` another, which NATS refuses), `streams` as admin, each
+    password from the data folder. As an agency user, `doudi streams` is refused."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOUDI_NATS")}
     env |= {"DOUDI_DATA_DIR": str(stack.data_dir), "DOUDI_NATS_URL": stack.nats_url, "DOUDI_ENV": "test"}
     event_id = f"evt-cli-{uuid.uuid4()}"
@@ -235,15 +255,23 @@ async def test_the_cli_connects_as_admin_from_the_data_folder(stack: EmbeddedSta
 
     published = await asyncio.to_thread(doudi, "publish", "household.income_changed", data, "--id", event_id)
     assert published.returncode == 0, published.stdout + published.stderr
-    assert "published to DOUDI_EVENTS" in published.stdout
+    assert "published to DOUDI_EVENTS" in published.stdout and "as civil_registry" in published.stdout
     stored = [m for m in await client.fetch_stream("doudi.events.household.income_changed", timeout=0.5)
               if (m.headers or {}).get("Nats-Msg-Id") == event_id]
     assert len(stored) == 1 and json.loads(stored[0].data)["id"] == event_id
+    assert json.loads(stored[0].data)["source"] == "urn:doudi:source:civil_registry"
+
+    forged_id = f"evt-cli-forged-{uuid.uuid4()}"
+    forged = await asyncio.to_thread(doudi, "publish", "household.income_changed", data, "--id", forged_id,
+                                     "--as", "health")
+    assert forged.returncode != 0 and "only 'civil_registry' may publish it" in forged.stdout + forged.stderr
+    assert not [m for m in await client.fetch_stream("doudi.events.household.income_changed", timeout=0.5)
+                if (m.headers or {}).get("Nats-Msg-Id") == forged_id]
 
     streams = await asyncio.to_thread(doudi, "streams")
     assert streams.returncode == 0 and "streams ready" in streams.stdout, streams.stdout + streams.stderr
-    refused = await asyncio.to_thread(doudi, "streams", extra={"DOUDI_NATS_USER": AGENCY,
-                                                               "DOUDI_NATS_PASSWORD": stack.nats_passwords[AGENCY]})
+    refused = await asyncio.to_thread(doudi, "streams", extra={"DOUDI_NATS_USER": "health",
+                                                               "DOUDI_NATS_PASSWORD": stack.nats_passwords["health"]})
     assert refused.returncode != 0 and "StreamsNotReady" in refused.stderr
 
 
