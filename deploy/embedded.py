@@ -533,7 +533,8 @@ class EmbeddedStack:
             "API and dashboard": f"http://127.0.0.1:{p.api}",
             "OpenAPI": f"http://127.0.0.1:{p.api}/openapi.json",
             "NATS": self.nats_url,
-            "NATS users (admin: doudi publish/streams)": str(self.data_dir / PASSWORDS_FILE),
+            # one user per process, per source agency (doudi publish picks the event's owner) and admin
+            "NATS users (agencies: doudi publish; admin: doudi streams)": str(self.data_dir / PASSWORDS_FILE),
             "Temporal": self.temporal_address,
             "Temporal UI": f"http://127.0.0.1:{p.temporal_ui}",
             "PostgreSQL": self.postgres_url(with_password=False),
