@@ -8,7 +8,8 @@ and who had not died by ``on``::
     ordinal,person_id,household_id,region_code,categories,urban
     1,640104198001010012,hh-1,640104,"{dibao,extreme_poverty}",t
 
-``ordinal`` numbers the rows 1..N (the payment side's chunks are ranges of it); ``categories`` is a
+Who is a recipient, and of what, is the roster's answer (see ``RECIPIENTS_CTE``). ``ordinal`` numbers
+the rows 1..N (the payment side's chunks are ranges of it); ``categories`` is a
 PostgreSQL array literal; ``urban`` is ``t``/``f``. The ``X-Cohort-Count`` header carries N, counted in
 the same REPEATABLE READ snapshot as the rows, so a consumer can tell a complete export from a cut one.
 The rows come from ``COPY (SELECT ...) TO STDOUT`` on one connection, handed on as PostgreSQL produces
@@ -45,15 +46,30 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/cohorts", tags=["cohorts"])
 
-COHORT_SQL = """
-SELECT row_number() OVER () AS ordinal, m.person_id, m.household_id, h.region_code, h.categories, h.urban
-FROM households h JOIN members m USING (household_id)
-WHERE h.region_code LIKE $1 || '%' AND h.categories && $2::text[]
-  AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
+# Who is a recipient, and of what, is the roster's answer (intake's ``enrolments``): a household enrolled
+# through a dibao application is a dibao recipient whatever categories its registry row was created with,
+# and one whose benefit ended is not. Households not on the roster (registered recipients never enrolled
+# through doudi) keep their registry categories; other categories (orphan, marginal...) are the registry's.
+RECIPIENTS_CTE = """
+WITH recipients AS (
+    SELECT h.household_id, h.region_code, h.urban,
+           CASE WHEN e.household_id IS NULL THEN h.categories
+                ELSE array(SELECT c FROM unnest(h.categories) AS c WHERE c NOT IN ('dibao', 'extreme_poverty'))
+                     || CASE WHEN e.status <> 'terminated' AND e.enrolled_from <= to_char($3::date, 'YYYY-MM')
+                             THEN ARRAY[e.kind] ELSE '{}'::text[] END
+           END AS categories
+    FROM households h LEFT JOIN enrolments e USING (household_id)
+    WHERE h.region_code LIKE $1 || '%'
+)
 """
-COUNT_SQL = """
-SELECT count(*) FROM households h JOIN members m USING (household_id)
-WHERE h.region_code LIKE $1 || '%' AND h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3)
+COHORT_SQL = RECIPIENTS_CTE + """
+SELECT row_number() OVER () AS ordinal, m.person_id, m.household_id, h.region_code, h.categories, h.urban
+FROM recipients h JOIN members m USING (household_id)
+WHERE h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
+"""
+COUNT_SQL = RECIPIENTS_CTE + """
+SELECT count(*) FROM recipients h JOIN members m USING (household_id)
+WHERE h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
 """
 QUEUE_CHUNKS = 8
 

@@ -34,7 +34,7 @@ from services.intake.routing import CaseStart
 from shared.contracts import activities as act
 from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_many_to_outbox
-from shared.policy import load_library
+from shared.policy import load_library, standards
 from shared.policy.benefit import WorkPlace
 from workflows.renewal.inputs import (
     PATHWAY,
@@ -132,15 +132,20 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
         log.warning("case %s no longer carries household %s (%s does); roster unchanged",
                     s.case_id, s.household_id, row["review_case_id"])
         return False
-    version = await conn.fetchval("SELECT version FROM households WHERE household_id = $1", s.household_id)
+    version, urban = await conn.fetchrow("SELECT version, urban FROM households WHERE household_id = $1",
+                                         s.household_id) or (None, None)
     if version is None:
         raise LookupError(f"household {s.household_id} is not in the registry")
+    # the standard the case's level is priced at: that of the review that set it (提标 reprices from there)
+    priced = priced_standard(s.region_code, urban, s.kind, s.priced_at or s.paid_through or s.enrolled_from)
     await conn.execute(
         """
         INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, status, level_fen, cadence,
                                 rural_quarterly, next_review, paid_through, reviewed_version, managed_by,
-                                review_case_id, enrolled_from, source, monthly_rigid_expenditure_fen, single_person)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application', $16, $17)
+                                review_case_id, enrolled_from, source, monthly_rigid_expenditure_fen, single_person,
+                                standard_fen, standard_version, standard_from)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application', $16, $17,
+                $18, $19, $20)
         ON CONFLICT (household_id) DO UPDATE SET
             -- a household enrolled again after its benefit ended starts a new enrolment
             enrolment_id = CASE WHEN enrolments.status = 'terminated' THEN EXCLUDED.enrolment_id
@@ -154,12 +159,15 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
             paid_through = greatest(enrolments.paid_through, EXCLUDED.paid_through),
             reviewed_version = EXCLUDED.reviewed_version, managed_by = EXCLUDED.managed_by,
             review_case_id = EXCLUDED.review_case_id, single_person = EXCLUDED.single_person,
-            monthly_rigid_expenditure_fen = EXCLUDED.monthly_rigid_expenditure_fen, updated_at = now()
+            monthly_rigid_expenditure_fen = EXCLUDED.monthly_rigid_expenditure_fen,
+            standard_fen = EXCLUDED.standard_fen, standard_version = EXCLUDED.standard_version,
+            standard_from = EXCLUDED.standard_from, updated_at = now()
         """,
         s.household_id, s.case_id, s.person_id, s.region_code, s.kind, s.status, s.level_fen, s.cadence,
         s.rural_quarterly, s.next_review, s.paid_through, version, s.managed_by,
         s.case_id if s.managed_by == "case" and s.status != "terminated" else None, s.enrolled_from,
-        s.monthly_rigid_expenditure_fen, s.single_person)
+        s.monthly_rigid_expenditure_fen, s.single_person, priced.fen if priced else None,
+        priced.version if priced else None, priced.effective_from if priced else None)
     return True
 
 
@@ -295,18 +303,25 @@ SELECT count(*)::int FROM due
 """
 
 ROLL_SQL = """
-WITH roll AS (
-    SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind,
-           e.level_fen * CASE WHEN e.rural_quarterly AND t.quarter_month IS NOT NULL THEN 3 ELSE 1 END AS amount,
-           CASE WHEN e.rural_quarterly AND t.quarter_month IS NOT NULL
-                THEN to_char(to_date($2 || '-01', 'YYYY-MM-DD') + interval '2 months', 'YYYY-MM')
-                ELSE $2 END AS through
+WITH due AS (
+    SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, e.level_fen,
+           -- the first month not yet paid: no month of entitlement is ever skipped (arrears included)
+           greatest(e.enrolled_from, to_char(to_date(e.paid_through || '-01', 'YYYY-MM-DD') + interval '1 month',
+                                             'YYYY-MM')) AS first_month,
+           -- rural dibao paid quarterly (seed 003): everything up to the next payment month at once (in
+           -- the payment month, the whole quarter); monthly: up to this period
+           to_char(to_date($2 || '-01', 'YYYY-MM-DD') + make_interval(months => CASE
+               WHEN e.rural_quarterly AND t.quarter_month IS NOT NULL
+               THEN coalesce(nullif(((t.quarter_month - (((substr($2, 6, 2)::int - 1) % 3) + 1)) % 3 + 3) % 3, 0), 3) - 1
+               ELSE 0 END), 'YYYY-MM') AS through
     FROM enrolments e JOIN cycle_terms t ON t.region_code = e.region_code
     WHERE e.region_code LIKE $1 || '%' AND e.status = 'active' AND e.managed_by = 'cycle' AND e.level_fen > 0
       AND e.enrolled_from <= $2 AND (e.paid_through IS NULL OR e.paid_through < $2)
-      -- rural dibao paid quarterly: only in the pack's month of the quarter (seed 003), three months at once
-      AND NOT (e.rural_quarterly AND t.quarter_month IS NOT NULL
-               AND ((substr($2, 6, 2)::int - 1) % 3) + 1 <> t.quarter_month)
+), roll AS (
+    SELECT d.*, d.level_fen * ((substr(d.through, 1, 4)::int * 12 + substr(d.through, 6, 2)::int)
+                               - (substr(d.first_month, 1, 4)::int * 12 + substr(d.first_month, 6, 2)::int) + 1)
+                AS amount
+    FROM due d
 ), ins AS (
     INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen)
     SELECT $3, row_number() OVER (ORDER BY household_id), household_id, enrolment_id, person_id, region_code, kind, amount
@@ -318,6 +333,127 @@ WITH roll AS (
 )
 SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM ins
 """
+
+# -- 提标: a newer entry of the standards register reprices the set and back-pays paid months ----------
+
+STANDARDS_WINDOW_BACK, STANDARDS_WINDOW_AHEAD = 35, 2  # months before / after the cycle's period covered
+
+
+def _standards_table(regions: list[str], period: str) -> list[tuple[str, bool, str, str, int, str, date]]:
+    """Per region code, urban/rural, kind and month (the cycle's period, three years back, the rest of a
+    quarter paid in advance): the per-person monthly amount of the standard in force and its register
+    entry. A few thousand policy look-ups instead of one per household and month."""
+    lib = load_library()
+    out = []
+    months = [add_months(period, k) for k in range(-STANDARDS_WINDOW_BACK, STANDARDS_WINDOW_AHEAD + 1)]
+    for r in regions:
+        for urban in (True, False):
+            for kind in ("dibao", "extreme_poverty"):
+                for m in months:
+                    pp = standards.per_person(lib, r, date.fromisoformat(m + "-01"), urban=urban,
+                                              extreme_poverty=kind == "extreme_poverty")
+                    if pp is not None:
+                        out.append((r, urban, kind, m, pp.fen, pp.version, pp.effective_from))
+    return out
+
+
+# A roster row priced before the register existed: priced at the standard of its last paid month.
+PRICE_UNPRICED_SQL = """
+UPDATE enrolments e SET standard_fen = s.per_person_fen, standard_version = s.version, standard_from = s.effective
+FROM households h, cycle_standards s
+WHERE h.household_id = e.household_id AND e.region_code LIKE $1 || '%' AND e.status <> 'terminated'
+  AND e.standard_fen IS NULL AND s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind
+  AND s.period = least(greatest(coalesce(e.paid_through, e.enrolled_from), $3), $2)
+"""
+
+# Who is repriced, and the persons the standard counts (seed 004 「根据差额发放低保金」: the level is
+# standard x persons - counted income, so a raised standard raises it by the difference x persons; the
+# extreme-poverty support is multiple x standard per person, seed 002). Households a review case carries
+# reprice in their case (the case computes from the register at every review).
+REPRICE_TARGETS_SQL = """
+CREATE TEMP TABLE cycle_repriced ON COMMIT DROP AS
+SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, h.urban, e.enrolled_from,
+       e.paid_through, e.level_fen AS old_level, e.standard_fen AS old_fen, e.standard_from AS old_from,
+       s.per_person_fen AS new_fen, s.version AS new_version, s.effective AS new_from,
+       CASE WHEN e.single_person THEN 1
+            ELSE (SELECT count(*) FROM members m WHERE m.household_id = e.household_id
+                  AND (m.deceased_on IS NULL OR m.deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD'))) END::int AS persons
+FROM enrolments e JOIN households h USING (household_id)
+JOIN cycle_standards s ON s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind AND s.period = $2
+WHERE e.region_code LIKE $1 || '%' AND e.status = 'active' AND e.managed_by = 'cycle'
+  AND e.standard_fen IS NOT NULL AND s.effective > e.standard_from
+"""
+
+# Back-pay (补发): every month already paid (through paid_through) whose standard entry is newer than the
+# one the level was priced at, the difference per person x persons, under its own key.
+BACK_PAY_SQL = """
+INSERT INTO enrolment_back_pay (household_id, period, standard_version, old_fen, new_fen, persons, amount_fen,
+                                idempotency_key, cycle_id)
+SELECT t.household_id, s.period, s.version, t.old_fen, s.per_person_fen, t.persons,
+       (s.per_person_fen - t.old_fen) * t.persons,
+       'dibao-topup:' || t.household_id || ':' || s.period || ':' || s.version, $1
+FROM cycle_repriced t
+JOIN cycle_standards s ON s.region_code = t.region_code AND s.urban = t.urban AND s.kind = t.kind
+WHERE t.paid_through IS NOT NULL AND s.period >= t.enrolled_from AND s.period <= t.paid_through
+  AND s.effective > t.old_from AND s.per_person_fen > t.old_fen AND t.persons > 0
+ON CONFLICT DO NOTHING
+"""
+
+REPRICE_SQL = """
+WITH upd AS (
+    UPDATE enrolments e
+    SET level_fen = greatest(t.old_level + (t.new_fen - t.old_fen) * t.persons, 0),
+        standard_fen = t.new_fen, standard_version = t.new_version, standard_from = t.new_from, updated_at = now()
+    FROM cycle_repriced t WHERE t.household_id = e.household_id
+    RETURNING e.household_id, e.level_fen
+), rec AS (
+    INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, cycle_id)
+    SELECT household_id, $1, 'standard', 'repriced', level_fen, $2 FROM upd
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*)::int FROM upd
+"""
+
+BACK_PAY_ROLL_SQL = """
+WITH ins AS (
+    INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure,
+                              amount_fen, idempotency_key)
+    SELECT $1, $2 + row_number() OVER (ORDER BY b.household_id, b.period), b.household_id, t.enrolment_id,
+           t.person_id, t.region_code, t.kind, b.amount_fen, b.idempotency_key
+    FROM enrolment_back_pay b JOIN cycle_repriced t USING (household_id)
+    WHERE b.cycle_id = $1
+    RETURNING amount_fen
+)
+SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM ins
+"""
+
+
+async def reprice(conn: asyncpg.Connection, region_prefix: str, period: str, cycle_id: str,
+                  regions: list[str]) -> int:
+    """Reprice the households the cycle carries whose standard entry was replaced (提标), and record their
+    back-pay; returns how many were repriced. Set-based: a handful of statements whatever the size."""
+    await conn.execute("CREATE TEMP TABLE cycle_standards (region_code text, urban boolean, kind text, period text,"
+                       " per_person_fen bigint, version text, effective date,"
+                       " PRIMARY KEY (region_code, urban, kind, period)) ON COMMIT DROP")
+    await conn.copy_records_to_table("cycle_standards", records=_standards_table(regions, period))
+    await conn.execute(PRICE_UNPRICED_SQL, region_prefix, add_months(period, STANDARDS_WINDOW_AHEAD),
+                       add_months(period, -STANDARDS_WINDOW_BACK))
+    await conn.execute(REPRICE_TARGETS_SQL, region_prefix, period)
+    await conn.execute(BACK_PAY_SQL, cycle_id)
+    return await conn.fetchval(REPRICE_SQL, period, cycle_id)
+
+
+def priced_standard(region_code: str, urban: bool, kind: str, period: str) -> standards.PerPerson | None:
+    """The standard a level computed for ``period`` is priced at (None: no pack sets it)."""
+    return standards.per_person(load_library(), region_code, date.fromisoformat(period + "-01"), urban=urban,
+                                extreme_poverty=kind == "extreme_poverty")
+
+
+def pays_rural_quarterly(region_code: str, on: date) -> bool:
+    """Seed 003 「农村低保金按季度发放的地区要实行季度首月发放」: only a region whose pack says it pays rural dibao
+    quarterly does; everywhere else rural dibao is paid monthly, like urban dibao."""
+    fig = load_library().parameter("rural_dibao_paid_quarterly", region_code, on)
+    return fig is not None and fig.value is True
 
 
 async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: date) -> tuple[act.CohortReviewed,
@@ -338,6 +474,8 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
     await conn.execute("CREATE TEMP TABLE cycle_terms (region_code text PRIMARY KEY, stable_months int,"
                        " unstable_months int, quarter_month int) ON COMMIT DROP")
     await conn.copy_records_to_table("cycle_terms", records=_terms_table(regions, on))
+    # 0. a newer standard in force (提标): reprice the set, back-pay the months paid at the old level
+    repriced = await reprice(conn, req.region_prefix, req.period, req.cycle_id, regions)
     enrolled, due = await conn.fetchrow(
         "SELECT count(*)::int, (count(*) FILTER (WHERE next_review <= $2))::int FROM enrolments"
         " WHERE region_code LIKE $1 || '%' AND status <> 'terminated' AND managed_by = 'cycle'",
@@ -372,12 +510,16 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
 
     # 3. the period's payment roll
     on_roll, roll_fen = await conn.fetchrow(ROLL_SQL, req.region_prefix, req.period, req.cycle_id)
+    back_rows, back_fen = await conn.fetchrow(BACK_PAY_ROLL_SQL, req.cycle_id, on_roll)
+    on_roll, roll_fen = on_roll + back_rows, roll_fen + back_fen
     out = act.CohortReviewed(cycle_id=req.cycle_id, enrolled=enrolled, due=due, continued=continued,
                              cases_opened=len(starts), on_roll=on_roll, roll_fen=roll_fen)
     await conn.execute(
         "INSERT INTO review_cycles (cycle_id, region_prefix, period, enrolled, due, continued, cases_opened,"
-        " on_roll, roll_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        req.cycle_id, req.region_prefix, req.period, enrolled, due, continued, len(starts), on_roll, roll_fen)
+        " on_roll, roll_fen, repriced, back_pay_rows, back_pay_fen)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        req.cycle_id, req.region_prefix, req.period, enrolled, due, continued, len(starts), on_roll, roll_fen,
+        repriced, back_rows, back_fen)
     return out, [s for s, _, _ in starts]
 
 
@@ -408,13 +550,16 @@ async def application_start(conn: asyncpg.Connection, *, case_id: str, person_id
     members = (await _members(conn, [h["household_id"]])).get(h["household_id"], [])
     extreme = "extreme_poverty" in (h["categories"] or [])
     household = household_from_registry(members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
-                                        extreme_poverty=extreme, on=on, registry_version=h["version"])
+                                        extreme_poverty=extreme, on=on, registry_version=h["version"],
+                                        remote=h["remote"], categories=list(h["categories"] or []),
+                                        applicant=person_id)
     household = household.model_copy(update={"monthly_rigid_expenditure_fen": rigid_expenditure_fen,
                                              "single_person": single_person})
     period = period_of(on)
     inp = RenewalInput(case_id=case_id, person_id=person_id, household_id=h["household_id"],
                        region_code=h["region_code"], household=household, first_period=period,
-                       rural_quarterly=not h["urban"], hand_back=True, application=application,
+                       rural_quarterly=not h["urban"] and pays_rural_quarterly(h["region_code"], on),
+                       hand_back=True, application=application,
                        first_due_at=due_at(period),
                        enrolled_from=period, enrolment_id=case_id)
     return CaseStart(case_id=case_id, pathway=PATHWAY, trigger="application", workflow="Renewal",

@@ -91,6 +91,13 @@ def _line_level(line: ImportLine, on: date) -> tuple[int | None, str]:
     return (b.amount_fen, "") if b.payable else (None, b.reason)
 
 
+def _priced(line: ImportLine) -> tuple[int | None, str | None, date | None]:
+    """The standard an imported level is priced at: the one in force at enrolled_from, where the level
+    is computed (a raised standard later reprices it, 提标)."""
+    p = enrolment.priced_standard(line.household.region_code, line.household.urban, line.kind, line.enrolled_from)
+    return (p.fen, p.version, p.effective_from) if p else (None, None, None)
+
+
 def _first_review(line: ImportLine, cadence: str) -> str | None:
     on = date.fromisoformat(line.enrolled_from + "-01")
     fig = load_library().parameter(f"review_interval_{cadence}_months", line.household.region_code, on)
@@ -142,15 +149,18 @@ async def import_enrolments(
                 """
                 INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
                                         rural_quarterly, next_review, paid_through, reviewed_version, enrolled_from,
-                                        source, monthly_rigid_expenditure_fen, single_person)
-                SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import', $11, $12
+                                        source, monthly_rigid_expenditure_fen, single_person,
+                                        standard_fen, standard_version, standard_from)
+                SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import', $11, $12,
+                       $13, $14, $15
                 FROM households WHERE household_id = $1
                 ON CONFLICT (household_id) DO NOTHING RETURNING 1
                 """,
                 line.household.household_id, enrolment.enrolment_id_for_import(line.household.household_id), head,
                 line.kind, level, cadence_of(h), line.rural_quarterly,
                 line.next_review or _first_review(line, cadence_of(h)), line.paid_through,
-                line.enrolled_from, line.monthly_rigid_expenditure_fen, line.single_person)
+                line.enrolled_from, line.monthly_rigid_expenditure_fen, line.single_person,
+                *_priced(line))
             enrolled += bool(created)
     return ImportResult(lines=len(lines), enrolled=enrolled, already_enrolled=len(lines) - enrolled)
 
@@ -237,7 +247,7 @@ async def export_roll(
             await tx.rollback()
         await pool.release(conn)
         raise
-    sql = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen"
+    sql = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen, idempotency_key"
            " FROM period_rolls WHERE cycle_id = $1 ORDER BY ordinal")
     return StreamingResponse(stream_copy(pool, conn, tx, sql, cycle_id), media_type="text/csv",
                              headers={"X-Roll-Count": str(row["on_roll"]), "Cache-Control": "no-store"})
@@ -256,4 +266,7 @@ async def get_enrolment(
             raise HTTPException(404, f"no enrolment for household {household_id}")
         reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id FROM enrolment_reviews"
                                    " WHERE household_id = $1 ORDER BY period, reviewed_at", household_id)
-    return {**dict(row), "reviews": [dict(r) for r in reviews]}
+        back_pay = await conn.fetch("SELECT period, standard_version, old_fen, new_fen, persons, amount_fen,"
+                                    " idempotency_key, cycle_id FROM enrolment_back_pay WHERE household_id = $1"
+                                    " ORDER BY created_at, period", household_id)
+    return {**dict(row), "reviews": [dict(r) for r in reviews], "back_pay": [dict(r) for r in back_pay]}

@@ -10,7 +10,8 @@
        INSERT INTO ledger (...) SELECT ... FROM period_roll WHERE cycle_id = $1 AND ordinal in the chunk
        ON CONFLICT (idempotency_key) DO NOTHING
 
-   with the key ``dibao:<household>:<period>``, the chunk's ``period_chunks`` row in the same
+   with the key ``dibao:<household>:<period>`` (back-pay after a raised standard: the roll row's own key
+   ``dibao-topup:<household>:<month>:<standard-version>``), the chunk's ``period_chunks`` row in the same
    transaction: a chunk retried after its commit pays nothing; a household its own renewal case
    already paid for the period is refused by the ledger's unique key.
 """
@@ -29,7 +30,8 @@ from shared.contracts import activities as act
 from shared.faults import crash_point
 
 log = logging.getLogger(__name__)
-ROLL_COLUMNS = ["ordinal", "household_id", "enrolment_id", "person_id", "region_code", "measure", "amount_fen"]
+ROLL_COLUMNS = ["ordinal", "household_id", "enrolment_id", "person_id", "region_code", "measure", "amount_fen",
+                "idempotency_key"]
 PATHWAY = "renewal"
 
 PAY_SQL = """
@@ -39,7 +41,7 @@ WITH ins AS (
     SELECT 'pay-' || left(encode(sha256(convert_to(k.key, 'UTF8')), 'hex'), 24), k.key, 'disbursement',
            r.enrolment_id, $4, r.person_id, r.household_id, r.region_code, r.measure,
            'county-fund:' || left(r.region_code, 6), r.amount_fen, 1, $1, $1
-    FROM period_roll r, LATERAL (SELECT 'dibao:' || r.household_id || ':' || $5 AS key) k
+    FROM period_roll r, LATERAL (SELECT coalesce(r.idempotency_key, 'dibao:' || r.household_id || ':' || $5) AS key) k
     WHERE r.cycle_id = $1 AND r.ordinal > $2 AND r.ordinal <= $3
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING amount_fen

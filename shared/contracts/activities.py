@@ -299,6 +299,9 @@ class EnrolmentSettlement(BaseModel):
     monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)
     single_person: bool = False
     note: str = ""
+    # the period of the review that set level_fen: the level is priced at the standard in force then
+    # (the cycle reprices from it when a newer standard takes effect, 提标); None: paid_through
+    priced_at: str | None = None
 
 
 class ReviewCohort(BaseModel):

@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import standards
 from .library import PolicyLibrary
 from .models import Figure
 
@@ -135,14 +136,13 @@ def monthly_standard_fen(lib: PolicyLibrary, region: str, on: date, urban: bool,
                          cites: list[str] | None = None) -> int | None:
     """The monthly dibao standard per person (urban or rural) in force, or None if no pack sets it."""
     cites = [] if cites is None else cites
-    if urban:
-        fig = _value(lib, "dibao_urban_monthly_fen", region, on, cites)
-        return int(fig.value) if fig is not None else None  # type: ignore[arg-type]
-    fig = _value(lib, "dibao_rural_monthly_fen", region, on, cites)
-    if fig is not None:
-        return int(fig.value)  # type: ignore[arg-type]
-    yearly = _value(lib, "dibao_rural_yearly_fen", region, on, cites)
-    return _half_up(Decimal(int(yearly.value)) / 12) if yearly is not None else None  # type: ignore[arg-type]
+    # the standards register: in force until replaced (the newest of rural monthly / yearly wins)
+    entry = standards.dibao_standard(lib, region, on, urban)
+    if entry is None:
+        return None
+    if entry.figure.cite() not in cites:
+        cites.append(entry.figure.cite())
+    return standards.monthly_fen(entry)
 
 
 def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: BenefitHousehold) -> Benefit:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from . import standards
 from .models import (
     MEASURE_IDS,
     Entitlement,
@@ -136,7 +137,11 @@ class PolicyLibrary(BaseModel):
         return found[0] if found else None
 
     def _resolve(self, name: str, region_code: str, on: date) -> tuple[Figure, PolicyPack] | None:
-        """The most specific in-force value of a figure; a value-less declaration only if none has a value."""
+        """The most specific in-force value of a figure; a value-less declaration only if none has a value.
+        A standard (``standards.STANDARD_FIGURES``) is in force until replaced: the register answers."""
+        if standards.is_standard(name):
+            entry = standards.entry(self, name, _check_region_code(region_code), on)
+            return (entry.figure, entry.pack) if entry is not None else standards.declared(self, name, region_code, on)
         declared: tuple[Figure, PolicyPack] | None = None
         for p in self._in_force(region_code, on):
             fig = p.figures.get(name)

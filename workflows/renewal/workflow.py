@@ -302,13 +302,20 @@ class RenewalWorkflow(CaseSteps):
             return "nothing to pay"
         amount = s.level_fen
         quarterly = self._inp.rural_quarterly and not s.household.urban and terms.quarter_payment_month
+        months = 1
         if quarterly:
             month_of_quarter = (on.month - 1) % 3 + 1
+            # months up to the next payment month: the whole quarter in the payment month (seed 003
+            # 「季度首月发放」); a month not yet paid outside it (enrolled mid-quarter) is paid with the
+            # rest of its quarter now, never skipped
+            months = (terms.quarter_payment_month - month_of_quarter) % 3 or 3
             if month_of_quarter != terms.quarter_payment_month:
-                self._count_exit_month()
-                return "paid with the quarter"
-            amount *= 3
-        await self._pay(amount, months=3 if quarterly else 1)
+                already = s.paid_through is not None and s.paid_through >= s.period
+                if already or not workflow.patched("renewal-quarter-remainder"):
+                    self._count_exit_month()
+                    return "paid with the quarter"
+            amount *= months
+        await self._pay(amount, months=months)
         self._count_exit_month()
         return "paid"
 
@@ -423,8 +430,12 @@ class RenewalWorkflow(CaseSteps):
                 managed_by="cycle" if managed_by == "cycle" else "case",
                 enrolled_from=inp.enrolled_from or inp.first_period, note=note,
                 monthly_rigid_expenditure_fen=s.household.monthly_rigid_expenditure_fen,
-                single_person=s.household.single_person),
+                single_person=s.household.single_person, priced_at=self._priced_at()),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+
+    def _priced_at(self) -> str | None:
+        """The period of the review that set the level (the standard it is priced at, for 提标)."""
+        return next((str(r["period"]) for r in reversed(self._s.reviews) if "level_fen" in r), None)
 
     async def _terminate(self, why: str) -> str:
         self._s.status = "terminated"
