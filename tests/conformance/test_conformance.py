@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from shared.policy import BenefitHousehold, HouseholdProfile, load_library, monthly_benefit, monthly_standard_fen
+from shared.policy import (
+    BenefitHousehold,
+    HouseholdProfile,
+    load_library,
+    monthly_benefit,
+    monthly_standard_fen,
+)
 from tests.conformance.table import Row, library, params, rows
 
 ALL = rows()
