@@ -24,7 +24,8 @@ from shared.policy import PolicyLibrary, load_library
 TABLE_DIR = Path(__file__).resolve().parent
 LOCAL_PACKS_DIR = TABLE_DIR.parent / "fixtures" / "policy"
 
-Kind = Literal["standard", "benefit", "entitlement", "assess", "township", "parameter", "job_loss_gap"]
+Kind = Literal["standard", "benefit", "entitlement", "assess", "township", "parameter", "job_loss_gap",
+               "gradual_exit", "exit_paused"]
 Tier = Literal["township", "county", "none"]
 
 # what each kind reads besides region and business date
@@ -36,6 +37,8 @@ _INPUTS: dict[str, tuple[str, ...]] = {
     "township": ("amount_fen",),
     "parameter": ("figure",),
     "job_loss_gap": ("last_income_month",),
+    "gradual_exit": ("household",),
+    "exit_paused": (),
 }
 
 
@@ -74,6 +77,7 @@ class Row(BaseModel):
     expected_fen: StrictInt | None = None
     expected: StrictBool | StrictInt | StrictStr | None = None  # a non-money figure or a yes/no
     expected_tier: Tier | None = None
+    expected_months: tuple[StrictInt, StrictInt | None] | None = None  # a range the seed allows (None: open)
     expect: dict[str, Any] = Field(default_factory=dict)  # further attributes of the answer
     installments_fen: dict[str, StrictInt] | None = None
     pending: StrictStr | None = None  # "#13 item N": a listed defect another session is fixing now
@@ -88,10 +92,12 @@ class Row(BaseModel):
         for name in _INPUTS[self.kind]:
             if getattr(self, name) is None:
                 raise ValueError(f"{self.id}: kind {self.kind} needs {name}")
-        given = [n for n in ("expected_fen", "expected", "expected_tier") if getattr(self, n) is not None]
+        given = [n for n in ("expected_fen", "expected", "expected_tier", "expected_months")
+                 if getattr(self, n) is not None]
         allowed = {"assess": [["expected_fen"], ["expected_fen", "expected_tier"]],
                    "township": [["expected_tier"]], "parameter": [["expected_fen"], ["expected"]],
-                   "job_loss_gap": [["expected"]]}.get(self.kind, [["expected_fen"]])
+                   "job_loss_gap": [["expected"]], "exit_paused": [["expected"]],
+                   "gradual_exit": [["expected_months"]]}.get(self.kind, [["expected_fen"]])
         if given not in allowed:
             raise ValueError(f"{self.id}: kind {self.kind} expects {' or '.join('+'.join(a) for a in allowed)}, "
                              f"the row gives {given}")

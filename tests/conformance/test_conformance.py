@@ -21,6 +21,7 @@ from shared.policy import (
     monthly_benefit,
     monthly_standard_fen,
 )
+from shared.policy.exits import exit_paused, gradual_exit
 from tests.conformance.table import Row, library, params, rows
 
 ALL = rows()
@@ -81,6 +82,14 @@ def test_row(row: Row) -> None:
             want = Decimal(str(want))
         assert fig.value == want, f"{row.id}: {row.figure} is {fig.value!r}, the seed says {want!r}"
         _attributes(row, fig)
+    elif row.kind == "gradual_exit":
+        exit_ = gradual_exit(lib, region, on, BenefitHousehold(**row.household))  # type: ignore[arg-type]
+        low, high = row.expected_months  # type: ignore[misc]
+        assert exit_.months is not None and low <= exit_.months and (high is None or exit_.months <= high), (
+            f"{row.id}: {exit_.months} months of gradual exit, the seed allows {low}..{high or '(open)'}: {exit_.basis}")
+    elif row.kind == "exit_paused":
+        pause = exit_paused(lib, region, on)
+        assert pause.suspended is row.expected, f"{row.id}: {pause.basis}"
     elif row.kind == "job_loss_gap":
         met, completed, why = lib.job_loss_gap(region, row.last_income_month, on)  # type: ignore[arg-type]
         assert met is row.expected, f"{row.id}: {why}"
