@@ -43,6 +43,7 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
@@ -66,7 +67,7 @@ from shared.faults import crash_point, fault_active
 from shared.infra.bus import stream_for
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox
-from shared.policy import CATEGORIES, HouseholdProfile, PolicyLibrary, load_library
+from shared.policy import CATEGORIES, Figure, HouseholdProfile, PolicyLibrary, load_library
 from workflows.batch_subsidy import contracts as c
 from workflows.batch_subsidy.inputs import (
     PATHWAY,
@@ -126,11 +127,38 @@ class Planned:
     installments: list[InstallmentPlan]
     policy: dict[str, Any] | None
     amount_note: str
+    # the recipients' date when the request came after the payment deadline (the entitlement's date);
+    # None: the request's snapshot date
+    snapshot_on: date | None = None
+    overdue: bool = False
 
 
 def month_start(month: str) -> datetime:
     year, m = (int(x) for x in month.split("-"))
     return datetime.combine(date(year, m, 1), time(0), tzinfo=CHINA)
+
+
+# Measures whose window ends at a PAYMENT DEADLINE, not at the end of the entitlement (issue 13 item 14):
+# seed 001 Jiangxi 「各地要于 7 月 15 日前为低保对象、特困人员……按照 6 月份发放标准增发一次性生活补贴」 and seed 002
+# Ningxia 「从2022年6月开始，连续发放3个月」 (last installment August). A batch requested after the window is
+# still paid, to the recipients entitled by the deadline, and flagged overdue.
+PAYMENT_DEADLINE_MEASURES = frozenset({"one_time_living_subsidy"})
+
+
+def payment_deadline_passed(lib: PolicyLibrary, measure: str, region: str, on: date) -> tuple[date, str] | None:
+    """(the deadline, its citation) when ``measure`` is not in force on ``on`` only because its payment
+    deadline passed for the region; None otherwise."""
+    if measure not in PAYMENT_DEADLINE_MEASURES or lib.measure(measure, region, on) is not None:
+        return None
+    ended: list[tuple[date, str]] = []
+    for p in lib.packs:
+        m = p.measures.get(measure)
+        if m is None or not p.matches(region):
+            continue
+        end = m.effective_to or p.effective_to
+        if end is not None and end < on and m.in_force(end):
+            ended.append((end, m.cite()))
+    return max(ended) if ended else None
 
 
 def occasion_for(req: BatchRequest, lib: PolicyLibrary) -> str:
@@ -139,7 +167,9 @@ def occasion_for(req: BatchRequest, lib: PolicyLibrary) -> str:
     if req.measure == "price_linkage":
         assert req.month is not None
         return price_linkage_occasion(req.month)
-    policy = _pack_policy(lib, req.measure, req.region_prefix, req.snapshot_on)
+    on = req.snapshot_on
+    late = payment_deadline_passed(lib, req.measure, req.region_prefix, on)
+    policy = _pack_policy(lib, req.measure, req.region_prefix, late[0] if late else on)
     if policy is not None:
         return f"pack:{policy['pack_id']}@{policy['pack_version']}"
     return f"snapshot:{req.snapshot_on.isoformat()}"
@@ -163,6 +193,10 @@ def plan_request(req: BatchRequest, lib: PolicyLibrary | None = None) -> Planned
     if unknown:
         raise BatchRejected(f"unknown categories: {', '.join(unknown)}")
     on, region = req.snapshot_on, req.region_prefix
+    # after the payment deadline: still paid, to those entitled by the deadline, and flagged overdue
+    late = payment_deadline_passed(lib, req.measure, region, on) if req.measure != "price_linkage" else None
+    if late is not None:
+        on = late[0]
     m = lib.measure(req.measure, region, on)
     policy = _pack_policy(lib, req.measure, region, on)
     categories = list(req.categories or (m.eligible_categories if m and m.eligible_categories else DEFAULT_CATEGORIES))
@@ -188,6 +222,17 @@ def plan_request(req: BatchRequest, lib: PolicyLibrary | None = None) -> Planned
     if m is None:
         ent = lib.entitlement(req.measure, region, on, HouseholdProfile(categories=frozenset(categories)))
         raise BatchRejected(ent.reason)
+    level = level_month(lib, req.measure, region, on)
+    if level is not None:
+        # seed 001 「按照 6 月份发放标准增发一次性生活补贴」: each recipient's own level, never a flat amount
+        if amount is not None:
+            raise BatchRejected(f"{m.name_en} ({m.name_zh}) in {region}: the policy pays each recipient household "
+                                f"its own {level.value} level (按照 {level.value} 发放标准, {level.cite()}); "
+                                "leave amount_fen_per_person out")
+        note = (f"each recipient household's own {level.value} level as paid on the ledger (its {level.value} "
+                f"benefit and back-pay for {level.value}), once per household: {level.cite()}")
+        return _overdue(Planned(batch_id, occasion_for(req, lib), categories,
+                                [InstallmentPlan(sequence=1, month=f"{on:%Y-%m}", due_at=None)], policy, note), late)
     if m.amount.kind == "not_fixed":
         if amount is None:
             raise BatchRejected(
@@ -195,8 +240,8 @@ def plan_request(req: BatchRequest, lib: PolicyLibrary | None = None) -> Planned
                 f"({m.amount.not_fixed_reason}); give amount_fen_per_person")
         note = (f"{amount} fen per person as set by the batch request: the pack fixes no amount "
                 f"({m.amount.not_fixed_reason})")
-        return Planned(batch_id, occasion_for(req, lib), categories,
-                       [InstallmentPlan(sequence=1, month=f"{on:%Y-%m}", due_at=None)], policy, note)
+        return _overdue(Planned(batch_id, occasion_for(req, lib), categories,
+                                [InstallmentPlan(sequence=1, month=f"{on:%Y-%m}", due_at=None)], policy, note), late)
     ent = lib.entitlement(req.measure, region, on, HouseholdProfile(categories=frozenset(categories[:1])))
     if not ent.payable:
         raise BatchRejected(ent.reason)
@@ -215,7 +260,50 @@ def plan_request(req: BatchRequest, lib: PolicyLibrary | None = None) -> Planned
             note = f"{amount} fen per person as set by the batch request, above the minimum: {ent.reason}"
         else:
             note = ent.reason
-    return Planned(batch_id, occasion_for(req, lib), categories, installments, policy, note)
+    return _overdue(Planned(batch_id, occasion_for(req, lib), categories, installments, policy, note), late)
+
+
+def _overdue(planned: Planned, late: tuple[date, str] | None) -> Planned:
+    if late is None:
+        return planned
+    return dataclasses.replace(
+        planned, snapshot_on=late[0], overdue=True,
+        amount_note=(f"overdue: requested after the payment deadline {late[0].isoformat()} ({late[1]}); "
+                     f"paid to the recipients entitled by then: {planned.amount_note}"))
+
+
+def level_month(lib: PolicyLibrary, measure: str, region: str, on: date) -> Figure | None:
+    """Where the pack pays a measure as each recipient's own monthly level of a given month (figure
+    ``<measure>_level_month``, e.g. Jiangxi's 「按照 6 月份发放标准增发」: 2022-06), that figure; else None."""
+    fig = lib.parameter(f"{measure}_level_month", region, on)
+    return fig if fig is not None and fig.value is not None else None
+
+
+# The level of each recipient household for the month, from the ledger: what doudi paid it for that month
+# (the month's benefit, dibao:<household>:<month>, plus any back-pay for that month after a raised
+# standard, dibao-topup:<household>:<month>:<version>), paid once per household, to its first recipient
+# in the cohort. A household the ledger has no payment for that month is not paid here (its reason says so).
+LEVELS_SQL = """
+WITH payee AS (
+    SELECT DISTINCT ON (household_id) household_id, ordinal
+    FROM batch_recipients WHERE batch_id = $1 ORDER BY household_id, ordinal
+), month_paid AS (
+    SELECT l.household_id, sum(l.amount_fen)::bigint AS fen
+    FROM ledger l JOIN payee p USING (household_id)
+    WHERE l.kind = 'disbursement'
+      AND (l.idempotency_key = 'dibao:' || l.household_id || ':' || $2
+           OR starts_with(l.idempotency_key, 'dibao-topup:' || l.household_id || ':' || $2 || ':'))
+    GROUP BY l.household_id
+), ins AS (
+    INSERT INTO batch_levels (batch_id, ordinal, household_id, amount_fen)
+    SELECT $1, p.ordinal, p.household_id, m.fen FROM payee p JOIN month_paid m USING (household_id)
+    WHERE m.fen > 0
+    ON CONFLICT DO NOTHING
+    RETURNING amount_fen
+)
+SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen,
+       (SELECT count(*)::int FROM payee) AS households FROM ins
+"""
 
 
 @dataclass
@@ -252,6 +340,10 @@ def amounts_for_group(lib: PolicyLibrary, *, measure: str, on: date, requested_f
             return GroupAmounts({}, f"not eligible: {m.name_en} excludes {', '.join(sorted(cats & set(m.excluded_categories)))}")
         if m.eligible_categories and not cats & set(m.eligible_categories) and not m.others_eligible:
             return GroupAmounts({}, f"not eligible: {m.name_en} is for {', '.join(m.eligible_categories)}")
+        level = level_month(lib, measure, region_code, on)
+        if level is not None:
+            return GroupAmounts({}, f"each recipient household's own {level.value} level (batch_levels), not a flat "
+                                    f"amount: {level.cite()}")
         if requested_fen is None:
             return GroupAmounts({}, f"the pack fixes no amount ({m.amount.not_fixed_reason})")
         return GroupAmounts({1: requested_fen}, f"{requested_fen} fen as set by the batch (the pack fixes no amount)")
@@ -367,11 +459,13 @@ async def _heartbeating(interval: float = 1.0, details: Any = None) -> AsyncIter
 PAY_CHUNK_SQL = """
 WITH src AS (
     SELECT 'batch:' || r.batch_id || ':' || r.person_id || ':' || $2::int::text AS key,
-           r.person_id, r.household_id, r.region_code, a.amount_fen
+           r.person_id, r.household_id, r.region_code, coalesce(v.amount_fen, a.amount_fen) AS amount_fen
     FROM batch_recipients r
     JOIN batch_amounts a ON a.batch_id = r.batch_id AND a.installment = $2 AND a.region_code = r.region_code
                         AND a.urban = r.urban AND a.categories = r.categories
-    WHERE r.batch_id = $1 AND r.ordinal > $3 AND r.ordinal <= $4 AND a.amount_fen > 0
+    -- a recipient's own level where the policy pays one (one_time_living_subsidy_level_month)
+    LEFT JOIN batch_levels v ON v.batch_id = r.batch_id AND v.ordinal = r.ordinal
+    WHERE r.batch_id = $1 AND r.ordinal > $3 AND r.ordinal <= $4 AND coalesce(v.amount_fen, a.amount_fen) > 0
       AND NOT EXISTS (SELECT 1 FROM batch_stops s
                       WHERE s.batch_id = r.batch_id AND s.person_id = r.person_id AND s.from_installment <= $2)
 ), ins AS (
@@ -451,8 +545,8 @@ class BatchService:
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
             ON CONFLICT (batch_id) DO NOTHING
             """,
-            planned.batch_id, req.measure, req.region_prefix, planned.occasion, req.snapshot_on, req.month,
-            planned.categories, req.amount_fen_per_person, req.identity(), planned.policy, planned.amount_note,
+            planned.batch_id, req.measure, req.region_prefix, planned.occasion, planned.snapshot_on or req.snapshot_on,
+            req.month, planned.categories, req.amount_fen_per_person, req.identity(), planned.policy, planned.amount_note,
             [i.model_dump(mode="json") for i in planned.installments], req.cause_event_id, req.requested_by,
             req.chunk_size, req.payment_events, status, note)
 
@@ -556,6 +650,12 @@ class BatchService:
             "batch_amounts", records=rows,
             columns=["batch_id", "installment", "region_code", "urban", "categories", "recipients", "amount_fen",
                      "reason"])
+        level = level_month(self._lib, batch["measure"], batch["region_prefix"], batch["snapshot_on"])
+        if level is not None:  # each household's own level for the month (seed 001 「按照 6 月份发放标准」)
+            n, fen, households = await conn.fetchrow(LEVELS_SQL, batch_id, str(level.value))
+            payable, expected_payments, expected_fen = n, n, fen
+            log.info("batch %s: %s of %s households were paid for %s; each gets that level once",
+                     batch_id, n, households, level.value)
         # fresh statistics (this transaction's rows count), or the chunks' join is planned as a nested loop
         # over the whole chunk once per amount group: 3x slower
         await conn.execute("ANALYZE batch_recipients")
@@ -788,6 +888,10 @@ class BatchService:
         expected = {r["installment"]: r["n"] for r in await conn.fetch(
             "SELECT installment, coalesce(sum(recipients), 0)::int AS n FROM batch_amounts"
             " WHERE batch_id = $1 AND amount_fen > 0 GROUP BY installment", bid)}
+        levels = await conn.fetchrow("SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen"
+                                     " FROM batch_levels WHERE batch_id = $1", bid)
+        if levels["n"]:  # one installment, each household at its own level
+            expected[1] = expected.get(1, 0) + levels["n"]
         stored = {r["installment"]: r for r in await conn.fetch(
             "SELECT * FROM batch_installments WHERE batch_id = $1", bid)}
         amounts = [AmountView(installment=r["installment"], amount_fen=r["amount_fen"], recipients=r["n"],
@@ -795,6 +899,9 @@ class BatchService:
                    for r in await conn.fetch(
                        "SELECT installment, amount_fen, reason, sum(recipients)::int AS n FROM batch_amounts"
                        " WHERE batch_id = $1 GROUP BY 1, 2, 3 ORDER BY 1, 2 DESC, 4 DESC", bid)]
+        if levels["n"]:
+            amounts.insert(0, AmountView(installment=1, amount_fen=levels["fen"], recipients=levels["n"],
+                                         reason="in all: each household's own level for the month (batch_levels)"))
         chunks = row["chunks_per_installment"] or 0
         installments = []
         for i in row["installments"] or []:
