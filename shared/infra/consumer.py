@@ -179,9 +179,10 @@ class _Consumer(Generic[T]):
                 return await self._give_up(msg, subject, body, f"failed {delivered} deliveries: {_describe(exc)}",
                                            getattr(item, "id", None), KIND_FAILED, delivered)
             delay = self.policy.nak_delay(delivered)
-            log.warning("message on %s failed (delivery %d, %s): %s; retrying in %.0fs", subject, delivered,
-                        "transient" if transient else "will be dead-lettered if it keeps failing",
-                        _describe(exc), delay, exc_info=not transient)
+            log.warning("could not handle %s on %s (delivery %d, %s): %s; will be redelivered in %.0fs",
+                        getattr(item, "id", "a message"), subject, delivered,
+                        "transient" if transient else "dead-lettered if it keeps failing", _describe(exc), delay,
+                        exc_info=not transient)
             await msg.nack(delay=delay)
             return None
         await msg.ack()
