@@ -115,6 +115,8 @@ EXPECT: dict[str, Probe] = {
     "GET /api/admin/dlq": Probe("object"),
     "POST /api/admin/dlq/{seq}/redeliver": Probe("object", body=_reason),
     "GET /api/admin/audit": Probe("list", query=lambda w: {"case_id": w.case_id}),
+    "GET /api/admin/bus": Probe("object"),  # province-wide admins only
+    "GET /api/admin/alerts": Probe("object"),
     "POST /codec/decode": Probe("object", body=lambda w, r: w.sealed),
     "POST /codec/encode": Probe("object", body=lambda w, r: w.sealed),
     # intake
