@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     codec_keys: str | None = None
     jwt_issuer: str = "doudi"
 
+    # Request bodies (shared/infra/process.py, BodyLimitMiddleware): 413 beyond these, before buffering.
+    max_body_bytes: int = 1024 * 1024             # every JSON route
+    max_import_bytes: int = 64 * 1024 * 1024      # POST /api/enrolments/import (NDJSON, streamed)
+    max_import_line_bytes: int = 64 * 1024        # one household per import line
+    max_codec_body_bytes: int = 8 * 1024 * 1024   # /codec/* (the Temporal UI's batches of sealed payloads)
+
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 

@@ -33,7 +33,7 @@ def national_id(region: str = "640104") -> str:
     return first17 + id_check_character(first17)
 
 
-def household(person_id: str, *, region: str = "640104", urban: bool = True, categories=("dibao",),
+def household(person_id: str, *, region: str = "640104", urban: bool = True, categories=(),
               income_fen: int = 60000, household_id: str | None = None) -> dict[str, Any]:
     return {
         "household_id": household_id or f"hh-{uuid.uuid4().hex[:12]}",
@@ -71,6 +71,8 @@ class StackClient:
         self.database_url = database_url
         self.http = httpx.AsyncClient(base_url=api_url, timeout=30)
         self.clerk = {"Authorization": f"Bearer {issue_token('test-clerk', 'clerk')}"}
+        # categories that carry money (dibao, ...) come from the authorised roster, not from a clerk
+        self.roster = {"Authorization": f"Bearer {issue_token('test-roster', 'county_approver')}"}
         self._nc: nats.NATS | None = None
 
     async def nc(self) -> nats.NATS:
@@ -99,7 +101,12 @@ class StackClient:
         return nc, BY_USER[user].source_uri
 
     async def register(self, body: dict[str, Any]) -> dict[str, Any]:
-        r = await self.http.post("/api/households", json=body, headers=self.clerk)
+        """A clerk registers; a household with categories that carry money is on the roster (the
+        authorised roster registration, services/intake/registry.py)."""
+        if body.get("categories"):
+            r = await self.http.post("/api/households/roster", json=body, headers=self.roster)
+        else:
+            r = await self.http.post("/api/households", json=body, headers=self.clerk)
         assert r.status_code == 200, r.text
         return r.json()
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.intake.enrolment import NotEnrollable
+from services.intake.registry import Registrar, RegistrationRefused
 from services.intake.routing import NotYetRouted
 from services.intake.service import IntakeService
 from shared.auth import Principal, Role, require_roles
@@ -21,19 +22,47 @@ def _service(request: Request) -> IntakeService:
     return request.app.state.intake
 
 
-@router.post("/households", response_model=HouseholdOut,
-             summary="Register or update a household (idempotent by household_id)")
-async def register_household(
-    household: HouseholdIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.service))],
-    service: Annotated[IntakeService, Depends(_service)],
-) -> HouseholdOut:
+MoveMembers = Annotated[list[str], Query(
+    max_length=50, description="迁入: members who belong to another household of the same county and "
+    "jurisdiction and are moved into this one (recorded); anyone else already in a household is refused (409)")]
+
+
+async def _register(household: HouseholdIn, principal: Principal, service: IntakeService, moves: list[str],
+                    *, roster: bool) -> HouseholdOut:
     if not principal.may_see(household.region_code):
         raise HTTPException(403, f"region {household.region_code} is outside your jurisdiction")
     known = await service.household(household.household_id)
     if known is not None and not principal.may_see(known["region_code"]):  # no taking over a foreign household
         raise HTTPException(403, f"household {household.household_id} is outside your jurisdiction")
-    return await service.register_household(household)
+    by = Registrar(subject=principal.subject, role=str(principal.role), region=principal.region, roster=roster)
+    try:
+        return await service.register_household(household, by, moves)
+    except RegistrationRefused as exc:
+        raise HTTPException(exc.status_code, exc.detail()) from None
+
+
+@router.post("/households", response_model=HouseholdOut,
+             summary="Register or update a household (idempotent by household_id); categories that carry money "
+                     "are not set here (403): see /api/households/roster")
+async def register_household(
+    household: HouseholdIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.service))],
+    service: Annotated[IntakeService, Depends(_service)],
+    move_members: MoveMembers = [],  # noqa: B006 (FastAPI copies defaults)
+) -> HouseholdOut:
+    return await _register(household, principal, service, move_members, roster=False)
+
+
+@router.post("/households/roster", response_model=HouseholdOut,
+             summary="Authorised roster registration (名册登记): a household with the categories that carry money "
+                     "(dibao, extreme_poverty, ...), as decided; county approvers and the roster system; recorded")
+async def register_roster_household(
+    household: HouseholdIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.service))],
+    service: Annotated[IntakeService, Depends(_service)],
+    move_members: MoveMembers = [],  # noqa: B006
+) -> HouseholdOut:
+    return await _register(household, principal, service, move_members, roster=True)
 
 
 @router.post("/applications", status_code=202, response_model=ApplicationAccepted,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,7 +23,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.intake import enrolment, store
+from services.intake import enrolment, registry, store
+from services.intake.registry import Registrar
 from services.intake.routing import (
     ONE_OFF_KINDS,
     CaseStart,
@@ -61,9 +63,12 @@ class IntakeService:
         self._pool = pool
         self._temporal = temporal
 
-    async def register_household(self, household: HouseholdIn) -> HouseholdOut:
+    async def register_household(self, household: HouseholdIn, by: Registrar,
+                                 moves: Collection[str] = ()) -> HouseholdOut:
+        """Under the registry's rules (services/intake/registry.py): one household per person, money
+        categories only from an authorised roster registration. Raises ``RegistrationRefused``."""
         async with unit_of_work(self._pool) as conn:
-            version, created = await store.upsert_household(conn, household)
+            household, version, created = await registry.register(conn, household, by, moves)
             view = await store.household_view(conn, household.household_id)
         assert view is not None
         return HouseholdOut(household_id=view["household_id"], region_code=view["region_code"],

@@ -16,44 +16,105 @@ if TYPE_CHECKING:
 SCHEMA = "intake"
 
 
+async def household_categories(conn: asyncpg.Connection, household_id: str) -> set[str] | None:
+    """The categories a registered household holds (None: not registered), locked for this transaction."""
+    row = await conn.fetchrow("SELECT categories FROM households WHERE household_id = $1 FOR UPDATE", household_id)
+    return None if row is None else set(row["categories"])
+
+
+async def members_elsewhere(conn: asyncpg.Connection, person_ids: list[str],
+                            household_id: str) -> list[asyncpg.Record]:
+    """The given people who belong to another household than ``household_id``: person_id, household_id,
+    region_code (their rows locked, so no one moves them meanwhile)."""
+    return await conn.fetch(
+        "SELECT m.person_id, m.household_id, h.region_code FROM members m JOIN households h USING (household_id)"
+        " WHERE m.person_id = ANY($1::text[]) AND m.household_id <> $2 ORDER BY m.person_id FOR UPDATE OF m",
+        person_ids, household_id)
+
+
+async def move_member_out(conn: asyncpg.Connection, person_id: str, from_household_id: str, to_household_id: str,
+                          *, actor: str, role: str) -> None:
+    """An explicit move (same county): the person leaves their household, which the monthly cycle then
+    reviews (its version moves); recorded with who moved them."""
+    await conn.execute("DELETE FROM members WHERE person_id = $1 AND household_id = $2", person_id, from_household_id)
+    await conn.execute("UPDATE households SET updated_at = now(), version = version + 1 WHERE household_id = $1",
+                       from_household_id)
+    await conn.execute(
+        "INSERT INTO registry_changes (kind, household_id, person_id, from_household_id, actor, role)"
+        " VALUES ('member_moved', $1, $2, $3, $4, $5)", to_household_id, person_id, from_household_id, actor, role)
+
+
+async def record_roster_registration(conn: asyncpg.Connection, h: HouseholdIn, *, actor: str, role: str) -> None:
+    await conn.execute(
+        "INSERT INTO registry_changes (kind, household_id, categories, actor, role) VALUES ('roster', $1, $2, $3, $4)",
+        h.household_id, sorted({str(c) for c in h.categories}), actor, role)
+
+
+async def registry_changes(conn: asyncpg.Connection, household_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM registry_changes WHERE household_id = $1 ORDER BY change_id",
+                            household_id)
+
+
+class MemberElsewhere(Exception):
+    """A member of a household being registered already belongs to another household."""
+
+    def __init__(self, person_id: str, household_id: str, region_code: str):
+        super().__init__(f"person already in household {household_id}")
+        self.person_id = person_id
+        self.household_id = household_id
+        self.region_code = region_code
+
+
 async def upsert_household(conn: asyncpg.Connection, h: HouseholdIn) -> tuple[int, bool]:
     """Register or update a household. ``version`` counts changes of its data: re-registering the same
-    data changes nothing (the monthly cycle reviews a household whose version moved)."""
-    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags FROM members"
+    data changes nothing (the monthly cycle reviews a household whose version moved).
+
+    A person belongs to one household: a member registered in another household is never moved here
+    (the caller refuses it, or moves them out first with ``move_member_out``); should one slip in
+    meanwhile, ``MemberElsewhere`` is raised and the caller's transaction writes nothing."""
+    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags, work_region_code FROM members"
                               " WHERE household_id = $1 AND deceased_on IS NULL", h.household_id)
-    after = {(m.person_id, m.name, m.relation, m.birth_date, tuple(sorted(set(m.flags)))) for m in h.members}
-    members_changed = {(r["person_id"], r["name"], r["relation"], r["birth_date"], tuple(r["flags"]))
-                       for r in before} != after
+    after = {(m.person_id, m.name, m.relation, m.birth_date, tuple(sorted(set(m.flags))), m.work_region_code)
+             for m in h.members}
+    members_changed = {(r["person_id"], r["name"], r["relation"], r["birth_date"], tuple(r["flags"]),
+                        r["work_region_code"]) for r in before} != after
     row = await conn.fetchrow(
         """
-        INSERT INTO households (household_id, region_code, urban, categories, monthly_income_fen)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO households (household_id, region_code, urban, categories, monthly_income_fen, remote)
+        VALUES ($1, $2, $3, $4, $5, $7)
         ON CONFLICT (household_id) DO UPDATE SET
             region_code = EXCLUDED.region_code, urban = EXCLUDED.urban,
             categories = EXCLUDED.categories, monthly_income_fen = EXCLUDED.monthly_income_fen,
-            updated_at = now(),
+            remote = EXCLUDED.remote, updated_at = now(),
             version = households.version + CASE
                 WHEN $6 OR (households.region_code, households.urban, households.categories,
-                            households.monthly_income_fen)
+                            households.monthly_income_fen, households.remote)
                      IS DISTINCT FROM (EXCLUDED.region_code, EXCLUDED.urban, EXCLUDED.categories,
-                                       EXCLUDED.monthly_income_fen) THEN 1 ELSE 0 END
+                                       EXCLUDED.monthly_income_fen, EXCLUDED.remote) THEN 1 ELSE 0 END
         RETURNING version, (xmax = 0) AS created
         """,
         h.household_id, h.region_code, h.urban, sorted({str(c) for c in h.categories}), h.monthly_income_fen,
-        members_changed and bool(before),
+        members_changed and bool(before), h.remote,
     )
     keep = [m.person_id for m in h.members]
     await conn.execute("DELETE FROM members WHERE household_id = $1 AND NOT (person_id = ANY($2::text[]))",
                        h.household_id, keep)
     await conn.executemany(
         """
-        INSERT INTO members (person_id, household_id, name, relation, birth_date, flags)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        ON CONFLICT (person_id) DO UPDATE SET household_id = EXCLUDED.household_id, name = EXCLUDED.name,
-            relation = EXCLUDED.relation, birth_date = EXCLUDED.birth_date, flags = EXCLUDED.flags
+        INSERT INTO members (person_id, household_id, name, relation, birth_date, flags, work_region_code)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (person_id) DO UPDATE SET name = EXCLUDED.name,
+            relation = EXCLUDED.relation, birth_date = EXCLUDED.birth_date, flags = EXCLUDED.flags,
+            work_region_code = EXCLUDED.work_region_code
+        WHERE members.household_id = EXCLUDED.household_id  -- never a silent move (MemberElsewhere below)
         """,
-        [(m.person_id, h.household_id, m.name, m.relation, m.birth_date, sorted(set(m.flags))) for m in h.members],
+        [(m.person_id, h.household_id, m.name, m.relation, m.birth_date, sorted(set(m.flags)), m.work_region_code)
+         for m in h.members],
     )
+    elsewhere = await members_elsewhere(conn, keep, h.household_id)
+    if elsewhere:
+        r = elsewhere[0]
+        raise MemberElsewhere(r["person_id"], r["household_id"], r["region_code"])
     return row["version"], row["created"]
 
 
@@ -62,7 +123,7 @@ async def household_view(conn: asyncpg.Connection, household_id: str) -> dict[st
     if h is None:
         return None
     members = await conn.fetch(
-        "SELECT person_id, name, relation, birth_date, flags, deceased_on FROM members"
+        "SELECT person_id, name, relation, birth_date, flags, deceased_on, work_region_code FROM members"
         " WHERE household_id = $1 ORDER BY person_id", household_id)
     return {**dict(h), "members": [dict(m) for m in members]}
 
@@ -136,6 +197,20 @@ async def open_case_for(conn: asyncpg.Connection, person_id: str, trigger: str) 
     return await conn.fetchval(
         "SELECT case_id FROM cases WHERE person_id = $1 AND trigger = $2 AND status <> 'closed'"
         " ORDER BY opened_at DESC LIMIT 1", person_id, trigger)
+
+
+async def lock_household(conn: asyncpg.Connection, household_id: str) -> None:
+    """Serialise event handling for one household until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('household:' || $1, 0))", household_id)
+
+
+async def household_incident_case(conn: asyncpg.Connection, household_id: str, trigger: str, on: date,
+                                  window_days: int) -> str | None:
+    """The household's case for the same kind of incident within the window around the date, if any."""
+    return await conn.fetchval(
+        "SELECT case_id FROM cases WHERE household_id = $1 AND trigger = $2"
+        " AND business_date BETWEEN $3::date - $4::int AND $3::date + $4::int"
+        " ORDER BY business_date, opened_at LIMIT 1", household_id, trigger, on, window_days)
 
 
 async def record_screening(conn: asyncpg.Connection, event_id: str, measure: str, person_id: str | None,

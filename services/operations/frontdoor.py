@@ -58,9 +58,12 @@ class FrontDoor:
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         url = base + path + (f"?{request.url.query}" if request.url.query else "")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        # the body streams through, never buffered here: its size was checked on the way in (a declared
+        # length) or is counted as it streams (BodyLimitMiddleware raises 413 past the route's limit)
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         try:
             upstream = await self._client.request(request.method, url, headers=headers,
-                                                  content=await request.body())
+                                                  content=request.stream() if has_body else None)
         except httpx.HTTPError as exc:
             log.warning("upstream %s unavailable: %s", base, exc)
             return Response(f'{{"detail":"service unavailable: {base}"}}', status_code=503,

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -87,6 +87,89 @@ def _printable(value: object) -> object:
     return value
 
 
+class BodyTooLarge(HTTPException):
+    """A request body beyond its route's limit (raised while it streams in; answered 413)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, body_too_large_message(limit), headers={"connection": "close"})
+
+
+def body_too_large_message(limit: int) -> str:
+    return f"请求体过大：超过 {limit} 字节的上限 (request body larger than {limit} bytes)"
+
+
+class BodyLimitMiddleware:
+    """Every request body capped, before anything buffers it (ASGI, outermost).
+
+    A ``Content-Length`` above the route's limit is answered 413 at once, without reading a byte of the
+    body, and the connection is closed; a body without one (chunked) is counted as it streams in and
+    the read that passes the limit raises ``BodyTooLarge`` (413). ``limits``: path prefix -> bytes, the
+    first match wins (streamed imports have their own, larger cap); every other path has ``default``.
+    """
+
+    def __init__(self, app: Any, *, default: int, limits: Sequence[tuple[str, int]] = ()):
+        self.app = app
+        self.default = default
+        self.limits = list(limits)
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.limits if path.startswith(prefix)), self.default)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        declared = next((v for k, v in scope.get("headers") or [] if k.lower() == b"content-length"), None)
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+            await _refuse_body(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _refuse_body(send, limit)
+
+
+async def _refuse_body(send: Any, limit: int) -> None:
+    """413, and close the connection: the rest of the body is never read."""
+    import json
+
+    body = json.dumps({"detail": body_too_large_message(limit)}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_body_limits(app: FastAPI, settings: Settings) -> None:
+    """The JSON limit everywhere; streamed NDJSON imports and the Temporal codec (its payloads reach
+    Temporal's own 2 MB per payload) have theirs. The front door applies the same table before it
+    forwards, so a body is refused where it first arrives."""
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, limits=[
+        ("/api/enrolments/import", settings.max_import_bytes),
+        ("/codec/", settings.max_codec_body_bytes),
+    ])
+
+
 def add_health_route(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
@@ -117,6 +200,7 @@ async def serve(
     add_health_route(parts.app, runtime)
     add_validation_handler(parts.app)
     parts.app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
+    install_body_limits(parts.app, settings)  # outermost: nothing reads a body before its size is checked
     parts.app.state.runtime = runtime
 
     await broker.start()

@@ -122,6 +122,8 @@ EXPECT: dict[str, Probe] = {
     # intake
     "POST /api/households": Probe("object", body=lambda w, r: household(
         w.pid, region=r or FOREIGN, household_id=w.household_id, income_fen=1, categories=[])),
+    "POST /api/households/roster": Probe("object", body=lambda w, r: household(
+        w.pid, region=r or FOREIGN, household_id=w.household_id, income_fen=1, categories=["dibao"])),
     "GET /api/households/{household_id}": Probe("object"),
     "POST /api/applications": Probe("object", body=lambda w, r: {
         "application_id": w.application_id, "person_id": w.pid, "region_code": r or FOREIGN, "kind": "job_loss",
@@ -137,6 +139,8 @@ EXPECT: dict[str, Probe] = {
     "GET /api/enrolments/rolls/{cycle_id}": Probe("object"),
     "GET /api/enrolments/{household_id}": Probe("object"),
     # approval
+    "POST /api/cases/{case_id}/assessment": Probe("object", body=lambda w, r: {"amount_fen": 100000,
+                                                                               "reason": "核定救助金额"}),
     "POST /api/cases/{case_id}/decisions": Probe("object", body=lambda w, r: {"decision": "approve",
                                                                               "amount_fen": 195000}),
     "POST /api/cases/{case_id}/escalate": Probe("object", body=_reason),
