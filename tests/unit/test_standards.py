@@ -115,3 +115,38 @@ def test_rural_dibao_is_paid_quarterly_only_where_the_regions_pack_says_so(tmp_p
     # seed 003 「农村低保金按季度发放的地区要实行季度首月发放」: Ningxia's notice does not say it pays quarterly
     assert pays_rural_quarterly(YINCHUAN, date(2022, 8, 1)) is False
     assert pays_rural_quarterly(XIJI, date(2022, 8, 1)) is True
+
+
+# -- item 1 in a household's own case (time-skipping server) -----------------------------------------
+
+async def test_a_rural_case_enrolled_in_a_quarters_second_month_pays_that_month_and_the_next(env, tmp_path,
+                                                                                            monkeypatch):
+    """西吉县 pays rural dibao quarterly (fixture). Enrolled in 2022-08 (the quarter's 2nd month): August
+    and September are paid at once, then each quarter in its first month (seed 003). Before: August and
+    September were 'paid with the quarter' and never paid."""
+    from tests.unit.test_renewal_workflow import Fakes, Renewal, household, paid
+    from workflows.renewal.inputs import Member
+
+    local_packs(tmp_path, monkeypatch, "test-xiji-rural-quarterly.yaml")
+    fakes = Fakes(region=XIJI)
+    rural = household(members=[Member(person_id="640422198001010011"), Member(person_id="640422198201010022")],
+                      monthly_income_fen=30000, urban=False)
+    async with Renewal(env, fakes, household=rural, first_period="2022-08", rural_quarterly=True) as handle:
+        await paid(env, fakes, 2)
+        await handle.terminate("test over")
+    level = 2 * 46000 - 30000  # rural 5,520 yuan a year / 12 = 460 yuan (seed 002) x 2 - income = 62000
+    assert [(p.idempotency_key.rsplit(":", 1)[1], p.amount_fen) for p in fakes.payments[:2]] == [
+        ("2022-08", 2 * level), ("2022-10", 3 * level)]
+
+
+async def test_a_ningxia_case_is_paid_in_january_2024(env):
+    """Item 3 in a household's own case: the 20 measures end 2023-12-31, the 650-yuan standard does not."""
+    from tests.unit.test_renewal_workflow import Fakes, Renewal, paid
+
+    fakes = Fakes()
+    async with Renewal(env, fakes, first_period="2023-12") as handle:
+        await paid(env, fakes, 2)
+        await handle.terminate("test over")
+    # (65000 x 3) - 90000 = 105000 in December 2023 and in January 2024
+    assert [(p.idempotency_key.rsplit(":", 1)[1], p.amount_fen) for p in fakes.payments[:2]] == [
+        ("2023-12", 105000), ("2024-01", 105000)]
