@@ -73,14 +73,25 @@ def test_packs_without_an_amount_need_one_from_the_request():
     on = date(2022, 7, 10)
     with pytest.raises(BatchRejected, match="fixes no amount"):  # Fujian: only the planned total
         plan_request(req(measure="one_time_living_subsidy", region_prefix="35", snapshot_on=on))
-    with pytest.raises(BatchRejected, match="June"):  # Jiangxi: the June benefit
-        plan_request(req(measure="one_time_living_subsidy", region_prefix="36", snapshot_on=on))
     planned = plan_request(req(measure="one_time_living_subsidy", region_prefix="35", snapshot_on=on,
                                amount_fen_per_person=11816))
     assert "11816 fen per person as set by the batch request" in planned.amount_note
     assert group("one_time_living_subsidy", "350102", on, requested=11816).amounts == {1: 11816}
     assert group("one_time_living_subsidy", "350102", on, ("marginal",), requested=11816).amounts == {}
-    assert group("one_time_living_subsidy", "361102", on, ("orphan",), requested=50000).amounts == {1: 50000}
+
+
+def test_jiangxi_one_time_subsidy_is_each_households_own_june_level_never_a_flat_amount():
+    # seed 001 「各地要于 7 月 15 日前为低保对象、特困人员、孤儿及事实无人抚养儿童按照 6 月份发放标准增发一次性生活补贴」
+    on = date(2022, 7, 10)
+    planned = plan_request(req(measure="one_time_living_subsidy", region_prefix="36", snapshot_on=on))
+    assert "own 2022-06 level" in planned.amount_note and "按照 6 月份发放标准" in planned.amount_note
+    assert [(i.sequence, i.due_at) for i in planned.installments] == [(1, None)]
+    with pytest.raises(BatchRejected, match="leave amount_fen_per_person out"):  # 500 yuan for everyone: refused
+        plan_request(req(measure="one_time_living_subsidy", region_prefix="36", snapshot_on=on,
+                         amount_fen_per_person=50000))
+    # no flat group amount: each recipient's level comes from the ledger (tests/integration/test_batch_levels.py)
+    g = group("one_time_living_subsidy", "361102", on, ("orphan",), requested=50000)
+    assert g.amounts == {} and "own 2022-06 level" in g.reason
 
 
 def test_not_in_force_is_refused():
