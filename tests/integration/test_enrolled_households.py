@@ -224,6 +224,9 @@ async def test_a_severely_disabled_member_of_a_low_income_household_is_enrolled_
         client: StackClient, stack: EmbeddedStack):
     hh = family(400000)  # 4,000 yuan for 3: above Ningxia's 1,950, so the household is not on dibao
     hh["members"][1]["flags"] = ["severely_disabled"]
+    # seed 002 「对低保边缘家庭中的重残人员……参照“单人户”纳入低保」: a recognised 低保边缘 household (above the
+    # 1.5x low-income line, so only its recognition makes it marginal)
+    hh["categories"] = ["marginal"]
     await client.register(hh)
     applicant = hh["members"][1]["person_id"]
     r = await client.http.post("/api/applications", headers=bearer("clerk", region=XIXIA), json={
