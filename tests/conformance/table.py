@@ -50,6 +50,7 @@ class EndToEnd(BaseModel):
     scenario: StrictStr
     region: StrictStr | None = None  # a county of its own where the scenario needs one (cycles, batches)
     period: StrictStr | None = None
+    snapshot_on: date | None = None  # a batch requested on another date than the row's business date
     elderly: StrictBool = False
     pending: StrictStr | None = None  # a defect of issue 13 another session is fixing (e2e only)
 

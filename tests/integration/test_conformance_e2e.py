@@ -268,7 +268,8 @@ async def batch_one_time_subsidy(row: Row, client: StackClient, stack: EmbeddedS
     await client.register(h)
     finance = bearer("finance")
     r = await client.http.post("/api/batches", headers=finance, json={
-        "measure": "one_time_living_subsidy", "region_prefix": region, "snapshot_on": row.business_date.isoformat(),
+        "measure": "one_time_living_subsidy", "region_prefix": region,
+        "snapshot_on": (row.e2e.snapshot_on or row.business_date).isoformat(),  # type: ignore[union-attr]
         "chunk_size": 100})
     assert r.status_code == 202, r.text
     batch_id = r.json()["batch_id"]
