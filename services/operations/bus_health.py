@@ -9,20 +9,24 @@ operations process) record in ``bus_alerts``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
+from faststream.nats import NatsBroker
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
 from shared.auth import ProvinceAdmin
+from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.infra import bus
-from shared.infra.bus import ALERT_AT, STREAM_LIMITS, STREAMS
-from shared.infra.consumer import Delivered
-from shared.infra.nats_permissions import USERS
+from shared.infra.bus import ALERT_AT, STREAM_CASES, STREAM_EVENTS, STREAM_LIMITS, STREAM_PAYMENTS, STREAMS
+from shared.infra.consumer import KIND_FAILED, Delivered, Poison, dead_letter
+from shared.infra.nats_permissions import DLQ_PROJECTION, USERS
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/admin")
@@ -47,6 +51,40 @@ async def record_dead_letter(pool: asyncpg.Pool, delivered: Delivered) -> None:
             h.get("Doudi-Dlq-Reason") or "(no reason given)",
             {"dlq_subject": delivered.subject, "dlq_seq": delivered.stream_seq,
              "deliveries": h.get("Doudi-Deliveries"), "truncated": h.get("Doudi-Dlq-Truncated")})
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    """The server's advisory that a consumer gave up on a message after ``max_deliver`` deliveries: its
+    handler never answered (the wrapper dead-letters every failure it sees itself, at the last delivery at
+    the latest), so the process died or hung on it each time."""
+
+    stream: str
+    consumer: str
+    stream_seq: int
+    deliveries: int
+
+
+async def parse_gave_up(delivered: Delivered) -> GaveUp:
+    advisory = json.loads(delivered.body)
+    return GaveUp(stream=str(advisory["stream"]), consumer=str(advisory["consumer"]),
+                  stream_seq=int(advisory["stream_seq"]), deliveries=int(advisory.get("deliveries") or 0))
+
+
+async def dead_letter_gave_up(broker: NatsBroker, gave_up: GaveUp) -> None:
+    """Dead-letter the message a consumer gave up on, from its stream, with the reason (nothing lost)."""
+    what = (f"consumer {gave_up.consumer} of {gave_up.stream} gave up on message {gave_up.stream_seq} after"
+            f" {gave_up.deliveries} deliveries without an answer (its process died or hung on it each time)")
+    if gave_up.stream not in (STREAM_EVENTS, STREAM_CASES, STREAM_PAYMENTS):
+        raise Poison(what)  # a dead letter itself: the advisory is kept as the dead letter
+    try:
+        original = await broker.connection.jetstream(timeout=5).get_msg(gave_up.stream, gave_up.stream_seq)
+    except NotFoundError:
+        raise Poison(f"{what}; it is no longer in the stream") from None
+    headers = original.headers or {}
+    await dead_letter(broker, DLQ_EVENTS_SUBJECT if gave_up.stream == STREAM_EVENTS else DLQ_PROJECTION,
+                      original.subject, original.data or b"", what, headers.get("Nats-Msg-Id"), kind=KIND_FAILED,
+                      deliveries=gave_up.deliveries)
 
 
 class StreamState(BaseModel):

@@ -16,7 +16,7 @@ from faststream.nats import NatsBroker
 
 from services.operations import bus_health
 from services.operations.projection import project
-from shared.infra.bus import STREAM_CASES, STREAM_DLQ, STREAM_PAYMENTS
+from shared.infra.bus import MAX_DELIVERIES_ADVISORY, STREAM_CASES, STREAM_DLQ, STREAM_PAYMENTS
 from shared.infra.consumer import Delivered, Poison, durable_consumer
 
 log = logging.getLogger(__name__)
@@ -52,3 +52,11 @@ def register(broker: NatsBroker, pool: asyncpg.Pool) -> None:
     durable_consumer(broker, stream=STREAM_DLQ, subject="doudi.dlq.>", durable="operations-dlq",
                      dlq_subject=DLQ_PROJECTION, parse=_delivered, handle=on_dead_letter, batch_size=64,
                      title="operations-dlq")
+
+    async def on_gave_up(gave_up: bus_health.GaveUp, subject: str) -> None:
+        await bus_health.dead_letter_gave_up(broker, gave_up)
+
+    # the backstop: a message a consumer's process died on max_deliver times becomes a dead letter too
+    durable_consumer(broker, stream=STREAM_DLQ, subject=f"{MAX_DELIVERIES_ADVISORY}.>",
+                     durable="operations-max-deliveries", dlq_subject=DLQ_PROJECTION,
+                     parse=bus_health.parse_gave_up, handle=on_gave_up, title="operations-max-deliveries")

@@ -33,8 +33,11 @@ STREAMS: dict[str, list[str]] = {
     STREAM_EVENTS: ["doudi.events.>"],
     STREAM_CASES: ["doudi.case.>"],
     STREAM_PAYMENTS: ["doudi.payment.>"],
-    STREAM_DLQ: ["doudi.dlq.>"],
+    # and the server's advisories of a consumer giving up on a message after max_deliver (its handler never
+    # answered: the process died on it each time), which operations turns into dead letters
+    STREAM_DLQ: ["doudi.dlq.>", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"],
 }
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 
 # JetStream deduplicates Nats-Msg-Id within this window; the services' inboxes dedupe beyond it.
 DUPLICATE_WINDOW_S = 120.0

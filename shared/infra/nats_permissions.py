@@ -43,7 +43,15 @@ from shared.contracts.domain_events import (
 )
 from shared.contracts.events import DLQ_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX
 from shared.contracts.sources import SOURCES
-from shared.infra.bus import STREAM_CASES, STREAM_DLQ, STREAM_EVENTS, STREAM_PAYMENTS, STREAMS, inbox_prefix
+from shared.infra.bus import (
+    MAX_DELIVERIES_ADVISORY,
+    STREAM_CASES,
+    STREAM_DLQ,
+    STREAM_EVENTS,
+    STREAM_PAYMENTS,
+    STREAMS,
+    inbox_prefix,
+)
 
 # services/operations/subscribers.py: projection failures are dead-lettered here.
 DLQ_PROJECTION = "doudi.dlq.projection"
@@ -138,13 +146,16 @@ _SERVICES: tuple[NatsUser, ...] = (
         "read model from case and payment events, stalled cases, projection DLQ, DLQ list and redelivery"
         " (services/operations/subscribers.py, sweep.py, admin.py); projects dead letters into alerts and"
         " watches streams and consumers (bus_health.py)",
-        # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*).
-        publishes=(CASE_STALLED, DLQ_PROJECTION, f"{EVENTS_SUBJECT_PREFIX}>"),
+        # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*); a message a
+        # consumer gave up on (max_deliver) is dead-lettered from its stream (bus_health.py).
+        publishes=(CASE_STALLED, DLQ_PROJECTION, DLQ_EVENTS_SUBJECT, f"{EVENTS_SUBJECT_PREFIX}>"),
         consumes=(
             Consumer(STREAM_CASES, "operations-cases", "doudi.case.>"),
             Consumer(STREAM_PAYMENTS, "operations-payments", "doudi.payment.>"),
             Consumer(STREAM_DLQ, "operations-dlq", "doudi.dlq.>"),
+            Consumer(STREAM_DLQ, "operations-max-deliveries", f"{MAX_DELIVERIES_ADVISORY}.>"),
         ),
+        extra_publish=tuple(f"{JS_API}.STREAM.MSG.GET.{s}" for s in (STREAM_EVENTS, STREAM_CASES, STREAM_PAYMENTS)),
         reads_dead_letters=True,
         watches_bus=True,
     ),

@@ -566,11 +566,13 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
 
     stop_supervisor = asyncio.Event()
     supervisor: asyncio.Task[None] | None = None
-    client = StackClient(stack.api_url, stack.nats_url_for(ADMIN), stack.database_url)
+    # the database URL carries a password the stack generates when it starts
+    client = StackClient(stack.api_url, stack.nats_url_for(ADMIN), "")
     publisher = Publisher({u: stack.nats_url_for(u) for u in SOURCE_USERS}, report)  # as the agencies publish
     pool: asyncpg.Pool | None = None
     try:
         await stack.start()
+        client.database_url = stack.database_url
         supervisor = asyncio.create_task(stack.supervise(stop_supervisor))
         await _register_households(client, plan)
         pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)

@@ -329,3 +329,45 @@ async def test_consumers_have_max_deliver_and_backoff_and_streams_limits_that_al
     r = await client.http.get("/api/admin/alerts", params={"kind": "stream_near_limit", "open_only": False},
                               headers=OPS)
     assert [a["cleared_at"] is not None for a in r.json()] == [True]
+
+
+async def test_a_message_a_consumer_dies_on_is_dead_lettered_when_it_gives_up(stack: EmbeddedStack,
+                                                                           client: StackClient) -> None:
+    """The backstop: a handler that never answers (its process dies on the message every time) makes the
+    server give up after max_deliver; operations dead-letters the message from its stream, and alerts."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    js = (await client.nc()).jetstream()
+    durable = f"probe-crash-{uuid.uuid4().hex[:8]}"
+    await js.add_consumer(STREAM_EVENTS, ConsumerConfig(
+        durable_name=durable, filter_subject="doudi.events.household.income_changed",
+        deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT, max_deliver=1, ack_wait=1.0))
+    try:
+        sub = await js.pull_subscribe_bind(durable=durable, stream=STREAM_EVENTS)
+        event_id = await client.publish("household.income_changed", {
+            "household_id": f"hh-nobody-{uuid.uuid4().hex[:8]}", "monthly_income_fen": 1000, "reason": "other",
+            "effective_on": "2022-08-01"})
+        [taken] = await sub.fetch(1, timeout=10)  # ... and never acknowledged: the "process" died on it
+        assert (taken.headers or {}).get("Nats-Msg-Id") == event_id
+
+        async def gave_up() -> Any:
+            try:  # a pull request lets the server find the delivery limit reached
+                await sub.fetch(1, timeout=0.5)
+            except nats.errors.TimeoutError:
+                pass
+            found = [m for m in await dead_letters(client, event_id=event_id)
+                     if durable in m.headers["Doudi-Dlq-Reason"]]
+            return found[0] if found else None
+
+        letter = await wait_for(gave_up, timeout=60, interval=0.5)
+    finally:
+        await js.delete_consumer(STREAM_EVENTS, durable)
+    assert letter.headers["Doudi-Dlq-Kind"] == "failed" and "gave up" in letter.headers["Doudi-Dlq-Reason"]
+    assert letter.headers["Doudi-Original-Subject"] == "doudi.events.household.income_changed"
+    assert json.loads(letter.data)["id"] == event_id  # the original bytes, from the stream
+
+    async def alert() -> dict[str, Any] | None:
+        r = await client.http.get("/api/admin/alerts", params={"kind": "failed"}, headers=OPS)
+        return next((a for a in r.json() if a["event_id"] == event_id), None)
+
+    assert durable in (await wait_for(alert, timeout=60, interval=0.5))["reason"]
