@@ -14,13 +14,24 @@ Rules (seeds cited next to each):
   where a pack in force declares it, the household's verified monthly rigid expenditure is deducted
   from the counted income (never below zero).
 - **single-person inclusion** (单人保; seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员，经本人申请，
-  参照"单人户"纳入低保」, seed 004 with the low-income line 「低于低保标准的 1.5 倍」, seed 003): a severely
-  disabled or seriously ill member of a household above the standard (and, where a pack sets
-  ``marginal_line_multiple``, under that multiple of it) is enrolled alone, as a one-person household:
-  the standard minus the person's own income, plus the special-member add-on where a pack sets it.
+  参照"单人户"纳入低保」, seed 004 with the low-income line 「低于低保标准的 1.5 倍」, seed 003): only a severely
+  disabled or seriously ill applicant (``applicant_severely_disabled_or_ill``) of a 低保边缘 household: its
+  income above the standard (高于: not equal to it) and either recognised as marginal (``marginal``: in
+  the low-income database) or under ``marginal_line_multiple`` x the standard where a pack sets it. The
+  person is enrolled alone, as a one-person household: the standard minus the person's own income, plus
+  the special-member add-on where a pack sets it.
 - **employment-cost deduction** (seed 001 Jiangxi 「扣减额度按照务工地同期月最低生活保障标准的 30% 计算」):
-  where a pack sets ``employment_cost_deduction_ratio``, counted income = household income minus
-  ratio x standard per working member (never below zero).
+  where a pack sets ``employment_cost_deduction_ratio``, counted income = household income minus, per
+  working member, ratio x the monthly standard of the member's place of work (``work_places``: 务工地, its
+  urban or rural standard in the same month; a member working at home: the household's own standard),
+  never below zero. A place of work whose standard no pack sets makes the benefit undecidable.
+- **care allowance** (照料护理; seed 003 「抓紧落实特困人员照料护理标准」, seed 004 「确保全护理特困对象照料护理标准
+  不低于当地最低工资标准的 70%」): per extreme-poverty person needing full care, on top of the support, the
+  larger of the pack's ``full_care_monthly_fen`` and ratio x ``minimum_wage_monthly_fen`` (a floor:
+  rounded up to the fen); undecidable where neither is set.
+- **orphan allowance** (seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月1500元、1000元」): an
+  orphan record (``orphan``: institutional or dispersed, carried on the roster like 特困 persons) is paid
+  the allowance per orphan, not income-tested, instead of the extreme-poverty support.
 - **add-ons** (seed 004): ``remote_addon_ratio`` x standard per member of a remote household (30 km
   or more from the regiment seat, or a border regiment); ``special_member_addon_ratio`` x standard per
   minor, elderly, severely disabled or seriously ill member. Only where a pack in force gives the ratio
@@ -330,6 +341,9 @@ def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehol
     if h.monthly_income_fen < need:
         return refuse(f"household income {h.monthly_income_fen} fen is under the standard x {h.size} = {need} fen: "
                       "the household applies as a whole, not one member alone")
+    if h.monthly_income_fen == need:  # seed 004 「家庭人均收入高于当地低保标准」: 高于 excludes the standard itself
+        return refuse(f"household income {h.monthly_income_fen} fen is exactly the standard x {h.size}: not above "
+                      "it (高于), so the household is not a low-income household")
     # a 低保边缘 household: recognised as such (in the low-income database), or under the low-income line
     # where a pack sets one (seed 004 「高于当地低保标准，但低于低保标准的 1.5 倍」)
     line = _value(lib, "marginal_line_multiple", region, on, cites)
