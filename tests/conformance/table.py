@@ -52,6 +52,7 @@ class EndToEnd(BaseModel):
     period: StrictStr | None = None
     snapshot_on: date | None = None  # a batch requested on another date than the row's business date
     elderly: StrictBool = False
+    reported_now: StrictBool = False  # the event arrives today, years after its facts (no CloudEvents time)
     pending: StrictStr | None = None  # a defect of issue 13 another session is fixing (e2e only)
 
 

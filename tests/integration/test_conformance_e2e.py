@@ -198,7 +198,7 @@ async def event_medical_self_pay(row: Row, client: StackClient, stack: EmbeddedS
     event_id = await client.publish_event("medical.self_pay_reported", {
         "person_id": head(h), "region_code": row.region, "year": row.business_date.year,
         "self_pay_fen": row.profile["annual_medical_self_pay_fen"]},  # type: ignore[index]
-        time=f"{row.business_date.isoformat()}T10:00:00+08:00")
+        time=None if row.e2e.reported_now else f"{row.business_date.isoformat()}T10:00:00+08:00")  # type: ignore[union-attr]
     if not row.expected_fen:
         found = await wait_for(lambda: screened(stack, event_id), timeout=30)
         assert found is not None and await client.cases(person_id=head(h)) == []
