@@ -375,27 +375,44 @@ CREATE TEMP TABLE cycle_repriced ON COMMIT DROP AS
 SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, h.urban, e.enrolled_from,
        e.paid_through, e.level_fen AS old_level, e.standard_fen AS old_fen, e.standard_from AS old_from,
        s.per_person_fen AS new_fen, s.version AS new_version, s.effective AS new_from,
-       CASE WHEN e.single_person THEN 1
-            ELSE (SELECT count(*) FROM members m WHERE m.household_id = e.household_id
-                  AND (m.deceased_on IS NULL OR m.deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD'))) END::int AS persons
+       CASE WHEN e.single_person THEN 1 ELSE coalesce(m.living, 0) END AS persons
 FROM enrolments e JOIN households h USING (household_id)
 JOIN cycle_standards s ON s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind AND s.period = $2
+LEFT JOIN (SELECT household_id, count(*)::int AS living FROM members
+           WHERE deceased_on IS NULL OR deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD')
+           GROUP BY household_id) m USING (household_id)
 WHERE e.region_code LIKE $1 || '%' AND e.status = 'active' AND e.managed_by = 'cycle'
   AND e.standard_fen IS NOT NULL AND s.effective > e.standard_from
 """
 
-# Back-pay (补发): every month already paid (through paid_through) whose standard entry is newer than the
-# one the level was priced at, the difference per person x persons, under its own key.
+# Back-pay (补发): the months already paid (through paid_through) whose standard entry is newer than the
+# one the level was priced at, (new - old per person) x persons each, one row per household and standard
+# entry under its own key dibao-topup:<household>:<first month>:<standard-version> (derived from the
+# cause: a re-computation refuses in the ledger). Computed per group of households sharing region, area,
+# kind, old standard and paid months (a handful), then spread to the households: no row per month.
 BACK_PAY_SQL = """
-INSERT INTO enrolment_back_pay (household_id, period, standard_version, old_fen, new_fen, persons, amount_fen,
-                                idempotency_key, cycle_id)
-SELECT t.household_id, s.period, s.version, t.old_fen, s.per_person_fen, t.persons,
-       (s.per_person_fen - t.old_fen) * t.persons,
-       'dibao-topup:' || t.household_id || ':' || s.period || ':' || s.version, $1
-FROM cycle_repriced t
-JOIN cycle_standards s ON s.region_code = t.region_code AND s.urban = t.urban AND s.kind = t.kind
-WHERE t.paid_through IS NOT NULL AND s.period >= t.enrolled_from AND s.period <= t.paid_through
-  AND s.effective > t.old_from AND s.per_person_fen > t.old_fen AND t.persons > 0
+WITH newer AS (  -- only the months under an entry newer than the oldest one being replaced
+    SELECT * FROM cycle_standards
+    WHERE effective > (SELECT min(old_from) FROM cycle_repriced)
+      AND period <= (SELECT max(paid_through) FROM cycle_repriced)
+), grp AS (
+    SELECT DISTINCT region_code, urban, kind, old_fen, old_from, enrolled_from, paid_through FROM cycle_repriced
+    WHERE paid_through IS NOT NULL AND persons > 0
+), owed AS (
+    SELECT g.*, s.version, min(s.period) AS first_month, max(s.period) AS last_month, count(*)::int AS months,
+           sum(s.per_person_fen - g.old_fen) AS per_person_fen
+    FROM grp g JOIN newer s ON s.region_code = g.region_code AND s.urban = g.urban AND s.kind = g.kind
+    WHERE s.period >= g.enrolled_from AND s.period <= g.paid_through AND s.effective > g.old_from
+      AND s.per_person_fen > g.old_fen
+    GROUP BY g.region_code, g.urban, g.kind, g.old_fen, g.old_from, g.enrolled_from, g.paid_through, s.version
+)
+INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version, old_fen,
+                                per_person_fen, persons, amount_fen, idempotency_key, cycle_id)
+SELECT t.household_id, o.first_month, o.last_month, o.months, o.version, t.old_fen, o.per_person_fen, t.persons,
+       o.per_person_fen * t.persons,
+       'dibao-topup:' || t.household_id || ':' || o.first_month || ':' || o.version, $1
+FROM cycle_repriced t JOIN owed o USING (region_code, urban, kind, old_fen, old_from, enrolled_from, paid_through)
+WHERE t.persons > 0
 ON CONFLICT DO NOTHING
 """
 
@@ -418,7 +435,7 @@ BACK_PAY_ROLL_SQL = """
 WITH ins AS (
     INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure,
                               amount_fen, idempotency_key)
-    SELECT $1, $2 + row_number() OVER (ORDER BY b.household_id, b.period), b.household_id, t.enrolment_id,
+    SELECT $1, $2 + row_number() OVER (ORDER BY b.household_id, b.standard_version), b.household_id, t.enrolment_id,
            t.person_id, t.region_code, t.kind, b.amount_fen, b.idempotency_key
     FROM enrolment_back_pay b JOIN cycle_repriced t USING (household_id)
     WHERE b.cycle_id = $1

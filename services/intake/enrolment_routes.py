@@ -319,7 +319,7 @@ async def get_enrolment(
             raise HTTPException(404, f"no enrolment for household {household_id}")
         reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id FROM enrolment_reviews"
                                    " WHERE household_id = $1 ORDER BY period, reviewed_at", household_id)
-        back_pay = await conn.fetch("SELECT period, standard_version, old_fen, new_fen, persons, amount_fen,"
-                                    " idempotency_key, cycle_id FROM enrolment_back_pay WHERE household_id = $1"
-                                    " ORDER BY created_at, period", household_id)
+        back_pay = await conn.fetch("SELECT period, last_period, months, standard_version, old_fen, per_person_fen,"
+                                    " persons, amount_fen, idempotency_key, cycle_id FROM enrolment_back_pay"
+                                    " WHERE household_id = $1 ORDER BY created_at, period", household_id)
     return {**dict(row), "reviews": [dict(r) for r in reviews], "back_pay": [dict(r) for r in back_pay]}

@@ -8,9 +8,9 @@ from 2022-07, paid through 2023-06 at the 650-yuan level (617,800 is Fujian's re
 used as the size). Then the region's cycle for 2023-07 runs.
 
 Measured, from ``POST /api/enrolments/cycles`` until every row is in the ledger (the cycle's payment
-finished): the set-based repricing (every household's level raised by 50 yuan x persons), 6 back-pay rows
-per household (2023-01..2023-06, key ``dibao-topup:<household>:<month>:<standard-version>``) and the
-July payment at the new level. Baseline on the same machine, same run: a bare ``UPDATE`` of every
+finished): the set-based repricing (every household's level raised by 50 yuan x persons), the back-pay
+for the 6 months 2023-01..2023-06 (one row per household, key
+``dibao-topup:<household>:2023-01:<standard-version>``) and the July payment at the new level. Baseline on the same machine, same run: a bare ``UPDATE`` of every
 roster row.
 
     python -m tests.bench.reprice [--households N] [--keep]
@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,6 @@ import httpx
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from tests.bench.cohort_seed import person_id
 from tests.bench.stack import bench_stack
 from tests.bench.review_cycle import pack_size
 
@@ -63,36 +60,38 @@ figures:
 """
 
 
-async def seed(conn: asyncpg.Connection, households: int, rng: random.Random) -> int:
-    """Returns the persons enrolled (the expected back-pay is 5000 fen x persons x 6 months)."""
-    hh, members, roster = [], [], []
-    serial = persons = 0
-    for i in range(households):
-        region = REGIONS[i % len(REGIONS)]
-        hid = f"rp-hh-{i}"
-        size = rng.choice((1, 1, 2, 2, 3))
-        persons += size
-        income = rng.randrange(0, OLD * size // 2)
-        hh.append((hid, region, True, ["dibao"], income))
-        for k in range(size):
-            pid = person_id(region, serial)
-            serial += 1
-            members.append((pid, hid, "测试", "head" if k == 0 else "member",
-                            date(1960, 1, 1) + timedelta(days=serial % 9000), []))
-            if k == 0:
-                head = pid
-        roster.append((hid, f"en-rp-{i}", head, region, "dibao", OLD * size - income, "stable", None, "2023-06",
-                       1, "2022-07", "import", OLD, VERSION_OLD, date(2022, 6, 7)))
-    await conn.copy_records_to_table("households", schema_name="intake", records=hh,
-                                     columns=["household_id", "region_code", "urban", "categories", "monthly_income_fen"])
-    await conn.copy_records_to_table("members", schema_name="intake", records=members,
-                                     columns=["person_id", "household_id", "name", "relation", "birth_date", "flags"])
-    await conn.copy_records_to_table("enrolments", schema_name="intake", records=roster, columns=[
-        "household_id", "enrolment_id", "person_id", "region_code", "kind", "level_fen", "cadence", "next_review",
-        "paid_through", "reviewed_version", "enrolled_from", "source", "standard_fen", "standard_version",
-        "standard_from"])
+SEED_SQL = """
+CREATE TEMP TABLE seed AS
+SELECT i, ($2::text[])[i % cardinality($2::text[]) + 1] AS region, (ARRAY[1, 1, 2, 2, 3])[i % 5 + 1] AS size
+FROM generate_series(0, $1 - 1) AS i;
+ALTER TABLE seed ADD COLUMN income bigint;
+UPDATE seed SET income = (i::bigint * 7919) % ($3 * size / 2);
+INSERT INTO intake.households (household_id, region_code, urban, categories, monthly_income_fen)
+SELECT 'rp-hh-' || i, region, true, '{dibao}', income FROM seed;
+INSERT INTO intake.members (person_id, household_id, name, relation, birth_date, flags)
+SELECT region || lpad((i * 3 + k)::text, 12, '0'), 'rp-hh-' || i, '测试', CASE k WHEN 0 THEN 'head' ELSE 'member' END,
+       date '1960-01-01' + ((i * 3 + k) % 9000), '{}'
+FROM seed, generate_series(0, size - 1) AS k;
+INSERT INTO intake.enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
+                               next_review, paid_through, reviewed_version, enrolled_from, source, standard_fen,
+                               standard_version, standard_from)
+SELECT 'rp-hh-' || i, 'en-rp-' || i, region || lpad((i * 3)::text, 12, '0'), region, 'dibao', $3 * size - income,
+       'stable', NULL, '2023-06', 1, '2022-07', 'import', $3, $4, date '2022-06-07'
+FROM seed;
+"""
+
+
+async def seed(conn: asyncpg.Connection, households: int) -> int:
+    """Households of 1-3 people (generated in SQL), enrolled from 2022-07, paid through 2023-06 at the
+    650-yuan level (65000 x persons - income). Returns the persons enrolled."""
+    regions = "ARRAY[" + ", ".join(f"'{r}'" for r in REGIONS) + "]"
+    script = (SEED_SQL.replace("$1", str(int(households))).replace("$2::text[]", regions)
+              .replace("$3", str(OLD)).replace("$4", f"'{VERSION_OLD}'"))
+    async with conn.transaction():
+        await conn.execute(script)
+        persons = await conn.fetchval("SELECT sum(size) FROM seed")
     await conn.execute("ANALYZE intake.households; ANALYZE intake.members; ANALYZE intake.enrolments")
-    return persons
+    return int(persons)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -107,7 +106,7 @@ async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, An
     conn = await asyncpg.connect(stack.database_url)
     try:
         t = time.monotonic()
-        persons = await seed(conn, households, random.Random(0))
+        persons = await seed(conn, households)
         print(f"seeded {households:,} enrolled households ({persons:,} persons) paid through 2023-06 at 650 yuan"
               f" in {time.monotonic() - t:.1f} s", flush=True)
     finally:
@@ -149,7 +148,7 @@ async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, An
     finally:
         await db.close()
     # hand-computed: (70000 - 65000) fen x persons x 6 months
-    assert cycle["repriced"] == households and topups == topup_keys == 6 * households, (cycle, topups)
+    assert cycle["repriced"] == households and topups == topup_keys == households, (cycle, topups)
     assert topup_fen == (NEW - OLD) * persons * len(BACK_MONTHS), topup_fen
     assert monthly == households
     return {"households": households, "persons": persons, "topups": topups, "topup_fen": topup_fen,

@@ -139,12 +139,11 @@ async def test_a_raised_standard_reprices_the_enrolled_and_back_pays_paid_months
 
     # the county's pack raising the urban standard to 700 yuan from 2023-01-01 is in force in 2023-03
     mar = await run_cycle(client, stack, LONGDE, "2023-03")
-    # March at the new level: (70000 x 3) - 90000 = 120000; back-pay (70000 - 65000) x 3 = 15000 for
-    # each of January and February, already paid at the old level
-    assert (mar["repriced"], mar["back_pay_rows"], mar["back_pay_fen"]) == (1, 2, 30000)
-    assert mar["on_roll"] == 3 and mar["roll_fen"] == 120000 + 2 * 15000
-    expected = [("dibao-topup:HH:2023-01:" + RAISED, 15000), ("dibao-topup:HH:2023-02:" + RAISED, 15000),
-                ("dibao:HH:2023-03", 120000)]
+    # March at the new level: (70000 x 3) - 90000 = 120000; back-pay for January and February, already
+    # paid at the old level: (70000 - 65000) x 3 persons x 2 months = 30000, once, under its own key
+    assert (mar["repriced"], mar["back_pay_rows"], mar["back_pay_fen"]) == (1, 1, 30000)
+    assert mar["on_roll"] == 2 and mar["roll_fen"] == 120000 + 30000
+    expected = [("dibao-topup:HH:2023-01:" + RAISED, 30000), ("dibao:HH:2023-03", 120000)]
     assert await keys(client, hh["household_id"]) == expected
     e = await roster(stack, hh["household_id"])
     assert (e["level_fen"], e["standard_fen"], e["standard_version"]) == (120000, 70000, RAISED)
@@ -161,8 +160,9 @@ async def test_a_raised_standard_reprices_the_enrolled_and_back_pays_paid_months
     r = await client.http.get(f"/api/enrolments/{hh['household_id']}", headers=bearer("auditor", region=LONGDE))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [(b["period"], b["amount_fen"], b["old_fen"], b["new_fen"], b["persons"]) for b in body["back_pay"]] == [
-        ("2023-01", 15000, 65000, 70000, 3), ("2023-02", 15000, 65000, 70000, 3)]
+    assert [(b["period"], b["last_period"], b["months"], b["amount_fen"], b["old_fen"], b["per_person_fen"],
+             b["persons"], b["standard_version"]) for b in body["back_pay"]] == [
+        ("2023-01", "2023-02", 2, 30000, 65000, 2 * 5000, 3, RAISED)]
     assert {"period": "2023-03", "kind": "standard", "outcome": "repriced", "level_fen": 120000} in [
         {k: v for k, v in rv.items() if k in ("period", "kind", "outcome", "level_fen")} for rv in body["reviews"]]
 
