@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.policy import SEED_FILES
-from shared.policy.library import PACKS_DIR
 from tests.seeds import REPO_ROOT, SHARED_SEEDS, VENDORED_SEEDS, seed_text, seeds_dir
 
+# Data only: nothing here imports the policy code, so the check runs even when that code does not load.
+PACKS_DIR = REPO_ROOT / "shared" / "policy" / "packs"
 CONFORMANCE_DIR = REPO_ROOT / "tests" / "conformance"
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
+SEED_FILES = frozenset(line.split()[1] for line in (VENDORED_SEEDS / "SHA256SUMS").read_text(encoding="utf-8")
+                       .splitlines() if line.strip())
 
 
 def _citations(node: Any, where: str) -> Iterator[tuple[str, str, str]]:
@@ -65,6 +67,12 @@ def test_the_vendored_seeds_are_the_five_files_with_the_recorded_bytes() -> None
     assert {p.name for p in VENDORED_SEEDS.glob("*.txt")} == SEED_FILES
     for name, digest in recorded.items():
         assert hashlib.sha256((VENDORED_SEEDS / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_the_policy_layer_knows_the_same_five_seeds() -> None:
+    from shared.policy import SEED_FILES as POLICY_SEED_FILES
+
+    assert POLICY_SEED_FILES == SEED_FILES
 
 
 def test_the_shared_seeds_are_byte_identical_to_the_vendored_copy() -> None:
