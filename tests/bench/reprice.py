@@ -30,8 +30,8 @@ import httpx
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from tests.bench.stack import bench_stack
 from tests.bench.review_cycle import pack_size
+from tests.bench.stack import bench_stack
 
 PERIOD = "2023-07"
 OLD, NEW = 65000, 70000  # seed 002's 650 yuan; the bench fixture's 700 yuan from 2023-01-01
@@ -151,7 +151,7 @@ async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, An
     assert cycle["repriced"] == households and topups == topup_keys == households, (cycle, topups)
     assert topup_fen == (NEW - OLD) * persons * len(BACK_MONTHS), topup_fen
     assert monthly == households
-    return {"households": households, "persons": persons, "topups": topups, "topup_fen": topup_fen,
+    return {"households": households, "persons": persons, "topups": topups, "topup_fen": int(topup_fen),
             "monthly": monthly, "repriced_s": marks["repriced"], "ledger_s": marks["ledger"],
             "raw_update_s": raw_update_s}
 

@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 
 from services.intake.enrolment import pays_rural_quarterly, priced_standard
-from shared.policy import BenefitHousehold, PolicyLibrary, load_library, monthly_benefit, monthly_standard_fen
-from shared.policy import standards
+from shared.policy import (
+    BenefitHousehold,
+    PolicyLibrary,
+    load_library,
+    monthly_benefit,
+    monthly_standard_fen,
+    standards,
+)
 
 YINCHUAN = "640104"  # 银川市兴庆区: only the Ningxia notice (seed 002)
 XIJI, LONGDE = "640422", "640423"  # the e2e fixtures: quarterly rural payment; 700 yuan from 2023-01-01
