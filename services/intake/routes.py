@@ -7,13 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.enrolment import NotEnrollable
 from services.intake.registry import Registrar, RegistrationRefused
-from services.intake.routing import NotYetRouted
+from services.intake.routing import InvalidApplication, NotYetRouted
 from services.intake.service import IntakeService
 from shared.auth import Principal, Role, require_roles
 from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
+from shared.contracts.money import Fen
+from shared.infra.case_updates import update_case
 
 router = APIRouter(prefix="/api")
 
@@ -79,6 +82,8 @@ async def apply(
                                                        principal.region, datetime.now(UTC).date())
     except NotYetRouted as exc:
         return JSONResponse({"detail": str(exc)}, status_code=501)
+    except InvalidApplication as exc:
+        raise HTTPException(422, str(exc)) from None
     except NotEnrollable as exc:
         raise HTTPException(exc.status_code, exc.reason) from None
     except PermissionError as exc:  # the application id belongs to another jurisdiction's case
@@ -97,3 +102,37 @@ async def get_household(
     if view is None or not principal.may_see(view["region_code"]):
         raise HTTPException(404, f"household {household_id} not found")
     return view
+
+
+class AssessmentIn(BaseModel):
+    """核定救助金额: the amount a caseworker assesses where the policy grants aid but leaves the amount to
+    the county; the approval tiers then decide it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: Fen = Field(gt=0, description="the assessed amount in fen")
+    reason: str = Field(min_length=1, max_length=2000, description="why this amount (the household's need)")
+
+
+class AssessmentOut(BaseModel):
+    case_id: str
+    accepted: bool
+    by: str
+
+
+@router.post("/cases/{case_id}/assessment", response_model=AssessmentOut,
+             summary="A caseworker assesses an amount the policy leaves to the county (核定救助金额)")
+async def assess(
+    case_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: AssessmentIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver, Role.county_approver))],
+    request: Request,
+) -> AssessmentOut:
+    service: IntakeService = request.app.state.intake
+    region = await service.case_region(case_id)
+    if region is None or not principal.may_see(region):
+        raise HTTPException(404, f"case {case_id} not found")
+    await update_case(service.temporal, case_id, "assess", dict(
+        assessor=principal.subject, role=str(principal.role), region=principal.region,
+        person_id=principal.person_id, amount_fen=body.amount_fen, reason=body.reason))
+    return AssessmentOut(case_id=case_id, accepted=True, by=principal.subject)

@@ -20,6 +20,7 @@ from shared.contracts.events import (
     Quarantined,
 )
 from shared.policy import HouseholdProfile, load_library
+from workflows.emergency_relief.inputs import MEASURE_FOR_TRIGGER as EMERGENCY_MEASURE_FOR_TRIGGER
 from workflows.emergency_relief.inputs import PATHWAY as EMERGENCY
 from workflows.emergency_relief.inputs import EmergencyReliefInput
 from workflows.one_off_assistance.inputs import PATHWAY as ONE_OFF
@@ -39,6 +40,17 @@ class CaseStart:
     business_date: date
     cause_event_id: str | None
     workflow_input: Any
+    # aid the seed grants per 家庭 and incident: members reported within ``window_days`` join one case
+    incident: HouseholdIncident | None = None
+
+
+@dataclass(frozen=True)
+class HouseholdIncident:
+    """One incident of one household (seeds 001/002 quarantine: 「……导致基本生活出现暂时困难的家庭」)."""
+
+    household_id: str
+    trigger: str
+    window_days: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,14 @@ class ScreenedOut:
     measure: str
     person_id: str | None
     reason: str
+
+
+class InvalidApplication(ValueError):
+    """An application whose facts contradict each other: answered 422 naming the field."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
 
 
 class NotYetRouted(Exception):
@@ -78,41 +98,85 @@ def _profile(facts: RecipientFacts | None, **extra: Any) -> HouseholdProfile:
                             monthly_income_fen=facts.monthly_income_fen, **extra)
 
 
+def business_date(event: InboundEvent, reported_on: date) -> date:
+    """The date the policy is resolved by: the event's own facts (the quarantine, the diagnosis, the
+    disaster, the first month without income, the year the self-pay was accumulated), never the arrival
+    time when the facts carry one. A year's self-pay is judged at the year's end (年度累计), or at the report
+    if the year is still running."""
+    data = event.data
+    if isinstance(data, Quarantined):
+        return data.quarantined_on
+    if isinstance(data, CovidDiagnosed):
+        return data.diagnosed_on
+    if isinstance(data, DisasterAffected):
+        return data.occurred_on
+    if isinstance(data, JobLost):
+        return job_lost_on(data.last_income_month)
+    if isinstance(data, MedicalSelfPayReported):
+        return min(date(data.year, 12, 31), reported_on)
+    return reported_on  # a graduate's unemployment is as of the report (the graduation date is not the hardship)
+
+
+def job_lost_on(last_income_month: str) -> date:
+    """The first day without income: the first of the month after the last month with income."""
+    year, month = (int(x) for x in last_income_month.split("-"))
+    return date(year + month // 12, month % 12 + 1, 1)
+
+
 def route_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: date) -> CaseStart | ScreenedOut | None:
     data = event.data
+    on = business_date(event, reported_on)
     if isinstance(data, Quarantined | CovidDiagnosed):
         trigger = "quarantine" if isinstance(data, Quarantined) else "covid_diagnosis"
-        on = data.quarantined_on if isinstance(data, Quarantined) else data.diagnosed_on
-        return _emergency(trigger, data.person_id, data.region_code, on, event.id, on.isoformat())
+        return _emergency(trigger, data.person_id, data.region_code, on, event.id, on.isoformat(), facts)
     if isinstance(data, DisasterAffected):
-        return _emergency("disaster", data.person_id, data.region_code, data.occurred_on, event.id, data.disaster_id)
+        return _emergency("disaster", data.person_id, data.region_code, on, event.id, data.disaster_id, facts)
     if isinstance(data, JobLost):
+        if on > reported_on:
+            return ScreenedOut("job_loss", data.person_id, f"last income month {data.last_income_month} is after the "
+                               f"report ({reported_on.isoformat()})")
         met, completed, why = load_library().job_loss_gap(data.region_code, data.last_income_month, reported_on)
-        if not met:
-            return ScreenedOut("job_loss", data.person_id, why)
+        # 「连续3个月无收入来源」 not yet complete: the case opens and waits for the day it is (never dropped)
         return _outreach("job_loss", data.person_id, data.region_code, completed, event.id, data.last_income_month,
-                         facts, unemployment_insured=data.unemployment_insured)
+                         facts, eligible_on=None if met else completed, unemployment_insured=data.unemployment_insured)
     if isinstance(data, GraduateUnemployed):
-        return _outreach("graduate", data.person_id, data.region_code, reported_on, event.id,
+        return _outreach("graduate", data.person_id, data.region_code, on, event.id,
                          data.graduated_on.isoformat(), facts)
     if isinstance(data, MedicalSelfPayReported):
-        return _outreach("medical_self_pay", data.person_id, data.region_code, reported_on, event.id, str(data.year),
+        return _outreach("medical_self_pay", data.person_id, data.region_code, on, event.id, str(data.year),
                          facts, annual_medical_self_pay_fen=data.self_pay_fen)
     return None
 
 
-def _emergency(trigger: str, person_id: str, region: str, on: date, event_id: str, key: str) -> CaseStart:
-    case_id = incident_case_id("em", trigger, person_id, key)
+def _emergency(trigger: str, person_id: str, region: str, on: date, event_id: str, key: str,
+               facts: RecipientFacts | None = None) -> CaseStart:
+    lib = load_library()
+    measure = lib.measure(EMERGENCY_MEASURE_FOR_TRIGGER.get(trigger, trigger), region, on)
+    incident = None
+    if measure is not None and measure.once_per == "household_incident" and facts is not None and facts.household_id:
+        # per 家庭 and incident: the key is the household's incident, so the payment key is too
+        window = lib.parameter("quarantine_household_incident_days", region, on)
+        incident = HouseholdIncident(household_id=facts.household_id, trigger=trigger,
+                                     window_days=int(window.value) if window and window.value is not None else 0)
+        case_id = incident_case_id("em", trigger, "household", facts.household_id, key)
+    else:
+        case_id = incident_case_id("em", trigger, person_id, key)
+    # a disaster where no regional measure prices emergency aid: the national 「直接实施临时救助」 measure,
+    # whose amount a caseworker assesses
+    chosen = ("disaster_assistance" if trigger == "disaster" and measure is None
+              and lib.measure("disaster_assistance", region, on) is not None else None)
     return CaseStart(
         case_id=case_id, pathway=EMERGENCY, trigger=trigger, workflow="EmergencyRelief", person_id=person_id,
         region_code=region, business_date=on, cause_event_id=event_id,
         workflow_input=EmergencyReliefInput(case_id=case_id, trigger=trigger, person_id=person_id,  # type: ignore[arg-type]
-                                            region_code=region, business_date=on, cause_event_id=event_id),
+                                            region_code=region, business_date=on, cause_event_id=event_id,
+                                            measure=chosen),
+        incident=incident,
     )
 
 
 def _outreach(measure: str, person_id: str, region: str, on: date, event_id: str, key: str,
-              facts: RecipientFacts | None, **extra: Any) -> CaseStart | ScreenedOut:
+              facts: RecipientFacts | None, eligible_on: date | None = None, **extra: Any) -> CaseStart | ScreenedOut:
     """主动发现: open an outreach case only where the policy would pay this person."""
     entitlement = load_library().entitlement(measure, region, on, _profile(facts, **extra))
     if not entitlement.payable:
@@ -122,7 +186,7 @@ def _outreach(measure: str, person_id: str, region: str, on: date, event_id: str
         case_id=case_id, pathway=ONE_OFF, trigger=measure, workflow="OneOffAssistance", person_id=person_id,
         region_code=region, business_date=on, cause_event_id=event_id,
         workflow_input=OneOffInput(case_id=case_id, measure=measure, person_id=person_id, region_code=region,  # type: ignore[arg-type]
-                                   business_date=on, cause_event_id=event_id, **extra),
+                                   business_date=on, cause_event_id=event_id, eligible_on=eligible_on, **extra),
     )
 
 
@@ -143,6 +207,16 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
     if app.kind in ONE_OFF_KINDS:
         measure = ONE_OFF_KINDS[app.kind]
         case_id = incident_case_id("oo", measure, "application", application_id)
+        eligible_on = None
+        if app.kind == "job_loss" and app.details.last_income_month is not None:
+            # 「连续3个月无收入来源」: checked on application too; an early application waits for the day
+            if job_lost_on(app.details.last_income_month) > today:
+                raise InvalidApplication("details.last_income_month",
+                                         f"最后有收入的月份 {app.details.last_income_month} 晚于申请日期 / the last income "
+                                         "month is after the application")
+            met, completed, _ = load_library().job_loss_gap(app.region_code, app.details.last_income_month, today)
+            on = completed
+            eligible_on = None if met else completed
         return CaseStart(
             case_id=case_id, pathway=ONE_OFF, trigger=measure, workflow="OneOffAssistance", person_id=app.person_id,
             region_code=app.region_code, business_date=on, cause_event_id=None,
@@ -152,6 +226,8 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
                 unemployment_insured=app.details.unemployment_insured,
                 annual_medical_self_pay_fen=app.details.annual_medical_self_pay_fen,
                 requested_amount_fen=app.details.requested_amount_fen if app.kind == "temporary_assistance" else None,
+                monthly_rigid_expenditure_fen=app.details.monthly_rigid_expenditure_fen,
+                eligible_on=eligible_on,
                 application=ApplicationReceived(application_id=application_id, registered_by=registered_by,
                                                 role=role, region=region, consent=app.consent)),
         )

@@ -30,6 +30,7 @@ from services.intake.routing import (
     CaseStart,
     ScreenedOut,
     application_update,
+    business_date,
     incident_case_id,
     route_application,
     route_event,
@@ -63,6 +64,15 @@ class IntakeService:
         self._pool = pool
         self._temporal = temporal
 
+    @property
+    def temporal(self) -> Client:
+        return self._temporal
+
+    async def case_region(self, case_id: str) -> str | None:
+        async with self._pool.acquire() as conn:
+            row = await store.case_row(conn, case_id)
+        return row["region_code"] if row is not None else None
+
     async def register_household(self, household: HouseholdIn, by: Registrar,
                                  moves: Collection[str] = ()) -> HouseholdOut:
         """Under the registry's rules (services/intake/registry.py): one household per person, money
@@ -84,13 +94,17 @@ class IntakeService:
             if await first_delivery(conn, event.id, subject):
                 person = getattr(event.data, "person_id", None)
                 reported_on = (event.envelope.time or datetime.now(UTC)).date()
-                facts = await store.recipient_facts(conn, person, reported_on) if person else None
+                # the registry as it stood on the event's own business date (the quarantine, the diagnosis...)
+                facts = (await store.recipient_facts(conn, person, business_date(event, reported_on))
+                         if person else None)
                 followup = await self._apply_registry_change(conn, event, reported_on)
                 routed = route_event(event, facts, reported_on)
                 if isinstance(routed, ScreenedOut):
                     await store.record_screening(conn, event.id, routed.measure, routed.person_id, routed.reason)
                     log.info("event %s opens no case: %s", event.id, routed.reason)
                     routed = None
+                if routed is not None and routed.incident is not None:
+                    routed = await self._household_incident(conn, event, routed)
                 if routed is not None:
                     await self._open(conn, routed)
                 elif followup is not None and followup[0] == "start":
@@ -108,6 +122,26 @@ class IntakeService:
             return None
         await self.ensure_started(start)
         return start.case_id
+
+    async def _household_incident(self, conn: asyncpg.Connection, event: InboundEvent,
+                                  routed: CaseStart) -> CaseStart:
+        """Aid the seed grants per 家庭 and incident (quarantine: 「因家庭成员被隔离收治等原因导致基本生活出现暂时
+        困难的家庭」): a member reported within the incident window of the household's case joins that case,
+        one payment for the household. Serialised per household, so two members' reports arriving together
+        still make one case."""
+        incident = routed.incident
+        assert incident is not None
+        await store.lock_household(conn, incident.household_id)
+        existing = await store.household_incident_case(conn, incident.household_id, incident.trigger,
+                                                       routed.business_date, incident.window_days)
+        if existing is None or existing == routed.case_id:
+            return routed
+        await store.record_screening(conn, event.id, incident.trigger, getattr(event.data, "person_id", None),
+                                     f"same household incident as case {existing}: the household is paid once "
+                                     f"(per 家庭 and incident, {incident.window_days}-day window)")
+        start = await store.start_for_case(conn, existing)
+        assert start is not None
+        return start
 
     async def _apply_registry_change(self, conn: asyncpg.Connection, event: InboundEvent,
                                      on: date) -> tuple[str, Any] | None:

@@ -21,6 +21,7 @@ def build(rt: Runtime) -> ServiceParts:
         "/api/households": s.intake_url,
         "/api/applications": s.intake_url,
         "/api/enrolments": s.intake_url,
+        "/api/cases/{id}/assessment": s.intake_url,
         "/api/cases/{id}/decisions": s.approval_url,
         "/api/cases/{id}/escalate": s.approval_url,
         "/api/tasks": s.approval_url,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 from temporalio import activity
 
-from services.verification.checks import check_economic_status
+from services.verification.checks import check_economic_status, confirm_event
 from services.verification.sources import DepartmentSource
 from shared.contracts import activities as act
 from shared.policy import PolicyLibrary
@@ -23,3 +23,7 @@ class VerificationActivities:
     @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
     async def check_economic_status(self, request: act.EconomicCheckRequest) -> act.EconomicCheckResult:
         return await check_economic_status(self._pool, request, sources=self._sources, library=self._library)
+
+    @activity.defn(name=act.CONFIRM_EVENT)
+    async def confirm_event(self, request: act.EventCheckRequest) -> act.EventCheckResult:
+        return confirm_event(request)

@@ -26,7 +26,12 @@ from services.verification.sources import (
     SourceReport,
     department_sources,
 )
-from shared.contracts.activities import EconomicCheckRequest, EconomicCheckResult
+from shared.contracts.activities import (
+    EconomicCheckRequest,
+    EconomicCheckResult,
+    EventCheckRequest,
+    EventCheckResult,
+)
 from shared.infra.db import unit_of_work
 from shared.policy import PolicyLibrary, load_library
 
@@ -84,6 +89,16 @@ def resolve_asset_limits(library: PolicyLibrary, req: EconomicCheckRequest) -> r
                              vehicle_value_limit_fen=values["asset_vehicle_value_limit_fen"],
                              financial_months_of_standard=values["asset_financial_months_of_standard"],
                              basis=basis)
+
+
+def resolve_low_income_line(library: PolicyLibrary, req: EconomicCheckRequest) -> tuple[Decimal | None, str]:
+    """The low-income (低保边缘) line's multiple of the standard, for a check whose test is that line."""
+    if req.income_test != "low_income_line":
+        return None, ""
+    fig = library.parameter("marginal_line_multiple", req.region_code, req.business_date)
+    if fig is None or not isinstance(fig.value, Decimal):
+        return None, ""
+    return fig.value, fig.cite()
 
 
 def resolve_employment_cost(library: PolicyLibrary, req: EconomicCheckRequest) -> tuple[Decimal | None, str]:
@@ -168,6 +183,7 @@ async def check_economic_status(
         active = list(sources) if sources is not None else department_sources(LocalReferenceBackend(pool))
         reports = await query_sources(active, members, req)
         employment_ratio, employment_cite = resolve_employment_cost(library, req)
+        line_multiple, line_cite = resolve_low_income_line(library, req)
         assessment = rules.assess(
             declared_monthly_income_fen=req.declared_monthly_income_fen,
             household_size=req.household_size,
@@ -179,6 +195,8 @@ async def check_economic_status(
             employment_cost_citation=employment_cite,
             rigid_expenditure_fen=req.rigid_expenditure_fen,
             compare_income=req.compare_income,
+            line_multiple=line_multiple,
+            line_citation=line_cite,
         )
         result = EconomicCheckResult(
             check_id=req.check_id,
@@ -207,3 +225,11 @@ async def check_economic_status(
                 return first
         return result
 
+
+
+def confirm_event(req: EventCheckRequest) -> EventCheckResult:
+    """急难: the event test after an assist-first payment (pure: the request carries what was filed)."""
+    found = rules.assess_event(trigger=req.trigger, incident_date=req.incident_date.isoformat(),
+                               cause_event_id=req.cause_event_id, document_kinds=req.document_kinds,
+                               explanation=req.explanation)
+    return EventCheckResult(check_id=req.check_id, outcome=found.outcome, reasons=list(found.reasons))

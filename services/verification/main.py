@@ -30,7 +30,7 @@ def build(rt: Runtime) -> ServiceParts:
     sources = department_sources(LocalReferenceBackend(rt.pool))
     activities = VerificationActivities(rt.pool, sources, load_library())
     return ServiceParts(app=app, task_queue=TASK_QUEUE_VERIFICATION,
-                        activities=[activities.check_economic_status])
+                        activities=[activities.check_economic_status, activities.confirm_event])
 
 
 def main() -> None:

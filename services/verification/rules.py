@@ -161,6 +161,8 @@ def assess(
     employment_cost_citation: str = "",
     rigid_expenditure_fen: int = 0,
     compare_income: bool = True,
+    line_multiple: Decimal | None = None,
+    line_citation: str = "",
 ) -> Assessment:
     """Apply the rule (module docstring) to what the sources found."""
     if declared_monthly_income_fen < 0:
@@ -234,6 +236,21 @@ def assess(
             f"per-capita income {yuan(per_capita)}/month was not compared with a standard, so the outcome "
             "rests on the asset checks alone"
         )
+    elif line_multiple is not None:
+        # one-off aid to people 生活困难: the low-income (低保边缘) line, a multiple of the standard, compared
+        # exactly (counted income < multiple x standard x size, no rounding of the line)
+        income_ok = Decimal(counted_after) < line_multiple * std * size
+        line_fen = int((line_multiple * std).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        cite = f"; {standard.citation}" if standard.citation else ""
+        cite += f"; {line_citation}" if line_citation else ""
+        comparison = (
+            f"per-capita income {yuan(per_capita)}/month ({yuan(counted_after)} / {size} persons) is "
+            f"{'under' if income_ok else 'not under'} the low-income line {line_multiple} x {std_label} "
+            f"{yuan(std)} = {yuan(line_fen)}/month{cite}"
+        )
+        reasons.append(comparison)
+        if not income_ok:
+            disqualifiers.append(comparison)
     else:
         income_ok = income_under_standard(counted_after, size, std)
         cite = f"; {standard.citation}" if standard.citation else ""
@@ -305,6 +322,9 @@ def assess(
         summary = "ineligible: " + " | ".join(disqualifiers)
     elif income_ok is None:
         summary = "eligible: nothing disqualifying was found, but the dibao standard is not configured"
+    elif line_multiple is not None:
+        summary = (f"eligible: per-capita income {yuan(per_capita)}/month is under the low-income line "
+                   f"({line_multiple} x {std_label}) and no asset disqualifies")
     else:
         summary = f"eligible: per-capita income {yuan(per_capita)}/month is under {std_label} {yuan(std or 0)}/month and no asset disqualifies"
     return Assessment(
@@ -320,3 +340,54 @@ def assess(
         disqualifiers=tuple(disqualifiers),
         reasons=(summary, *reasons),
     )
+
+
+# ---- 急难: the sudden event, verified afterwards -------------------------------------------------------
+# Seed 004 item 2 gives 急难 aid 「对遭遇突发事件、意外伤害、重大疾病，受传染病疫情等突发公共卫生事件影响…导致基本生活暂时
+# 陷入困境的家庭或个人」; seed 003 「对受到灾害影响,导致基本生活出现困难的家庭和个人…直接实施临时救助」; the check after an
+# assist-first payment is 「先行救助，后补齐说明」 (seed 002) / 「事后补充说明情况」 (seed 004). So what is verified is the
+# event, not the household's income against the dibao line: the aid stands when the event is attested, by
+# the agency whose report opened the case or by a document that attests this kind of event.
+
+EVENT_EVIDENCE: Mapping[str, frozenset[str]] = {
+    "quarantine": frozenset({"quarantine_notice"}),              # 隔离通知书
+    "covid_diagnosis": frozenset({"hospital_record"}),           # 病历 / 住院证明
+    "disaster": frozenset({"disaster_certificate"}),             # 受灾证明
+    # a caseworker's emergency application: the event is whatever befell the person; any document that
+    # attests a sudden event, or the supplementary explanation itself (后补齐说明)
+    "application": frozenset({"explanation", "quarantine_notice", "hospital_record", "disaster_certificate"}),
+}
+EVENT_AGENCY = {
+    "quarantine": "the health commission (卫生健康部门)",
+    "covid_diagnosis": "the health commission (卫生健康部门)",
+    "disaster": "emergency management (应急管理部门)",
+}
+
+
+@dataclass(frozen=True)
+class EventAssessment:
+    outcome: Literal["confirmed", "not_confirmed"]
+    reasons: tuple[str, ...]
+
+
+def assess_event(*, trigger: str, incident_date: str, cause_event_id: str | None,
+                 document_kinds: Iterable[str], explanation: str = "") -> EventAssessment:
+    """Is the sudden event the aid was paid for attested? (急难 is defined by the event: seeds 003/004.)"""
+    kinds = sorted(set(document_kinds))
+    accepted = EVENT_EVIDENCE.get(trigger, frozenset())
+    reasons: list[str] = []
+    if cause_event_id and trigger in EVENT_AGENCY:
+        reasons.append(f"the {trigger.replace('_', ' ')} of {incident_date} was reported by {EVENT_AGENCY[trigger]} "
+                       f"(event {cause_event_id})")
+    attesting = [k for k in kinds if k in accepted]
+    if attesting:
+        reasons.append(f"the {trigger.replace('_', ' ')} of {incident_date} is attested by the documents filed: "
+                       f"{', '.join(attesting)}")
+    if reasons:
+        return EventAssessment("confirmed", ("verified eligible: the sudden event is attested (急难: "
+                                             "aid for the event, not an income test)", *reasons))
+    filed = ", ".join(kinds) or "none"
+    return EventAssessment("not_confirmed", (
+        f"the sudden event ({trigger.replace('_', ' ')} of {incident_date}) is not attested: no agency report "
+        f"opened the case and no document filed attests it (filed: {filed}; accepted: {', '.join(sorted(accepted))})",
+        *((f"explanation: {explanation}",) if explanation else ())))

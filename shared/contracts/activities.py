@@ -26,6 +26,7 @@ OPEN_RECOVERY = "payment.open_recovery"
 PAY_PERIOD_ROLL = "payment.pay_period_roll"
 # verification
 CHECK_ECONOMIC_STATUS = "verification.check_economic_status"
+CONFIRM_EVENT = "verification.confirm_event"
 # approval
 RECORD_DECISION = "approval.record_decision"
 OPEN_TASK = "approval.open_task"
@@ -198,6 +199,31 @@ class EconomicCheckRequest(BaseModel):
     # False for a single-person inclusion (单人保): the household is above the standard by definition; the
     # policy compares its income with the low-income line, the check looks at income and assets
     compare_income: bool = True
+    # the line income is compared with (the measure's economic_test): the dibao standard; the low-income
+    # line (marginal_line_multiple x the standard: one-off aid to people 生活困难); or the expenditure test
+    # (支出型: income after rigid_expenditure_fen under the standard)
+    income_test: Literal["dibao_standard", "low_income_line", "expenditure"] = "dibao_standard"
+
+
+class EventCheckRequest(BaseModel):
+    """急难: verify afterwards that the sudden event happened (seeds 003/004 define 急难 by the event), from
+    the agency's own report that opened the case or the documents filed after an assist-first payment."""
+
+    check_id: str                  # "<case_id>:event"
+    case_id: str
+    person_id: str
+    region_code: str
+    trigger: Literal["quarantine", "covid_diagnosis", "disaster", "application"]
+    incident_date: date
+    cause_event_id: str | None = None      # an agency's event that opened the case
+    document_kinds: list[str] = Field(default_factory=list)
+    explanation: str = ""
+
+
+class EventCheckResult(BaseModel):
+    check_id: str
+    outcome: Literal["confirmed", "not_confirmed"]
+    reasons: list[str]
 
 
 class EconomicCheckResult(BaseModel):
@@ -216,7 +242,8 @@ class TaskOpen(BaseModel):
 
     case_id: str
     pathway: str
-    kind: Literal["county_decision", "approval", "resolve_ineligible", "documents", "outreach", "committee"]
+    kind: Literal["county_decision", "approval", "resolve_ineligible", "documents", "outreach", "committee",
+                  "assessment"]
     role: str
     region_code: str
     amount_fen: int | None = None

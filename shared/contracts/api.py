@@ -69,6 +69,9 @@ class ApplicationDetails(BaseModel):
     household_type: Literal["individual", "emergency_household", "expenditure_household"] = "emergency_household"
     stranded: bool = Field(default=False, description="临时遇困/流浪: aid where the emergency happens")
     unemployment_insured: bool | None = Field(default=None, description="job_loss: covered by unemployment insurance")
+    last_income_month: str | None = Field(
+        default=None, pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$",
+        description="job_loss: the last month with income (YYYY-MM); 连续3个月无收入来源 is checked from it")
     annual_medical_self_pay_fen: Fen | None = Field(default=None, description="medical: the year's self-pay")
     monthly_rigid_expenditure_fen: Fen | None = Field(
         default=None, description="dibao: verified monthly rigid expenditure (illness, disability, schooling, care)")

@@ -57,7 +57,6 @@ def _fmt_multiple(m: Decimal) -> str:
     return f"{m.normalize():f}"
 
 
-class _Missing(Exception):
 _TEST_TEXT = {
     "dibao_standard": "income under the dibao standard",
     "low_income_line": "income under the low-income line (低收入/低保边缘), not the dibao standard",
@@ -65,6 +64,7 @@ _TEST_TEXT = {
 }
 
 
+class _Missing(Exception):
     """An amount cannot be computed (a figure is not configured, or the seed fixes none)."""
 
 
@@ -241,7 +241,7 @@ class PolicyLibrary(BaseModel):
                 return ent.model_copy(update={"needs_assessment": True, "reason":
                                               f"{ent.reason}; the assessed amount must be positive"})
             return ent.model_copy(update={
-                "payable": True, "needs_assessment": False, "amount_fen": requested_amount_fen,
+                "payable": True, "needs_assessment": False, "amount_fen": requested_amount_fen, "amount_open": True,
                 "reason": (f"{found[1].name_zh}: {requested_amount_fen} fen as assessed by the caseworker (the "
                            f"policy fixes no amount), subject to the approval tiers; {ent.reason}")})
         if found is not None:
@@ -305,12 +305,12 @@ class PolicyLibrary(BaseModel):
                 economic_check_required=kw.pop("economic_check_required", m.economic_check == "required"),
                 citations=kw.pop("citations", [m.cite()]),
                 pathway=m.pathway,
+                economic_test=m.economic_test,
                 **kw,
             )
 
         excluded = sorted(cats & set(m.excluded_categories))
         if excluded:
-                economic_test=m.economic_test,
             return answer(False, f"not eligible: {label} is not for people already in {', '.join(excluded)}")
         if m.requires_uninsured:
             if profile.unemployment_insured is True:
@@ -412,11 +412,6 @@ class PolicyLibrary(BaseModel):
             installments=installments,
         )
 
-    def _not_in_force(self, measure: str, code: str, on: date) -> Entitlement:
-        defining = [p for p in self.packs if p.matches(code) and measure in p.measures]
-        current = self.pack_for(code, on)
-        if not defining:
-            where = f"pack in force: {current.pack_id} {current.version}" if current else "no pack in force"
     def _waiver_categories(self, cats: frozenset[str], code: str, on: date, citations: list[str]) -> frozenset[str]:
         """The profile's categories as the waiver reads them: a 低保边缘 (marginal) household counts as listed
         in the low-income database where a pack in force says marginal households are monitored there
@@ -430,6 +425,11 @@ class PolicyLibrary(BaseModel):
             citations.append(fig.cite())
         return cats | {"low_income_db"}
 
+    def _not_in_force(self, measure: str, code: str, on: date) -> Entitlement:
+        defining = [p for p in self.packs if p.matches(code) and measure in p.measures]
+        current = self.pack_for(code, on)
+        if not defining:
+            where = f"pack in force: {current.pack_id} {current.version}" if current else "no pack in force"
             return Entitlement(
                 measure=measure,
                 payable=False,

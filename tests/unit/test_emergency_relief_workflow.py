@@ -57,6 +57,7 @@ class FakeServices:
     committee: list[act.CommitteeMember] = field(default_factory=list)
     minutes: list[act.Minutes] = field(default_factory=list)
     opened: list[act.CaseOpen] = field(default_factory=list)
+    event_checks: list[act.EventCheckRequest] = field(default_factory=list)
 
     def stages(self) -> list[str]:
         return [t.stage for t in self.transitions]
@@ -120,6 +121,12 @@ class FakeServices:
                 reasons=["per-capita income 300 yuan under 650"] if self.eligible
                 else ["per-capita income 900 yuan is not under 650 (人社: wages)"], evidence=[], sources=["hrss"])
 
+        @activity.defn(name=act.CONFIRM_EVENT)
+        async def confirm_event(req: act.EventCheckRequest) -> act.EventCheckResult:
+            from services.verification.checks import confirm_event as rule  # the real rule, no I/O
+            self.event_checks.append(req)
+            return rule(req)
+
         @activity.defn(name=act.RECORD_CASE_TRANSITION)
         async def record(t: act.CaseTransition) -> bool:
             self.transitions.append(t)
@@ -140,7 +147,7 @@ class FakeServices:
 
         return {"wf": [evaluate, service_levels], TASK_QUEUE_INTAKE: [lookup, record, open_case],
                 TASK_QUEUE_APPROVAL: [decide, record_decision, open_task, close_task, roster, record_minutes], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
-                TASK_QUEUE_VERIFICATION: [check]}
+                TASK_QUEUE_VERIFICATION: [check, confirm_event]}
 
 
 class Running:
@@ -243,7 +250,8 @@ async def test_documents_that_never_arrive_bring_reminders_then_a_flag_and_escal
         await handle.execute_update(EmergencyReliefWorkflow.submit_documents, docs())
         result = await handle.result()
     assert result.outcome == "confirmed" and result.amount_fen == 180000
-    assert [c.check_id for c in fakes.checks] == [f"{result.case_id}:1"]
+    # verified against the sudden event (急难, seeds 003/004), not the dibao income line
+    assert fakes.checks == [] and [c.check_id for c in fakes.event_checks] == [f"{result.case_id}:event"]
     assert fakes.stages()[-2:] == ["documents_received", "closed"]
     assert "(late)" in next(t.note for t in fakes.transitions if t.stage == "documents_received")
     assert fakes.tasks == [("open", "documents", "clerk"), ("close", "documents", "received")]
@@ -270,10 +278,13 @@ async def test_documents_on_time_then_verified_eligible_close_the_case(env: Work
                                                  ("good_faith_correction", "corrected_in_good_faith")])
 async def test_found_ineligible_leads_to_recovery_or_a_recorded_correction(env: WorkflowEnvironment, action: str,
                                                                           outcome: str):
+    # 急难 is verified against the sudden event (seeds 003/004), not the dibao income line: an application's
+    # case whose documents attest no event (only an ID card) fails the event test
     fakes = FakeServices(amount=180000, check_required=True, eligible=False)
     async with Running(env, fakes) as handle:
         await at_stage(handle, "awaiting_documents")
-        await handle.execute_update(EmergencyReliefWorkflow.submit_documents, docs())
+        await handle.execute_update(EmergencyReliefWorkflow.submit_documents,
+                                    docs(documents=[{"kind": "id_card", "reference": "id-1"}]))
         await at_stage(handle, "found_ineligible")
         await rejected(handle.execute_update(EmergencyReliefWorkflow.resolve_ineligible, IneligibleResolution(
             official="clerk-1", role="township_approver", region="650102", action=action, reason="x")),
@@ -387,7 +398,8 @@ async def _record_histories(env: WorkflowEnvironment, version: str) -> None:
 
     async def recover(handle: WorkflowHandle) -> None:
         await at_stage(handle, "awaiting_documents")
-        await handle.execute_update(EmergencyReliefWorkflow.submit_documents, docs())
+        await handle.execute_update(EmergencyReliefWorkflow.submit_documents,
+                                    docs(documents=[{"kind": "id_card", "reference": "id-1"}]))
         await at_stage(handle, "found_ineligible")
         await handle.execute_update(EmergencyReliefWorkflow.resolve_ineligible, IneligibleResolution(
             official="approver-3", role="township_approver", region="650102", action="recover", reason="r"))

@@ -31,6 +31,10 @@ class OneOffInput(BaseModel):
     unemployment_insured: bool | None = None
     annual_medical_self_pay_fen: int | None = None
     requested_amount_fen: int | None = None  # expenditure-type temporary assistance: the assessed need
+    # 支出型: the household's monthly rigid expenditure the expenditure test deducts (an application's)
+    monthly_rigid_expenditure_fen: int | None = None
+    # 「连续3个月无收入来源」 completes on this date: the case waits for it (a durable timer), then assesses
+    eligible_on: date | None = None
     application: ApplicationReceived | None = None  # opened by the person's application itself
 
 

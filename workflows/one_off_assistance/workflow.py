@@ -4,11 +4,12 @@ status check unless the policy waives it; approve within authority or wait for a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from temporalio import workflow
 
+from workflows.assessment import CaseworkerAssessment
 from workflows.common import (
     CHECK_TIMEOUT,
     SERVICE_RETRY,
@@ -31,11 +32,17 @@ with workflow.unsafe.imports_passed_through():
     )
 
 INTAKE_ROLES = ("clerk", "township_approver", "service", "admin")
+
+# Changes to live logic are patched: histories recorded before a patch replay on the old path.
+INCOME_TEST = "one-off-income-test"          # the measure's line (low-income / expenditure), not always dibao
+WAITS_FOR_CONDITION = "one-off-waits-for-condition"  # a job loss reported early waits for its three months
+CASEWORKER_ASSESSMENT = "one-off-caseworker-assessment"  # an amount the seed leaves to the county
+BEIJING = timezone(timedelta(hours=8))
 DECIDERS = {"township": ("township_approver", "county_approver", "admin"), "county": ("county_approver", "admin")}
 
 
 @workflow.defn(name="OneOffAssistance")
-class OneOffAssistanceWorkflow(CaseSteps):
+class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.init
     def __init__(self, inp: OneOffInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
@@ -45,6 +52,7 @@ class OneOffAssistanceWorkflow(CaseSteps):
         self._application: ApplicationReceived | None = None
         self._decision: ApproverDecision | None = None
         self._awaiting_decision_tier: str | None = None
+        self._init_assessment()
 
     @workflow.update
     async def apply(self, application: ApplicationReceived) -> str:
@@ -84,6 +92,10 @@ class OneOffAssistanceWorkflow(CaseSteps):
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
 
+    def _household_ids(self) -> set[str]:
+        assert self._inp is not None
+        return {self._inp.person_id, *(self._facts.member_ids if self._facts else [])}
+
     def _registered_by(self) -> str:
         assert self._inp is not None
         return self._application.registered_by if self._application else self._inp.opened_by
@@ -92,16 +104,21 @@ class OneOffAssistanceWorkflow(CaseSteps):
     async def run(self, inp: OneOffInput) -> OneOffResult:
         self._inp, self._application = inp, inp.application
         self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
+        if inp.eligible_on is not None and workflow.patched(WAITS_FOR_CONDITION):
+            await self._wait_for_condition(inp.eligible_on)
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
-        entitlement = await self._evaluate(inp.measure, inp.business_date, HouseholdProfile(
+        profile = HouseholdProfile(
             categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
             urban=facts.urban, household_size=max(facts.household_size, 1),
             monthly_income_fen=facts.monthly_income_fen, unemployment_insured=inp.unemployment_insured,
-            annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen), inp.requested_amount_fen)
+            annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen)
+        entitlement = await self._evaluate(inp.measure, inp.business_date, profile, inp.requested_amount_fen)
         policy = policy_of(entitlement)
         await self._record("open", "assessed", entitlement.reason, policy=policy,
                            amount=entitlement.amount_fen if entitlement.payable else None)
-        if not entitlement.payable:
+        assessed_by_caseworker = (not entitlement.payable and entitlement.needs_assessment
+                                  and workflow.patched(CASEWORKER_ASSESSMENT))
+        if not entitlement.payable and not assessed_by_caseworker:
             return await self._close("not_payable", entitlement.reason, policy)
 
         if entitlement.requires_application and self._application is None:
@@ -109,13 +126,19 @@ class OneOffAssistanceWorkflow(CaseSteps):
                 return await self._close("no_application", "the person did not apply within the outreach window",
                                          policy)
         if entitlement.economic_check_required:
-            check = await self._check(facts)
+            check = await self._check(facts, entitlement)
             if check.outcome != "eligible":
                 return await self._close("rejected", "economic status check: " + "; ".join(check.reasons), policy)
         else:
             await self._record("open", "check_waived", "no economic status check: the policy waives it for "
                                f"{', '.join(sorted(set(facts.categories))) or 'this measure'}")
 
+        if assessed_by_caseworker:
+            # 「发放一次性临时救助金」 with no amount: the caseworker assesses it, the approval tiers decide it
+            assessment = await self._await_assessment(await self._levels(inp.business_date), inp.measure)
+            entitlement = await self._evaluate(inp.measure, inp.business_date, profile, assessment.amount_fen)
+            if not entitlement.payable:
+                return await self._close("not_payable", entitlement.reason, policy)
         amount = entitlement.amount_fen
         approval = await self._approve(entitlement)
         if approval.decision == "needs_county":
@@ -150,7 +173,35 @@ class OneOffAssistanceWorkflow(CaseSteps):
                                f"(registered by {self._application.registered_by})")
         return applied
 
-    async def _check(self, facts: act.RecipientFacts) -> act.EconomicCheckResult:
+    async def _wait_for_condition(self, eligible_on: date) -> None:
+        """「连续3个月无收入来源」 (seeds 000/001/002): a job loss reported before the three months are complete
+        is not dropped; the case waits (a durable timer) until the day they are, then assesses."""
+        assert self._inp is not None
+        due = datetime(eligible_on.year, eligible_on.month, eligible_on.day, tzinfo=BEIJING)
+        if due <= workflow.now():
+            return
+        self._deadlines = [{"kind": "condition", "due": due.isoformat()}]
+        await self._record("open", "waiting_for_condition",
+                           f"{self._inp.measure}: the condition (three consecutive months without income) is met on "
+                           f"{eligible_on.isoformat()}; the case waits until then")
+        await workflow.sleep(due - workflow.now())
+        self._deadlines = []
+
+    def _income_test(self, entitlement: Entitlement) -> dict[str, Any]:
+        """The line the check applies (the measure's economic_test) and, for the expenditure test, the
+        monthly rigid expenditure it deducts: the year's medical self-pay / 12 (half up), or the application's."""
+        assert self._inp is not None
+        if not workflow.patched(INCOME_TEST):
+            return {}
+        test = entitlement.economic_test
+        rigid = 0
+        if test == "expenditure":
+            if self._inp.annual_medical_self_pay_fen:
+                rigid = (self._inp.annual_medical_self_pay_fen + 6) // 12
+            rigid = max(rigid, self._inp.monthly_rigid_expenditure_fen or 0)
+        return {"income_test": test, "rigid_expenditure_fen": rigid}
+
+    async def _check(self, facts: act.RecipientFacts, entitlement: Entitlement) -> act.EconomicCheckResult:
         assert self._inp is not None
         self._stage = "checking"
         check = await workflow.execute_activity(
@@ -160,7 +211,8 @@ class OneOffAssistanceWorkflow(CaseSteps):
                                      member_ids=facts.member_ids or [self._inp.person_id], region_code=self._region,
                                      business_date=self._inp.business_date, urban=facts.urban,
                                      household_size=max(facts.household_size, 1),
-                                     declared_monthly_income_fen=facts.monthly_income_fen),
+                                     declared_monthly_income_fen=facts.monthly_income_fen,
+                                     **self._income_test(entitlement)),
             task_queue=TASK_QUEUE_VERIFICATION, start_to_close_timeout=CHECK_TIMEOUT, retry_policy=SERVICE_RETRY,
             result_type=act.EconomicCheckResult,
         )
