@@ -230,7 +230,7 @@ def plan_request(req: BatchRequest, lib: PolicyLibrary | None = None) -> Planned
                                 f"its own {level.value} level (按照 {level.value} 发放标准, {level.cite()}); "
                                 "leave amount_fen_per_person out")
         note = (f"each recipient household's own {level.value} level as paid on the ledger (its {level.value} "
-                f"benefit and back-pay for {level.value}), once per household: {level.cite()}")
+                f"benefit, dibao:<household>:{level.value}), once per household: {level.cite()}")
         return _overdue(Planned(batch_id, occasion_for(req, lib), categories,
                                 [InstallmentPlan(sequence=1, month=f"{on:%Y-%m}", due_at=None)], policy, note), late)
     if m.amount.kind == "not_fixed":
@@ -279,10 +279,12 @@ def level_month(lib: PolicyLibrary, measure: str, region: str, on: date) -> Figu
     return fig if fig is not None and fig.value is not None else None
 
 
-# The level of each recipient household for the month, from the ledger: what doudi paid it for that month
-# (the month's benefit, dibao:<household>:<month>, plus any back-pay for that month after a raised
-# standard, dibao-topup:<household>:<month>:<version>), paid once per household, to its first recipient
-# in the cohort. A household the ledger has no payment for that month is not paid here (its reason says so).
+# The level of each recipient household for the month, from the ledger: what doudi paid it as that month's
+# benefit (the key dibao:<household>:<month>), paid once per household, to its first recipient in the
+# cohort. A household the ledger has no payment for that month under that key is not paid here (the
+# batch's amounts say how many were). Back-pay after a raised standard is keyed by its first month and
+# covers several months (dibao-topup:<household>:<first month>:<version>): no June share can be told
+# apart on the ledger, so it is not added.
 LEVELS_SQL = """
 WITH payee AS (
     SELECT DISTINCT ON (household_id) household_id, ordinal
@@ -290,9 +292,7 @@ WITH payee AS (
 ), month_paid AS (
     SELECT l.household_id, sum(l.amount_fen)::bigint AS fen
     FROM ledger l JOIN payee p USING (household_id)
-    WHERE l.kind = 'disbursement'
-      AND (l.idempotency_key = 'dibao:' || l.household_id || ':' || $2
-           OR starts_with(l.idempotency_key, 'dibao-topup:' || l.household_id || ':' || $2 || ':'))
+    WHERE l.kind = 'disbursement' AND l.idempotency_key = 'dibao:' || l.household_id || ':' || $2
     GROUP BY l.household_id
 ), ins AS (
     INSERT INTO batch_levels (batch_id, ordinal, household_id, amount_fen)

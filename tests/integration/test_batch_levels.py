@@ -1,6 +1,6 @@
 """Issue 13 item 6 on the real stack: Jiangxi's one-time living subsidy 「按照 6 月份发放标准增发」 is each
-recipient household's own June level (what the ledger says it was paid for June 2022, with any back-pay
-for June), once per household - not a flat amount per person."""
+recipient household's own June level (what the ledger says it was paid as its June 2022 benefit,
+dibao:<household>:2022-06), once per household - not a flat amount per person."""
 
 from __future__ import annotations
 
@@ -58,8 +58,9 @@ async def test_jiangxi_one_time_subsidy_pays_each_household_its_own_june_level_o
     hh = sorted(households)
     assert len(hh) >= 4
     a, b, c, unpaid = hh[0], hh[1], hh[2], hh[3]
-    # June 2022 as paid: a 1,140 yuan (e.g. 3 x 800 - 1,260 counted), b 800 yuan and a 50-yuan back-pay
-    # for June after a raised standard, c 37.05 yuan; `unpaid` was not paid for June (enrolled later)
+    # June 2022 as paid: a 1,140 yuan (e.g. 3 x 800 - 1,260 counted), b 800 yuan (and a back-pay keyed from
+    # June, which covers several months: not part of the June level), c 37.05 yuan; `unpaid` was not paid
+    # for June (enrolled later)
     await _june_paid(stack, [(a, households[a][0], 114000), (b, households[b][0], 80000),
                              (b, households[b][0], 5000), (c, households[c][0], 3705)])
 
@@ -75,15 +76,15 @@ async def test_jiangxi_one_time_subsidy_pays_each_household_its_own_june_level_o
     done = await _until(client, batch_id, lambda x: x["status"] == "completed", timeout=120)
 
     paid = {(row["household_id"], row["person_id"]): row["amount_fen"] for row in await _ledger(stack, batch_id)}
-    # one payment per household, to its first recipient in the cohort: a 114000; b 80000 + 5000 = 85000;
-    # c 3705; `unpaid` nothing (and no other member of any household)
-    assert {h: fen for (h, _), fen in paid.items()} == {a: 114000, b: 85000, c: 3705}
+    # one payment per household, to its first recipient in the cohort: a 114000; b 80000; c 3705;
+    # `unpaid` nothing (and no other member of any household)
+    assert {h: fen for (h, _), fen in paid.items()} == {a: 114000, b: 80000, c: 3705}
     assert unpaid not in {h for h, _ in paid} and all(person in households[h] for h, person in paid)
-    assert len(paid) == 3 and done["paid_fen"] == 114000 + 85000 + 3705 == done["expected_fen"]
+    assert len(paid) == 3 and done["paid_fen"] == 114000 + 80000 + 3705 == done["expected_fen"]
     assert done["policy"]["pack_id"].startswith("jiangxi") or done["policy"]["pack_id"].startswith("test-shangrao")
 
     # the same batch again pays nothing more (idempotent per recipient)
     again = await client.http.post("/api/batches", headers=FINANCE, json={
         "measure": "one_time_living_subsidy", "region_prefix": "3611", "snapshot_on": "2022-07-10"})
     assert again.status_code in (200, 202) and again.json()["batch_id"] == batch_id
-    assert (await _batch(client, batch_id))["paid_fen"] == 114000 + 85000 + 3705
+    assert (await _batch(client, batch_id))["paid_fen"] == 114000 + 80000 + 3705
