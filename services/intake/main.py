@@ -21,7 +21,7 @@ def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi intake", version="1")
     app.state.intake = service
     app.include_router(routes.router)
-    subscribers.register(rt.broker, service, rt.temporal)  # every family, price linkage (its batch) included
+    subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)  # every family, price included
     app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
     activities = IntakeActivities(rt.pool, service)

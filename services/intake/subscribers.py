@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
@@ -61,9 +62,7 @@ async def parse_from_source(delivered: Delivered) -> InboundEvent:
     return event
 
 
-def register(broker: NatsBroker, service: IntakeService, temporal: Client | None = None) -> None:
-    pool = service._pool
-    temporal = temporal or service._temporal
+def register(broker: NatsBroker, service: IntakeService, *, pool: asyncpg.Pool, temporal: Client) -> None:
 
     async def claim(event: InboundEvent, subject: str) -> None:
         """Same id, same content: a redelivery (the service layer makes it a no-op). Same id, different
