@@ -31,14 +31,10 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
 from temporalio.client import Client
 
 from shared.auth import Principal, Role, current_principal
-from shared.contracts.events import InboundEvent, InvalidEvent, PriceLinkageTriggered, parse_inbound
-from shared.infra.bus import STREAM_EVENTS
+from shared.contracts.events import InboundEvent, PriceLinkageTriggered
 from workflows.batch_subsidy.inputs import BatchRequest, batch_id_for, price_linkage_occasion
 from workflows.batch_subsidy.starter import start_batch
 
@@ -167,31 +163,3 @@ async def start_price_linkage_batch(temporal: Client, event: InboundEvent) -> st
              "started" if started else "already started")
     return batch_id
 
-
-def register_price_linkage(broker: NatsBroker, temporal: Client) -> None:
-    """Intake's consumer of ``doudi.events.price.>``: a valid event starts its batch (idempotent by the
-    derived batch id, so no inbox is needed); an invalid one goes to the dead-letter subject."""
-    from services.intake.subscribers import RETRY_DELAY_S, dead_letter
-
-    @broker.subscriber("doudi.events.price.>", stream=JStream(STREAM_EVENTS, declare=False), durable="intake-price",
-                       pull_sub=PullSub(batch_size=16, timeout=1.0), decoder=_raw_body, ack_policy=AckPolicy.MANUAL,
-                       title="intake:price")
-    async def on_price_event(body: bytes, msg: NatsMessage) -> None:
-        subject = msg.raw_message.subject
-        try:
-            event = parse_inbound(subject, body)
-        except InvalidEvent as invalid:
-            await dead_letter(broker, subject, body, invalid.reason, invalid.event_id)
-            await msg.ack()
-            return
-        try:
-            await start_price_linkage_batch(temporal, event)
-        except Exception:
-            log.exception("could not start the batch of event %s; will be redelivered", event.id)
-            await msg.nack(delay=RETRY_DELAY_S)
-            return
-        await msg.ack()
-
-
-async def _raw_body(msg: NatsMessage) -> bytes:
-    return msg.body
