@@ -4,9 +4,10 @@ Each period (a calendar month, business date = its first day): wait for its due 
 timer); review when a reported change has taken effect (off-cycle) or the scheduled review is due;
 then pay the period with the key ``<case_id>:<YYYY-MM>`` (rural quarterly: the quarter's three months
 in the pack's payment month, seed 003). Review outcomes: ``continue`` (same level), ``adjust``,
-``gradual_exit`` (income above the standard through employment: the level is kept for the pack's
-months, seeds 001/002), ``terminate``. An exit is suspended while a pack in force sets
-``epidemic_suspends_dibao_exit`` (seed 002) and carried out at the first period after it lapses.
+``gradual_exit`` (income above the standard through employment: the level is kept for the months
+``shared/policy/exits.py`` gives for the region and the household, seeds 001/002/004), ``terminate``.
+An exit due inside the epidemic-control period of a pack that sets ``epidemic_suspends_dibao_exit``
+(seed 002) is suspended and carried out at the first period after that period ends.
 Continues as new every ``periods_per_run`` periods (or when the server suggests it), carrying its state.
 """
 
