@@ -179,7 +179,8 @@ def _outreach(measure: str, person_id: str, region: str, on: date, event_id: str
               facts: RecipientFacts | None, eligible_on: date | None = None, **extra: Any) -> CaseStart | ScreenedOut:
     """主动发现: open an outreach case only where the policy would pay this person."""
     entitlement = load_library().entitlement(measure, region, on, _profile(facts, **extra))
-    if not entitlement.payable:
+    # an amount the seed leaves to the county is still aid to reach out for: the caseworker assesses it
+    if not entitlement.payable and not entitlement.needs_assessment:
         return ScreenedOut(measure, person_id, entitlement.reason)
     case_id = incident_case_id("oo", measure, person_id, key)
     return CaseStart(

@@ -384,8 +384,8 @@ def assess_event(*, trigger: str, incident_date: str, cause_event_id: str | None
         reasons.append(f"the {trigger.replace('_', ' ')} of {incident_date} is attested by the documents filed: "
                        f"{', '.join(attesting)}")
     if reasons:
-        return EventAssessment("confirmed", ("verified eligible: the sudden event is attested (急难: "
-                                             "aid for the event, not an income test)", *reasons))
+        return EventAssessment("confirmed", ("the sudden event is attested (急难: aid for the event, not an "
+                                             "income test)", *reasons))
     filed = ", ".join(kinds) or "none"
     return EventAssessment("not_confirmed", (
         f"the sudden event ({trigger.replace('_', ' ')} of {incident_date}) is not attested: no agency report "

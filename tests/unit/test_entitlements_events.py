@@ -254,3 +254,65 @@ def test_quarantine_aid_is_the_households_once(lib):
     assert e.amount_fen == 195000
     assert lib.measure("quarantine", NINGXIA, AUG).once_per == "household_incident"  # type: ignore[union-attr]
     assert lib.measure("covid_diagnosis", NINGXIA, AUG).once_per == "person_incident"  # type: ignore[union-attr]
+
+
+# ---- the waits, on the time-skipping server (items 13 and 5) ------------------------------------------
+
+async def test_an_early_job_loss_waits_for_the_three_months_then_pays(env):
+    from datetime import timedelta
+
+    from tests.unit.test_one_off_workflow import APPLICATION, Fakes, at_stage, start, stop
+    fakes, workers = Fakes(categories=["low_income_db"]), []
+    eligible_on = (datetime.now(UTC) + timedelta(days=40)).date()  # the server's clock starts at the real time
+    try:
+        handle = await start(env, fakes, workers, application=APPLICATION, eligible_on=eligible_on)
+        await at_stage(handle, "waiting_for_condition")
+        assert fakes.payments == [] and fakes.transitions[-1].deadlines[0]["kind"] == "condition"
+        result = await handle.result()  # time skips to the day the condition is met
+    finally:
+        await stop(workers)
+    # Ningxia, 3 x 650 yuan = 195,000 fen, once the three months are complete
+    assert result.outcome == "paid" and [p.amount_fen for p in fakes.payments] == [195000]
+    assert [t.stage for t in fakes.transitions][:2] == ["waiting_for_condition", "assessed"]
+
+
+async def test_an_amount_left_to_the_county_waits_for_the_caseworker_then_the_tiers_decide(env):
+    from datetime import timedelta
+
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from tests.unit.test_one_off_workflow import APPLICATION, Fakes, at_stage, start, stop
+    from workflows.assessment import AssessmentSubmitted
+    from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
+    fakes, workers = Fakes(categories=[]), []
+
+    def assessment(amount: int, **kw: object) -> AssessmentSubmitted:
+        return AssessmentSubmitted(**{**dict(assessor="clerk-2", role="clerk", region="6501", amount_fen=amount,
+                                             reason="三个月无收入"), **kw})  # type: ignore[arg-type]
+    try:
+        handle = await start(env, fakes, workers, region_code=XINJIANG, application=APPLICATION)
+        await at_stage(handle, "awaiting_assessment")
+        assert fakes.transitions[-1].deadlines[0]["kind"] == "assessment"
+        await env.sleep(timedelta(days=6))  # past the 5-day local-practice deadline: flagged, escalated, waiting
+        await at_stage(handle, "assessment_overdue")
+        assert "assessment_overdue" in fakes.transitions[-1].flags and fakes.payments == []
+        for bad, why in [(0, "positive"), (-1, "positive"), (2**63 - 1, "一事一议"), (1_000_001, "一事一议")]:
+            with pytest.raises(WorkflowUpdateFailedError) as err:
+                await handle.execute_update(OneOffAssistanceWorkflow.assess, assessment(bad))
+            assert why in str(err.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(OneOffAssistanceWorkflow.assess, assessment(150000, region="6401"))
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(OneOffAssistanceWorkflow.assess, assessment(150000, role="finance"))
+        await handle.execute_update(OneOffAssistanceWorkflow.assess, assessment(150000))
+        with pytest.raises(WorkflowUpdateFailedError):  # assessed once
+            await handle.execute_update(OneOffAssistanceWorkflow.assess, assessment(160000))
+        result = await handle.result()
+    finally:
+        await stop(workers)
+    # 1,500 yuan = 150,000 fen, under Xinjiang's township authority 「2000元以下」 (200,000 fen): approved by the
+    # tier, paid once under the case's key
+    assert result.outcome == "paid" and [(p.amount_fen, p.idempotency_key) for p in fakes.payments] == [
+        (150000, f"{result.case_id}:1")]
+    stages = [t.stage for t in fakes.transitions]
+    assert stages.index("awaiting_assessment") < stages.index("assessed_by_caseworker") < stages.index("approved")
