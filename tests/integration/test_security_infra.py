@@ -282,6 +282,19 @@ async def test_a_data_folder_from_an_earlier_version_is_upgraded_on_start(tmp_pa
         assert (pgdata / "pg_hba.conf").read_text() == PG_HBA
     finally:
         new.stop()
+    # a password file lost by hand: the next start sets a new one rather than locking everyone out
+    new.postgres_password_file.unlink()
+    again = EmbeddedStack(old.data_dir, old.ports)
+    again.prepare_secrets()
+    again.procs["postgres"] = again._postgres_proc()
+    again.procs["postgres"].start()
+    try:
+        await again._wait_postgres()
+        conn = await asyncpg.connect(again.database_url)
+        assert await conn.fetchval("SELECT v FROM kept") == "from the earlier version"
+        await conn.close()
+    finally:
+        again.stop()
 
 
 # -- people and categories ------------------------------------------------------------------------------
