@@ -8,6 +8,7 @@ block, by ``tests/integration/test_conformance_e2e.py`` (the API and the bus on 
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from datetime import date
@@ -127,6 +128,7 @@ def library(local_packs: tuple[str, ...]) -> PolicyLibrary:
     """The shipped packs plus exactly the named local packs (so a fixture another test adds to
     ``tests/fixtures/policy`` cannot shift a row), loaded the way a deployment loads them."""
     folder = Path(tempfile.mkdtemp(prefix="conformance-packs-"))
+    atexit.register(shutil.rmtree, folder, True)
     for name in local_packs:
         shutil.copy(LOCAL_PACKS_DIR / name, folder / name)
     with pytest.MonkeyPatch.context() as env:
