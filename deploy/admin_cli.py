@@ -84,7 +84,7 @@ def dlq_list() -> None:
         table.add_column(col)
     for r in rows:
         table.add_row(str(r["seq"]), r["original_subject"] or r["subject"], r["event_id"] or "", r["reason"] or "",
-                      "yes" if r["redelivered"] else "")
+                      r.get("redelivery") or "")
     console.print(table)
 
 
@@ -96,3 +96,10 @@ def redeliver(seq: int, reason: str = typer.Option(..., help="why (audited)"),
         body["corrected"] = json.loads(corrected.read_text(encoding="utf-8"))
     with _client() as c:
         console.print(_check(c.post(f"/api/admin/dlq/{seq}/redeliver", json=body)))
+
+
+@dlq_app.command()
+def approve(seq: int, reason: str = typer.Option(..., help="why (audited)")) -> None:
+    """The second official approves a corrected redelivery that changes a person or an amount (four eyes)."""
+    with _client() as c:
+        console.print(_check(c.post(f"/api/admin/dlq/{seq}/approve", json={"reason": reason})))

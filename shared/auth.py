@@ -1,7 +1,13 @@
 """Bearer-token authentication and role/jurisdiction authorisation for every HTTP route.
 
 Tokens are HS256 JWTs signed with ``DOUDI_JWT_SECRET``: ``sub`` (who), ``role``, ``region`` (the
-jurisdiction: a region-code prefix, "" for province-wide service accounts), ``exp``.
+jurisdiction: a GB/T 2260 region-code prefix of 2, 4, 6 or 9 digits under a known province, or ``"*"``
+for every region, an explicit claim: an absent or empty region is refused), ``exp``.
+
+One parser (``principal_from_headers``) serves authentication and the masking of national IDs alike, and
+fails closed: anything but exactly one ``Authorization: Bearer <jwt>`` header (one space, a JWT's three
+base64url parts) is no principal: 401 on every route, masked data in any answer. An official's own
+person id is never taken from a token: it comes from the officials registry (services/approval/officials.py).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -30,11 +36,34 @@ class Role(StrEnum):
     service = "service"
 
 
+# GB/T 2260 province-level codes (省、自治区、直辖市、特别行政区): a jurisdiction starts with one of them.
+KNOWN_PROVINCES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
+    "66",  # 新疆生产建设兵团 (XPCC) codes as the XPCC pack uses them
+    "71", "81", "82"})
+EVERY_REGION = "*"  # the explicit claim of a province-wide (everywhere) jurisdiction
+_JURISDICTION = re.compile(r"[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}")  # province, prefecture, county, township
+
+
+def validate_jurisdiction(value: str) -> str:
+    """A jurisdiction claim: ``"*"`` (every region; returned as ``""``, the internal "no restriction") or
+    a region-code prefix of ASCII digits, of a GB/T 2260 level's length, under a known province. Never a
+    pattern (``%``, ``_``) and never empty."""
+    if value == EVERY_REGION:
+        return ""
+    if not isinstance(value, str) or not _JURISDICTION.fullmatch(value):
+        raise ValueError("region: a jurisdiction is '*' or a region-code prefix of 2, 4, 6 or 9 digits")
+    if value[:2] not in KNOWN_PROVINCES:
+        raise ValueError(f"region: {value[:2]} is no GB/T 2260 province")
+    return value
+
+
 class Principal(BaseModel):
     subject: str
     role: Role
-    region: str = ""  # jurisdiction prefix; "" = everywhere
-    person_id: str | None = None  # the official's own national ID (conflict-of-interest checks)
+    region: str = ""  # jurisdiction prefix; "" = everywhere (only from an explicit "*" claim)
+    person_id: str | None = None  # never from a token: the officials registry holds who an official is
 
     def may_see(self, region_code: str | None) -> bool:
         return not self.region or (region_code or "").startswith(self.region)
@@ -44,8 +73,8 @@ def issue_token(subject: str, role: Role | str, *, region: str = "", ttl_s: int 
                 secret: str | None = None, person_id: str | None = None) -> str:
     settings = get_settings()
     now = int(time.time())
-    claims = {"sub": subject, "role": str(Role(role)), "region": region, "iss": settings.jwt_issuer,
-              "iat": now, "exp": now + ttl_s}
+    claims = {"sub": subject, "role": str(Role(role)), "region": region or EVERY_REGION,
+              "iss": settings.jwt_issuer, "iat": now, "exp": now + ttl_s}
     if person_id:
         claims["pid"] = person_id
     return jwt.encode(claims, secret or settings.jwt_secret, algorithm="HS256")
@@ -54,24 +83,49 @@ def issue_token(subject: str, role: Role | str, *, region: str = "", ttl_s: int 
 def decode_token(token: str) -> Principal:
     settings = get_settings()
     claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], issuer=settings.jwt_issuer,
-                        options={"require": ["exp", "sub", "role"]})
-    return Principal(subject=claims["sub"], role=Role(claims["role"]), region=claims.get("region", ""),
-                     person_id=claims.get("pid"))
+                        options={"require": ["exp", "sub", "role", "region"]})
+    subject, region = claims["sub"], claims["region"]
+    if not isinstance(subject, str) or not subject.strip() or not isinstance(region, str):
+        raise ValueError("sub and region must be non-empty strings")
+    return Principal(subject=subject, role=Role(claims["role"]), region=validate_jurisdiction(region))
 
 
-_bearer = HTTPBearer(auto_error=False)
+# exactly "Bearer", one space, a JWT (three base64url parts): anything else is malformed (two spaces, a
+# trailing space, a second token, a header split in two)
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
+
+
+class InvalidCredentials(ValueError):
+    pass
+
+
+def principal_from_headers(values: list[str]) -> Principal:
+    """The one token parser (routes and masking): the principal of exactly one well-formed
+    ``Authorization: Bearer <jwt>`` header, else ``InvalidCredentials``."""
+    if not values:
+        raise InvalidCredentials("bearer token required")
+    if len(values) != 1:
+        raise InvalidCredentials("exactly one Authorization header")
+    match = _BEARER.fullmatch(values[0])
+    if match is None:
+        raise InvalidCredentials("malformed Authorization header: 'Bearer <token>' with one space")
+    try:
+        return decode_token(match.group(1))
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise InvalidCredentials(f"invalid token: {exc}") from None
+
+
+_bearer = HTTPBearer(auto_error=False)  # declares the scheme in OpenAPI; the header is parsed below
 
 
 def current_principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bearer token required",
-                            headers={"WWW-Authenticate": "Bearer"})
     try:
-        return decode_token(credentials.credentials)
-    except (jwt.PyJWTError, ValueError) as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}",
+        return principal_from_headers(request.headers.getlist("authorization"))
+    except InvalidCredentials as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
                             headers={"WWW-Authenticate": "Bearer"}) from None
 
 
@@ -128,18 +182,17 @@ def sees_full_ids(role: Role | str | None) -> bool:
 
 
 def _role_of(headers: list[tuple[bytes, bytes]]) -> Role | None:
-    for key, value in headers:
-        if key.lower() == b"authorization" and value[:7].lower() == b"bearer ":
-            try:
-                return decode_token(value[7:].decode("latin-1")).role
-            except Exception:
-                return None
-    return None
+    """The caller's role by the same parser the routes use; None (masked) for anything it refuses."""
+    try:
+        return principal_from_headers([v.decode("latin-1") for k, v in headers if k.lower() == b"authorization"]).role
+    except Exception:
+        return None
 
 
 class MaskIdsMiddleware:
     """ASGI middleware every service installs: a JSON (or text) answer to a caller whose role may not
-    see full IDs has every ID masked. Unauthenticated answers (401s) carry no data; streamed
+    see full IDs has every ID masked, and so has any answer to a caller without valid credentials (fail
+    closed: a malformed header the route might still have read is never unmasked data). Streamed
     answers of other kinds (the service-only CSV export) pass untouched."""
 
     def __init__(self, app: Any):
@@ -150,7 +203,7 @@ class MaskIdsMiddleware:
             await self.app(scope, receive, send)
             return
         role = _role_of(scope.get("headers") or [])
-        if role is None or sees_full_ids(role):
+        if sees_full_ids(role):
             await self.app(scope, receive, send)
             return
         start: dict[str, Any] | None = None

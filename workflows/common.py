@@ -16,6 +16,8 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from shared import assertions
+    from shared.assertions import Assertion, PrincipalClaims
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
@@ -50,6 +52,30 @@ def check_official(*, case_region: str, registered_by: str, household: set[str],
         raise ValueError("an official cannot decide a case of their own household (conflict of interest)")
 
 
+def verified_principal(arg: BaseModel, update: str, *, subject: str, role: str, region: str,
+                       person_id: str | None = None, registered: bool = False) -> PrincipalClaims:
+    """The signed principal of a human update (shared/assertions.py), checked against the payload's own
+    principal fields: a payload whose subject, role or jurisdiction is not the signed one is refused
+    (a client that reaches Temporal directly cannot act as anyone). ``registered``: only an official of
+    the officials registry (a signed person id) may do this: whoever decides money. Raises ValueError."""
+    claims = assertions.verify(arg, case_id=workflow.info().workflow_id, update=update, now=workflow.now())
+    if (subject, role, region) != (claims.subject, claims.role, claims.region):
+        raise ValueError(f"{update}: the payload names {subject}/{role}/{region or '*'}, the signed principal is "
+                         f"{claims.subject}/{claims.role}/{claims.region or '*'}")
+    if person_id is not None and person_id != claims.person_id:
+        raise ValueError(f"{update}: the payload's person id is not the official's registered one")
+    if registered and not claims.person_id:
+        raise ValueError(f"{update}: {claims.subject} is not in the officials registry and may not decide money")
+    return claims
+
+
+def signed_person_id(arg: BaseModel) -> str | None:
+    """The registered person id of an update already verified by its validator (None if unsigned: a
+    history recorded before assertions)."""
+    assertion = getattr(arg, "assertion", None)
+    return assertion.claims.person_id if assertion is not None else None
+
+
 class RetryRequest(BaseModel):
     """An administrator re-runs a step that failed after its retries (after the cause was fixed)."""
 
@@ -57,6 +83,7 @@ class RetryRequest(BaseModel):
     role: str
     reason: str = Field(min_length=1)
     region: str = ""  # the administrator's jurisdiction ("" = the province)
+    assertion: Assertion | None = None  # the front door's signature of who sends it
 
 
 class StallMark(BaseModel):
@@ -101,6 +128,8 @@ class CaseSteps:
     def _validate_retry(self, request: RetryRequest) -> None:
         if self._failed_step is None:
             raise ValueError("no step of this case is waiting for a retry")
+        verified_principal(request, "retry_failed_step", subject=request.official, role=request.role,
+                           region=request.region)
         if request.role != "admin":
             raise ValueError("only an administrator re-runs a failed step")
         if request.region and not self._region.startswith(request.region):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.approval import routes
+from services.approval import officials, routes
 from services.approval.activities import ApprovalActivities
 from shared.config import TASK_QUEUE_APPROVAL
 from shared.infra.process import Runtime, ServiceParts, run
@@ -17,6 +17,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi approval", version="1")
     app.include_router(routes.router)
+    app.include_router(officials.router)
     activities = ApprovalActivities(rt.pool)
     return ServiceParts(app=app, task_queue=TASK_QUEUE_APPROVAL,
                         activities=[activities.decide_within_authority, activities.record_decision,

@@ -4,13 +4,15 @@ validator checks the step, the role, the jurisdiction, separation of duties and 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.auth import Principal, Role, current_principal, require_roles
-from shared.contracts.money import Fen
+from shared.contracts.authority import AuthorityLimits, above_authority_message
+from shared.contracts.money import PositiveCaseFen
+from services.approval.officials import signatory_for
 from shared.infra.case_updates import update_case
 from workflows.staged_aid.inputs import PlannedInstallment
 
@@ -30,7 +32,7 @@ class DecisionIn(BaseModel):
 
     decision: Literal["approve", "reject", "recover", "good_faith_correction", "county_pays_directly",
                       "opinion", "committee_decision"]
-    amount_fen: Fen | None = None
+    amount_fen: PositiveCaseFen | None = None
     reason: str = Field(default="", max_length=2000)
     pay_from: Literal["township_reserve", "county_fund"] | None = None
     vote: Literal["approve", "reject"] | None = Field(default=None, description="opinion: a member's vote")
@@ -58,28 +60,70 @@ class DecisionOut(BaseModel):
     by: str
 
 
+async def _above_authority(temporal: Any, case_id: str, amount_fen: int) -> tuple[str, bool] | None:
+    """(why, the case can go up to the committee) when ``amount_fen`` is above the awaited tier's limit.
+    A case that cannot say (another pathway, closed, recorded before limits) is left to its validator."""
+    try:
+        view = await temporal.get_workflow_handle(case_id).query("authority")
+    except Exception:  # no such query or case: the workflow's validator still refuses what it must
+        return None
+    tier, limits = view.get("awaiting"), view.get("limits")
+    if not tier or not limits:
+        return None
+    cap = AuthorityLimits.model_validate(limits).cap(tier)
+    if cap is not None and cap.allows(amount_fen):
+        return None
+    return above_authority_message(tier, amount_fen, cap), bool(view.get("escalable"))
+
+
+async def _refuse_above_authority(temporal: Any, case_id: str, body: DecisionIn, principal: Principal,
+                                  by: Any) -> None:
+    """A decision above the official's delegated limit is refused (409, in Chinese and English) and the
+    case goes up a tier: an emergency case to the county coordination committee (一事一议). Nothing is paid."""
+    if body.decision != "approve" or body.amount_fen is None:
+        return
+    above = await _above_authority(temporal, case_id, body.amount_fen)
+    if above is None:
+        return
+    message, escalable = above
+    if escalable:
+        try:
+            await update_case(temporal, case_id, "escalate", dict(
+                official=principal.subject, role=str(principal.role), region=principal.region,
+                reason=f"decision above the delegated limit: {message}"), by=by)
+            message += " — 已报县级困难群众基本生活保障工作协调机制（一事一议） / escalated to the county coordination committee"
+        except HTTPException:
+            pass  # the case cannot go up (not escalable now): refused all the same
+    raise HTTPException(409, message)
+
+
 @router.post("/cases/{case_id}/decisions", response_model=DecisionOut, summary="Decide on a case")
 async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Request) -> DecisionOut:
     temporal = request.app.state.runtime.temporal
-    who = dict(region=principal.region, person_id=principal.person_id)
+    # the update is signed for the workflow (shared/assertions.py) with the registered person id, if any
+    by = await signatory_for(request.app.state.runtime.pool, principal)
+    who = dict(region=principal.region, person_id=by.person_id)
     if body.decision in ("approve", "reject"):
+        await _refuse_above_authority(temporal, case_id, body, principal, by)
         await update_case(temporal, case_id, "decide", dict(
             approver=principal.subject, role=str(principal.role), approve=body.decision == "approve",
-            amount_fen=body.amount_fen, reason=body.reason, pay_from=body.pay_from, **who))
+            amount_fen=body.amount_fen, reason=body.reason, pay_from=body.pay_from, **who), by=by)
     elif body.decision == "opinion":
         await update_case(temporal, case_id, "opinion", dict(
             member_id=principal.subject, role=str(principal.role), region=principal.region, vote=body.vote,
-            amount_fen=body.amount_fen, reason=body.reason))
+            amount_fen=body.amount_fen, reason=body.reason), by=by)
     elif body.decision == "committee_decision":
         await update_case(temporal, case_id, "decide", dict(
             member_id=principal.subject, role=str(principal.role), region=principal.region, approve=body.approve,
-            amount_fen=body.amount_fen, plan=[i.model_dump(mode="json") for i in body.plan], reason=body.reason))
+            amount_fen=body.amount_fen, plan=[i.model_dump(mode="json") for i in body.plan], reason=body.reason),
+            by=by)
     elif body.decision == "county_pays_directly":
         await update_case(temporal, case_id, "pay_from_county", dict(
-            official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason))
+            official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason), by=by)
     else:
         await update_case(temporal, case_id, "resolve_ineligible", dict(
-            official=principal.subject, role=str(principal.role), action=body.decision, reason=body.reason, **who))
+            official=principal.subject, role=str(principal.role), action=body.decision, reason=body.reason, **who),
+            by=by)
     return DecisionOut(case_id=case_id, decision=body.decision, accepted=True, by=principal.subject)
 
 
@@ -124,8 +168,9 @@ class EscalationIn(BaseModel):
 @router.post("/cases/{case_id}/escalate", response_model=DecisionOut,
              summary="Raise a case waiting for the county to one matter, one discussion (一事一议)")
 async def escalate(case_id: str, body: EscalationIn, principal: Escalator, request: Request) -> DecisionOut:
+    by = await signatory_for(request.app.state.runtime.pool, principal)
     await update_case(request.app.state.runtime.temporal, case_id, "escalate", dict(
-        official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason))
+        official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason), by=by)
     return DecisionOut(case_id=case_id, decision="escalate", accepted=True, by=principal.subject)
 
 

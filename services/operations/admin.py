@@ -3,7 +3,6 @@ a fix, dead-lettered events; every action audited (who, when, why) in the append
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,18 +11,20 @@ from typing import Annotated, Any, Literal
 import asyncpg
 import nats
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
+from services.operations import dlq_store
 from services.operations.sweep import sweep
 from shared.auth import Principal, ProvinceAdmin, Role, require_roles
 from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.infra import bus
 from shared.infra.bus import STREAM_DLQ
-from shared.infra.case_updates import update_case
+from shared.infra.case_updates import signatory, update_case
 
 router = APIRouter(prefix="/api")
 
@@ -102,7 +103,7 @@ async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Reques
     if body.mode == "retry":
         detail = await update_case(rt.temporal, case_id, "retry_failed_step",
                                    {"official": principal.subject, "role": str(principal.role), "reason": body.reason,
-                                    "region": principal.region})
+                                    "region": principal.region}, by=signatory(principal))
     else:
         detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id, body.reason)
     await audit(rt.pool, principal, f"replay.{body.mode}", case_id, body.reason, {"detail": str(detail)})
@@ -144,6 +145,7 @@ class DeadLetter(BaseModel):
     received_at: datetime | None
     body: str
     redelivered: bool
+    redelivery: str | None = None  # awaiting_second_official | publishing | redelivered
 
 
 async def _dlq_messages(nats_url: str, limit: int) -> list[Any]:
@@ -172,13 +174,13 @@ async def list_dlq(principal: ProvinceAdmin, request: Request,
     rt = request.app.state.runtime
     msgs = await _dlq_messages(rt.settings.nats_url, limit)
     async with rt.pool.acquire() as conn:
-        done = {r["detail"].get("dlq_seq") for r in await conn.fetch(
-            "SELECT detail FROM audit_log WHERE action = 'dlq.redeliver'")}
+        done = await dlq_store.redelivered_seqs(conn)
     return [DeadLetter(seq=m.metadata.sequence.stream, subject=m.subject,
                        original_subject=(m.headers or {}).get("Doudi-Original-Subject"),
                        reason=(m.headers or {}).get("Doudi-Dlq-Reason"), event_id=(m.headers or {}).get("Doudi-Event-Id"),
                        received_at=m.metadata.timestamp, body=m.data.decode("utf-8", errors="replace"),
-                       redelivered=m.metadata.sequence.stream in done) for m in msgs]
+                       redelivered=done.get(m.metadata.sequence.stream) == "redelivered",
+                       redelivery=done.get(m.metadata.sequence.stream)) for m in msgs]
 
 
 class RedeliverIn(BaseModel):
@@ -188,28 +190,101 @@ class RedeliverIn(BaseModel):
     corrected: dict[str, Any] | None = Field(default=None, description="the corrected CloudEvent (JSON object)")
 
 
-@router.post("/admin/dlq/{seq}/redeliver", summary="Redeliver a dead-lettered event, corrected")
-async def redeliver(seq: int, body: RedeliverIn, principal: ProvinceAdmin, request: Request) -> dict[str, Any]:
+class RedeliveryOut(BaseModel):
+    seq: int
+    subject: str
+    status: Literal["awaiting_second_official", "redelivered"]
+    changes: list[str] = Field(description="what the correction changes that needs a second official")
+    published_seq: int | None = None
+    duplicate: bool = False
+
+
+async def _publish(rt: Any, seq: int, subject: str, data: bytes) -> Any:
+    nc = await bus.connect(rt.settings.nats_url)
+    try:
+        # one message id per dead letter: a repeated publish after a crash is dropped by JetStream
+        return await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": dlq_store.message_id(seq)})
+    finally:
+        await nc.close()
+
+
+@router.post("/admin/dlq/{seq}/redeliver", response_model=RedeliveryOut,
+             summary="Redeliver a dead-lettered event once, corrected (a changed person or amount: four eyes)")
+async def redeliver(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], body: RedeliverIn,
+                    principal: ProvinceAdmin, request: Request) -> RedeliveryOut:
+    """Once per dead letter: a second redelivery of the same sequence is refused (409), whatever its
+    body. The body published is kept sealed (AES-GCM) in the audit log. A correction that changes the
+    person or an amount is only recorded (202-like status ``awaiting_second_official``): another
+    administrator approves it (``POST /api/admin/dlq/{seq}/approve``) before it is published."""
     rt = request.app.state.runtime
     nc = await bus.connect(rt.settings.nats_url)
     try:
-        js = nc.jetstream()
         try:
-            msg = await js.get_msg(STREAM_DLQ, seq)
+            msg = await nc.jetstream().get_msg(STREAM_DLQ, seq)
         except nats.js.errors.NotFoundError:
             raise HTTPException(404, f"no dead letter {seq}") from None
-        original = (msg.headers or {}).get("Doudi-Original-Subject")
-        if not original or not original.startswith("doudi.events."):
-            raise HTTPException(409, f"dead letter {seq} has no inbound subject to return to")
-        data = json.dumps(body.corrected, ensure_ascii=False).encode() if body.corrected is not None else msg.data
-        # A fresh message id: the original was never accepted, so the inbox has not seen this event.
-        msg_id = f"redelivered-{seq}-{hashlib.sha256(data).hexdigest()[:16]}"
-        ack = await js.publish(original, data, headers={"Nats-Msg-Id": msg_id})
     finally:
         await nc.close()
-    await audit(rt.pool, principal, "dlq.redeliver", None, body.reason,
-                {"dlq_seq": seq, "subject": original, "corrected": body.corrected is not None, "stream_seq": ack.seq})
-    return {"seq": seq, "subject": original, "published_seq": ack.seq, "duplicate": ack.duplicate}
+    original = (msg.headers or {}).get("Doudi-Original-Subject")
+    if not original or not original.startswith("doudi.events."):
+        raise HTTPException(409, f"dead letter {seq} has no inbound subject to return to")
+    data = json.dumps(body.corrected, ensure_ascii=False).encode() if body.corrected is not None else msg.data
+    changed = dlq_store.changes(msg.data, data if body.corrected is not None else None)
+    codec = rt.temporal.data_converter.payload_codec
+    sealed_body = await dlq_store.seal(codec, data)
+    async with rt.pool.acquire() as conn:
+        claimed = await dlq_store.claim(conn, seq=seq, subject=original, body=data, sealed_body=sealed_body,
+                                        changed=changed, requested_by=principal.subject, reason=body.reason)
+        if claimed is None:
+            before = await dlq_store.existing(conn, seq)
+            # the only second attempt allowed: the same body after a crash between the claim and the publish
+            if not (before is not None and before["status"] == "publishing"
+                    and before["body_sha256"] == dlq_store.digest(data)):
+                await audit(rt.pool, principal, "dlq.redeliver_refused", None, body.reason,
+                            {"dlq_seq": seq, "body_sha256": dlq_store.digest(data), "sealed_body": sealed_body,
+                             "status": before["status"] if before is not None else None})
+                raise HTTPException(409, f"dead letter {seq} was redelivered before (or waits for a second "
+                                         "official): a dead letter is redelivered once")
+    detail = {"dlq_seq": seq, "subject": original, "corrected": body.corrected is not None, "changes": changed,
+              "body_sha256": dlq_store.digest(data), "sealed_body": sealed_body}
+    if changed:
+        await audit(rt.pool, principal, "dlq.redeliver_requested", None, body.reason, detail)
+        return RedeliveryOut(seq=seq, subject=original, status="awaiting_second_official", changes=changed)
+    ack = await _publish(rt, seq, original, data)
+    async with rt.pool.acquire() as conn:
+        await dlq_store.published(conn, seq, ack.seq)
+    await audit(rt.pool, principal, "dlq.redeliver", None, body.reason, {**detail, "stream_seq": ack.seq})
+    return RedeliveryOut(seq=seq, subject=original, status="redelivered", changes=changed, published_seq=ack.seq,
+                         duplicate=ack.duplicate)
+
+
+class ApproveRedeliveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/admin/dlq/{seq}/approve", response_model=RedeliveryOut,
+             summary="The second official approves a corrected redelivery that changes a person or an amount")
+async def approve_redelivery(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], body: ApproveRedeliveryIn,
+                             principal: ProvinceAdmin, request: Request) -> RedeliveryOut:
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        row = await dlq_store.approve(conn, seq, principal.subject)
+        if row is None:
+            before = await dlq_store.existing(conn, seq)
+            if before is None or before["status"] != "awaiting_second_official":
+                raise HTTPException(409, f"dead letter {seq} has no redelivery waiting for a second official")
+            raise HTTPException(403, "the second official must be another person than the one who asked (four eyes)")
+    data = await dlq_store.unseal(rt.temporal.data_converter.payload_codec, row["sealed_body"])
+    ack = await _publish(rt, seq, row["subject"], data)
+    async with rt.pool.acquire() as conn:
+        await dlq_store.published(conn, seq, ack.seq)
+    await audit(rt.pool, principal, "dlq.redeliver_approved", None, body.reason,
+                {"dlq_seq": seq, "subject": row["subject"], "requested_by": row["requested_by"],
+                 "changes": list(row["changes"]), "body_sha256": row["body_sha256"], "stream_seq": ack.seq})
+    return RedeliveryOut(seq=seq, subject=row["subject"], status="redelivered", changes=list(row["changes"]),
+                         published_seq=ack.seq, duplicate=ack.duplicate)
 
 
 @router.get("/admin/audit", summary="The audit log")

@@ -26,6 +26,7 @@ def build(rt: Runtime) -> ServiceParts:
         "/api/cases/{id}/escalate": s.approval_url,
         "/api/tasks": s.approval_url,
         "/api/committees": s.approval_url,
+        "/api/officials": s.approval_url,
         "/api/cases/{id}/documents": s.verification_url,
         "/api/reference-data": s.verification_url,
         "/api/reserves": s.payment_url,

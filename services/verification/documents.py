@@ -24,6 +24,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared.auth import Principal
+from shared.infra.case_updates import signatory, signed
 from shared.infra.db import unit_of_work
 
 SUBMIT_DOCUMENTS = "submit_documents"       # the workflow update (workflow id = case id)
@@ -159,6 +160,8 @@ class DocumentService:
                               for r in rows],
                 "note": body.note,
             }
+            # signed for the workflow: who submits, for this case and these documents (shared/assertions.py)
+            arg = signed(case_id, SUBMIT_DOCUMENTS, arg, signatory(principal))
             answer = await self._send(case_id, submission_id, arg)  # raises: the rows roll back
         return DocumentsAccepted(case_id=case_id, submission_id=submission_id,
                                  documents=[_view(r) for r in rows], workflow_answer=answer)

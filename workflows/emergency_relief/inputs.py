@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.assertions import Assertion
+
 PATHWAY = "emergency_relief"
 
 Trigger = Literal["quarantine", "covid_diagnosis", "disaster", "application"]
@@ -45,6 +47,7 @@ class CountyDecision(BaseModel):
     region: str = ""                     # the approver's jurisdiction (region prefix)
     person_id: str | None = None         # the approver's own national ID, for conflict-of-interest checks
     pay_from: Literal["township_reserve", "county_fund"] | None = None
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class DocumentsSubmitted(BaseModel):
@@ -55,6 +58,7 @@ class DocumentsSubmitted(BaseModel):
     region: str = ""
     documents: list[dict[str, Any]] = Field(default_factory=list)
     note: str = ""
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class IneligibleResolution(BaseModel):
@@ -67,6 +71,7 @@ class IneligibleResolution(BaseModel):
     person_id: str | None = None
     action: Literal["recover", "good_faith_correction"]
     reason: str = Field(min_length=1)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class CountyPayment(BaseModel):
@@ -76,6 +81,7 @@ class CountyPayment(BaseModel):
     role: str
     region: str = ""
     reason: str = ""
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class Escalation(BaseModel):
@@ -85,6 +91,7 @@ class Escalation(BaseModel):
     role: str
     region: str = ""
     reason: str = Field(min_length=1)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class EmergencyReliefResult(BaseModel):

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.assertions import Assertion
+
 PATHWAY = "one_off"
 
 Measure = Literal["job_loss", "graduate", "medical_self_pay", "temporary_assistance_expenditure_household"]
@@ -18,6 +20,7 @@ class ApplicationReceived(BaseModel):
     role: str
     region: str = ""
     consent: bool = True
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class OneOffInput(BaseModel):
@@ -46,6 +49,7 @@ class ApproverDecision(BaseModel):
     reason: str = ""
     region: str = ""
     person_id: str | None = None
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class OneOffResult(BaseModel):

@@ -17,7 +17,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
 
-from workflows.common import CHECK_TIMEOUT, SERVICE_RETRY, STEP_TIMEOUT, CaseSteps, check_official
+from workflows.common import (
+    CHECK_TIMEOUT,
+    SERVICE_RETRY,
+    STEP_TIMEOUT,
+    CaseSteps,
+    check_official,
+    verified_principal,
+)
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
@@ -111,11 +118,13 @@ class RenewalWorkflow(CaseSteps):
         app = self._inp.application
         if not self._awaiting_decision or app is None:
             raise ValueError("this case is not waiting for a decision")
+        claims = verified_principal(decision, "decide", subject=decision.approver, role=decision.role,
+                                    region=decision.region, person_id=decision.person_id, registered=True)
         if decision.role not in DECIDERS:
             raise ValueError(f"role {decision.role} cannot confirm a dibao enrolment (county level)")
         check_official(case_region=self._region, registered_by=app.registered_by,
                        household={self._inp.person_id, *self._member_ids}, official=decision.approver,
-                       region=decision.region, official_person_id=decision.person_id)
+                       region=decision.region, official_person_id=claims.person_id)
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
         if decision.approve and decision.amount_fen != self._proposed_fen:

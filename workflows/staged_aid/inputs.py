@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.assertions import Assertion
+
 PATHWAY = "staged_aid"
 
 
@@ -40,6 +42,7 @@ class PlanChange(BaseModel):
     action: Literal["pause", "resume", "cancel", "adjust"]
     reason: str = Field(min_length=1)
     amounts: dict[int, int] = Field(default_factory=dict)  # installment number -> new amount (adjust)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class StagedAidResult(BaseModel):

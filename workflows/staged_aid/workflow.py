@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.common import CaseSteps, policy_of
+from workflows.common import CaseSteps, policy_of, verified_principal
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import activities as act
@@ -62,6 +62,8 @@ class StagedAidWorkflow(CaseSteps):
     @change.validator
     def _validate_change(self, change: PlanChange) -> None:
         assert self._inp is not None
+        verified_principal(change, "change", subject=change.official, role=change.role, region=change.region,
+                           registered=True)
         if change.role not in CHANGERS:
             raise ValueError(f"role {change.role} cannot change an aid plan")
         if change.region and not self._inp.region_code.startswith(change.region):

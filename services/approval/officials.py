@@ -1,0 +1,116 @@
+"""The officials registry (who a token's subject is): subject -> person id, roles, jurisdiction.
+
+A decision on money is signed for a workflow only with the person id registered here (conflict of
+interest and committee membership are checked against it, never a token claim). A province-wide
+administrator registers officials; every change is kept with who made it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.assertions import Signatory
+from shared.auth import Principal, ProvinceAdmin, Role, validate_jurisdiction
+from shared.contracts.identity import NationalId
+
+router = APIRouter(prefix="/api")
+
+# Roles registered officials act in; a service account or a clerk is no official deciding money.
+OFFICIAL_ROLES = (Role.township_approver, Role.county_approver, Role.committee, Role.finance, Role.admin,
+                  Role.auditor, Role.clerk)
+
+
+class OfficialIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: NationalId = Field(description="the official's own national ID (conflict-of-interest checks)")
+    name: str = Field(min_length=1, max_length=100)
+    roles: list[Role] = Field(min_length=1, max_length=len(OFFICIAL_ROLES))
+    jurisdiction: str = Field(max_length=12, description="region-code prefix (2/4/6/9 digits) or '*' for every region")
+    active: bool = True
+
+    @field_validator("roles")
+    @classmethod
+    def _official_roles(cls, roles: list[Role]) -> list[Role]:
+        if Role.service in roles:
+            raise ValueError("roles: a service account is not an official")
+        return sorted(set(roles))
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _jurisdiction(cls, value: str) -> str:
+        return validate_jurisdiction(value)
+
+
+class Official(BaseModel):
+    subject: str
+    person_id: str
+    name: str
+    roles: list[str]
+    jurisdiction: str  # "" = every region
+    active: bool
+    registered_by: str
+    updated_at: datetime
+
+
+# ---- store ----------------------------------------------------------------------------------------------
+
+
+async def find(conn: asyncpg.Connection | asyncpg.Pool, subject: str) -> Official | None:
+    row = await conn.fetchrow("SELECT * FROM officials WHERE subject = $1", subject)
+    return Official(**dict(row)) if row is not None else None
+
+
+async def register(conn: asyncpg.Connection | asyncpg.Pool, subject: str, body: OfficialIn, by: str) -> Official:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO officials (subject, person_id, name, roles, jurisdiction, active, registered_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (subject) DO UPDATE SET person_id = EXCLUDED.person_id, name = EXCLUDED.name,
+            roles = EXCLUDED.roles, jurisdiction = EXCLUDED.jurisdiction, active = EXCLUDED.active,
+            registered_by = EXCLUDED.registered_by, updated_at = now()
+        RETURNING *
+        """, subject, body.person_id, body.name, [str(r) for r in body.roles],
+        "" if body.jurisdiction == "*" else body.jurisdiction, body.active, by)
+    return Official(**dict(row))
+
+
+async def signatory_for(pool: asyncpg.Pool, principal: Principal) -> Signatory:
+    """Who signs a human update: the token's subject, role and jurisdiction, with the registered person id
+    when the subject is an active official registered for that role and jurisdiction. A registered
+    official acting outside what the registry grants is refused (403); someone not registered signs
+    without a person id, which no workflow accepts for a decision on money."""
+    official = await find(pool, principal.subject)
+    who = Signatory(subject=principal.subject, role=str(principal.role), region=principal.region)
+    if official is None or not official.active:
+        return who
+    if str(principal.role) not in official.roles:
+        raise HTTPException(403, f"{principal.subject} is registered as {', '.join(official.roles)}, "
+                                 f"not {principal.role}")
+    if principal.region != official.jurisdiction:
+        raise HTTPException(403, f"{principal.subject} is registered for jurisdiction "
+                                 f"{official.jurisdiction or '*'}, the token says {principal.region or '*'}")
+    return who.model_copy(update={"person_id": official.person_id})
+
+
+# ---- routes ---------------------------------------------------------------------------------------------
+
+Subject = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._@:-]+$")]
+
+
+@router.put("/officials/{subject}", response_model=Official, summary="Register or update an official")
+async def put_official(subject: Subject, body: OfficialIn, principal: ProvinceAdmin, request: Request) -> Official:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await register(conn, subject, body, principal.subject)
+
+
+@router.get("/officials/{subject}", response_model=Official, summary="An official of the registry")
+async def get_official(subject: Subject, principal: ProvinceAdmin, request: Request) -> Official:
+    official = await find(request.app.state.runtime.pool, subject)
+    if official is None:
+        raise HTTPException(404, f"no official {subject}")
+    return official
