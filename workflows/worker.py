@@ -20,6 +20,7 @@ from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
+from workflows.one_matter.limits import authority_limits_activity
 from workflows.policy import evaluate_entitlement, service_levels
 from workflows.renewal.activities import period_terms
 from workflows.renewal.workflow import RenewalWorkflow
@@ -31,7 +32,7 @@ log = logging.getLogger("doudi.workflows")
 WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
              StalledCaseSweepWorkflow, RenewalWorkflow, BenefitCycleWorkflow]
 WORKFLOWS.append(BatchSubsidyWorkflow)
-LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms]
+LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms, authority_limits_activity]
 
 
 def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Worker:

@@ -149,14 +149,15 @@ async def payments_per_day(conn: asyncpg.Connection, *, jurisdiction: str, regio
     today = await conn.fetchval("SELECT (now() AT TIME ZONE $1)::date", tz)
     rows = await conn.fetch(
         f"""
-        SELECT (p.paid_at AT TIME ZONE $2)::date AS day, count(*) AS n, sum(p.amount_fen)::bigint AS fen
+        SELECT (p.paid_at AT TIME ZONE $2)::date AS day, count(*) AS n, sum(p.amount_fen)::numeric AS fen
         FROM payments p JOIN cases c ON c.case_id = p.case_id
         WHERE p.paid_at >= (($3::date - ($4::int - 1))::timestamp AT TIME ZONE $2)
           AND p.paid_at < (($3::date + 1)::timestamp AT TIME ZONE $2)
           AND {_scope(5, region_code)}
         GROUP BY 1
         """, jurisdiction, tz, today, days, *([region_code] if region_code else []))
-    return today, {r["day"]: (r["n"], r["fen"]) for r in rows}
+    # numeric, not bigint: a day's sum of bigint amounts can exceed bigint (an answer, never a 500)
+    return today, {r["day"]: (r["n"], int(r["fen"])) for r in rows}
 
 
 async def attention_cases(conn: asyncpg.Connection, *, jurisdiction: str, region_code: str | None, limit: int,

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.authority import AuthorityLimits
+
 # intake
 LOOKUP_RECIPIENT = "intake.lookup_recipient"
 RECORD_CASE_TRANSITION = "intake.record_case_transition"
@@ -111,6 +113,8 @@ class ApprovalOutcome(BaseModel):
     # Township-approved temporary assistance is paid first from the township reserve (seed 000);
     # status entitlements and county decisions from the county fund.
     pay_from: Literal["township_reserve", "county_fund"] = "county_fund"
+    # every tier's cap of a person's decision on this case (None: an outcome recorded before caps existed)
+    limits: AuthorityLimits | None = None
 
 
 class DecisionRecord(BaseModel):

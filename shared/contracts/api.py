@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts.identity import NationalId, RegionCode
-from shared.contracts.money import Fen
+from shared.contracts.money import CaseFen, IncomeFen, SelfPayFen
 
 
 class Category(StrEnum):
@@ -47,7 +47,7 @@ class HouseholdIn(BaseModel):
     region_code: RegionCode
     urban: bool
     categories: list[Category] = Field(default_factory=list)
-    monthly_income_fen: Fen
+    monthly_income_fen: IncomeFen
     members: list[MemberIn] = Field(min_length=1)
     remote: bool = Field(default=False, description="XPCC 边远: a company 30 km or more from the regiment seat, or a "
                                                     "border regiment (距离团部30公里以上的连队或边境团场)")
@@ -65,15 +65,15 @@ class ApplicationDetails(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     incident_date: date | None = Field(default=None, description="the business date; defaults to today")
-    requested_amount_fen: Fen | None = Field(default=None, description="the caseworker's assessed amount")
+    requested_amount_fen: CaseFen | None = Field(default=None, description="the caseworker's assessed amount")
     household_type: Literal["individual", "emergency_household", "expenditure_household"] = "emergency_household"
     stranded: bool = Field(default=False, description="临时遇困/流浪: aid where the emergency happens")
     unemployment_insured: bool | None = Field(default=None, description="job_loss: covered by unemployment insurance")
     last_income_month: str | None = Field(
         default=None, pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$",
         description="job_loss: the last month with income (YYYY-MM); 连续3个月无收入来源 is checked from it")
-    annual_medical_self_pay_fen: Fen | None = Field(default=None, description="medical: the year's self-pay")
-    monthly_rigid_expenditure_fen: Fen | None = Field(
+    annual_medical_self_pay_fen: SelfPayFen | None = Field(default=None, description="medical: the year's self-pay")
+    monthly_rigid_expenditure_fen: IncomeFen | None = Field(
         default=None, description="dibao: verified monthly rigid expenditure (illness, disability, schooling, care)")
     single_person: bool = Field(default=False, description="dibao 单人保: the applicant alone, a severely disabled "
                                                            "or seriously ill member of a low-income household")

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from shared.contracts.identity import NationalId, RegionCode
-from shared.contracts.money import Fen
+from shared.contracts.money import IncomeFen, SelfPayFen
 
 EVENTS_SUBJECT_PREFIX = "doudi.events."
 DLQ_EVENTS_SUBJECT = "doudi.dlq.events"
@@ -80,12 +80,12 @@ class MedicalSelfPayReported(_Data):
     person_id: NationalId
     region_code: RegionCode
     year: int = Field(ge=2000, le=2100)
-    self_pay_fen: Fen
+    self_pay_fen: SelfPayFen
 
 
 class IncomeChanged(_Data):
     household_id: CeString = Field(min_length=1, max_length=64)
-    monthly_income_fen: Fen
+    monthly_income_fen: IncomeFen
     reason: Literal["employment", "other"]
     effective_on: date
 

@@ -31,6 +31,7 @@ from workflows.emergency_relief.inputs import (
 )
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_matter.workflow import OneMatterWorkflow
+from workflows.one_matter.limits import authority_limits_activity
 from workflows.policy import EvaluateEntitlement, service_levels
 from workflows.staged_aid.workflow import StagedAidWorkflow
 
@@ -145,7 +146,7 @@ class FakeServices:
         async def record_minutes(m: act.Minutes) -> None:
             self.minutes.append(m)
 
-        return {"wf": [evaluate, service_levels], TASK_QUEUE_INTAKE: [lookup, record, open_case],
+        return {"wf": [evaluate, service_levels, authority_limits_activity], TASK_QUEUE_INTAKE: [lookup, record, open_case],
                 TASK_QUEUE_APPROVAL: [decide, record_decision, open_task, close_task, roster, record_minutes], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
                 TASK_QUEUE_VERIFICATION: [check, confirm_event]}
 

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         TASK_QUEUE_VERIFICATION,
     )
     from shared.contracts import activities as act
+    from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
     from workflows.emergency_relief.inputs import (
         MEASURE_FOR_TRIGGER,
@@ -55,6 +56,9 @@ COUNTY_PAYERS = ("county_approver", "finance", "admin")
 # Changes to live logic are patched: histories recorded before a patch replay on the old path.
 V2 = "emergency-relief-v2"  # county deadline, reserve wait, documents, verification, recovery
 V3 = "emergency-relief-committee"  # above the committee threshold, or escalated: one matter, one discussion
+# a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit; a
+# committee that refuses to raise aid leaves the base entitlement due (issue 13 item 11, issue 14)
+AUTHORITY = "emergency-relief-authority"
 CASEWORKER_ASSESSMENT = "emergency-relief-caseworker-assessment"  # an amount the seed leaves to the county
 EVENT_TEST = "emergency-relief-event-test"  # verified afterwards against the sudden event, not the dibao line
 ESCALATORS = ("township_approver", "county_approver", "admin")
@@ -79,6 +83,8 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         self._awaiting_reserve = False
         self._escalation: Escalation | None = None
         self._v3 = False
+        self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
+        self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
         self._init_assessment()
 
     # -- what operators and other services can ask or tell a running case ------------------------
@@ -86,6 +92,13 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.query
     def state(self) -> dict[str, Any]:
         return {"stage": self._stage, "deadlines": self._deadlines, "flags": self._flags}
+
+    @workflow.query
+    def authority(self) -> dict[str, Any]:
+        """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule."""
+        return {"awaiting": "county" if self._awaiting_county and self._escalation is None else None,
+                "limits": self._limits.model_dump() if self._limits else None,
+                "rule": self._rule.model_dump() if self._rule else None, "escalable": self._v3}
 
     @workflow.signal(name=act.SIGNAL_RESERVE_AVAILABLE)
     def reserve_available(self) -> None:
@@ -105,8 +118,9 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         if decision.role not in DECIDERS:
             raise ValueError(f"role {decision.role} cannot decide above the township's authority")
         self._check_official(decision.approver, decision.region, decision.person_id)
-        if decision.approve and (decision.amount_fen is None or decision.amount_fen <= 0):
-            raise ValueError("an approval needs a positive amount_fen")
+        if decision.approve:
+            # the policy's rule and the county's delegated limit (above it: refused, the case goes up a tier)
+            check_decided_amount(decision.amount_fen, tier="county", limits=self._limits, rule=self._rule)
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
 
@@ -188,6 +202,10 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
         entitlement = await self._assess(inp, facts)
         policy = policy_of(entitlement)
+        authority = workflow.patched(AUTHORITY)
+        if authority:
+            self._rule = amount_rule(amount_fen=entitlement.amount_fen, amount_is_minimum=entitlement.amount_is_minimum,
+                                     floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
         await self._record("open", "assessed", entitlement.reason, policy=policy,
                            amount=entitlement.amount_fen if entitlement.payable else None)
         if (not entitlement.payable and entitlement.needs_assessment and v2
@@ -209,6 +227,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
                                            reason=f"decided by the county coordination committee: {committee.reason}")
         else:
             approval = await self._approve(inp, entitlement)
+            self._limits = approval.limits if authority else None
         amount, pay_from = approval.amount_fen, approval.pay_from
         if approval.decision == "needs_county":
             decision = await self._await_county_decision(inp, approval, levels)
@@ -225,8 +244,17 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
                 amount = decision.amount_fen or amount
                 pay_from = decision.pay_from or ("county_fund" if v2 else pay_from)
         if committee is not None:
-            if not committee.approve:
+            if not committee.approve and authority and self._base_fen() > 0:
+                # the committee only ever raises aid: its refusal leaves the policy's own amount due
+                amount, pay_from = self._base_fen(), "county_fund"
+                approval = act.ApprovalOutcome(
+                    case_id=inp.case_id, decision="approved", tier="committee", decided_by="committee", amount_fen=amount,
+                    reason=f"the committee did not raise the aid ({committee.reason}); the base entitlement of "
+                           f"{amount} fen ({self._rule.describe() if self._rule else 'the policy'}) stays due")
+                committee = None
+            elif not committee.approve:
                 return await self._close(inp, "rejected", f"the committee refused: {committee.reason}", policy)
+        if committee is not None:
             if committee.plan:
                 staged = await self._run_staged_plan(inp, entitlement, committee)
                 return await self._close(inp, "staged_plan", f"the committee decided {committee.amount_fen} fen in "
@@ -332,6 +360,10 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         assert self._county_decision is not None
         return self._county_decision
 
+    def _base_fen(self) -> int:
+        """The amount the policy itself grants (fixed, or the 不低于 floor); 0 when it leaves it open."""
+        return self._rule.policy_fen if self._rule is not None and self._rule.kind != "open" else 0
+
     async def _refer_to_committee(self, inp: EmergencyReliefInput, entitlement: Entitlement,
                                   why: str) -> OneMatterResult:
         """一事一议: the matter becomes a case of the county coordination committee (a child workflow);
@@ -340,7 +372,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         matter = OneMatterInput(case_id=matter_id, parent_case_id=inp.case_id, parent_pathway=PATHWAY,
                                 person_id=inp.person_id, region_code=inp.region_code,
                                 business_date=inp.business_date, requested_amount_fen=entitlement.amount_fen,
-                                reason=why, registered_by=inp.opened_by,
+                                reason=why, registered_by=inp.opened_by, base_entitlement_fen=self._base_fen(),
                                 dossier={"measure": entitlement.measure, "policy_reason": entitlement.reason})
         await self._open_child_case(matter_id, "one_matter", "committee", inp, "OneMatterOneDiscussion",
                                     matter.model_dump(mode="json"), why)

@@ -21,6 +21,9 @@ class OneMatterInput(BaseModel):
     reason: str                     # why it came to the committee (above the cap, escalated by whom)
     dossier: dict[str, Any] = Field(default_factory=dict)
     registered_by: str = "system"
+    # what the policy itself already grants (fixed, or the 不低于 floor; 0: the policy leaves it open): the
+    # committee only ever raises aid, so it never decides less, and its refusal leaves this amount due
+    base_entitlement_fen: int = Field(default=0, ge=0)
 
 
 class Opinion(BaseModel):

@@ -14,6 +14,8 @@ from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL
     from shared.contracts import activities as act
+    from shared.contracts.authority import AmountRule, AuthorityLimits, check_decided_amount
+    from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
     from workflows.one_matter.inputs import (
         PATHWAY,
         CommitteeDecision,
@@ -21,6 +23,10 @@ with workflow.unsafe.imports_passed_through():
         OneMatterResult,
         Opinion,
     )
+
+
+# the chair's decision is bound by the committee's delegated limit from the packs (issue 14)
+AUTHORITY = "one-matter-authority"
 
 
 @workflow.defn(name="OneMatterOneDiscussion")
@@ -34,6 +40,7 @@ class OneMatterWorkflow(CaseSteps):
         self._quorum = 0
         self._opinions: list[Opinion] = []
         self._decision: CommitteeDecision | None = None
+        self._limits: AuthorityLimits | None = None  # every tier's cap in force (the committee's binds the chair)
 
     @workflow.query
     def matter(self) -> dict[str, Any]:
@@ -85,6 +92,11 @@ class OneMatterWorkflow(CaseSteps):
             total = decision.amount_fen or 0
             if total <= 0:
                 raise ValueError("an approval names the amount (amount_fen)")
+            # within the committee's delegated limit (above it the prefecture decides), never below what
+            # the policy already grants: the committee only ever raises aid
+            base = self._inp.base_entitlement_fen if self._inp is not None else 0
+            check_decided_amount(total, tier="committee", limits=self._limits,
+                                 rule=AmountRule(kind="floor", policy_fen=base) if base else None)
             if decision.plan and sum(i.amount_fen for i in decision.plan) != total:
                 raise ValueError("the staged plan must add up to the decided amount")
 
@@ -99,6 +111,10 @@ class OneMatterWorkflow(CaseSteps):
         self._inp = inp
         self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         levels = await self._levels(inp.business_date)
+        if workflow.patched(AUTHORITY):
+            self._limits = await workflow.execute_local_activity(
+                authority_limits_activity, LimitsQuery(region_code=inp.region_code, on=inp.business_date),
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=AuthorityLimits)
         self._roster = await workflow.execute_activity(
             act.COMMITTEE_ROSTER, act.RosterRequest(region_code=inp.region_code), task_queue=TASK_QUEUE_APPROVAL,
             start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=act.Roster)

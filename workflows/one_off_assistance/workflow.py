@@ -22,6 +22,7 @@ from workflows.common import (
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
+    from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
     from shared.policy import Entitlement, HouseholdProfile
     from workflows.one_off_assistance.inputs import (
         PATHWAY,
@@ -39,6 +40,8 @@ WAITS_FOR_CONDITION = "one-off-waits-for-condition"  # a job loss reported early
 CASEWORKER_ASSESSMENT = "one-off-caseworker-assessment"  # an amount the seed leaves to the county
 BEIJING = timezone(timedelta(hours=8))
 DECIDERS = {"township": ("township_approver", "county_approver", "admin"), "county": ("county_approver", "admin")}
+# a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit (issue 14)
+AUTHORITY = "one-off-authority"
 
 
 @workflow.defn(name="OneOffAssistance")
@@ -52,6 +55,8 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         self._application: ApplicationReceived | None = None
         self._decision: ApproverDecision | None = None
         self._awaiting_decision_tier: str | None = None
+        self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
+        self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
         self._init_assessment()
 
     @workflow.update
@@ -87,10 +92,18 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         check_official(case_region=self._inp.region_code, registered_by=self._registered_by(),
                        household={self._inp.person_id, *(self._facts.member_ids if self._facts else [])},
                        official=decision.approver, region=decision.region, official_person_id=decision.person_id)
-        if decision.approve and (decision.amount_fen is None or decision.amount_fen <= 0):
-            raise ValueError("an approval needs a positive amount_fen")
+        if decision.approve:
+            # the policy's rule and the deciding tier's delegated limit (above it: refused, never paid)
+            check_decided_amount(decision.amount_fen, tier=tier, limits=self._limits, rule=self._rule)
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
+
+    @workflow.query
+    def authority(self) -> dict[str, Any]:
+        """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule."""
+        return {"awaiting": self._awaiting_decision_tier,
+                "limits": self._limits.model_dump() if self._limits else None,
+                "rule": self._rule.model_dump() if self._rule else None, "escalable": False}
 
     def _household_ids(self) -> set[str]:
         assert self._inp is not None
@@ -141,6 +154,10 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
                 return await self._close("not_payable", entitlement.reason, policy)
         amount = entitlement.amount_fen
         approval = await self._approve(entitlement)
+        if workflow.patched(AUTHORITY):
+            self._limits = approval.limits
+            self._rule = amount_rule(amount_fen=entitlement.amount_fen, amount_is_minimum=entitlement.amount_is_minimum,
+                                     floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
         if approval.decision == "needs_county":
             decision = await self._await_decision("county", approval)
             if not decision.approve:
