@@ -16,6 +16,9 @@ from rich.table import Table
 admin_app = typer.Typer(help="Stalled cases, escalation, replay, dead letters", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-lettered inbound events", no_args_is_help=True)
 admin_app.add_typer(dlq_app, name="dlq")
+officials_app = typer.Typer(help="The officials registry: who decides (person id, roles, jurisdiction)",
+                            no_args_is_help=True)
+admin_app.add_typer(officials_app, name="officials")
 console = Console()
 
 
@@ -103,3 +106,32 @@ def approve(seq: int, reason: str = typer.Option(..., help="why (audited)")) -> 
     """The second official approves a corrected redelivery that changes a person or an amount (four eyes)."""
     with _client() as c:
         console.print(_check(c.post(f"/api/admin/dlq/{seq}/approve", json={"reason": reason})))
+
+
+def register_official(c: httpx.Client, subject: str, *, person_id: str, name: str, roles: list[str],
+                      region: str) -> Any:
+    return _check(c.put(f"/api/officials/{subject}", json={
+        "person_id": person_id, "name": name, "roles": roles, "jurisdiction": region or "*"}))
+
+
+@officials_app.command("register")
+def officials_register(subject: str,
+                       person_id: str = typer.Option(..., help="the official's own national ID"),
+                       name: str = typer.Option(..., help="the official's name"),
+                       role: list[str] = typer.Option(..., help="a role the official acts in (repeatable)"),
+                       region: str = typer.Option("", help="jurisdiction: a region-code prefix (empty = everywhere)"),
+                       inactive: bool = typer.Option(False, help="no longer acts (kept for the record)")) -> None:
+    """Register (or update) an official: conflict of interest and committee membership are checked
+    against this person id; an official not registered cannot decide money."""
+    with _client() as c:
+        if inactive:
+            console.print(_check(c.put(f"/api/officials/{subject}", json={
+                "person_id": person_id, "name": name, "roles": role, "jurisdiction": region or "*", "active": False})))
+        else:
+            console.print(register_official(c, subject, person_id=person_id, name=name, roles=role, region=region))
+
+
+@officials_app.command("show")
+def officials_show(subject: str) -> None:
+    with _client() as c:
+        console.print(_check(c.get(f"/api/officials/{subject}")))

@@ -150,7 +150,7 @@ async def inbox(principal: Annotated[Principal, Depends(current_principal)], req
         rows = await conn.fetch(
             """
             SELECT *, (due_at IS NOT NULL AND due_at < now()) AS overdue FROM tasks
-            WHERE closed_at IS NULL AND region_code LIKE $1 || '%' AND ($2::text IS NULL OR role = $2)
+            WHERE closed_at IS NULL AND starts_with(region_code, $1) AND ($2::text IS NULL OR role = $2)
               AND ($3::text IS NULL OR kind = $3)
             ORDER BY due_at NULLS LAST, opened_at
             """,
@@ -213,7 +213,7 @@ async def committee_view(county_code: str, principal: Annotated[Principal, Depen
         members = await conn.fetch("SELECT member_id, name, department, chair FROM committee_members"
                                    " WHERE county_code = $1 AND active ORDER BY member_id", county_code)
         open_matters = await conn.fetch("SELECT case_id, summary, amount_fen, due_at, opened_at FROM tasks"
-                                        " WHERE kind = 'committee' AND closed_at IS NULL AND region_code LIKE $1 || '%'"
+                                        " WHERE kind = 'committee' AND closed_at IS NULL AND starts_with(region_code, $1)"
                                         " ORDER BY due_at", county_code)
         minutes = await conn.fetch("SELECT case_id, parent_case_id, decision, opinions, recorded_at FROM minutes"
                                    " WHERE county_code = $1 ORDER BY recorded_at DESC LIMIT 50", county_code)

@@ -55,7 +55,7 @@ WITH recipients AS (
                              THEN ARRAY[e.kind] ELSE '{}'::text[] END
            END AS categories
     FROM households h LEFT JOIN enrolments e USING (household_id)
-    WHERE h.region_code LIKE $1 || '%'
+    WHERE starts_with(h.region_code, $1)
 )
 """
 COHORT_SQL = RECIPIENTS_CTE + """

@@ -276,7 +276,7 @@ CHANGED_SQL = """
 SELECT e.*, h.monthly_income_fen, h.urban, h.version, h.income_reason, h.region_code AS registry_region,
        h.remote, h.categories
 FROM enrolments e JOIN households h USING (household_id)
-WHERE e.region_code LIKE $1 || '%' AND e.status <> 'terminated' AND e.managed_by = 'cycle'
+WHERE starts_with(e.region_code, $1) AND e.status <> 'terminated' AND e.managed_by = 'cycle'
   AND h.version <> e.reviewed_version
 ORDER BY e.household_id
 FOR UPDATE OF e
@@ -290,7 +290,7 @@ WITH due AS (
                                                                        ELSE t.unstable_months END), 'YYYY-MM'),
         updated_at = now()
     FROM cycle_terms t
-    WHERE t.region_code = e.region_code AND e.region_code LIKE $1 || '%' AND e.status = 'active'
+    WHERE t.region_code = e.region_code AND starts_with(e.region_code, $1) AND e.status = 'active'
       AND e.managed_by = 'cycle' AND e.next_review <= $2
       AND (CASE e.cadence WHEN 'stable' THEN t.stable_months ELSE t.unstable_months END) IS NOT NULL
     RETURNING e.household_id, e.level_fen
@@ -315,7 +315,7 @@ WITH due AS (
                THEN coalesce(nullif(((t.quarter_month - (((substr($2, 6, 2)::int - 1) % 3) + 1)) % 3 + 3) % 3, 0), 3) - 1
                ELSE 0 END), 'YYYY-MM') AS through
     FROM enrolments e JOIN cycle_terms t ON t.region_code = e.region_code
-    WHERE e.region_code LIKE $1 || '%' AND e.status = 'active' AND e.managed_by = 'cycle' AND e.level_fen > 0
+    WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle' AND e.level_fen > 0
       AND e.enrolled_from <= $2 AND (e.paid_through IS NULL OR e.paid_through < $2)
 ), roll AS (
     SELECT d.*, d.level_fen * ((substr(d.through, 1, 4)::int * 12 + substr(d.through, 6, 2)::int)
@@ -361,7 +361,7 @@ def _standards_table(regions: list[str], period: str) -> list[tuple[str, bool, s
 PRICE_UNPRICED_SQL = """
 UPDATE enrolments e SET standard_fen = s.per_person_fen, standard_version = s.version, standard_from = s.effective
 FROM households h, cycle_standards s
-WHERE h.household_id = e.household_id AND e.region_code LIKE $1 || '%' AND e.status <> 'terminated'
+WHERE h.household_id = e.household_id AND starts_with(e.region_code, $1) AND e.status <> 'terminated'
   AND e.standard_fen IS NULL AND s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind
   AND s.period = least(greatest(coalesce(e.paid_through, e.enrolled_from), $3), $2)
 """
@@ -381,7 +381,7 @@ JOIN cycle_standards s ON s.region_code = e.region_code AND s.urban = h.urban AN
 LEFT JOIN (SELECT household_id, count(*)::int AS living FROM members
            WHERE deceased_on IS NULL OR deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD')
            GROUP BY household_id) m USING (household_id)
-WHERE e.region_code LIKE $1 || '%' AND e.status = 'active' AND e.managed_by = 'cycle'
+WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle'
   AND e.standard_fen IS NOT NULL AND s.effective > e.standard_from
 """
 
@@ -486,7 +486,7 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
                                   on_roll=done["on_roll"], roll_fen=done["roll_fen"], already_done=True), []
     on = date.fromisoformat(req.period + "-01")
     regions = [r["region_code"] for r in await conn.fetch(
-        "SELECT DISTINCT region_code FROM enrolments WHERE region_code LIKE $1 || '%' AND status <> 'terminated'",
+        "SELECT DISTINCT region_code FROM enrolments WHERE starts_with(region_code, $1) AND status <> 'terminated'",
         req.region_prefix)]
     await conn.execute("CREATE TEMP TABLE cycle_terms (region_code text PRIMARY KEY, stable_months int,"
                        " unstable_months int, quarter_month int) ON COMMIT DROP")
@@ -495,7 +495,7 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
     repriced = await reprice(conn, req.region_prefix, req.period, req.cycle_id, regions)
     enrolled, due = await conn.fetchrow(
         "SELECT count(*)::int, (count(*) FILTER (WHERE next_review <= $2))::int FROM enrolments"
-        " WHERE region_code LIKE $1 || '%' AND status <> 'terminated' AND managed_by = 'cycle'",
+        " WHERE starts_with(region_code, $1) AND status <> 'terminated' AND managed_by = 'cycle'",
         req.region_prefix, req.period)
 
     # 1. data changed since the last review: an individual review case each (off-cycle if not due)

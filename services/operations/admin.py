@@ -56,7 +56,7 @@ class StalledCase(BaseModel):
 async def list_stalled(principal: Watcher, request: Request) -> list[StalledCase]:
     rt = request.app.state.runtime
     async with rt.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM cases WHERE stalled AND region_code LIKE $1 || '%'"
+        rows = await conn.fetch("SELECT * FROM cases WHERE stalled AND starts_with(region_code, $1)"
                                 " ORDER BY stalled_at", principal.region)
     ui = f"{rt.settings.temporal_ui_url}/namespaces/{rt.settings.temporal_namespace}/workflows/"
     return [StalledCase(**{k: r[k] for k in StalledCase.model_fields if k != "workflow_url"},
@@ -295,6 +295,6 @@ async def audit_log(principal: Annotated[Principal, Depends(require_roles(Role.a
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch("SELECT * FROM audit_log a WHERE ($1::text IS NULL OR a.case_id = $1)"
                                 " AND ($3 = '' OR EXISTS (SELECT 1 FROM cases c WHERE c.case_id = a.case_id"
-                                " AND c.region_code LIKE $3 || '%')) ORDER BY seq DESC LIMIT $2",
+                                " AND starts_with(c.region_code, $3))) ORDER BY seq DESC LIMIT $2",
                                 case_id, limit, principal.region)
     return [dict(r) for r in rows]

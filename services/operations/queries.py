@@ -13,7 +13,7 @@ FILTERS = ("person_id", "household_id", "pathway", "status", "region_code", "sta
 
 async def list_cases(conn: asyncpg.Connection, *, jurisdiction: str, filters: dict[str, Any], limit: int,
                      offset: int, temporal_ui: str, namespace: str) -> tuple[list[CaseView], int]:
-    where = ["region_code LIKE $1 || '%'"]
+    where = ["starts_with(region_code, $1)"]
     args: list[Any] = [jurisdiction]
     for name in FILTERS:
         value = filters.get(name)
@@ -21,7 +21,7 @@ async def list_cases(conn: asyncpg.Connection, *, jurisdiction: str, filters: di
             continue
         args.append(value)
         if name == "region_code":
-            where.append(f"region_code LIKE ${len(args)} || '%'")
+            where.append(f"starts_with(region_code, ${len(args)})")
         else:
             where.append(f"{name} = ${len(args)}")
     clause = " AND ".join(where)
@@ -35,7 +35,7 @@ async def list_cases(conn: asyncpg.Connection, *, jurisdiction: str, filters: di
 
 async def get_case(conn: asyncpg.Connection, case_id: str, *, jurisdiction: str, temporal_ui: str,
                    namespace: str) -> CaseView | None:
-    row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1 AND region_code LIKE $2 || '%'",
+    row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1 AND starts_with(region_code, $2)",
                               case_id, jurisdiction)
     if row is None:
         return None
@@ -100,8 +100,8 @@ _NEEDS_ATTENTION = "(c.stalled OR (c.status <> 'closed' AND (c.flags && $2::text
 
 def _scope(region_param: int, region_code: str | None) -> str:
     """The caller's jurisdiction ($1, a region prefix) and, when given, a narrower region prefix."""
-    clause = "c.region_code LIKE $1 || '%'"
-    return clause + (f" AND c.region_code LIKE ${region_param} || '%'" if region_code else "")
+    clause = "starts_with(c.region_code, $1)"
+    return clause + (f" AND starts_with(c.region_code, ${region_param})" if region_code else "")
 
 
 async def dashboard_counts(conn: asyncpg.Connection, *, jurisdiction: str, region_code: str | None

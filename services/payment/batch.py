@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
@@ -526,7 +526,7 @@ class BatchService:
             """
             SELECT batch_id, region_prefix, status FROM batches
             WHERE measure = $1 AND occasion = $2 AND batch_id <> $3 AND status <> 'rejected'
-              AND (region_prefix LIKE $4 || '%' OR $4 LIKE region_prefix || '%')
+              AND (starts_with(region_prefix, $4) OR starts_with($4, region_prefix))
             LIMIT 1
             """, req.measure, planned.occasion, planned.batch_id, req.region_prefix)
         if other is not None:
@@ -869,12 +869,12 @@ class BatchService:
             rows = await conn.fetch(
                 """
                 SELECT * FROM batches
-                WHERE region_prefix LIKE $1 || '%' AND ($2::text IS NULL OR status = $2)
+                WHERE starts_with(region_prefix, $1) AND ($2::text IS NULL OR status = $2)
                   AND ($3::text IS NULL OR measure = $3)
                 ORDER BY created_at DESC LIMIT $4
                 """, jurisdiction, status, measure, limit)
             total = await conn.fetchval(
-                "SELECT count(*) FROM batches WHERE region_prefix LIKE $1 || '%' AND ($2::text IS NULL OR status = $2)"
+                "SELECT count(*) FROM batches WHERE starts_with(region_prefix, $1) AND ($2::text IS NULL OR status = $2)"
                 " AND ($3::text IS NULL OR measure = $3)", jurisdiction, status, measure)
             return BatchList(items=[await self._view(conn, r) for r in rows], total=total)
 
