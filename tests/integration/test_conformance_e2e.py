@@ -87,18 +87,25 @@ def assert_paid(row: Row, amounts: list[int]) -> None:
 
 
 async def settle(client: StackClient, row: Row, case_id: str, region: str) -> dict[str, Any]:
-    """Wait for the case to close; where it waits for a human decision, approve the case's OWN proposal
-    (never the row's figure) as the county."""
-    decided = False
+    """Wait for the case to close; where the seed leaves the amount to the county, a caseworker submits
+    the row's assessed amount (its ``requested_fen``); where it waits for a human decision, approve the
+    case's OWN proposal (never the row's figure) as the county."""
+    decided = assessed = False
 
     async def probe() -> dict[str, Any] | None:
-        nonlocal decided
+        nonlocal decided, assessed
         r = await client.http.get(f"/api/cases/{case_id}", headers=client.clerk)
         if r.status_code != 200:
             return None
         case = r.json()
         if case["status"] == "closed" and (case["outcome"] != "paid" or case["payments"]):
             return case
+        if case["stage"] == "awaiting_assessment" and not assessed:
+            assert row.requested_fen is not None, f"{row.id}: the case needs an assessed amount, the row has none"
+            a = await client.http.post(f"/api/cases/{case_id}/assessment", headers=bearer("clerk", region=region[:6]),
+                                       json={"amount_fen": row.requested_fen, "reason": "核定: conformance row"})
+            assert a.status_code == 200, a.text
+            assessed = True
         if case["stage"] in ("awaiting_approval", "awaiting_county_decision") and not decided:
             proposal = case.get("approved_amount_fen")
             assert proposal is not None, f"{row.id}: the case waits for a decision without a proposal: {case}"
