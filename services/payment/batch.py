@@ -5,8 +5,10 @@ The whole path, and why it is resumable and pays each recipient once per install
 
 1. **Plan** (``plan_request``, pure): the measure must be in force for the region on the snapshot date;
    the amount comes from the policy pack (never from code): Ningxia's 600 yuan as 3 x 200 yuan
-   (seed 002), Xinjiang's "at least 300 yuan" (seed 000, a floor a request may raise), and where a pack
-   fixes no amount (Fujian seed 000, Jiangxi seed 001) the request must give one. A price-linkage batch
+   (seed 002), Xinjiang's "at least 300 yuan" (seed 000, a floor a request may raise), Jiangxi's
+   「按照 6 月份发放标准增发」 (seed 001) as each household's own June level (the pack's
+   ``<measure>_level_month``: a request's flat amount is refused), and where a pack fixes no amount
+   (Fujian seed 000) the request must give one. A price-linkage batch
    takes its amount from the triggering event, raised to a pack's minimum where a pack sets one
    (Xinjiang: 20 yuan), and says so. The batch id is derived (measure, region, occasion), so a repeat is
    the same batch; an overlapping batch of the same measure and occasion is refused (it would pay the
@@ -14,7 +16,9 @@ The whole path, and why it is resumable and pays each recipient once per install
 2. **Load** (one activity, heartbeating, ONE transaction): intake's cohort export (a streaming CSV, the
    registry read in one snapshot) is piped straight into ``COPY batch_recipients``; amounts are then
    evaluated per (region, urban, categories) group, a few hundred policy evaluations instead of one per
-   recipient, into ``batch_amounts``. A crash anywhere rolls the whole load back; a retry starts over;
+   recipient, into ``batch_amounts``; a level-month batch reads each household's payment for that month
+   from the ledger into ``batch_levels`` (one statement), paid once per household. A crash anywhere
+   rolls the whole load back; a retry starts over;
    a retry after the commit finds ``loaded_at`` set and answers from it.
 3. **Pay** (one activity per chunk of ``chunk_size`` ordinals, ONE transaction each)::
 
