@@ -101,20 +101,9 @@ def _profile(facts: RecipientFacts | None, **extra: Any) -> HouseholdProfile:
 def business_date(event: InboundEvent, reported_on: date) -> date:
     """The date the policy is resolved by: the event's own facts (the quarantine, the diagnosis, the
     disaster, the first month without income, the year the self-pay was accumulated), never the arrival
-    time when the facts carry one. A year's self-pay is judged at the year's end (年度累计), or at the report
-    if the year is still running."""
-    data = event.data
-    if isinstance(data, Quarantined):
-        return data.quarantined_on
-    if isinstance(data, CovidDiagnosed):
-        return data.diagnosed_on
-    if isinstance(data, DisasterAffected):
-        return data.occurred_on
-    if isinstance(data, JobLost):
-        return job_lost_on(data.last_income_month)
-    if isinstance(data, MedicalSelfPayReported):
-        return min(date(data.year, 12, 31), reported_on)
-    return reported_on  # a graduate's unemployment is as of the report (the graduation date is not the hardship)
+    time when the facts carry one (each event model's ``business_date``). A graduate's unemployment is as of
+    the report: the graduation date is not the hardship."""
+    return event.data.business_date(reported_on)
 
 
 def job_lost_on(last_income_month: str) -> date:

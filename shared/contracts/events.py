@@ -50,11 +50,19 @@ class _Data(BaseModel):
     # Agencies may add fields; we read the ones the contract names and ignore the rest.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    def business_date(self, reported_on: date) -> date:
+        """The date the policy is resolved by: the event's own facts where they carry one (each model says
+        which), the report's date only where they carry none."""
+        return reported_on
+
 
 class CovidDiagnosed(_Data):
     person_id: NationalId
     region_code: RegionCode
     diagnosed_on: date
+
+    def business_date(self, reported_on: date) -> date:
+        return self.diagnosed_on
 
 
 class Quarantined(_Data):
@@ -62,12 +70,20 @@ class Quarantined(_Data):
     region_code: RegionCode
     quarantined_on: date
 
+    def business_date(self, reported_on: date) -> date:
+        return self.quarantined_on
+
 
 class JobLost(_Data):
     person_id: NationalId
     region_code: RegionCode
     last_income_month: YearMonth
     unemployment_insured: StrictBool
+
+    def business_date(self, reported_on: date) -> date:
+        """The first day without income: the first of the month after the last month with income."""
+        year, month = (int(x) for x in self.last_income_month.split("-"))
+        return date(year + month // 12, month % 12 + 1, 1)
 
 
 class GraduateUnemployed(_Data):
@@ -82,6 +98,11 @@ class MedicalSelfPayReported(_Data):
     year: int = Field(ge=2000, le=2100)
     self_pay_fen: SelfPayFen
 
+    def business_date(self, reported_on: date) -> date:
+        """A year's accumulated self-pay (年度累计) is judged at the year's end, or at the report while the
+        year is still running: a 2022 report arriving years later is judged under 2022's policy."""
+        return min(date(self.year, 12, 31), reported_on)
+
 
 class IncomeChanged(_Data):
     household_id: CeString = Field(min_length=1, max_length=64)
@@ -89,10 +110,16 @@ class IncomeChanged(_Data):
     reason: Literal["employment", "other"]
     effective_on: date
 
+    def business_date(self, reported_on: date) -> date:
+        return self.effective_on
+
 
 class MemberDeceased(_Data):
     person_id: NationalId
     died_on: date
+
+    def business_date(self, reported_on: date) -> date:
+        return self.died_on
 
 
 class DisasterAffected(_Data):
@@ -100,6 +127,9 @@ class DisasterAffected(_Data):
     region_code: RegionCode
     disaster_id: CeString = Field(min_length=1, max_length=64)
     occurred_on: date
+
+    def business_date(self, reported_on: date) -> date:
+        return self.occurred_on
 
 
 class PriceLinkageTriggered(_Data):
