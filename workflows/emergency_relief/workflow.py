@@ -213,6 +213,10 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
             # 「直接实施临时救助」 with no amount (disaster outside Ningxia): the caseworker assesses it, the
             # approval tiers decide it
             entitlement = await self._assessed_entitlement(inp, facts, entitlement)
+            if self._rule is not None:  # the decided-amount rule follows the assessment
+                self._rule = amount_rule(amount_fen=entitlement.amount_fen,
+                                         amount_is_minimum=entitlement.amount_is_minimum,
+                                         floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
         if not entitlement.payable:
             return await self._close(inp, "not_payable", entitlement.reason, policy)
 
