@@ -316,3 +316,51 @@ async def test_an_amount_left_to_the_county_waits_for_the_caseworker_then_the_ti
         (150000, f"{result.case_id}:1")]
     stages = [t.stage for t in fakes.transitions]
     assert stages.index("awaiting_assessment") < stages.index("assessed_by_caseworker") < stages.index("approved")
+
+
+async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_the_event(env):
+    """Seed 003 「对受到灾害影响,导致基本生活出现困难的家庭和个人,要按照“先行救助”有关政策规定,直接实施临时救助」: no amount.
+    The caseworker assesses 1,200 yuan = 120,000 fen; the tier approves; paid once; the documents follow and
+    the event (reported by emergency management) is what verification confirms."""
+    import uuid as _uuid
+
+    from temporalio.worker import Worker
+
+    from tests.unit.test_emergency_relief_workflow import FakeServices, at_stage, docs
+    from workflows.assessment import AssessmentSubmitted
+    from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+    from workflows.one_matter.workflow import OneMatterWorkflow
+    from workflows.policy import evaluate_entitlement
+    from workflows.staged_aid.workflow import StagedAidWorkflow
+
+    fakes = FakeServices(amount=0)
+    acts = fakes.activities()
+    acts["wf"] = [a for a in acts["wf"] if getattr(a, "__temporal_activity_definition").name
+                  != "policy.evaluate_entitlement"] + [evaluate_entitlement]  # the real policy
+    queue = f"wf-{_uuid.uuid4()}"
+    workers = [Worker(env.client, task_queue=queue, workflows=[EmergencyReliefWorkflow, OneMatterWorkflow,
+                                                                StagedAidWorkflow], activities=acts.pop("wf"))]
+    workers += [Worker(env.client, task_queue=q, activities=a) for q, a in acts.items()]
+    for w in workers:
+        await w.__aenter__()
+    try:
+        case_id = f"em-{_uuid.uuid4().hex[:8]}"
+        handle = await env.client.start_workflow(EmergencyReliefWorkflow.run, EmergencyReliefInput(
+            case_id=case_id, trigger="disaster", person_id=PERSON, region_code="650102001",
+            business_date=date(2022, 8, 1), cause_event_id="evt-flood", measure="disaster_assistance"),
+            id=case_id, task_queue=queue)
+        await at_stage(handle, "awaiting_assessment")
+        assert fakes.payments == [] and ("open", "assessment", "clerk") in fakes.tasks
+        await handle.execute_update(EmergencyReliefWorkflow.assess, AssessmentSubmitted(
+            assessor="clerk-2", role="clerk", region="6501", amount_fen=120000, reason="房屋受损，口粮被冲毁"))
+        await at_stage(handle, "awaiting_documents")
+        await handle.execute_update(EmergencyReliefWorkflow.submit_documents, docs(
+            documents=[{"kind": "disaster_certificate", "reference": "受灾证明-1"}]))
+        result = await handle.result()
+    finally:
+        for w in reversed(workers):
+            await w.__aexit__(None, None, None)
+    assert result.outcome == "confirmed" and result.amount_fen == 120000
+    assert [(p.amount_fen, p.idempotency_key) for p in fakes.payments] == [(120000, f"{case_id}:1")]
+    assert fakes.checks == [] and [c.trigger for c in fakes.event_checks] == ["disaster"]
+    assert result.policy is not None and result.policy["measure"] == "disaster_assistance"
