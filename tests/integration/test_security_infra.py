@@ -151,6 +151,14 @@ async def test_a_200_mb_unauthenticated_body_is_refused_before_it_is_buffered(st
             assert sent < 24 * MB, sent  # the limit plus what the sockets' buffers hold, not 200 MB
     print(watch.report("200 MB bodies"))
     assert max(watch.growth().values()) < 64 * MB, watch.report("200 MB bodies")
+    # every other service's own port too (the same process shape), on a route that reads a JSON body
+    for port, path in ((stack.ports.verification, "/api/cases/c-1/documents"),
+                       (stack.ports.approval, "/api/cases/c-1/decisions"), (stack.ports.payment, "/api/batches")):
+        status, answer, sent = await raw_post(port, path, {**json_headers, "Content-Length": str(200 * MB)}, None,
+                                              chunked=False)
+        assert status == 413 and sent == 0, (port, answer)
+        status, answer, sent = await raw_post(port, path, json_headers, repeated(b"x" * 1024, 200 * MB), chunked=True)
+        assert status == 413 and sent < 24 * MB, (port, answer, sent)
 
 
 async def test_a_160_mb_import_does_not_drive_intake_memory_up(stack: EmbeddedStack, client: StackClient):
