@@ -35,7 +35,9 @@ from temporalio.client import Client
 
 from shared.auth import Principal, Role, current_principal
 from shared.contracts.events import InboundEvent, PriceLinkageTriggered
-from workflows.batch_subsidy.inputs import BatchRequest, batch_id_for, price_linkage_occasion
+from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Poison
+from shared.policy import load_library
+from workflows.batch_subsidy.inputs import BatchRequest, batch_id_for, price_linkage_amount, price_linkage_occasion
 from workflows.batch_subsidy.starter import start_batch
 
 log = logging.getLogger(__name__)
@@ -141,13 +143,21 @@ async def stream_copy(pool: asyncpg.Pool, conn: asyncpg.Connection, tx: asyncpg.
 def price_linkage_request(event: InboundEvent) -> BatchRequest:
     """The batch an inbound ``price.linkage_triggered`` calls for: every dibao and extreme-poverty
     recipient (or the categories the region's pack names) of ``region_code`` (a 2/4/6/9-digit prefix),
-    as of the first day of ``month``, at ``subsidy_fen_per_person`` (the payment side raises it to a
-    pack's minimum where one is set, e.g. Xinjiang's 20 yuan, seed 000)."""
+    as of the first day of ``month``, at the amount doudi computes from the pack's rule and the event's
+    price index (``price_linkage_amount``); the event's own ``subsidy_fen_per_person`` is never paid.
+    Raises Poison (dead letter, with the reason) when no amount can be computed."""
     data = event.data
     assert isinstance(data, PriceLinkageTriggered)
     year, month = (int(x) for x in data.month.split("-"))
-    return BatchRequest(measure="price_linkage", region_prefix=data.region_code, snapshot_on=date(year, month, 1),
-                        month=data.month, amount_fen_per_person=data.subsidy_fen_per_person,
+    on = date(year, month, 1)
+    amount, why = price_linkage_amount(load_library(), data.region_code, on, data.price_index_rise_permille)
+    if amount is None:
+        raise Poison(why, event_id=event.id)
+    if data.subsidy_fen_per_person is not None and data.subsidy_fen_per_person != amount:
+        log.warning("price linkage %s for %s: the event says %s fen per person, doudi computes %s (%s)",
+                    data.month, data.region_code, data.subsidy_fen_per_person, amount, why)
+    return BatchRequest(measure="price_linkage", region_prefix=data.region_code, snapshot_on=on,
+                        month=data.month, amount_fen_per_person=amount,
                         cause_event_id=event.id, requested_by=f"event:{event.id}")
 
 
@@ -159,7 +169,25 @@ async def start_price_linkage_batch(temporal: Client, event: InboundEvent) -> st
     assert req.month is not None
     batch_id = batch_id_for(req.measure, req.region_prefix, price_linkage_occasion(req.month))
     started = await start_batch(temporal, batch_id, req)
+    if not started:
+        await _same_content(temporal, batch_id, req, event)
     log.info("price linkage %s for %s: batch %s %s", req.month, req.region_prefix, batch_id,
              "started" if started else "already started")
     return batch_id
+
+
+async def _same_content(temporal: Client, batch_id: str, req: BatchRequest, event: InboundEvent) -> None:
+    """"Already started" holds only for the same occasion AND the same computed content: a first (perhaps
+    forged) event must not silently absorb a genuine one that computes otherwise. A conflict is dead-lettered
+    as such, with both contents, for an operator."""
+    try:
+        running = await temporal.get_workflow_handle(batch_id).query("request")
+    except Exception:  # a batch recorded before the query existed: nothing to compare with
+        return
+    wanted = req.identity()
+    if {key: running.get(key) for key in wanted} != wanted:
+        raise Poison(f"conflicting price-linkage event for {req.region_prefix} {req.month}: batch {batch_id} "
+                     f"already pays {running.get('amount_fen_per_person')} fen per person (from "
+                     f"{running.get('cause_event_id')}); this event computes {req.amount_fen_per_person}",
+                     event_id=event.id, kind=KIND_CONFLICTING_DUPLICATE)
 

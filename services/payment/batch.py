@@ -210,6 +210,11 @@ def plan_request(req: BatchRequest, lib: PolicyLibrary | None = None) -> Planned
         assert req.month is not None
         if amount is None:
             raise BatchRejected("a price-linkage batch needs amount_fen_per_person (the triggering event's amount)")
+        ceiling = lib.parameter("price_linkage_max_fen", region, on)
+        if ceiling is not None and isinstance(ceiling.value, int) and amount > ceiling.value:
+            # local practice ceiling (national pack): an amount above it is no price subsidy the policy pays
+            raise BatchRejected(f"amount_fen_per_person: {amount} fen is above the price-linkage ceiling of "
+                                f"{ceiling.value} fen per person ({ceiling.cite()})")
         if m is None:
             note = (f"{amount} fen per person as triggered; no policy pack in force for {region} on {on} prices "
                     "the price-linkage subsidy, so no minimum applies")

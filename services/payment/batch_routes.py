@@ -22,6 +22,7 @@ from services.payment.batch import (
     BatchView,
 )
 from shared.auth import Principal, Role, require_roles
+from shared.contracts.money import SubsidyFen
 from workflows.batch_subsidy.inputs import BatchControl, BatchRequest
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
@@ -49,7 +50,8 @@ class BatchIn(BaseModel):
     measure: Literal["one_time_living_subsidy", "price_linkage"]
     region_prefix: str = Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")
     snapshot_on: date = Field(description="who is a recipient is decided as of this date")
-    amount_fen_per_person: int | None = Field(default=None, gt=0, le=10**9, strict=True)
+    # a sane maximum per recipient (5,000 yuan): above it 422 naming the field, before any plan or payment
+    amount_fen_per_person: SubsidyFen | None = None
     categories: list[str] | None = None
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     chunk_size: int = Field(default=5000, ge=100, le=50_000, strict=True)

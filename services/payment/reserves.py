@@ -404,6 +404,10 @@ class ReserveService:
                 raise ReplenishmentNotOpen(f"replenishment {request_id} is already {request['status']}")
             if body.approve:
                 granted = body.amount_fen or request["amount_fen"]
+                if granted > request["amount_fen"]:
+                    # a credit only against an approved request, never above what the township asked for
+                    raise ReplenishmentNotOpen(f"amount_fen: {granted} fen is more than replenishment {request_id} "
+                                               f"asks for ({request['amount_fen']} fen)")
                 movement, _ = await credit(conn, reserve, idempotency_key=replenishment_key(request_id),
                                            amount_fen=granted, reference=request_id, note=body.reason,
                                            recorded_by=principal.subject)

@@ -112,5 +112,10 @@ async def decide_replenishment(
     service: Service,
 ) -> ReplenishmentDecisionOut:
     _may_change(principal, township_code)
+    if body.approve and principal.role != Role.finance:
+        # money goes into a reserve only on the county finance department's approval (seed 000: 「县级民政和
+        # 财政部门按照实际情况及时给予补充」); a county approver may refuse a request, not credit it
+        raise HTTPException(403, "只有县级财政部门可以批准补充备用金 / only the county's finance department approves "
+                                 "a replenishment (a credit)")
     with _answers():
         return await service.decide(township_code, request_id, body, principal)

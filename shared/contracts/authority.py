@@ -50,6 +50,9 @@ class AuthorityLimits(BaseModel):
     committee: Cap | None = None
     prefecture: Cap | None = None
     pack_note: str = ""
+    # 审核确认权限下放: the region's pack devolves confirming dibao/特困/临时救助 to the township
+    # (Ningxia, seed 002 item 14; XPCC, seed 004 item 25); elsewhere the county confirms
+    confirmation_devolved_to_township: bool = False
 
     def cap(self, tier: str) -> Cap | None:
         return {"township": self.township, "county": self.county, "committee": self.committee,

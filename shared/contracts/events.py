@@ -135,9 +135,12 @@ class DisasterAffected(_Data):
 class PriceLinkageTriggered(_Data):
     region_code: Annotated[str, Field(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3})?)?)?$")]
     month: YearMonth
-    # what a batch can pay (BatchRequest.amount_fen_per_person): a zero or absurd amount is rejected here, with
-    # the reason, rather than failing the batch start on every redelivery
-    subsidy_fen_per_person: Annotated[StrictInt, Field(gt=0, le=10**9)]
+    # the price index's year-on-year rise the price authority reports, per mille (35 = 3.5 %): doudi computes
+    # the subsidy from it by the region's pack (workflows/batch_subsidy/inputs.py, price_linkage_amount)
+    price_index_rise_permille: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
+    # the publisher's own figure, kept for the record and NEVER paid: an amount taken from an event is
+    # no authority (issue 14); a zero or absurd one is still refused here with the reason
+    subsidy_fen_per_person: Annotated[StrictInt, Field(gt=0, le=10**9)] | None = None
 
 
 INBOUND_EVENTS: dict[str, type[_Data]] = {

@@ -163,8 +163,9 @@ EXPECT: dict[str, Probe] = {
     "PUT /api/reserves/{township_code}": Probe("object", body=lambda w, r: {"threshold_fen": 1, "target_fen": 2}),
     "POST /api/reserves/{township_code}/credits": Probe("object", body=lambda w, r: {
         "amount_fen": 100, "idempotency_key": f"matrix-{uuid.uuid4().hex}", "reason": "probe"}),
+    # a refusal: the roles that may decide (a credit is finance's only, tests/integration/test_reserve_funds.py)
     "POST /api/reserves/{township_code}/replenishments/{request_id}/decision": Probe("object", body=lambda w, r: {
-        "approve": True, "reason": "probe"}),
+        "approve": False, "reason": "probe"}),
     # payment: batches
     "POST /api/batches": Probe("object", body=lambda w, r: {
         "measure": "one_time_living_subsidy", "region_prefix": OWN, "snapshot_on": "2022-06-08"}),

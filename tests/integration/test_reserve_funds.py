@@ -149,7 +149,15 @@ async def test_fifty_concurrent_payments_on_a_reserve_for_thirty_then_the_county
 
     # the county approves what was asked: credited with a ledger row, in the same transaction
     decision_url = f"/api/reserves/{township}/replenishments/{request['request_id']}/decision"
+    # a county approver may refuse a request but not credit money: that is the county finance department's
     r = await payment_http.post(decision_url, headers=COUNTY_APPROVER,
+                                json={"approve": True, "reason": "county civil affairs and finance agree"})
+    assert r.status_code == 403, r.text
+    # more than the township asked for is no approval of its request
+    r = await payment_http.post(decision_url, headers=FINANCE, json={
+        "approve": True, "amount_fen": request["amount_fen"] + 1, "reason": "more than asked"})
+    assert r.status_code == 409 and "amount_fen" in r.text, r.text
+    r = await payment_http.post(decision_url, headers=FINANCE,
                                 json={"approve": True, "reason": "county civil affairs and finance agree"})
     assert r.status_code == 200, r.text
     decided = r.json()

@@ -22,6 +22,7 @@ from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
 from tests.support import wait_for
 from tests.unit.test_benefit import local_packs
+from workflows.one_matter.limits import authority_limits_activity
 from workflows.renewal.activities import period_terms
 from workflows.renewal.inputs import (
     Household,
@@ -69,7 +70,8 @@ class Fakes:
             self.settlements.append(s)
             return True
 
-        return [Worker(env.client, task_queue=queue, workflows=[RenewalWorkflow], activities=[period_terms]),
+        return [Worker(env.client, task_queue=queue, workflows=[RenewalWorkflow],
+                       activities=[period_terms, authority_limits_activity]),
                 Worker(env.client, task_queue=TASK_QUEUE_INTAKE, activities=[lookup, record, settle]),
                 Worker(env.client, task_queue=TASK_QUEUE_PAYMENT, activities=[disburse])]
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+
+from shared.contracts.money import MAX_PER_PERSON_SUBSIDY_FEN
 
 PATHWAY = "batch_subsidy"
 WORKFLOW = "BatchSubsidy"
@@ -37,7 +40,7 @@ class BatchRequest(BaseModel):
     measure: Measure
     region_prefix: RegionPrefix
     snapshot_on: date = Field(description="who is a recipient is decided as of this date (the business date)")
-    amount_fen_per_person: StrictInt | None = Field(default=None, gt=0, le=10**9)
+    amount_fen_per_person: StrictInt | None = Field(default=None, gt=0, le=MAX_PER_PERSON_SUBSIDY_FEN)
     categories: list[str] | None = Field(default=None, description="default: the measure's eligible categories")
     month: YearMonth | None = Field(default=None, description="price linkage: the month it is for (default: the snapshot's)")
     chunk_size: StrictInt = Field(default=DEFAULT_CHUNK_SIZE, ge=100, le=50_000)
@@ -82,6 +85,35 @@ def batch_id_for(measure: str, region_prefix: str, occasion: str) -> str:
 
 def price_linkage_occasion(month: str) -> str:
     return f"month:{month}"
+
+
+def price_linkage_amount(lib: Any, region_prefix: str, on: date, rise_permille: int | None) -> tuple[int | None, str]:
+    """The temporary price subsidy per person, computed by doudi, never taken from the event: the region's
+    urban dibao monthly standard x ``price_linkage_standard_multiple`` x the index rise (per mille), rounded
+    half up to the fen (national pack, labelled local practice: no seed gives the formula), raised to the
+    pack's minimum (Xinjiang 「城乡价格临时补贴最低标准…提高至 20元」, seed 000) and held under the pack's ceiling
+    (``price_linkage_max_fen``, local practice). (None, why) when nothing can be computed."""
+    def figure(name: str) -> Any:
+        fig = lib.parameter(name, region_prefix, on)
+        return None if fig is None else fig.value
+    standard, multiple = figure("dibao_urban_monthly_fen"), figure("price_linkage_standard_multiple")
+    floor, ceiling = figure("price_linkage_min_fen"), figure("price_linkage_max_fen")
+    computed = None
+    if rise_permille is not None and isinstance(standard, int) and multiple is not None:
+        exact = Decimal(standard) * Decimal(multiple) * rise_permille / 1000
+        computed = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    amount = max(x for x in (computed, floor, 0) if isinstance(x, int))
+    if amount <= 0:
+        return None, (f"no price-linkage amount for {region_prefix} on {on.isoformat()}: "
+                      + ("the event reports no price index rise" if rise_permille is None
+                         else "no urban dibao standard in force to apply the index to") + " and no pack minimum")
+    why = (f"{standard} fen x {multiple} x {rise_permille}/1000 = {computed} fen" if computed is not None
+           else "no index to compute from")
+    if isinstance(floor, int) and amount == floor and (computed is None or computed < floor):
+        why += f"; the pack's minimum {floor} fen"
+    if isinstance(ceiling, int) and amount > ceiling:
+        amount, why = ceiling, why + f"; held at the pack's ceiling {ceiling} fen"
+    return amount, why
 
 
 class InstallmentPlan(BaseModel):

@@ -82,6 +82,11 @@ class BatchSubsidyWorkflow:
                 "next_chunk": self._next_chunk, "chunks": self._chunks, "paid_count": self._paid_count,
                 "paid_fen": self._paid_fen, "chunks_done": self._chunks_done}
 
+    @workflow.query
+    def request(self) -> dict[str, Any]:
+        """What the batch pays (its request's identity) and which event started it."""
+        return {**self._inp.request.identity(), "cause_event_id": self._inp.request.cause_event_id}
+
     @workflow.update
     async def control(self, req: BatchControl) -> dict[str, Any]:
         if req.action == "cancel":

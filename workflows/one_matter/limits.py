@@ -32,8 +32,10 @@ def authority_limits(region_code: str, on: date, lib: PolicyLibrary | None = Non
         caps[tier] = Cap(limit_fen=fig.value, inclusive=fig.inclusive is not False)
         local = "; local practice" if "LOCAL PRACTICE" in (fig.note or "") else ""
         notes.append(f"{tier} {fig.value} fen ({fig.seed}{local})")
+    devolved = lib.parameter("confirmation_devolved_to_township", region_code, on)
     return AuthorityLimits(township=caps["township"], county=caps["county"], committee=caps["committee"],
-                           prefecture=caps["prefecture"], pack_note="; ".join(notes))
+                           prefecture=caps["prefecture"], pack_note="; ".join(notes),
+                           confirmation_devolved_to_township=devolved is not None and devolved.value is True)
 
 
 @activity.defn(name="policy.authority_limits")

@@ -29,7 +29,9 @@ from workflows.common import (
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
+    from shared.contracts.authority import AuthorityLimits
     from shared.policy import BenefitHousehold
+    from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
     from workflows.one_off_assistance.inputs import ApproverDecision
     from workflows.renewal.activities import PeriodQuery, PeriodTerms, period_terms
     from workflows.renewal.inputs import (
@@ -47,6 +49,9 @@ with workflow.unsafe.imports_passed_through():
 
 KEEP_REVIEWS = 24  # review outcomes kept in the carried state (the case record has them all)
 DECIDERS = ("county_approver", "admin")  # dibao is confirmed by the county (审核确认, seed 003)
+# where the region's pack devolves confirmation to the township (确认权限下放: Ningxia seed 002 item 14, XPCC
+# seed 004 item 25), the township's approver confirms too
+TOWNSHIP_CONFIRMS = "renewal-township-confirms"
 
 
 def first_of(period: str) -> date:
@@ -75,6 +80,7 @@ class RenewalWorkflow(CaseSteps):
         self._closing = False
         self._proposed_fen = 0
         self._member_ids: list[str] = [m.person_id for m in inp.household.members]
+        self._township_confirms = False  # the pack devolves the confirmation to the township
 
     # ---- queries and reported changes -------------------------------------------------------------
 
@@ -120,8 +126,10 @@ class RenewalWorkflow(CaseSteps):
             raise ValueError("this case is not waiting for a decision")
         claims = verified_principal(decision, "decide", subject=decision.approver, role=decision.role,
                                     region=decision.region, person_id=decision.person_id, registered=True)
-        if decision.role not in DECIDERS:
-            raise ValueError(f"role {decision.role} cannot confirm a dibao enrolment (county level)")
+        confirmers = (*DECIDERS, "township_approver") if self._township_confirms else DECIDERS
+        if decision.role not in confirmers:
+            raise ValueError(f"role {decision.role} cannot confirm a dibao enrolment "
+                             f"({'township or county' if self._township_confirms else 'county'} level)")
         check_official(case_region=self._region, registered_by=app.registered_by,
                        household={self._inp.person_id, *self._member_ids}, official=decision.approver,
                        region=decision.region, official_person_id=claims.person_id)
@@ -384,8 +392,15 @@ class RenewalWorkflow(CaseSteps):
         if not terms.benefit.payable:
             return terms.benefit.reason
         self._stage = "approving"
+        confirmer = "county_approver"
+        if workflow.patched(TOWNSHIP_CONFIRMS):
+            limits = await workflow.execute_local_activity(
+                authority_limits_activity, LimitsQuery(region_code=self._region, on=on),
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=AuthorityLimits)
+            self._township_confirms = limits.confirmation_devolved_to_township
+            confirmer = "township_approver" if self._township_confirms else confirmer
         self._awaiting_decision, self._proposed_fen = True, terms.benefit.amount_fen
-        await self._open_task("approval", "county_approver", None, terms.benefit.amount_fen,
+        await self._open_task("approval", confirmer, None, terms.benefit.amount_fen,
                               f"dibao enrolment: {terms.benefit.amount_fen} fen/month?")
         await self._record("awaiting_decision", "awaiting_approval",
                            f"dibao {terms.benefit.amount_fen} fen/month awaits the county's confirmation: "

@@ -1,0 +1,300 @@
+"""Every fen has an authority (issue 14, the amount attacks) on the real embedded stack.
+
+Each attack is reproduced as it was found and shown contained (4xx, no ledger row), beside the legitimate
+path that still pays: a county approver deciding 2^63 - 1 or above the county's limit, a committee chair
+deciding above the committee's limit or below the base entitlement, absurd amounts in the contracts, a
+one-time subsidy batch at 10^9 fen per person, ``/api/stats`` over sums beyond bigint. Amounts are
+tried at limit - 1, limit and limit + 1 for the township, the county and the committee.
+
+Expected figures are written by hand from the seeds (or the labelled local-practice defaults of the
+national pack):
+* Ningxia, seed 002: 「急难型家庭…按照不低于城市低保月标准…2倍」: 650 yuan x 2 = 1,300 yuan = 130000 fen floor;
+  job loss 「按照当地城市低保月标准3倍」: 650 x 3 = 1,950 yuan = 195000 fen, fixed.
+* Xinjiang, seed 000: 「对 2000元以下的临时救助申请…委托乡镇（街道）审批」: 200000 fen, 以下 includes it.
+* national pack, local practice: county 10,000 yuan = 1000000 fen; committee 50,000 yuan = 5000000 fen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from deploy.embedded import EmbeddedStack
+from shared.auth import issue_token
+from tests.support import StackClient, national_id, wait_for
+
+pytestmark = pytest.mark.stack
+
+YINCHUAN = "640104"  # 银川市兴庆区 (Ningxia)
+URUMQI = "650102"    # 乌鲁木齐市天山区 (Xinjiang)
+XIXIA = "640105"     # 银川市西夏区 (Ningxia)
+NINGXIA_FLOOR = 650 * 2 * 100        # 130000 fen
+NINGXIA_JOB_LOSS = 650 * 3 * 100     # 195000 fen
+XINJIANG_TOWNSHIP = 2_000 * 100      # 200000 fen, inclusive
+COUNTY_LIMIT = 10_000 * 100          # 1000000 fen, local practice
+COMMITTEE_LIMIT = 50_000 * 100       # 5000000 fen, local practice
+ABSURD = [2**63 - 1, 9_000_000_000_000_000_000, 10**9 * 100, -1, 0]
+
+
+def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(subject or f'amt-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+
+
+async def official(client: StackClient, role: str, region: str, subject: str | None = None) -> dict[str, str]:
+    """An official registered in the officials registry (money is decided only by registered officials)."""
+    subject = subject or f"amt-{role}-{uuid.uuid4().hex[:8]}"
+    r = await client.http.put(f"/api/officials/{subject}", headers=bearer("admin"), json={
+        "person_id": national_id(region[:6]), "name": "官员", "roles": [role], "jurisdiction": region})
+    assert r.status_code == 200, r.text
+    return bearer(role, region=region, subject=subject)
+
+
+async def apply_emergency(client: StackClient, region: str, amount_fen: int) -> str:
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": national_id(region[:6]), "region_code": region, "kind": "emergency", "consent": True,
+        "details": {"incident_date": "2022-08-10", "requested_amount_fen": amount_fen,
+                    "household_type": "emergency_household", "reason": "家中失火"}})
+    assert r.status_code == 202, r.text
+    return r.json()["case_id"]
+
+
+async def at_stage(client: StackClient, case_id: str, *stages: str, timeout: float = 60) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        r = await client.http.get(f"/api/cases/{case_id}", headers=bearer("admin"))
+        if r.status_code != 200:
+            return None
+        case = r.json()
+        return case if case["stage"] in stages else None
+    return await wait_for(probe, timeout=timeout)
+
+
+async def decide(client: StackClient, case_id: str, headers: dict[str, str], **body: Any) -> Any:
+    return await client.http.post(f"/api/cases/{case_id}/decisions", headers=headers, json=body)
+
+
+async def ledger_fen(client: StackClient, case_id: str) -> list[int]:
+    return [r["amount_fen"] for r in await client.ledger(case_id=case_id)]
+
+
+async def county_case(client: StackClient, requested: int = 250_000, region: str = YINCHUAN) -> str:
+    """A Ningxia emergency application above the township's authority: waits for the county."""
+    case_id = await apply_emergency(client, region, requested)
+    await at_stage(client, case_id, "awaiting_county_decision")
+    return case_id
+
+
+# ---- the county ----------------------------------------------------------------------------------------
+
+
+async def test_absurd_amounts_from_a_county_approver_are_refused_with_422_and_nothing_is_paid(
+        client: StackClient):
+    case_id = await county_case(client)
+    approver = await official(client, "county_approver", YINCHUAN)
+    for amount in ABSURD:
+        r = await decide(client, case_id, approver, decision="approve", amount_fen=amount, reason="attack")
+        assert r.status_code == 422, (amount, r.text)
+        assert "amount_fen" in r.text
+    # below the 不低于 floor of 130000 fen: refused by the workflow (409), in Chinese and English
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=NINGXIA_FLOOR - 1, reason="less")
+    assert r.status_code == 409 and "不低于" in r.json()["detail"] and "at least" in r.json()["detail"]
+    assert await ledger_fen(client, case_id) == []
+    # the legitimate decision still pays: the floor itself
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=NINGXIA_FLOOR, reason="火灾")
+    assert r.status_code == 200, r.text
+    await at_stage(client, case_id, "awaiting_documents", "closed")
+    assert await ledger_fen(client, case_id) == [NINGXIA_FLOOR]
+
+
+@pytest.mark.parametrize("amount", [COUNTY_LIMIT - 1, COUNTY_LIMIT])
+async def test_a_county_approver_decides_up_to_and_including_the_county_limit(client: StackClient, amount: int):
+    case_id = await county_case(client)
+    approver = await official(client, "county_approver", YINCHUAN)
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=amount, reason="重大困难")
+    assert r.status_code == 200, r.text
+    await at_stage(client, case_id, "awaiting_documents", "closed")
+    assert await ledger_fen(client, case_id) == [amount]
+
+
+async def test_one_fen_above_the_county_limit_is_refused_and_the_case_goes_up_to_the_committee(
+        client: StackClient):
+    case_id = await county_case(client)
+    approver = await official(client, "county_approver", YINCHUAN)
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=COUNTY_LIMIT + 1, reason="attack")
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert "超出县级审批权限" in detail and "above the county's authority" in detail and "committee" in detail
+    case = await at_stage(client, case_id, "referred_to_committee")
+    assert case["escalated_to"] == "committee"
+    assert await ledger_fen(client, case_id) == []
+
+
+# ---- the township (Xinjiang: 「2000元以下」 includes 2,000 yuan) -------------------------------------------
+
+
+async def fund_reserve(client: StackClient, township: str, amount_fen: int) -> None:
+    finance = bearer("finance", region=URUMQI)
+    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": 0},
+                              headers=finance)
+    assert r.status_code in (200, 201), r.text
+    r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
+        "amount_fen": amount_fen, "idempotency_key": f"initial-{township}", "reason": "initial allocation"})
+    assert r.status_code in (200, 201), r.text
+
+
+@pytest.mark.parametrize(("amount", "township_pays"), [
+    (XINJIANG_TOWNSHIP - 1, True), (XINJIANG_TOWNSHIP, True), (XINJIANG_TOWNSHIP + 1, False)])
+async def test_the_township_approves_up_to_and_including_2000_yuan_and_not_one_fen_more(
+        client: StackClient, amount: int, township_pays: bool):
+    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    await fund_reserve(client, township, 1_000_000)
+    case_id = await apply_emergency(client, township, amount)
+    if township_pays:
+        await at_stage(client, case_id, "awaiting_documents", "closed")
+        [row] = await client.ledger(case_id=case_id)
+        assert (row["amount_fen"], row["account"]) == (amount, f"township-reserve:{township}")
+    else:
+        await at_stage(client, case_id, "awaiting_county_decision")
+        assert await ledger_fen(client, case_id) == []
+
+
+# ---- the committee (一事一议) -----------------------------------------------------------------------------
+
+
+async def committee(client: StackClient, county: str) -> list[dict[str, str]]:
+    """Three registered members of the county's coordination committee, the first the chair."""
+    headers = []
+    for i, dept in enumerate(("民政", "财政", "卫健")):
+        subject = f"amt-member-{uuid.uuid4().hex[:8]}"
+        r = await client.http.put(f"/api/committees/{county}/members/{subject}", headers=bearer("admin"), json={
+            "name": dept, "department": dept, "chair": i == 0})
+        assert r.status_code == 200, r.text
+        headers.append(await official(client, "committee", county, subject))
+    return headers
+
+
+async def escalated_matter(client: StackClient, members: list[dict[str, str]], vote: str,
+                           county: str) -> tuple[str, str]:
+    case_id = await county_case(client, region=county)
+    approver = await official(client, "county_approver", county)
+    r = await client.http.post(f"/api/cases/{case_id}/escalate", headers=approver, json={"reason": "重大生活困难"})
+    assert r.status_code == 200, r.text
+    matter_id = f"om-{case_id}"
+    await at_stage(client, matter_id, "dossier_assembled")
+    for m in members[1:]:
+        body: dict[str, Any] = {"decision": "opinion", "vote": vote, "reason": "意见"}
+        if vote == "approve":
+            body["amount_fen"] = 2_000_000
+        r = await client.http.post(f"/api/cases/{matter_id}/decisions", headers=m, json=body)
+        assert r.status_code == 200, r.text
+    return case_id, matter_id
+
+
+async def test_the_committee_chair_decides_up_to_its_limit_never_above_nor_below_the_base(client: StackClient):
+    chair, *others = members = await committee(client, YINCHUAN)
+    case_id, matter_id = await escalated_matter(client, members, "approve", YINCHUAN)
+
+    async def chair_decides(amount: int) -> Any:
+        return await client.http.post(f"/api/cases/{matter_id}/decisions", headers=chair, json={
+            "decision": "committee_decision", "approve": True, "amount_fen": amount, "reason": "一事一议"})
+    for amount in ABSURD[:3]:
+        assert (await chair_decides(amount)).status_code == 422
+    r = await chair_decides(COMMITTEE_LIMIT + 1)
+    assert r.status_code == 409 and "超出" in r.json()["detail"] and "prefecture" in r.json()["detail"]
+    r = await chair_decides(NINGXIA_FLOOR - 1)  # the committee only ever raises aid
+    assert r.status_code == 409 and "不低于" in r.json()["detail"]
+    assert await ledger_fen(client, case_id) == []
+    r = await chair_decides(COMMITTEE_LIMIT)
+    assert r.status_code == 200, r.text
+    await at_stage(client, case_id, "awaiting_documents", "closed")
+    assert await ledger_fen(client, case_id) == [COMMITTEE_LIMIT]
+
+
+async def test_a_committee_refusal_leaves_the_base_entitlement_due(client: StackClient):
+    chair, *_ = members = await committee(client, XIXIA)  # a committee of its own: quorum 2 of 3
+    case_id, matter_id = await escalated_matter(client, members, "reject", XIXIA)
+    r = await client.http.post(f"/api/cases/{matter_id}/decisions", headers=chair, json={
+        "decision": "committee_decision", "approve": False, "reason": "不予提高"})
+    assert r.status_code == 200, r.text
+    await at_stage(client, case_id, "awaiting_documents", "closed")
+    assert await ledger_fen(client, case_id) == [NINGXIA_FLOOR]  # the floor the policy grants, 130000 fen
+
+
+# ---- a fixed amount -------------------------------------------------------------------------------------
+
+
+async def test_an_approver_cannot_change_a_fixed_amount(client: StackClient):
+    pid = national_id(YINCHUAN)
+    await client.register({"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": YINCHUAN,
+                           "urban": True, "categories": [], "monthly_income_fen": 0,
+                           "members": [{"person_id": pid, "name": "张三", "relation": "head",
+                                        "birth_date": "1980-01-01"}]})
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": pid, "region_code": YINCHUAN, "kind": "job_loss", "consent": True,
+        "details": {"incident_date": "2022-09-05", "unemployment_insured": False}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+    await at_stage(client, case_id, "awaiting_approval")
+    approver = await official(client, "county_approver", YINCHUAN)
+    for amount in (NINGXIA_JOB_LOSS + 1, NINGXIA_JOB_LOSS - 1):
+        r = await decide(client, case_id, approver, decision="approve", amount_fen=amount, reason="x")
+        assert r.status_code == 409 and "policy fixes" in r.json()["detail"], r.text
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=2**63 - 1, reason="x")
+    assert r.status_code == 422
+    assert await ledger_fen(client, case_id) == []
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=NINGXIA_JOB_LOSS, reason="符合")
+    assert r.status_code == 200, r.text
+    await at_stage(client, case_id, "closed")
+    assert await ledger_fen(client, case_id) == [NINGXIA_JOB_LOSS]
+
+
+# ---- contracts and aggregates ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", [10**9, 2**63 - 1, -1])
+async def test_a_batch_at_an_absurd_amount_per_person_is_refused_before_anything_pays(
+        client: StackClient, amount: int):
+    r = await client.http.post("/api/batches", headers=bearer("finance"), json={
+        "measure": "one_time_living_subsidy", "region_prefix": "35", "snapshot_on": "2022-07-01",
+        "amount_fen_per_person": amount})
+    assert r.status_code == 422 and "amount_fen_per_person" in r.text, r.text
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/households", "monthly_income_fen"),
+    ("/api/applications", "requested_amount_fen"),
+])
+async def test_absurd_amounts_in_the_http_contracts_answer_422_naming_the_field(
+        client: StackClient, path: str, field: str):
+    pid = national_id(YINCHUAN)
+    body: dict[str, Any] = (
+        {"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": YINCHUAN, "urban": True,
+         "monthly_income_fen": 2**63 - 1, "members": [{"person_id": pid, "name": "张三", "relation": "head",
+                                                     "birth_date": "1980-01-01"}]}
+        if path == "/api/households" else
+        {"person_id": pid, "region_code": YINCHUAN, "kind": "emergency", "consent": True,
+         "details": {"requested_amount_fen": 2**63 - 1}})
+    r = await client.http.post(path, headers=client.clerk, json=body)
+    assert r.status_code == 422 and field in r.text, r.text
+
+
+async def test_stats_answer_sums_beyond_bigint(client: StackClient, stack: EmbeddedStack):
+    """Two payments whose sum is beyond bigint (as the attack left them) must not make /api/stats a 500."""
+    case_id = f"amt-stats-{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        await conn.execute("INSERT INTO operations.cases (case_id, pathway, status, stage, region_code)"
+                           " VALUES ($1, 'emergency_relief', 'closed', 'closed', '640104')", case_id)
+        for i in (1, 2):
+            await conn.execute("INSERT INTO operations.payments (payment_id, case_id, amount_fen, status, installment,"
+                               " paid_at) VALUES ($1, $2, $3, 'paid', $4, $5)", f"{case_id}-{i}", case_id,
+                               2**63 - 1, i, datetime.now(UTC))
+    finally:
+        await conn.close()
+    r = await client.http.get("/api/stats", params={"region_code": "640104", "days": 1},
+                              headers=bearer("admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["payments"]["amount_fen"] >= 2 * (2**63 - 1)
