@@ -121,7 +121,7 @@ def route_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: 
     if isinstance(data, DisasterAffected):
         return _emergency("disaster", data.person_id, data.region_code, on, event.id, data.disaster_id, facts)
     if isinstance(data, JobLost):
-        if on > reported_on:
+        if data.last_income_month > f"{reported_on:%Y-%m}":  # income in a month not yet come: a wrong fact
             return ScreenedOut("job_loss", data.person_id, f"last income month {data.last_income_month} is after the "
                                f"report ({reported_on.isoformat()})")
         met, completed, why = load_library().job_loss_gap(data.region_code, data.last_income_month, reported_on)
@@ -200,7 +200,7 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
         eligible_on = None
         if app.kind == "job_loss" and app.details.last_income_month is not None:
             # 「连续3个月无收入来源」: checked on application too; an early application waits for the day
-            if job_lost_on(app.details.last_income_month) > today:
+            if app.details.last_income_month > f"{today:%Y-%m}":
                 raise InvalidApplication("details.last_income_month",
                                          f"最后有收入的月份 {app.details.last_income_month} 晚于申请日期 / the last income "
                                          "month is after the application")

@@ -364,3 +364,15 @@ async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_
     assert [(p.amount_fen, p.idempotency_key) for p in fakes.payments] == [(120000, f"{case_id}:1")]
     assert fakes.checks == [] and [c.trigger for c in fakes.event_checks] == ["disaster"]
     assert result.policy is not None and result.policy["measure"] == "disaster_assistance"
+
+
+def test_a_job_lost_this_month_waits_and_a_future_last_income_month_is_refused():
+    from services.intake.routing import ScreenedOut, route_event
+    this_month = _event("employment.job_lost", {"person_id": PERSON, "region_code": NINGXIA,
+                                                "last_income_month": "2022-09", "unemployment_insured": False})
+    start = route_event(this_month, None, date(2022, 9, 5))  # type: ignore[arg-type]
+    # income in September; October, November, December without: met on 2023-01-01
+    assert start.workflow_input.eligible_on == date(2023, 1, 1)  # type: ignore[union-attr]
+    future = _event("employment.job_lost", {"person_id": PERSON, "region_code": NINGXIA,
+                                            "last_income_month": "2022-10", "unemployment_insured": False})
+    assert isinstance(route_event(future, None, date(2022, 9, 5)), ScreenedOut)  # type: ignore[arg-type]
