@@ -123,7 +123,7 @@ class AssessmentOut(BaseModel):
 @router.post("/cases/{case_id}/assessment", response_model=AssessmentOut,
              summary="A caseworker assesses an amount the policy leaves to the county (核定救助金额)")
 async def assess(
-    case_id: Annotated[str, Path(min_length=1, max_length=100)],
+    case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")],
     body: AssessmentIn,
     principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver, Role.county_approver))],
     request: Request,
