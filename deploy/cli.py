@@ -80,9 +80,11 @@ def dev_token(
     region: str = typer.Option("", help="jurisdiction: a region-code prefix (empty = everywhere)"),
     subject: str = typer.Option("", help="who (defaults to dev-<role>)"),
     ttl_hours: int = typer.Option(12),
+    person_id: str = typer.Option("", help="also register the subject as an official with this national ID "
+                                  "(the officials registry, through DOUDI_API_URL): needed to decide money"),
 ) -> None:
     """Print a bearer token valid for the embedded default."""
-    from shared.auth import Role, issue_token
+    from shared.auth import Role, issue_token, validate_jurisdiction
     from shared.config import get_settings
 
     if get_settings().env == "production":
@@ -91,7 +93,17 @@ def dev_token(
         Role(role)
     except ValueError:
         raise typer.BadParameter(f"unknown role {role!r}") from None
-    typer.echo(issue_token(subject or f"dev-{role}", role, region=region, ttl_s=ttl_hours * 3600))
+    try:
+        validate_jurisdiction(region or "*")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    subject = subject or f"dev-{role}"
+    if person_id:
+        from deploy.admin_cli import _client, register_official
+
+        with _client() as c:
+            register_official(c, subject, person_id=person_id, name=subject, roles=[role], region=region)
+    typer.echo(issue_token(subject, role, region=region, ttl_s=ttl_hours * 3600))
 
 
 @app.command()

@@ -30,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from shared import assertions
 from shared.config import database_url_with_password, nats_url_with_credentials
 from shared.infra import codec
 from shared.infra.bus import ensure_streams
@@ -449,6 +450,9 @@ class EmbeddedStack:
                                                   lambda: secrets.token_urlsafe(32) + "\n")
         if not self.extra_env.get("DOUDI_CODEC_KEYS") and not os.environ.get("DOUDI_CODEC_KEYS"):
             codec.create_keys(self.data_dir)
+        # the key the front door signs human updates with; the worker trusts its public half (shared/assertions.py)
+        if not self.extra_env.get("DOUDI_ASSERTION_SIGNING_KEY") and not os.environ.get("DOUDI_ASSERTION_SIGNING_KEY"):
+            assertions.create_signing_key(self.data_dir)
 
     async def start_infrastructure(self) -> None:
         self.prepare_secrets()

@@ -14,7 +14,7 @@ os.environ.setdefault("DOUDI_CODEC_KEYS", "test1:" + base64.b64encode(os.urandom
 
 from deploy.embedded import EmbeddedStack, Ports  # noqa: E402
 from shared.contracts.sources import SOURCE_USERS  # noqa: E402
-from tests.support import StackClient  # noqa: E402
+from tests.support import StackClient, use_officials_registry  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embed
     except BaseException:
         s.stop()
         raise
+    use_officials_registry(s.database_url)  # officials the tests registered before the stack was up
     stop = asyncio.Event()
     supervisor = asyncio.create_task(s.supervise(stop))
     yield s

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
@@ -55,6 +56,67 @@ async def wait_for(probe: Callable[[], Awaitable[T | None]], timeout: float = 30
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+# ---- the officials registry (services/approval/officials.py) ------------------------------------------
+#
+# A decision on money is signed for its workflow only with the person id the officials registry holds for
+# the token's subject (never a token claim). Tests that decide register their officials here: each
+# registration is written to the stack's registry (directly: test set-up), or kept until the session's
+# stack is up (tokens some modules build at import time).
+
+DECIDING_ROLES = frozenset({"township_approver", "county_approver", "committee", "finance", "admin"})
+_registry: dict[str, Any] = {"database_url": None, "pending": [], "done": set()}
+
+_REGISTER = """
+INSERT INTO approval.officials AS o (subject, person_id, name, roles, jurisdiction, registered_by)
+VALUES ($1, $2, $1, ARRAY[$3], $4, 'tests')
+ON CONFLICT (subject) DO UPDATE SET person_id = COALESCE($5, o.person_id), jurisdiction = EXCLUDED.jurisdiction,
+    roles = ARRAY(SELECT DISTINCT r FROM unnest(o.roles || EXCLUDED.roles) r), active = true, updated_at = now()
+"""
+
+
+def _write_registrations(database_url: str, rows: list[tuple[str, str, str, str, str | None]]) -> None:
+    async def write() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            for subject, generated, role, region, person_id in rows:
+                await conn.execute(_REGISTER, subject, person_id or generated, role, region, person_id)
+        finally:
+            await conn.close()
+
+    # a synchronous helper callable from inside a running test's event loop: its own loop, in a thread
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, write()).result()
+
+
+def register_official(subject: str, role: str, region: str = "", person_id: str | None = None) -> None:
+    """``subject`` is a registered official acting as ``role`` in ``region`` (its person id: ``person_id``,
+    or a fresh one of no household of the tests)."""
+    key = (subject, role, region, person_id)
+    if key in _registry["done"]:
+        return
+    row = (subject, national_id("110105"), role, region, person_id)
+    if _registry["database_url"] is None:
+        _registry["pending"].append(row)
+    else:
+        _write_registrations(_registry["database_url"], [row])
+    _registry["done"].add(key)
+
+
+def use_officials_registry(database_url: str) -> None:
+    """The session's stack is up: write the registrations kept until now, and every later one at once."""
+    _registry["database_url"] = database_url
+    pending, _registry["pending"] = _registry["pending"], []
+    if pending:
+        _write_registrations(database_url, pending)
+
+
+def official_token(subject: str, role: str, *, region: str = "", person_id: str | None = None) -> str:
+    """A token for ``subject``; a deciding role is registered as an official first."""
+    if role in DECIDING_ROLES:
+        register_official(subject, role, region, person_id)
+    return issue_token(subject, role, region=region)
 
 
 class StackClient:

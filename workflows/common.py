@@ -58,14 +58,20 @@ def verified_principal(arg: BaseModel, update: str, *, subject: str, role: str, 
     principal fields: a payload whose subject, role or jurisdiction is not the signed one is refused
     (a client that reaches Temporal directly cannot act as anyone). ``registered``: only an official of
     the officials registry (a signed person id) may do this: whoever decides money. Raises ValueError."""
-    claims = assertions.verify(arg, case_id=workflow.info().workflow_id, update=update, now=workflow.now())
-    if (subject, role, region) != (claims.subject, claims.role, claims.region):
-        raise ValueError(f"{update}: the payload names {subject}/{role}/{region or '*'}, the signed principal is "
-                         f"{claims.subject}/{claims.role}/{claims.region or '*'}")
-    if person_id is not None and person_id != claims.person_id:
-        raise ValueError(f"{update}: the payload's person id is not the official's registered one")
-    if registered and not claims.person_id:
-        raise ValueError(f"{update}: {claims.subject} is not in the officials registry and may not decide money")
+    try:
+        claims = assertions.verify(arg, case_id=workflow.info().workflow_id, update=update, now=workflow.now())
+        if (subject, role, region) != (claims.subject, claims.role, claims.region):
+            raise ValueError(f"{update}: the payload names {subject}/{role}/{region or '*'}, the signed principal "
+                             f"is {claims.subject}/{claims.role}/{claims.region or '*'}")
+        if person_id is not None and person_id != claims.person_id:
+            raise ValueError(f"{update}: the payload's person id is not the official's registered one")
+        if registered and not claims.person_id:
+            raise ValueError(f"{update}: {claims.subject} is not in the officials registry and may not decide money")
+    except ValueError as refused:
+        # a refused update leaves no event in the history: the worker's log is where operators see it
+        workflow.logger.warning("refused update %s on case %s claiming %s/%s: %s", update,
+                                workflow.info().workflow_id, subject, role, refused)
+        raise
     return claims
 
 

@@ -13,8 +13,7 @@ import asyncpg
 import pytest
 
 from deploy.embedded import EmbeddedStack
-from shared.auth import issue_token
-from tests.support import StackClient, national_id, wait_for
+from tests.support import StackClient, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -22,7 +21,7 @@ URUMQI = "650102"  # 乌鲁木齐市天山区
 
 
 def bearer(role: str, region: str = "", subject: str | None = None, person_id: str | None = None) -> dict[str, str]:
-    token = issue_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region, person_id=person_id)
+    token = official_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region, person_id=person_id)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from tests.support import StackClient, national_id, wait_for
+from tests.support import StackClient, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -23,7 +23,7 @@ XIXIA = "640105"  # 银川市西夏区: this module's own county, so its cycles 
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject or f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+    return {"Authorization": f"Bearer {official_token(subject or f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
 
 
 def family(income_fen: int, *, size: int = 3, region: str = XIXIA, urban: bool = True,

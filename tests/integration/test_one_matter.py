@@ -11,8 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.embedded import EmbeddedStack
-from shared.auth import issue_token
-from tests.support import StackClient, national_id, wait_for
+from tests.support import StackClient, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -20,7 +19,7 @@ COUNTY = "640105"  # 银川市西夏区
 
 
 def bearer(subject: str, role: str, region: str = COUNTY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject, role, region=region)}"}
+    return {"Authorization": f"Bearer {official_token(subject, role, region=region)}"}
 
 
 async def test_a_need_above_the_cap_is_decided_by_the_committee_and_paid(client: StackClient, stack: EmbeddedStack):

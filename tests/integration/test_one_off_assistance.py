@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from deploy.embedded import EmbeddedStack
-from shared.auth import issue_token
-from tests.support import StackClient, household, national_id, wait_for
+from tests.support import StackClient, household, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -20,7 +19,7 @@ XINZHOU = "361102"  # 上饶市信州区
 
 
 def bearer(role: str, region: str = "", subject: str | None = None, person_id: str | None = None) -> dict[str, str]:
-    token = issue_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region, person_id=person_id)
+    token = official_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region, person_id=person_id)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -148,6 +148,10 @@ async def test_a_corrected_dead_letter_redelivered_opens_its_case(client: StackC
     corrected["data"]["person_id"] = pid
     r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/redeliver", headers=ADMIN,
                                json={"reason": "ID corrected with the health commission", "corrected": corrected})
+    assert r.status_code == 200 and r.json()["status"] == "awaiting_second_official", r.text
+    # the person changed: a second official approves (four eyes) before it is published
+    r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve", headers=bearer("admin"),
+                               json={"reason": "checked with the health commission"})
     assert r.status_code == 200, r.text
     done = await client.closed_case(pid)
     assert done["outcome"] == "paid" and done["cause_event_id"] == event_id

@@ -23,7 +23,6 @@ from deploy.embedded import EmbeddedStack
 from services.payment import ledger, recovery, reserves
 from services.payment.ledger import DisbursementConflict
 from services.payment.recovery import RecoveryRejected
-from shared.auth import issue_token
 from shared.contracts.activities import (
     COUNTY_FUND,
     TOWNSHIP_RESERVE,
@@ -34,7 +33,7 @@ from shared.contracts.activities import (
 )
 from shared.infra.db import create_pool, unit_of_work
 from shared.infra.temporal import connect_temporal
-from tests.support import StackClient, national_id, wait_for
+from tests.support import StackClient, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -44,7 +43,7 @@ AMOUNT = 180_000                # 1,800 yuan: under the 2,000-yuan township limi
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject or f'test-{role}-{region}', role, region=region)}"}
+    return {"Authorization": f"Bearer {official_token(subject or f'test-{role}-{region}', role, region=region)}"}
 
 
 FINANCE = bearer("finance", URUMQI_TIANSHAN)

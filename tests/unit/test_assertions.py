@@ -119,3 +119,32 @@ def test_key_files_are_created_once_private_and_shared(tmp_path):
     assert list(keys) == [signer.key_id]
     spec = assertions.public_key_spec(signer.public_key())
     assert list(assertions.public_keys_from(spec, None)) == [signer.key_id]
+
+
+def test_one_token_parser_fails_closed():
+    from shared.auth import InvalidCredentials, issue_token, principal_from_headers
+
+    token = issue_token("parser-clerk", "clerk", region="6401")
+    assert principal_from_headers([f"Bearer {token}"]).region == "6401"
+    assert principal_from_headers([f"bearer {token}"]).subject == "parser-clerk"
+    for values in ([f"Bearer  {token}"], [f"Bearer {token} "], [f" Bearer {token}"], [f"Bearer\t{token}"],
+                   [f"Bearer {token}", f"Bearer {token}"], [], [f"Bearer {token},x"], ["Bearer"]):
+        with pytest.raises(InvalidCredentials):
+            principal_from_headers(values)
+    # province-wide is an explicit claim ("*"); issue_token writes it for an empty region
+    assert principal_from_headers([f"Bearer {issue_token('p', 'admin')}"]).region == ""
+
+
+@pytest.mark.parametrize("region", ["%", "6401%", "64_1", "", "６４", "6401\n", "640", "99", "00", "64010", " 64"])
+def test_jurisdiction_claims_are_digits_of_a_known_level(region):
+    from shared.auth import validate_jurisdiction
+
+    with pytest.raises(ValueError):
+        validate_jurisdiction(region)
+
+
+@pytest.mark.parametrize("region", ["64", "6401", "640104", "640104001", "66", "*"])
+def test_valid_jurisdictions(region):
+    from shared.auth import validate_jurisdiction
+
+    assert validate_jurisdiction(region) == ("" if region == "*" else region)
