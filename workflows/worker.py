@@ -10,6 +10,7 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from shared.assertions import trust_configured_keys
 from shared.config import TASK_QUEUE_WORKFLOWS, get_settings
 from shared.infra.process import configure_logging
 from shared.infra.temporal import connect_temporal
@@ -18,9 +19,9 @@ from shared.telemetry import setup_telemetry
 from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
 from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+from workflows.one_matter.limits import authority_limits_activity
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
-from workflows.one_matter.limits import authority_limits_activity
 from workflows.policy import evaluate_entitlement, service_levels
 from workflows.renewal.activities import period_terms
 from workflows.renewal.workflow import RenewalWorkflow
@@ -43,6 +44,8 @@ async def main() -> None:
     configure_logging("workflows")
     setup_telemetry("workflows")
     load_library()  # fail at start-up, not mid-case, if a policy pack is broken
+    # the public keys human updates are verified with (shared/assertions.py): refuse to start without them
+    log.info("trusting principal assertions signed by %s", sorted(trust_configured_keys()))
     settings = get_settings()
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
     worker = build_worker(client)

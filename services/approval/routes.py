@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.approval.officials import signatory_for
 from shared.auth import Principal, Role, current_principal, require_roles
 from shared.contracts.authority import AuthorityLimits, above_authority_message
 from shared.contracts.money import PositiveCaseFen
-from services.approval.officials import signatory_for
 from shared.infra.case_updates import update_case
 from workflows.staged_aid.inputs import PlannedInstallment
 

@@ -35,6 +35,7 @@ from services.intake.routing import (
     route_application,
     route_event,
 )
+from shared.assertions import Signatory
 from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts.activities import CaseOpen, CaseTransition
 from shared.contracts.api import ApplicationIn, HouseholdIn, HouseholdOut
@@ -221,7 +222,8 @@ class IntakeService:
             if known is None and outreach is not None:
                 # the application joins the outreach case: no second case (validated by the workflow)
                 await update_case(self._temporal, outreach, "apply",
-                                  application_update(app, application_id, registered_by, role, region))
+                                  application_update(app, application_id, registered_by, role, region),
+                                  by=Signatory(subject=registered_by, role=role, region=region))
                 case_id, start = outreach, None
             elif known is not None:
                 case_id, start = known, await store.start_for_case(conn, known)

@@ -19,6 +19,8 @@ from workflows.common import (
     CaseSteps,
     check_official,
     policy_of,
+    signed_person_id,
+    verified_principal,
 )
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
@@ -56,11 +58,11 @@ COUNTY_PAYERS = ("county_approver", "finance", "admin")
 # Changes to live logic are patched: histories recorded before a patch replay on the old path.
 V2 = "emergency-relief-v2"  # county deadline, reserve wait, documents, verification, recovery
 V3 = "emergency-relief-committee"  # above the committee threshold, or escalated: one matter, one discussion
+CASEWORKER_ASSESSMENT = "emergency-relief-caseworker-assessment"  # an amount the seed leaves to the county
+EVENT_TEST = "emergency-relief-event-test"  # verified afterwards against the sudden event, not the dibao line
 # a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit; a
 # committee that refuses to raise aid leaves the base entitlement due (issue 13 item 11, issue 14)
 AUTHORITY = "emergency-relief-authority"
-CASEWORKER_ASSESSMENT = "emergency-relief-caseworker-assessment"  # an amount the seed leaves to the county
-EVENT_TEST = "emergency-relief-event-test"  # verified afterwards against the sudden event, not the dibao line
 ESCALATORS = ("township_approver", "county_approver", "admin")
 
 
@@ -83,9 +85,9 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         self._awaiting_reserve = False
         self._escalation: Escalation | None = None
         self._v3 = False
+        self._init_assessment()
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
-        self._init_assessment()
 
     # -- what operators and other services can ask or tell a running case ------------------------
 
@@ -115,9 +117,11 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
             raise ValueError("this case is not waiting for a county decision")
         if self._county_decision is not None:
             raise ValueError("the county has decided")
+        claims = verified_principal(decision, "decide", subject=decision.approver, role=decision.role,
+                                    region=decision.region, person_id=decision.person_id, registered=True)
         if decision.role not in DECIDERS:
             raise ValueError(f"role {decision.role} cannot decide above the township's authority")
-        self._check_official(decision.approver, decision.region, decision.person_id)
+        self._check_official(decision.approver, decision.region, claims.person_id)
         if decision.approve:
             # the policy's rule and the county's delegated limit (above it: refused, the case goes up a tier)
             check_decided_amount(decision.amount_fen, tier="county", limits=self._limits, rule=self._rule)
@@ -135,6 +139,8 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
             raise ValueError("only a case waiting for the county's decision can be escalated to the committee")
         if self._escalation is not None:
             raise ValueError("already escalated")
+        verified_principal(escalation, "escalate", subject=escalation.official, role=escalation.role,
+                           region=escalation.region)
         if escalation.role not in ESCALATORS:
             raise ValueError(f"role {escalation.role} cannot escalate a case")
         self._check_jurisdiction(escalation.region)
@@ -148,6 +154,8 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     def _validate_documents(self, documents: DocumentsSubmitted) -> None:
         if not self._awaiting_documents:
             raise ValueError("this case is not waiting for documents")
+        verified_principal(documents, "submit_documents", subject=documents.submitted_by, role=documents.role,
+                           region=documents.region)
         if documents.role not in DOCUMENT_CLERKS:
             raise ValueError(f"role {documents.role} cannot file documents")
         self._check_jurisdiction(documents.region)
@@ -163,9 +171,14 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     def _validate_resolution(self, resolution: IneligibleResolution) -> None:
         if not self._awaiting_resolution:
             raise ValueError("this case has no ineligibility finding to resolve")
+        claims = verified_principal(resolution, "resolve_ineligible", subject=resolution.official,
+                                    role=resolution.role, region=resolution.region, person_id=resolution.person_id,
+                                    registered=True)
         if resolution.role not in RESOLVERS:
             raise ValueError(f"role {resolution.role} cannot resolve an ineligibility finding")
-        self._check_official(resolution.official, resolution.region, resolution.person_id)
+        self._check_official(resolution.official, resolution.region, claims.person_id)
+        if resolution.action == "good_faith_correction":
+            self._check_corrector(resolution.official, claims.person_id)
 
     @workflow.update
     async def pay_from_county(self, payment: CountyPayment) -> str:
@@ -176,6 +189,8 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     def _validate_county_payment(self, payment: CountyPayment) -> None:
         if not self._awaiting_reserve:
             raise ValueError("this case is not waiting for the township reserve")
+        verified_principal(payment, "pay_from_county", subject=payment.official, role=payment.role,
+                           region=payment.region, registered=True)
         if payment.role not in COUNTY_PAYERS:
             raise ValueError(f"role {payment.role} cannot pay from the county fund")
         self._check_jurisdiction(payment.region)
@@ -184,6 +199,14 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         assert self._inp is not None
         if region and not self._inp.region_code.startswith(region):
             raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {region}")
+
+    def _check_corrector(self, official: str, person_id: str | None) -> None:
+        """容错纠错 waives the recovery of money paid: never by the official who approved the payment
+        (the same subject or the same registered person)."""
+        approver = self._county_decision
+        if approver is not None and (official == approver.approver
+                                     or (person_id is not None and person_id == signed_person_id(approver))):
+            raise ValueError("a good-faith correction needs an official other than the one who approved the payment")
 
     def _check_official(self, official: str, region: str, person_id: str | None) -> None:
         assert self._inp is not None

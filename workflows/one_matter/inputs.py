@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.assertions import Assertion
 from workflows.staged_aid.inputs import PlannedInstallment
 
 PATHWAY = "one_matter"
@@ -33,6 +34,7 @@ class Opinion(BaseModel):
     vote: Literal["approve", "reject"]
     amount_fen: int | None = None
     reason: str = Field(min_length=1)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class CommitteeDecision(BaseModel):
@@ -45,6 +47,7 @@ class CommitteeDecision(BaseModel):
     amount_fen: int | None = None
     plan: list[PlannedInstallment] = Field(default_factory=list)  # empty: paid at once
     reason: str = Field(min_length=1)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class OneMatterResult(BaseModel):

@@ -9,13 +9,12 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
+from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps, verified_principal
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, check_decided_amount
-    from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
     from workflows.one_matter.inputs import (
         PATHWAY,
         CommitteeDecision,
@@ -23,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         OneMatterResult,
         Opinion,
     )
+    from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
 
 
 # the chair's decision is bound by the committee's delegated limit from the packs (issue 14)
@@ -47,7 +47,7 @@ class OneMatterWorkflow(CaseSteps):
         members = self._roster.members if self._roster else []
         given = {o.member_id for o in self._opinions}
         return {"stage": self._stage, "quorum": self._quorum, "deadlines": self._deadlines,
-                "opinions": [o.model_dump() for o in self._opinions],
+                "opinions": [o.model_dump(exclude={"assertion"}) for o in self._opinions],
                 "owed_by": [m.member_id for m in members if m.member_id not in given]}
 
     @workflow.update
@@ -60,6 +60,9 @@ class OneMatterWorkflow(CaseSteps):
 
     @opinion.validator
     def _validate_opinion(self, opinion: Opinion) -> None:
+        claims = verified_principal(opinion, "opinion", subject=opinion.member_id, role=opinion.role,
+                                    region=opinion.region, registered=True)
+        self._check_interest(claims.person_id)
         member = self._member(opinion.member_id, opinion.region)
         if member is None:
             raise ValueError(f"{opinion.member_id} is not a member of this committee")
@@ -77,6 +80,9 @@ class OneMatterWorkflow(CaseSteps):
 
     @decide.validator
     def _validate_decision(self, decision: CommitteeDecision) -> None:
+        claims = verified_principal(decision, "decide", subject=decision.member_id, role=decision.role,
+                                    region=decision.region, registered=True)
+        self._check_interest(claims.person_id)
         member = self._member(decision.member_id, decision.region)
         if member is None or not member.chair:
             raise ValueError("only the committee's chair records its decision")
@@ -99,6 +105,12 @@ class OneMatterWorkflow(CaseSteps):
                                  rule=AmountRule(kind="floor", policy_fen=base) if base else None)
             if decision.plan and sum(i.amount_fen for i in decision.plan) != total:
                 raise ValueError("the staged plan must add up to the decided amount")
+
+    def _check_interest(self, person_id: str | None) -> None:
+        """A member whose own household the matter is about takes no part (回避), by the registry's person id."""
+        assert self._inp is not None
+        if person_id is not None and person_id == self._inp.person_id:
+            raise ValueError("a member cannot give an opinion on or decide their own matter (conflict of interest)")
 
     def _member(self, member_id: str, region: str) -> act.CommitteeMember | None:
         assert self._inp is not None
@@ -142,11 +154,11 @@ class OneMatterWorkflow(CaseSteps):
         assert decision is not None
         self._deadlines = []
         await self._close_task("committee", decision.member_id, "approved" if decision.approve else "rejected")
-        opinions = [o.model_dump() for o in self._opinions]
+        opinions = [o.model_dump(exclude={"assertion"}) for o in self._opinions]
         await workflow.execute_activity(
             act.RECORD_MINUTES,
             act.Minutes(case_id=inp.case_id, parent_case_id=inp.parent_case_id, county_code=inp.region_code[:6],
-                        opinions=opinions, decision=decision.model_dump(mode="json"), quorum=self._quorum,
+                        opinions=opinions, decision=decision.model_dump(mode="json", exclude={"assertion"}), quorum=self._quorum,
                         recorded_at=workflow.now()),
             task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
         summary = "; ".join(f"{o.member_id}: {o.vote}" for o in self._opinions)

@@ -17,6 +17,7 @@ from workflows.common import (
     CaseSteps,
     check_official,
     policy_of,
+    verified_principal,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -69,6 +70,8 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         assert self._inp is not None
         if self._application is not None:
             raise ValueError(f"this case already has application {self._application.application_id}")
+        verified_principal(application, "apply", subject=application.registered_by, role=application.role,
+                           region=application.region)
         if application.role not in INTAKE_ROLES:
             raise ValueError(f"role {application.role} cannot register an application")
         if not application.consent:
@@ -87,11 +90,13 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         tier = self._awaiting_decision_tier
         if tier is None:
             raise ValueError("this case is not waiting for a decision")
+        claims = verified_principal(decision, "decide", subject=decision.approver, role=decision.role,
+                                    region=decision.region, person_id=decision.person_id, registered=True)
         if decision.role not in DECIDERS[tier]:
             raise ValueError(f"role {decision.role} cannot decide at {tier} level")
         check_official(case_region=self._inp.region_code, registered_by=self._registered_by(),
                        household={self._inp.person_id, *(self._facts.member_ids if self._facts else [])},
-                       official=decision.approver, region=decision.region, official_person_id=decision.person_id)
+                       official=decision.approver, region=decision.region, official_person_id=claims.person_id)
         if decision.approve:
             # the policy's rule and the deciding tier's delegated limit (above it: refused, never paid)
             check_decided_amount(decision.amount_fen, tier=tier, limits=self._limits, rule=self._rule)
