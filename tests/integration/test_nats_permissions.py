@@ -122,6 +122,19 @@ def test_every_domain_subject_has_exactly_one_publisher_and_each_agency_only_its
                            and ".MSG.GET." not in s for s in user.publish_allow()), user.name
 
 
+def test_a_data_folder_of_the_single_agency_user_gets_the_source_users(tmp_path: Path) -> None:
+    """Upgrading: the retired ``agency`` user leaves nats-users.json, every source agency gets a password,
+    the others keep theirs, and the file stays 0600."""
+    from shared.infra.nats_permissions import load_passwords
+
+    (tmp_path / PASSWORDS_FILE).write_text(json.dumps({"users": {"agency": "old", "intake": "kept"}}))
+    stored = load_passwords(tmp_path)
+    assert "agency" not in stored and stored["intake"] == "kept"
+    assert set(stored) == {u.name for u in USERS} and set(SOURCE_USERS) <= set(stored)
+    assert json.loads((tmp_path / PASSWORDS_FILE).read_text())["users"] == stored
+    assert stat.S_IMODE((tmp_path / PASSWORDS_FILE).stat().st_mode) == 0o600
+
+
 def test_intake_consumers_match_its_subscribers() -> None:
     from services.intake.subscribers import CONSUMED
 
