@@ -18,7 +18,10 @@ from datetime import timedelta
 from pydantic import BaseModel, Field
 from temporalio import workflow
 
+from workflows.common import verified_principal
+
 with workflow.unsafe.imports_passed_through():
+    from shared.assertions import Assertion
     from shared.policy import ServiceLevels
 
 ASSESSORS = ("clerk", "township_approver", "county_approver", "admin")
@@ -27,12 +30,12 @@ ASSESSORS = ("clerk", "township_approver", "county_approver", "admin")
 class AssessmentSubmitted(BaseModel):
     """The caseworker's assessed amount (核定救助金额) and why."""
 
-    assessor: str
+    official: str                 # the caseworker who assesses
     role: str
     region: str = ""
-    person_id: str | None = None  # the assessor's own national ID, for conflict-of-interest checks
     amount_fen: int
     reason: str = Field(min_length=1)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class CaseworkerAssessment:
@@ -57,12 +60,14 @@ class CaseworkerAssessment:
             raise ValueError("this case is not waiting for a caseworker's assessment")
         if self._assessment is not None:
             raise ValueError("the amount has been assessed")
+        claims = verified_principal(assessment, "assess", subject=assessment.official, role=assessment.role,
+                                    region=assessment.region)
         if assessment.role not in ASSESSORS:
             raise ValueError(f"role {assessment.role} cannot assess an amount")
         region_code: str = self._region  # type: ignore[attr-defined]
         if assessment.region and not region_code.startswith(assessment.region):
             raise ValueError(f"case region {region_code} is outside jurisdiction {assessment.region}")
-        if assessment.person_id and assessment.person_id in self._household_ids():
+        if claims.person_id and claims.person_id in self._household_ids():
             raise ValueError("an official cannot assess a case of their own household (conflict of interest)")
         if assessment.amount_fen <= 0:
             raise ValueError("amount_fen: the assessed amount must be positive")
@@ -92,8 +97,8 @@ class CaseworkerAssessment:
         self._deadlines = []  # type: ignore[attr-defined]
         assessment = self._assessment
         assert assessment is not None
-        await self._close_task("assessment", assessment.assessor, "assessed")  # type: ignore[attr-defined]
+        await self._close_task("assessment", assessment.official, "assessed")  # type: ignore[attr-defined]
         await self._record("open", "assessed_by_caseworker",  # type: ignore[attr-defined]
-                           f"{assessment.assessor} assessed {assessment.amount_fen} fen: {assessment.reason}",
+                           f"{assessment.official} assessed {assessment.amount_fen} fen: {assessment.reason}",
                            amount=assessment.amount_fen)
         return assessment

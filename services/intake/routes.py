@@ -16,7 +16,7 @@ from services.intake.service import IntakeService
 from shared.auth import Principal, Role, require_roles
 from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
 from shared.contracts.money import Fen
-from shared.infra.case_updates import update_case
+from shared.infra.case_updates import signatory, update_case
 
 router = APIRouter(prefix="/api")
 
@@ -133,6 +133,6 @@ async def assess(
     if region is None or not principal.may_see(region):
         raise HTTPException(404, f"case {case_id} not found")
     await update_case(service.temporal, case_id, "assess", dict(
-        assessor=principal.subject, role=str(principal.role), region=principal.region,
-        person_id=principal.person_id, amount_fen=body.amount_fen, reason=body.reason))
+        official=principal.subject, role=str(principal.role), region=principal.region,
+        amount_fen=body.amount_fen, reason=body.reason), by=signatory(principal))
     return AssessmentOut(case_id=case_id, accepted=True, by=principal.subject)

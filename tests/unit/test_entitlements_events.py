@@ -287,7 +287,7 @@ async def test_an_amount_left_to_the_county_waits_for_the_caseworker_then_the_ti
     fakes, workers = Fakes(categories=[]), []
 
     def assessment(amount: int, **kw: object) -> AssessmentSubmitted:
-        return AssessmentSubmitted(**{**dict(assessor="clerk-2", role="clerk", region="6501", amount_fen=amount,
+        return AssessmentSubmitted(**{**dict(official="clerk-2", role="clerk", region="6501", amount_fen=amount,
                                              reason="三个月无收入"), **kw})  # type: ignore[arg-type]
     try:
         handle = await start(env, fakes, workers, region_code=XINJIANG, application=APPLICATION)
@@ -352,7 +352,7 @@ async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_
         await at_stage(handle, "awaiting_assessment")
         assert fakes.payments == [] and ("open", "assessment", "clerk") in fakes.tasks
         await handle.execute_update(EmergencyReliefWorkflow.assess, AssessmentSubmitted(
-            assessor="clerk-2", role="clerk", region="6501", amount_fen=120000, reason="房屋受损，口粮被冲毁"))
+            official="clerk-2", role="clerk", region="6501", amount_fen=120000, reason="房屋受损，口粮被冲毁"))
         await at_stage(handle, "awaiting_documents")
         await handle.execute_update(EmergencyReliefWorkflow.submit_documents, docs(
             documents=[{"kind": "disaster_certificate", "reference": "受灾证明-1"}]))
