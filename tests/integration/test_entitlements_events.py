@@ -151,3 +151,23 @@ async def test_a_job_loss_aid_without_an_amount_is_assessed_by_a_caseworker_and_
     done = await client.closed_case(pid, timeout=60)
     assert done["outcome"] == "paid" and [p["amount_fen"] for p in done["payments"]] == [150000]
     assert [r["amount_fen"] for r in await client.ledger(case_id=case["case_id"], kind="disbursement")] == [150000]
+
+
+async def test_a_household_above_the_dibao_line_but_under_the_low_income_line_passes_the_job_loss_check(
+        client: StackClient, stack: EmbeddedStack):
+    """One-off aid to people 生活困难 is tested against the low-income line, not the dibao line: one person
+    declaring 800 yuan a month is above Ningxia's 650-yuan standard but under 1.5 x 650 = 975 yuan (the
+    national local-practice default marginal_line_multiple, seed 004's 「但低于低保标准的 1.5 倍」)."""
+    pid = national_id(YINCHUAN)
+    await client.register(household(pid, region=YINCHUAN, categories=[], income_fen=80000))
+    await client.publish_event("employment.job_lost", {
+        "person_id": pid, "region_code": YINCHUAN, "last_income_month": "2022-05", "unemployment_insured": False},
+        time="2022-09-05T09:00:00+08:00")
+    await case_at(client, pid, {"outreach"})
+    r = await client.http.post("/api/applications", headers=bearer("clerk", region="6401"), json={
+        "person_id": pid, "region_code": YINCHUAN, "kind": "job_loss", "consent": True})
+    assert r.status_code == 202, r.text
+    case = await case_at(client, pid, {"awaiting_approval", "closed"})
+    check = await db_row(stack, "SELECT outcome, result FROM verification.checks WHERE case_id = $1", case["case_id"])
+    assert check is not None and check["outcome"] == "eligible", check
+    assert "low-income line" in str(check["result"]) and case["status"] != "closed"
