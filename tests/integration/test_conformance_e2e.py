@@ -91,15 +91,18 @@ async def settle(client: StackClient, row: Row, case_id: str, region: str) -> di
     the row's assessed amount (its ``requested_fen``); where it waits for a human decision, approve the
     case's OWN proposal (never the row's figure) as the county."""
     decided = assessed = False
+    seen: dict[str, Any] = {}
 
     async def probe() -> dict[str, Any] | None:
         nonlocal decided, assessed
         r = await client.http.get(f"/api/cases/{case_id}", headers=client.clerk)
         if r.status_code != 200:
             return None
-        case = r.json()
+        case = seen["case"] = r.json()
         if case["status"] == "closed" and (case["outcome"] != "paid" or case["payments"]):
             return case
+        if case["payments"] and case["stage"] == "awaiting_documents":
+            return case  # 先行救助: paid first, the documents follow
         if case["stage"] == "awaiting_assessment" and not assessed:
             assert row.requested_fen is not None, f"{row.id}: the case needs an assessed amount, the row has none"
             a = await client.http.post(f"/api/cases/{case_id}/assessment", headers=bearer("clerk", region=region[:6]),
@@ -116,7 +119,11 @@ async def settle(client: StackClient, row: Row, case_id: str, region: str) -> di
             decided = True
         return None
 
-    return await wait_for(probe, timeout=90, interval=0.2)
+    try:
+        return await wait_for(probe, timeout=90, interval=0.2)
+    except AssertionError as exc:
+        raise AssertionError(f"{row.id}: the case did not close: {json.dumps(seen.get('case'), ensure_ascii=False)}"
+                             ) from exc
 
 
 async def case_of(client: StackClient, person_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -173,6 +180,16 @@ async def event_quarantine_two_members(row: Row, client: StackClient, stack: Emb
 
     await wait_for(both_settled, timeout=90, interval=0.2)
     return await ledger_amounts(client, household_id=h["household_id"])
+
+
+async def event_disaster(row: Row, client: StackClient, stack: EmbeddedStack) -> list[int]:
+    h = household_of(row, row.region)
+    await client.register(h)
+    await client.publish("disaster.affected", {"person_id": head(h), "region_code": row.region,
+                                               "disaster_id": f"conf-{uuid.uuid4().hex[:8]}",
+                                               "occurred_on": row.business_date.isoformat()})
+    case = await settle(client, row, (await case_of(client, head(h)))["case_id"], row.region)
+    return await ledger_amounts(client, case_id=case["case_id"])
 
 
 async def application_job_loss(row: Row, client: StackClient, stack: EmbeddedStack) -> list[int]:
@@ -327,7 +344,7 @@ async def import_and_cycle(row: Row, client: StackClient, stack: EmbeddedStack) 
 
 
 SCENARIOS = {f.__name__: f for f in (
-    event_quarantine, event_covid, event_quarantine_two_members, application_job_loss,
+    event_quarantine, event_covid, event_quarantine_two_members, event_disaster, application_job_loss,
     application_temporary_assistance, event_medical_self_pay, event_graduate, application_emergency_township,
     batch_one_time_subsidy, dibao_application, import_and_cycle)}
 
