@@ -195,6 +195,8 @@ class RedeliveryOut(BaseModel):
     subject: str
     status: Literal["awaiting_second_official", "redelivered"]
     changes: list[str] = Field(description="what the correction changes that needs a second official")
+    changed_fields: list[str] | None = Field(default=None, description="the paths of the event's data it changes "
+                                             "(null: the original could not be read)")
     published_seq: int | None = None
     duplicate: bool = False
 
@@ -228,8 +230,11 @@ async def redeliver(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], body: 
     original = (msg.headers or {}).get("Doudi-Original-Subject")
     if not original or not original.startswith("doudi.events."):
         raise HTTPException(409, f"dead letter {seq} has no inbound subject to return to")
-    data = json.dumps(body.corrected, ensure_ascii=False).encode() if body.corrected is not None else msg.data
-    changed = dlq_store.changes(msg.data, data if body.corrected is not None else None)
+    # the administrator corrected the masked view: a masked ID left as it was is the original's ID
+    data = (json.dumps(dlq_store.unmask(msg.data, body.corrected), ensure_ascii=False).encode()
+            if body.corrected is not None else msg.data)
+    corrected = data if body.corrected is not None else None
+    changed, fields = dlq_store.changes(msg.data, corrected), dlq_store.changed_fields(msg.data, corrected)
     codec = rt.temporal.data_converter.payload_codec
     sealed_body = await dlq_store.seal(codec, data)
     async with rt.pool.acquire() as conn:
@@ -246,16 +251,18 @@ async def redeliver(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], body: 
                 raise HTTPException(409, f"dead letter {seq} was redelivered before (or waits for a second "
                                          "official): a dead letter is redelivered once")
     detail = {"dlq_seq": seq, "subject": original, "corrected": body.corrected is not None, "changes": changed,
+              "changed_fields": fields,
               "body_sha256": dlq_store.digest(data), "sealed_body": sealed_body}
     if changed:
         await audit(rt.pool, principal, "dlq.redeliver_requested", None, body.reason, detail)
-        return RedeliveryOut(seq=seq, subject=original, status="awaiting_second_official", changes=changed)
+        return RedeliveryOut(seq=seq, subject=original, status="awaiting_second_official", changes=changed,
+                             changed_fields=fields)
     ack = await _publish(rt, seq, original, data)
     async with rt.pool.acquire() as conn:
         await dlq_store.published(conn, seq, ack.seq)
     await audit(rt.pool, principal, "dlq.redeliver", None, body.reason, {**detail, "stream_seq": ack.seq})
-    return RedeliveryOut(seq=seq, subject=original, status="redelivered", changes=changed, published_seq=ack.seq,
-                         duplicate=ack.duplicate)
+    return RedeliveryOut(seq=seq, subject=original, status="redelivered", changes=changed, changed_fields=fields,
+                         published_seq=ack.seq, duplicate=bool(ack.duplicate))
 
 
 class ApproveRedeliveryIn(BaseModel):
@@ -284,7 +291,7 @@ async def approve_redelivery(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)
                 {"dlq_seq": seq, "subject": row["subject"], "requested_by": row["requested_by"],
                  "changes": list(row["changes"]), "body_sha256": row["body_sha256"], "stream_seq": ack.seq})
     return RedeliveryOut(seq=seq, subject=row["subject"], status="redelivered", changes=list(row["changes"]),
-                         published_seq=ack.seq, duplicate=ack.duplicate)
+                         published_seq=ack.seq, duplicate=bool(ack.duplicate))
 
 
 @router.get("/admin/audit", summary="The audit log")

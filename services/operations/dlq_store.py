@@ -12,11 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 import asyncpg
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
+
+from shared.contracts.identity import mask_national_id
 
 # Fields of an inbound event's data whose correction decides who is paid or how much.
 PERSON_FIELDS = ("person_id", "household_id", "member_ids", "person_ids")
@@ -50,16 +53,48 @@ def _leaves(value: Any, path: str = "") -> dict[str, Any]:
     return {path: value}
 
 
-def changes(original: bytes, corrected: bytes | None) -> list[str]:
-    """What a correction changes that needs a second official: ``person`` (who is paid), ``amount``
-    (a ``*_fen`` figure). An original that cannot be read cannot be compared: both, to be safe."""
+_MASKED = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
+
+
+def _restore(original: Any, corrected: Any) -> Any:
+    if isinstance(corrected, dict) and isinstance(original, dict):
+        return {k: _restore(original.get(k), v) for k, v in corrected.items()}
+    if isinstance(corrected, list) and isinstance(original, list):
+        return [_restore(original[i] if i < len(original) else None, v) for i, v in enumerate(corrected)]
+    if (isinstance(corrected, str) and isinstance(original, str) and _MASKED.fullmatch(corrected)
+            and mask_national_id(original) == corrected):
+        return original
+    return corrected
+
+
+def unmask(original: bytes, corrected: dict[str, Any]) -> dict[str, Any]:
+    """An administrator sees dead letters with national IDs masked (``640104********0012``) and corrects
+    that view: where the correction still holds the masked form of the original's ID at the same place,
+    the original ID is kept (the administrator did not change it)."""
+    try:
+        before = json.loads(original)
+    except (ValueError, RecursionError):
+        return corrected
+    return _restore(before, corrected)
+
+
+def changed_fields(original: bytes, corrected: bytes | None) -> list[str] | None:
+    """The paths in the event's ``data`` a correction changes (None: the original cannot be read)."""
     if corrected is None or corrected == original:
         return []
     before, after = _data_of(original), _data_of(corrected)
     if before is None:
-        return ["person", "amount"]
+        return None
     a, b = _leaves(before), _leaves(after or {})
-    differing = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def changes(original: bytes, corrected: bytes | None) -> list[str]:
+    """What a correction changes that needs a second official: ``person`` (who is paid), ``amount``
+    (a ``*_fen`` figure). An original that cannot be read cannot be compared: both, to be safe."""
+    differing = changed_fields(original, corrected)
+    if differing is None:
+        return ["person", "amount"]
     found = []
     if any(k.split(".")[-1].split("[")[0] in PERSON_FIELDS for k in differing):
         found.append("person")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from shared.auth import decode_token
+from shared.auth import InvalidCredentials, principal_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,11 @@ class FrontDoor:
         caller's jurisdiction is answered 404 here, before it reaches the service (no existence leak, OWASP
         API1)."""
         match = CASE_ROUTE.match(request.url.path)
-        auth = request.headers.get("authorization", "")
-        if match is None or self._case_region is None or not auth.lower().startswith("bearer "):
+        if match is None or self._case_region is None:
             return False
-        try:
-            principal = decode_token(auth[7:])
-        except Exception:
+        try:  # the one token parser (shared/auth.py)
+            principal = principal_from_headers(request.headers.getlist("authorization"))
+        except InvalidCredentials:
             return False  # the owning service answers 401
         region = await self._case_region(match.group(1))
         return region is not None and not principal.may_see(region)
@@ -57,6 +56,9 @@ class FrontDoor:
         # the path as the client sent it (percent-encoded): the decoded one may hold characters no URL can
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         url = base + path + (f"?{request.url.query}" if request.url.query else "")
+        if len(request.headers.getlist("authorization")) > 1:  # the dict below would keep only one of them
+            return Response('{"detail":"exactly one Authorization header"}', status_code=401,
+                            media_type="application/json", headers={"WWW-Authenticate": "Bearer"})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         # the body streams through, never buffered here: its size was checked on the way in (a declared
         # length) or is counted as it streams (BodyLimitMiddleware raises 413 past the route's limit)

@@ -42,3 +42,18 @@ def test_a_changed_or_added_fen_figure_is_an_amount_change():
 def test_an_unreadable_original_cannot_be_compared_so_both_are_assumed():
     assert changes(b"{not json", event(person_id="640104198001010011")) == ["person", "amount"]
     assert changes(b"[" * 3000 + b"]" * 3000, event(person_id="x")) == ["person", "amount"]
+
+
+def test_a_masked_id_left_as_it_was_is_the_original_id():
+    from services.operations.dlq_store import unmask
+
+    original = event(person_id="640104198001010011", region_code="640104", quarantined_on="2022-13-45")
+    masked_view = json.loads(original)
+    masked_view["data"]["person_id"] = "640104********0011"
+    masked_view["data"]["quarantined_on"] = "2022-08-10"
+    restored = unmask(original, masked_view)
+    assert restored["data"]["person_id"] == "640104198001010011"
+    assert changes(original, json.dumps(restored).encode()) == []
+    # another masked ID (not the original's) is not taken for it
+    masked_view["data"]["person_id"] = "640104********0029"
+    assert unmask(original, masked_view)["data"]["person_id"] == "640104********0029"
