@@ -59,7 +59,9 @@ def household_of(row: Row, region: str, *, births: list[str] | None = None) -> d
     h = row.household or {}
     size = facts.get("household_size", h.get("size", 1))
     births = births or ["1980-01-01", "1982-01-01", "2010-01-01", "1950-05-05"]
+    extra = {"remote": True} if h.get("remote") else {}  # XPCC 边远 (30 km or more, border regiments)
     return {
+        **extra,
         "household_id": f"hh-conf-{uuid.uuid4().hex[:10]}",
         "region_code": region,
         "urban": facts.get("urban", h.get("urban", True)),
@@ -352,6 +354,10 @@ SCENARIOS = {f.__name__: f for f in (
 def test_at_least_12_rows_run_end_to_end_and_every_scenario_exists() -> None:
     assert len([r for r in E2E if not (r.e2e and r.e2e.pending)]) >= 12
     assert {r.e2e.scenario for r in E2E} <= set(SCENARIOS)  # type: ignore[union-attr]
+    # a cycle or a batch is one per region and occasion: two rows sharing one would see one run
+    regional = [(r.e2e.region, r.e2e.period) for r in E2E  # type: ignore[union-attr]
+                if r.e2e.scenario in ("import_and_cycle", "batch_one_time_subsidy")]  # type: ignore[union-attr]
+    assert len(regional) == len(set(regional)), regional
 
 
 @pytest.mark.parametrize("row", params(E2E, pending_of=lambda r: r.e2e.pending))
