@@ -115,6 +115,33 @@ class BatchNotRunning(Exception):
     pass
 
 
+AWAITING_SECOND = "awaiting_second_approval"
+
+
+def open_amount_reason(req: BatchRequest, lib: PolicyLibrary) -> str | None:
+    """Why a person, not the policy, sets this batch's amount (then a second official approves it before
+    anything pays: four eyes); None when the policy fixes the amount or computed it."""
+    amount = req.amount_fen_per_person
+    if amount is None or req.requested_by.startswith("event:"):
+        return None  # the policy's amount, or computed from an event's price index by the pack's rule
+    if req.measure == "price_linkage":
+        return f"a price-linkage amount of {amount} fen per person set by a person, not computed from a price index"
+    m = lib.measure(req.measure, req.region_prefix, req.snapshot_on)
+    if m is not None and m.amount.kind == "not_fixed":
+        return f"the policy leaves the amount open ({m.amount.not_fixed_reason}): {amount} fen per person set by a person"
+    if m is not None:
+        ent = lib.entitlement(req.measure, req.region_prefix, req.snapshot_on,
+                              HouseholdProfile(categories=frozenset((req.categories or list(m.eligible_categories))[:1])))
+        if ent.payable and ent.amount_is_minimum and amount > ent.amount_fen:
+            return f"{amount} fen per person is above the policy's floor of {ent.amount_fen} fen (不低于): set by a person"
+    return None
+
+
+def first_official(requested_by: str) -> str:
+    """The subject in ``<role>:<subject>`` (how a route records who asked)."""
+    return requested_by.split(":", 1)[-1]
+
+
 def _not_retryable(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
@@ -421,6 +448,8 @@ class BatchView(BaseModel):
     payment_events_published: int
     cause_event_id: str | None
     requested_by: str
+    second_approved_by: str | None = Field(default=None, description="four eyes: the second official who "
+                                           "approved an amount a person set (never the one who asked)")
     created_at: datetime
     loaded_at: datetime | None
     started_at: datetime | None
@@ -519,10 +548,13 @@ class BatchService:
                     await conn.execute("DELETE FROM batches WHERE batch_id = $1", planned.batch_id)
                     restart = True
                     row = None
+            second = open_amount_reason(req, self._lib) if row is None else None
             if row is None:
                 await self._conflicts(conn, req, planned)
-                await self._insert(conn, req, planned, status="planned", note="planned")
-            status = "planned" if row is None else row["status"]
+                await self._insert(conn, req, planned, status=AWAITING_SECOND if second else "planned",
+                                   note=f"awaiting a second official's approval (four eyes): {second}" if second
+                                   else "planned")
+            status = (AWAITING_SECOND if second else "planned") if row is None else row["status"]
             if status == "planned":
                 # started before the row commits: if the start fails nothing is registered (the caller
                 # retries); if the commit fails the workflow's plan step registers the same batch itself
@@ -847,6 +879,32 @@ class BatchService:
 
     # -- control (HTTP) --------------------------------------------------------------------------
 
+    async def approve(self, batch_id: str, official: str, role: str, reason: str) -> None:
+        """The second official approves a batch whose amount a person set (four eyes): never the one who
+        asked. Both are recorded on the batch; then, and only then, its workflow starts."""
+        from workflows.batch_subsidy.starter import start_batch
+
+        async with unit_of_work(self._pool) as conn:
+            row = await conn.fetchrow("SELECT * FROM batches WHERE batch_id = $1 FOR UPDATE", batch_id)
+            if row is None:
+                raise BatchNotFound(batch_id)
+            if row["status"] != AWAITING_SECOND:
+                raise BatchNotRunning(f"batch {batch_id} is {row['status']}, not awaiting a second approval")
+            if first_official(row["requested_by"]) == official:
+                raise BatchNotRunning("四眼原则：申请人不能自己批准 / four eyes: the official who asked for the batch "
+                                      "cannot approve it; a second official must")
+            await conn.execute(
+                "UPDATE batches SET status = 'planned', second_approved_by = $2, second_approved_at = now(),"
+                " note = $3, updated_at = now() WHERE batch_id = $1", batch_id, f"{role}:{official}",
+                f"approved by a second official ({role}:{official}): {reason}")
+            params = row["params"]
+            req = BatchRequest(measure=params["measure"], region_prefix=params["region_prefix"],
+                               snapshot_on=params["snapshot_on"], amount_fen_per_person=params["amount_fen_per_person"],
+                               categories=params["categories"], month=params["month"], chunk_size=row["chunk_size"],
+                               payment_events=row["payment_events"], cause_event_id=row["cause_event_id"],
+                               requested_by=row["requested_by"])
+            await start_batch(self._temporal, batch_id, req)
+
     async def control(self, batch_id: str, req: BatchControl) -> dict[str, Any]:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow("SELECT status FROM batches WHERE batch_id = $1", batch_id)
@@ -944,7 +1002,8 @@ class BatchService:
             chunk_size=row["chunk_size"], percent=round(min(percent, 100.0), 2), installments=installments,
             amounts=amounts, payment_events=row["payment_events"],
             payment_events_published=sum(r["published"] for r in per_inst.values()),
-            cause_event_id=row["cause_event_id"], requested_by=row["requested_by"], created_at=row["created_at"],
+            cause_event_id=row["cause_event_id"], requested_by=row["requested_by"],
+            second_approved_by=row.get("second_approved_by"), created_at=row["created_at"],
             loaded_at=row["loaded_at"], started_at=row["started_at"], finished_at=row["finished_at"],
             updated_at=row["updated_at"], status_url=f"/api/batches/{bid}")
 

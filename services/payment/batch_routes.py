@@ -115,6 +115,19 @@ async def _control(action: str, batch_id: str, body: ControlIn, principal: Princ
     return await _visible(service, batch_id, principal)
 
 
+@router.post("/{batch_id}/approve", response_model=BatchView,
+             summary="A second official approves a batch whose amount a person set (four eyes); it starts then")
+async def approve(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:
+    await _visible(service, batch_id, principal)
+    try:
+        await service.approve(batch_id, principal.subject, str(principal.role), body.reason)
+    except BatchNotRunning as exc:
+        raise HTTPException(409, str(exc)) from None
+    except BatchNotFound:
+        raise HTTPException(404, f"batch {batch_id} not found") from None
+    return await _visible(service, batch_id, principal)
+
+
 @router.post("/{batch_id}/cancel", response_model=BatchView,
              summary="Cancel: no further chunk starts; what was paid stays paid")
 async def cancel(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:

@@ -159,16 +159,17 @@ async def test_a_price_linkage_event_pays_the_prefectures_recipients_and_no_one_
     assert not paid & set(outside.eligible) and not paid & set(inside.ineligible)
     assert all(r["region_code"].startswith("6523") for r in rows)
     assert {r["amount_fen"] for r in rows} == {2000} and {r["cause_event_id"] for r in rows} == {event_id}
-    # why 2,000 fen and not the event's 1,500: the batch view says
-    assert "raised from 1500 to 2000" in done["amount_note"]
-    assert [a["amount_fen"] for a in done["amounts"]] == [2000] and "提高至 20元" in done["amounts"][0]["reason"]
+    # 2,000 fen and not the event's 1,500: doudi computes the amount (no index in the event, so the pack's
+    # minimum, seed 000 「最低标准…提高至 20元」); an amount carried by an event is never paid
+    assert done["requested_amount_fen"] == 2000
+    assert [a["amount_fen"] for a in done["amounts"]] == [2000]
     assert done["cause_event_id"] == event_id and done["month"] == "2022-07"
 
     # a second event for the same prefecture and month, and the same request by HTTP, are the same batch
     await client.publish("price.linkage_triggered",
                          {"region_code": "6523", "month": "2022-07", "subsidy_fen_per_person": 1500})
     body = {"measure": "price_linkage", "region_prefix": "6523", "snapshot_on": "2022-07-01",
-            "amount_fen_per_person": 1500}
+            "amount_fen_per_person": 2000}
     r = await client.http.post("/api/batches", headers=FINANCE, json=body)
     assert r.status_code == 202 and r.json()["batch_id"] == batch_id and not r.json()["created"]
     r = await client.http.post("/api/batches", headers=FINANCE, json={**body, "amount_fen_per_person": 1800})
@@ -240,6 +241,13 @@ async def test_pause_then_cancel_keeps_what_was_paid_and_pays_nothing_more(
             "amount_fen_per_person": 2500, "chunk_size": 100})
         assert r.status_code == 202, r.text
         batch_id = r.json()["batch_id"]
+        # a person set the amount: nothing pays until a second official approves (four eyes)
+        assert r.json()["status"] == "awaiting_second_approval"
+        r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=FINANCE, json={"reason": "me again"})
+        assert r.status_code == 409, r.text
+        r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=bearer("finance", "65"),
+                                   json={"reason": "price authority notice checked"})
+        assert r.status_code == 200, r.text
         await _until(client, batch_id, lambda b: b["paid_count"] > 0, timeout=60)
         r = await client.http.post(f"/api/batches/{batch_id}/pause", headers=bearer("auditor"), json={"reason": "x"})
         assert r.status_code == 403

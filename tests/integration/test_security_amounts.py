@@ -16,6 +16,7 @@ national pack):
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -298,3 +299,134 @@ async def test_stats_answer_sums_beyond_bigint(client: StackClient, stack: Embed
                               headers=bearer("admin"))
     assert r.status_code == 200, r.text
     assert r.json()["payments"]["amount_fen"] >= 2 * (2**63 - 1)
+
+
+# ---- price linkage: the amount is computed by doudi, never taken from the event ---------------------------
+
+JINFENG = "640106"  # 银川市金凤区 (Ningxia): a county of its own, so no other test's batch overlaps it
+DLQ = "doudi.dlq.events"
+
+
+async def batch_rows(stack: EmbeddedStack, batch_id: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        return await conn.fetch("SELECT * FROM payment.ledger WHERE case_id = $1", batch_id)
+    finally:
+        await conn.close()
+
+
+async def test_a_price_linkage_event_carrying_10_million_yuan_pays_the_computed_subsidy_and_a_conflicting_one_is_dead_lettered(
+        client: StackClient, stack: EmbeddedStack):
+    from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_occasion
+
+    pid = national_id(JINFENG)
+    await client.register({"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": JINFENG, "urban": True,
+                           "categories": ["dibao"], "monthly_income_fen": 0,
+                           "members": [{"person_id": pid, "name": "李四", "relation": "head",
+                                        "birth_date": "1960-01-01"}]})
+    # the attack: 1,000,000,000 fen (10 M yuan) per person in the event. doudi computes the subsidy itself:
+    # the urban dibao standard 650 yuan (seed 002) x the reported index rise 3.5 % (35 per mille) x 1 (the
+    # national pack's local-practice rule) = 65000 x 35 / 1000 = 2275 fen per person
+    first = await client.publish("price.linkage_triggered", {
+        "region_code": JINFENG, "month": "2022-11", "price_index_rise_permille": 35,
+        "subsidy_fen_per_person": 1_000_000_000})
+    batch_id = batch_id_for("price_linkage", JINFENG, price_linkage_occasion("2022-11"))
+
+    async def paid() -> list[asyncpg.Record] | None:
+        rows = [r for r in await batch_rows(stack, batch_id) if r["person_id"] == pid]
+        return rows or None
+    [row] = await wait_for(paid, timeout=120)
+    assert row["amount_fen"] == 2275 and row["cause_event_id"] == first
+    assert {r["amount_fen"] for r in await batch_rows(stack, batch_id)} == {2275}
+
+    # another event for the same occasion that computes something else (4.0 %: 65000 x 40 / 1000 = 2600
+    # fen) is not "already started": it is dead-lettered as a conflict, for an operator
+    second = await client.publish("price.linkage_triggered", {
+        "region_code": JINFENG, "month": "2022-11", "price_index_rise_permille": 40})
+
+    async def conflict() -> Any:
+        msgs = await client.fetch_stream(DLQ, timeout=0.5)
+        return next((m for m in msgs if (m.headers or {}).get("Doudi-Event-Id") == second), None)
+    dead = await wait_for(conflict, timeout=60, interval=0.5)
+    assert "conflicting price-linkage event" in json.dumps(dict(dead.headers or {}), ensure_ascii=False) + \
+        dead.data.decode("utf-8", "replace")
+    # the same content again is the same batch: nothing more is paid
+    await client.publish("price.linkage_triggered", {
+        "region_code": JINFENG, "month": "2022-11", "price_index_rise_permille": 35})
+    assert [r["amount_fen"] for r in await batch_rows(stack, batch_id) if r["person_id"] == pid] == [2275]
+
+
+async def test_a_price_linkage_batch_above_the_ceiling_is_refused(client: StackClient):
+    # local practice ceiling: 200 yuan = 20000 fen per person per month (national pack)
+    r = await client.http.post("/api/batches", headers=bearer("finance"), json={
+        "measure": "price_linkage", "region_prefix": "6401", "snapshot_on": "2022-12-01",
+        "amount_fen_per_person": 20_001})
+    assert r.status_code == 422 and "ceiling" in r.text, r.text
+
+
+# ---- four eyes on an amount the policy leaves open ------------------------------------------------------
+
+
+async def test_a_batch_whose_amount_a_person_sets_pays_nothing_until_a_second_official_approves(
+        client: StackClient, stack: EmbeddedStack):
+    # Fujian's one-time subsidy names no amount per recipient (seed 001 leaves it to the province): a
+    # finance official sets 500 yuan; the same official cannot approve it, another one does
+    asker = f"amt-fin-a-{uuid.uuid4().hex[:6]}"
+    first = bearer("finance", subject=asker)
+    r = await client.http.post("/api/batches", headers=first, json={
+        "measure": "one_time_living_subsidy", "region_prefix": "350102", "snapshot_on": "2022-07-01",
+        "amount_fen_per_person": 50_000})
+    assert r.status_code == 202, r.text
+    batch_id = r.json()["batch_id"]
+    assert r.json()["status"] == "awaiting_second_approval"
+    assert await batch_rows(stack, batch_id) == []
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=first, json={"reason": "myself"})
+    assert r.status_code == 409 and "four eyes" in r.json()["detail"]
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=bearer("auditor"), json={"reason": "x"})
+    assert r.status_code == 403
+    second = bearer("finance", subject=f"amt-fin-b-{uuid.uuid4().hex[:6]}")
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=second, json={"reason": "复核无误"})
+    assert r.status_code == 200, r.text
+    view = r.json()
+    assert view["requested_by"] == f"finance:{asker}" and view["status"] != "awaiting_second_approval"
+    assert view["second_approved_by"].startswith("finance:amt-fin-b-")  # both officials are recorded
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=second, json={"reason": "again"})
+    assert r.status_code == 409
+
+
+# ---- who confirms a dibao enrolment (issue 13 item 10) --------------------------------------------------
+
+
+async def dibao_application(client: StackClient, region: str, on: str = "2022-08-10") -> tuple[str, str]:
+    head = national_id(region)
+    await client.register({"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": region, "urban": True,
+                           "categories": [], "monthly_income_fen": 0,
+                           "members": [{"person_id": head, "name": "王五", "relation": "head",
+                                        "birth_date": "1960-01-01"}]})
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": head, "region_code": region, "kind": "dibao", "consent": True,
+        "details": {"incident_date": on}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+    await at_stage(client, case_id, "awaiting_approval")
+    return case_id, head
+
+
+async def test_ningxia_devolves_dibao_confirmation_to_the_township_while_its_measures_are_in_force(
+        client: StackClient):
+    # Ningxia, seed 002 item 14: 「县级民政部门要指导乡镇（街道）按照社会救助确认权限下放工作要求」: the township confirms
+    case_id, head = await dibao_application(client, XIXIA)
+    level = (await client.http.get(f"/api/cases/{case_id}", headers=bearer("admin"))).json()["approved_amount_fen"]
+    township = await official(client, "township_approver", XIXIA)
+    r = await decide(client, case_id, township, decision="approve", amount_fen=level, reason="入户调查无争议")
+    assert r.status_code == 200, r.text
+    await at_stage(client, case_id, "closed", "paid", "handed_back", timeout=90)
+    assert [r["amount_fen"] for r in await client.ledger(person_id=head)] == [level]
+    # after the 20 measures (in force to 2023-12-31) no pack in force devolves it: the national notice's
+    # county confirmation (「全面落实县、乡两级审批政策规定」, local-practice flag false); a township approver is refused
+    case_id, head = await dibao_application(client, XIXIA, on="2024-02-10")
+    level = (await client.http.get(f"/api/cases/{case_id}", headers=bearer("admin"))).json()["approved_amount_fen"]
+    township = await official(client, "township_approver", XIXIA)
+    r = await decide(client, case_id, township, decision="approve", amount_fen=level, reason="x")
+    assert r.status_code == 409 and "county level" in r.json()["detail"], r.text
+    assert await client.ledger(person_id=head) == []
