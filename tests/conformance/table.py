@@ -53,6 +53,7 @@ class EndToEnd(BaseModel):
     period: StrictStr | None = None
     snapshot_on: date | None = None  # a batch requested on another date than the row's business date
     elderly: StrictBool = False
+    approver_tries_fen: StrictInt | None = None  # an approver first tries this amount: it must be refused
     reported_now: StrictBool = False  # the event arrives today, years after its facts (no CloudEvents time)
     pending: StrictStr | None = None  # a defect of issue 13 another session is fixing (e2e only)
 

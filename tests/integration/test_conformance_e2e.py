@@ -92,11 +92,11 @@ async def settle(client: StackClient, row: Row, case_id: str, region: str) -> di
     """Wait for the case to close; where the seed leaves the amount to the county, a caseworker submits
     the row's assessed amount (its ``requested_fen``); where it waits for a human decision, approve the
     case's OWN proposal (never the row's figure) as the county."""
-    decided = assessed = False
+    decided = assessed = tried = False
     seen: dict[str, Any] = {}
 
     async def probe() -> dict[str, Any] | None:
-        nonlocal decided, assessed
+        nonlocal decided, assessed, tried
         r = await client.http.get(f"/api/cases/{case_id}", headers=client.clerk)
         if r.status_code != 200:
             return None
@@ -114,6 +114,17 @@ async def settle(client: StackClient, row: Row, case_id: str, region: str) -> di
         if case["stage"] in ("awaiting_approval", "awaiting_county_decision") and not decided:
             proposal = case.get("approved_amount_fen")
             assert proposal is not None, f"{row.id}: the case waits for a decision without a proposal: {case}"
+            tries = row.e2e.approver_tries_fen if row.e2e else None
+            if tries is not None and not tried:
+                # an approver deciding an amount the policy does not allow (below a floor, other than a fixed
+                # amount) is refused; were it taken, the ledger would show it and the row fail
+                d = await client.http.post(f"/api/cases/{case_id}/decisions", json={
+                    "decision": "approve", "amount_fen": tries, "reason": "conformance row: not the policy's amount"},
+                    headers=await county_approver(client, region[:6]))
+                tried = True
+                decided = d.status_code == 200
+                assert d.status_code in (200, 409, 422), d.text
+                return None
             d = await client.http.post(f"/api/cases/{case_id}/decisions", json={
                 "decision": "approve", "amount_fen": proposal, "reason": "conformance row"},
                 headers=await county_approver(client, region[:6]))
