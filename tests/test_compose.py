@@ -54,6 +54,9 @@ SECRETS = {
     "TEMPORAL_DB_PASSWORD": "test-temporal-db-password",
     "DOUDI_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
     "DOUDI_CODEC_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    # signed principal assertions (docs/adr/0014): the signing key only where HTTP requests are served
+    "DOUDI_ASSERTION_SIGNING_KEY": "UUiOOtN9AvdMXcw1ExTLDoCEDj18H/Z9RdM/5UKNToo=",
+    "DOUDI_ASSERTION_VERIFY_KEYS": "30408d7f541732f8:6Z3uQpikK+LII8p1QR10dyo+0taNi/GyhSaLwAEGYng=",
     # one NATS user per process, per source agency, and admin (shared/infra/nats_permissions.py)
     **{f"NATS_{user}_PASSWORD": f"test-nats-{user.lower()}-password"
        for user in ("INTAKE", "VERIFICATION", "APPROVAL", "PAYMENT", "OPERATIONS", "HEALTH", "HR_SOCIAL_SECURITY",
@@ -326,6 +329,10 @@ def test_app_service(compose: dict[str, Any], name: str) -> None:
     if port is not None:
         expected["DOUDI_HTTP_PORT"] = str(port)
     assert {key: env.get(key) for key in expected} == expected
+    # the private key that signs human updates only in the processes that serve them; every one may verify
+    signs = name in ("intake", "verification", "approval", "operations")
+    assert env.get("DOUDI_ASSERTION_SIGNING_KEY") == (SECRETS["DOUDI_ASSERTION_SIGNING_KEY"] if signs else None)
+    assert env.get("DOUDI_ASSERTION_VERIFY_KEYS") == SECRETS["DOUDI_ASSERTION_VERIFY_KEYS"]
 
     check = service["healthcheck"]
     text = healthcheck_text(service)
