@@ -304,7 +304,8 @@ SELECT count(*)::int FROM due
 
 ROLL_SQL = """
 WITH due AS (
-    SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, e.level_fen,
+    SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind,
+           coalesce(p.new_level, e.level_fen) AS level_fen, p.new_fen, p.new_version, p.new_from,
            -- the first month not yet paid: no month of entitlement is ever skipped (arrears included)
            greatest(e.enrolled_from, to_char(to_date(e.paid_through || '-01', 'YYYY-MM-DD') + interval '1 month',
                                              'YYYY-MM')) AS first_month,
@@ -315,8 +316,10 @@ WITH due AS (
                THEN coalesce(nullif(((t.quarter_month - (((substr($2, 6, 2)::int - 1) % 3) + 1)) % 3 + 3) % 3, 0), 3) - 1
                ELSE 0 END), 'YYYY-MM') AS through
     FROM enrolments e JOIN cycle_terms t ON t.region_code = e.region_code
-    WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle' AND e.level_fen > 0
-      AND e.enrolled_from <= $2 AND (e.paid_through IS NULL OR e.paid_through < $2)
+    -- repriced this cycle (提标): the new level, written below with paid_through in the same row version
+    LEFT JOIN cycle_repriced p ON p.household_id = e.household_id
+    WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle'
+      AND coalesce(p.new_level, e.level_fen) > 0 AND e.enrolled_from <= $2 AND (e.paid_through IS NULL OR e.paid_through < $2)
 ), roll AS (
     SELECT d.*, d.level_fen * ((substr(d.through, 1, 4)::int * 12 + substr(d.through, 6, 2)::int)
                                - (substr(d.first_month, 1, 4)::int * 12 + substr(d.first_month, 6, 2)::int) + 1)
@@ -328,7 +331,10 @@ WITH due AS (
     FROM roll
     RETURNING household_id, amount_fen
 ), upd AS (
-    UPDATE enrolments e SET paid_through = r.through, updated_at = now()
+    UPDATE enrolments e SET paid_through = r.through, level_fen = r.level_fen,
+                            standard_fen = coalesce(r.new_fen, e.standard_fen),
+                            standard_version = coalesce(r.new_version, e.standard_version),
+                            standard_from = coalesce(r.new_from, e.standard_from), updated_at = now()
     FROM roll r WHERE r.household_id = e.household_id
 )
 SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM ins
@@ -375,7 +381,9 @@ CREATE TEMP TABLE cycle_repriced ON COMMIT DROP AS
 SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, h.urban, e.enrolled_from,
        e.paid_through, e.level_fen AS old_level, e.standard_fen AS old_fen, e.standard_from AS old_from,
        s.per_person_fen AS new_fen, s.version AS new_version, s.effective AS new_from,
-       CASE WHEN e.single_person THEN 1 ELSE coalesce(m.living, 0) END AS persons
+       CASE WHEN e.single_person THEN 1 ELSE coalesce(m.living, 0) END AS persons,
+       greatest(e.level_fen + (s.per_person_fen - e.standard_fen)
+                * CASE WHEN e.single_person THEN 1 ELSE coalesce(m.living, 0) END, 0) AS new_level
 FROM enrolments e JOIN households h USING (household_id)
 JOIN cycle_standards s ON s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind AND s.period = $2
 LEFT JOIN (SELECT household_id, count(*)::int AS living FROM members
@@ -416,19 +424,29 @@ WHERE t.persons > 0
 ON CONFLICT DO NOTHING
 """
 
-REPRICE_SQL = """
-WITH upd AS (
-    UPDATE enrolments e
-    SET level_fen = greatest(t.old_level + (t.new_fen - t.old_fen) * t.persons, 0),
-        standard_fen = t.new_fen, standard_version = t.new_version, standard_from = t.new_from, updated_at = now()
-    FROM cycle_repriced t WHERE t.household_id = e.household_id
-    RETURNING e.household_id, e.level_fen
-), rec AS (
-    INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, cycle_id)
-    SELECT household_id, $1, 'standard', 'repriced', level_fen, $2 FROM upd
-    ON CONFLICT DO NOTHING
-)
-SELECT count(*)::int FROM upd
+# The repriced level of a household whose registry changed is written now: its review case opens from
+# it. Everyone else's is written by the roll's one UPDATE of the roster (one row version per household
+# and cycle), and by REPRICE_REST_SQL for those the roll does not take this period.
+REPRICE_CHANGED_SQL = """
+UPDATE enrolments e
+SET level_fen = t.new_level, standard_fen = t.new_fen, standard_version = t.new_version,
+    standard_from = t.new_from, updated_at = now()
+FROM cycle_repriced t, households h
+WHERE t.household_id = e.household_id AND h.household_id = e.household_id AND h.version <> e.reviewed_version
+"""
+
+REPRICE_REST_SQL = """
+UPDATE enrolments e
+SET level_fen = t.new_level, standard_fen = t.new_fen, standard_version = t.new_version,
+    standard_from = t.new_from, updated_at = now()
+FROM cycle_repriced t
+WHERE t.household_id = e.household_id AND e.standard_version IS DISTINCT FROM t.new_version
+"""
+
+REPRICED_REVIEWS_SQL = """
+INSERT INTO enrolment_reviews (household_id, period, kind, outcome, level_fen, cycle_id)
+SELECT household_id, $1, 'standard', 'repriced', new_level, $2 FROM cycle_repriced
+ON CONFLICT DO NOTHING
 """
 
 BACK_PAY_ROLL_SQL = """
@@ -456,8 +474,11 @@ async def reprice(conn: asyncpg.Connection, region_prefix: str, period: str, cyc
     await conn.execute(PRICE_UNPRICED_SQL, region_prefix, add_months(period, STANDARDS_WINDOW_AHEAD),
                        add_months(period, -STANDARDS_WINDOW_BACK))
     await conn.execute(REPRICE_TARGETS_SQL, region_prefix, period)
+    await conn.execute("ANALYZE cycle_repriced")
     await conn.execute(BACK_PAY_SQL, cycle_id)
-    return await conn.fetchval(REPRICE_SQL, period, cycle_id)
+    await conn.execute(REPRICE_CHANGED_SQL)
+    await conn.execute(REPRICED_REVIEWS_SQL, period, cycle_id)
+    return await conn.fetchval("SELECT count(*)::int FROM cycle_repriced")
 
 
 def priced_standard(region_code: str, urban: bool, kind: str, period: str) -> standards.PerPerson | None:
@@ -527,6 +548,7 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort, today: 
 
     # 3. the period's payment roll
     on_roll, roll_fen = await conn.fetchrow(ROLL_SQL, req.region_prefix, req.period, req.cycle_id)
+    await conn.execute(REPRICE_REST_SQL)  # repriced households the roll did not take this period
     back_rows, back_fen = await conn.fetchrow(BACK_PAY_ROLL_SQL, req.cycle_id, on_roll)
     on_roll, roll_fen = on_roll + back_rows, roll_fen + back_fen
     out = act.CohortReviewed(cycle_id=req.cycle_id, enrolled=enrolled, due=due, continued=continued,
