@@ -125,6 +125,15 @@ def list_batches(status_: str | None = typer.Option(None, "--status"), limit: in
 
 
 @batch_app.command()
+def approve(batch_id: str = typer.Argument(...),
+            reason: str = typer.Option(..., help="why the amount is right (kept with the batch)")) -> None:
+    """Four eyes: approve, as a second finance official (DOUDI_TOKEN of another person than who started it),
+    a batch whose amount a person set; it starts then."""
+    with _client() as http:
+        _print(_answer(http.post(f"/api/batches/{batch_id}/approve", json={"reason": reason})))
+
+
+@batch_app.command()
 def cancel(batch_id: str = typer.Argument(...), reason: str = typer.Option(..., help="why (kept with the batch)")) -> None:
     """Cancel a batch: no further chunk starts; what was paid stays paid."""
     with _client() as http:
