@@ -75,6 +75,19 @@ def verified_principal(arg: BaseModel, update: str, *, subject: str, role: str, 
     return claims
 
 
+def verified_service(arg: BaseModel, update: str) -> PrincipalClaims:
+    """A reported change a service sends (intake, from an agency's event) is signed like a person's
+    action, by a service account: nobody else reaching Temporal reports an income or a death."""
+    try:
+        claims = assertions.verify(arg, case_id=workflow.info().workflow_id, update=update, now=workflow.now())
+        if claims.role != "service":
+            raise ValueError(f"{update}: only a doudi service reports this change, not {claims.role}")
+    except ValueError as refused:
+        workflow.logger.warning("refused update %s on case %s: %s", update, workflow.info().workflow_id, refused)
+        raise
+    return claims
+
+
 def signed_person_id(arg: BaseModel) -> str | None:
     """The registered person id of an update already verified by its validator (None if unsigned: a
     history recorded before assertions)."""

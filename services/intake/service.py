@@ -48,11 +48,13 @@ from shared.contracts.domain_events import (
     domain_cloudevent,
 )
 from shared.contracts.events import InboundEvent, IncomeChanged, MemberDeceased
-from shared.infra.case_updates import update_case
+from shared.infra.case_updates import signed, update_case
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox, first_delivery
 from workflows.renewal.inputs import EnrolmentApplication, IncomeChange, MemberDeath
 
+# who signs the reported changes intake sends to a household's case (shared/assertions.py)
+INTAKE_SERVICE = Signatory(subject="intake", role="service")
 log = logging.getLogger(__name__)
 SOURCE = "urn:doudi:intake"
 
@@ -178,7 +180,9 @@ class IntakeService:
         case_id, name, arg = update
         for _ in range(40):
             try:
-                await self._temporal.get_workflow_handle(case_id).execute_update(name, arg, id=event.id)
+                # signed as intake's service account: the workflow takes reported changes from doudi only
+                await self._temporal.get_workflow_handle(case_id).execute_update(
+                    name, signed(case_id, name, arg, INTAKE_SERVICE), id=event.id)
                 return case_id
             except WorkflowUpdateFailedError as exc:
                 log.info("case %s refused %s from event %s: %s", case_id, name, event.id, exc.cause)

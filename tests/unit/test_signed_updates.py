@@ -108,3 +108,32 @@ async def test_a_good_faith_correction_needs_an_official_other_than_the_approver
         await handle.execute_update(EmergencyReliefWorkflow.resolve_ineligible, correction())
         result = await handle.result()
     assert result.outcome == "corrected_in_good_faith"
+
+
+async def test_a_reported_income_or_death_sent_straight_to_temporal_is_refused(env: WorkflowEnvironment):
+    from datetime import date
+
+    from tests.unit.test_renewal_workflow import CHILD, Fakes, Renewal, paid
+
+    fakes = Fakes()
+    async with Renewal(env, fakes) as handle:
+        await paid(env, fakes, 1)
+        direct = raw_client(env).get_workflow_handle(handle.id)
+        income = {"monthly_income_fen": 2**63 - 1, "reason": "other", "effective_on": "2022-07-20"}
+        death = {"person_id": CHILD, "died_on": "2022-07-20"}
+        await rejected(direct.execute_update("income_changed", income), "unsigned")
+        await rejected(direct.execute_update("member_deceased", death), "unsigned")
+        # signed by the front door for a person (a clerk): still not a doudi service reporting it
+        clerk = Signatory(subject="clerk-1", role="clerk", region="6401")
+        await rejected(direct.execute_update("member_deceased", await signed(env, handle.id, "member_deceased",
+                                                                             death, clerk)), "only a doudi service")
+        # intake's service account reports it: recorded
+        intake = Signatory(subject="intake", role="service")
+        answer = await direct.execute_update("member_deceased", await signed(env, handle.id, "member_deceased",
+                                                                             death, intake))
+        assert "recorded" in answer
+        status = await handle.query("status")
+        assert [p["death"]["person_id"] for p in status["pending"]] == [CHILD]
+        assert status["pending"][0]["death"].get("assertion") is None  # verified, not carried in the state
+        assert date(2022, 7, 20).isoformat() == status["pending"][0]["effective_on"]
+        await handle.terminate("test over")

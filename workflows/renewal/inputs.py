@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.assertions import Assertion
 from shared.policy.benefit import BenefitHousehold, WorkPlace
 
 PATHWAY = "renewal"
@@ -38,6 +39,7 @@ class IncomeChange(BaseModel):
     working_person_ids: list[str] | None = None  # who now works (None: unchanged)
     income_stable: bool | None = None  # None: unchanged
     reported_by: str = "recipient"
+    assertion: Assertion | None = None  # the service that sends it, signed (shared/assertions.py); not kept
 
 
 class MemberDeath(BaseModel):
@@ -45,6 +47,7 @@ class MemberDeath(BaseModel):
     died_on: date
     monthly_income_fen: int | None = Field(default=None, ge=0)  # the household's income after, if known
     reported_by: str = "registry"
+    assertion: Assertion | None = None  # the service that sends it, signed (shared/assertions.py); not kept
 
 
 class Household(BaseModel):

@@ -24,6 +24,7 @@ from workflows.common import (
     CaseSteps,
     check_official,
     verified_principal,
+    verified_service,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -90,11 +91,13 @@ class RenewalWorkflow(CaseSteps):
 
     @workflow.update
     async def income_changed(self, change: IncomeChange) -> str:
+        change = change.model_copy(update={"assertion": None})  # verified by the validator; not carried
         self._s.pending.append(PendingChange(kind="income_changed", effective_on=change.effective_on, income=change))
         return f"income change recorded; reviewed at the first period from {change.effective_on}"
 
     @income_changed.validator
     def _validate_income(self, change: IncomeChange) -> None:
+        verified_service(change, "income_changed")
         self._open_for_changes()
         ids = {m.person_id for m in self._s.household.members}
         unknown = set(change.working_person_ids or ()) - ids
@@ -103,11 +106,13 @@ class RenewalWorkflow(CaseSteps):
 
     @workflow.update
     async def member_deceased(self, death: MemberDeath) -> str:
+        death = death.model_copy(update={"assertion": None})  # verified by the validator; not carried
         self._s.pending.append(PendingChange(kind="member_deceased", effective_on=death.died_on, death=death))
         return f"death of {death.person_id} recorded; reviewed at the next period"
 
     @member_deceased.validator
     def _validate_death(self, death: MemberDeath) -> None:
+        verified_service(death, "member_deceased")
         self._open_for_changes()
         if death.person_id not in {m.person_id for m in self._s.household.members}:
             raise ValueError(f"{death.person_id} is not a living member of the household")
