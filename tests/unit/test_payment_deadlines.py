@@ -26,9 +26,11 @@ def test_ningxias_one_time_subsidy_requested_after_august_is_still_paid_and_flag
 
 def test_jiangxis_june_level_subsidy_after_july_15_is_still_paid_and_flagged_overdue():
     # seed 001 「各地要于 7 月 15 日前为低保对象……按照 6 月份发放标准增发一次性生活补贴」
+    # (each household's own June level: the policy fixes it, the request gives no amount)
     late = plan_request(BatchRequest(measure="one_time_living_subsidy", region_prefix="36",
-                                     snapshot_on=date(2022, 7, 20), amount_fen_per_person=80000))
+                                     snapshot_on=date(2022, 7, 20)))
     assert late.overdue and late.snapshot_on == date(2022, 7, 15)
+    assert late.amount_note.startswith("overdue: requested after the payment deadline 2022-07-15")
 
 
 def test_a_measure_that_never_applied_is_still_refused():
