@@ -212,11 +212,21 @@ class PolicyLibrary(BaseModel):
     def _measure_in_force(
         self, measure: str, region_code: str, on: date
     ) -> tuple[PolicyPack, Measure] | None:
-        for p in self._in_force(region_code, on):
+        """The measure as the most specific region's newest pack defines it on the date: a measure of a
+        pack in force, or a standard-linked one (``Measure.standard_linked``) that has outlived its
+        pack's window and no later pack of that region has redefined."""
+        code = _check_region_code(region_code)
+        found: list[tuple[PolicyPack, Measure]] = []
+        for p in self.packs:
             m = p.measures.get(measure)
-            if m is not None and m.in_force(on):
-                return p, m
-        return None
+            if m is None or not p.matches(code) or not m.in_force(on):
+                continue
+            if p.in_force(on) or m.standard_linked:
+                found.append((p, m))
+        if not found:
+            return None
+        # most specific region first; within it, the newest definition replaces older ones
+        return max(found, key=lambda pm: (len(pm[0].region_prefix), pm[1].effective_from))
 
     # ---- evaluation ------------------------------------------------------------------------------------
 

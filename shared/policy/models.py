@@ -344,6 +344,10 @@ class Measure(BaseModel):
     note: StrictStr | None = None
     effective_from: date | None = None  # defaults to the pack's window
     effective_to: date | None = None
+    # A measure priced by a standard the notice ties to the dibao standard (seed 002 「严格落实城乡特困和
+    # 临时救助标准与城乡低保标准挂钩机制」): like the standards it prices, it stays in force after its pack's
+    # temporary measures end, until a later pack for the region defines the measure again.
+    standard_linked: StrictBool = False
     eligible_categories: tuple[str, ...] = ()  # empty: not restricted by category
     others_eligible: StrictBool = False  # households outside eligible_categories may qualify (check applies)
     excluded_categories: tuple[str, ...] = ()  # e.g. 未纳入低保范围: not for people already on dibao
@@ -390,6 +394,8 @@ class Measure(BaseModel):
             raise ValueError("economic_check_waived_for: pointless when economic_check is not_required")
         if self.others_eligible and not self.eligible_categories:
             raise ValueError("others_eligible: only meaningful with eligible_categories")
+        if self.standard_linked and self.effective_to is not None:
+            raise ValueError("effective_to: a standard-linked measure is in force until replaced")
         return self
 
     def in_force(self, on: date) -> bool:
@@ -484,9 +490,9 @@ class PolicyPack(BaseModel):
         measures: dict[str, Measure] = {}
         for mid, m in self.measures.items():
             start = m.effective_from or self.effective_from
-            end = m.effective_to if m.effective_to is not None else self.effective_to
+            end = m.effective_to if m.effective_to is not None or m.standard_linked else self.effective_to
             if start < self.effective_from or (
-                self.effective_to is not None and (end is None or end > self.effective_to)
+                not m.standard_linked and self.effective_to is not None and (end is None or end > self.effective_to)
             ):
                 raise ValueError(
                     f"measures.{mid}: window {start}..{end} lies outside the pack window "

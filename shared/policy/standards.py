@@ -41,6 +41,11 @@ STANDARD_FIGURES = frozenset({
     "orphan_dispersed_monthly_fen",      # 社会散居孤儿津贴
     "full_care_standard_min_ratio_of_minimum_wage",  # 照料护理标准 (seed 004)
     "care_full_monthly_fen", "care_partial_monthly_fen", "care_self_monthly_fen",  # 照料护理 levels, where set
+    # 临时救助标准, the fourth of seed 002's 「“四项”社会救助保障标准」, tied to the dibao standard
+    # (「临时救助标准与城乡低保标准挂钩机制」): multiples of the city monthly standard
+    "temporary_assistance_individual_multiple",
+    "temporary_assistance_emergency_household_multiple",
+    "temporary_assistance_expenditure_household_multiple",
 })
 
 
