@@ -35,7 +35,7 @@ from temporalio.client import Client
 from deploy.embedded import EmbeddedStack
 from shared.auth import Role, issue_token
 from shared.config import get_settings
-from tests.support import StackClient, household, national_id, wait_for
+from tests.support import StackClient, household, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -83,7 +83,7 @@ class World:
         return {"case_id": self.case_id, "household_id": self.household_id, "township_code": TOWNSHIP,
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
                 "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
-                "cycle_id": self.cycle_id, "region_prefix": OWN}
+                "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104"}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
@@ -114,6 +114,7 @@ EXPECT: dict[str, Probe] = {
     "POST /api/cases/{case_id}/replay": Probe("object", body=lambda w, r: {"mode": "retry", "reason": "probe"}),
     "GET /api/admin/dlq": Probe("object"),
     "POST /api/admin/dlq/{seq}/redeliver": Probe("object", body=_reason),
+    "POST /api/admin/dlq/{seq}/approve": Probe("object", body=_reason),
     "GET /api/admin/audit": Probe("list", query=lambda w: {"case_id": w.case_id}),
     "GET /api/admin/bus": Probe("object"),  # province-wide admins only
     "GET /api/admin/alerts": Probe("object"),
@@ -148,6 +149,9 @@ EXPECT: dict[str, Probe] = {
     "PUT /api/committees/{county_code}/members/{member_id}": Probe("object", body=lambda w, r: {
         "name": "intruder", "department": "民政", "chair": True}),
     "GET /api/committees/{county_code}": Probe("object"),
+    "PUT /api/officials/{subject}": Probe("object", body=lambda w, r: {
+        "person_id": w.pid, "name": "intruder", "roles": ["county_approver"], "jurisdiction": r or FOREIGN}),
+    "GET /api/officials/{subject}": Probe("object"),
     # verification
     "GET /api/reference-data": Probe("list"),
     "PUT /api/reference-data/{source}/{person_id}": Probe("object", body=lambda w, r: {"employments": [
@@ -174,6 +178,7 @@ EXPECT: dict[str, Probe] = {
     "POST /api/batches/{batch_id}/cancel": Probe("object", body=_reason),
     "POST /api/batches/{batch_id}/pause": Probe("object", body=_reason),
     "POST /api/batches/{batch_id}/resume": Probe("object", body=_reason),
+    "POST /api/batches/{batch_id}/approve": Probe("object", body=_reason),  # four eyes (a second finance official)
 }
 
 
@@ -379,7 +384,9 @@ async def test_the_owner_county_gets_its_own_objects(stack: EmbeddedStack, clien
     # and the foreign county's decision on the waiting case was refused by the workflow's validator itself
     async with httpx.AsyncClient(timeout=30) as http:
         r = await http.post(f"{direct}/api/cases/{world.case_id}/decisions",
-                            headers=bearer(Role.county_approver, FOREIGN, person_id=national_id(FOREIGN)),
+                            headers={"Authorization": "Bearer " + official_token(  # registered: it may decide
+                                f"matrix-county-{uuid.uuid4().hex[:6]}", Role.county_approver, region=FOREIGN,
+                                person_id=national_id(FOREIGN))},
                             json={"decision": "approve", "amount_fen": 195000})
     assert r.status_code == 409 and "outside jurisdiction" in r.json()["detail"], r.text
     assert json.dumps(world.snapshot["case"]["stage"]) == '"awaiting_approval"'
