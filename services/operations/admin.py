@@ -230,11 +230,14 @@ async def redeliver(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], body: 
     original = (msg.headers or {}).get("Doudi-Original-Subject")
     if not original or not original.startswith("doudi.events."):
         raise HTTPException(409, f"dead letter {seq} has no inbound subject to return to")
-    # the administrator corrected the masked view: a masked ID left as it was is the original's ID
-    data = (json.dumps(dlq_store.unmask(msg.data, body.corrected), ensure_ascii=False).encode()
-            if body.corrected is not None else msg.data)
-    corrected = data if body.corrected is not None else None
-    changed, fields = dlq_store.changes(msg.data, corrected), dlq_store.changed_fields(msg.data, corrected)
+    try:
+        # the administrator corrected the masked view: a masked ID left as it was is the original's ID
+        data = (json.dumps(dlq_store.unmask(msg.data, body.corrected), ensure_ascii=False).encode()
+                if body.corrected is not None else msg.data)
+        corrected = data if body.corrected is not None else None
+        changed, fields = dlq_store.changes(msg.data, corrected), dlq_store.changed_fields(msg.data, corrected)
+    except RecursionError:
+        raise HTTPException(422, "corrected: nested too deeply for an event") from None
     codec = rt.temporal.data_converter.payload_codec
     sealed_body = await dlq_store.seal(codec, data)
     async with rt.pool.acquire() as conn:
