@@ -107,7 +107,7 @@ def data_strategy(name: str) -> st.SearchStrategy[dict[str, Any]]:
         "disaster.affected": {"person_id": pid, "region_code": reg, "disaster_id": short_id, "occurred_on": any_date},
         "price.linkage_triggered": {
             "region_code": st.one_of(st.sampled_from(FUZZ_PREFECTURES), region_code),
-            "month": year_month, "subsidy_fen_per_person": fen},
+            "month": year_month, "price_index_rise_permille": st.just(35), "subsidy_fen_per_person": fen},
     }[name]
     extra = st.dictionaries(st.from_regex(r"\Ax_[a-z]{1,8}\Z"), st.one_of(st.integers(), ce_text, st.none()),
                             max_size=2)
