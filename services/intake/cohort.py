@@ -37,7 +37,12 @@ from shared.auth import Principal, Role, current_principal
 from shared.contracts.events import InboundEvent, PriceLinkageTriggered
 from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Poison
 from shared.policy import load_library
-from workflows.batch_subsidy.inputs import BatchRequest, batch_id_for, price_linkage_amount, price_linkage_occasion
+from workflows.batch_subsidy.inputs import (
+    BatchRequest,
+    batch_id_for,
+    price_linkage_amount,
+    price_linkage_occasion,
+)
 from workflows.batch_subsidy.starter import start_batch
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from shared.contracts.activities import (
     EventCheckResult,
 )
 from shared.infra.db import unit_of_work
-from shared.policy import PolicyLibrary, load_library
+from shared.policy import PolicyLibrary, load_library, standards
 
 SCHEMA = "verification"
 tracer = trace.get_tracer("doudi.verification")
@@ -64,7 +64,10 @@ def resolve_standard(library: PolicyLibrary, req: EconomicCheckRequest) -> rules
     area: Literal["urban", "rural"] = "urban" if req.urban else "rural"
     name = STANDARD_FIGURE[area]
     fig = library.parameter(name, req.region_code, req.business_date)
-    pack = library.pack_for(req.region_code, req.business_date)
+    # the standard is in force until replaced: name the region of the pack that set it, not whichever
+    # pack happens to be in force on the date (Ningxia's 650 yuan in 2024, under the national pack)
+    entry = standards.entry(library, name, req.region_code, req.business_date)
+    pack = entry.pack if entry is not None else library.pack_for(req.region_code, req.business_date)
     value = fig.value if fig is not None and isinstance(fig.value, int) and not isinstance(fig.value, bool) else None
     return rules.Standard(figure=name, monthly_fen=value, area=area, region_code=req.region_code,
                           on=req.business_date.isoformat(),

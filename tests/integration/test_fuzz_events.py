@@ -47,8 +47,8 @@ from shared.contracts.events import (
 from shared.contracts.identity import id_check_character
 from shared.contracts.money import MAX_FEN
 from shared.infra.bus import STREAM_DLQ
-from tests.support import StackClient
 from shared.policy import load_library
+from tests.support import StackClient
 from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_amount, price_linkage_occasion
 
 pytestmark = pytest.mark.stack

@@ -333,7 +333,9 @@ def test_the_standard_comes_from_the_pack_in_force_on_the_business_date():
     assert urban.citation.startswith("002_c6f97725f515410c.txt")
     rural = resolve_standard(lib, request("640122", urban=False))
     assert (rural.figure, rural.monthly_fen) == ("dibao_rural_monthly_fen", 46000)
-    assert resolve_standard(lib, request(on=date(2024, 3, 1))).monthly_fen is None    # Ningxia pack expired
+    # the 20 measures end 2023-12-31, the 650-yuan standard they raised does not (in force until replaced)
+    after = resolve_standard(lib, request(on=date(2024, 3, 1)))
+    assert (after.monthly_fen, after.region_name) == (65000, "Ningxia")
     assert resolve_standard(lib, request("660101")).monthly_fen is None               # XPCC: set by the division
 
 

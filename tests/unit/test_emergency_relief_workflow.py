@@ -30,8 +30,8 @@ from workflows.emergency_relief.inputs import (
     IneligibleResolution,
 )
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
-from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_matter.limits import authority_limits_activity
+from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.policy import EvaluateEntitlement, service_levels
 from workflows.staged_aid.workflow import StagedAidWorkflow
 

@@ -33,13 +33,15 @@ stack = EmbeddedStack(Path(sys.argv[1]))
 sys.stdin.readline()  # every process waits at the same line, then all create at once
 stack.prepare_secrets()
 keys, current = load_keys(None, stack.data_dir)
-print(hashlib.sha256(keys[current]).hexdigest(), hashlib.sha256(stack.postgres_password.encode()).hexdigest())
+print(hashlib.sha256(keys[current]).hexdigest(), hashlib.sha256(stack.postgres_password.encode()).hexdigest(),
+      hashlib.sha256((stack.data_dir / "assertion-signing-key").read_bytes()).hexdigest())
 """
 
 
 def test_secrets_are_created_once_when_many_supervisors_start_at_once(tmp_path: Path):
     """The fresh-clone race (`FileNotFoundError: .data/codec-keys.tmp`): 12 processes create the data
-    folder's secrets at the same moment; every one succeeds and all read one key and one password."""
+    folder's secrets at the same moment; every one succeeds and all read one codec key, one signing key
+    and one password."""
     env = {k: v for k, v in os.environ.items() if k != "DOUDI_CODEC_KEYS"}
     data = tmp_path / "data"
     procs = [subprocess.Popen([sys.executable, "-c", PREPARE, str(data)], cwd=REPO, env=env, stdin=subprocess.PIPE,
@@ -49,7 +51,8 @@ def test_secrets_are_created_once_when_many_supervisors_start_at_once(tmp_path: 
     outputs = [p.communicate("go\n", timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 12, [err[-2000:] for _, err in outputs]
     assert len({out.strip() for out, _ in outputs}) == 1
-    assert sorted(f.name for f in data.iterdir()) == [KEYS_FILE, "postgres-password"]  # no temporary left over
+    # no temporary left over: the principal-signing key, the codec key and the password, once each
+    assert sorted(f.name for f in data.iterdir()) == ["assertion-signing-key", KEYS_FILE, "postgres-password"]
     for f in data.iterdir():
         assert f.stat().st_mode & 0o777 == 0o600
 
