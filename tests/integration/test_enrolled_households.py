@@ -211,7 +211,9 @@ async def test_an_employment_income_change_opens_an_off_cycle_review_and_the_gra
     stages = [t["stage"] for t in case["timeline"] if t["stage"]]  # (payments have no stage)
     assert stages[:4] == ["opened", "review_opened", "review_gradual_exit", "period_paid"], stages
     gradual = next(t for t in case["timeline"] if t["stage"] == "review_gradual_exit")
-    assert "6 months of gradual exit at 105000 fen/month" in gradual["note"]  # Ningxia: 6-18 months (seed 002)
+    # Ningxia 「不少于6个月、不超过18个月」 (seed 002) by the household's situation; the national pack's
+    # local-practice step: 6 months + 6 per special member; the 2010 child is a minor: 6 + 6 x 1 = 12
+    assert "12 months of gradual exit at 105000 fen/month" in gradual["note"]
     # paid for 2022-10 at the level by its case (the months of the gradual exit; the exit itself then
     # waits while Ningxia's epidemic flag is in force, seed 002: time-skipping tests show the rest)
     rows = await client.ledger(idempotency_key=f"dibao:{hh['household_id']}:2022-10")
