@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from shared.contracts.money import Fen
+from shared.contracts.money import MAX_RESERVE_TARGET_FEN, Fen
 
 # A movement of money: a whole number of fen, positive, and within what a bigint ledger holds with room.
 PositiveFen = Annotated[StrictInt, Field(gt=0, le=10**13, description="amount in fen (1 yuan = 100 fen), > 0")]
-ConfigFen = Annotated[Fen, Field(le=10**13)]
+# A reserve's threshold and target: the county's approved size of the reserve, within the contract's maximum.
+ConfigFen = Annotated[Fen, Field(le=MAX_RESERVE_TARGET_FEN)]
 
 TOWNSHIP_CODE_PATTERN = r"^[0-9]{6}([0-9]{3})?$"
 
@@ -25,7 +26,9 @@ class ReserveConfigIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold_fen: ConfigFen = Field(description="below this balance the township asks the county to replenish")
-    target_fen: ConfigFen = Field(description="a replenishment brings the balance back to this (plus waiting payments)")
+    target_fen: ConfigFen = Field(description="the county's approved size of the reserve: a replenishment brings the "
+                                          "balance back to this (plus waiting payments); a direct funding may "
+                                          "bring it up to this and no further")
 
     @model_validator(mode="after")
     def _target_not_below_threshold(self) -> ReserveConfigIn:
@@ -35,7 +38,9 @@ class ReserveConfigIn(BaseModel):
 
 
 class ReserveCreditIn(BaseModel):
-    """Finance funds a reserve (``POST /api/reserves/{code}/credits``); idempotent by ``idempotency_key``."""
+    """Finance funds a reserve (``POST /api/reserves/{code}/credits``); idempotent by ``idempotency_key``.
+    The credit stands on the reserve's approved size: the balance after it may not exceed ``target_fen``
+    (above that, a replenishment request, which the county approves)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -12,6 +12,10 @@ Rules (one place; the ledger's ``disburse``, the HTTP routes and the tests all g
   ``balance = sum(reserve_credit) - sum(disbursement)`` on the account ``township-reserve:<code>``.
 * A payment the balance cannot cover waits (``reserve_waits``): nothing reaches the ledger, and the
   township's one open replenishment request asks for what it needs (``replenishment_need``).
+* Every credit stands on an approved amount: a direct funding by finance only up to the reserve's
+  configured ``target_fen`` (the county's approved size of the reserve, bounded by the contract's
+  ``MAX_RESERVE_TARGET_FEN``), anything more through a replenishment request the county approves (never
+  above what the township asked for).
 * A credit (finance funding, or the county approving a request) signals ``reserve_available`` to every
   waiting case's workflow once it has committed; the workflow retries ``payment.disburse`` with the
   same idempotency key.
@@ -87,6 +91,20 @@ class CreditConflict(Exception):
     """The same credit key was used for a different credit."""
 
 
+class CreditAboveTarget(Exception):
+    """A direct funding would take the balance above the reserve's approved size (its target): money
+    beyond it goes in only through a replenishment request the county approves."""
+
+    def __init__(self, reserve: Reserve, amount_fen: int):
+        room = max(reserve.target_fen - reserve.balance_fen, 0)
+        super().__init__(
+            f"直接拨付后余额 {reserve.balance_fen + amount_fen} 分将超过备用金核定额度 {reserve.target_fen} 分"
+            f"（最多可拨 {room} 分）；超出部分请通过补充申请，由县级财政部门审批 / amount_fen: a direct funding "
+            f"of {amount_fen} fen would take the balance of reserve {reserve.township_code} to "
+            f"{reserve.balance_fen + amount_fen} fen, above its approved size (target_fen {reserve.target_fen} "
+            f"fen; at most {room} fen now): use a replenishment request, which the county approves")
+
+
 # -- pure rules ------------------------------------------------------------------------------------
 
 def is_reserve_code(code: str) -> bool:
@@ -119,6 +137,12 @@ def replenishment_need(*, balance_fen: int, threshold_fen: int, target_fen: int,
     if balance_fen >= threshold_fen and shortfall <= 0:
         return 0
     return max(target_fen - balance_fen + waiting_fen, shortfall, 0)
+
+
+def within_target(*, balance_fen: int, amount_fen: int, target_fen: int) -> bool:
+    """A direct funding stands on the reserve's approved size: it may bring the balance up to the target
+    the county configured, never above (more is a replenishment request, approved by the county)."""
+    return balance_fen + amount_fen <= target_fen
 
 
 def credit_entry_id(idempotency_key: str) -> str:
@@ -239,6 +263,10 @@ async def debit(conn: asyncpg.Connection, reserve: Reserve, *, idempotency_key: 
         " WHERE township_code = $1 RETURNING balance_fen", reserve.township_code, amount_fen)
     await drop_wait(conn, idempotency_key)
     return await sync_replenishment(conn, reserve)
+
+
+async def credited_before(conn: asyncpg.Connection, idempotency_key: str) -> bool:
+    return await conn.fetchval("SELECT 1 FROM ledger WHERE idempotency_key = $1", idempotency_key) is not None
 
 
 async def credit(conn: asyncpg.Connection, reserve: Reserve, *, idempotency_key: str, amount_fen: int,
@@ -367,14 +395,19 @@ class ReserveService:
         return ReserveConfigOut(created=created, reserve=view)
 
     async def fund(self, code: str, body: ReserveCreditIn, principal: Principal) -> ReserveCreditOut:
-        """Finance puts money into the reserve (idempotent by the caller's key), then every waiting
-        case is told."""
+        """Finance puts money into the reserve (idempotent by the caller's key), up to the reserve's
+        approved size (``CreditAboveTarget`` beyond it), then every waiting case is told."""
+        key = funding_key(body.idempotency_key)
         async with unit_of_work(self._pool) as conn:
             locked = await lock_reserve(conn, code, create=False)
             if locked is None:
                 raise ReserveNotFound(code)
             reserve, _ = locked
-            row, duplicate = await credit(conn, reserve, idempotency_key=funding_key(body.idempotency_key),
+            # a repeat of a credit already made is answered as before (``credit`` checks it is the same)
+            if not await credited_before(conn, key) and not within_target(
+                    balance_fen=reserve.balance_fen, amount_fen=body.amount_fen, target_fen=reserve.target_fen):
+                raise CreditAboveTarget(reserve, body.amount_fen)
+            row, duplicate = await credit(conn, reserve, idempotency_key=key,
                                           amount_fen=body.amount_fen, reference=None, note=body.reason,
                                           recorded_by=principal.subject)
             if not duplicate:

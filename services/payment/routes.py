@@ -24,6 +24,7 @@ from services.payment.models import (
     ReserveList,
 )
 from services.payment.reserves import (
+    CreditAboveTarget,
     CreditConflict,
     ReplenishmentNotFound,
     ReplenishmentNotOpen,
@@ -68,7 +69,7 @@ def _answers() -> Iterator[None]:
     except (ReserveNotFound, ReplenishmentNotFound) as exc:
         kind = "reserve" if isinstance(exc, ReserveNotFound) else "replenishment request"
         raise HTTPException(404, f"no {kind} {exc.args[0]}") from None
-    except (ReplenishmentNotOpen, CreditConflict) as exc:
+    except (ReplenishmentNotOpen, CreditConflict, CreditAboveTarget) as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -94,7 +95,8 @@ async def configure_reserve(township_code: TownshipCode, body: ReserveConfigIn, 
 
 
 @router.post("/{township_code}/credits", response_model=ReserveCreditOut,
-             summary="Fund a reserve (idempotent by idempotency_key); waiting payments are signalled")
+             summary="Fund a reserve up to its approved size (target_fen; above it 409: a replenishment "
+                     "request); idempotent by idempotency_key; waiting payments are signalled")
 async def credit_reserve(township_code: TownshipCode, body: ReserveCreditIn, principal: Finance,
                          service: Service) -> ReserveCreditOut:
     _may_change(principal, township_code)

@@ -270,7 +270,8 @@ async def application_emergency_township(row: Row, client: StackClient, stack: E
     """Under the township's limit the township approves and pays at once from its reserve (先行救助)."""
     township = f"{row.region}{uuid.uuid4().int % 900 + 100:03d}"
     finance = bearer("finance", region=row.region)
-    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": 0}, headers=finance)
+    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": 1_000_000},
+                              headers=finance)   # the approved size the funding below stands on
     assert r.status_code in (200, 201), r.text
     r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
         "amount_fen": 1_000_000, "idempotency_key": f"conf-{township}", "reason": "initial allocation"})

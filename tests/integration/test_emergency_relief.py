@@ -32,8 +32,8 @@ def new_township() -> str:
 
 async def fund_reserve(client: StackClient, township: str, amount_fen: int) -> None:
     finance = bearer("finance", region=URUMQI)
-    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": 0},
-                              headers=finance)
+    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": amount_fen},
+                              headers=finance)   # the approved size the funding stands on
     assert r.status_code in (200, 201), r.text
     r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
         "amount_fen": amount_fen, "idempotency_key": f"initial-{township}", "reason": "initial allocation"})

@@ -98,14 +98,19 @@ async def open_requests(pool: asyncpg.Pool, township: str) -> list[asyncpg.Recor
 async def test_fifty_concurrent_payments_on_a_reserve_for_thirty_then_the_county_replenishes(
         pool: asyncpg.Pool, payment_http: httpx.AsyncClient, client: StackClient):
     township = URUMQI_TIANSHAN + "001"
+    # the county approves a reserve of 30 payments for the quarter's allocation (a funding stands on it) ...
     r = await payment_http.put(f"/api/reserves/{township}", headers=FINANCE,
-                               json={"threshold_fen": 900_000, "target_fen": 1_800_000})
+                               json={"threshold_fen": 0, "target_fen": 30 * AMOUNT})
     assert r.status_code == 200, r.text
     assert r.json()["created"] is True
     r = await payment_http.post(f"/api/reserves/{township}/credits", headers=FINANCE, json={
         "amount_fen": 30 * AMOUNT, "idempotency_key": f"alloc-{township}", "reason": "2022 Q3 allocation"})
     assert r.status_code == 200, r.text
     assert r.json()["reserve"]["balance_fen"] == 30 * AMOUNT
+    # ... and then when it asks for more, and the size replenishments bring it back to
+    r = await payment_http.put(f"/api/reserves/{township}", headers=FINANCE,
+                               json={"threshold_fen": 900_000, "target_fen": 1_800_000})
+    assert r.status_code == 200 and r.json()["reserve"]["open_request"] is None, r.text
 
     # 50 payments at once, each on its own connection: the row lock lets exactly 30 through
     requests = [payment(township) for _ in range(50)]
@@ -227,6 +232,14 @@ async def test_an_unconfigured_reserve_waits_asks_for_the_shortfall_and_a_credit
     [same] = await open_requests(pool, township)
     assert same["amount_fen"] == AMOUNT + 120_000
 
+    # a direct funding stands on the reserve's approved size: target 0 admits none
+    r = await payment_http.post(f"/api/reserves/{township}/credits", headers=FINANCE, json={
+        "amount_fen": 200_000, "idempotency_key": f"fund-{township}", "reason": "emergency top-up"})
+    assert r.status_code == 409 and "target_fen" in r.text and "补充申请" in r.text, r.text
+    r = await payment_http.put(f"/api/reserves/{township}", headers=FINANCE,
+                               json={"threshold_fen": 0, "target_fen": 200_000})
+    assert r.status_code == 200, r.text
+
     # finance funds the reserve directly: the waits are signalled after the commit
     r = await payment_http.post(f"/api/reserves/{township}/credits", headers=FINANCE, json={
         "amount_fen": 200_000, "idempotency_key": f"fund-{township}", "reason": "emergency top-up"})
@@ -254,7 +267,8 @@ async def test_an_unconfigured_reserve_waits_asks_for_the_shortfall_and_a_credit
         wait = await conn.fetchrow("SELECT * FROM reserve_waits WHERE idempotency_key = $1", second.idempotency_key)
     assert wait["signalled_at"] is None
     [request] = await open_requests(pool, township)
-    assert request["amount_fen"] == 120_000 - 20_000
+    # back to the target and the waiting payment: 200,000 - (200,000 - 180,000) + 120,000
+    assert request["amount_fen"] == 200_000 - 20_000 + 120_000
     assert again.replenishment_request_id == request["request_id"]
 
     # the county grants less than asked: credited, and the township asks again for the rest
@@ -263,7 +277,8 @@ async def test_an_unconfigured_reserve_waits_asks_for_the_shortfall_and_a_credit
     assert r.status_code == 200, r.text
     assert r.json()["request"]["approved_amount_fen"] == 50_000
     [rest] = await open_requests(pool, township)
-    assert rest["request_id"] != request["request_id"] and rest["amount_fen"] == 50_000
+    # balance 20,000 + 50,000 = 70,000: 200,000 - 70,000 + 120,000
+    assert rest["request_id"] != request["request_id"] and rest["amount_fen"] == 250_000
     r = await payment_http.post(f"/api/reserves/{township}/replenishments/{rest['request_id']}/decision",
                                 headers=COUNTY_APPROVER, json={"approve": False, "reason": "budget spent"})
     assert r.status_code == 200 and r.json()["request"]["status"] == "rejected"
@@ -286,10 +301,10 @@ async def test_reserve_routes_check_role_jurisdiction_and_bodies(payment_http: h
     township = URUMQI_TIANSHAN + "003"
     credit = {"amount_fen": 100_000, "idempotency_key": f"k-{township}", "reason": "allocation"}
     r = await payment_http.put(f"/api/reserves/{township}", headers=FINANCE,
-                               json={"threshold_fen": 0, "target_fen": 0})
+                               json={"threshold_fen": 0, "target_fen": 100_000})
     assert r.status_code == 200 and r.json()["created"] is True
     r = await payment_http.put(f"/api/reserves/{township}", headers=FINANCE,
-                               json={"threshold_fen": 0, "target_fen": 0})
+                               json={"threshold_fen": 0, "target_fen": 100_000})
     assert r.status_code == 200 and r.json()["created"] is False   # idempotent
 
     r = await payment_http.post(f"/api/reserves/{township}/credits", json=credit)
