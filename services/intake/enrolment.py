@@ -35,7 +35,7 @@ from shared.contracts import activities as act
 from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_many_to_outbox
 from shared.policy import load_library, standards
-from shared.policy.benefit import WorkPlace
+from shared.policy.benefit import BenefitHousehold, WorkPlace, level_terms, monthly_benefit, needs_full_computation
 from workflows.renewal.inputs import (
     PATHWAY,
     EnrolmentApplication,
@@ -138,14 +138,20 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
         raise LookupError(f"household {s.household_id} is not in the registry")
     # the standard the case's level is priced at: that of the review that set it (提标 reprices from there)
     priced = priced_standard(s.region_code, urban, s.kind, s.priced_at or s.paid_through or s.enrolled_from)
+    # ... and the facts it was computed from (a case of an older worker sends none: the registry's, as
+    # the review saw them)
+    facts = s.facts or await registry_facts(conn, s.household_id, kind=s.kind, person_id=s.person_id,
+                                            period=s.priced_at or s.paid_through or s.enrolled_from,
+                                            rigid_fen=s.monthly_rigid_expenditure_fen, single_person=s.single_person)
     await conn.execute(
         """
         INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, status, level_fen, cadence,
                                 rural_quarterly, next_review, paid_through, reviewed_version, managed_by,
                                 review_case_id, enrolled_from, source, monthly_rigid_expenditure_fen, single_person,
-                                standard_fen, standard_version, standard_from)
+                                standard_fen, standard_version, standard_from, benefit_facts, persons, income_fen,
+                                special_members, remote, working_at_home, priced_in_python)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application', $16, $17,
-                $18, $19, $20)
+                $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
         ON CONFLICT (household_id) DO UPDATE SET
             -- a household enrolled again after its benefit ended starts a new enrolment
             enrolment_id = CASE WHEN enrolments.status = 'terminated' THEN EXCLUDED.enrolment_id
@@ -161,14 +167,40 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
             review_case_id = EXCLUDED.review_case_id, single_person = EXCLUDED.single_person,
             monthly_rigid_expenditure_fen = EXCLUDED.monthly_rigid_expenditure_fen,
             standard_fen = EXCLUDED.standard_fen, standard_version = EXCLUDED.standard_version,
-            standard_from = EXCLUDED.standard_from, updated_at = now()
+            standard_from = EXCLUDED.standard_from, benefit_facts = EXCLUDED.benefit_facts,
+            persons = EXCLUDED.persons, income_fen = EXCLUDED.income_fen, special_members = EXCLUDED.special_members,
+            remote = EXCLUDED.remote, working_at_home = EXCLUDED.working_at_home,
+            priced_in_python = EXCLUDED.priced_in_python, updated_at = now()
         """,
         s.household_id, s.case_id, s.person_id, s.region_code, s.kind, s.status, s.level_fen, s.cadence,
         s.rural_quarterly, s.next_review, s.paid_through, version, s.managed_by,
         s.case_id if s.managed_by == "case" and s.status != "terminated" else None, s.enrolled_from,
         s.monthly_rigid_expenditure_fen, s.single_person, priced.fen if priced else None,
-        priced.version if priced else None, priced.effective_from if priced else None)
+        priced.version if priced else None, priced.effective_from if priced else None, *facts_columns(facts))
     return True
+
+
+def facts_columns(facts: BenefitHousehold | None) -> tuple[Any, ...]:
+    """The roster's columns for the facts a level was computed from (migration 009): the facts as JSON,
+    and the coefficients of a plain household's level that the cycle's 提标 SQL reads."""
+    if facts is None:
+        return (None,) * 7
+    return (facts.model_dump(mode="json"), facts.size, facts.monthly_income_fen, facts.special_members, facts.remote,
+            facts.working_members - len(facts.work_places), needs_full_computation(facts))
+
+
+async def registry_facts(conn: asyncpg.Connection, household_id: str, *, kind: str, person_id: str | None,
+                         period: str, rigid_fen: int, single_person: bool) -> BenefitHousehold | None:
+    """The benefit facts of a household as the registry has them for ``period`` (a review's view)."""
+    h = await conn.fetchrow("SELECT * FROM households WHERE household_id = $1", household_id)
+    members = (await _members(conn, [household_id])).get(household_id, [])
+    if h is None or not members:
+        return None
+    return household_from_registry(
+        members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
+        extreme_poverty=kind == "extreme_poverty", on=date.fromisoformat(period + "-01"), remote=h["remote"],
+        categories=list(h["categories"] or []), applicant=person_id).model_copy(update={
+            "monthly_rigid_expenditure_fen": rigid_fen, "single_person": single_person}).benefit_facts()
 
 
 async def _members(conn: asyncpg.Connection, household_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -345,10 +377,12 @@ SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM ins
 STANDARDS_WINDOW_BACK, STANDARDS_WINDOW_AHEAD = 35, 2  # months before / after the cycle's period covered
 
 
-def _standards_table(regions: list[str], period: str) -> list[tuple[str, bool, str, str, int, str, date]]:
+def _standards_table(regions: list[str], period: str) -> list[tuple[Any, ...]]:
     """Per region code, urban/rural, kind and month (the cycle's period, three years back, the rest of a
-    quarter paid in advance): the per-person monthly amount of the standard in force and its register
-    entry. A few thousand policy look-ups instead of one per household and month."""
+    quarter paid in advance): the price table of a level (shared/policy/benefit.py ``level_terms``: the
+    standard, the per-person support, the add-ons and the employment-cost deduction per person, each
+    rounded as monthly_benefit rounds it) and the register entry it is priced at. A few thousand policy
+    look-ups instead of one per household and month."""
     lib = load_library()
     out = []
     months = [add_months(period, k) for k in range(-STANDARDS_WINDOW_BACK, STANDARDS_WINDOW_AHEAD + 1)]
@@ -356,11 +390,39 @@ def _standards_table(regions: list[str], period: str) -> list[tuple[str, bool, s
         for urban in (True, False):
             for kind in ("dibao", "extreme_poverty"):
                 for m in months:
-                    pp = standards.per_person(lib, r, date.fromisoformat(m + "-01"), urban=urban,
-                                              extreme_poverty=kind == "extreme_poverty")
-                    if pp is not None:
-                        out.append((r, urban, kind, m, pp.fen, pp.version, pp.effective_from))
+                    on = date.fromisoformat(m + "-01")
+                    pp = standards.per_person(lib, r, on, urban=urban, extreme_poverty=kind == "extreme_poverty")
+                    terms = level_terms(lib, r, on, urban=urban, extreme_poverty=kind == "extreme_poverty")
+                    if pp is not None and terms is not None:
+                        out.append((r, urban, kind, m, pp.fen, pp.version, pp.effective_from, terms.standard_fen,
+                                    terms.remote_pp_fen, terms.special_pp_fen, terms.employment_pp_fen,
+                                    terms.rigid_deducted))
     return out
+
+
+STANDARDS_COLUMNS = ("region_code text, urban boolean, kind text, period text, per_person_fen bigint, version text,"
+                     " effective date, std_fen bigint, remote_pp bigint, special_pp bigint, emp_pp bigint,"
+                     " rigid boolean")
+
+
+def level_sql(f: str, s: str) -> str:
+    """The level of a plain household (facts ``f``: persons, income_fen, rigid_fen, working_at_home, remote,
+    special_members, kind) at a price row ``s`` of ``cycle_standards``: shared/policy/benefit.py
+    ``monthly_benefit`` term by term, so 提标 gives the level a review would (not a linear shift of the old
+    one: the add-ons and the employment-cost deduction scale with the standard).
+    - extreme poverty (seed 002 「按照城乡低保月标准1.3倍执行」): the per-person support x persons;
+    - dibao (seed 004 「根据差额发放低保金」): standard x persons - counted income, where the counted income is
+      the income less the rigid expenditure (where a pack deducts it) less 30 % of the standard per member
+      working at home (seed 001, never below zero); nothing when that is not positive; else plus the remote
+      add-on per member and the special-member add-on per special member (seed 004)."""
+    inc = f"({f}.income_fen - CASE WHEN {s}.rigid THEN least({f}.income_fen, {f}.rigid_fen) ELSE 0 END)"
+    ded = (f"(CASE WHEN {f}.working_at_home > 0 AND {s}.emp_pp IS NOT NULL"
+           f" THEN least({inc}, {s}.emp_pp * {f}.working_at_home) ELSE 0 END)")
+    gap = f"({s}.std_fen * {f}.persons - ({inc} - {ded}))"
+    return (f"(CASE WHEN {f}.kind = 'extreme_poverty' THEN {s}.per_person_fen * {f}.persons"
+            f" WHEN {gap} <= 0 THEN 0"
+            f" ELSE {gap} + CASE WHEN {f}.remote THEN {s}.remote_pp * {f}.persons ELSE 0 END"
+            f" + {s}.special_pp * {f}.special_members END)")
 
 
 # A roster row priced before the register existed: priced at the standard of its last paid month.
@@ -372,57 +434,138 @@ WHERE h.household_id = e.household_id AND starts_with(e.region_code, $1) AND e.s
   AND s.period = least(greatest(coalesce(e.paid_through, e.enrolled_from), $3), $2)
 """
 
-# Who is repriced, and the persons the standard counts (seed 004 「根据差额发放低保金」: the level is
-# standard x persons - counted income, so a raised standard raises it by the difference x persons; the
-# extreme-poverty support is multiple x standard per person, seed 002). Households a review case carries
-# reprice in their case (the case computes from the register at every review).
+# Who is repriced, and at what level: the facts the level was computed from (the roster's, as the review
+# saw them; a row written before the roster kept them: the registry's, as household_from_registry reads
+# it: members living in the period, minors and the elderly (18, 60) and the severely disabled or ill
+# special, employed members working at home or away) priced at the period's row of the price table.
+# Households a review case carries reprice in their case (workflows/renewal: behind
+# "renewal-standard-follows"); facts outside the price table are priced by monthly_benefit in Python.
 REPRICE_TARGETS_SQL = """
 CREATE TEMP TABLE cycle_repriced ON COMMIT DROP AS
-SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, h.urban, e.enrolled_from,
-       e.paid_through, e.level_fen AS old_level, e.standard_fen AS old_fen, e.standard_from AS old_from,
-       s.per_person_fen AS new_fen, s.version AS new_version, s.effective AS new_from,
-       CASE WHEN e.single_person THEN 1 ELSE coalesce(m.living, 0) END AS persons,
-       greatest(e.level_fen + (s.per_person_fen - e.standard_fen)
-                * CASE WHEN e.single_person THEN 1 ELSE coalesce(m.living, 0) END, 0) AS new_level
-FROM enrolments e JOIN households h USING (household_id)
-JOIN cycle_standards s ON s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind AND s.period = $2
-LEFT JOIN (SELECT household_id, count(*)::int AS living FROM members
-           WHERE deceased_on IS NULL OR deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD')
-           GROUP BY household_id) m USING (household_id)
-WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle'
-  AND e.standard_fen IS NOT NULL AND s.effective > e.standard_from
-"""
+WITH f AS (
+    SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind, h.urban, e.enrolled_from,
+           e.paid_through, e.level_fen AS old_level, e.standard_fen AS old_fen, e.standard_from AS old_from,
+           e.monthly_rigid_expenditure_fen AS rigid_fen, e.benefit_facts IS NOT NULL AS facts_kept,
+           CASE WHEN e.benefit_facts IS NOT NULL THEN e.persons WHEN e.single_person THEN 1
+                ELSE coalesce(m.living, 0) END AS persons,
+           coalesce(e.income_fen, h.monthly_income_fen) AS income_fen,
+           coalesce(e.special_members, m.special, 0) AS special_members,
+           coalesce(e.remote, h.remote) AS remote,
+           coalesce(e.working_at_home, m.working_at_home, 0) AS working_at_home,
+           coalesce(e.priced_in_python, e.single_person OR coalesce(m.away, 0) > 0
+                    OR (e.kind = 'extreme_poverty' AND (coalesce(m.full_care, 0) > 0
+                                                        OR h.categories @> '{orphan}'))) AS priced_in_python
+    FROM enrolments e JOIN households h USING (household_id)
+    LEFT JOIN (SELECT household_id, count(*)::int AS living,
+                      (count(*) FILTER (WHERE birth_date > $3::date OR birth_date <= $4::date
+                                        OR flags && '{severely_disabled,seriously_ill}'))::int AS special,
+                      (count(*) FILTER (WHERE flags @> '{employed}' AND work_region_code IS NULL))::int
+                          AS working_at_home,
+                      (count(*) FILTER (WHERE flags @> '{employed}' AND work_region_code IS NOT NULL))::int AS away,
+                      (count(*) FILTER (WHERE flags @> '{full_care}'))::int AS full_care
+               FROM members WHERE deceased_on IS NULL OR deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD')
+               GROUP BY household_id) m USING (household_id)
+    WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle'
+      AND e.standard_fen IS NOT NULL
+)
+SELECT f.*, s.per_person_fen AS new_fen, s.version AS new_version, s.effective AS new_from,
+       greatest(LEVEL, 0)::bigint AS new_level
+FROM f JOIN cycle_standards s ON s.region_code = f.region_code AND s.urban = f.urban AND s.kind = f.kind
+                             AND s.period = $2
+WHERE s.effective > f.old_from
+""".replace("LEVEL", level_sql("f", "s"))
 
-# Back-pay (补发): the months already paid (through paid_through) whose standard entry is newer than the
-# one the level was priced at, (new - old per person) x persons each, one row per household and standard
-# entry under its own key dibao-topup:<household>:<first month>:<standard-version> (derived from the
-# cause: a re-computation refuses in the ledger). Computed per group of households sharing region, area,
-# kind, old standard and paid months (a handful), then spread to the households: no row per month.
+# Back-pay (补发): for each month already paid (through paid_through) whose standard entry is newer than
+# the one the level was priced at, the exact level of that month (the month's price row) minus the level
+# paid; one row per household and standard entry under its own key
+# dibao-topup:<household>:<first month>:<standard-version> (derived from the cause: a re-computation
+# refuses in the ledger). The months are grouped per group of households sharing region, area, kind,
+# old entry and paid months, and per distinct price row (a handful), then spread to the households:
+# no row per household and month. Households priced in Python have theirs from reprice().
 BACK_PAY_SQL = """
 WITH newer AS (  -- only the months under an entry newer than the oldest one being replaced
     SELECT * FROM cycle_standards
     WHERE effective > (SELECT min(old_from) FROM cycle_repriced)
       AND period <= (SELECT max(paid_through) FROM cycle_repriced)
 ), grp AS (
-    SELECT DISTINCT region_code, urban, kind, old_fen, old_from, enrolled_from, paid_through FROM cycle_repriced
-    WHERE paid_through IS NOT NULL AND persons > 0
-), owed AS (
-    SELECT g.*, s.version, min(s.period) AS first_month, max(s.period) AS last_month, count(*)::int AS months,
-           sum(s.per_person_fen - g.old_fen) AS per_person_fen
+    SELECT DISTINCT region_code, urban, kind, old_from, enrolled_from, paid_through FROM cycle_repriced
+    WHERE paid_through IS NOT NULL AND persons > 0 AND NOT priced_in_python
+), spans AS (  -- the paid months of each group under each entry, per distinct price row
+    SELECT g.*, s.version, s.per_person_fen, s.std_fen, s.remote_pp, s.special_pp, s.emp_pp, s.rigid,
+           min(s.period) AS first_month, max(s.period) AS last_month, count(*)::int AS months
     FROM grp g JOIN newer s ON s.region_code = g.region_code AND s.urban = g.urban AND s.kind = g.kind
     WHERE s.period >= g.enrolled_from AND s.period <= g.paid_through AND s.effective > g.old_from
-      AND s.per_person_fen > g.old_fen
-    GROUP BY g.region_code, g.urban, g.kind, g.old_fen, g.old_from, g.enrolled_from, g.paid_through, s.version
+    GROUP BY g.region_code, g.urban, g.kind, g.old_from, g.enrolled_from, g.paid_through, s.version,
+             s.per_person_fen, s.std_fen, s.remote_pp, s.special_pp, s.emp_pp, s.rigid
+), owed AS (
+    SELECT t.household_id, p.version, min(p.first_month) AS first_month, max(p.last_month) AS last_month,
+           sum(p.months)::int AS months, sum((p.per_person_fen - t.old_fen) * p.months) AS per_person_fen,
+           sum((x.level - t.old_level) * p.months) AS amount_fen, max(x.level) AS new_level
+    FROM cycle_repriced t
+    JOIN spans p USING (region_code, urban, kind, old_from, enrolled_from, paid_through)
+    CROSS JOIN LATERAL (SELECT greatest(LEVEL, 0) AS level) x
+    WHERE t.persons > 0 AND NOT t.priced_in_python AND x.level > t.old_level
+    GROUP BY t.household_id, p.version
 )
 INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version, old_fen,
-                                per_person_fen, persons, amount_fen, idempotency_key, cycle_id)
-SELECT t.household_id, o.first_month, o.last_month, o.months, o.version, t.old_fen, o.per_person_fen, t.persons,
-       o.per_person_fen * t.persons,
-       'dibao-topup:' || t.household_id || ':' || o.first_month || ':' || o.version, $1
-FROM cycle_repriced t JOIN owed o USING (region_code, urban, kind, old_fen, old_from, enrolled_from, paid_through)
-WHERE t.persons > 0
+                                per_person_fen, persons, amount_fen, idempotency_key, cycle_id,
+                                old_level_fen, new_level_fen)
+SELECT o.household_id, o.first_month, o.last_month, o.months, o.version, t.old_fen, o.per_person_fen, t.persons,
+       o.amount_fen, 'dibao-topup:' || o.household_id || ':' || o.first_month || ':' || o.version, $1,
+       t.old_level, o.new_level
+FROM owed o JOIN cycle_repriced t USING (household_id)
 ON CONFLICT DO NOTHING
+""".replace("LEVEL", level_sql("t", "p"))
+
+PRICED_IN_PYTHON_SQL = """
+SELECT t.household_id, t.person_id, t.region_code, t.kind, t.urban, t.enrolled_from, t.paid_through, t.old_level,
+       t.old_fen, t.old_from, t.persons, t.facts_kept, e.benefit_facts, e.monthly_rigid_expenditure_fen,
+       e.single_person
+FROM cycle_repriced t JOIN enrolments e USING (household_id)
+WHERE t.priced_in_python
 """
+
+
+async def _price_in_python(conn: asyncpg.Connection, period: str, cycle_id: str) -> None:
+    """The households whose level the price table does not cover (单人保, a member working away at another
+    region's standard, care and orphan allowances): monthly_benefit itself, for the cycle's period and
+    for each paid month under a newer entry (back-pay), written set-based. Few households."""
+    lib = load_library()
+    levels: list[tuple[str, int]] = []
+    back: list[tuple[Any, ...]] = []
+    for r in await conn.fetch(PRICED_IN_PYTHON_SQL):
+        facts = (BenefitHousehold.model_validate(r["benefit_facts"]) if r["facts_kept"] else
+                 await registry_facts(conn, r["household_id"], kind=r["kind"], person_id=r["person_id"],
+                                      period=period, rigid_fen=r["monthly_rigid_expenditure_fen"],
+                                      single_person=r["single_person"]))
+        if facts is None:
+            continue
+
+        def level(month: str, f: BenefitHousehold = facts, region: str = r["region_code"]) -> int | None:
+            b = monthly_benefit(lib, region, date.fromisoformat(month + "-01"), f)
+            return None if not b.decidable else b.amount_fen if b.payable else 0
+
+        now = level(period)
+        levels.append((r["household_id"], r["old_level"] if now is None else now))
+        owed: dict[str, list[Any]] = {}  # version -> [first, last, months, per-person, amount, last level]
+        month = r["enrolled_from"]
+        while r["paid_through"] is not None and month <= r["paid_through"]:
+            pp = standards.per_person(lib, r["region_code"], date.fromisoformat(month + "-01"), urban=r["urban"],
+                                      extreme_poverty=r["kind"] == "extreme_poverty")
+            new = level(month) if pp is not None and pp.effective_from > r["old_from"] else None
+            if pp is not None and new is not None and new > r["old_level"]:
+                o = owed.setdefault(pp.version, [month, month, 0, 0, 0, new])
+                o[1], o[2], o[3], o[4], o[5] = month, o[2] + 1, o[3] + pp.fen - r["old_fen"], o[4] + new - r["old_level"], new
+            month = add_months(month, 1)
+        for version, (first, last, months, per_person, amount, new_level) in owed.items():
+            back.append((r["household_id"], first, last, months, version, r["old_fen"], per_person, r["persons"], amount,
+                         f"dibao-topup:{r['household_id']}:{first}:{version}", cycle_id, r["old_level"], new_level))
+    await conn.executemany("UPDATE cycle_repriced SET new_level = $2 WHERE household_id = $1", levels)
+    await conn.executemany(
+        "INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version, old_fen,"
+        " per_person_fen, persons, amount_fen, idempotency_key, cycle_id, old_level_fen, new_level_fen)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING", back)
+
 
 # The repriced level of a household whose registry changed is written now: its review case opens from
 # it. Everyone else's is written by the roll's one UPDATE of the roster (one row version per household
@@ -467,18 +610,25 @@ async def reprice(conn: asyncpg.Connection, region_prefix: str, period: str, cyc
                   regions: list[str]) -> int:
     """Reprice the households the cycle carries whose standard entry was replaced (提标), and record their
     back-pay; returns how many were repriced. Set-based: a handful of statements whatever the size."""
-    await conn.execute("CREATE TEMP TABLE cycle_standards (region_code text, urban boolean, kind text, period text,"
-                       " per_person_fen bigint, version text, effective date,"
+    await conn.execute(f"CREATE TEMP TABLE cycle_standards ({STANDARDS_COLUMNS},"
                        " PRIMARY KEY (region_code, urban, kind, period)) ON COMMIT DROP")
     await conn.copy_records_to_table("cycle_standards", records=_standards_table(regions, period))
     await conn.execute(PRICE_UNPRICED_SQL, region_prefix, add_months(period, STANDARDS_WINDOW_AHEAD),
                        add_months(period, -STANDARDS_WINDOW_BACK))
-    await conn.execute(REPRICE_TARGETS_SQL, region_prefix, period)
+    on = date.fromisoformat(period + "-01")
+    # a minor: born after this date; elderly: born on or before this one (household_from_registry's ages)
+    minor_after, elderly_by = _years_before(on, MINOR_UNDER), _years_before(on, ELDERLY_FROM)
+    await conn.execute(REPRICE_TARGETS_SQL, region_prefix, period, minor_after, elderly_by)
     await conn.execute("ANALYZE cycle_repriced")
     await conn.execute(BACK_PAY_SQL, cycle_id)
+    await _price_in_python(conn, period, cycle_id)
     await conn.execute(REPRICE_CHANGED_SQL)
     await conn.execute(REPRICED_REVIEWS_SQL, period, cycle_id)
     return await conn.fetchval("SELECT count(*)::int FROM cycle_repriced")
+
+
+def _years_before(on: date, years: int) -> date:
+    return on.replace(year=on.year - years)  # on is a month's first day: no 29 February
 
 
 def priced_standard(region_code: str, urban: bool, kind: str, period: str) -> standards.PerPerson | None:

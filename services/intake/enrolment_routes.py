@@ -155,14 +155,18 @@ async def _enrol(conn: asyncpg.Connection, line: ImportLine, level: int) -> bool
         on=date.fromisoformat(line.enrolled_from + "-01"), remote=line.household.remote,
         categories=[str(c) for c in line.household.categories])
     head = h.members[0].person_id
+    # the facts the level is computed from: a raised standard (提标) reprices them exactly
+    facts = h.model_copy(update={"monthly_rigid_expenditure_fen": line.monthly_rigid_expenditure_fen,
+                                 "single_person": line.single_person}).benefit_facts()
     created = await conn.fetchval(
         """
         INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
                                 rural_quarterly, next_review, paid_through, reviewed_version, enrolled_from,
                                 source, monthly_rigid_expenditure_fen, single_person,
-                                standard_fen, standard_version, standard_from)
+                                standard_fen, standard_version, standard_from, benefit_facts, persons, income_fen,
+                                special_members, remote, working_at_home, priced_in_python)
         SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import', $11, $12,
-               $13, $14, $15
+               $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
         FROM households WHERE household_id = $1
         ON CONFLICT (household_id) DO NOTHING RETURNING 1
         """,
@@ -170,7 +174,7 @@ async def _enrol(conn: asyncpg.Connection, line: ImportLine, level: int) -> bool
         line.kind, level, cadence_of(h), line.rural_quarterly,
         line.next_review or _first_review(line, cadence_of(h)), line.paid_through,
         line.enrolled_from, line.monthly_rigid_expenditure_fen, line.single_person,
-        *_priced(line))
+        *_priced(line), *enrolment.facts_columns(facts))
     return bool(created)
 
 
@@ -320,6 +324,7 @@ async def get_enrolment(
         reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id FROM enrolment_reviews"
                                    " WHERE household_id = $1 ORDER BY period, reviewed_at", household_id)
         back_pay = await conn.fetch("SELECT period, last_period, months, standard_version, old_fen, per_person_fen,"
-                                    " persons, amount_fen, idempotency_key, cycle_id FROM enrolment_back_pay"
+                                    " persons, amount_fen, idempotency_key, cycle_id, old_level_fen, new_level_fen"
+                                    " FROM enrolment_back_pay"
                                     " WHERE household_id = $1 ORDER BY created_at, period", household_id)
     return {**dict(row), "reviews": [dict(r) for r in reviews], "back_pay": [dict(r) for r in back_pay]}

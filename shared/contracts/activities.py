@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.contracts.authority import AuthorityLimits
+from shared.policy.benefit import BenefitHousehold
 
 # intake
 LOOKUP_RECIPIENT = "intake.lookup_recipient"
@@ -333,6 +334,9 @@ class EnrolmentSettlement(BaseModel):
     # the period of the review that set level_fen: the level is priced at the standard in force then
     # (the cycle reprices from it when a newer standard takes effect, 提标); None: paid_through
     priced_at: str | None = None
+    # the facts level_fen was computed from: 提标 reprices them exactly (monthly_benefit under the new
+    # standard); None (a case of an older worker): the registry's facts
+    facts: BenefitHousehold | None = None
 
 
 class ReviewCohort(BaseModel):

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -371,3 +371,46 @@ def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehol
     return Benefit(kind="dibao", decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
                    counted_income_fen=h.own_monthly_income_fen, lines=lines, citations=cites,
                    reason=f"dibao (single-person inclusion, 单人保) {amount} fen: {basis}", **where)
+
+
+class LevelTerms(NamedTuple):
+    """The figures a plain household's level is made of in a region, area, kind and month (the cycle's 提标
+    price table, ``services/intake/enrolment.py``): each per person, rounded exactly as
+    :func:`monthly_benefit` rounds it, so that the level computed from them in SQL is the one
+    :func:`monthly_benefit` gives for the same facts. "Plain": no single-person inclusion, no member working
+    away from home (务工地: another region's standard), no care allowance, no orphan allowance (those are
+    priced by :func:`monthly_benefit` itself)."""
+
+    standard_fen: int  # the monthly dibao standard per person (the differential's)
+    per_person_fen: int  # dibao: the standard; extreme poverty: multiple x standard, half up
+    remote_pp_fen: int  # remote_addon_ratio x standard, half up (0: no ratio in force)
+    special_pp_fen: int  # special_member_addon_ratio x standard, half up (0: no ratio in force)
+    employment_pp_fen: int | None  # employment_cost_deduction_ratio x standard, half up (None: no ratio)
+    rigid_deducted: bool  # a pack in force deducts rigid expenditure from the counted income
+
+
+def level_terms(lib: PolicyLibrary, region: str, on: date, *, urban: bool,
+                extreme_poverty: bool) -> LevelTerms | None:
+    """The :class:`LevelTerms` in force (None: the standard, or the extreme-poverty multiple, is not set)."""
+    cites: list[str] = []
+    standard = monthly_standard_fen(lib, region, on, urban, cites)
+    if standard is None:
+        return None
+
+    def per(name: str) -> int | None:
+        ratio = _value(lib, name, region, on, cites)
+        return None if ratio is None else _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+
+    per_person = standard
+    if extreme_poverty:
+        mul = per("extreme_poverty_multiple")
+        if mul is None:
+            return None
+        per_person = mul
+    return LevelTerms(standard, per_person, per("remote_addon_ratio") or 0, per("special_member_addon_ratio") or 0,
+                      per("employment_cost_deduction_ratio"), _declared(lib, RIGID, region, on, cites))
+
+
+def needs_full_computation(h: BenefitHousehold) -> bool:
+    """Whether the level is outside :class:`LevelTerms` (priced by :func:`monthly_benefit` itself)."""
+    return h.single_person or bool(h.work_places) or h.full_care_persons > 0 or h.orphan is not None

@@ -116,6 +116,10 @@ def monthly_fen(e: StandardEntry) -> int:
     return _half_up(Decimal(v) / 12) if e.figure.unit == "fen_per_person_year" else v
 
 
+OWN_STANDARDS_OF_EXTREME_POVERTY = ("orphan_institutional_monthly_fen", "orphan_dispersed_monthly_fen",
+                                    "full_care_standard_min_ratio_of_minimum_wage", "care_full_monthly_fen")
+
+
 class PerPerson(NamedTuple):
     """What one person of an enrolled household gets per month at a standard (the level's slope): the
     dibao standard for dibao, the support standard (multiple x dibao standard) for extreme poverty."""
@@ -136,5 +140,8 @@ def per_person(lib: PolicyLibrary, region_code: str, on: date, *, urban: bool,
     mul = entry(lib, "extreme_poverty_multiple", region_code, on)
     if mul is None:
         return None
-    newest = max((std, mul), key=lambda e: e.effective_from)
+    # the allowances carried on the extreme-poverty roster are standards of their own (orphans, care):
+    # a newer entry of one of them reprices the record too (提标), at the amount monthly_benefit gives
+    own = [e for name in OWN_STANDARDS_OF_EXTREME_POVERTY if (e := entry(lib, name, region_code, on)) is not None]
+    newest = max((std, mul, *own), key=lambda e: e.effective_from)
     return PerPerson(_half_up(Decimal(fen) * Decimal(mul.value)), newest.version, newest.effective_from)

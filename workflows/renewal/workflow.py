@@ -460,7 +460,8 @@ class RenewalWorkflow(CaseSteps):
                 managed_by="cycle" if managed_by == "cycle" else "case",
                 enrolled_from=inp.enrolled_from or inp.first_period, note=note,
                 monthly_rigid_expenditure_fen=s.household.monthly_rigid_expenditure_fen,
-                single_person=s.household.single_person, priced_at=self._priced_at()),
+                single_person=s.household.single_person, priced_at=self._priced_at(),
+                facts=s.household.benefit_facts()),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     def _priced_at(self) -> str | None:
