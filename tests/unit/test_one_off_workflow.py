@@ -17,11 +17,17 @@ from temporalio.worker import Worker
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
 from tests.support import wait_for
-from workflows.one_off_assistance.inputs import ApplicationReceived, ApproverDecision, OneOffInput
+from workflows.one_matter.inputs import CommitteeDecision, Opinion
+from workflows.one_matter.limits import authority_limits_activity
+from workflows.one_matter.workflow import OneMatterWorkflow
+from workflows.one_off_assistance.inputs import ApplicationReceived, ApproverDecision, Escalation, OneOffInput
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
 
 PERSON = "11010519491231002X"
+ROSTER = [act.CommitteeMember(member_id="m-civil", name="民政", department="民政", chair=True),
+          act.CommitteeMember(member_id="m-finance", name="财政", department="财政"),
+          act.CommitteeMember(member_id="m-health", name="卫健", department="卫健")]
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Fakes:
     transitions: list[act.CaseTransition] = field(default_factory=list)
     payments: list[act.DisbursementRequest] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    opened: list[act.CaseOpen] = field(default_factory=list)
 
     def by_queue(self) -> dict[str, list[Any]]:
         @activity.defn(name=act.LOOKUP_RECIPIENT)
@@ -75,15 +82,30 @@ class Fakes:
             return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key, amount_fen=req.amount_fen,
                                     paid_at=activity.info().started_time)
 
-        return {"wf": [evaluate_entitlement, service_levels], TASK_QUEUE_INTAKE: [lookup, record],
-                TASK_QUEUE_APPROVAL: [decide, open_task, close_task, record_decision],
+        @activity.defn(name=act.OPEN_CASE)
+        async def open_case(c: act.CaseOpen) -> bool:
+            self.opened.append(c)
+            return True
+
+        @activity.defn(name=act.COMMITTEE_ROSTER)
+        async def roster(req: act.RosterRequest) -> act.Roster:
+            return act.Roster(county_code=req.region_code[:6], members=ROSTER)
+
+        @activity.defn(name=act.RECORD_MINUTES)
+        async def record_minutes(m: act.Minutes) -> None:
+            return None
+
+        return {"wf": [evaluate_entitlement, service_levels, authority_limits_activity],
+                TASK_QUEUE_INTAKE: [lookup, record, open_case],
+                TASK_QUEUE_APPROVAL: [decide, open_task, close_task, record_decision, roster, record_minutes],
                 TASK_QUEUE_VERIFICATION: [check], TASK_QUEUE_PAYMENT: [disburse]}
 
 
 async def start(env: WorkflowEnvironment, fakes: Fakes, workers: list[Worker], **over: Any):
     queues = fakes.by_queue()
     queue = f"wf-{uuid.uuid4()}"
-    workers.append(Worker(env.client, task_queue=queue, workflows=[OneOffAssistanceWorkflow], activities=queues.pop("wf")))
+    workers.append(Worker(env.client, task_queue=queue, workflows=[OneOffAssistanceWorkflow, OneMatterWorkflow],
+                          activities=queues.pop("wf")))
     workers += [Worker(env.client, task_queue=q, activities=a) for q, a in queues.items()]
     for w in workers:
         await w.__aenter__()
@@ -164,6 +186,58 @@ async def test_after_a_check_an_approver_decides_and_the_registering_clerk_canno
         await stop(workers)
     assert result.outcome == "paid" and [p.amount_fen for p in fakes.payments] == [195000]
     assert [p.idempotency_key for p in fakes.payments] == [f"{result.case_id}:1"]
+
+
+async def test_a_decision_above_the_county_cap_sends_the_case_up_to_the_committee_which_decides_it(
+        env: WorkflowEnvironment):
+    # Ningxia job loss (seed 002): 3 x 650 yuan = 195000 fen awaits the county; the county's cap is the national
+    # pack's local-practice 10,000 yuan = 1000000 fen, the committee's 50,000 yuan = 5000000 fen
+    fakes, workers = Fakes(categories=[]), []
+    try:
+        handle = await start(env, fakes, workers, application=APPLICATION)
+        await at_stage(handle, "awaiting_approval")
+        authority = await handle.query(OneOffAssistanceWorkflow.authority)
+        assert authority["awaiting"] == "county" and authority["escalable"] is True
+        assert authority["limits"]["county"]["limit_fen"] == 1_000_000
+        with pytest.raises(WorkflowUpdateFailedError) as err:   # above the county's cap: refused, never paid
+            await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
+                approver="county-ma", role="county_approver", approve=True, amount_fen=1_000_001, region="6401"))
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await handle.execute_update(OneOffAssistanceWorkflow.escalate, Escalation(
+                official="clerk-9", role="clerk", region="6401", reason="x"))
+        assert "cannot escalate" in str(err.value.cause)
+        # ... and goes up a tier (what the approval route does on such a decision)
+        await handle.execute_update(OneOffAssistanceWorkflow.escalate, Escalation(
+            official="county-ma", role="county_approver", region="6401",
+            reason="decision above the delegated limit: 1000001 fen"))
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
+                approver="county-ma", role="county_approver", approve=True, amount_fen=195000, region="6401"))
+        assert "not waiting" in str(err.value.cause)
+        assert (await handle.query(OneOffAssistanceWorkflow.authority))["awaiting"] is None
+        matter = env.client.get_workflow_handle(f"om-{handle.id}")
+
+        async def assembled() -> bool:
+            try:
+                return await matter.query(OneMatterWorkflow.stage) == "dossier_assembled"
+            except Exception:
+                return False
+        await wait_for(assembled, timeout=20)
+        for member in ("m-finance", "m-health"):
+            await matter.execute_update(OneMatterWorkflow.opinion, Opinion(
+                member_id=member, role="committee", region="640104", vote="approve", amount_fen=1_000_001,
+                reason="重大困难"))
+        await matter.execute_update(OneMatterWorkflow.decide, CommitteeDecision(
+            member_id="m-civil", role="committee", region="640104", approve=True, amount_fen=1_000_001,
+            reason="一事一议"))
+        result = await handle.result()
+    finally:
+        await stop(workers)
+    assert result.outcome == "paid" and [p.amount_fen for p in fakes.payments] == [1_000_001]
+    assert [p.idempotency_key for p in fakes.payments] == [f"{result.case_id}:1"]
+    assert [c.pathway for c in fakes.opened] == ["one_matter"]
+    referred = [t for t in fakes.transitions if t.stage == "referred_to_committee"]
+    assert len(referred) == 1 and referred[0].escalated and referred[0].escalated_to == "committee"
 
 
 # -- replay ---------------------------------------------------------------------------------------------

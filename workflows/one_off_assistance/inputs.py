@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
 
@@ -49,6 +49,17 @@ class ApproverDecision(BaseModel):
     reason: str = ""
     region: str = ""
     person_id: str | None = None
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
+
+
+class Escalation(BaseModel):
+    """An approver or administrator raises a case waiting for a decision to one matter, one discussion
+    (一事一议): a decision above the county's authority sends it up (services/approval/routes.py)."""
+
+    official: str
+    role: str
+    region: str = ""
+    reason: str = Field(min_length=1)
     assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.assessment import CaseworkerAssessment
+from workflows.one_matter.workflow import OneMatterWorkflow
+from workflows.staged_aid.workflow import StagedAidWorkflow
 from workflows.common import (
     CHECK_TIMEOUT,
     SERVICE_RETRY,
@@ -21,7 +23,7 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
     from shared.policy import Entitlement, HouseholdProfile
@@ -29,9 +31,12 @@ with workflow.unsafe.imports_passed_through():
         PATHWAY,
         ApplicationReceived,
         ApproverDecision,
+        Escalation,
         OneOffInput,
         OneOffResult,
     )
+    from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
+    from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
 
 INTAKE_ROLES = ("clerk", "township_approver", "service", "admin")
 
@@ -43,6 +48,10 @@ BEIJING = timezone(timedelta(hours=8))
 DECIDERS = {"township": ("township_approver", "county_approver", "admin"), "county": ("county_approver", "admin")}
 # a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit (issue 14)
 AUTHORITY = "one-off-authority"
+# a decision above the awaited tier's cap sends the case up a tier (the county coordination committee, 一事一议)
+# instead of only being refused, as emergency relief does (issue 14)
+ESCALATION = "one-off-escalation"
+ESCALATORS = ("township_approver", "county_approver", "admin")
 
 
 @workflow.defn(name="OneOffAssistance")
@@ -58,6 +67,8 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         self._awaiting_decision_tier: str | None = None
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
+        self._escalable = False                      # the awaited decision may go up to the committee
+        self._escalation: Escalation | None = None
         self._init_assessment()
 
     @workflow.update
@@ -88,7 +99,7 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
     def _validate_decision(self, decision: ApproverDecision) -> None:
         assert self._inp is not None
         tier = self._awaiting_decision_tier
-        if tier is None:
+        if tier is None or self._escalation is not None:
             raise ValueError("this case is not waiting for a decision")
         claims = verified_principal(decision, "decide", subject=decision.approver, role=decision.role,
                                     region=decision.region, person_id=decision.person_id, registered=True)
@@ -103,12 +114,33 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
 
+    @workflow.update
+    async def escalate(self, escalation: Escalation) -> str:
+        self._escalation = escalation
+        return "escalated to the county coordination committee"
+
+    @escalate.validator
+    def _validate_escalation(self, escalation: Escalation) -> None:
+        assert self._inp is not None
+        if self._awaiting_decision_tier is None or not self._escalable:
+            raise ValueError("only a case waiting for a decision can be escalated to the committee")
+        if self._escalation is not None:
+            raise ValueError("already escalated")
+        verified_principal(escalation, "escalate", subject=escalation.official, role=escalation.role,
+                           region=escalation.region)
+        if escalation.role not in ESCALATORS:
+            raise ValueError(f"role {escalation.role} cannot escalate a case")
+        if escalation.region and not self._inp.region_code.startswith(escalation.region):
+            raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {escalation.region}")
+
     @workflow.query
     def authority(self) -> dict[str, Any]:
-        """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule."""
-        return {"awaiting": self._awaiting_decision_tier,
+        """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule,
+        and whether a decision above the cap sends the case up to the committee."""
+        awaiting = self._awaiting_decision_tier if self._escalation is None else None
+        return {"awaiting": awaiting,
                 "limits": self._limits.model_dump() if self._limits else None,
-                "rule": self._rule.model_dump() if self._rule else None, "escalable": False}
+                "rule": self._rule.model_dump() if self._rule else None, "escalable": self._escalable}
 
     def _household_ids(self) -> set[str]:
         assert self._inp is not None
@@ -164,10 +196,34 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
             self._rule = amount_rule(amount_fen=entitlement.amount_fen, amount_is_minimum=entitlement.amount_is_minimum,
                                      floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
         if approval.decision == "needs_county":
+            self._escalable = workflow.patched(ESCALATION)
             decision = await self._await_decision("county", approval)
-            if not decision.approve:
+            if decision is None:  # above the county's authority: one matter, one discussion
+                assert self._escalation is not None
+                committee = await self._refer_to_committee(
+                    entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
+                if committee.approve and committee.plan:
+                    staged = await self._run_staged_plan(entitlement, committee)
+                    return await self._close("paid", f"the committee decided {committee.amount_fen} fen in "
+                                             f"{len(committee.plan)} installments; staged plan {staged.case_id} "
+                                             f"{staged.outcome}: {staged.paid_fen} fen paid", policy,
+                                             amount=staged.paid_fen)
+                if committee.approve:
+                    amount = committee.amount_fen
+                elif self._base_fen() > 0:
+                    # the committee only ever raises aid: its refusal leaves the policy's own amount due
+                    amount = self._base_fen()
+                else:
+                    return await self._close("rejected", f"the committee refused: {committee.reason}", policy)
+                approval = act.ApprovalOutcome(
+                    case_id=self._case_id, decision="approved", tier="committee", decided_by="committee",
+                    amount_fen=amount, reason=f"decided by the county coordination committee: {committee.reason}"
+                    if committee.approve else f"the committee did not raise the aid ({committee.reason}); the "
+                    f"base entitlement of {amount} fen stays due")
+            elif not decision.approve:
                 return await self._close("rejected", f"refused by {decision.approver}: {decision.reason}", policy)
-            amount = decision.amount_fen or amount
+            else:
+                amount = decision.amount_fen or amount
         await self._record("open", "approved", approval.reason if approval.decision == "approved"
                            else f"approved: {amount} fen", policy=policy, amount=amount)
         payment = await self._pay(facts, entitlement, amount)
@@ -257,13 +313,18 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
             result_type=act.ApprovalOutcome,
         )
 
-    async def _await_decision(self, tier: str, approval: act.ApprovalOutcome) -> ApproverDecision:
+    async def _await_decision(self, tier: str, approval: act.ApprovalOutcome) -> ApproverDecision | None:
+        """The tier's decision, or None when the case went up to the committee instead (escalable only)."""
         self._awaiting_decision_tier = tier
         await self._open_task("approval", f"{tier}_approver", None, approval.amount_fen,
                               f"{self._pathway}: approve {approval.amount_fen} fen?")
         await self._record("awaiting_decision", "awaiting_approval", approval.reason, amount=approval.amount_fen)
-        await workflow.wait_condition(lambda: self._decision is not None)
+        await workflow.wait_condition(lambda: self._decision is not None or self._escalation is not None)
         self._awaiting_decision_tier = None
+        if self._decision is None:
+            assert self._escalation is not None
+            await self._close_task("approval", self._escalation.official, "escalated")
+            return None
         decision = self._decision
         assert decision is not None and self._inp is not None
         await self._close_task("approval", decision.approver, "approved" if decision.approve else "rejected")
@@ -276,6 +337,53 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
             task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
         return decision
+
+    def _base_fen(self) -> int:
+        """The amount the policy itself grants (fixed, or the 不低于 floor); 0 when it leaves it open."""
+        return self._rule.policy_fen if self._rule is not None and self._rule.kind != "open" else 0
+
+    async def _refer_to_committee(self, entitlement: Entitlement, why: str) -> OneMatterResult:
+        """一事一议: the matter becomes a case of the county coordination committee (a child workflow);
+        this case waits for its decision."""
+        assert self._inp is not None
+        matter_id = f"om-{self._case_id}"
+        matter = OneMatterInput(case_id=matter_id, parent_case_id=self._case_id, parent_pathway=PATHWAY,
+                                person_id=self._inp.person_id, region_code=self._region,
+                                business_date=self._inp.business_date, requested_amount_fen=entitlement.amount_fen,
+                                reason=why, registered_by=self._registered_by(), base_entitlement_fen=self._base_fen(),
+                                dossier={"measure": entitlement.measure, "policy_reason": entitlement.reason})
+        await self._open_child_case(matter_id, "one_matter", "committee", "OneMatterOneDiscussion",
+                                    matter.model_dump(mode="json"), why)
+        await self._record("awaiting_decision", "referred_to_committee", f"{why}: matter {matter_id}",
+                           escalated=True, escalated_to="committee")
+        return await workflow.execute_child_workflow(
+            OneMatterWorkflow.run, matter, id=matter_id, task_queue=workflow.info().task_queue)
+
+    async def _run_staged_plan(self, entitlement: Entitlement, committee: OneMatterResult) -> StagedAidResult:
+        """The committee's staged plan is a case of its own; this case stays open until the plan ends."""
+        assert self._inp is not None
+        plan_id = f"sa-{self._case_id}"
+        staged = StagedAidInput(case_id=plan_id, person_id=self._inp.person_id, region_code=self._region,
+                                business_date=self._inp.business_date, measure=entitlement.measure,
+                                plan=committee.plan, cause_event_id=self._inp.cause_event_id,
+                                opened_by="committee", parent_case_id=self._case_id)
+        await self._open_child_case(plan_id, "staged_aid", "committee_plan", "StagedAid",
+                                    staged.model_dump(mode="json"), "staged plan decided by the committee")
+        await self._record("open", "staged_plan", f"paid in {len(committee.plan)} installments: plan {plan_id}",
+                           amount=committee.amount_fen)
+        return await workflow.execute_child_workflow(StagedAidWorkflow.run, staged, id=plan_id,
+                                                     task_queue=workflow.info().task_queue)
+
+    async def _open_child_case(self, case_id: str, pathway: str, trigger: str, workflow_type: str,
+                               workflow_input: dict[str, Any], note: str) -> None:
+        assert self._inp is not None
+        await workflow.execute_activity(
+            act.OPEN_CASE,
+            act.CaseOpen(case_id=case_id, pathway=pathway, trigger=trigger, person_id=self._inp.person_id,
+                         region_code=self._region, business_date=self._inp.business_date,
+                         parent_case_id=self._case_id, cause_event_id=self._inp.cause_event_id,
+                         workflow_type=workflow_type, workflow_input=workflow_input, note=note),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     async def _pay(self, facts: act.RecipientFacts, entitlement: Entitlement, amount: int) -> act.Disbursement:
         assert self._inp is not None
