@@ -25,6 +25,7 @@ from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.infra import bus
 from shared.infra.bus import STREAM_DLQ
 from shared.infra.case_updates import signatory, update_case
+from shared.infra.officials_registry import RegistryUnavailable, registered_official, second_official_refusal
 
 router = APIRouter(prefix="/api")
 
@@ -274,11 +275,30 @@ class ApproveRedeliveryIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+async def _another_registered_person(approval_url: str, first_subject: str, principal: Principal) -> None:
+    """Four eyes by registered person, from approval's officials registry (asked over HTTP, never read
+    from its schema): the second official is a registered administrator of another person than the one
+    who asked, not a second login of the same person (403); no registry, no approval (503)."""
+    try:
+        first = await registered_official(approval_url, first_subject, service="operations")
+        second = await registered_official(approval_url, principal.subject, service="operations")
+    except RegistryUnavailable as exc:
+        raise HTTPException(503, f"四眼原则无法核对：官员登记簿不可用 / four eyes cannot be checked: {exc}") from None
+    refusal = second_official_refusal(first_subject=first_subject, first=first, second=principal,
+                                      registered_second=second)
+    if refusal is not None:
+        raise HTTPException(403, refusal)
+
+
 @router.post("/admin/dlq/{seq}/approve", response_model=RedeliveryOut,
              summary="The second official approves a corrected redelivery that changes a person or an amount")
 async def approve_redelivery(seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], body: ApproveRedeliveryIn,
                              principal: ProvinceAdmin, request: Request) -> RedeliveryOut:
     rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        waiting = await dlq_store.existing(conn, seq)
+    if waiting is not None and waiting["status"] == "awaiting_second_official":
+        await _another_registered_person(rt.settings.approval_url, waiting["requested_by"], principal)
     async with rt.pool.acquire() as conn:
         row = await dlq_store.approve(conn, seq, principal.subject)
         if row is None:

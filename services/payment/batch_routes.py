@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.payment.batch import (
+    AWAITING_SECOND,
     BatchAccepted,
     BatchList,
     BatchNotFound,
@@ -20,8 +21,11 @@ from services.payment.batch import (
     BatchRejected,
     BatchService,
     BatchView,
+    first_official,
 )
 from shared.auth import Principal, Role, require_roles
+from shared.config import get_settings
+from shared.infra.officials_registry import RegistryUnavailable, registered_official, second_official_refusal
 from shared.contracts.money import SubsidyFen
 from workflows.batch_subsidy.inputs import BatchControl, BatchRequest
 
@@ -115,10 +119,28 @@ async def _control(action: str, batch_id: str, body: ControlIn, principal: Princ
     return await _visible(service, batch_id, principal)
 
 
+async def _another_registered_person(first_subject: str, principal: Principal) -> None:
+    """Four eyes by registered person, from approval's officials registry (asked over HTTP, never read
+    from its schema): the second official is a registered finance official of another person than the
+    one who asked, not a second login of the same person (409), and no registry means no approval (503)."""
+    approval_url = get_settings().approval_url
+    try:
+        first = await registered_official(approval_url, first_subject, service="payment")
+        second = await registered_official(approval_url, principal.subject, service="payment")
+    except RegistryUnavailable as exc:
+        raise HTTPException(503, f"四眼原则无法核对：官员登记簿不可用 / four eyes cannot be checked: {exc}") from None
+    refusal = second_official_refusal(first_subject=first_subject, first=first, second=principal,
+                                      registered_second=second)
+    if refusal is not None:
+        raise HTTPException(409, refusal)
+
+
 @router.post("/{batch_id}/approve", response_model=BatchView,
              summary="A second official approves a batch whose amount a person set (four eyes); it starts then")
 async def approve(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:
-    await _visible(service, batch_id, principal)
+    view = await _visible(service, batch_id, principal)
+    if view.status == AWAITING_SECOND:
+        await _another_registered_person(first_official(view.requested_by), principal)
     try:
         await service.approve(batch_id, principal.subject, str(principal.role), body.reason)
     except BatchNotRunning as exc:

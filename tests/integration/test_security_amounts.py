@@ -26,7 +26,7 @@ import pytest
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from tests.support import StackClient, national_id, wait_for
+from tests.support import StackClient, household, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -133,13 +133,37 @@ async def test_one_fen_above_the_county_limit_is_refused_and_the_case_goes_up_to
     assert await ledger_fen(client, case_id) == []
 
 
+async def test_a_one_off_case_decided_above_the_county_limit_goes_up_to_the_committee(client: StackClient):
+    # Ningxia job loss (seed 002): 「按照当地城市低保月标准3倍」 = 3 x 650 yuan = 195000 fen awaits the county
+    pid = national_id(YINCHUAN)
+    await client.register(household(pid, region=YINCHUAN, categories=[], income_fen=0))
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": pid, "region_code": YINCHUAN, "kind": "job_loss", "consent": True,
+        "details": {"incident_date": "2022-09-05", "unemployment_insured": False}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+    await at_stage(client, case_id, "awaiting_approval")
+    approver = await official(client, "county_approver", YINCHUAN)
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=COUNTY_LIMIT + 1, reason="attack")
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert "超出县级审批权限" in detail and "escalated to the county coordination committee" in detail, detail
+    case = await at_stage(client, case_id, "referred_to_committee")
+    assert case["escalated_to"] == "committee"
+    assert await ledger_fen(client, case_id) == []
+    # the county can no longer decide it: the committee does
+    r = await decide(client, case_id, approver, decision="approve", amount_fen=NINGXIA_JOB_LOSS, reason="late")
+    assert r.status_code == 409, r.text
+    assert await ledger_fen(client, case_id) == []
+
+
 # ---- the township (Xinjiang: 「2000元以下」 includes 2,000 yuan) -------------------------------------------
 
 
 async def fund_reserve(client: StackClient, township: str, amount_fen: int) -> None:
     finance = bearer("finance", region=URUMQI)
-    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": 0},
-                              headers=finance)
+    r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": amount_fen},
+                              headers=finance)   # the approved size the funding stands on
     assert r.status_code in (200, 201), r.text
     r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
         "amount_fen": amount_fen, "idempotency_key": f"initial-{township}", "reason": "initial allocation"})
@@ -372,7 +396,7 @@ async def test_a_batch_whose_amount_a_person_sets_pays_nothing_until_a_second_of
     # Fujian's one-time subsidy names no amount per recipient (seed 001 leaves it to the province): a
     # finance official sets 500 yuan; the same official cannot approve it, another one does
     asker = f"amt-fin-a-{uuid.uuid4().hex[:6]}"
-    first = bearer("finance", subject=asker)
+    first = {"Authorization": f"Bearer {official_token(asker, 'finance')}"}   # registered persons: four eyes
     r = await client.http.post("/api/batches", headers=first, json={
         "measure": "one_time_living_subsidy", "region_prefix": "350102", "snapshot_on": "2022-07-01",
         "amount_fen_per_person": 50_000})
@@ -384,7 +408,7 @@ async def test_a_batch_whose_amount_a_person_sets_pays_nothing_until_a_second_of
     assert r.status_code == 409 and "four eyes" in r.json()["detail"]
     r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=bearer("auditor"), json={"reason": "x"})
     assert r.status_code == 403
-    second = bearer("finance", subject=f"amt-fin-b-{uuid.uuid4().hex[:6]}")
+    second = {"Authorization": f"Bearer {official_token(f'amt-fin-b-{uuid.uuid4().hex[:6]}', 'finance')}"}
     r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=second, json={"reason": "复核无误"})
     assert r.status_code == 200, r.text
     view = r.json()
@@ -392,6 +416,43 @@ async def test_a_batch_whose_amount_a_person_sets_pays_nothing_until_a_second_of
     assert view["second_approved_by"].startswith("finance:amt-fin-b-")  # both officials are recorded
     r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=second, json={"reason": "again"})
     assert r.status_code == 409
+
+
+async def test_four_eyes_on_a_batch_are_two_registered_persons_not_two_logins(client: StackClient, stack: EmbeddedStack):
+    # the officials registry (approval's, asked over HTTP by payment) says who a login is
+    person = national_id("110105")
+    asker = f"amt-fin-p-{uuid.uuid4().hex[:6]}"
+    first = {"Authorization": f"Bearer {official_token(asker, 'finance', person_id=person)}"}
+    r = await client.http.post("/api/batches", headers=first, json={
+        "measure": "one_time_living_subsidy", "region_prefix": "350103", "snapshot_on": "2022-07-01",
+        "amount_fen_per_person": 50_000})
+    assert r.status_code == 202 and r.json()["status"] == "awaiting_second_approval", r.text
+    batch_id = r.json()["batch_id"]
+    # another login of the same registered person is the same pair of eyes
+    other_login = {"Authorization": f"Bearer {official_token(f'amt-fin-p2-{uuid.uuid4().hex[:6]}', 'finance', person_id=person)}"}
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=other_login, json={"reason": "my other login"})
+    assert r.status_code == 409 and "same registered person" in r.json()["detail"], r.text
+    # a finance official not in the registry cannot be the second
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=bearer("finance"), json={"reason": "who?"})
+    assert r.status_code == 409 and "not an active registered official" in r.json()["detail"], r.text
+    r = await client.http.get(f"/api/batches/{batch_id}", headers=bearer("auditor"))
+    assert r.json()["status"] == "awaiting_second_approval" and r.json()["second_approved_by"] is None
+    assert await batch_rows(stack, batch_id) == []   # nothing paid
+    # another registered person approves
+    second = {"Authorization": f"Bearer {official_token(f'amt-fin-q-{uuid.uuid4().hex[:6]}', 'finance')}"}
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=second, json={"reason": "复核无误"})
+    assert r.status_code == 200 and r.json()["second_approved_by"].startswith("finance:amt-fin-q-"), r.text
+
+
+async def test_four_eyes_need_the_first_official_registered_too(client: StackClient):
+    # an unregistered login asked: no second person can be established, so nobody approves it
+    r = await client.http.post("/api/batches", headers=bearer("finance"), json={
+        "measure": "one_time_living_subsidy", "region_prefix": "350104", "snapshot_on": "2022-07-01",
+        "amount_fen_per_person": 50_000})
+    assert r.status_code == 202, r.text
+    second = {"Authorization": f"Bearer {official_token(f'amt-fin-r-{uuid.uuid4().hex[:6]}', 'finance')}"}
+    r = await client.http.post(f"/api/batches/{r.json()['batch_id']}/approve", headers=second, json={"reason": "x"})
+    assert r.status_code == 409 and "ask again as a registered official" in r.json()["detail"], r.text
 
 
 # ---- who confirms a dibao enrolment (issue 13 item 10) --------------------------------------------------
@@ -430,3 +491,71 @@ async def test_ningxia_devolves_dibao_confirmation_to_the_township_while_its_mea
     r = await decide(client, case_id, township, decision="approve", amount_fen=level, reason="x")
     assert r.status_code == 409 and "county level" in r.json()["detail"], r.text
     assert await client.ledger(person_id=head) == []
+
+
+# ---- reserve credits stand on an approved amount ------------------------------------------------------
+# A direct funding by finance only brings a township reserve up to the size the county approved for it
+# (its configured target_fen); anything more goes through a replenishment request the county approves.
+
+RESERVE_TARGET = 5_000 * 100   # 500000 fen: the approved size this test's county gives its township reserve
+FIRST_CREDIT = 1_000 * 100     # 100000 fen already in the reserve
+
+
+async def reserve_credits(client: StackClient, township: str) -> tuple[int, list[int]]:
+    r = await client.http.get(f"/api/reserves/{township}", headers=bearer("auditor"))
+    assert r.status_code == 200, r.text
+    detail = r.json()
+    return detail["balance_fen"], [m["amount_fen"] for m in detail["movements"] if m["direction"] == "in"]
+
+
+@pytest.mark.parametrize(("balance_after", "credited"), [
+    (RESERVE_TARGET - 1, True), (RESERVE_TARGET, True), (RESERVE_TARGET + 1, False)])
+async def test_a_second_direct_funding_may_bring_a_reserve_up_to_its_approved_size_and_not_one_fen_more(
+        client: StackClient, balance_after: int, credited: bool):
+    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    finance = bearer("finance", region=URUMQI)
+    r = await client.http.put(f"/api/reserves/{township}", headers=finance,
+                              json={"threshold_fen": 0, "target_fen": RESERVE_TARGET})
+    assert r.status_code == 200, r.text
+    r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
+        "amount_fen": FIRST_CREDIT, "idempotency_key": f"first-{township}", "reason": "initial allocation"})
+    assert r.status_code == 200, r.text
+    second = balance_after - FIRST_CREDIT   # 399999, 400000 or 400001 fen
+    r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
+        "amount_fen": second, "idempotency_key": f"second-{township}", "reason": "top-up"})
+    if credited:
+        assert r.status_code == 200, r.text
+        assert await reserve_credits(client, township) == (balance_after, [second, FIRST_CREDIT])
+    else:
+        assert r.status_code == 409, r.text
+        detail = r.json()["detail"]
+        assert "补充申请" in detail and "replenishment request" in detail and "target_fen 500000" in detail
+        assert await reserve_credits(client, township) == (FIRST_CREDIT, [FIRST_CREDIT])   # no ledger row
+        # the way that is left: the township's request, approved by the county (bounded to what it asked)
+        r = await client.http.get(f"/api/reserves/{township}", headers=bearer("auditor"))
+        assert r.json()["open_request"] is None   # at its threshold with nothing waiting, it asks for nothing
+
+
+async def test_a_direct_funding_into_a_reserve_with_no_approved_size_is_refused(client: StackClient):
+    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    finance = bearer("finance", region=URUMQI)
+    r = await client.http.put(f"/api/reserves/{township}", headers=finance,
+                              json={"threshold_fen": 0, "target_fen": 0})
+    assert r.status_code == 200, r.text
+    for amount in (1, 10**9 * 100):
+        r = await client.http.post(f"/api/reserves/{township}/credits", headers=finance, json={
+            "amount_fen": amount, "idempotency_key": f"k-{amount}-{township}", "reason": "no approved size"})
+        assert r.status_code == 409 and "target_fen 0" in r.json()["detail"], r.text
+    assert await reserve_credits(client, township) == (0, [])
+
+
+@pytest.mark.parametrize("target", [1_000_000_000 + 1, 10**13, 2**63 - 1, -1])
+async def test_a_reserve_target_above_the_contracts_maximum_is_refused_with_422(client: StackClient, target: int):
+    # the contract's sane maximum for one reserve's approved size: 10,000,000 yuan = 1000000000 fen
+    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    r = await client.http.put(f"/api/reserves/{township}", headers=bearer("finance", region=URUMQI),
+                              json={"threshold_fen": 0, "target_fen": target})
+    assert r.status_code == 422 and "target_fen" in r.text, r.text
+    r = await client.http.put(f"/api/reserves/{township}", headers=bearer("finance", region=URUMQI),
+                              json={"threshold_fen": 0, "target_fen": 1_000_000_000})
+    assert r.status_code == 200, r.text

@@ -256,7 +256,9 @@ async def test_a_correction_of_the_person_needs_a_second_official(client: StackC
     bad = pid[:17] + ("0" if pid[17] != "0" else "1")  # a wrong check character: dead-lettered
     event_id = await client.publish("health.quarantined", {"person_id": bad, "region_code": YINCHUAN,
                                                            "quarantined_on": "2022-08-10"})
-    first = admin()
+    # both officials are registered persons (four eyes by person, from approval's officials registry)
+    first_person = national_id("110105")
+    first = bearer(official_token(f"sec-admin-a-{uuid.uuid4().hex[:6]}", "admin", person_id=first_person))
     letter = await dead_letter_of(client, event_id, first)
     corrected = json.loads(letter["body"])
     corrected["data"]["person_id"] = pid
@@ -267,7 +269,17 @@ async def test_a_correction_of_the_person_needs_a_second_official(client: StackC
     assert await client.cases(person_id=pid) == []  # nothing published yet
     r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve", headers=first, json={"reason": "mine"})
     assert r.status_code == 403  # not by the one who asked
-    r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve", headers=admin(),
+    # nor by another login of the same registered person, nor by an official not in the registry
+    same_person = bearer(official_token(f"sec-admin-a2-{uuid.uuid4().hex[:6]}", "admin", person_id=first_person))
+    r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve", headers=same_person,
+                               json={"reason": "my other login"})
+    assert r.status_code == 403 and "same registered person" in r.json()["detail"], r.text
+    r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve", headers=admin(),   # unregistered
+                               json={"reason": "not in the registry"})
+    assert r.status_code == 403 and "not an active registered official" in r.json()["detail"], r.text
+    assert await client.cases(person_id=pid) == []  # still nothing published
+    r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve",
+                               headers=bearer(official_token(f"sec-admin-b-{uuid.uuid4().hex[:6]}", "admin")),
                                json={"reason": "checked against the registry"})
     assert r.status_code == 200 and r.json()["status"] == "redelivered", r.text
     done = await client.closed_case(pid, timeout=90)
