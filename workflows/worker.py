@@ -23,7 +23,7 @@ from workflows.one_matter.limits import authority_limits_activity
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
-from workflows.renewal.activities import period_terms
+from workflows.renewal.activities import period_terms, raised_levels
 from workflows.renewal.workflow import RenewalWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
 from workflows.stalled_sweep import StalledCaseSweepWorkflow
@@ -33,7 +33,7 @@ log = logging.getLogger("doudi.workflows")
 WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
              StalledCaseSweepWorkflow, RenewalWorkflow, BenefitCycleWorkflow]
 WORKFLOWS.append(BatchSubsidyWorkflow)
-LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms, authority_limits_activity]
+LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms, authority_limits_activity, raised_levels]
 
 
 def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Worker:

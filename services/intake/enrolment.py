@@ -35,7 +35,13 @@ from shared.contracts import activities as act
 from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_many_to_outbox
 from shared.policy import load_library, standards
-from shared.policy.benefit import BenefitHousehold, WorkPlace, level_terms, monthly_benefit, needs_full_computation
+from shared.policy.benefit import (
+    BenefitHousehold,
+    WorkPlace,
+    level_terms,
+    monthly_benefit,
+    needs_full_computation,
+)
 from workflows.renewal.inputs import (
     PATHWAY,
     EnrolmentApplication,
@@ -224,6 +230,7 @@ def _review_input(e: asyncpg.Record, h: asyncpg.Record, members: list[dict[str, 
     state = RenewalState(period=first_period, household=household, level_fen=e["level_fen"], kind=e["kind"],
                          next_review=e["next_review"], last_income_reason=h["income_reason"],
                          pending=[pending] if pending else [],
+                         priced_from=e["standard_from"], priced_version=e["standard_version"],
                          reviews=[{"period": e["enrolled_from"], "kind": "roster", "outcome": "enrolled",
                                    "level_fen": e["level_fen"]}])
     return RenewalInput(case_id=case_id, person_id=e["person_id"], household_id=e["household_id"],

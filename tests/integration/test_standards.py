@@ -27,6 +27,10 @@ pytestmark = pytest.mark.stack
 
 XIJI, LONGDE, JINGYUAN = "640422", "640423", "640424"
 RAISED = "test-longde-2023-standard@2023.1"
+# fixtures raising a standard the add-ons and the employment-cost deduction scale with (TEST FIXTURES)
+XPCC_RAISED, SHANGRAO_RAISED, XINZHOU = "660105", "361104", "361102"
+XPCC_RAISE = "test-xpcc-660105-2022-standard@2022.1"
+SHANGRAO_RAISE = "test-shangrao-361104-2023-standard@2023.1"
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
@@ -188,3 +192,53 @@ async def test_ningxia_dibao_continues_after_the_temporary_measures_end_and_the_
     rows = [row for row in csv.DictReader(io.StringIO(r.text)) if row["household_id"] == hh["household_id"]]
     assert sorted(row["person_id"] for row in rows) == sorted(m["person_id"] for m in hh["members"])
     assert all(row["categories"] == "{dibao}" for row in rows)
+
+
+async def import_line(client: StackClient, hh: dict[str, Any], enrolled_from: str, paid_through: str) -> None:
+    r = await client.http.post("/api/enrolments/import", headers=bearer("county_approver", region=hh["region_code"]),
+                               content=json.dumps({"household": hh, "enrolled_from": enrolled_from,
+                                                   "paid_through": paid_through}).encode())
+    assert r.status_code == 200, r.text
+
+
+async def test_a_raised_standard_reprices_add_ons_and_the_employment_cost_deduction_exactly(
+        client: StackClient, stack: EmbeddedStack):
+    # XPCC company 660105 (fixtures): 600.05 yuan, remote 20 %, special member 10 %; 650.05 yuan from 2022-01-01.
+    # A remote household of 3 with one minor (born 2010) and 900 yuan of income, paid through 2022-02:
+    # old (60005 x 3 - 90000) + 12001 x 3 + 6001 = 132019; new (65005 x 3 - 90000) + 13001 x 3 + 6501 = 150519
+    xpcc = family(90000, region=XPCC_RAISED) | {"remote": True}
+    await import_line(client, xpcc, "2021-10", "2022-02")
+    assert (await roster(stack, xpcc["household_id"]))["level_fen"] == 132019
+    mar = await run_cycle(client, stack, XPCC_RAISED, "2022-03")
+    # back-pay January and February: (150519 - 132019) x 2 = 37000 (the linear repricing paid 30000)
+    assert (mar["repriced"], mar["back_pay_rows"], mar["back_pay_fen"]) == (1, 1, 37000)
+    assert await keys(client, xpcc["household_id"]) == [
+        ("dibao-topup:HH:2022-01:" + XPCC_RAISE, 37000), ("dibao:HH:2022-03", 150519)]
+    assert (await roster(stack, xpcc["household_id"]))["level_fen"] == 150519
+
+    # Shangrao county 361104 (fixtures): 800 yuan, 850 from 2023-01-01; 30 % of the place of work's standard
+    # deducted per working member (seed 001). Households of 3, 1500 yuan of income, the head employed:
+    # at home:  old 80000 x 3 - (150000 - 24000) = 114000; new 85000 x 3 - (150000 - 25500) = 130500
+    # in 信州区 (800 yuan, not raised): old 114000; new 85000 x 3 - (150000 - 24000) = 129000
+    home = family(150000, region=SHANGRAO_RAISED)
+    home["members"][0]["flags"] = ["employed"]
+    away = family(150000, region=SHANGRAO_RAISED)
+    away["members"][0] |= {"flags": ["employed"], "work_region_code": XINZHOU}
+    for hh in (home, away):
+        await import_line(client, hh, "2022-10", "2023-02")
+        assert (await roster(stack, hh["household_id"]))["level_fen"] == 114000
+    mar = await run_cycle(client, stack, SHANGRAO_RAISED, "2023-03")
+    # back-pay 2023-01..02: (130500 - 114000) x 2 = 33000 and (129000 - 114000) x 2 = 30000
+    assert (mar["repriced"], mar["back_pay_rows"], mar["back_pay_fen"]) == (2, 2, 63000)
+    assert mar["roll_fen"] == 130500 + 129000 + 63000
+    assert await keys(client, home["household_id"]) == [
+        ("dibao-topup:HH:2023-01:" + SHANGRAO_RAISE, 33000), ("dibao:HH:2023-03", 130500)]
+    assert await keys(client, away["household_id"]) == [
+        ("dibao-topup:HH:2023-01:" + SHANGRAO_RAISE, 30000), ("dibao:HH:2023-03", 129000)]
+    r = await client.http.get(f"/api/enrolments/{away['household_id']}",
+                              headers=bearer("auditor", region=SHANGRAO_RAISED))
+    assert [(b["old_level_fen"], b["new_level_fen"], b["months"]) for b in r.json()["back_pay"]] == [
+        (114000, 129000, 2)]
+    # the next month pays the exact levels only
+    apr = await run_cycle(client, stack, SHANGRAO_RAISED, "2023-04")
+    assert (apr["repriced"], apr["back_pay_rows"], apr["roll_fen"]) == (0, 0, 130500 + 129000)

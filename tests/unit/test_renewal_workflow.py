@@ -23,7 +23,7 @@ from shared.contracts import activities as act
 from tests.support import wait_for
 from tests.unit.test_benefit import local_packs
 from workflows.one_matter.limits import authority_limits_activity
-from workflows.renewal.activities import period_terms
+from workflows.renewal.activities import period_terms, raised_levels
 from workflows.renewal.inputs import (
     Household,
     IncomeChange,
@@ -71,7 +71,7 @@ class Fakes:
             return True
 
         return [Worker(env.client, task_queue=queue, workflows=[RenewalWorkflow],
-                       activities=[period_terms, authority_limits_activity]),
+                       activities=[period_terms, authority_limits_activity, raised_levels]),
                 Worker(env.client, task_queue=TASK_QUEUE_INTAKE, activities=[lookup, record, settle]),
                 Worker(env.client, task_queue=TASK_QUEUE_PAYMENT, activities=[disburse])]
 

@@ -131,6 +131,10 @@ class RenewalState(BaseModel):
     seq: int = 0  # the case-transition sequence (published once per seq: never restart it)
     runs: int = 1
     paid_through: str | None = None  # the last period this case paid (a quarter's payment: its last month)
+    # the standards-register entry level_fen is priced at (提标: a newer one reprices the level and
+    # back-pays the months already paid at it); None: not known yet (set at the next period)
+    priced_from: date | None = None
+    priced_version: str | None = None
 
 
 class RenewalInput(BaseModel):
