@@ -29,7 +29,7 @@ import pytest
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
 from tests.bench.cohort_seed import seed_cohort
-from tests.support import StackClient, wait_for
+from tests.support import StackClient, register_official, wait_for
 from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_occasion
 
 pytestmark = pytest.mark.stack
@@ -245,6 +245,9 @@ async def test_pause_then_cancel_keeps_what_was_paid_and_pays_nothing_more(
         assert r.json()["status"] == "awaiting_second_approval"
         r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=FINANCE, json={"reason": "me again"})
         assert r.status_code == 409, r.text
+        # four eyes by registered person: both finance officials are in the officials registry
+        register_official("test-finance-", "finance")
+        register_official("test-finance-65", "finance", "65")
         r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=bearer("finance", "65"),
                                    json={"reason": "price authority notice checked"})
         assert r.status_code == 200, r.text
