@@ -25,8 +25,8 @@ from services.payment.batch import (
 )
 from shared.auth import Principal, Role, require_roles
 from shared.config import get_settings
-from shared.infra.officials_registry import RegistryUnavailable, registered_official, second_official_refusal
 from shared.contracts.money import SubsidyFen
+from shared.infra.officials_registry import RegistryUnavailable, registered_official, second_official_refusal
 from workflows.batch_subsidy.inputs import BatchControl, BatchRequest
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])

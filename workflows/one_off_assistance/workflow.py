@@ -10,8 +10,6 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.assessment import CaseworkerAssessment
-from workflows.one_matter.workflow import OneMatterWorkflow
-from workflows.staged_aid.workflow import StagedAidWorkflow
 from workflows.common import (
     CHECK_TIMEOUT,
     SERVICE_RETRY,
@@ -21,12 +19,15 @@ from workflows.common import (
     policy_of,
     verified_principal,
 )
+from workflows.one_matter.workflow import OneMatterWorkflow
+from workflows.staged_aid.workflow import StagedAidWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
     from shared.policy import Entitlement, HouseholdProfile
+    from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
     from workflows.one_off_assistance.inputs import (
         PATHWAY,
         ApplicationReceived,
@@ -35,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         OneOffInput,
         OneOffResult,
     )
-    from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
     from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
 
 INTAKE_ROLES = ("clerk", "township_approver", "service", "admin")
