@@ -540,12 +540,14 @@ async def _price_in_python(conn: asyncpg.Connection, period: str, cycle_id: str)
     lib = load_library()
     levels: list[tuple[str, int]] = []
     back: list[tuple[Any, ...]] = []
+    undecidable: list[str] = []  # a figure is missing (e.g. the place of work's standard): priced next cycle
     for r in await conn.fetch(PRICED_IN_PYTHON_SQL):
         facts = (BenefitHousehold.model_validate(r["benefit_facts"]) if r["facts_kept"] else
                  await registry_facts(conn, r["household_id"], kind=r["kind"], person_id=r["person_id"],
                                       period=period, rigid_fen=r["monthly_rigid_expenditure_fen"],
                                       single_person=r["single_person"]))
         if facts is None:
+            undecidable.append(r["household_id"])
             continue
 
         def level(month: str, f: BenefitHousehold = facts, region: str = r["region_code"]) -> int | None:
@@ -553,7 +555,10 @@ async def _price_in_python(conn: asyncpg.Connection, period: str, cycle_id: str)
             return None if not b.decidable else b.amount_fen if b.payable else 0
 
         now = level(period)
-        levels.append((r["household_id"], r["old_level"] if now is None else now))
+        if now is None:
+            undecidable.append(r["household_id"])
+            continue
+        levels.append((r["household_id"], now))
         owed: dict[str, list[Any]] = {}  # version -> [first, last, months, per-person, amount, last level]
         month = r["enrolled_from"]
         while r["paid_through"] is not None and month <= r["paid_through"]:
@@ -567,6 +572,7 @@ async def _price_in_python(conn: asyncpg.Connection, period: str, cycle_id: str)
         for version, (first, last, months, per_person, amount, new_level) in owed.items():
             back.append((r["household_id"], first, last, months, version, r["old_fen"], per_person, r["persons"], amount,
                          f"dibao-topup:{r['household_id']}:{first}:{version}", cycle_id, r["old_level"], new_level))
+    await conn.execute("DELETE FROM cycle_repriced WHERE household_id = ANY($1::text[])", undecidable)
     await conn.executemany("UPDATE cycle_repriced SET new_level = $2 WHERE household_id = $1", levels)
     await conn.executemany(
         "INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version, old_fen,"
