@@ -505,22 +505,22 @@ WITH newer AS (  -- only the months under an entry newer than the oldest one bei
     GROUP BY g.region_code, g.urban, g.kind, g.old_from, g.enrolled_from, g.paid_through, s.version,
              s.per_person_fen, s.std_fen, s.remote_pp, s.special_pp, s.emp_pp, s.rigid
 ), owed AS (
-    SELECT t.household_id, p.version, min(p.first_month) AS first_month, max(p.last_month) AS last_month,
-           sum(p.months)::int AS months, sum((p.per_person_fen - t.old_fen) * p.months) AS per_person_fen,
+    SELECT t.household_id, t.old_fen, t.persons, t.old_level, p.version, min(p.first_month) AS first_month,
+           max(p.last_month) AS last_month, sum(p.months)::int AS months,
+           sum((p.per_person_fen - t.old_fen) * p.months) AS per_person_fen,
            sum((x.level - t.old_level) * p.months) AS amount_fen, max(x.level) AS new_level
     FROM cycle_repriced t
     JOIN spans p USING (region_code, urban, kind, old_from, enrolled_from, paid_through)
     CROSS JOIN LATERAL (SELECT greatest(LEVEL, 0) AS level) x
     WHERE t.persons > 0 AND NOT t.priced_in_python AND x.level > t.old_level
-    GROUP BY t.household_id, p.version
+    GROUP BY t.household_id, t.old_fen, t.persons, t.old_level, p.version
 )
 INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version, old_fen,
                                 per_person_fen, persons, amount_fen, idempotency_key, cycle_id,
                                 old_level_fen, new_level_fen)
-SELECT o.household_id, o.first_month, o.last_month, o.months, o.version, t.old_fen, o.per_person_fen, t.persons,
-       o.amount_fen, 'dibao-topup:' || o.household_id || ':' || o.first_month || ':' || o.version, $1,
-       t.old_level, o.new_level
-FROM owed o JOIN cycle_repriced t USING (household_id)
+SELECT household_id, first_month, last_month, months, version, old_fen, per_person_fen, persons, amount_fen,
+       'dibao-topup:' || household_id || ':' || first_month || ':' || version, $1, old_level, new_level
+FROM owed
 ON CONFLICT DO NOTHING
 """.replace("LEVEL", level_sql("t", "p"))
 

@@ -30,6 +30,7 @@ RAISED = "test-longde-2023-standard@2023.1"
 # fixtures raising a standard the add-ons and the employment-cost deduction scale with (TEST FIXTURES)
 XPCC_RAISED, SHANGRAO_RAISED, XINZHOU = "660105", "361104", "361102"
 XPCC_RAISE = "test-xpcc-660105-2022-standard@2022.1"
+XPCC_CASE, XPCC_CASE_RAISE = "660106", "test-xpcc-660106-2022-standard@2022.1"
 SHANGRAO_RAISE = "test-shangrao-361104-2023-standard@2023.1"
 
 
@@ -242,3 +243,35 @@ async def test_a_raised_standard_reprices_add_ons_and_the_employment_cost_deduct
     # the next month pays the exact levels only
     apr = await run_cycle(client, stack, SHANGRAO_RAISED, "2023-04")
     assert (apr["repriced"], apr["back_pay_rows"], apr["roll_fen"]) == (0, 0, 130500 + 129000)
+
+
+async def test_a_household_its_review_case_carries_is_back_paid_by_the_case_for_months_the_cycle_paid(
+        client: StackClient, stack: EmbeddedStack):
+    # XPCC company 660106 (fixtures): 600.05 yuan, 650.05 from 2022-01-01. Paid through 2022-02 at the old
+    # level, (60005 x 3 - 90000) + 12001 x 3 + 6001 = 132019; an employment income reported before the cycle
+    # reprices it opens its review case, which the cycle no longer reprices: the case does (item 2)
+    hh = family(90000, region=XPCC_CASE) | {"remote": True}
+    await import_line(client, hh, "2021-10", "2022-02")
+    await client.publish_event("household.income_changed", {
+        "household_id": hh["household_id"], "monthly_income_fen": 300000, "reason": "employment",
+        "effective_on": "2022-02-20"})
+
+    async def paid_by_case() -> dict[str, Any] | None:
+        e = await roster(stack, hh["household_id"])
+        if e["review_case_id"] is None:
+            return None
+        c = await client.case(e["review_case_id"])
+        return c if any(t["stage"] == "period_paid" for t in c.get("timeline", [])) else None
+
+    case = await wait_for(paid_by_case, timeout=60)
+    stages = [t["stage"] for t in case["timeline"] if t["stage"]]
+    assert stages.index("review_repriced") < stages.index("review_gradual_exit"), stages
+    # the months the cycle paid at 132019 under the new entry (2022-01, 2022-02), at the exact level of the
+    # facts they were paid for: (65005 x 3 - 90000) + 13001 x 3 + 6501 = 150519; (150519 - 132019) x 2 = 37000;
+    # then 300000 > 65005 x 3: gradual exit at the repriced level (XPCC: local-practice 6 months)
+    assert await keys(client, hh["household_id"]) == [
+        ("dibao-topup:HH:2022-01:" + XPCC_CASE_RAISE, 37000), ("dibao:HH:2022-03", 150519)]
+    # the cycle leaves the household to its case: nothing repriced, nothing paid twice
+    mar = await run_cycle(client, stack, XPCC_CASE, "2022-03")
+    assert (mar["repriced"], mar["back_pay_rows"], mar["on_roll"]) == (0, 0, 0)
+    assert len(await keys(client, hh["household_id"])) == 2
