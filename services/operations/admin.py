@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -149,31 +150,44 @@ class DeadLetter(BaseModel):
     redelivery: str | None = None  # awaiting_second_official | publishing | redelivered
 
 
-async def _dlq_messages(nats_url: str, limit: int) -> list[Any]:
+async def _dlq_messages(nats_url: str, limit: int, event_id: str | None = None) -> list[Any]:
+    """The newest ``limit`` dead letters (optionally of one event id), newest first. The stream is read
+    up to its last sequence at the time of the call, so a DLQ still filling cannot keep the read going;
+    the oldest-first listing it replaces hid every new letter once a flood of poison passed ``limit``."""
     nc = await bus.connect(nats_url)
     try:
         js = nc.jetstream()
+        last = (await js.stream_info(STREAM_DLQ)).state.last_seq
+        out: deque[Any] = deque(maxlen=limit)
+        if not last:
+            return []
         sub = await js.subscribe(DLQ_EVENTS_SUBJECT, ordered_consumer=True,
                                  deliver_policy=nats.js.api.DeliverPolicy.ALL)
-        out = []
         try:
-            while len(out) < limit:
+            while True:
                 try:
-                    out.append(await sub.next_msg(timeout=0.5))
+                    m = await sub.next_msg(timeout=0.5)
                 except nats.errors.TimeoutError:
+                    break
+                if event_id is None or (m.headers or {}).get("Doudi-Event-Id") == event_id:
+                    out.append(m)
+                if m.metadata.sequence.stream >= last:
                     break
         finally:
             await sub.unsubscribe()
-        return out
+        return list(reversed(out))
     finally:
         await nc.close()
 
 
-@router.get("/admin/dlq", response_model=list[DeadLetter], summary="Dead-lettered inbound events")
+@router.get("/admin/dlq", response_model=list[DeadLetter], summary="Dead-lettered inbound events, newest first")
 async def list_dlq(principal: ProvinceAdmin, request: Request,
-                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[DeadLetter]:
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+                   event_id: Annotated[str | None, Query(min_length=1, max_length=200,
+                                                         description="only the letters of this event id")] = None,
+                   ) -> list[DeadLetter]:
     rt = request.app.state.runtime
-    msgs = await _dlq_messages(rt.settings.nats_url, limit)
+    msgs = await _dlq_messages(rt.settings.nats_url, limit, event_id)
     async with rt.pool.acquire() as conn:
         done = await dlq_store.redelivered_seqs(conn)
     return [DeadLetter(seq=m.metadata.sequence.stream, subject=m.subject,

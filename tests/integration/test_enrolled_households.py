@@ -77,10 +77,13 @@ async def enrol_by_application(client: StackClient, stack: EmbeddedStack, hh: di
     case_id = r.json()["case_id"]
 
     async def awaiting() -> dict[str, Any] | None:
-        c = await client.case(case_id)
-        return c if c["stage"] == "awaiting_approval" else None
+        r = await client.http.get(f"/api/cases/{case_id}", headers=client.clerk)
+        if r.status_code == 404:  # the read model has not projected doudi.case.opened yet (a busy machine)
+            return None
+        assert r.status_code == 200, r.text
+        return r.json() if r.json()["stage"] == "awaiting_approval" else None
 
-    await wait_for(awaiting, timeout=40)
+    await wait_for(awaiting, timeout=60)
     wrong = await client.http.post(f"/api/cases/{case_id}/decisions", json={"decision": "approve", "amount_fen": 1},
                                    headers=bearer("county_approver", region="6401", subject="county-li"))
     assert wrong.status_code == 409 and "the level is the policy's" in wrong.text
