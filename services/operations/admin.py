@@ -26,7 +26,7 @@ from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.infra import bus
 from shared.infra.bus import STREAM_DLQ
 from shared.infra.case_updates import signatory, update_case
-from shared.infra.officials_registry import RegistryUnavailable, registered_official, second_official_refusal
+from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable, second_person_refusal
 
 router = APIRouter(prefix="/api")
 
@@ -290,16 +290,12 @@ class ApproveRedeliveryIn(BaseModel):
 
 
 async def _another_registered_person(approval_url: str, first_subject: str, principal: Principal) -> None:
-    """Four eyes by registered person, from approval's officials registry (asked over HTTP, never read
-    from its schema): the second official is a registered administrator of another person than the one
-    who asked, not a second login of the same person (403); no registry, no approval (503)."""
+    """Four eyes by registered person (shared/infra/officials_registry.py): 403 for a second login of the
+    same person or an unregistered official, 503 when the registry cannot answer."""
     try:
-        first = await registered_official(approval_url, first_subject, service="operations")
-        second = await registered_official(approval_url, principal.subject, service="operations")
+        refusal = await second_person_refusal(approval_url, first_subject, principal, service="operations")
     except RegistryUnavailable as exc:
-        raise HTTPException(503, f"四眼原则无法核对：官员登记簿不可用 / four eyes cannot be checked: {exc}") from None
-    refusal = second_official_refusal(first_subject=first_subject, first=first, second=principal,
-                                      registered_second=second)
+        raise HTTPException(503, REGISTRY_UNAVAILABLE.format(exc)) from None
     if refusal is not None:
         raise HTTPException(403, refusal)
 

@@ -26,7 +26,7 @@ from services.payment.batch import (
 from shared.auth import Principal, Role, require_roles
 from shared.config import get_settings
 from shared.contracts.money import SubsidyFen
-from shared.infra.officials_registry import RegistryUnavailable, registered_official, second_official_refusal
+from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable, second_person_refusal
 from workflows.batch_subsidy.inputs import BatchControl, BatchRequest
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
@@ -120,17 +120,13 @@ async def _control(action: str, batch_id: str, body: ControlIn, principal: Princ
 
 
 async def _another_registered_person(first_subject: str, principal: Principal) -> None:
-    """Four eyes by registered person, from approval's officials registry (asked over HTTP, never read
-    from its schema): the second official is a registered finance official of another person than the
-    one who asked, not a second login of the same person (409), and no registry means no approval (503)."""
-    approval_url = get_settings().approval_url
+    """Four eyes by registered person (shared/infra/officials_registry.py): 409 for a second login of the
+    same person or an unregistered official, 503 when the registry cannot answer."""
     try:
-        first = await registered_official(approval_url, first_subject, service="payment")
-        second = await registered_official(approval_url, principal.subject, service="payment")
+        refusal = await second_person_refusal(get_settings().approval_url, first_subject, principal,
+                                              service="payment")
     except RegistryUnavailable as exc:
-        raise HTTPException(503, f"四眼原则无法核对：官员登记簿不可用 / four eyes cannot be checked: {exc}") from None
-    refusal = second_official_refusal(first_subject=first_subject, first=first, second=principal,
-                                      registered_second=second)
+        raise HTTPException(503, REGISTRY_UNAVAILABLE.format(exc)) from None
     if refusal is not None:
         raise HTTPException(409, refusal)
 

@@ -78,3 +78,16 @@ def second_official_refusal(*, first_subject: str, first: RegisteredOfficial | N
         return ("四眼原则：同一人的另一账号不能作为第二审批人 / four eyes: the second official is the same registered "
                 "person as the one who asked (another login of the same person)")
     return None
+
+
+REGISTRY_UNAVAILABLE = "四眼原则无法核对：官员登记簿不可用 / four eyes cannot be checked: {}"
+
+
+async def second_person_refusal(approval_url: str, first_subject: str, second: Principal, *,
+                                service: str) -> str | None:
+    """Four eyes, asked of the registry: why ``second`` may not approve what ``first_subject`` asked
+    (None: they may). Raises ``RegistryUnavailable`` (the caller answers 503: fail closed)."""
+    first = await registered_official(approval_url, first_subject, service=service)
+    registered_second = await registered_official(approval_url, second.subject, service=service)
+    return second_official_refusal(first_subject=first_subject, first=first, second=second,
+                                   registered_second=registered_second)
