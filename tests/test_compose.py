@@ -330,7 +330,7 @@ def test_app_service(compose: dict[str, Any], name: str) -> None:
         expected["DOUDI_HTTP_PORT"] = str(port)
     assert {key: env.get(key) for key in expected} == expected
     # the private key that signs human updates only in the processes that serve them; every one may verify
-    signs = name in ("intake", "verification", "approval", "operations")
+    signs = name in ("intake", "verification", "approval", "payment", "operations")
     assert env.get("DOUDI_ASSERTION_SIGNING_KEY") == (SECRETS["DOUDI_ASSERTION_SIGNING_KEY"] if signs else None)
     assert env.get("DOUDI_ASSERTION_VERIFY_KEYS") == SECRETS["DOUDI_ASSERTION_VERIFY_KEYS"]
 

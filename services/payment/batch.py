@@ -60,6 +60,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.assertions import Signatory
 from shared.auth import Role, issue_token
 from shared.contracts.domain_events import (
     PAYMENT_BATCH_PROGRESS,
@@ -69,6 +70,7 @@ from shared.contracts.domain_events import (
 )
 from shared.faults import crash_point, fault_active
 from shared.infra.bus import stream_for
+from shared.infra.case_updates import signed
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox
 from shared.policy import CATEGORIES, Figure, HouseholdProfile, PolicyLibrary, load_library
@@ -914,7 +916,8 @@ class BatchService:
             raise BatchNotRunning(f"batch {batch_id} is {row['status']}")
         handle = self._temporal.get_workflow_handle(batch_id)
         try:
-            return await handle.execute_update("control", req, result_type=dict)
+            by = Signatory(subject=req.official, role=req.role, region=req.region)
+            return await handle.execute_update("control", signed(batch_id, "control", req, by), result_type=dict)
         except WorkflowUpdateFailedError as exc:
             raise BatchNotRunning(str(exc.cause or exc)) from None
         except RPCError as exc:

@@ -25,9 +25,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
+from shared.infra.temporal import data_converter
 from tests.bench.cohort_seed import seed_cohort
 from tests.support import StackClient, register_official, wait_for
 from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_occasion
@@ -263,6 +265,13 @@ async def test_pause_then_cancel_keeps_what_was_paid_and_pays_nothing_more(
         await asyncio.sleep(1.0)
         assert (await _batch(client, batch_id))["paid_count"] == held["paid_count"] < 3_000
         assert "county fund transfer pending" in paused["note"]
+        # straight to Temporal with role admin in the payload and no signed principal: refused, still paused
+        direct = await Client.connect(stack.temporal_address, namespace="doudi", data_converter=data_converter())
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await direct.get_workflow_handle(batch_id).execute_update("control", {
+                "action": "resume", "official": "mallory", "role": "admin", "region": "", "reason": "x"})
+        assert "unsigned" in str(refused.value.cause), refused.value.cause
+        assert (await _batch(client, batch_id))["status"] == "paused"
         r = await client.http.post(f"/api/batches/{batch_id}/cancel", headers=FINANCE,
                                    json={"reason": "the linkage notice was withdrawn"})
         assert r.status_code == 200, r.text

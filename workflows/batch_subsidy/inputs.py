@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from shared.assertions import Assertion
 from shared.contracts.money import MAX_PER_PERSON_SUBSIDY_FEN
 
 PATHWAY = "batch_subsidy"
@@ -142,6 +143,7 @@ class BatchControl(BaseModel):
     role: str
     region: str = ""
     reason: str = Field(min_length=1, max_length=1000)
+    assertion: Assertion | None = None  # who sends it, signed by the payment service (shared/assertions.py)
 
 
 class BatchResume(BaseModel):

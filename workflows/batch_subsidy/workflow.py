@@ -20,6 +20,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.common import verified_principal
+
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_PAYMENT
     from workflows.batch_subsidy import contracts as c
@@ -101,6 +103,9 @@ class BatchSubsidyWorkflow:
 
     @control.validator
     def _validate_control(self, req: BatchControl) -> None:
+        # the signed principal, not the payload's role fields: nobody reaching Temporal directly
+        # pauses, resumes or cancels a region's batch
+        verified_principal(req, "control", subject=req.official, role=req.role, region=req.region)
         if req.role not in CONTROLLERS:
             raise ValueError(f"role {req.role} cannot {req.action} a batch (finance or admin)")
         region = self._inp.request.region_prefix
