@@ -204,6 +204,14 @@ class StackClient:
         assert r.status_code == 200, r.text
         return r.json()
 
+    async def case_once_visible(self, case_id: str) -> dict[str, Any] | None:
+        """The case, or None while the read model has not caught up with a case the roster already names."""
+        r = await self.http.get(f"/api/cases/{case_id}", headers=self.clerk)
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, r.text
+        return r.json()
+
     async def closed_case(self, person_id: str, timeout: float = 30.0) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:
             items = await self.cases(person_id=person_id)

@@ -207,8 +207,8 @@ async def test_an_employment_income_change_opens_an_off_cycle_review_and_the_gra
         e = await roster(stack, hh["household_id"])
         if e is None or e["review_case_id"] is None:
             return None
-        c = await client.case(e["review_case_id"])
-        return c if any(t["stage"] == "period_paid" for t in c.get("timeline", [])) else None
+        c = await client.case_once_visible(e["review_case_id"])
+        return c if c is not None and any(t["stage"] == "period_paid" for t in c.get("timeline", [])) else None
 
     case = await wait_for(paid_by_case, timeout=40)
     stages = [t["stage"] for t in case["timeline"] if t["stage"]]  # (payments have no stage)
@@ -241,8 +241,8 @@ async def test_a_severely_disabled_member_of_a_low_income_household_is_enrolled_
     case_id = r.json()["case_id"]
 
     async def awaiting() -> dict[str, Any] | None:
-        c = await client.case(case_id)
-        return c if c["stage"] == "awaiting_approval" else None
+        c = await client.case_once_visible(case_id)
+        return c if c is not None and c["stage"] == "awaiting_approval" else None
 
     case = await wait_for(awaiting, timeout=40)
     assert "single-person inclusion" in case["timeline"][-1]["note"]
@@ -324,8 +324,8 @@ async def test_a_household_whose_benefit_ended_can_be_enrolled_again(client: Sta
     assert case_id != first["case_id"]
 
     async def awaiting() -> dict[str, Any] | None:
-        c = await client.case(case_id)
-        return c if c["stage"] == "awaiting_approval" else None
+        c = await client.case_once_visible(case_id)
+        return c if c is not None and c["stage"] == "awaiting_approval" else None
 
     await wait_for(awaiting, timeout=40)
     r = await client.http.post(f"/api/cases/{case_id}/decisions", json={"decision": "approve", "amount_fen": 105000},

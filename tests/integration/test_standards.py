@@ -95,8 +95,8 @@ async def enrol(client: StackClient, hh: dict[str, Any], day: str, level_fen: in
     case_id = r.json()["case_id"]
 
     async def awaiting() -> dict[str, Any] | None:
-        c = await client.case(case_id)
-        return c if c["stage"] == "awaiting_approval" else None
+        c = await client.case_once_visible(case_id)
+        return c if c is not None and c["stage"] == "awaiting_approval" else None
 
     await wait_for(awaiting, timeout=60)
     # a county approver in the officials registry (a decision on money is signed by a registered official)
@@ -258,10 +258,10 @@ async def test_a_household_its_review_case_carries_is_back_paid_by_the_case_for_
 
     async def paid_by_case() -> dict[str, Any] | None:
         e = await roster(stack, hh["household_id"])
-        if e["review_case_id"] is None:
+        if e is None or e["review_case_id"] is None:
             return None
-        c = await client.case(e["review_case_id"])
-        return c if any(t["stage"] == "period_paid" for t in c.get("timeline", [])) else None
+        c = await client.case_once_visible(e["review_case_id"])
+        return c if c is not None and any(t["stage"] == "period_paid" for t in c.get("timeline", [])) else None
 
     case = await wait_for(paid_by_case, timeout=60)
     stages = [t["stage"] for t in case["timeline"] if t["stage"]]
