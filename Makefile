@@ -36,8 +36,10 @@ CHAOS_ARGS ?= --events 300 --seconds 90 --seed 1
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
+## make lint: ruff (style, imports, line length) and mypy over services/, workflows/, shared/, deploy/
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .data tests/.artifacts
