@@ -69,6 +69,21 @@ class Principal(BaseModel):
         return not self.region or (region_code or "").startswith(self.region)
 
 
+def require_jurisdiction(principal: Principal, region_code: str, *, what: str | None = None) -> None:
+    """403 unless the caller's jurisdiction holds ``region_code``: "<what> is outside your jurisdiction"
+    (``what`` is "region <code>" unless named). For what the caller asks to create or change there."""
+    if not principal.may_see(region_code):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"{what or f'region {region_code}'} is outside your jurisdiction")
+
+
+def found_in_jurisdiction(principal: Principal, region_code: str | None, what: str) -> None:
+    """404 "<what> not found" for what does not exist (``region_code`` None) and for what lies outside the
+    caller's jurisdiction alike: a regional account learns nothing of another region's records."""
+    if region_code is None or not principal.may_see(region_code):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
+
+
 def issue_token(subject: str, role: Role | str, *, region: str = "", ttl_s: int = 12 * 3600,
                 secret: str | None = None, person_id: str | None = None) -> str:
     settings = get_settings()

@@ -23,7 +23,7 @@ from services.payment.batch import (
     BatchView,
     first_official,
 )
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
 from shared.config import get_settings
 from shared.contracts.money import SubsidyFen
 from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable, second_person_refusal
@@ -71,16 +71,15 @@ class ControlIn(BaseModel):
 
 async def _visible(service: BatchService, batch_id: str, principal: Principal) -> BatchView:
     view = await service.view(batch_id)
-    if view is None or not principal.may_see(view.region_prefix):
-        raise HTTPException(404, f"batch {batch_id} not found")
+    found_in_jurisdiction(principal, view.region_prefix if view is not None else None, f"batch {batch_id}")
+    assert view is not None
     return view
 
 
 @router.post("", status_code=202, response_model=BatchAccepted,
              summary="Start a batch subsidy (idempotent: the same request is the same batch)")
 async def start(body: BatchIn, principal: Starters, service: Service) -> BatchAccepted:
-    if not principal.may_see(body.region_prefix):
-        raise HTTPException(403, f"region {body.region_prefix} is outside your jurisdiction {principal.region}")
+    require_jurisdiction(principal, body.region_prefix)
     try:
         req = BatchRequest.model_validate({**body.model_dump(), "requested_by": f"{principal.role}:{principal.subject}"})
     except ValueError as exc:

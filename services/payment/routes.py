@@ -32,7 +32,7 @@ from services.payment.reserves import (
     ReserveService,
     county_of,
 )
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal, Role, require_jurisdiction, require_roles
 
 router = APIRouter(prefix="/api/reserves", tags=["reserves"])
 
@@ -52,8 +52,7 @@ Service = Annotated[ReserveService, Depends(_service)]
 
 
 def _may_read(principal: Principal, code: str) -> None:
-    if not principal.may_see(code):
-        raise HTTPException(403, f"reserve {code} is outside your jurisdiction")
+    require_jurisdiction(principal, code, what=f"reserve {code}")
 
 
 def _may_change(principal: Principal, code: str) -> None:
