@@ -12,6 +12,7 @@ durable and its workflow started, so a crash in between means a redelivery, neve
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from faststream.nats import NatsBroker
@@ -80,19 +81,31 @@ def register(broker: NatsBroker, service: IntakeService, *, pool: asyncpg.Pool, 
             await conn.execute("DELETE FROM inbound_content WHERE event_id = $1"
                                " AND NOT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", event.id)
 
-    async def accept(event: InboundEvent, subject: str) -> None:
-        await claim(event, subject)
+    async def open_case(event: InboundEvent, subject: str) -> None:
         await service.accept_event(event, subject)
 
     async def start_batch(event: InboundEvent, subject: str) -> None:
         from services.intake.cohort import start_price_linkage_batch
 
-        await claim(event, subject)
         await start_price_linkage_batch(temporal, event)
 
     for family, subject in CONSUMED.items():
+        effect = start_batch if family == "price" else open_case
         durable_consumer(
             broker, stream=STREAM_EVENTS, subject=subject, durable=f"intake-{family}", dlq_subject=DLQ_EVENTS_SUBJECT,
-            parse=parse_from_source, handle=start_batch if family == "price" else accept, on_give_up=release,
+            parse=parse_from_source, handle=_claimed_first(claim, effect), on_give_up=release,
             # events are independent; order within an incident is settled by the case id
             max_workers=1 if family == "price" else CONCURRENCY, title=f"intake:{family}")
+
+
+Effect = Callable[[InboundEvent, str], Awaitable[None]]
+
+
+def _claimed_first(claim: Effect, effect: Effect) -> Effect:
+    """Every family's handler: the content claim (a conflicting duplicate is never applied), then its effect."""
+
+    async def handle(event: InboundEvent, subject: str) -> None:
+        await claim(event, subject)
+        await effect(event, subject)
+
+    return handle

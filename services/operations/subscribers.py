@@ -17,16 +17,22 @@ from faststream.nats import NatsBroker
 from services.operations import bus_health
 from services.operations.projection import project
 from shared.infra.bus import MAX_DELIVERIES_ADVISORY, STREAM_CASES, STREAM_DLQ, STREAM_PAYMENTS
-from shared.infra.consumer import Delivered, Poison, durable_consumer
+from shared.infra.consumer import Delivered, Poison, durable_consumer, event_id_of
 
 log = logging.getLogger(__name__)
 DLQ_PROJECTION = "doudi.dlq.projection"
 
 
 async def _domain_event(delivered: Delivered) -> dict[str, Any]:
-    event = json.loads(delivered.body)
+    """A CloudEvent object with a string id and a data object; anything else is dead-lettered at once
+    (with its id where it has one, the body cut to the bus's limit as every dead letter)."""
+    try:
+        event = json.loads(delivered.body)
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise Poison(f"not JSON: {exc}") from None
     if not isinstance(event, dict) or not isinstance(event.get("data"), dict) or not isinstance(event.get("id"), str):
-        raise Poison("not a doudi domain event (a JSON object with a string id and a data object)")
+        raise Poison("not a doudi domain event (a JSON object with a string id and a data object)",
+                     event_id=event_id_of(event))
     return event
 
 

@@ -31,6 +31,7 @@ import nats.errors
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig
 from temporalio.service import RPCError, RPCStatusCode
@@ -43,6 +44,7 @@ T = TypeVar("T")
 KIND_INVALID = "invalid"
 KIND_CONFLICTING_DUPLICATE = "conflicting_duplicate"
 KIND_FAILED = "failed"
+DEFAULT_MAX_PAYLOAD = 1024 * 1024  # NATS's default max_payload
 
 
 class Poison(Exception):
@@ -120,7 +122,10 @@ async def dead_letter(broker: NatsBroker, dlq_subject: str, subject: str, raw: b
         headers["Doudi-Event-Id"] = _header_value(event_id, 200)
     # the server counts headers too: a body at the size limit would close the connection (every consumer of
     # this process with it), so such a body is cut, and the header says so and how to recognise the original
-    room = broker.connection.max_payload - sum(len(k) + len(v.encode()) + 4 for k, v in headers.items()) - 1024
+    max_payload = getattr(broker.connection, "max_payload", None)
+    if not isinstance(max_payload, int):  # not connected to a server (the in-memory test broker)
+        max_payload = DEFAULT_MAX_PAYLOAD
+    room = max_payload - sum(len(k) + len(v.encode()) + 4 for k, v in headers.items()) - 1024
     if len(raw) > room:
         headers["Doudi-Dlq-Truncated"] = f"original {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}"
         raw = raw[:room]
@@ -149,7 +154,7 @@ class _Consumer(Generic[T]):
     async def on_message(self, body: bytes, msg: NatsMessage) -> None:
         raw = msg.raw_message
         subject = raw.subject
-        meta = raw.metadata
+        meta = _metadata(raw)
         delivered = meta.num_delivered if meta is not None else 1
         try:
             item = await self.parse(Delivered(subject=subject, body=body, headers=dict(raw.headers or {}),
@@ -177,10 +182,10 @@ class _Consumer(Generic[T]):
                         await msg.nack(delay=self.policy.nak_delay(delivered))
                         return None
                 return await self._give_up(msg, subject, body, f"failed {delivered} deliveries: {_describe(exc)}",
-                                           getattr(item, "id", None), KIND_FAILED, delivered)
+                                           event_id_of(item), KIND_FAILED, delivered)
             delay = self.policy.nak_delay(delivered)
             log.warning("could not handle %s on %s (delivery %d, %s): %s; will be redelivered in %.0fs",
-                        getattr(item, "id", "a message"), subject, delivered,
+                        event_id_of(item) or "a message", subject, delivered,
                         "transient" if transient else "dead-lettered if it keeps failing", _describe(exc), delay,
                         exc_info=not transient)
             await msg.nack(delay=delay)
@@ -198,6 +203,22 @@ class _Consumer(Generic[T]):
             await msg.nack(delay=self.policy.nak_delay(delivered))
             return
         await msg.ack()
+
+
+def event_id_of(item: object) -> str | None:
+    """The event id of a parsed message, for the dead letter's ``Doudi-Event-Id`` and the log: a model's
+    ``id``, or a CloudEvent object's ``"id"`` (a consumer that keeps the raw JSON object)."""
+    found = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+    return found if isinstance(found, str) else None
+
+
+def _metadata(raw: Msg) -> Msg.Metadata | None:
+    """JetStream's delivery metadata; None for a message that did not come from a stream (a core NATS
+    publish, FastStream's in-memory test broker): counted as its first delivery."""
+    try:
+        return raw.metadata
+    except nats.errors.NotJSMessageError:
+        return None
 
 
 async def _raw_body(msg: Any) -> bytes:  # the handler sees the original bytes; parsing is the wrapper's

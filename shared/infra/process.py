@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from shared.auth import MaskIdsMiddleware
 from shared.config import Settings, get_settings
 from shared.infra.bus import ensure_streams, make_broker
 from shared.infra.db import create_pool, migrate
+from shared.infra.errors import DomainError
 from shared.infra.outbox import OutboxRelay
 from shared.infra.temporal import connect_temporal
 from shared.telemetry import setup_telemetry
@@ -53,7 +54,7 @@ class ServiceParts:
     task_queue: str | None = None
     activities: Sequence[Callable[..., Any]] = ()
     workflows: Sequence[type] = ()
-    background: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     max_concurrent_activities: int = 100
 
 
@@ -73,6 +74,23 @@ def add_validation_handler(app: FastAPI) -> None:
                    "input": _printable(e.get("input"))} for e in exc.errors()]
         return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={str: _printable})},
                             status_code=422)
+
+
+def add_domain_error_handler(app: FastAPI) -> None:
+    """Every ``shared.infra.errors.DomainError`` an inner layer raises answered with its status code and
+    ``{"detail": ...}``, the body an ``HTTPException`` gives (so moving a raise below the HTTP layer changes
+    nothing on the wire)."""
+
+    @app.exception_handler(DomainError)
+    async def refused(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": jsonable_encoder(exc.detail, custom_encoder={str: _printable})},
+                            status_code=exc.status, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """The error answers every service gives, registered once here (``serve``; route tests call it too)."""
+    add_validation_handler(app)
+    add_domain_error_handler(app)
 
 
 def _printable(value: object) -> object:
@@ -198,7 +216,7 @@ async def serve(
     runtime = Runtime(name=name, settings=settings, pool=pool, broker=broker, temporal=temporal)
     parts = build(runtime)
     add_health_route(parts.app, runtime)
-    add_validation_handler(parts.app)
+    install_error_handlers(parts.app)
     parts.app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
     install_body_limits(parts.app, settings)  # outermost: nothing reads a body before its size is checked
     parts.app.state.runtime = runtime
@@ -218,9 +236,8 @@ async def serve(
     for job in background:
         job.add_done_callback(_log_background_failure)
 
-    server = uvicorn.Server(uvicorn.Config(parts.app, host=settings.http_host, port=settings.http_port,
-                                           log_level="warning", access_log=False))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own SIGTERM
+    server = _Server(uvicorn.Config(parts.app, host=settings.http_host, port=settings.http_port,
+                                    log_level="warning", access_log=False))
     tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
 
     stop = asyncio.Event()
@@ -252,6 +269,15 @@ async def serve(
     await pool.close()
     if failed:
         raise SystemExit(1)
+
+
+class _Server(uvicorn.Server):
+    """We own SIGTERM: the service's stop event shuts the parts down in order (HTTP, worker, relay), so
+    uvicorn must not take the signal handlers for itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _log_background_failure(task: asyncio.Task[Any]) -> None:
