@@ -6,13 +6,14 @@ administrator registers officials; every change is kept with who made it."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.approval import store
+from services.approval.store import Official
 from shared.assertions import Signatory
 from shared.auth import Principal, ProvinceAdmin, Role, require_roles, validate_jurisdiction
 from shared.contracts.identity import NationalId
@@ -46,45 +47,12 @@ class OfficialIn(BaseModel):
         return validate_jurisdiction(value)
 
 
-class Official(BaseModel):
-    subject: str
-    person_id: str
-    name: str
-    roles: list[str]
-    jurisdiction: str  # "" = every region
-    active: bool
-    registered_by: str
-    updated_at: datetime
-
-
-# ---- store ----------------------------------------------------------------------------------------------
-
-
-async def find(conn: asyncpg.Connection | asyncpg.Pool, subject: str) -> Official | None:
-    row = await conn.fetchrow("SELECT * FROM officials WHERE subject = $1", subject)
-    return Official(**dict(row)) if row is not None else None
-
-
-async def register(conn: asyncpg.Connection | asyncpg.Pool, subject: str, body: OfficialIn, by: str) -> Official:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO officials (subject, person_id, name, roles, jurisdiction, active, registered_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (subject) DO UPDATE SET person_id = EXCLUDED.person_id, name = EXCLUDED.name,
-            roles = EXCLUDED.roles, jurisdiction = EXCLUDED.jurisdiction, active = EXCLUDED.active,
-            registered_by = EXCLUDED.registered_by, updated_at = now()
-        RETURNING *
-        """, subject, body.person_id, body.name, [str(r) for r in body.roles],
-        "" if body.jurisdiction == "*" else body.jurisdiction, body.active, by)
-    return Official(**dict(row))
-
-
 async def signatory_for(pool: asyncpg.Pool, principal: Principal) -> Signatory:
     """Who signs a human update: the token's subject, role and jurisdiction, with the registered person id
     when the subject is an active official registered for that role and jurisdiction. A registered
     official acting outside what the registry grants is refused (403); someone not registered signs
     without a person id, which no workflow accepts for a decision on money."""
-    official = await find(pool, principal.subject)
+    official = await store.find_official(pool, principal.subject)
     who = Signatory(subject=principal.subject, role=str(principal.role), region=principal.region)
     if official is None or not official.active:
         return who
@@ -104,8 +72,10 @@ Subject = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-
 
 @router.put("/officials/{subject}", response_model=Official, summary="Register or update an official")
 async def put_official(subject: Subject, body: OfficialIn, principal: ProvinceAdmin, request: Request) -> Official:
-    async with request.app.state.runtime.pool.acquire() as conn:
-        return await register(conn, subject, body, principal.subject)
+    return await store.register_official(
+        request.app.state.runtime.pool, subject, person_id=body.person_id, name=body.name,
+        roles=[str(r) for r in body.roles], jurisdiction="" if body.jurisdiction == "*" else body.jurisdiction,
+        active=body.active, registered_by=principal.subject)
 
 
 def registry_reader(principal: Annotated[Principal, Depends(require_roles(Role.service))]) -> Principal:
@@ -119,7 +89,7 @@ def registry_reader(principal: Annotated[Principal, Depends(require_roles(Role.s
 @router.get("/officials/{subject}", response_model=Official, summary="An official of the registry")
 async def get_official(subject: Subject, principal: Annotated[Principal, Depends(registry_reader)],
                        request: Request) -> Official:
-    official = await find(request.app.state.runtime.pool, subject)
+    official = await store.find_official(request.app.state.runtime.pool, subject)
     if official is None:
         raise HTTPException(404, f"no official {subject}")
     return official

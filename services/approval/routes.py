@@ -3,14 +3,16 @@ validator checks the step, the role, the jurisdiction, separation of duties and 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.approval import store
 from services.approval.officials import signatory_for
-from shared.auth import Principal, Role, current_principal, require_roles
+from services.approval.store import MinutesRow, OpenMatterRow, TaskRow
+from shared.auth import Principal, Role, current_principal, found_in_jurisdiction, require_roles
+from shared.contracts.activities import CommitteeMember
 from shared.contracts.authority import AuthorityLimits, above_authority_message
 from shared.contracts.money import PositiveCaseFen
 from shared.infra.case_updates import update_case
@@ -127,36 +129,15 @@ async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Re
     return DecisionOut(case_id=case_id, decision=body.decision, accepted=True, by=principal.subject)
 
 
-class TaskView(BaseModel):
-    task_id: str
-    case_id: str
-    pathway: str
-    kind: str
-    role: str
-    region_code: str
-    amount_fen: int | None
-    summary: str
-    due_at: datetime | None
-    opened_at: datetime
-    overdue: bool
+TaskView = TaskRow  # an open step as the inbox shows it
 
 
 @router.get("/tasks", response_model=list[TaskView], summary="Your inbox: open steps waiting for your role")
 async def inbox(principal: Annotated[Principal, Depends(current_principal)], request: Request,
                 kind: str | None = None) -> list[TaskView]:
     """Open tasks for the caller's role inside the caller's jurisdiction (admins see every role's)."""
-    pool = request.app.state.runtime.pool
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            """
-            SELECT *, (due_at IS NOT NULL AND due_at < now()) AS overdue FROM tasks
-            WHERE closed_at IS NULL AND starts_with(region_code, $1) AND ($2::text IS NULL OR role = $2)
-              AND ($3::text IS NULL OR kind = $3)
-            ORDER BY due_at NULLS LAST, opened_at
-            """,
-            principal.region, None if principal.role == Role.admin else str(principal.role), kind,
-        )
-    return [TaskView(**{k: r[k] for k in TaskView.model_fields}) for r in rows]
+    return await store.open_tasks(request.app.state.runtime.pool, principal.region,
+                                  None if principal.role == Role.admin else str(principal.role), kind)
 
 
 class EscalationIn(BaseModel):
@@ -183,47 +164,52 @@ class MemberIn(BaseModel):
     active: bool = True
 
 
-@router.put("/committees/{county_code}/members/{member_id}", summary="Appoint or update a committee member")
+class MemberOut(MemberIn):
+    county_code: str
+    member_id: str
+
+
+@router.put("/committees/{county_code}/members/{member_id}", response_model=MemberOut,
+            summary="Appoint or update a committee member")
 async def put_member(county_code: Annotated[str, Path(pattern=r"^\d{6}$")], member_id: str, body: MemberIn,
-                     principal: Annotated[Principal, Depends(require_roles())], request: Request) -> dict:
-    if not principal.may_see(county_code):
-        raise HTTPException(404, f"committee {county_code} not found")
-    pool = request.app.state.runtime.pool
-    async with pool.acquire() as conn, conn.transaction():
-        if body.chair:
-            await conn.execute("UPDATE committee_members SET chair = false WHERE county_code = $1 AND member_id <> $2",
-                               county_code, member_id)
-        await conn.execute(
-            """
-            INSERT INTO committee_members (county_code, member_id, name, department, chair, active)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (county_code, member_id) DO UPDATE SET name = EXCLUDED.name, department = EXCLUDED.department,
-                chair = EXCLUDED.chair, active = EXCLUDED.active, updated_at = now()
-            """, county_code, member_id, body.name, body.department, body.chair, body.active)
-    return {"county_code": county_code, "member_id": member_id, **body.model_dump()}
+                     principal: Annotated[Principal, Depends(require_roles())], request: Request) -> MemberOut:
+    found_in_jurisdiction(principal, county_code, f"committee {county_code}")
+    await store.put_committee_member(request.app.state.runtime.pool, county_code, member_id, name=body.name,
+                                     department=body.department, chair=body.chair, active=body.active)
+    return MemberOut(county_code=county_code, member_id=member_id, **body.model_dump())
 
 
-@router.get("/committees/{county_code}", summary="The committee's own view: members, open matters, minutes")
+class OpenMatter(OpenMatterRow):
+    """A matter before the committee, with its live state (None when its workflow is gone)."""
+
+    owed_by: list[str] | None = None
+    opinions: list[dict[str, Any]] | None = None
+    quorum: int | None = None
+
+
+class CommitteeView(BaseModel):
+    county_code: str
+    members: list[CommitteeMember]
+    open_matters: list[OpenMatter]
+    minutes: list[MinutesRow]
+
+
+async def _live(temporal: Any, matter: OpenMatterRow) -> OpenMatter:
+    try:
+        state = await temporal.get_workflow_handle(matter.case_id).query("matter")
+    except Exception:  # a matter whose workflow is gone still shows, without the live state
+        state = {}
+    return OpenMatter(**matter.model_dump(), owed_by=state.get("owed_by"), opinions=state.get("opinions"),
+                      quorum=state.get("quorum"))
+
+
+@router.get("/committees/{county_code}", response_model=CommitteeView,
+            summary="The committee's own view: members, open matters, minutes")
 async def committee_view(county_code: str, principal: Annotated[Principal, Depends(require_roles(
-        Role.committee, Role.county_approver, Role.auditor))], request: Request) -> dict:
-    if not principal.may_see(county_code):
-        raise HTTPException(404, f"committee {county_code} not found")
+        Role.committee, Role.county_approver, Role.auditor))], request: Request) -> CommitteeView:
+    found_in_jurisdiction(principal, county_code, f"committee {county_code}")
     rt = request.app.state.runtime
-    async with rt.pool.acquire() as conn:
-        members = await conn.fetch("SELECT member_id, name, department, chair FROM committee_members"
-                                   " WHERE county_code = $1 AND active ORDER BY member_id", county_code)
-        open_matters = await conn.fetch("SELECT case_id, summary, amount_fen, due_at, opened_at FROM tasks"
-                                        " WHERE kind = 'committee' AND closed_at IS NULL AND starts_with(region_code, $1)"
-                                        " ORDER BY due_at", county_code)
-        minutes = await conn.fetch("SELECT case_id, parent_case_id, decision, opinions, recorded_at FROM minutes"
-                                   " WHERE county_code = $1 ORDER BY recorded_at DESC LIMIT 50", county_code)
-    matters = []
-    for m in open_matters:
-        try:
-            state = await rt.temporal.get_workflow_handle(m["case_id"]).query("matter")
-        except Exception:  # a matter whose workflow is gone still shows, without the live state
-            state = {}
-        matters.append({**dict(m), "owed_by": state.get("owed_by"), "opinions": state.get("opinions"),
-                        "quorum": state.get("quorum")})
-    return {"county_code": county_code, "members": [dict(r) for r in members], "open_matters": matters,
-            "minutes": [dict(r) for r in minutes]}
+    return CommitteeView(
+        county_code=county_code, members=await store.committee_members(rt.pool, county_code),
+        open_matters=[await _live(rt.temporal, m) for m in await store.open_committee_matters(rt.pool, county_code)],
+        minutes=await store.recent_minutes(rt.pool, county_code))
