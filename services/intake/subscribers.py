@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import asyncpg
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
-from services.intake.service import IntakeService
 from shared.contracts.events import DLQ_EVENTS_SUBJECT, InboundEvent, InvalidEvent, parse_inbound
 from shared.contracts.sources import verify_source
 from shared.infra.bus import STREAM_EVENTS
 from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Delivered, Poison, durable_consumer
-from shared.infra.consumer import dead_letter as _dead_letter
-from shared.infra.outbox import Content, claim_content, content_digest
+from shared.infra.db import unit_of_work
+from shared.infra.outbox import Content, claim_content, content_digest, release_content
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,7 @@ CONSUMED = {
     "price": "doudi.events.price.>",
 }
 
-RETRY_DELAY_S = 2.0
 CONCURRENCY = 16
-
-
-async def dead_letter(broker: NatsBroker, subject: str, raw: bytes, reason: str, event_id: str | None) -> None:
-    """An inbound message to ``doudi.dlq.events`` (kept for callers of the earlier signature)."""
-    await _dead_letter(broker, DLQ_EVENTS_SUBJECT, subject, raw, reason, event_id)
 
 
 async def parse_from_source(delivered: Delivered) -> InboundEvent:
@@ -63,23 +57,52 @@ async def parse_from_source(delivered: Delivered) -> InboundEvent:
     return event
 
 
-def register(broker: NatsBroker, service: IntakeService, *, pool: asyncpg.Pool, temporal: Client) -> None:
+class InboundClaims:
+    """What each inbound event id carried (``inbound_content``, shared/infra/outbox.py), read and written
+    through the pool; the subscriber tests put an in-memory one in its place (tests/unit/fakes.py)."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    async def claim(self, event_id: str, subject: str, digest: str) -> Content:
+        async with unit_of_work(self._pool) as conn:
+            return await claim_content(conn, event_id, subject, digest)
+
+    async def release(self, event_id: str) -> None:
+        async with unit_of_work(self._pool) as conn:
+            await release_content(conn, event_id)
+
+
+class Claims(Protocol):
+    async def claim(self, event_id: str, subject: str, digest: str) -> Content: ...
+
+    async def release(self, event_id: str) -> None: ...
+
+
+class CaseOpener(Protocol):
+    async def accept_event(self, event: InboundEvent, subject: str) -> str | None: ...
+
+
+def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool | None = None, temporal: Client,
+             claims: Claims | None = None) -> None:
+    """Every family's durable consumer. ``claims`` defaults to the pool's ``inbound_content``."""
+    if claims is None:
+        assert pool is not None, "intake's subscribers need the pool or the claims"
+        claims = InboundClaims(pool)
+    held: Claims = claims
 
     async def claim(event: InboundEvent, subject: str) -> None:
         """Same id, same content: a redelivery (the service layer makes it a no-op). Same id, different
         content: never applied; dead letter "conflicting duplicate" (operations raises an alert)."""
         digest = content_digest(subject, event.envelope.model_dump(mode="json"))
-        async with pool.acquire() as conn:
-            if await claim_content(conn, event.id, subject, digest) is Content.CONFLICT:
-                raise Poison(f"conflicting duplicate: event id {event.id!r} was received before with different"
-                             " content; this one is not applied", event_id=event.id, kind=KIND_CONFLICTING_DUPLICATE)
+        if await held.claim(event.id, subject, digest) is Content.CONFLICT:
+            raise Poison(f"conflicting duplicate: event id {event.id!r} was received before with different"
+                         " content; this one is not applied", event_id=event.id, kind=KIND_CONFLICTING_DUPLICATE)
 
     async def release(event: InboundEvent, subject: str) -> None:
         """A message dead-lettered after failing: forget its content unless it was applied, so that an
         operator's corrected redelivery (same id) is not taken for a conflicting duplicate."""
-        async with pool.acquire() as conn:
-            await conn.execute("DELETE FROM inbound_content WHERE event_id = $1"
-                               " AND NOT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", event.id)
+        await held.release(event.id)
 
     async def open_case(event: InboundEvent, subject: str) -> None:
         await service.accept_event(event, subject)

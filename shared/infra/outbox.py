@@ -89,6 +89,13 @@ async def claim_content(conn: asyncpg.Connection, event_id: str, subject: str, d
     return Content.SAME if known == digest else Content.CONFLICT
 
 
+async def release_content(conn: asyncpg.Connection, event_id: str) -> None:
+    """Forget what an event id carried unless it was applied (its id is in the inbox): a message given up
+    on, so that an operator's corrected redelivery (same id) is not taken for a conflicting duplicate."""
+    await conn.execute("DELETE FROM inbound_content WHERE event_id = $1"
+                       " AND NOT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", event_id)
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in order; woken by NOTIFY, polling as a fallback."""
 
