@@ -19,7 +19,7 @@ import asyncpg
 from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
-from services.verification import rules
+from services.verification import rules, store
 from services.verification.sources import (
     DepartmentSource,
     LocalReferenceBackend,
@@ -35,7 +35,8 @@ from shared.contracts.activities import (
 from shared.infra.db import unit_of_work
 from shared.policy import PolicyLibrary, load_library, standards
 
-SCHEMA = "verification"
+SCHEMA = store.SCHEMA
+
 tracer = trace.get_tracer("doudi.verification")
 
 STANDARD_FIGURE = {"urban": "dibao_urban_monthly_fen", "rural": "dibao_rural_monthly_fen"}
@@ -147,14 +148,60 @@ def _validate(req: EconomicCheckRequest, library: PolicyLibrary) -> None:
         raise InvalidCheckRequest(f"check {req.check_id}: {exc}") from None
 
 
-async def stored_result(conn: asyncpg.Connection, req: EconomicCheckRequest) -> EconomicCheckResult | None:
-    row = await conn.fetchrow("SELECT case_id, person_id, result FROM checks WHERE check_id = $1", req.check_id)
+async def stored_result(conn: store.Conn, req: EconomicCheckRequest) -> EconomicCheckResult | None:
+    row = await store.check_row(conn, req.check_id)
     if row is None:
         return None
     if (row["case_id"], row["person_id"]) != (req.case_id, req.person_id):
         raise EconomicCheckConflict(
             f"check {req.check_id} belongs to case {row['case_id']}, not {req.case_id} (or another person)")
     return EconomicCheckResult.model_validate(row["result"]) if row["result"] is not None else None
+
+
+def assess(library: PolicyLibrary, req: EconomicCheckRequest, members: Sequence[str],
+           reports: Sequence[SourceReport]) -> rules.Assessment:
+    """The rule applied to what the sources found, with the figures the packs in force set."""
+    employment_ratio, employment_cite = resolve_employment_cost(library, req)
+    line_multiple, line_cite = resolve_low_income_line(library, req)
+    return rules.assess(
+        declared_monthly_income_fen=req.declared_monthly_income_fen,
+        household_size=req.household_size,
+        members_queried=len(members),
+        findings=findings_of(reports),
+        standard=resolve_standard(library, req),
+        asset_limits=resolve_asset_limits(library, req),
+        employment_cost_ratio=employment_ratio,
+        employment_cost_citation=employment_cite,
+        rigid_expenditure_fen=req.rigid_expenditure_fen,
+        compare_income=req.compare_income,
+        line_multiple=line_multiple,
+        line_citation=line_cite,
+    )
+
+
+def result_of(req: EconomicCheckRequest, assessment: rules.Assessment,
+              reports: Sequence[SourceReport]) -> EconomicCheckResult:
+    return EconomicCheckResult(
+        check_id=req.check_id,
+        outcome=assessment.outcome,
+        per_capita_income_fen=assessment.per_capita_income_fen,
+        household_income_fen=max(assessment.declared_income_fen, assessment.verified_income_fen),
+        limit_fen_per_capita=assessment.limit_fen_per_capita,
+        reasons=list(assessment.reasons),
+        evidence=[r.evidence() for r in reports],
+        sources=[r.source for r in reports],
+    )
+
+
+async def _store_first(pool: asyncpg.Pool, req: EconomicCheckRequest, result: EconomicCheckResult,
+                       assessment: rules.Assessment) -> EconomicCheckResult:
+    """Store the result; when a concurrent attempt stored its own first, answer with that one."""
+    async with unit_of_work(pool) as conn:
+        if await store.complete_check(conn, result, counted_income_fen=assessment.counted_income_fen):
+            return result
+        first = await stored_result(conn, req)
+        assert first is not None
+        return first
 
 
 async def check_economic_status(
@@ -176,58 +223,15 @@ async def check_economic_status(
             if done is not None:
                 span.set_attribute("doudi.duplicate", True)
                 return done
-            await conn.execute(
-                "INSERT INTO checks (check_id, case_id, person_id, region_code, business_date, request)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (check_id) DO NOTHING",
-                req.check_id, req.case_id, req.person_id, req.region_code, req.business_date,
-                req.model_dump(mode="json"))
+            await store.record_check_request(conn, req)
 
         members = members_of(req)
         active = list(sources) if sources is not None else department_sources(LocalReferenceBackend(pool))
         reports = await query_sources(active, members, req)
-        employment_ratio, employment_cite = resolve_employment_cost(library, req)
-        line_multiple, line_cite = resolve_low_income_line(library, req)
-        assessment = rules.assess(
-            declared_monthly_income_fen=req.declared_monthly_income_fen,
-            household_size=req.household_size,
-            members_queried=len(members),
-            findings=findings_of(reports),
-            standard=resolve_standard(library, req),
-            asset_limits=resolve_asset_limits(library, req),
-            employment_cost_ratio=employment_ratio,
-            employment_cost_citation=employment_cite,
-            rigid_expenditure_fen=req.rigid_expenditure_fen,
-            compare_income=req.compare_income,
-            line_multiple=line_multiple,
-            line_citation=line_cite,
-        )
-        result = EconomicCheckResult(
-            check_id=req.check_id,
-            outcome=assessment.outcome,
-            per_capita_income_fen=assessment.per_capita_income_fen,
-            household_income_fen=max(assessment.declared_income_fen, assessment.verified_income_fen),
-            limit_fen_per_capita=assessment.limit_fen_per_capita,
-            reasons=list(assessment.reasons),
-            evidence=[r.evidence() for r in reports],
-            sources=[r.source for r in reports],
-        )
+        assessment = assess(library, req, members, reports)
+        result = result_of(req, assessment, reports)
         span.set_attribute("doudi.outcome", result.outcome)
-
-        async with unit_of_work(pool) as conn:
-            updated = await conn.fetchval(
-                """
-                UPDATE checks SET completed_at = now(), outcome = $2, evidence = $3, result = $4,
-                                  household_income_fen = $5, per_capita_income_fen = $6, limit_fen_per_capita = $7
-                WHERE check_id = $1 AND completed_at IS NULL RETURNING check_id
-                """,
-                req.check_id, result.outcome, result.evidence, result.model_dump(mode="json"), assessment.counted_income_fen,
-                assessment.per_capita_income_fen, assessment.limit_fen_per_capita)
-            if updated is None:  # a concurrent attempt stored its result first: answer with that one
-                first = await stored_result(conn, req)
-                assert first is not None
-                return first
-        return result
-
+        return await _store_first(pool, req, result, assessment)
 
 
 def confirm_event(req: EventCheckRequest) -> EventCheckResult:

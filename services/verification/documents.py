@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.verification import store
 from shared.auth import Principal
 from shared.infra.case_updates import signatory, signed
 from shared.infra.db import unit_of_work
@@ -134,23 +135,17 @@ class DocumentService:
     async def submit(self, case_id: str, body: DocumentsIn, principal: Principal) -> DocumentsAccepted:
         submission_id = body.submission_id or f"sub-{uuid.uuid4().hex}"
         async with unit_of_work(self._pool) as conn:
-            earlier = await self._submission(conn, submission_id)
+            earlier = await store.submission_documents(conn, submission_id)
             if earlier:
                 return self._duplicate(case_id, submission_id, earlier)
             rows = []
             for i, doc in enumerate(body.documents):
-                row = await conn.fetchrow(
-                    """
-                    INSERT INTO documents (document_id, submission_id, case_id, kind, reference, note,
-                                           received_by, received_role)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (document_id) DO NOTHING
-                    RETURNING document_id, submission_id, case_id, kind, reference, note, received_at,
-                              received_by, received_role
-                    """,
-                    document_id_for(submission_id, i), submission_id, case_id, doc.kind.value, doc.reference,
-                    body.note, principal.subject, principal.role.value)
+                row = await store.insert_document(
+                    conn, document_id=document_id_for(submission_id, i), submission_id=submission_id,
+                    case_id=case_id, kind=doc.kind.value, reference=doc.reference, note=body.note,
+                    received_by=principal.subject, received_role=principal.role.value)
                 if row is None:  # the same submission was committed meanwhile by a concurrent request
-                    return self._duplicate(case_id, submission_id, await self._submission(conn, submission_id))
+                    return self._duplicate(case_id, submission_id, await store.submission_documents(conn, submission_id))
                 rows.append(row)
             arg = {
                 "submitted_by": principal.subject,
@@ -187,12 +182,6 @@ class DocumentService:
                 f"submission_id {submission_id} to submit the same documents once") from None
 
     @staticmethod
-    async def _submission(conn: asyncpg.Connection, submission_id: str) -> list[asyncpg.Record]:
-        return await conn.fetch(
-            "SELECT document_id, submission_id, case_id, kind, reference, note, received_at, received_by,"
-            " received_role FROM documents WHERE submission_id = $1 ORDER BY document_id", submission_id)
-
-    @staticmethod
     def _duplicate(case_id: str, submission_id: str, rows: list[asyncpg.Record]) -> DocumentsAccepted:
         if any(r["case_id"] != case_id for r in rows):
             raise SubmissionRejected(f"submission {submission_id} was made for another case")
@@ -201,9 +190,7 @@ class DocumentService:
 
     async def list(self, case_id: str) -> list[DocumentView]:
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT document_id, submission_id, case_id, kind, reference, note, received_at, received_by,"
-                " received_role FROM documents WHERE case_id = $1 ORDER BY received_at, document_id", case_id)
+            rows = await store.case_documents(conn, case_id)
         return [_view(r) for r in rows]
 
     async def case_region(self, case_id: str) -> str | None:

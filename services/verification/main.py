@@ -13,9 +13,9 @@ from fastapi import FastAPI
 
 from services.verification import routes
 from services.verification.activities import VerificationActivities
-from services.verification.checks import SCHEMA
 from services.verification.documents import DocumentService
 from services.verification.sources import LocalReferenceBackend, department_sources
+from services.verification.store import SCHEMA, ReferenceStore
 from shared.config import TASK_QUEUE_VERIFICATION
 from shared.infra.process import Runtime, ServiceParts, run
 from shared.policy import load_library
@@ -26,6 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi verification", version="1")
     app.state.documents = DocumentService(rt.pool, rt.temporal)
+    app.state.reference = ReferenceStore(rt.pool)
     app.include_router(routes.router)
     sources = department_sources(LocalReferenceBackend(rt.pool))
     activities = VerificationActivities(rt.pool, sources, load_library())

@@ -18,11 +18,10 @@ from services.verification.documents import (
     DocumentsIn,
     SubmissionRejected,
 )
-from services.verification.sources import ADAPTER_BY_NAME
-from services.verification.sources.reference import get_reference_record, put_reference_record
+from services.verification.sources import DEPARTMENT_BY_NAME, Department
+from services.verification.store import ReferenceStore
 from shared.auth import Principal, Role, require_roles
 from shared.contracts.identity import validate_national_id
-from shared.infra.db import unit_of_work
 
 router = APIRouter(prefix="/api")
 
@@ -48,12 +47,19 @@ class SourceInfo(BaseModel):
     payload_schema: dict[str, Any]
 
 
-def _adapter(source: str) -> Any:
-    adapter = ADAPTER_BY_NAME.get(source)
-    if adapter is None:
+def _department(source: str) -> Department[Any]:
+    department = DEPARTMENT_BY_NAME.get(source)
+    if department is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"unknown source {source!r}; known: {', '.join(sorted(ADAPTER_BY_NAME))}")
-    return adapter
+                            f"unknown source {source!r}; known: {', '.join(sorted(DEPARTMENT_BY_NAME))}")
+    return department
+
+
+def _reference(request: Request) -> ReferenceStore:
+    return request.app.state.reference  # set by main.build
+
+
+References = Annotated[ReferenceStore, Depends(_reference)]
 
 
 def _person(person_id: str, principal: Principal) -> str:
@@ -72,9 +78,9 @@ def _person(person_id: str, principal: Principal) -> str:
 async def list_sources(
     _: Annotated[Principal, Depends(require_roles(Role.service, Role.auditor))],
 ) -> list[SourceInfo]:
-    return [SourceInfo(source=a.name, department_zh=a.department_zh, department_en=a.department_en,
-                       payload_schema=a.payload_model.model_json_schema())
-            for a in ADAPTER_BY_NAME.values()]
+    return [SourceInfo(source=d.name, department_zh=d.department_zh, department_en=d.department_en,
+                       payload_schema=d.payload_model.model_json_schema())
+            for d in DEPARTMENT_BY_NAME.values()]
 
 
 @router.put("/reference-data/{source}/{person_id}", response_model=ReferenceRecordOut,
@@ -83,23 +89,22 @@ async def put_reference_data(
     source: str,
     person_id: str,
     payload: Annotated[dict[str, Any], Body(description="the source's payload (GET /api/reference-data)")],
-    request: Request,
     response: Response,
     principal: Annotated[Principal, Depends(require_roles(Role.service))],
+    references: References,
 ) -> ReferenceRecordOut:
-    adapter = _adapter(source)
+    department = _department(source)
     pid = _person(person_id, principal)
     try:
-        record = adapter.payload_model.model_validate(payload)
+        record = department.payload_model.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
     normalised = record.model_dump(mode="json")
-    async with unit_of_work(request.app.state.runtime.pool) as conn:
-        loaded_at, created = await put_reference_record(conn, source, pid, normalised)
+    loaded_at, created = await references.put(source, pid, normalised)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return ReferenceRecordOut(source=source, department_zh=adapter.department_zh,
-                              department_en=adapter.department_en, person_id=pid, payload=normalised,
+    return ReferenceRecordOut(source=source, department_zh=department.department_zh,
+                              department_en=department.department_en, person_id=pid, payload=normalised,
                               loaded_at=loaded_at, created=created)
 
 
@@ -108,24 +113,23 @@ async def put_reference_data(
 async def get_reference_data(
     source: str,
     person_id: str,
-    request: Request,
     principal: Annotated[Principal, Depends(require_roles(Role.service, Role.auditor))],
+    references: References,
 ) -> ReferenceRecordOut:
-    adapter = _adapter(source)
+    department = _department(source)
     pid = _person(person_id, principal)
-    async with request.app.state.runtime.pool.acquire() as conn:
-        row = await get_reference_record(conn, source, pid)
+    row = await references.get(source, pid)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {source} record for {pid}")
-    return ReferenceRecordOut(source=source, department_zh=adapter.department_zh,
-                              department_en=adapter.department_en, person_id=pid, payload=row["payload"],
+    return ReferenceRecordOut(source=source, department_zh=department.department_zh,
+                              department_en=department.department_en, person_id=pid, payload=row["payload"],
                               loaded_at=row["loaded_at"])
 
 
 # ---- case documents ------------------------------------------------------------------------------------
 
 def _documents(request: Request) -> DocumentService:
-    return request.app.state.documents
+    return request.app.state.documents  # set by main.build
 
 
 @router.post("/cases/{case_id}/documents", response_model=DocumentsAccepted,

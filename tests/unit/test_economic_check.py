@@ -17,21 +17,21 @@ from services.verification.checks import (
     resolve_standard,
 )
 from services.verification.sources import (
-    ADAPTER_BY_NAME,
+    BANKS,
+    DEPARTMENT_BY_NAME,
+    DISABILITY,
+    HRSS,
+    LOW_INCOME_DB,
+    MEDICAL_INSURANCE,
+    REAL_ESTATE,
+    RURAL_REVITALISATION,
+    VEHICLES,
     AssetItem,
-    BankSource,
     DepartmentSource,
-    DisabilitySource,
     FlagItem,
-    HrssSource,
     IncomeItem,
-    LowIncomeDbSource,
-    MedicalInsuranceSource,
-    RealEstateSource,
-    RuralRevitalisationSource,
     SourceDataError,
     StaticBackend,
-    VehicleSource,
     department_sources,
 )
 from services.verification.sources import payloads as p
@@ -235,7 +235,7 @@ async def test_hrss_counts_what_is_in_force_on_the_business_date():
         "unemployment_benefits": [{"monthly_benefit_fen": 120000, "start_on": "2022-07-01", "end_on": "2022-08-01"}],
         "pensions": [{"monthly_pension_fen": 200000, "start_on": "2022-09-01"}],
     }}})
-    report = await HrssSource(backend).query([A, B], ON)
+    report = await HRSS(backend).query([A, B], ON)
     assert report.source == "hrss" and report.department_zh == "人力资源和社会保障部门"
     assert report.queried == [A, B] and set(report.records) == {A}
     assert [(i.kind, i.monthly_fen) for i in report.income] == [("wage", 90000), ("unemployment_insurance", 120000)]
@@ -256,11 +256,11 @@ async def test_assets_held_on_the_business_date():
                                        "registered_on": "2021-05-01"}]}},
         "banks": {B: {"accounts": [{"institution": "银行", "balance_fen": 1_000_000, "as_of": "2022-07-31"}]}},
     })
-    estate = await RealEstateSource(backend).query([A], ON)
+    estate = await REAL_ESTATE(backend).query([A], ON)
     assert [(a.kind, a.subtype) for a in estate.assets] == [("property", "residential")]
-    cars = await VehicleSource(backend).query([A], ON)
+    cars = await VEHICLES(backend).query([A], ON)
     assert [(a.subtype, a.value_fen) for a in cars.assets] == [("car", 8_000_000)]
-    money = await BankSource(backend).query([A, B], ON)
+    money = await BANKS(backend).query([A, B], ON)
     assert [(a.person_id, a.value_fen) for a in money.assets] == [(B, 1_000_000)]
 
 
@@ -273,13 +273,13 @@ async def test_flags_from_disability_low_income_and_rural_revitalisation():
         "medical_insurance": {A: {"self_pay": [{"year": 2021, "self_pay_fen": 2_100_000},
                                                {"year": 2023, "self_pay_fen": 1}]}},
     })
-    disability = await DisabilitySource(backend).query([A], ON)
+    disability = await DISABILITY(backend).query([A], ON)
     assert [f.flag for f in disability.flags] == ["disabled", "severely_disabled"]
-    low = await LowIncomeDbSource(backend).query([A], ON)
+    low = await LOW_INCOME_DB(backend).query([A], ON)
     assert [f.flag for f in low.flags] == ["low_income_db"]
-    rural = await RuralRevitalisationSource(backend).query([B], ON)
+    rural = await RURAL_REVITALISATION(backend).query([B], ON)
     assert rural.flags == [] and set(rural.records) == {B}
-    medical = await MedicalInsuranceSource(backend).query([A], ON)
+    medical = await MEDICAL_INSURANCE(backend).query([A], ON)
     assert [(e.year, e.annual_fen) for e in medical.expenditure] == [(2021, 2_100_000)]
 
 
@@ -287,11 +287,11 @@ async def test_an_unreadable_record_fails_the_query_naming_the_field():
     backend = StaticBackend({"hrss": {A: {"employments": [{"employer": "x", "monthly_wage_fen": "lots",
                                                             "start_on": "2021-01-01"}]}}})
     with pytest.raises(SourceDataError, match=r"hrss .* employments\.0\.monthly_wage_fen"):
-        await HrssSource(backend).query([A], ON)
+        await HRSS(backend).query([A], ON)
 
 
 def test_every_department_the_seeds_name_has_an_adapter_behind_one_interface():
-    assert set(ADAPTER_BY_NAME) == {"hrss", "medical_insurance", "disability_federation", "real_estate",
+    assert set(DEPARTMENT_BY_NAME) == {"hrss", "medical_insurance", "disability_federation", "real_estate",
                                     "vehicles", "banks", "low_income_db", "rural_revitalisation"}
     backend = StaticBackend()
     sources = department_sources(backend)

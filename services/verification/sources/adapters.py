@@ -1,29 +1,37 @@
-"""The department adapters (seed 004 item 27, seed 002 items 13 and 17 name the departments).
+"""The department sources (seed 004 item 27, seed 002 items 13 and 17 name the departments), as data.
 
-Each adapter knows one department's record (``payloads``) and what it means for the economic status
-check on a business date; none of them knows where the records come from (its ``backend``).
+Each ``Department`` names one department, the record it keeps (``payloads``) and how that record reads
+on a business date; the one generic adapter (``base.DepartmentAdapter``) does the rest. None of them
+knows where the records come from (the backend the department is called with).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import Any, Protocol, TypeVar
 
 from services.verification.sources import payloads as p
-from services.verification.sources.base import (
-    AssetItem,
-    DepartmentSource,
-    ExpenditureItem,
-    FlagItem,
-    IncomeItem,
-    RecordAdapter,
-    RecordBackend,
-    SourceReport,
-    in_force,
-)
+from services.verification.sources.base import Department, DepartmentSource, Found, RecordBackend, in_force
 
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100:,}.{fen % 100:02d} yuan"
+
+
+class _Period(Protocol):
+    @property
+    def start_on(self) -> date: ...
+
+    @property
+    def end_on(self) -> date | None: ...
+
+
+R = TypeVar("R", bound=_Period)
+
+
+def _in_force(records: Sequence[R], on: date) -> Iterator[R]:
+    return (r for r in records if in_force(r.start_on, r.end_on, on))
 
 
 def _held(start: date, end: date | None, on: date) -> bool:
@@ -31,161 +39,95 @@ def _held(start: date, end: date | None, on: date) -> bool:
     return start <= on and (end is None or on < end)
 
 
-class HrssSource(RecordAdapter[p.HrssRecord]):
-    """人力资源和社会保障部门: wages, unemployment insurance and its benefit, basic pension."""
-
-    name = "hrss"
-    department_zh = "人力资源和社会保障部门"
-    department_en = "human resources and social security"
-    payload_model = p.HrssRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.HrssRecord, on: date) -> None:
-        for job in payload.employments:
-            if in_force(job.start_on, job.end_on, on):
-                report.income.append(IncomeItem(
-                    **self.finding(person_id, f"wage from {job.employer} since {job.start_on}"),
-                    kind="wage", monthly_fen=job.monthly_wage_fen))
-        for b in payload.unemployment_benefits:
-            if in_force(b.start_on, b.end_on, on):
-                report.income.append(IncomeItem(
-                    **self.finding(person_id, f"unemployment insurance benefit since {b.start_on}"),
-                    kind="unemployment_insurance", monthly_fen=b.monthly_benefit_fen))
-        for pension in payload.pensions:
-            if in_force(pension.start_on, pension.end_on, on):
-                report.income.append(IncomeItem(
-                    **self.finding(person_id, f"basic pension since {pension.start_on}"),
-                    kind="pension", monthly_fen=pension.monthly_pension_fen))
-        if payload.unemployment_insured:
-            report.flags.append(FlagItem(**self.finding(person_id, "covered by unemployment insurance"),
-                                         flag="unemployment_insured"))
+def _hrss(r: p.HrssRecord, on: date, found: Found) -> None:
+    """Wages, unemployment insurance and its benefit, basic pension in force on the date."""
+    for job in _in_force(r.employments, on):
+        found.income("wage", job.monthly_wage_fen, f"wage from {job.employer} since {job.start_on}")
+    for b in _in_force(r.unemployment_benefits, on):
+        found.income("unemployment_insurance", b.monthly_benefit_fen, f"unemployment insurance benefit since {b.start_on}")
+    for pension in _in_force(r.pensions, on):
+        found.income("pension", pension.monthly_pension_fen, f"basic pension since {pension.start_on}")
+    if r.unemployment_insured:
+        found.flag("unemployment_insured", "covered by unemployment insurance")
 
 
-class MedicalInsuranceSource(RecordAdapter[p.MedicalInsuranceRecord]):
-    """医疗保障部门: yearly policy-scope self-pay (the latest year up to the business date's year)."""
-
-    name = "medical_insurance"
-    department_zh = "医疗保障部门"
-    department_en = "medical insurance"
-    payload_model = p.MedicalInsuranceRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.MedicalInsuranceRecord,
-                  on: date) -> None:
-        years = [y for y in payload.self_pay if y.year <= on.year]
-        if years:
-            latest = max(years, key=lambda y: y.year)
-            report.expenditure.append(ExpenditureItem(
-                **self.finding(person_id, f"medical self-pay {_yuan(latest.self_pay_fen)} in {latest.year}"),
-                kind="medical_self_pay", year=latest.year, annual_fen=latest.self_pay_fen))
+def _medical(r: p.MedicalInsuranceRecord, on: date, found: Found) -> None:
+    """Yearly policy-scope self-pay: the latest year up to the business date's year."""
+    years = [y for y in r.self_pay if y.year <= on.year]
+    if years:
+        latest = max(years, key=lambda y: y.year)
+        found.medical_self_pay(latest.year, latest.self_pay_fen,
+                               f"medical self-pay {_yuan(latest.self_pay_fen)} in {latest.year}")
 
 
-class DisabilitySource(RecordAdapter[p.DisabilityRecord]):
-    """残疾人联合会: disability certificates valid on the date; grades 1-2 are severe (重度残疾)."""
-
-    name = "disability_federation"
-    department_zh = "残疾人联合会"
-    department_en = "disabled persons' federation"
-    payload_model = p.DisabilityRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.DisabilityRecord, on: date) -> None:
-        if not in_force(payload.issued_on, payload.valid_until, on):
-            return
-        detail = f"disability certificate {payload.certificate_no}, {payload.category} grade {payload.grade}"
-        report.flags.append(FlagItem(**self.finding(person_id, detail), flag="disabled"))
-        if payload.grade <= 2:
-            report.flags.append(FlagItem(**self.finding(person_id, detail), flag="severely_disabled"))
+def _disability(r: p.DisabilityRecord, on: date, found: Found) -> None:
+    """A certificate valid on the date; grades 1-2 are severe (重度残疾)."""
+    if not in_force(r.issued_on, r.valid_until, on):
+        return
+    detail = f"disability certificate {r.certificate_no}, {r.category} grade {r.grade}"
+    found.flag("disabled", detail)
+    if r.grade <= 2:
+        found.flag("severely_disabled", detail)
 
 
-class RealEstateSource(RecordAdapter[p.RealEstateRecord]):
-    """不动产登记部门: real estate held on the date."""
-
-    name = "real_estate"
-    department_zh = "不动产登记部门"
-    department_en = "real estate registration"
-    payload_model = p.RealEstateRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.RealEstateRecord, on: date) -> None:
-        for prop in payload.properties:
-            if _held(prop.registered_on, prop.disposed_on, on):
-                area = f", {prop.area_m2} m2" if prop.area_m2 is not None else ""
-                report.assets.append(AssetItem(
-                    **self.finding(person_id, f"{prop.usage} property {prop.certificate_no} {prop.address}{area}".strip()),
-                    kind="property", subtype=prop.usage))
+def _real_estate(r: p.RealEstateRecord, on: date, found: Found) -> None:
+    """Real estate held on the date."""
+    for prop in r.properties:
+        if _held(prop.registered_on, prop.disposed_on, on):
+            area = f", {prop.area_m2} m2" if prop.area_m2 is not None else ""
+            found.asset("property", f"{prop.usage} property {prop.certificate_no} {prop.address}{area}".strip(),
+                        subtype=prop.usage)
 
 
-class VehicleSource(RecordAdapter[p.VehicleRecord]):
-    """公安交通管理部门（机动车登记）: vehicles registered to the person on the date."""
-
-    name = "vehicles"
-    department_zh = "公安交通管理部门（机动车登记）"
-    department_en = "vehicle registration"
-    payload_model = p.VehicleRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.VehicleRecord, on: date) -> None:
-        for v in payload.vehicles:
-            if _held(v.registered_on, v.deregistered_on, on):
-                value = f", assessed {_yuan(v.assessed_value_fen)}" if v.assessed_value_fen is not None else ""
-                report.assets.append(AssetItem(
-                    **self.finding(person_id, f"{v.kind} {v.plate}{value}"),
-                    kind="vehicle", subtype=v.kind, value_fen=v.assessed_value_fen))
+def _vehicles(r: p.VehicleRecord, on: date, found: Found) -> None:
+    """Vehicles registered to the person on the date."""
+    for v in r.vehicles:
+        if _held(v.registered_on, v.deregistered_on, on):
+            value = f", assessed {_yuan(v.assessed_value_fen)}" if v.assessed_value_fen is not None else ""
+            found.asset("vehicle", f"{v.kind} {v.plate}{value}", subtype=v.kind, value_fen=v.assessed_value_fen)
 
 
-class BankSource(RecordAdapter[p.BankRecord]):
-    """银行业金融机构: deposits and other financial assets (each account's latest reported balance)."""
-
-    name = "banks"
-    department_zh = "银行业金融机构"
-    department_en = "banks and financial institutions"
-    payload_model = p.BankRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.BankRecord, on: date) -> None:
-        for a in payload.accounts:
-            report.assets.append(AssetItem(
-                **self.finding(person_id, f"{a.kind} at {a.institution}: {_yuan(a.balance_fen)} on {a.as_of}"),
-                kind="financial", subtype=a.kind, value_fen=a.balance_fen))
+def _banks(r: p.BankRecord, on: date, found: Found) -> None:
+    """Deposits and other financial assets: each account's latest reported balance."""
+    for a in r.accounts:
+        found.asset("financial", f"{a.kind} at {a.institution}: {_yuan(a.balance_fen)} on {a.as_of}",
+                    subtype=a.kind, value_fen=a.balance_fen)
 
 
-class LowIncomeDbSource(RecordAdapter[p.LowIncomeDbRecord]):
-    """民政部门低收入人口库: inclusion in the civil-affairs low-income population database on the date."""
-
-    name = "low_income_db"
-    department_zh = "民政部门低收入人口库"
-    department_en = "civil affairs low-income population database"
-    payload_model = p.LowIncomeDbRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.LowIncomeDbRecord, on: date) -> None:
-        if in_force(payload.start_on, payload.end_on, on):
-            report.flags.append(FlagItem(
-                **self.finding(person_id, f"in the low-income database since {payload.start_on} "
-                                          f"({', '.join(payload.categories)})"),
-                flag="low_income_db"))
+def _low_income_db(r: p.LowIncomeDbRecord, on: date, found: Found) -> None:
+    """Inclusion in the civil-affairs low-income population database on the date."""
+    if in_force(r.start_on, r.end_on, on):
+        found.flag("low_income_db", f"in the low-income database since {r.start_on} ({', '.join(r.categories)})")
 
 
-class RuralRevitalisationSource(RecordAdapter[p.RuralRevitalisationRecord]):
-    """乡村振兴部门认定: 脱贫不稳定户, 边缘易致贫户, 突发严重困难户 certified on the date."""
-
-    name = "rural_revitalisation"
-    department_zh = "乡村振兴部门"
-    department_en = "rural revitalisation office"
-    payload_model = p.RuralRevitalisationRecord
-
-    def interpret(self, report: SourceReport, person_id: str, payload: p.RuralRevitalisationRecord,
-                  on: date) -> None:
-        if in_force(payload.start_on, payload.end_on, on):
-            report.flags.append(FlagItem(
-                **self.finding(person_id, f"certified {payload.certification} since {payload.start_on}"),
-                flag="rural_revitalisation_certified"))
+def _rural_revitalisation(r: p.RuralRevitalisationRecord, on: date, found: Found) -> None:
+    """脱贫不稳定户, 边缘易致贫户, 突发严重困难户 certified on the date."""
+    if in_force(r.start_on, r.end_on, on):
+        found.flag("rural_revitalisation_certified", f"certified {r.certification} since {r.start_on}")
 
 
-ADAPTERS: tuple[type[RecordAdapter], ...] = (  # type: ignore[type-arg]
-    HrssSource, MedicalInsuranceSource, DisabilitySource, RealEstateSource, VehicleSource, BankSource,
-    LowIncomeDbSource, RuralRevitalisationSource,
+HRSS = Department("hrss", "人力资源和社会保障部门", "human resources and social security", p.HrssRecord, _hrss)
+MEDICAL_INSURANCE = Department("medical_insurance", "医疗保障部门", "medical insurance", p.MedicalInsuranceRecord,
+                               _medical)
+DISABILITY = Department("disability_federation", "残疾人联合会", "disabled persons' federation", p.DisabilityRecord,
+                        _disability)
+REAL_ESTATE = Department("real_estate", "不动产登记部门", "real estate registration", p.RealEstateRecord, _real_estate)
+VEHICLES = Department("vehicles", "公安交通管理部门（机动车登记）", "vehicle registration", p.VehicleRecord, _vehicles)
+BANKS = Department("banks", "银行业金融机构", "banks and financial institutions", p.BankRecord, _banks)
+LOW_INCOME_DB = Department("low_income_db", "民政部门低收入人口库", "civil affairs low-income population database",
+                           p.LowIncomeDbRecord, _low_income_db)
+RURAL_REVITALISATION = Department("rural_revitalisation", "乡村振兴部门", "rural revitalisation office",
+                                  p.RuralRevitalisationRecord, _rural_revitalisation)
+
+DEPARTMENTS: tuple[Department[Any], ...] = (
+    HRSS, MEDICAL_INSURANCE, DISABILITY, REAL_ESTATE, VEHICLES, BANKS, LOW_INCOME_DB, RURAL_REVITALISATION,
 )
-ADAPTER_BY_NAME: dict[str, type[RecordAdapter]] = {a.name: a for a in ADAPTERS}  # type: ignore[type-arg]
+DEPARTMENT_BY_NAME: dict[str, Department[Any]] = {d.name: d for d in DEPARTMENTS}
 
 
 def department_sources(backend: RecordBackend) -> list[DepartmentSource]:
-    """Every department adapter on one backend (the check queries them all)."""
-    return [adapter(backend) for adapter in ADAPTERS]
+    """Every department on one backend (the check queries them all)."""
+    return [department(backend) for department in DEPARTMENTS]
 
 
-assert len(ADAPTER_BY_NAME) == len(ADAPTERS), "two adapters share a source name"
+assert len(DEPARTMENT_BY_NAME) == len(DEPARTMENTS), "two departments share a source name"

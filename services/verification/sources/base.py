@@ -11,14 +11,15 @@ mean for the check reduced to four kinds of findings, each naming its department
 
 Where the records come from is the adapter's *backend* (``RecordBackend``): in development and tests
 the local reference table (``reference.LocalReferenceBackend``), in production a department's API.
-Swapping is a constructor argument: ``HrssSource(backend=...)``.
+Swapping is the argument the department is called with: ``HRSS(backend)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.exceptions import ApplicationError
@@ -32,13 +33,19 @@ class Finding(BaseModel):
     detail: str = ""            # human-readable: employer, plate, address...
 
 
+IncomeKind = Literal["wage", "unemployment_insurance", "pension"]
+AssetKind = Literal["property", "vehicle", "financial"]
+Flag = Literal["low_income_db", "rural_revitalisation_certified", "disabled", "severely_disabled",
+               "unemployment_insured"]
+
+
 class IncomeItem(Finding):
-    kind: Literal["wage", "unemployment_insurance", "pension"]
+    kind: IncomeKind
     monthly_fen: int = Field(ge=0)
 
 
 class AssetItem(Finding):
-    kind: Literal["property", "vehicle", "financial"]
+    kind: AssetKind
     value_fen: int | None = None          # None: the department does not value it
     subtype: str = ""                     # property usage, vehicle kind, account kind
 
@@ -50,8 +57,7 @@ class ExpenditureItem(Finding):
 
 
 class FlagItem(Finding):
-    flag: Literal["low_income_db", "rural_revitalisation_certified", "disabled", "severely_disabled",
-                  "unemployment_insured"]
+    flag: Flag
 
 
 class SourceReport(BaseModel):
@@ -117,17 +123,65 @@ class SourceDataError(ApplicationError):
 P = TypeVar("P", bound=BaseModel)
 
 
-class RecordAdapter(Generic[P]):
-    """Base for the adapters: fetch through the backend, validate each record with the source's payload
-    model, interpret it. Subclasses set the names and the model and implement ``interpret``."""
+class Found:
+    """What one department's record of one person means, appended to the report under the department's
+    and the person's name (a department's reader states only the finding itself)."""
 
-    name: ClassVar[str]
-    department_zh: ClassVar[str]
-    department_en: ClassVar[str]
-    payload_model: ClassVar[type[BaseModel]]
+    def __init__(self, report: SourceReport, person_id: str):
+        self._report = report
+        self._who: dict[str, Any] = {"source": report.source, "department_zh": report.department_zh,
+                                     "department_en": report.department_en, "person_id": person_id}
 
-    def __init__(self, backend: RecordBackend):
+    def income(self, kind: IncomeKind, monthly_fen: int, detail: str) -> None:
+        self._report.income.append(IncomeItem(**self._who, detail=detail, kind=kind, monthly_fen=monthly_fen))
+
+    def asset(self, kind: AssetKind, detail: str, *, subtype: str, value_fen: int | None = None) -> None:
+        self._report.assets.append(AssetItem(**self._who, detail=detail, kind=kind, subtype=subtype,
+                                             value_fen=value_fen))
+
+    def medical_self_pay(self, year: int, annual_fen: int, detail: str) -> None:
+        self._report.expenditure.append(ExpenditureItem(**self._who, detail=detail, kind="medical_self_pay",
+                                                        year=year, annual_fen=annual_fen))
+
+    def flag(self, flag: Flag, detail: str) -> None:
+        self._report.flags.append(FlagItem(**self._who, detail=detail, flag=flag))
+
+
+@dataclass(frozen=True)
+class Department(Generic[P]):
+    """One department source as data: its names, the record it keeps (``payload_model``) and how that
+    record reads on a business date (``read``). Called with a backend, it is that department's adapter:
+    ``HRSS(backend)``."""
+
+    name: str                                   # e.g. "hrss"
+    department_zh: str                          # e.g. 人力资源和社会保障部门
+    department_en: str
+    payload_model: type[P]
+    read: Callable[[P, date, Found], None]
+
+    def __call__(self, backend: RecordBackend) -> DepartmentAdapter[P]:
+        return DepartmentAdapter(self, backend)
+
+
+class DepartmentAdapter(Generic[P]):
+    """The one adapter: fetch through the backend, validate each record with the department's payload
+    model, read it into findings. Implements ``DepartmentSource``."""
+
+    def __init__(self, department: Department[P], backend: RecordBackend):
+        self.department = department
         self.backend = backend
+
+    @property
+    def name(self) -> str:
+        return self.department.name
+
+    @property
+    def department_zh(self) -> str:
+        return self.department.department_zh
+
+    @property
+    def department_en(self) -> str:
+        return self.department.department_en
 
     async def query(self, person_ids: Sequence[str], on: date) -> SourceReport:
         found = await self.backend.fetch(self.name, person_ids, on)
@@ -138,25 +192,21 @@ class RecordAdapter(Generic[P]):
             rec = found.get(pid)
             if rec is None:
                 continue
-            try:
-                payload = self.payload_model.model_validate(rec.payload)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(x) for x in first["loc"])
-                raise SourceDataError(
-                    f"{self.name} ({self.department_zh}) record of {pid} is unreadable: {where}: {first['msg']}"
-                ) from None
+            payload = self._readable(pid, rec)
             report.records[pid] = payload.model_dump(mode="json")
             report.retrieved[pid] = rec.as_of
-            self.interpret(report, pid, payload, on)  # type: ignore[arg-type]
+            self.department.read(payload, on, Found(report, pid))
         return report
 
-    def interpret(self, report: SourceReport, person_id: str, payload: P, on: date) -> None:
-        raise NotImplementedError
-
-    def finding(self, person_id: str, detail: str = "") -> dict[str, Any]:
-        return {"source": self.name, "department_zh": self.department_zh, "department_en": self.department_en,
-                "person_id": person_id, "detail": detail}
+    def _readable(self, person_id: str, rec: BackendRecord) -> P:
+        try:
+            return self.department.payload_model.model_validate(rec.payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise SourceDataError(
+                f"{self.name} ({self.department_zh}) record of {person_id} is unreadable: {where}: {first['msg']}"
+            ) from None
 
 
 def in_force(start: date | None, end: date | None, on: date) -> bool:

@@ -12,11 +12,12 @@ adapters do not change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
 
+from services.verification import store
 from services.verification.sources.base import BackendRecord
 
 
@@ -28,10 +29,7 @@ class LocalReferenceBackend:
 
     async def fetch(self, source: str, person_ids: Sequence[str], on: date) -> Mapping[str, BackendRecord]:
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT person_id, payload, loaded_at FROM reference_records"
-                " WHERE source = $1 AND person_id = ANY($2::text[])",
-                source, list(person_ids))
+            rows = await store.reference_records(conn, source, person_ids)
         return {r["person_id"]: BackendRecord(person_id=r["person_id"], payload=r["payload"], as_of=r["loaded_at"])
                 for r in rows}
 
@@ -49,24 +47,3 @@ class StaticBackend:
         self.fetches += 1
         held = self.records.get(source, {})
         return {pid: BackendRecord(person_id=pid, payload=held[pid], as_of=None) for pid in person_ids if pid in held}
-
-
-# ---- the reference table (the HTTP routes' store) ------------------------------------------------------
-
-async def put_reference_record(conn: asyncpg.Connection, source: str, person_id: str,
-                               payload: dict[str, Any]) -> tuple[datetime, bool]:
-    """Insert or replace a record; returns (loaded_at, created)."""
-    row = await conn.fetchrow(
-        """
-        INSERT INTO reference_records (source, person_id, payload, loaded_at) VALUES ($1, $2, $3, now())
-        ON CONFLICT (source, person_id) DO UPDATE SET payload = EXCLUDED.payload, loaded_at = now()
-        RETURNING loaded_at, (xmax = 0) AS created
-        """,
-        source, person_id, payload)
-    return row["loaded_at"], row["created"]
-
-
-async def get_reference_record(conn: asyncpg.Connection, source: str, person_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT source, person_id, payload, loaded_at FROM reference_records WHERE source = $1 AND person_id = $2",
-        source, person_id)
