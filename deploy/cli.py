@@ -37,12 +37,12 @@ def up(
     """Start PostgreSQL, NATS, the Temporal dev server and every service; Ctrl-C stops them all."""
     from deploy.embedded import EmbeddedStack, Ports
     from shared.infra.process import configure_logging
+    from shared.services import HTTP_BACKENDS
 
     configure_logging("doudi-up")
     ports = Ports(api=api_port, nats=nats_port, temporal=temporal_port, temporal_ui=temporal_ui_port,
                   postgres=postgres_port, nats_monitor=nats_port + 4000,
-                  intake=api_port + 101, verification=api_port + 102, approval=api_port + 103,
-                  payment=api_port + 104)
+                  **{s.name: s.port_beside(api_port) for s in HTTP_BACKENDS})
     stack = EmbeddedStack(data_dir, ports)
 
     async def main() -> None:

