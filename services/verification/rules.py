@@ -139,7 +139,8 @@ def _dept(item: IncomeItem | AssetItem | ExpenditureItem | FlagItem) -> str:
 
 
 def _basis(limits: AssetLimits, figure: str) -> str:
-    return limits.basis.get(figure, LOCAL_PRACTICE)
+    """``[figure: where its value came from]``, appended to an asset rule that disqualifies."""
+    return f"[{figure}: {limits.basis.get(figure, LOCAL_PRACTICE)}]"
 
 
 def _income_text(items: Iterable[IncomeItem]) -> str:
@@ -147,6 +148,210 @@ def _income_text(items: Iterable[IncomeItem]) -> str:
     for i in items:
         by_dept[_dept(i)].append(f"{i.kind.replace('_', ' ')} {yuan(i.monthly_fen)} ({_who(i.person_id)}, {i.detail})")
     return "; ".join(f"{dept}: {', '.join(parts)}" for dept, parts in by_dept.items())
+
+
+def _standard_label(standard: Standard) -> str:
+    region = f"{standard.region_name} " if standard.region_name else ""
+    return f"the {region}{standard.area} dibao standard ({standard.figure})"
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class _Verdicts:
+    """The reasons in the order the rule reaches them; a reason that disqualifies is also a disqualifier."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+        self.disqualifiers: list[str] = []
+
+    def note(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    def judge(self, qualifies: bool, reason: str) -> None:
+        self.reasons.append(reason)
+        if not qualifies:
+            self.disqualifiers.append(reason)
+
+    def limit(self, text: str, exceeded: bool, rule: str, within: str) -> None:
+        """An asset against its limit: ``rule`` says why it disqualifies, ``within`` that it does not."""
+        self.judge(not exceeded, f"{text}{rule if exceeded else within}")
+
+
+@dataclass(frozen=True)
+class _Income:
+    declared: int
+    verified: int
+    deductions: int
+    counted: int                      # after deductions
+    size: int
+
+    @property
+    def per_capita(self) -> int:
+        return self.counted // self.size
+
+    def text(self) -> str:
+        return f"per-capita income {yuan(self.per_capita)}/month ({yuan(self.counted)} / {self.size} persons)"
+
+
+# ---- steps 1-2: verified and counted income -------------------------------------------------------
+
+def _counted_income(declared: int, findings: Findings, v: _Verdicts) -> tuple[int, int]:
+    """(verified, counted): the larger of the declared and the verified income."""
+    verified = sum(i.monthly_fen for i in findings.income)
+    counted = max(declared, verified)
+    if findings.income:
+        found_text = f"found {yuan(verified)}/month: {_income_text(findings.income)}"
+    else:
+        found_text = "no income found by any department source"
+    which = "the declared income" if declared >= verified else "the verified income"
+    v.note(f"household income: declared {yuan(declared)}/month; {found_text}; "
+           f"counted: {which}, the larger of the two, {yuan(counted)}/month")
+    return verified, counted
+
+
+# ---- step 3: deductions -------------------------------------------------------------------------------
+
+def _employment_cost(findings: Findings, std: int | None, ratio: Decimal | None, citation: str,
+                     v: _Verdicts) -> int:
+    """就业成本扣减 (pack figure employment_cost_deduction_ratio): ratio x standard per working member,
+    at most that member's wage."""
+    if ratio is None or ratio <= 0:
+        return 0
+    if std is None:
+        v.note("employment-cost deduction not applied: the dibao standard it is a share of is not configured")
+        return 0
+    per_worker = _half_up(Decimal(std) * ratio)
+    wages: dict[str, int] = defaultdict(int)
+    for i in findings.income:
+        if i.kind == "wage":
+            wages[i.person_id] += i.monthly_fen
+    deductions = sum(min(wage, per_worker) for wage in wages.values())
+    if wages:
+        v.note(f"employment-cost deduction (就业成本扣减): {ratio} x {yuan(std)} = {yuan(per_worker)} for each of "
+               f"{len(wages)} working member(s), {yuan(deductions)} in all"
+               + (f" ({citation})" if citation else ""))
+    return deductions
+
+
+def _rigid_expenditure(rigid_expenditure_fen: int, remaining: int, v: _Verdicts) -> int:
+    """刚性支出扣减, where the policy in force allows it: at most the income left to deduct it from."""
+    if rigid_expenditure_fen <= 0:
+        return 0
+    rigid = min(rigid_expenditure_fen, max(0, remaining))
+    v.note(f"rigid-expenditure deduction (刚性支出扣减): {yuan(rigid)}/month, as the policy in force allows")
+    return rigid
+
+
+# ---- step 4: household size -----------------------------------------------------------------------------
+
+def _household_size(household_size: int, members_queried: int, v: _Verdicts) -> int:
+    size = max(household_size, members_queried, 1)
+    if members_queried > household_size:
+        v.note(f"household size taken as {size}: {members_queried} members were checked but the "
+               f"request said {household_size}")
+    elif members_queried < household_size:
+        v.note(f"only {members_queried} of {household_size} household members were checked "
+               "(the request named no others)")
+    return size
+
+
+# ---- step 5: compare with the standard (or the low-income line) ------------------------------------------
+
+def _compare_income(income: _Income, standard: Standard, *, compare_income: bool, line_multiple: Decimal | None,
+                    line_citation: str, v: _Verdicts) -> bool | None:
+    """Whether income qualifies; None when it is not compared (单人保, or no standard configured)."""
+    std = standard.monthly_fen
+    if not compare_income:
+        v.note(f"{income.text()} is not compared with the standard here: a single-person inclusion (单人保) is "
+               "decided by the policy against the low-income line")
+        return None
+    if std is None:
+        v.note(f"{_standard_label(standard)} is not configured for region {standard.region_code} on {standard.on}; "
+               f"per-capita income {yuan(income.per_capita)}/month was not compared with a standard, so the "
+               "outcome rests on the asset checks alone")
+        return None
+    cite = f"; {standard.citation}" if standard.citation else ""
+    if line_multiple is not None:
+        # one-off aid to people 生活困难: the low-income (低保边缘) line, a multiple of the standard, compared
+        # exactly (counted income < multiple x standard x size, no rounding of the line)
+        qualifies = Decimal(income.counted) < line_multiple * std * income.size
+        cite += f"; {line_citation}" if line_citation else ""
+        line = (f"the low-income line {line_multiple} x {_standard_label(standard)} {yuan(std)} = "
+                f"{yuan(_half_up(line_multiple * std))}/month")
+    else:
+        qualifies = income_under_standard(income.counted, income.size, std)
+        line = f"{_standard_label(standard)} {yuan(std)}/month"
+    v.judge(qualifies, f"{income.text()} is {'under' if qualifies else 'not under'} {line}{cite}")
+    return qualifies
+
+
+# ---- step 6: assets ---------------------------------------------------------------------------------------
+
+def _properties(findings: Findings, limits: AssetLimits, v: _Verdicts) -> None:
+    properties = [a for a in findings.assets if a.kind == "property"]
+    if not properties:
+        return
+    depts = sorted({_dept(a) for a in properties})
+    text = (f"{len(properties)} propert{'y' if len(properties) == 1 else 'ies'} held "
+            f"({', '.join(depts)}): " + "; ".join(f"{_who(a.person_id)} {a.detail}" for a in properties))
+    allowed = limits.max_properties
+    v.limit(text, len(properties) > allowed,
+            rule=f"; more than the {allowed} allowed {_basis(limits, 'asset_max_properties')}",
+            within=f"; within the {allowed} allowed")
+
+
+def _vehicles(findings: Findings, limits: AssetLimits, v: _Verdicts) -> None:
+    vlimit = limits.vehicle_value_limit_fen
+    for car in (a for a in findings.assets if a.kind == "vehicle"):
+        text = f"vehicle {car.detail} of {_who(car.person_id)} ({_dept(car)})"
+        if car.subtype in EXEMPT_VEHICLE_KINDS:
+            v.note(f"{text}: {car.subtype} vehicles do not count")
+        elif car.value_fen is None:
+            v.note(f"{text}: no assessed value; a caseworker must assess it against the {yuan(vlimit)} limit")
+        else:
+            v.limit(text, car.value_fen > vlimit,
+                    rule=f": assessed above the {yuan(vlimit)} limit {_basis(limits, 'asset_vehicle_value_limit_fen')}",
+                    within=f": within the {yuan(vlimit)} limit")
+
+
+def _financial(findings: Findings, limits: AssetLimits, std: int | None, size: int, v: _Verdicts) -> None:
+    financial = [a for a in findings.assets if a.kind == "financial"]
+    if not financial:
+        return
+    total = sum(a.value_fen or 0 for a in financial)
+    text = f"financial assets {yuan(total)} ({', '.join(sorted({_dept(a) for a in financial}))})"
+    if std is None:
+        v.note(f"{text}: not assessed, the dibao standard the limit is a multiple of is not configured")
+        return
+    months = limits.financial_months_of_standard
+    cap = months * std * size
+    v.limit(text, total > cap,
+            rule=(f": more than {months} months of the standard for {size} persons ({yuan(cap)}) "
+                  f"{_basis(limits, 'asset_financial_months_of_standard')}"),
+            within=f": within {months} months of the standard for {size} persons ({yuan(cap)})")
+
+
+# ---- step 7: reported, never disqualifying -------------------------------------------------------------------
+
+def _reported(findings: Findings, v: _Verdicts) -> None:
+    for e in findings.expenditure:
+        v.note(f"{_dept(e)}: {_who(e.person_id)} {e.detail}; rigid expenditure is reported for the caseworker, "
+               "not deducted automatically")
+    for f in findings.flags:
+        v.note(f"{_dept(f)}: {_who(f.person_id)} {f.detail}")
+
+
+def _summary(v: _Verdicts, income: _Income, income_ok: bool | None, standard: Standard,
+             line_multiple: Decimal | None) -> str:
+    if v.disqualifiers:
+        return "ineligible: " + " | ".join(v.disqualifiers)
+    if income_ok is None:
+        return "eligible: nothing disqualifying was found, but the dibao standard is not configured"
+    under = (f"the low-income line ({line_multiple} x {_standard_label(standard)})" if line_multiple is not None
+             else f"{_standard_label(standard)} {yuan(standard.monthly_fen or 0)}/month")
+    return f"eligible: per-capita income {yuan(income.per_capita)}/month is under {under} and no asset disqualifies"
 
 
 def assess(
@@ -164,181 +369,35 @@ def assess(
     line_multiple: Decimal | None = None,
     line_citation: str = "",
 ) -> Assessment:
-    """Apply the rule (module docstring) to what the sources found."""
+    """Apply the rule (module docstring, steps 1-7) to what the sources found."""
     if declared_monthly_income_fen < 0:
         raise ValueError("declared_monthly_income_fen must not be negative")
     limits = asset_limits or AssetLimits()
-    reasons: list[str] = []
-    disqualifiers: list[str] = []
     std = standard.monthly_fen
-    std_label = (f"the {standard.region_name + ' ' if standard.region_name else ''}{standard.area} dibao "
-                 f"standard ({standard.figure})")
-
-    # 1-2. income
-    verified = sum(i.monthly_fen for i in findings.income)
-    counted = max(declared_monthly_income_fen, verified)
-    if findings.income:
-        found_text = f"found {yuan(verified)}/month: {_income_text(findings.income)}"
-    else:
-        found_text = "no income found by any department source"
-    which = ("the declared income" if declared_monthly_income_fen >= verified else "the verified income")
-    reasons.append(
-        f"household income: declared {yuan(declared_monthly_income_fen)}/month; {found_text}; "
-        f"counted: {which}, the larger of the two, {yuan(counted)}/month"
-    )
-
-    # 3. employment-cost deduction (pack figure employment_cost_deduction_ratio)
-    deductions = 0
-    if employment_cost_ratio is not None and employment_cost_ratio > 0:
-        if std is None:
-            reasons.append("employment-cost deduction not applied: the dibao standard it is a share of is "
-                           "not configured")
-        else:
-            per_worker = int((Decimal(std) * employment_cost_ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-            wages: dict[str, int] = defaultdict(int)
-            for i in findings.income:
-                if i.kind == "wage":
-                    wages[i.person_id] += i.monthly_fen
-            deductions = sum(min(wage, per_worker) for wage in wages.values())
-            if wages:
-                reasons.append(
-                    f"employment-cost deduction (就业成本扣减): {employment_cost_ratio} x {yuan(std)} = "
-                    f"{yuan(per_worker)} for each of {len(wages)} working member(s), {yuan(deductions)} in all"
-                    + (f" ({employment_cost_citation})" if employment_cost_citation else "")
-                )
-    if rigid_expenditure_fen > 0:
-        rigid = min(rigid_expenditure_fen, max(0, counted - deductions))
-        deductions += rigid
-        reasons.append(f"rigid-expenditure deduction (刚性支出扣减): {yuan(rigid)}/month, as the policy in force allows")
-    counted_after = max(0, counted - deductions)
-
-    # 4. per capita
-    size = max(household_size, members_queried, 1)
-    if members_queried > household_size:
-        reasons.append(f"household size taken as {size}: {members_queried} members were checked but the "
-                       f"request said {household_size}")
-    elif members_queried < household_size:
-        reasons.append(f"only {members_queried} of {household_size} household members were checked "
-                       "(the request named no others)")
-    per_capita = counted_after // size
-
-    # 5. compare with the standard
-    income_ok: bool | None
-    if not compare_income:
-        income_ok = None
-        reasons.append(f"per-capita income {yuan(per_capita)}/month ({yuan(counted_after)} / {size} persons) is not "
-                       "compared with the standard here: a single-person inclusion (单人保) is decided by the "
-                       "policy against the low-income line")
-    elif std is None:
-        income_ok = None
-        reasons.append(
-            f"{std_label} is not configured for region {standard.region_code} on {standard.on}; "
-            f"per-capita income {yuan(per_capita)}/month was not compared with a standard, so the outcome "
-            "rests on the asset checks alone"
-        )
-    elif line_multiple is not None:
-        # one-off aid to people 生活困难: the low-income (低保边缘) line, a multiple of the standard, compared
-        # exactly (counted income < multiple x standard x size, no rounding of the line)
-        income_ok = Decimal(counted_after) < line_multiple * std * size
-        line_fen = int((line_multiple * std).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        cite = f"; {standard.citation}" if standard.citation else ""
-        cite += f"; {line_citation}" if line_citation else ""
-        comparison = (
-            f"per-capita income {yuan(per_capita)}/month ({yuan(counted_after)} / {size} persons) is "
-            f"{'under' if income_ok else 'not under'} the low-income line {line_multiple} x {std_label} "
-            f"{yuan(std)} = {yuan(line_fen)}/month{cite}"
-        )
-        reasons.append(comparison)
-        if not income_ok:
-            disqualifiers.append(comparison)
-    else:
-        income_ok = income_under_standard(counted_after, size, std)
-        cite = f"; {standard.citation}" if standard.citation else ""
-        comparison = (
-            f"per-capita income {yuan(per_capita)}/month ({yuan(counted_after)} / {size} persons) is "
-            f"{'under' if income_ok else 'not under'} {std_label} {yuan(std)}/month{cite}"
-        )
-        reasons.append(comparison)
-        if not income_ok:
-            disqualifiers.append(comparison)
-
-    # 6. assets
-    properties = [a for a in findings.assets if a.kind == "property"]
-    if properties:
-        depts = sorted({_dept(a) for a in properties})
-        text = (f"{len(properties)} propert{'y' if len(properties) == 1 else 'ies'} held "
-                f"({', '.join(depts)}): " + "; ".join(f"{_who(a.person_id)} {a.detail}" for a in properties))
-        if len(properties) > limits.max_properties:
-            rule = (f"more than the {limits.max_properties} allowed "
-                    f"[asset_max_properties: {_basis(limits, 'asset_max_properties')}]")
-            disqualifiers.append(f"{text}; {rule}")
-            reasons.append(f"{text}; {rule}")
-        else:
-            reasons.append(f"{text}; within the {limits.max_properties} allowed")
-
-    vlimit = limits.vehicle_value_limit_fen
-    for v in (a for a in findings.assets if a.kind == "vehicle"):
-        text = f"vehicle {v.detail} of {_who(v.person_id)} ({_dept(v)})"
-        if v.subtype in EXEMPT_VEHICLE_KINDS:
-            reasons.append(f"{text}: {v.subtype} vehicles do not count")
-        elif v.value_fen is None:
-            reasons.append(f"{text}: no assessed value; a caseworker must assess it against the "
-                           f"{yuan(vlimit)} limit")
-        elif v.value_fen > vlimit:
-            rule = (f"assessed above the {yuan(vlimit)} limit "
-                    f"[asset_vehicle_value_limit_fen: {_basis(limits, 'asset_vehicle_value_limit_fen')}]")
-            disqualifiers.append(f"{text}: {rule}")
-            reasons.append(f"{text}: {rule}")
-        else:
-            reasons.append(f"{text}: within the {yuan(vlimit)} limit")
-
-    financial = [a for a in findings.assets if a.kind == "financial"]
-    if financial:
-        total = sum(a.value_fen or 0 for a in financial)
-        depts = sorted({_dept(a) for a in financial})
-        text = f"financial assets {yuan(total)} ({', '.join(depts)})"
-        months = limits.financial_months_of_standard
-        if std is None:
-            reasons.append(f"{text}: not assessed, the dibao standard the limit is a multiple of is not configured")
-        else:
-            cap = months * std * size
-            if total > cap:
-                rule = (f"more than {months} months of the standard for {size} persons ({yuan(cap)}) "
-                        f"[asset_financial_months_of_standard: {_basis(limits, 'asset_financial_months_of_standard')}]")
-                disqualifiers.append(f"{text}: {rule}")
-                reasons.append(f"{text}: {rule}")
-            else:
-                reasons.append(f"{text}: within {months} months of the standard for {size} persons ({yuan(cap)})")
-
-    # 7. reported, never disqualifying
-    for e in findings.expenditure:
-        reasons.append(f"{_dept(e)}: {_who(e.person_id)} {e.detail}; rigid expenditure is reported for the "
-                       "caseworker, not deducted automatically")
-    for f in findings.flags:
-        reasons.append(f"{_dept(f)}: {_who(f.person_id)} {f.detail}")
-
-    outcome: Outcome = "ineligible" if disqualifiers else "eligible"
-    if outcome == "ineligible":
-        summary = "ineligible: " + " | ".join(disqualifiers)
-    elif income_ok is None:
-        summary = "eligible: nothing disqualifying was found, but the dibao standard is not configured"
-    elif line_multiple is not None:
-        summary = (f"eligible: per-capita income {yuan(per_capita)}/month is under the low-income line "
-                   f"({line_multiple} x {std_label}) and no asset disqualifies")
-    else:
-        summary = f"eligible: per-capita income {yuan(per_capita)}/month is under {std_label} {yuan(std or 0)}/month and no asset disqualifies"
+    v = _Verdicts()
+    verified, counted = _counted_income(declared_monthly_income_fen, findings, v)
+    deductions = _employment_cost(findings, std, employment_cost_ratio, employment_cost_citation, v)
+    deductions += _rigid_expenditure(rigid_expenditure_fen, counted - deductions, v)
+    income = _Income(declared=declared_monthly_income_fen, verified=verified, deductions=deductions,
+                     counted=max(0, counted - deductions), size=_household_size(household_size, members_queried, v))
+    income_ok = _compare_income(income, standard, compare_income=compare_income, line_multiple=line_multiple,
+                                line_citation=line_citation, v=v)
+    _properties(findings, limits, v)
+    _vehicles(findings, limits, v)
+    _financial(findings, limits, std, income.size, v)
+    _reported(findings, v)
     return Assessment(
-        outcome=outcome,
-        declared_income_fen=declared_monthly_income_fen,
-        verified_income_fen=verified,
-        deductions_fen=deductions,
-        counted_income_fen=counted_after,
-        household_size=size,
-        per_capita_income_fen=per_capita,
+        outcome="ineligible" if v.disqualifiers else "eligible",
+        declared_income_fen=income.declared,
+        verified_income_fen=income.verified,
+        deductions_fen=income.deductions,
+        counted_income_fen=income.counted,
+        household_size=income.size,
+        per_capita_income_fen=income.per_capita,
         limit_fen_per_capita=std,
         income_qualifies=income_ok,
-        disqualifiers=tuple(disqualifiers),
-        reasons=(summary, *reasons),
+        disqualifiers=tuple(v.disqualifiers),
+        reasons=(_summary(v, income, income_ok, standard, line_multiple), *v.reasons),
     )
 
 
