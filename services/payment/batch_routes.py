@@ -1,11 +1,14 @@
 """Payment's HTTP routes for batch subsidies (the front door forwards ``/api/batches`` here).
 
 Routes authorise (role, then jurisdiction: the batch's region must lie inside the caller's) and hand
-over to ``BatchService``; the rules live in ``services.payment.batch`` and the workflow.
+over to ``BatchService``; the rules live in ``services.payment.batch`` and the workflow. No SQL here;
+the service's refusals become status codes in one place (``_answers``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Literal
 
@@ -19,11 +22,11 @@ from services.payment.batch import (
     BatchNotFound,
     BatchNotRunning,
     BatchRejected,
-    BatchService,
     BatchView,
     first_official,
 )
-from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
+from services.payment.batch.service import BatchService
+from shared.auth import Principal, Role, require_roles
 from shared.config import get_settings
 from shared.contracts.money import SubsidyFen
 from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable, second_person_refusal
@@ -40,7 +43,8 @@ Readers = Annotated[Principal, Depends(require_roles(Role.finance, Role.auditor,
 
 
 def _service(request: Request) -> BatchService:
-    return request.app.state.batches
+    service: BatchService = request.app.state.batches
+    return service
 
 
 Service = Annotated[BatchService, Depends(_service)]
@@ -69,25 +73,43 @@ class ControlIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+Action = Literal["pause", "resume", "cancel"]
+
+
+@contextmanager
+def _answers(batch_id: str) -> Iterator[None]:
+    """The service's refusals as status codes: 404 no such batch, 409 not in a state for it (or four
+    eyes refused), the policy's 422 or a conflicting batch's 409, 503 when four eyes cannot be checked."""
+    try:
+        yield
+    except BatchNotFound:
+        raise HTTPException(404, f"batch {batch_id} not found") from None
+    except BatchNotRunning as exc:
+        raise HTTPException(409, str(exc)) from None
+    except BatchRejected as rejected:
+        raise HTTPException(rejected.status_code, rejected.reason) from None
+    except RegistryUnavailable as exc:
+        raise HTTPException(503, REGISTRY_UNAVAILABLE.format(exc)) from None
+
+
 async def _visible(service: BatchService, batch_id: str, principal: Principal) -> BatchView:
     view = await service.view(batch_id)
-    found_in_jurisdiction(principal, view.region_prefix if view is not None else None, f"batch {batch_id}")
-    assert view is not None
+    if view is None or not principal.may_see(view.region_prefix):
+        raise HTTPException(404, f"batch {batch_id} not found")
     return view
 
 
 @router.post("", status_code=202, response_model=BatchAccepted,
              summary="Start a batch subsidy (idempotent: the same request is the same batch)")
 async def start(body: BatchIn, principal: Starters, service: Service) -> BatchAccepted:
-    require_jurisdiction(principal, body.region_prefix)
+    if not principal.may_see(body.region_prefix):
+        raise HTTPException(403, f"region {body.region_prefix} is outside your jurisdiction {principal.region}")
     try:
         req = BatchRequest.model_validate({**body.model_dump(), "requested_by": f"{principal.role}:{principal.subject}"})
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    try:
+    with _answers(""):
         return await service.submit(req)
-    except BatchRejected as rejected:
-        raise HTTPException(rejected.status_code, rejected.reason) from None
 
 
 @router.get("", response_model=BatchList, summary="Batches in your jurisdiction, newest first")
@@ -104,44 +126,29 @@ async def get_batch(batch_id: BatchId, principal: Readers, service: Service) -> 
     return await _visible(service, batch_id, principal)
 
 
-async def _control(action: str, batch_id: str, body: ControlIn, principal: Principal,
+async def _control(action: Action, batch_id: str, body: ControlIn, principal: Principal,
                    service: BatchService) -> BatchView:
     await _visible(service, batch_id, principal)
-    try:
-        await service.control(batch_id, BatchControl(action=action, official=principal.subject,  # type: ignore[arg-type]
+    with _answers(batch_id):
+        await service.control(batch_id, BatchControl(action=action, official=principal.subject,
                                                      role=str(principal.role), region=principal.region,
                                                      reason=body.reason))
-    except BatchNotRunning as exc:
-        raise HTTPException(409, str(exc)) from None
-    except BatchNotFound:
-        raise HTTPException(404, f"batch {batch_id} not found") from None
     return await _visible(service, batch_id, principal)
-
-
-async def _another_registered_person(first_subject: str, principal: Principal) -> None:
-    """Four eyes by registered person (shared/infra/officials_registry.py): 409 for a second login of the
-    same person or an unregistered official, 503 when the registry cannot answer."""
-    try:
-        refusal = await second_person_refusal(get_settings().approval_url, first_subject, principal,
-                                              service="payment")
-    except RegistryUnavailable as exc:
-        raise HTTPException(503, REGISTRY_UNAVAILABLE.format(exc)) from None
-    if refusal is not None:
-        raise HTTPException(409, refusal)
 
 
 @router.post("/{batch_id}/approve", response_model=BatchView,
              summary="A second official approves a batch whose amount a person set (four eyes); it starts then")
 async def approve(batch_id: BatchId, body: ControlIn, principal: Controllers, service: Service) -> BatchView:
     view = await _visible(service, batch_id, principal)
-    if view.status == AWAITING_SECOND:
-        await _another_registered_person(first_official(view.requested_by), principal)
-    try:
+    with _answers(batch_id):
+        if view.status == AWAITING_SECOND:
+            # four eyes by registered person (shared/infra/officials_registry.py): 409 for a second login of
+            # the same person or an unregistered official, 503 when the registry cannot answer
+            refusal = await second_person_refusal(get_settings().approval_url, first_official(view.requested_by),
+                                                  principal, service="payment")
+            if refusal is not None:
+                raise BatchNotRunning(refusal)
         await service.approve(batch_id, principal.subject, str(principal.role), body.reason)
-    except BatchNotRunning as exc:
-        raise HTTPException(409, str(exc)) from None
-    except BatchNotFound:
-        raise HTTPException(404, f"batch {batch_id} not found") from None
     return await _visible(service, batch_id, principal)
 
 
