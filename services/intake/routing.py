@@ -4,6 +4,7 @@ with the case id derived from the cause. Pure: the service layer brings the regi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,12 +20,21 @@ from shared.contracts.events import (
     MedicalSelfPayReported,
     Quarantined,
 )
+from shared.contracts.pathways import (
+    BATCH_SUBSIDY,
+    EMERGENCY_RELIEF,
+    ONE_OFF,
+    RENEWAL,
+    CaseOpening,
+    Pathway,
+    pathway_for_family,
+)
+from shared.contracts.sources import family_of
 from shared.policy import HouseholdProfile, load_library
 from workflows.emergency_relief.inputs import MEASURE_FOR_TRIGGER as EMERGENCY_MEASURE_FOR_TRIGGER
-from workflows.emergency_relief.inputs import PATHWAY as EMERGENCY
-from workflows.emergency_relief.inputs import EmergencyReliefInput
-from workflows.one_off_assistance.inputs import PATHWAY as ONE_OFF
-from workflows.one_off_assistance.inputs import ApplicationReceived, OneOffInput
+from workflows.emergency_relief.inputs import EmergencyReliefInput, Trigger
+from workflows.one_off_assistance.inputs import ApplicationReceived, Measure, OneOffInput
+from workflows.registry import bound
 
 
 @dataclass(frozen=True)
@@ -81,12 +91,12 @@ def incident_case_id(prefix: str, *parts: str) -> str:
 
 
 # The temporary-assistance measure a caseworker's emergency application applies, by household type.
-EMERGENCY_MEASURES = {
+EMERGENCY_MEASURES: dict[str, str] = {
     "individual": "temporary_assistance_individual",
     "emergency_household": "temporary_assistance_emergency_household",
     "expenditure_household": "temporary_assistance_expenditure_household",
 }
-ONE_OFF_KINDS = {"job_loss": "job_loss", "graduate": "graduate", "medical": "medical_self_pay",
+ONE_OFF_KINDS: dict[str, Measure] = {"job_loss": "job_loss", "graduate": "graduate", "medical": "medical_self_pay",
                  "temporary_assistance": "temporary_assistance_expenditure_household"}
 
 
@@ -113,13 +123,31 @@ def job_lost_on(last_income_month: str) -> date:
 
 
 def route_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: date) -> CaseStart | ScreenedOut | None:
-    data = event.data
-    on = business_date(event, reported_on)
+    """The case an inbound event opens: the pathway its family starts (the registry,
+    shared/contracts/pathways.py), by that pathway's rule below, or from the event's common facts for a
+    pathway without one."""
+    pathway = pathway_for_family(family_of(event.name))
+    if pathway is None:
+        return None
+    rule = EVENT_RULES.get(pathway.name)
+    if rule is not None:
+        return rule(event, facts, reported_on)
+    return _opened_from_event(pathway, event, reported_on)
+
+
+def _emergency_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: date) -> CaseStart | None:
+    data, on = event.data, business_date(event, reported_on)
     if isinstance(data, Quarantined | CovidDiagnosed):
-        trigger = "quarantine" if isinstance(data, Quarantined) else "covid_diagnosis"
+        trigger: Trigger = "quarantine" if isinstance(data, Quarantined) else "covid_diagnosis"
         return _emergency(trigger, data.person_id, data.region_code, on, event.id, on.isoformat(), facts)
     if isinstance(data, DisasterAffected):
         return _emergency("disaster", data.person_id, data.region_code, on, event.id, data.disaster_id, facts)
+    return None
+
+
+def _outreach_event(event: InboundEvent, facts: RecipientFacts | None,
+                    reported_on: date) -> CaseStart | ScreenedOut | None:
+    data, on = event.data, business_date(event, reported_on)
     if isinstance(data, JobLost):
         if data.last_income_month > f"{reported_on:%Y-%m}":  # income in a month not yet come: a wrong fact
             return ScreenedOut("job_loss", data.person_id, f"last income month {data.last_income_month} is after the "
@@ -137,7 +165,43 @@ def route_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: 
     return None
 
 
-def _emergency(trigger: str, person_id: str, region: str, on: date, event_id: str, key: str,
+def _started_elsewhere(event: InboundEvent, facts: RecipientFacts | None, reported_on: date) -> None:
+    """A household change reaches its renewal case through the enrolment (service.py), a price-linkage
+    event starts its batch (subscribers.py): neither opens a case here."""
+    return None
+
+
+EventRule = Callable[[InboundEvent, RecipientFacts | None, date], CaseStart | ScreenedOut | None]
+
+# The rule of each pathway whose cases open from inbound facts in a way of their own, by pathway key.
+EVENT_RULES: dict[str, EventRule] = {
+    EMERGENCY_RELIEF.name: _emergency_event,
+    ONE_OFF.name: _outreach_event,
+    RENEWAL.name: _started_elsewhere,
+    BATCH_SUBSIDY.name: _started_elsewhere,
+}
+
+
+def _opened_from_event(pathway: Pathway, event: InboundEvent, reported_on: date) -> CaseStart | ScreenedOut:
+    """A pathway without a rule of its own: its workflow's input from the facts every case opens with
+    (``BoundPathway.opens_from_event``), the case id from the event."""
+    binding = bound(pathway.name)
+    # inbound event models name the person and the region alike, where they have them
+    person_id: str | None = getattr(event.data, "person_id", None)
+    region_code: str = getattr(event.data, "region_code", "")
+    if binding.opens_from_event is None:
+        return ScreenedOut(pathway.name, person_id, f"pathway {pathway.name} opens no case from {event.name} "
+                           "(no opening in workflows/registry.py)")
+    on = business_date(event, reported_on)
+    case_id = incident_case_id(pathway.name, event.name, event.id)
+    opening = CaseOpening(case_id=case_id, pathway=pathway.name, trigger=event.name, person_id=person_id,
+                          region_code=region_code, business_date=on, cause_event_id=event.id)
+    return CaseStart(case_id=case_id, pathway=pathway.name, trigger=event.name, workflow=binding.workflow_type,
+                     person_id=person_id, region_code=region_code, business_date=on, cause_event_id=event.id,
+                     workflow_input=binding.opens_from_event(opening))
+
+
+def _emergency(trigger: Trigger, person_id: str, region: str, on: date, event_id: str, key: str,
                facts: RecipientFacts | None = None) -> CaseStart:
     lib = load_library()
     measure = lib.measure(EMERGENCY_MEASURE_FOR_TRIGGER.get(trigger, trigger), region, on)
@@ -146,7 +210,7 @@ def _emergency(trigger: str, person_id: str, region: str, on: date, event_id: st
         # per 家庭 and incident: the key is the household's incident, so the payment key is too
         window = lib.parameter("quarantine_household_incident_days", region, on)
         incident = HouseholdIncident(household_id=facts.household_id, trigger=trigger,
-                                     window_days=int(window.value) if window and window.value is not None else 0)
+                                     window_days=window.value if window is not None and isinstance(window.value, int) else 0)
         case_id = incident_case_id("em", trigger, "household", facts.household_id, key)
     else:
         case_id = incident_case_id("em", trigger, person_id, key)
@@ -155,16 +219,17 @@ def _emergency(trigger: str, person_id: str, region: str, on: date, event_id: st
     chosen = ("disaster_assistance" if trigger == "disaster" and measure is None
               and lib.measure("disaster_assistance", region, on) is not None else None)
     return CaseStart(
-        case_id=case_id, pathway=EMERGENCY, trigger=trigger, workflow="EmergencyRelief", person_id=person_id,
+        case_id=case_id, pathway=EMERGENCY_RELIEF.name, trigger=trigger,
+        workflow=bound(EMERGENCY_RELIEF.name).workflow_type, person_id=person_id,
         region_code=region, business_date=on, cause_event_id=event_id,
-        workflow_input=EmergencyReliefInput(case_id=case_id, trigger=trigger, person_id=person_id,  # type: ignore[arg-type]
+        workflow_input=EmergencyReliefInput(case_id=case_id, trigger=trigger, person_id=person_id,
                                             region_code=region, business_date=on, cause_event_id=event_id,
                                             measure=chosen),
         incident=incident,
     )
 
 
-def _outreach(measure: str, person_id: str, region: str, on: date, event_id: str, key: str,
+def _outreach(measure: Measure, person_id: str, region: str, on: date, event_id: str, key: str,
               facts: RecipientFacts | None, eligible_on: date | None = None, **extra: Any) -> CaseStart | ScreenedOut:
     """主动发现: open an outreach case only where the policy would pay this person."""
     entitlement = load_library().entitlement(measure, region, on, _profile(facts, **extra))
@@ -173,9 +238,9 @@ def _outreach(measure: str, person_id: str, region: str, on: date, event_id: str
         return ScreenedOut(measure, person_id, entitlement.reason)
     case_id = incident_case_id("oo", measure, person_id, key)
     return CaseStart(
-        case_id=case_id, pathway=ONE_OFF, trigger=measure, workflow="OneOffAssistance", person_id=person_id,
-        region_code=region, business_date=on, cause_event_id=event_id,
-        workflow_input=OneOffInput(case_id=case_id, measure=measure, person_id=person_id, region_code=region,  # type: ignore[arg-type]
+        case_id=case_id, pathway=ONE_OFF.name, trigger=measure, workflow=bound(ONE_OFF.name).workflow_type,
+        person_id=person_id, region_code=region, business_date=on, cause_event_id=event_id,
+        workflow_input=OneOffInput(case_id=case_id, measure=measure, person_id=person_id, region_code=region,
                                    business_date=on, cause_event_id=event_id, eligible_on=eligible_on, **extra),
     )
 
@@ -186,7 +251,8 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
     if app.kind == "emergency":
         case_id = incident_case_id("em", "application", application_id)
         return CaseStart(
-            case_id=case_id, pathway=EMERGENCY, trigger="application", workflow="EmergencyRelief",
+            case_id=case_id, pathway=EMERGENCY_RELIEF.name, trigger="application",
+            workflow=bound(EMERGENCY_RELIEF.name).workflow_type,
             person_id=app.person_id, region_code=app.region_code, business_date=on, cause_event_id=None,
             workflow_input=EmergencyReliefInput(
                 case_id=case_id, trigger="application", person_id=app.person_id, region_code=app.region_code,
@@ -208,10 +274,11 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
             on = completed
             eligible_on = None if met else completed
         return CaseStart(
-            case_id=case_id, pathway=ONE_OFF, trigger=measure, workflow="OneOffAssistance", person_id=app.person_id,
+            case_id=case_id, pathway=ONE_OFF.name, trigger=measure, workflow=bound(ONE_OFF.name).workflow_type,
+            person_id=app.person_id,
             region_code=app.region_code, business_date=on, cause_event_id=None,
             workflow_input=OneOffInput(
-                case_id=case_id, measure=measure, person_id=app.person_id, region_code=app.region_code,  # type: ignore[arg-type]
+                case_id=case_id, measure=measure, person_id=app.person_id, region_code=app.region_code,
                 business_date=on, opened_by=registered_by,
                 unemployment_insured=app.details.unemployment_insured,
                 annual_medical_self_pay_fen=app.details.annual_medical_self_pay_fen,
