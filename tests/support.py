@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import nats
+from nats.js.api import ConsumerInfo
 
 from shared.auth import issue_token
 from shared.contracts.events import make_cloudevent
 from shared.contracts.identity import id_check_character
-from shared.infra.bus import connect
+from shared.infra.bus import STREAM_EVENTS, connect
 
 T = TypeVar("T")
 _serial = itertools.count(1)
@@ -56,6 +57,17 @@ async def wait_for(probe: Callable[[], Awaitable[T | None]], timeout: float = 30
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def consumer_settled(nc: nats.NATS, stream: str, durable: str, timeout: float = 60.0) -> ConsumerInfo:
+    """``StackClient.settled`` on a connection of one's own."""
+    js = nc.jetstream()
+
+    async def idle() -> ConsumerInfo | None:
+        info = await js.consumer_info(stream, durable)
+        return info if info.num_pending == 0 and info.num_ack_pending == 0 else None
+
+    return await wait_for(idle, timeout)
 
 
 # ---- the officials registry (services/approval/officials.py) ------------------------------------------
@@ -229,6 +241,23 @@ class StackClient:
             clause = " AND ".join(f"{k} = ${i}" for i, k in enumerate(where, 1)) or "true"
             return await conn.fetch(f"SELECT * FROM payment.ledger WHERE {clause} ORDER BY entry_seq",
                                     *where.values())
+        finally:
+            await conn.close()
+
+    async def settled(self, durable: str, stream: str = STREAM_EVENTS, timeout: float = 60.0) -> ConsumerInfo:
+        """Wait until the durable consumer that handles an event has nothing left: none of its stream's
+        messages waiting (``num_pending``) and none delivered but not yet acknowledged (``num_ack_pending``,
+        which includes a message waiting for a redelivery after a nak). A message the stream has acknowledged
+        to its publisher is counted in one or the other until the handler has acknowledged it, so a test that
+        proves "nothing happened" waits for this, then asserts, never sleeps."""
+        return await consumer_settled(await self.nc(), stream, durable, timeout=timeout)
+
+    async def intake_cases(self, person_id: str) -> list[asyncpg.Record]:
+        """The cases intake itself opened for a person (its own table, the effect of an event's handler;
+        the read model behind ``cases()`` follows it through the outbox)."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return await conn.fetch("SELECT case_id, cause_event_id FROM intake.cases WHERE person_id = $1", person_id)
         finally:
             await conn.close()
 

@@ -63,6 +63,11 @@ async def _batch(client: StackClient, batch_id: str, headers: dict[str, str] = F
     return r.json()
 
 
+async def _no_activity_pending(temporal: Client, workflow_id: str) -> bool:
+    description = await temporal.get_workflow_handle(workflow_id).describe()
+    return not description.raw_description.pending_activities
+
+
 async def _until(client: StackClient, batch_id: str, predicate, timeout: float = 180.0) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         r = await client.http.get(f"/api/batches/{batch_id}", headers=FINANCE)
@@ -178,7 +183,7 @@ async def test_a_price_linkage_event_pays_the_prefectures_recipients_and_no_one_
     assert r.status_code == 409 and "other parameters" in r.json()["detail"]
     r = await client.http.post("/api/batches", headers=FINANCE, json={**body, "region_prefix": "652301"})
     assert r.status_code == 409 and "paid twice" in r.json()["detail"]
-    await asyncio.sleep(2)
+    await client.settled("intake-price")  # the second event handled: it started nothing new
     assert len(await _ledger(stack, batch_id)) == 400
 
     # the CLI follows the batch with a progress bar (done already: it prints and exits)
@@ -260,13 +265,13 @@ async def test_pause_then_cancel_keeps_what_was_paid_and_pays_nothing_more(
                                    json={"reason": "county fund transfer pending"})
         assert r.status_code == 200, r.text
         paused = await _until(client, batch_id, lambda b: b["status"] == "paused", timeout=30)
-        await asyncio.sleep(1.5)  # the chunks in flight have finished; nothing else starts
+        direct = await Client.connect(stack.temporal_address, namespace="doudi", data_converter=data_converter())
+        # the chunks in flight have finished (the paused workflow has no activity left): nothing pays now
+        await wait_for(lambda: _no_activity_pending(direct, batch_id), timeout=60)
         held = await _batch(client, batch_id)
-        await asyncio.sleep(1.0)
-        assert (await _batch(client, batch_id))["paid_count"] == held["paid_count"] < 3_000
+        assert held["status"] == "paused" and held["paid_count"] < 3_000
         assert "county fund transfer pending" in paused["note"]
         # straight to Temporal with role admin in the payload and no signed principal: refused, still paused
-        direct = await Client.connect(stack.temporal_address, namespace="doudi", data_converter=data_converter())
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await direct.get_workflow_handle(batch_id).execute_update("control", {
                 "action": "resume", "official": "mallory", "role": "admin", "region": "", "reason": "x"})

@@ -104,7 +104,8 @@ async def test_the_same_event_three_times_is_one_case_and_one_payment(client: St
     await client.publish("health.quarantined", data, event_id=event_id, msg_id=False)
 
     case = await client.closed_case(pid)
-    await asyncio.sleep(1.0)  # let any duplicate that slipped through show itself
+    await client.settled("intake-health")  # every delivery handled: a duplicate that slipped through is here
+    assert [r["case_id"] for r in await client.intake_cases(pid)] == [case["case_id"]]
     assert len(await client.cases(person_id=pid)) == 1
     rows = await client.ledger(person_id=pid)
     assert [(r["case_id"], r["amount_fen"]) for r in rows] == [(case["case_id"], 195000)]
@@ -116,8 +117,9 @@ async def test_the_same_incident_reported_twice_under_different_ids_is_one_case(
     data = {"person_id": pid, "region_code": YINCHUAN_URBAN, "quarantined_on": "2022-08-10"}
     await client.publish("health.quarantined", data)
     await client.publish("health.quarantined", data)
-    await client.closed_case(pid)
-    await asyncio.sleep(1.0)
+    case = await client.closed_case(pid)
+    await client.settled("intake-health")  # both reports handled
+    assert [r["case_id"] for r in await client.intake_cases(pid)] == [case["case_id"]]
     assert len(await client.cases(person_id=pid)) == 1
     assert len(await client.ledger(person_id=pid)) == 1
 

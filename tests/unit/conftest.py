@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from deploy.embedded import _bin
 from shared import assertions
 from shared.assertions import AssertionSigner, Signatory
+from tests.unit.fakes import Settlements, record_settlements
 
 # The workflows under test verify human updates (shared/assertions.py) with this key; the env's client
 # signs every update as its payload says (standing in for the front door, which signs what the token
@@ -65,3 +66,9 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     ) as e:
         signing.env = e
         yield e
+
+
+@pytest.fixture
+def settlements(monkeypatch: pytest.MonkeyPatch) -> Settlements:
+    """How each delivery on the in-memory broker ended (ack, nak and its delay): tests/unit/fakes.py."""
+    return record_settlements(monkeypatch)

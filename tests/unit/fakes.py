@@ -1,0 +1,250 @@
+"""The fakes the unit and middle-ring tests share: one harness instead of a copy per module.
+
+* The bus: ``bus_under_test`` runs a service's real subscribers (``register``) on FastStream's in-memory
+  ``TestNatsBroker``; ``DeadLetters`` is what reached ``doudi.dlq.>``; ``Settlements`` how each delivery
+  ended (ack, or nak with its delay); ``FakeClaims``, ``RecordingCaseOpener`` and ``FakeTemporal`` stand in
+  for intake's inbound-content table, its service layer and the Temporal client.
+* The workflows: ``Recorded`` keeps what a workflow asked of the services, ``recording_activities`` gives
+  the activity fakes every pathway shares (same names as the services' activities, samples-python style),
+  and ``workers`` runs a workflow queue and the services' queues on the time-skipping environment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from faststream.nats import JStream, NatsBroker, TestNatsBroker
+from faststream.nats.annotations import NatsMessage
+from faststream.nats.testing import PatchedMessage
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared.contracts import activities as act
+from shared.contracts.events import InboundEvent
+from shared.infra.bus import STREAM_DLQ, _DoudiBroker
+from shared.infra.outbox import Content
+
+# -- the bus -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    subject: str
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def kind(self) -> str:
+        return self.headers["Doudi-Dlq-Kind"]
+
+    @property
+    def reason(self) -> str:
+        return self.headers["Doudi-Dlq-Reason"]
+
+    @property
+    def event_id(self) -> str | None:
+        return self.headers.get("Doudi-Event-Id")
+
+
+@dataclass
+class DeadLetters:
+    """Every message published on ``doudi.dlq.>`` (the DLQ stream) while the broker is under test."""
+
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    def listen(self, broker: NatsBroker) -> None:
+        @broker.subscriber("doudi.dlq.>", stream=JStream(STREAM_DLQ, declare=False), title="test-dlq")
+        async def received(msg: NatsMessage) -> None:
+            raw = msg.raw_message
+            self.letters.append(DeadLetter(raw.subject, raw.data, dict(raw.headers or {})))
+
+
+@dataclass
+class Settlements:
+    """How each delivery ended: ``("ack", subject)`` or ``("nak", subject, delay)`` (the in-memory broker's
+    messages settle as no-ops; ``settlements`` below records them)."""
+
+    seen: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def acks(self, subject: str) -> int:
+        return sum(1 for s in self.seen if s[0] == "ack" and s[1] == subject)
+
+    def naks(self, subject: str) -> list[float | None]:
+        return [s[2] for s in self.seen if s[0] == "nak" and s[1] == subject]
+
+
+def record_settlements(monkeypatch: pytest.MonkeyPatch) -> Settlements:
+    """Make the in-memory broker's ack and nak record into a ``Settlements`` (fixture ``settlements``)."""
+    recorded = Settlements()
+
+    async def ack(msg: PatchedMessage) -> None:
+        recorded.seen.append(("ack", msg.subject))
+
+    async def nak(msg: PatchedMessage, delay: float | None = None) -> None:
+        recorded.seen.append(("nak", msg.subject, delay))
+
+    monkeypatch.setattr(PatchedMessage, "ack", ack)
+    monkeypatch.setattr(PatchedMessage, "nak", nak)
+    return recorded
+
+
+@asynccontextmanager
+async def bus_under_test(register: Callable[[NatsBroker], None]) -> AsyncIterator[tuple[NatsBroker, DeadLetters]]:
+    """A doudi broker with a service's subscribers (``register(broker)``) and a dead-letter listener, in
+    memory: ``await broker.publish(body, subject)`` runs the subscriber that consumes ``subject``."""
+    broker = _DoudiBroker()
+    register(broker)
+    dead = DeadLetters()
+    dead.listen(broker)
+    async with TestNatsBroker(broker) as under_test:
+        yield under_test, dead
+
+
+@dataclass
+class FakeClaims:
+    """Intake's ``inbound_content`` in memory: the digest each event id carried."""
+
+    digests: dict[str, str] = field(default_factory=dict)
+    released: list[str] = field(default_factory=list)
+
+    async def claim(self, event_id: str, subject: str, digest: str) -> Content:
+        if event_id not in self.digests:
+            self.digests[event_id] = digest
+            return Content.NEW
+        return Content.SAME if self.digests[event_id] == digest else Content.CONFLICT
+
+    async def release(self, event_id: str) -> None:
+        self.released.append(event_id)
+        self.digests.pop(event_id, None)
+
+
+@dataclass
+class RecordingCaseOpener:
+    """Intake's service layer: records each event handed to it; ``failures`` raise on the next calls."""
+
+    accepted: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+
+    async def accept_event(self, event: InboundEvent, subject: str) -> str | None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.accepted.append((event.id, subject))
+        return f"case-{event.id}"
+
+
+@dataclass
+class FakeHandle:
+    temporal: FakeTemporal
+    workflow_id: str
+
+    async def query(self, name: str) -> Any:
+        arg = self.temporal.started[self.workflow_id][1]
+        request = getattr(arg, "request", arg)
+        return request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+
+
+@dataclass
+class FakeTemporal:
+    """A Temporal client's start_workflow (once per id, as the server's id reuse policy) and handles."""
+
+    started: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+    async def start_workflow(self, workflow: Any, arg: Any, *, id: str, **_: Any) -> FakeHandle:
+        name = workflow if isinstance(workflow, str) else getattr(workflow, "__name__", str(workflow))
+        if id in self.started:
+            raise WorkflowAlreadyStartedError(id, name)
+        self.started[id] = (name, arg)
+        return FakeHandle(self, id)
+
+    def get_workflow_handle(self, workflow_id: str, **_: Any) -> FakeHandle:
+        return FakeHandle(self, workflow_id)
+
+
+# -- the workflows' services ----------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """What a workflow asked of the services."""
+
+    transitions: list[act.CaseTransition] = field(default_factory=list)
+    payments: list[act.DisbursementRequest] = field(default_factory=list)
+    opened: list[act.CaseOpen] = field(default_factory=list)
+    decisions: list[act.DecisionRecord] = field(default_factory=list)
+    tasks: list[tuple[str, str, str]] = field(default_factory=list)  # (open|close, kind, role or outcome)
+    minutes: list[act.Minutes] = field(default_factory=list)
+    settlements: list[act.EnrolmentSettlement] = field(default_factory=list)
+
+    def stages(self) -> list[str]:
+        return [t.stage for t in self.transitions]
+
+
+def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMember] = (),
+                         paid_at_start: bool = True) -> dict[str, Any]:
+    """The activity fakes every pathway's tests share, by the service that owns them (intake, approval,
+    payment). A payment is recorded once per idempotency key, as the ledger does; ``paid_at_start`` stamps
+    ``paid_at`` with the activity's start (the time-skipping clock)."""
+
+    @activity.defn(name=act.RECORD_CASE_TRANSITION)
+    async def record_transition(t: act.CaseTransition) -> bool:
+        rec.transitions.append(t)
+        return True
+
+    @activity.defn(name=act.OPEN_CASE)
+    async def open_case(c: act.CaseOpen) -> bool:
+        rec.opened.append(c)
+        return True
+
+    @activity.defn(name=act.SETTLE_ENROLMENT)
+    async def settle(s: act.EnrolmentSettlement) -> bool:
+        rec.settlements.append(s)
+        return True
+
+    @activity.defn(name=act.RECORD_DECISION)
+    async def record_decision(d: act.DecisionRecord) -> None:
+        rec.decisions.append(d)
+
+    @activity.defn(name=act.OPEN_TASK)
+    async def open_task(task: act.TaskOpen) -> str:
+        rec.tasks.append(("open", task.kind, task.role))
+        return f"{task.case_id}:{task.kind}"
+
+    @activity.defn(name=act.CLOSE_TASK)
+    async def close_task(task: act.TaskClose) -> None:
+        rec.tasks.append(("close", task.kind, task.outcome))
+
+    @activity.defn(name=act.COMMITTEE_ROSTER)
+    async def roster(req: act.RosterRequest) -> act.Roster:
+        return act.Roster(county_code=req.region_code[:6], members=list(committee))
+
+    @activity.defn(name=act.RECORD_MINUTES)
+    async def record_minutes(m: act.Minutes) -> None:
+        rec.minutes.append(m)
+
+    @activity.defn(name=act.DISBURSE)
+    async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
+        if req.idempotency_key not in {p.idempotency_key for p in rec.payments}:
+            rec.payments.append(req)
+        return act.Disbursement(payment_id=f"pay-{req.idempotency_key}", idempotency_key=req.idempotency_key,
+                                amount_fen=req.amount_fen,
+                                paid_at=activity.info().started_time if paid_at_start else None)
+
+    return {"record_transition": record_transition, "open_case": open_case, "settle": settle,
+            "record_decision": record_decision, "open_task": open_task, "close_task": close_task,
+            "roster": roster, "record_minutes": record_minutes, "disburse": disburse}
+
+
+def workers(env: WorkflowEnvironment, workflows: Sequence[type], by_queue: dict[str, list[Any]],
+            workflow_activities: Sequence[Any] = (), queue: str | None = None) -> tuple[str, list[Worker]]:
+    """A fresh workflow queue (its workflows and in-workflow activities) and one worker per service queue."""
+    queue = queue or f"wf-{uuid.uuid4()}"
+    return queue, [Worker(env.client, task_queue=queue, workflows=list(workflows), activities=list(workflow_activities)),
+                   *(Worker(env.client, task_queue=q, activities=a) for q, a in by_queue.items())]
