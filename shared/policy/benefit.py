@@ -57,7 +57,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import standards
 from .library import PolicyLibrary
-from .models import Figure
 
 
 class WorkPlace(BaseModel):
@@ -134,15 +133,6 @@ def _half_up(x: Decimal) -> int:
     return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _value(lib: PolicyLibrary, name: str, region: str, on: date, cites: list[str]) -> Figure | None:
-    fig = lib.parameter(name, region, on)
-    if fig is None or fig.value is None:
-        return None
-    if fig.cite() not in cites:
-        cites.append(fig.cite())
-    return fig
-
-
 def monthly_standard_fen(lib: PolicyLibrary, region: str, on: date, urban: bool,
                          cites: list[str] | None = None) -> int | None:
     """The monthly dibao standard per person (urban or rural) in force, or None if no pack sets it."""
@@ -171,12 +161,12 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
     if household.orphan is not None:
         return _orphan_allowance(lib, region, on, household, standard, cites, where)
     if household.extreme_poverty:
-        mul = _value(lib, "extreme_poverty_multiple", region, on, cites)
+        mul = lib.cited("extreme_poverty_multiple", region, on, cites)
         if mul is None:
             return Benefit(kind=kind, decidable=False, payable=False, amount_fen=0, standard_fen=standard,
                            citations=cites, **where,
                            reason=f"no pack in force for {region} on {on} sets the extreme-poverty multiple")
-        per_person = _half_up(Decimal(standard) * mul.value)  # type: ignore[operator]
+        per_person = _half_up(Decimal(standard) * mul.as_decimal())
         amount = per_person * household.size
         line = BenefitLine(label="extreme_poverty_support", amount_fen=amount,
                            basis=f"{mul.value} x {area} standard {standard} fen = {per_person} fen x {household.size}")
@@ -223,24 +213,29 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
     lines.insert(0, BenefitLine(label="dibao_differential", amount_fen=gap,
                                 basis=f"({standard} fen standard x {household.size}) - {counted} fen counted income"))
     amount = gap
-    if household.remote:
-        ratio = _value(lib, "remote_addon_ratio", region, on, cites)
-        if ratio is not None:
-            per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
-            lines.append(BenefitLine(label="remote_addon", amount_fen=per * household.size,
-                                     basis=f"{ratio.value} x standard = {per} fen x {household.size} members"))
-            amount += per * household.size
-    if household.special_members:
-        ratio = _value(lib, "special_member_addon_ratio", region, on, cites)
-        if ratio is not None:
-            per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
-            lines.append(BenefitLine(label="special_member_addon", amount_fen=per * household.special_members,
-                                     basis=f"{ratio.value} x standard = {per} fen x {household.special_members} members"))
-            amount += per * household.special_members
+    for addon in (_addon(lib, region, on, standard, cites, "remote_addon", household.size if household.remote else 0),
+                  _addon(lib, region, on, standard, cites, "special_member_addon", household.special_members)):
+        if addon is not None:
+            lines.append(addon)
+            amount += addon.amount_fen
     basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in lines)
     return Benefit(kind=kind, decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
                    counted_income_fen=counted, lines=lines, citations=cites, reason=f"dibao {amount} fen: {basis}",
                    **where)
+
+
+def _addon(lib: PolicyLibrary, region: str, on: date, standard: int, cites: list[str], label: str,
+           members: int) -> BenefitLine | None:
+    """An add-on of ``<label>_ratio`` x standard per member (seed 004): None for no member, or where no
+    pack in force gives the ratio a value."""
+    if not members:
+        return None
+    ratio = lib.cited(f"{label}_ratio", region, on, cites)
+    if ratio is None:
+        return None
+    per = _half_up(Decimal(standard) * ratio.as_decimal())
+    return BenefitLine(label=label, amount_fen=per * members,
+                       basis=f"{ratio.value} x standard = {per} fen x {members} members")
 
 
 def _employment_cost(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
@@ -250,13 +245,13 @@ def _employment_cost(lib: PolicyLibrary, region: str, on: date, h: BenefitHouseh
     same month; a member working at home is deducted on the household's own standard. Returns (fen, basis),
     None where no pack in force sets the ratio, or why it cannot be computed (a place of work whose
     standard no pack sets: no amount is guessed)."""
-    ratio = _value(lib, "employment_cost_deduction_ratio", region, on, cites)
+    ratio = lib.cited("employment_cost_deduction_ratio", region, on, cites)
     if ratio is None:
         return None
     at_home = h.working_members - len(h.work_places)
     total, parts = 0, []
     if at_home:
-        per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+        per = _half_up(Decimal(standard) * ratio.as_decimal())
         total += per * at_home
         parts.append(f"{ratio.value} x standard {standard} fen = {per} fen x {at_home} working at home")
     for place in h.work_places:
@@ -265,7 +260,7 @@ def _employment_cost(lib: PolicyLibrary, region: str, on: date, h: BenefitHouseh
         if there is None:
             return (f"no pack in force for the place of work {place.region_code} on {on} sets its {area} dibao "
                     "standard: the employment-cost deduction (务工地标准) cannot be computed")
-        per = _half_up(Decimal(there) * ratio.value)  # type: ignore[operator]
+        per = _half_up(Decimal(there) * ratio.as_decimal())
         total += per
         parts.append(f"{ratio.value} x the {area} standard of the place of work {place.region_code} "
                      f"{there} fen = {per} fen")
@@ -279,14 +274,14 @@ def _full_care(lib: PolicyLibrary, region: str, on: date, persons: int, cites: l
     70%」 (``full_care_standard_min_ratio_of_minimum_wage`` x the division's ``minimum_wage_monthly_fen``,
     a fraction of a fen rounded up: it is a floor). The larger of the two where both are set; the text
     of why where neither is (no amount is guessed)."""
-    configured = _value(lib, "full_care_monthly_fen", region, on, cites)
-    ratio = _value(lib, "full_care_standard_min_ratio_of_minimum_wage", region, on, cites)
-    wage = _value(lib, "minimum_wage_monthly_fen", region, on, cites) if ratio is not None else None
+    configured = lib.cited("full_care_monthly_fen", region, on, cites)
+    ratio = lib.cited("full_care_standard_min_ratio_of_minimum_wage", region, on, cites)
+    wage = lib.cited("minimum_wage_monthly_fen", region, on, cites) if ratio is not None else None
     options: list[tuple[int, str]] = []
     if configured is not None:
-        options.append((int(configured.value), f"full-care standard {configured.value} fen"))  # type: ignore[arg-type]
+        options.append((configured.as_int(), f"full-care standard {configured.value} fen"))
     if ratio is not None and wage is not None:
-        floor = int((Decimal(int(wage.value)) * ratio.value).to_integral_value(rounding=ROUND_CEILING))  # type: ignore[arg-type,operator]
+        floor = int((Decimal(wage.as_int()) * ratio.as_decimal()).to_integral_value(rounding=ROUND_CEILING))
         options.append((floor, f"not below {ratio.value} x minimum wage {wage.value} fen = {floor} fen"))
     if not options:
         return (f"no pack in force for {region} on {on} sets the full-care standard (照料护理标准) or the minimum "
@@ -303,12 +298,12 @@ def _orphan_allowance(lib: PolicyLibrary, region: str, on: date, h: BenefitHouse
     (kind ``extreme_poverty``: their own record, paid monthly, reviewed yearly); the allowance is their
     benefit, in place of the extreme-poverty support (local practice: no double support)."""
     name = f"orphan_{h.orphan}_monthly_fen"
-    fig = _value(lib, name, region, on, cites)
+    fig = lib.cited(name, region, on, cites)
     if fig is None:
         return Benefit(kind="extreme_poverty", decidable=False, payable=False, amount_fen=0, standard_fen=standard,
                        citations=cites, **where,
                        reason=f"no pack in force for {region} on {on} sets the {h.orphan} orphan allowance")
-    amount = int(fig.value) * h.size  # type: ignore[arg-type]
+    amount = fig.as_int() * h.size
     line = BenefitLine(label="orphan_allowance", amount_fen=amount,
                        basis=f"{h.orphan} orphan allowance {fig.value} fen x {h.size}")
     return Benefit(kind="extreme_poverty", decidable=True, payable=amount > 0, amount_fen=amount,
@@ -322,7 +317,7 @@ SINGLE_PERSON = ("marginal_single_person_enrolment", "single_person_household_en
 
 def _declared(lib: PolicyLibrary, names: tuple[str, ...], region: str, on: date, cites: list[str]) -> bool:
     """Whether a pack in force declares the rule (a flag, or a figure that only exists where it applies)."""
-    return any(_value(lib, n, region, on, cites) is not None for n in names)
+    return any(lib.cited(n, region, on, cites) is not None for n in names)
 
 
 def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
@@ -346,7 +341,7 @@ def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehol
                       "it (高于), so the household is not a low-income household")
     # a 低保边缘 household: recognised as such (in the low-income database), or under the low-income line
     # where a pack sets one (seed 004 「高于当地低保标准，但低于低保标准的 1.5 倍」)
-    line = _value(lib, "marginal_line_multiple", region, on, cites)
+    line = lib.cited("marginal_line_multiple", region, on, cites)
     if not h.marginal:
         if line is None:
             return refuse("the household is not a recognised 低保边缘 (marginal) household in the low-income "
@@ -361,9 +356,9 @@ def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehol
         return refuse(f"the person's own income {h.own_monthly_income_fen} fen reaches the standard {standard} fen")
     lines = [BenefitLine(label="single_person_inclusion", amount_fen=gap,
                          basis=f"one-person household: standard {standard} fen - own income {h.own_monthly_income_fen} fen")]
-    ratio = _value(lib, "special_member_addon_ratio", region, on, cites)
+    ratio = lib.cited("special_member_addon_ratio", region, on, cites)
     if ratio is not None and ratio.value is not None:
-        per = _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+        per = _half_up(Decimal(standard) * ratio.as_decimal())
         lines.append(BenefitLine(label="special_member_addon", amount_fen=per,
                                  basis=f"{ratio.value} x standard = {per} fen (severely disabled or seriously ill)"))
     amount = sum(ln.amount_fen for ln in lines)
@@ -398,8 +393,8 @@ def level_terms(lib: PolicyLibrary, region: str, on: date, *, urban: bool,
         return None
 
     def per(name: str) -> int | None:
-        ratio = _value(lib, name, region, on, cites)
-        return None if ratio is None else _half_up(Decimal(standard) * ratio.value)  # type: ignore[operator]
+        ratio = lib.cited(name, region, on, cites)
+        return None if ratio is None else _half_up(Decimal(standard) * ratio.as_decimal())
 
     per_person = standard
     if extreme_poverty:

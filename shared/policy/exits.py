@@ -39,51 +39,49 @@ class ExitPause(BaseModel):
     citations: list[str] = []
 
 
-def _fig(lib: PolicyLibrary, name: str, region: str, on: date, cites: list[str]) -> object | None:
-    fig = lib.parameter(name, region, on)
-    if fig is None or fig.value is None:
-        return None
-    if fig.cite() not in cites:
-        cites.append(fig.cite())
-    return fig.value
-
-
 def gradual_exit(lib: PolicyLibrary, region: str, on: date, household: BenefitHousehold) -> GradualExit:
     """The months of gradual exit a household whose income employment lifted above the standard gets."""
     cites: list[str] = []
-    minimum = _fig(lib, "gradual_exit_min_months", region, on, cites)
+    minimum = lib.cited("gradual_exit_min_months", region, on, cites)
     if minimum is None:
-        if _fig(lib, "gradual_exit_granted", region, on, cites) is not True:
-            return GradualExit(months=None, basis=f"no pack in force for {region} on {on} grants a gradual exit",
-                               citations=cites)
-        default = _fig(lib, "gradual_exit_default_months", region, on, cites)
-        if default is None:
-            return GradualExit(months=None, basis="a gradual exit is granted but no pack sets its months",
-                               citations=cites)
-        return GradualExit(months=int(default),  # type: ignore[call-overload]
-                           basis=f"{default} months: the pack grants a gradual exit without a figure "
-                                 "(local-practice default)", citations=cites)
-    low = int(minimum)  # type: ignore[call-overload]
-    maximum = _fig(lib, "gradual_exit_max_months", region, on, cites)
+        return _granted_without_figure(lib, region, on, cites)
+    low = minimum.as_int()
+    maximum = lib.cited("gradual_exit_max_months", region, on, cites)
     if maximum is None:
         return GradualExit(months=low, basis=f"{low} months (the pack's minimum)", citations=cites)
-    step = _fig(lib, "gradual_exit_extra_months_per_special_member", region, on, cites)
-    extra = int(step) * household.special_members if step is not None else 0  # type: ignore[call-overload]
-    months = min(int(maximum), low + extra)  # type: ignore[call-overload]
+    step = lib.cited("gradual_exit_extra_months_per_special_member", region, on, cites)
+    per_member = step.as_int() if step is not None else 0
+    months = min(maximum.as_int(), low + per_member * household.special_members)
     return GradualExit(months=months, citations=cites,
-                       basis=(f"{months} months: minimum {low} + {step or 0} x {household.special_members} special "
-                              f"members, at most {maximum} (根据家庭情况, local-practice rule)"))
+                       basis=(f"{months} months: minimum {low} + {per_member} x {household.special_members} special "
+                              f"members, at most {maximum.value} (根据家庭情况, local-practice rule)"))
+
+
+def _granted_without_figure(lib: PolicyLibrary, region: str, on: date, cites: list[str]) -> GradualExit:
+    """XPCC 「给予一定时间的渐退期」: a gradual exit granted without months, the national pack's default."""
+    granted = lib.cited("gradual_exit_granted", region, on, cites)
+    if granted is None or granted.value is not True:
+        return GradualExit(months=None, basis=f"no pack in force for {region} on {on} grants a gradual exit",
+                           citations=cites)
+    default = lib.cited("gradual_exit_default_months", region, on, cites)
+    if default is None:
+        return GradualExit(months=None, basis="a gradual exit is granted but no pack sets its months",
+                           citations=cites)
+    return GradualExit(months=default.as_int(),
+                       basis=f"{default.value} months: the pack grants a gradual exit without a figure "
+                             "(local-practice default)", citations=cites)
 
 
 def exit_paused(lib: PolicyLibrary, region: str, on: date) -> ExitPause:
     """Whether exits due on ``on`` wait for the end of the epidemic-control period."""
     cites: list[str] = []
-    if _fig(lib, "epidemic_suspends_dibao_exit", region, on, cites) is not True:
+    pause = lib.cited("epidemic_suspends_dibao_exit", region, on, cites)
+    if pause is None or pause.value is not True:
         return ExitPause(suspended=False, basis="no epidemic pause of exits in force", citations=cites)
-    start = _fig(lib, "epidemic_control_start", region, on, cites)
-    end = _fig(lib, "epidemic_control_end", region, on, cites)
-    inside = (start is None or start <= on) and (end is None or on <= end)  # type: ignore[operator]
-    period = f"{start or '(open)'}..{end or '(open)'}"
+    start = lib.cited("epidemic_control_start", region, on, cites)
+    end = lib.cited("epidemic_control_end", region, on, cites)
+    inside = (start is None or start.as_date() <= on) and (end is None or on <= end.as_date())
+    period = f"{start.value if start else '(open)'}..{end.value if end else '(open)'}"
     return ExitPause(suspended=inside, citations=cites,
                      basis=(f"{on} is inside the epidemic-control period {period}: exits paused" if inside else
                             f"{on} is outside the epidemic-control period {period}: exits proceed"))

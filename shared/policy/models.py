@@ -1,14 +1,13 @@
 """Pydantic models of the policy packs, the household profile and the entitlement answer.
 
-Nothing here holds a policy number: the numbers live in ``packs/*.yaml``. This module only fixes the
-vocabulary (units, categories, pathways, measure ids, the five seed files) and the validation rules.
+Nothing here holds a policy number: the numbers live in ``packs/*.yaml``. This module fixes the
+vocabulary (categories, pathways, measure ids) and the pack's validation rules; the figures and their
+units are in ``figures.py``, the amount rules in ``amounts.py`` (both re-exported here).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import (
@@ -22,16 +21,28 @@ from pydantic import (
     model_validator,
 )
 
-# The only documents a figure may cite (../shared/seeds/<file>).
-SEED_FILES: frozenset[str] = frozenset(
-    {
-        "000_9c8be97751f7c908.txt",  # Fujian + Xinjiang newspaper reports (interleaved columns)
-        "001_e4998f21954ea220.txt",  # Jiangxi 赣民字〔2022〕40号 (forwarded by Shangrao)
-        "002_c6f97725f515410c.txt",  # Ningxia 宁政办规发〔2022〕7号
-        "003_6315efd14f4b4bc1.txt",  # Ministry of Civil Affairs 民函〔2019〕95号
-        "004_583196fe4354a547.txt",  # XPCC 新兵党办发〔2021〕42号
-    }
+from .amounts import REF_UNITS as REF_UNITS
+from .amounts import AmountKind, AmountRule, Threshold
+from .figures import (
+    DECIMAL_BOUNDS,
+    DECIMAL_UNITS,
+    INT_UNITS,
+    MONEY_UNITS,
+    NAME,
+    SEED_FILES,
+    UNITS,
+    Citation,
+    Figure,
+    FigureValue,
+    check_quote,
+    check_seed,
 )
+
+__all__ = [
+    "CATEGORIES", "DECIMAL_BOUNDS", "DECIMAL_UNITS", "INT_UNITS", "MEASURE_IDS", "MONEY_UNITS", "PATHWAYS",
+    "SEED_FILES", "UNITS", "AmountKind", "AmountRule", "Citation", "EconomicTest", "Entitlement", "Figure",
+    "FigureValue", "HouseholdProfile", "Installment", "Measure", "PolicyPack", "ServiceLevels", "Threshold",
+]
 
 # Household / person categories a profile may carry (and a measure may name).
 CATEGORIES: frozenset[str] = frozenset(
@@ -79,86 +90,6 @@ MEASURE_IDS: dict[str, str] = {
     "dibao": "minimum living allowance paid as the difference to the standard (低保差额发放)",
 }
 
-MONEY_UNITS = frozenset({"fen", "fen_per_person_month", "fen_per_person_year"})
-INT_UNITS = frozenset(
-    {"months", "days", "km", "age_years", "persons", "person_times", "records", "count", "month_of_quarter"}
-)
-DECIMAL_UNITS = frozenset({"multiple", "ratio"})  # multiple: x times a base; ratio: a fraction (0.30 = 30%)
-UNITS = MONEY_UNITS | INT_UNITS | DECIMAL_UNITS | {"flag", "month", "date"}
-
-# Sanity bounds ("declared ranges") per decimal unit: a pack outside them is a typo, not policy.
-DECIMAL_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
-    "multiple": (Decimal("0"), Decimal("10")),
-    "ratio": (Decimal("0"), Decimal("1")),
-}
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-FigureValue = bool | int | Decimal | date | str | None
-
-
-def _coerce(unit: str, raw: Any, what: str) -> FigureValue:
-    """Convert a raw YAML/JSON value to the exact type its unit demands; floats are always refused."""
-    if raw is None:
-        return None
-    if isinstance(raw, float):
-        raise ValueError(
-            f"{what}: float {raw!r} not allowed; write money as integer fen and multiples/ratios "
-            "as quoted exact decimals (e.g. '1.5')"
-        )
-    if unit in MONEY_UNITS or unit in INT_UNITS:
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ValueError(f"{what}: unit {unit} needs an integer, got {raw!r}")
-        if raw < 0:
-            raise ValueError(f"{what}: must not be negative, got {raw}")
-        if unit == "month_of_quarter" and not 1 <= raw <= 3:
-            raise ValueError(f"{what}: month_of_quarter must be 1..3, got {raw}")
-        return raw
-    if unit in DECIMAL_UNITS:
-        if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal):
-            raise ValueError(f"{what}: unit {unit} needs an exact decimal string or integer, got {raw!r}")
-        try:
-            value = Decimal(str(raw).strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"{what}: {raw!r} is not a decimal number") from exc
-        if not value.is_finite():
-            raise ValueError(f"{what}: {raw!r} is not finite")
-        low, high = DECIMAL_BOUNDS[unit]
-        if not low <= value <= high:
-            raise ValueError(f"{what}: {unit} {value} outside the declared range {low}..{high}")
-        return value
-    if unit == "flag":
-        if not isinstance(raw, bool):
-            raise ValueError(f"{what}: unit flag needs true/false, got {raw!r}")
-        return raw
-    if unit == "month":
-        if not isinstance(raw, str) or not _MONTH.match(raw):
-            raise ValueError(f"{what}: unit month needs 'YYYY-MM', got {raw!r}")
-        return raw
-    if unit == "date":
-        if isinstance(raw, date):
-            return raw
-        if isinstance(raw, str):
-            try:
-                return date.fromisoformat(raw)
-            except ValueError as exc:
-                raise ValueError(f"{what}: {raw!r} is not an ISO date") from exc
-        raise ValueError(f"{what}: unit date needs an ISO date, got {raw!r}")
-    raise ValueError(f"unknown unit {unit!r}; one of {sorted(UNITS)}")
-
-
-def _check_seed(seed: str) -> str:
-    if seed not in SEED_FILES:
-        raise ValueError(f"seed {seed!r} is not one of the five seed files {sorted(SEED_FILES)}")
-    return seed
-
-
-def _check_quote(quote: str) -> str:
-    if not quote.strip() or quote != quote.strip():
-        raise ValueError("quote must be a non-empty verbatim excerpt without leading/trailing whitespace")
-    return quote
-
 
 def _check_categories(values: tuple[str, ...], field: str) -> tuple[str, ...]:
     unknown = [c for c in values if c not in CATEGORIES]
@@ -168,164 +99,6 @@ def _check_categories(values: tuple[str, ...], field: str) -> tuple[str, ...]:
         raise ValueError(f"{field}: duplicate categories {list(values)}")
     return values
 
-
-class Citation(BaseModel):
-    """A verbatim excerpt of a seed file backing a date or a rule."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    seed: StrictStr
-    quote: StrictStr
-    note: StrictStr | None = None
-
-    _seed = field_validator("seed")(_check_seed)
-    _quote = field_validator("quote")(_check_quote)
-
-    def cite(self) -> str:
-        return f"{self.seed}: 「{self.quote}」"
-
-
-class Figure(BaseModel):
-    """One policy figure: its value in an exact type, its unit, and the seed text it comes from.
-
-    ``value`` is ``None`` only for a parameter the seed leaves to a lower tier (``set_by`` says who);
-    such a parameter has no default money value and makes evaluation answer ``payable=False``.
-    ``minimum``/``maximum`` declare a range the seed allows (e.g. Jiangxi 2-4x); ``value`` is then the
-    documented default and must lie in the range. ``inclusive`` says whether the boundary value itself
-    qualifies for thresholds and limits.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    value: FigureValue = None
-    unit: StrictStr
-    seed: StrictStr
-    quote: StrictStr
-    note: StrictStr | None = None
-    minimum: FigureValue = None
-    maximum: FigureValue = None
-    set_by: StrictStr | None = None
-    inclusive: StrictBool | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _exact_types(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        unit = data.get("unit")
-        if not isinstance(unit, str) or unit not in UNITS:
-            raise ValueError(f"unit: {unit!r} is not one of {sorted(UNITS)}")
-        out = dict(data)
-        for key in ("value", "minimum", "maximum"):
-            if key in out:
-                out[key] = _coerce(unit, out[key], key)
-        return out
-
-    _seed = field_validator("seed")(_check_seed)
-    _quote = field_validator("quote")(_check_quote)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Figure:
-        numeric = self.unit in MONEY_UNITS | INT_UNITS | DECIMAL_UNITS
-        if (self.minimum is not None or self.maximum is not None) and not numeric:
-            raise ValueError(f"minimum/maximum: not allowed for unit {self.unit}")
-        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:  # type: ignore[operator]
-            raise ValueError(f"minimum {self.minimum} is greater than maximum {self.maximum}")
-        if self.value is not None:
-            if self.minimum is not None and self.value < self.minimum:  # type: ignore[operator]
-                raise ValueError(f"value {self.value} is below the declared minimum {self.minimum}")
-            if self.maximum is not None and self.value > self.maximum:  # type: ignore[operator]
-                raise ValueError(f"value {self.value} is above the declared maximum {self.maximum}")
-        elif not self.set_by:
-            raise ValueError("value: missing; a figure without a value must say who sets it (set_by)")
-        if self.inclusive is not None and not numeric:
-            raise ValueError(f"inclusive: only meaningful for numeric units, not {self.unit}")
-        if self.value is not None and self.set_by and self.minimum is None and self.maximum is None:
-            raise ValueError("set_by: a fixed figure with a value has no lower-tier setter; drop set_by")
-        return self
-
-    def cite(self) -> str:
-        return f"{self.seed}: 「{self.quote}」"
-
-
-class Threshold(BaseModel):
-    """A profile quantity that must reach a figure (e.g. medical self-pay >= 20,000 yuan)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    figure: StrictStr
-    profile_field: Literal["annual_medical_self_pay_fen"]
-
-
-AmountKind = Literal[
-    "multiple_of_standard", "fixed", "fixed_by_area", "installments", "differential", "not_fixed"
-]
-
-_AMOUNT_REFS: dict[str, tuple[str, ...]] = {
-    "multiple_of_standard": ("standard", "multiple"),
-    "fixed": ("fixed",),
-    "fixed_by_area": ("urban", "rural"),
-    "installments": ("total", "installment", "count", "first_month"),
-    "differential": ("standard",),
-    "not_fixed": (),
-}
-_REF_UNITS: dict[str, frozenset[str]] = {
-    "standard": frozenset({"fen_per_person_month"}),
-    "multiple": frozenset({"multiple"}),
-    "fixed": MONEY_UNITS,
-    "urban": MONEY_UNITS,
-    "rural": MONEY_UNITS,
-    "total": frozenset({"fen"}),
-    "installment": frozenset({"fen"}),
-    "count": frozenset({"count"}),
-    "first_month": frozenset({"month"}),
-}
-
-
-class AmountRule(BaseModel):
-    """How a measure's amount is computed; every number is a reference to a named figure.
-
-    - ``multiple_of_standard``: ``standard`` (fen/person/month) x ``multiple``
-    - ``fixed``: the figure ``fixed``; ``fixed_by_area``: ``urban`` or ``rural`` by the profile
-    - ``installments``: ``total`` paid as ``count`` x ``installment`` monthly from ``first_month``
-    - ``differential``: ``standard`` x household size minus household income (差额)
-    - ``not_fixed``: the seed fixes no amount; ``not_fixed_reason`` says who does
-    ``per``: ``case`` = one amount per call; ``person`` = per person, multiplied by household_size.
-    ``at_least``: the seed says 不低于 (a floor: more may be granted); fractions of a fen round up.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: AmountKind
-    standard: StrictStr | None = None
-    multiple: StrictStr | None = None
-    fixed: StrictStr | None = None
-    urban: StrictStr | None = None
-    rural: StrictStr | None = None
-    total: StrictStr | None = None
-    installment: StrictStr | None = None
-    count: StrictStr | None = None
-    first_month: StrictStr | None = None
-    per: Literal["case", "person"] = "case"
-    at_least: StrictBool = False
-    not_fixed_reason: StrictStr | None = None
-
-    @model_validator(mode="after")
-    def _refs_for_kind(self) -> AmountRule:
-        needed = _AMOUNT_REFS[self.kind]
-        for ref in _REF_UNITS:
-            present = getattr(self, ref) is not None
-            if ref in needed and not present:
-                raise ValueError(f"{ref}: required for amount kind {self.kind}")
-            if ref not in needed and present:
-                raise ValueError(f"{ref}: not used by amount kind {self.kind}")
-        if (self.kind == "not_fixed") != (self.not_fixed_reason is not None):
-            raise ValueError("not_fixed_reason: required for kind not_fixed and only for it")
-        return self
-
-    def refs(self) -> dict[str, str]:
-        """role -> figure name."""
-        return {ref: getattr(self, ref) for ref in _AMOUNT_REFS[self.kind]}
 
 
 EconomicTest = Literal["dibao_standard", "low_income_line", "expenditure"]
@@ -366,8 +139,8 @@ class Measure(BaseModel):
     once_per: Literal["person_incident", "household_incident"] = "person_incident"
     amount: AmountRule
 
-    _seed = field_validator("seed")(_check_seed)
-    _quote = field_validator("quote")(_check_quote)
+    _seed = field_validator("seed")(check_seed)
+    _quote = field_validator("quote")(check_quote)
 
     @field_validator("pathway")
     @classmethod
@@ -463,12 +236,12 @@ class PolicyPack(BaseModel):
     service_levels: ServiceLevels | None = None
     source_file: StrictStr | None = None  # set by the loader
 
-    _seed = field_validator("seed")(_check_seed)
+    _seed = field_validator("seed")(check_seed)
 
     @field_validator("figures")
     @classmethod
     def _figure_names(cls, v: dict[str, Figure]) -> dict[str, Figure]:
-        bad = [k for k in v if not _NAME.match(k)]
+        bad = [k for k in v if not NAME.match(k)]
         if bad:
             raise ValueError(f"figure names must be snake_case: {bad}")
         return v
@@ -489,45 +262,62 @@ class PolicyPack(BaseModel):
             )
         measures: dict[str, Measure] = {}
         for mid, m in self.measures.items():
-            start = m.effective_from or self.effective_from
-            end = m.effective_to if m.effective_to is not None or m.standard_linked else self.effective_to
-            if start < self.effective_from or (
-                not m.standard_linked and self.effective_to is not None and (end is None or end > self.effective_to)
-            ):
-                raise ValueError(
-                    f"measures.{mid}: window {start}..{end} lies outside the pack window "
-                    f"{self.effective_from}..{self.effective_to}"
-                )
-            if end is not None and start > end:
-                raise ValueError(f"measures.{mid}: effective_from {start} is after effective_to {end}")
-            for role, fname in m.amount.refs().items():
-                fig = self.figures.get(fname)
-                if fig is None:
-                    raise ValueError(
-                        f"measures.{mid}.amount.{role}: figure {fname!r} is not declared in this pack"
-                    )
-                if fig.unit not in _REF_UNITS[role]:
-                    raise ValueError(
-                        f"measures.{mid}.amount.{role}: figure {fname!r} has unit {fig.unit}, "
-                        f"expected one of {sorted(_REF_UNITS[role])}"
-                    )
-            if m.amount.kind == "installments":
-                refs = m.amount.refs()
-                total, inst, count = (self.figures[refs[r]].value for r in ("total", "installment", "count"))
-                if None not in (total, inst, count) and inst * count != total:  # type: ignore[operator]
-                    raise ValueError(
-                        f"measures.{mid}.amount: {count} installments of {inst} fen do not make the total {total}"
-                    )
-            if m.threshold is not None:
-                fig = self.figures.get(m.threshold.figure)
-                if fig is None or fig.unit not in MONEY_UNITS or fig.inclusive is None:
-                    raise ValueError(
-                        f"measures.{mid}.threshold.figure: {m.threshold.figure!r} must be a money figure "
-                        "of this pack with 'inclusive' set"
-                    )
+            start, end = self._measure_window(mid, m)
+            self._check_amount_figures(mid, m)
+            self._check_threshold_figure(mid, m)
             measures[mid] = m.model_copy(update={"effective_from": start, "effective_to": end})
         object.__setattr__(self, "measures", measures)
         return self
+
+    def _measure_window(self, mid: str, m: Measure) -> tuple[date, date | None]:
+        """The measure's window, defaulted to the pack's and inside it (a standard-linked measure may
+        outlive it: it is in force until replaced)."""
+        start = m.effective_from or self.effective_from
+        end = m.effective_to if m.effective_to is not None or m.standard_linked else self.effective_to
+        if start < self.effective_from or (
+            not m.standard_linked and self.effective_to is not None and (end is None or end > self.effective_to)
+        ):
+            raise ValueError(
+                f"measures.{mid}: window {start}..{end} lies outside the pack window "
+                f"{self.effective_from}..{self.effective_to}"
+            )
+        if end is not None and start > end:
+            raise ValueError(f"measures.{mid}: effective_from {start} is after effective_to {end}")
+        return start, end
+
+    def _check_amount_figures(self, mid: str, m: Measure) -> None:
+        """Every figure the amount rule names is declared here, in the unit its role needs; installments
+        add up to the total."""
+        for role, fname in m.amount.refs().items():
+            fig = self.figures.get(fname)
+            if fig is None:
+                raise ValueError(f"measures.{mid}.amount.{role}: figure {fname!r} is not declared in this pack")
+            if fig.unit not in REF_UNITS[role]:
+                raise ValueError(
+                    f"measures.{mid}.amount.{role}: figure {fname!r} has unit {fig.unit}, "
+                    f"expected one of {sorted(REF_UNITS[role])}"
+                )
+        if m.amount.kind != "installments":
+            return
+        refs = m.amount.refs()
+        figures = [self.figures[refs[r]] for r in ("total", "installment", "count")]
+        if any(f.value is None for f in figures):
+            return
+        total, inst, count = (f.as_int() for f in figures)
+        if inst * count != total:
+            raise ValueError(
+                f"measures.{mid}.amount: {count} installments of {inst} fen do not make the total {total}"
+            )
+
+    def _check_threshold_figure(self, mid: str, m: Measure) -> None:
+        if m.threshold is None:
+            return
+        fig = self.figures.get(m.threshold.figure)
+        if fig is None or fig.unit not in MONEY_UNITS or fig.inclusive is None:
+            raise ValueError(
+                f"measures.{mid}.threshold.figure: {m.threshold.figure!r} must be a money figure "
+                "of this pack with 'inclusive' set"
+            )
 
     def matches(self, region_code: str) -> bool:
         return region_code.startswith(self.region_prefix)

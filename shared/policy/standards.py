@@ -64,7 +64,11 @@ class StandardEntry(NamedTuple):
 
     @property
     def value(self) -> int | Decimal:
-        return self.figure.value  # type: ignore[return-value]
+        """A standard is money (integer fen) or a multiple/ratio of one (exact decimal)."""
+        value = self.figure.value
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise TypeError(f"standard {self.name} {value!r} is neither fen nor an exact decimal")
+        return value
 
 
 def is_standard(name: str) -> bool:
