@@ -1,4 +1,4 @@
-"""Inbound events from other agencies' systems (architecture.md, "Inbound events").
+"""Inbound events from other agencies' systems (docs/contracts.md, "Events").
 
 CloudEvents 1.0 in structured JSON mode on JetStream subject ``doudi.events.<name>``, CloudEvents
 ``type`` ``doudi.<name>.v1``. New versions of a type get a new model and a new ``.v2`` type; the
@@ -56,27 +56,28 @@ class _Data(BaseModel):
         return reported_on
 
 
-class CovidDiagnosed(_Data):
+class _PersonInRegion(_Data):
+    """A fact about one person, reported by the agency of the region where it happened."""
+
     person_id: NationalId
     region_code: RegionCode
+
+
+class CovidDiagnosed(_PersonInRegion):
     diagnosed_on: date
 
     def business_date(self, reported_on: date) -> date:
         return self.diagnosed_on
 
 
-class Quarantined(_Data):
-    person_id: NationalId
-    region_code: RegionCode
+class Quarantined(_PersonInRegion):
     quarantined_on: date
 
     def business_date(self, reported_on: date) -> date:
         return self.quarantined_on
 
 
-class JobLost(_Data):
-    person_id: NationalId
-    region_code: RegionCode
+class JobLost(_PersonInRegion):
     last_income_month: YearMonth
     unemployment_insured: StrictBool
 
@@ -86,15 +87,11 @@ class JobLost(_Data):
         return date(year + month // 12, month % 12 + 1, 1)
 
 
-class GraduateUnemployed(_Data):
-    person_id: NationalId
-    region_code: RegionCode
+class GraduateUnemployed(_PersonInRegion):
     graduated_on: date
 
 
-class MedicalSelfPayReported(_Data):
-    person_id: NationalId
-    region_code: RegionCode
+class MedicalSelfPayReported(_PersonInRegion):
     year: int = Field(ge=2000, le=2100)
     self_pay_fen: SelfPayFen
 
@@ -122,9 +119,7 @@ class MemberDeceased(_Data):
         return self.died_on
 
 
-class DisasterAffected(_Data):
-    person_id: NationalId
-    region_code: RegionCode
+class DisasterAffected(_PersonInRegion):
     disaster_id: CeString = Field(min_length=1, max_length=64)
     occurred_on: date
 
