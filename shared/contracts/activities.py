@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from shared.contracts.authority import AuthorityLimits
 from shared.policy.benefit import BenefitHousehold
+from shared.policy.models import HouseholdProfile
 
 # intake
 LOOKUP_RECIPIENT = "intake.lookup_recipient"
@@ -67,6 +68,13 @@ class RecipientFacts(BaseModel):
     monthly_income_fen: int = 0
     deceased: bool = False
     member_ids: list[str] = Field(default_factory=list)
+
+    def profile(self, **extra: Any) -> HouseholdProfile:
+        """The facts the policy consults (one place: routing and every pathway build it so); a person
+        not found or deceased holds no category. ``extra``: the application's own facts."""
+        return HouseholdProfile(categories=frozenset(self.categories if self.found and not self.deceased else ()),
+                                urban=self.urban, household_size=max(self.household_size, 1),
+                                monthly_income_fen=self.monthly_income_fen, **extra)
 
 
 class CaseTransition(BaseModel):
