@@ -7,6 +7,7 @@ aggregate routes.
   day over the last days, in the caller's jurisdiction.
 - ``GET /api/stats/attention``: the cases that need a person now (stalled, overdue deadlines, lapsed
   deadline flags), longest overdue first.
+- ``GET /api/pathways``: every pathway's labels, from the registry (``shared/contracts/pathways.py``).
 
 The case list, a case's timeline and the reserve balances come from the existing routes
 (``/api/cases``, ``/api/cases/{id}``, ``/api/reserves``).
@@ -25,6 +26,8 @@ from pydantic import BaseModel, Field
 
 from services.operations import queries
 from shared.auth import Principal, Role, require_roles
+from shared.contracts import pathways
+from shared.contracts.api import CaseSummary
 
 STATIC = Path(__file__).parent / "static"
 
@@ -89,14 +92,7 @@ class OverdueDeadline(BaseModel):
     due: str | None
 
 
-class AttentionItem(BaseModel):
-    case_id: str
-    pathway: str
-    status: str
-    stage: str
-    person_id: str | None
-    household_id: str | None
-    region_code: str | None
+class AttentionItem(CaseSummary):
     stalled: bool
     flags: list[str]
     escalated_to: str | None = None
@@ -106,6 +102,20 @@ class AttentionItem(BaseModel):
     opened_at: datetime | None
     updated_at: datetime | None
     workflow_url: str
+
+
+class PathwayLabel(BaseModel):
+    """A pathway's name on screen (the registry, shared/contracts/pathways.py): the page never shows a key."""
+
+    key: str = Field(description="the pathway key cases and filters carry")
+    label_zh: str
+    label_en: str
+    older_names: list[str] = Field(description="names older records may carry for the same pathway")
+
+
+def pathway_labels() -> list[PathwayLabel]:
+    return [PathwayLabel(key=p.name, label_zh=p.label_zh, label_en=p.label_en, older_names=list(p.legacy_names))
+            for p in pathways.PATHWAYS.values()]
 
 
 class AttentionList(BaseModel):
@@ -179,6 +189,11 @@ async def attention(
             oldest_due=r["oldest_due"], reasons=reasons, opened_at=r["opened_at"], updated_at=r["updated_at"],
             workflow_url=f"{ui}/namespaces/{namespace}/workflows/{r['case_id']}"))
     return AttentionList(items=items, total=total, as_of=as_of)
+
+
+@router.get("/pathways", response_model=list[PathwayLabel], summary="The pathways and their labels (中文 / English)")
+async def pathway_list(principal: DashboardReader) -> list[PathwayLabel]:
+    return pathway_labels()
 
 
 pages = APIRouter(include_in_schema=False)

@@ -136,7 +136,10 @@ class TimelineEntry(BaseModel):
     note: str = ""
 
 
-class CaseView(BaseModel):
+class CaseSummary(BaseModel):
+    """What names a case in every list: its id, pathway (a key of shared/contracts/pathways.py), state and
+    whom it concerns."""
+
     case_id: str
     pathway: str
     status: str
@@ -144,6 +147,9 @@ class CaseView(BaseModel):
     person_id: str | None
     household_id: str | None
     region_code: str | None
+
+
+class CaseView(CaseSummary):
     cause_event_id: str | None
     policy: dict[str, Any] | None
     approved_amount_fen: int | None

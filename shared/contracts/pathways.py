@@ -56,11 +56,6 @@ class Pathway:
     task_queue: str = TASK_QUEUE_CASES
     legacy_names: tuple[str, ...] = ()        # older names of the same pathway (packs, an earlier dashboard)
 
-    def __post_init__(self) -> None:
-        unknown = [m for m in self.measures if m not in MEASURES]
-        if unknown:
-            raise ValueError(f"pathway {self.name}: unknown measure ids {unknown}")
-
 
 @dataclass(frozen=True)
 class CaseOpening:

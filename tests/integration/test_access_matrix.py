@@ -109,6 +109,7 @@ EXPECT: dict[str, Probe] = {
     "GET /api/me": Probe("self"),
     "GET /api/stats": Probe("list"),
     "GET /api/stats/attention": Probe("list"),
+    "GET /api/pathways": Probe("list"),  # the registry's labels: nothing of anyone's
     "GET /api/admin/stalled": Probe("list"),
     "POST /api/admin/sweep": Probe("object"),
     "POST /api/cases/{case_id}/replay": Probe("object", body=lambda w, r: {"mode": "retry", "reason": "probe"}),

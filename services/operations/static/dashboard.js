@@ -280,15 +280,9 @@ const I18N = {
 };
 
 // Domain vocabularies: the glossary's Chinese terms first, English in code and in the English UI.
+// Pathway labels come from the registry (GET /api/pathways, shared/contracts/pathways.py), loaded once.
 const TERMS = {
-  pathway: {
-    emergency_relief: ['急难救助（先行救助）', 'Emergency relief (assist first)'],
-    one_off: ['一次性救助', 'One-off assistance'],
-    staged_aid: ['分阶段救助', 'Staged aid'],
-    one_matter: ['一事一议', 'One matter, one discussion'],
-    renewal: ['动态管理', 'Renewal review'],
-    batch: ['批量补贴', 'Batch subsidy'],
-  },
+  pathway: {},
   status: {
     open: ['办理中', 'Open'],
     awaiting_decision: ['待审批', 'Awaiting decision'],
@@ -406,6 +400,8 @@ const state = {
   renderSeq: 0,
   inFlight: false,
   view: null,
+  pathways: null,       // GET /api/pathways, once signed in
+  pathwayAliases: {},   // older pathway name -> its key
 };
 
 function t(key, vars = {}) {
@@ -415,7 +411,7 @@ function t(key, vars = {}) {
 
 function term(kind, code) {
   if (code === null || code === undefined || code === '') return '—';
-  const entry = TERMS[kind]?.[code];
+  const entry = TERMS[kind]?.[code] ?? (kind === 'pathway' ? TERMS.pathway[state.pathwayAliases[code]] : undefined);
   return entry ? entry[state.lang === 'en' ? 1 : 0] : code;
 }
 
@@ -662,6 +658,7 @@ async function route({ quiet = false } = {}) {
       state.me = await api('/api/me');
       renderWho();
     }
+    if (!state.pathways) await loadPathways();
     if (view === 'attention') await renderAttention(seq, params, { quiet });
     else if (view === 'cases') await renderCases(seq, params);
     else if (view === 'case' && arg) await renderCase(seq, arg);
@@ -679,6 +676,16 @@ async function route({ quiet = false } = {}) {
   } finally {
     if (current(seq)) state.inFlight = false;
   }
+}
+
+/** The pathways' labels from the registry; an older name a record carries reads as its pathway's label. */
+async function loadPathways() {
+  const items = await api('/api/pathways');
+  const labels = {};
+  for (const p of items) labels[p.key] = [p.label_zh, p.label_en];
+  TERMS.pathway = labels;
+  state.pathwayAliases = Object.fromEntries(items.flatMap((p) => p.older_names.map((n) => [n, p.key])));
+  state.pathways = items;
 }
 
 function current(seq) {
