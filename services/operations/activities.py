@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 from temporalio import activity
 from temporalio.client import (
     Client,
@@ -18,6 +17,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from services.operations.store import OperationsStore
 from services.operations.sweep import sweep
 from shared.config import TASK_QUEUE_WORKFLOWS
 from workflows.stalled_sweep import SCHEDULE_ID, SWEEP_ACTIVITY, SweepInput, SweepSummary
@@ -26,12 +26,12 @@ log = logging.getLogger(__name__)
 
 
 class OperationsActivities:
-    def __init__(self, pool: asyncpg.Pool, temporal: Client, stuck_after: timedelta):
-        self._pool, self._temporal, self._stuck_after = pool, temporal, stuck_after
+    def __init__(self, ops: OperationsStore, temporal: Client, stuck_after: timedelta):
+        self._ops, self._temporal, self._stuck_after = ops, temporal, stuck_after
 
     @activity.defn(name=SWEEP_ACTIVITY)
     async def sweep_stalled(self, _: SweepInput) -> SweepSummary:
-        result = await sweep(self._pool, self._temporal, datetime.now(UTC), self._stuck_after)
+        result = await sweep(self._ops, self._temporal, datetime.now(UTC), self._stuck_after)
         return SweepSummary(checked=result.checked, stalled=result.stalled, recovered=result.recovered)
 
 

@@ -1,9 +1,9 @@
 """The bus as operators see it (总线运行状况): streams against their limits, consumers' lag and
 redeliveries, and alerts (every dead letter, a conflicting duplicate among them; a stream near its limit).
 
-``GET /api/admin/bus`` reads JetStream live; ``GET /api/admin/alerts`` reads the alerts the DLQ consumer
-(services/operations/subscribers.py) and the stream watcher (``watch_streams``, a background job of the
-operations process) record in ``bus_alerts``.
+``GET /api/admin/bus`` (services/operations/admin.py) reads JetStream live; ``GET /api/admin/alerts``
+reads the alerts the DLQ consumer (services/operations/subscribers.py) and the stream watcher
+(``watch_streams``, a background job of the operations process) record in ``bus_alerts``.
 """
 
 from __future__ import annotations
@@ -12,16 +12,15 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
 from faststream.nats import NatsBroker
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
-from shared.auth import ProvinceAdmin
+from services.operations import store
+from services.operations.store import OperationsStore
 from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.infra import bus
 from shared.infra.bus import ALERT_AT, STREAM_CASES, STREAM_EVENTS, STREAM_LIMITS, STREAM_PAYMENTS, STREAMS
@@ -29,7 +28,6 @@ from shared.infra.consumer import KIND_FAILED, Delivered, Poison, dead_letter
 from shared.infra.nats_permissions import DLQ_PROJECTION, USERS
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/admin")
 
 KIND_STREAM_NEAR_LIMIT = "stream_near_limit"
 AlertKind = Literal["conflicting_duplicate", "invalid", "failed", "projection", "stream_near_limit"]
@@ -44,13 +42,11 @@ async def record_dead_letter(pool: asyncpg.Pool, delivered: Delivered) -> None:
     h = delivered.headers
     kind = h.get("Doudi-Dlq-Kind") or ("projection" if delivered.subject.endswith(".projection") else "invalid")
     async with pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO bus_alerts (alert_id, kind, subject, event_id, reason, detail)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (alert_id) DO NOTHING",
-            f"dlq:{delivered.stream_seq}", kind, h.get("Doudi-Original-Subject"), h.get("Doudi-Event-Id"),
-            h.get("Doudi-Dlq-Reason") or "(no reason given)",
-            {"dlq_subject": delivered.subject, "dlq_seq": delivered.stream_seq,
-             "deliveries": h.get("Doudi-Deliveries"), "truncated": h.get("Doudi-Dlq-Truncated")})
+        await store.record_alert(
+            conn, alert_id=f"dlq:{delivered.stream_seq}", kind=kind, subject=h.get("Doudi-Original-Subject"),
+            event_id=h.get("Doudi-Event-Id"), reason=h.get("Doudi-Dlq-Reason") or "(no reason given)",
+            detail={"dlq_subject": delivered.subject, "dlq_seq": delivered.stream_seq,
+                    "deliveries": h.get("Doudi-Deliveries"), "truncated": h.get("Doudi-Dlq-Truncated")})
 
 
 @dataclass(frozen=True)
@@ -83,8 +79,8 @@ async def dead_letter_gave_up(broker: NatsBroker, gave_up: GaveUp) -> None:
         raise Poison(f"{what}; it is no longer in the stream") from None
     headers = original.headers or {}
     await dead_letter(broker, DLQ_EVENTS_SUBJECT if gave_up.stream == STREAM_EVENTS else DLQ_PROJECTION,
-                      original.subject, original.data or b"", what, headers.get("Nats-Msg-Id"), kind=KIND_FAILED,
-                      deliveries=gave_up.deliveries)
+                      original.subject or "", original.data or b"", what, headers.get("Nats-Msg-Id"),
+                      kind=KIND_FAILED, deliveries=gave_up.deliveries)
 
 
 class StreamState(BaseModel):
@@ -148,75 +144,30 @@ async def consumer_states(nats_url: str) -> list[ConsumerState]:
         await nc.close()
 
 
-async def check_streams(pool: asyncpg.Pool, nats_url: str) -> list[StreamState]:
+async def check_streams(ops: OperationsStore, nats_url: str) -> list[StreamState]:
     """Raise an alert for a stream at ``ALERT_AT`` of its bytes; clear it once it is below again."""
     states = await stream_states(nats_url)
-    async with pool.acquire() as conn:
+    async with ops.read() as conn:
         for s in states:
             alert_id = f"stream:{s.stream}"
             if s.near_limit:
-                await conn.execute(
-                    "INSERT INTO bus_alerts (alert_id, kind, subject, reason, detail) VALUES ($1, $2, $3, $4, $5)"
-                    " ON CONFLICT (alert_id) DO UPDATE SET detail = EXCLUDED.detail, reason = EXCLUDED.reason,"
-                    " raised_at = CASE WHEN bus_alerts.cleared_at IS NULL THEN bus_alerts.raised_at ELSE now() END,"
-                    " cleared_at = NULL",
-                    alert_id, KIND_STREAM_NEAR_LIMIT, s.stream,
-                    f"stream {s.stream} holds {s.used:.0%} of its {s.max_bytes} bytes (alert at {ALERT_AT:.0%});"
-                    " when full it refuses new messages",
-                    {"bytes": s.bytes, "max_bytes": s.max_bytes, "messages": s.messages})
+                await store.raise_alert(
+                    conn, alert_id=alert_id, kind=KIND_STREAM_NEAR_LIMIT, subject=s.stream,
+                    reason=(f"stream {s.stream} holds {s.used:.0%} of its {s.max_bytes} bytes (alert at "
+                            f"{ALERT_AT:.0%}); when full it refuses new messages"),
+                    detail={"bytes": s.bytes, "max_bytes": s.max_bytes, "messages": s.messages})
             else:
-                await conn.execute("UPDATE bus_alerts SET cleared_at = now() WHERE alert_id = $1 AND cleared_at IS NULL",
-                                   alert_id)
+                await store.clear_alert(conn, alert_id)
     return states
 
 
-async def watch_streams(pool: asyncpg.Pool, nats_url: str, every_s: float = WATCH_EVERY_S) -> None:
+async def watch_streams(ops: OperationsStore, nats_url: str, every_s: float = WATCH_EVERY_S) -> None:
     """The operations process's background job: check the streams' limits every ``every_s`` seconds."""
     while True:
         try:
-            await check_streams(pool, nats_url)
+            await check_streams(ops, nats_url)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # NATS or the database away: the next round tries again
             log.warning("stream limit check failed: %r", exc)
         await asyncio.sleep(every_s)
-
-
-# -- routes ----------------------------------------------------------------------------------------
-
-
-class BusOut(BaseModel):
-    streams: list[StreamState]
-    consumers: list[ConsumerState]
-    open_alerts: int
-
-
-@router.get("/bus", response_model=BusOut, summary="Streams against their limits, consumers' lag and redeliveries")
-async def bus_state(principal: ProvinceAdmin, request: Request) -> BusOut:
-    rt = request.app.state.runtime
-    streams = await check_streams(rt.pool, rt.settings.nats_url)
-    consumers = await consumer_states(rt.settings.nats_url)
-    async with rt.pool.acquire() as conn:
-        open_alerts = await conn.fetchval("SELECT count(*) FROM bus_alerts WHERE cleared_at IS NULL")
-    return BusOut(streams=streams, consumers=consumers, open_alerts=open_alerts)
-
-
-class AlertOut(BaseModel):
-    alert_id: str
-    kind: str
-    subject: str | None
-    event_id: str | None
-    reason: str
-    detail: dict[str, Any]
-    raised_at: datetime
-    cleared_at: datetime | None
-
-
-@router.get("/alerts", response_model=list[AlertOut], summary="Bus alerts: dead letters, conflicting duplicates, full streams")
-async def alerts(principal: ProvinceAdmin, request: Request, kind: AlertKind | None = None, open_only: bool = True,
-                 limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[AlertOut]:
-    async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT * FROM bus_alerts WHERE ($1::text IS NULL OR kind = $1) AND (NOT $2 OR cleared_at IS NULL)"
-            " ORDER BY raised_at DESC, alert_id LIMIT $3", kind, open_only, limit)
-    return [AlertOut(**dict(r)) for r in rows]

@@ -23,7 +23,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from services.operations.admin import audit
+from services.operations.store import OperationsStore
 from shared.auth import Principal, ProvinceAdmin
 
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -75,8 +75,9 @@ async def _convert(action: str, request: Request, response: Response, principal:
     except Exception as exc:  # a payload sealed with an unknown key, or tampered with
         raise HTTPException(422, f"cannot {action}: {type(exc).__name__}: {exc}") from None
     namespace = request.headers.get("x-namespace") or rt.settings.temporal_namespace
-    await audit(rt.pool, principal, f"codec.{action}", None, f"Temporal {action} for namespace {namespace}",
-                {"payloads": len(converted), "namespace": namespace, "origin": request.headers.get("origin")})
+    ops: OperationsStore = request.app.state.ops
+    await ops.audit(principal, f"codec.{action}", None, f"Temporal {action} for namespace {namespace}",
+                    {"payloads": len(converted), "namespace": namespace, "origin": request.headers.get("origin")})
     return json_format.MessageToDict(Payloads(payloads=converted))
 
 

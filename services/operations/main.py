@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from services.operations import admin, bus_health, codec, dashboard, frontdoor, routes, subscribers
+from services.operations import bus_health, frontdoor, routes, store, subscribers
 from services.operations.activities import OperationsActivities, ensure_sweep_schedule
+from services.operations.dead_letters import DeadLetterDesk
+from services.operations.store import OperationsStore
 from shared.infra.process import Runtime, ServiceParts, run
 from workflows.stalled_sweep import TASK_QUEUE_OPERATIONS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(rt: Runtime) -> ServiceParts:
+def front_door(rt: Runtime, ops: OperationsStore) -> frontdoor.FrontDoor:
+    """The routes other services own, by path, and the case region the front door checks first."""
     s = rt.settings
-    door = frontdoor.FrontDoor({
+
+    async def case_region(case_id: str) -> str | None:
+        async with ops.read() as conn:
+            return await store.case_region(conn, case_id)
+
+    return frontdoor.FrontDoor({
         "/api/households": s.intake_url,
         "/api/applications": s.intake_url,
         "/api/enrolments": s.intake_url,
@@ -31,43 +40,42 @@ def build(rt: Runtime) -> ServiceParts:
         "/api/reference-data": s.verification_url,
         "/api/reserves": s.payment_url,
         "/api/batches": s.payment_url,
-    }, case_region=lambda case_id: _case_region(rt, case_id))
+    }, case_region=case_region)
+
+
+def build(rt: Runtime) -> ServiceParts:
+    s = rt.settings
+    ops = OperationsStore(rt.pool)
+    door = front_door(rt, ops)
     app = FastAPI(title="doudi", version="1", openapi_url=None,
                   description="兜底 doudi: basic-living relief for people in hardship")
-    app.include_router(routes.router)
-    app.include_router(admin.router)
-    app.include_router(bus_health.router)  # streams, consumers' lag and redeliveries, bus alerts
-    app.include_router(codec.router)  # the Temporal UI's remote codec (admin, audited)
-    dashboard.install(app)  # the dashboard page at /, its files at /static, GET /api/stats[/attention]
-    frontdoor.install(app, door)
+    app.state.ops = ops
+    app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, codec=rt.temporal.data_converter.payload_codec,
+                                            approval_url=s.approval_url)
+    routes.install(app, door)
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi() -> dict:
+    async def openapi() -> dict[str, Any]:
         from fastapi.openapi.utils import get_openapi
 
         own = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         return await door.merged_openapi(own)
 
     subscribers.register(rt.broker, rt.pool)
-    ops = OperationsActivities(rt.pool, rt.temporal, timedelta(seconds=s.stuck_step_seconds))
+    activities = OperationsActivities(ops, rt.temporal, timedelta(seconds=s.stuck_step_seconds))
 
     async def schedule_sweep() -> None:
         await ensure_sweep_schedule(rt.temporal, timedelta(seconds=s.stall_sweep_seconds))
 
     async def watch_streams() -> None:
-        await bus_health.watch_streams(rt.pool, s.nats_url)
+        await bus_health.watch_streams(ops, s.nats_url)
 
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_OPERATIONS, activities=[ops.sweep_stalled],
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_OPERATIONS, activities=[activities.sweep_stalled],
                         background=[schedule_sweep, watch_streams])
 
 
-async def _case_region(rt: Runtime, case_id: str) -> str | None:
-    async with rt.pool.acquire() as conn:
-        return await conn.fetchval("SELECT region_code FROM cases WHERE case_id = $1", case_id)
-
-
 def main() -> None:
-    run("operations", schema="operations", migrations=MIGRATIONS, build=build)
+    run("operations", schema=store.SCHEMA, migrations=MIGRATIONS, build=build)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
+from services.operations import store
+from services.operations.store import OperationsStore
 from shared.contracts.domain_events import CASE_STALLED, CaseEventData, domain_cloudevent
-from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
-SCHEMA = "operations"
 SOURCE = "urn:doudi:operations"
 
 # Steps the system performs itself (not waiting for a person or a date): no progress in these for
@@ -47,36 +47,34 @@ def stall_reasons(row: asyncpg.Record, now: datetime, stuck_after: timedelta) ->
     return reasons
 
 
-async def sweep(pool: asyncpg.Pool, temporal: Client | None, now: datetime,
+async def sweep(ops: OperationsStore, temporal: Client | None, now: datetime,
                 stuck_after: timedelta = timedelta(minutes=5)) -> SweepResult:
     result = SweepResult()
-    async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM cases WHERE status <> 'closed' OR stalled")
+    async with ops.read() as conn:
+        rows = await store.cases_to_sweep(conn)
     for row in rows:
         result.checked += 1
         reasons = stall_reasons(row, now, stuck_after) if row["status"] != "closed" else []
         if reasons and not row["stalled"]:
-            await _mark(pool, row, "; ".join(reasons), now)
+            await _mark(ops, row, "; ".join(reasons), now)
             result.stalled.append(row["case_id"])
             await _signal(temporal, row["case_id"], True, "; ".join(reasons))
         elif not reasons and row["stalled"]:
-            async with pool.acquire() as conn:
-                await conn.execute("UPDATE cases SET stalled = false, stalled_reason = NULL WHERE case_id = $1",
-                                   row["case_id"])
+            async with ops.read() as conn:
+                await store.clear_stalled(conn, row["case_id"])
             result.recovered.append(row["case_id"])
             await _signal(temporal, row["case_id"], False, "progress resumed")
     return result
 
 
-async def _mark(pool: asyncpg.Pool, row: asyncpg.Record, reason: str, now: datetime) -> None:
+async def _mark(ops: OperationsStore, row: asyncpg.Record, reason: str, now: datetime) -> None:
     event_id = f"{row['case_id']}:stalled:{int(row['updated_at'].timestamp())}"
     data = CaseEventData(case_id=row["case_id"], pathway=row["pathway"], status=row["status"], stage=row["stage"],
                          person_id=row["person_id"], household_id=row["household_id"], region_code=row["region_code"],
                          cause_event_id=row["cause_event_id"], note=f"stalled: {reason}", occurred_at=now)
-    async with unit_of_work(pool) as conn:
-        await conn.execute("UPDATE cases SET stalled = true, stalled_reason = $2, stalled_at = $3 WHERE case_id = $1",
-                           row["case_id"], reason, now)
-        await add_to_outbox(conn, schema=SCHEMA, event_id=event_id, subject=CASE_STALLED,
+    async with ops.transaction() as conn:
+        await store.mark_stalled(conn, row["case_id"], reason, now)
+        await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=CASE_STALLED,
                             payload=domain_cloudevent(CASE_STALLED, event_id, data, source=SOURCE, time=now))
 
 

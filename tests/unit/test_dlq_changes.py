@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from services.operations.dlq_store import changes
+from services.operations.dead_letters import changes
 
 
 def event(**data) -> bytes:
@@ -45,7 +45,7 @@ def test_an_unreadable_original_cannot_be_compared_so_both_are_assumed():
 
 
 def test_a_masked_id_left_as_it_was_is_the_original_id():
-    from services.operations.dlq_store import unmask
+    from services.operations.dead_letters import unmask
 
     original = event(person_id="640104198001010011", region_code="640104", quarantined_on="2022-13-45")
     masked_view = json.loads(original)
