@@ -77,11 +77,12 @@ def require_jurisdiction(principal: Principal, region_code: str, *, what: str | 
                             f"{what or f'region {region_code}'} is outside your jurisdiction")
 
 
-def found_in_jurisdiction(principal: Principal, region_code: str | None, what: str) -> None:
-    """404 "<what> not found" for what does not exist (``region_code`` None) and for what lies outside the
-    caller's jurisdiction alike: a regional account learns nothing of another region's records."""
+def found_in_jurisdiction(principal: Principal, region_code: str | None, what: str, *,
+                          detail: str | None = None) -> None:
+    """404 "<what> not found" (or ``detail``) for what does not exist (``region_code`` None) and for what
+    lies outside the caller's jurisdiction alike: a regional account learns nothing of another region's."""
     if region_code is None or not principal.may_see(region_code):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail or f"{what} not found")
 
 
 def issue_token(subject: str, role: Role | str, *, region: str = "", ttl_s: int = 12 * 3600,

@@ -1,23 +1,34 @@
-"""Intake's activities (task queue ``intake``): registry look-ups and case transitions. Idempotent."""
+"""Intake's activities (task queue ``intake``), registered here only (``IntakeActivities.all``): registry
+look-ups, case transitions, the roster and the monthly cycle. Idempotent."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from temporalio import activity
 
-from services.intake import enrolment, store
+from services.intake import cycle, enrolment, store
+from services.intake.routing import CaseStart
 from services.intake.service import IntakeService
 from shared.contracts import activities as act
 from shared.infra.db import unit_of_work
+
+START_CONCURRENCY = 32
 
 
 class IntakeActivities:
     def __init__(self, pool: asyncpg.Pool, service: IntakeService):
         self._pool = pool
         self._service = service
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity of the service: the worker registers these."""
+        return [self.lookup_recipient, self.record_case_transition, self.open_case, self.settle_enrolment,
+                self.review_cohort, self.start_review_cases]
 
     @activity.defn(name=act.LOOKUP_RECIPIENT)
     async def lookup_recipient(self, request: act.LookupRecipient) -> act.RecipientFacts:
@@ -42,7 +53,7 @@ class IntakeActivities:
         beat = asyncio.create_task(_beat())
         try:
             async with unit_of_work(self._pool) as conn:
-                reviewed, _ = await enrolment.review_cohort(conn, req, datetime.now(UTC).date())
+                reviewed, _ = await cycle.review_cohort(conn, req, datetime.now(UTC).date())
         finally:
             beat.cancel()
         return reviewed
@@ -52,27 +63,21 @@ class IntakeActivities:
         """Start every review case the cycle opened and whose workflow is not started yet (a retry
         resumes where the last attempt stopped: started cases are marked)."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT * FROM cases WHERE cause_event_id = $1 AND trigger = 'review_cycle'"
-                                    " AND workflow_started_at IS NULL ORDER BY case_id", req.cycle_id)
-            total = await conn.fetchval("SELECT count(*) FROM cases WHERE cause_event_id = $1"
-                                        " AND trigger = 'review_cycle'", req.cycle_id)
-        todo = asyncio.Queue()
-        for r in rows:
-            todo.put_nowait(store.start_of(r))
-        done = {"n": 0}
+            starts, total = await store.review_cases_to_start(conn, req.cycle_id)
+        todo: asyncio.Queue[CaseStart] = asyncio.Queue()
+        for start in starts:
+            todo.put_nowait(start)
+        started = 0
 
         async def starter() -> None:
+            nonlocal started
             while not todo.empty():
-                start = todo.get_nowait()
-                await self._service.ensure_started(start)
-                done["n"] += 1
-                activity.heartbeat(done["n"])
+                await self._service.ensure_started(todo.get_nowait())
+                started += 1
+                activity.heartbeat(started)
 
-        await asyncio.gather(*(starter() for _ in range(min(START_CONCURRENCY, max(len(rows), 1)))))
-        return int(total)
-
-
-START_CONCURRENCY = 32
+        await asyncio.gather(*(starter() for _ in range(min(START_CONCURRENCY, max(len(starts), 1)))))
+        return total
 
 
 async def _beat() -> None:

@@ -8,23 +8,18 @@ and who had not died by ``on``::
     ordinal,person_id,household_id,region_code,categories,urban
     1,640104198001010012,hh-1,640104,"{dibao,extreme_poverty}",t
 
-Who is a recipient, and of what, is the roster's answer (see ``RECIPIENTS_CTE``). ``ordinal`` numbers
+Who is a recipient, and of what, is the roster's answer (``RECIPIENTS_CTE`` in services/intake/store/exports.py). ``ordinal`` numbers
 the rows 1..N (the payment side's chunks are ranges of it); ``categories`` is a
 PostgreSQL array literal; ``urban`` is ``t``/``f``. The ``X-Cohort-Count`` header carries N, counted in
-the same REPEATABLE READ snapshot as the rows, so a consumer can tell a complete export from a cut one.
-The rows come from ``COPY (SELECT ...) TO STDOUT`` on one connection, handed on as PostgreSQL produces
-them through a small bounded queue: the service holds a few chunks in memory whatever the cohort's
-size, and a slow reader slows the database down (back-pressure) instead of filling memory.
+the same REPEATABLE READ snapshot as the rows, so a consumer can tell a complete export from a cut one
+(the streaming: services/intake/store/exports.py).
 
 Service accounts only: it is the whole registry of a region.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
@@ -33,7 +28,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from temporalio.client import Client
 
-from shared.auth import Principal, Role, current_principal
+from services.intake.store import exports
+from shared.auth import Principal, Role, current_principal, require_jurisdiction
 from shared.contracts.events import InboundEvent, PriceLinkageTriggered
 from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Poison
 from shared.policy import load_library
@@ -48,33 +44,6 @@ from workflows.batch_subsidy.starter import start_batch
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/cohorts", tags=["cohorts"])
-
-# Who is a recipient, and of what, is the roster's answer (intake's ``enrolments``): a household enrolled
-# through a dibao application is a dibao recipient whatever categories its registry row was created with,
-# and one whose benefit ended is not. Households not on the roster (registered recipients never enrolled
-# through doudi) keep their registry categories; other categories (orphan, marginal...) are the registry's.
-RECIPIENTS_CTE = """
-WITH recipients AS (
-    SELECT h.household_id, h.region_code, h.urban,
-           CASE WHEN e.household_id IS NULL THEN h.categories
-                ELSE array(SELECT c FROM unnest(h.categories) AS c WHERE c NOT IN ('dibao', 'extreme_poverty'))
-                     || CASE WHEN e.status <> 'terminated' AND e.enrolled_from <= to_char($3::date, 'YYYY-MM')
-                             THEN ARRAY[e.kind] ELSE '{}'::text[] END
-           END AS categories
-    FROM households h LEFT JOIN enrolments e USING (household_id)
-    WHERE starts_with(h.region_code, $1)
-)
-"""
-COHORT_SQL = RECIPIENTS_CTE + """
-SELECT row_number() OVER () AS ordinal, m.person_id, m.household_id, h.region_code, h.categories, h.urban
-FROM recipients h JOIN members m USING (household_id)
-WHERE h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
-"""
-COUNT_SQL = RECIPIENTS_CTE + """
-SELECT count(*) FROM recipients h JOIN members m USING (household_id)
-WHERE h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
-"""
-QUEUE_CHUNKS = 8
 
 
 def require_service(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
@@ -97,50 +66,10 @@ async def export_cohort(
     categories: Annotated[str, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$", description="comma-separated; any of them")],
     on: Annotated[date, Query(description="the snapshot date: who had died by then is left out")],
 ) -> StreamingResponse:
-    if not principal.may_see(region_prefix):
-        raise HTTPException(403, f"region {region_prefix} is outside your jurisdiction")
-    cats = sorted(set(categories.split(",")))
-    conn: asyncpg.Connection = await pool.acquire()
-    tx = conn.transaction(isolation="repeatable_read", readonly=True)
-    try:
-        await tx.start()
-        count = await conn.fetchval(COUNT_SQL, region_prefix, cats, on)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await tx.rollback()
-        await pool.release(conn)
-        raise
-    return StreamingResponse(stream_copy(pool, conn, tx, COHORT_SQL, region_prefix, cats, on), media_type="text/csv",
+    require_jurisdiction(principal, region_prefix)
+    count, rows = await exports.cohort_export(pool, region_prefix, sorted(set(categories.split(","))), on)
+    return StreamingResponse(rows, media_type="text/csv",
                              headers={"X-Cohort-Count": str(count), "Cache-Control": "no-store"})
-
-
-async def stream_copy(pool: asyncpg.Pool, conn: asyncpg.Connection, tx: asyncpg.transaction.Transaction,
-                      sql: str, *args: object) -> AsyncIterator[bytes]:
-    """Stream ``COPY (sql) TO STDOUT`` as CSV with a header, then roll back and release the connection."""
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
-
-    async def sink(data: bytes) -> None:
-        await queue.put(bytes(data))  # asyncpg hands over a reusable buffer
-
-    async def produce() -> None:
-        try:
-            await conn.copy_from_query(sql, *args, output=sink, format="csv", header=True)
-        finally:
-            await queue.put(None)
-
-    producer = asyncio.create_task(produce())
-    try:
-        while (data := await queue.get()) is not None:
-            yield data
-        await producer  # a failed COPY raises here: the response is cut, never completed
-    finally:
-        if not producer.done():
-            producer.cancel()
-            with contextlib.suppress(BaseException):
-                await producer
-        with contextlib.suppress(Exception):
-            await tx.rollback()
-        await pool.release(conn)
 
 
 # -- price.linkage_triggered -> a price-linkage batch -------------------------------------------------

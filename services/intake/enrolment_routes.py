@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -26,14 +26,16 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.intake import enrolment, registry
-from services.intake.cohort import require_service, stream_copy
-from shared.auth import Principal, Role, require_roles
+from services.intake.cohort import require_service
+from services.intake.store import exports, roster
+from services.intake.store.roster import CycleView, EnrolmentView
+from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
 from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts.api import HouseholdIn
 from shared.infra.db import unit_of_work
 from shared.policy import load_library, monthly_benefit
 from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_for
-from workflows.renewal.inputs import PERIOD, cadence_of
+from workflows.renewal.inputs import PERIOD, Household, cadence_of
 
 router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
 
@@ -79,30 +81,33 @@ def _temporal(request: Request) -> Client:
     return request.app.state.runtime.temporal
 
 
-def _line_level(line: ImportLine, on: date) -> tuple[int | None, str]:
+def _imported_household(line: ImportLine) -> Household:
+    """The renewal workflow's view of an imported household at ``enrolled_from`` (its head first)."""
+    return enrolment.household_from_registry(
+        [m.model_dump() for m in line.household.members], monthly_income_fen=line.household.monthly_income_fen,
+        urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty",
+        income_stable=line.income_stable, on=_first_day(line.enrolled_from), remote=line.household.remote,
+        categories=[str(c) for c in line.household.categories],
+    ).model_copy(update={"monthly_rigid_expenditure_fen": line.monthly_rigid_expenditure_fen,
+                         "single_person": line.single_person})
+
+
+def _first_day(period: str) -> date:
+    return date.fromisoformat(period + "-01")
+
+
+def _line_level(line: ImportLine) -> tuple[int | None, str]:
     if line.level_fen is not None:
         return line.level_fen, ""
-    h = enrolment.household_from_registry(
-        [m.model_dump() for m in line.household.members], monthly_income_fen=line.household.monthly_income_fen,
-        urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty", on=on,
-        remote=line.household.remote, categories=[str(c) for c in line.household.categories])
-    h = h.model_copy(update={"monthly_rigid_expenditure_fen": line.monthly_rigid_expenditure_fen,
-                             "single_person": line.single_person})
-    b = monthly_benefit(load_library(), line.household.region_code, on, h.benefit_facts())
+    b = monthly_benefit(load_library(), line.household.region_code, _first_day(line.enrolled_from),
+                        _imported_household(line).benefit_facts())
     return (b.amount_fen, "") if b.payable else (None, b.reason)
 
 
-def _priced(line: ImportLine) -> tuple[int | None, str | None, date | None]:
-    """The standard an imported level is priced at: the one in force at enrolled_from, where the level
-    is computed (a raised standard later reprices it, 提标)."""
-    p = enrolment.priced_standard(line.household.region_code, line.household.urban, line.kind, line.enrolled_from)
-    return (p.fen, p.version, p.effective_from) if p else (None, None, None)
-
-
 def _first_review(line: ImportLine, cadence: str) -> str | None:
-    on = date.fromisoformat(line.enrolled_from + "-01")
-    fig = load_library().parameter(f"review_interval_{cadence}_months", line.household.region_code, on)
-    return enrolment.add_months(line.enrolled_from, int(fig.value)) if fig is not None and fig.value else None
+    months = enrolment.whole_figure(f"review_interval_{cadence}_months", line.household.region_code,
+                                    _first_day(line.enrolled_from))
+    return enrolment.add_months(line.enrolled_from, months) if months else None
 
 
 class LineTooLong(Exception):
@@ -131,51 +136,38 @@ async def ndjson_lines(chunks: AsyncIterator[bytes], max_line: int) -> AsyncIter
         yield n + 1, pending
 
 
-def _checked_line(raw: bytes, principal: Principal) -> tuple[ImportLine, int] | list[dict]:
+def _checked_line(raw: bytes, principal: Principal) -> tuple[ImportLine, int] | list[dict[str, Any]]:
     """The line and its level, or what is wrong with it."""
     try:
         line = ImportLine.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
-        return exc.errors(include_url=False, include_input=False) if isinstance(exc, ValidationError) \
-            else [{"msg": f"not JSON: {exc}"}]
+    except ValidationError as exc:
+        return [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+    except ValueError as exc:
+        return [{"msg": f"not JSON: {exc}"}]
     if not principal.may_see(line.household.region_code):
         return [{"loc": ["household", "region_code"], "msg": "outside your jurisdiction"}]
-    level, why = _line_level(line, date.fromisoformat(line.enrolled_from + "-01"))
+    level, why = _line_level(line)
     if level is None:
         return [{"loc": ["level_fen"], "msg": f"not payable: {why}"}]
     return line, level
 
 
 async def _enrol(conn: asyncpg.Connection, line: ImportLine, level: int) -> bool:
-    """Enrol one imported household (already registered); True when newly enrolled."""
-    h = enrolment.household_from_registry(
-        [m.model_dump() for m in line.household.members],
-        monthly_income_fen=line.household.monthly_income_fen, urban=line.household.urban,
-        extreme_poverty=line.kind == "extreme_poverty", income_stable=line.income_stable,
-        on=date.fromisoformat(line.enrolled_from + "-01"), remote=line.household.remote,
-        categories=[str(c) for c in line.household.categories])
-    head = h.members[0].person_id
-    # the facts the level is computed from: a raised standard (提标) reprices them exactly
-    facts = h.model_copy(update={"monthly_rigid_expenditure_fen": line.monthly_rigid_expenditure_fen,
-                                 "single_person": line.single_person}).benefit_facts()
-    created = await conn.fetchval(
-        """
-        INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
-                                rural_quarterly, next_review, paid_through, reviewed_version, enrolled_from,
-                                source, monthly_rigid_expenditure_fen, single_person,
-                                standard_fen, standard_version, standard_from, benefit_facts, persons, income_fen,
-                                special_members, remote, working_at_home, priced_in_python)
-        SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import', $11, $12,
-               $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
-        FROM households WHERE household_id = $1
-        ON CONFLICT (household_id) DO NOTHING RETURNING 1
-        """,
-        line.household.household_id, enrolment.enrolment_id_for_import(line.household.household_id), head,
-        line.kind, level, cadence_of(h), line.rural_quarterly,
-        line.next_review or _first_review(line, cadence_of(h)), line.paid_through,
-        line.enrolled_from, line.monthly_rigid_expenditure_fen, line.single_person,
-        *_priced(line), *enrolment.facts_columns(facts))
-    return bool(created)
+    """Enrol one imported household (already registered); True when newly enrolled. The standard it is
+    priced at is the one in force at enrolled_from, where the level is computed; the facts it is computed
+    from are kept, so a raised standard (提标) reprices them exactly."""
+    h = _imported_household(line)
+    cadence = cadence_of(h)
+    return await roster.enrol_imported(
+        conn, household_id=line.household.household_id,
+        enrolment_id=enrolment.enrolment_id_for_import(line.household.household_id), person_id=h.members[0].person_id,
+        kind=line.kind, level_fen=level, cadence=cadence, rural_quarterly=line.rural_quarterly,
+        next_review=line.next_review or _first_review(line, cadence), paid_through=line.paid_through,
+        enrolled_from=line.enrolled_from, rigid_fen=line.monthly_rigid_expenditure_fen,
+        single_person=line.single_person,
+        priced=enrolment.priced_standard(line.household.region_code, line.household.urban, line.kind,
+                                         line.enrolled_from),
+        facts=h.benefit_facts())
 
 
 @router.post("/import", response_model=ImportResult,
@@ -231,8 +223,7 @@ async def start_cycle(
 ) -> CycleStarted:
     if cycle.period is None:
         raise HTTPException(422, [{"loc": ["body", "period"], "msg": "give the period (YYYY-MM)"}])
-    if not principal.may_see(cycle.region_prefix):
-        raise HTTPException(403, f"region {cycle.region_prefix} is outside your jurisdiction")
+    require_jurisdiction(principal, cycle.region_prefix)
     cid = cycle_id_for(cycle.region_prefix, cycle.period)
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await temporal.start_workflow("BenefitCycle", cycle, id=cid, task_queue=TASK_QUEUE_WORKFLOWS,
@@ -254,8 +245,7 @@ async def schedule_cycle(
     principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin))],
     temporal: Annotated[Client, Depends(_temporal)],
 ) -> CycleSchedule:
-    if not principal.may_see(region_prefix):
-        raise HTTPException(403, f"region {region_prefix} is outside your jurisdiction")
+    require_jurisdiction(principal, region_prefix)
     sid, cron, tz = f"benefit-cycle-{region_prefix}", "0 1 1 * *", "Asia/Shanghai"
     created = True
     try:
@@ -269,18 +259,18 @@ async def schedule_cycle(
     return CycleSchedule(schedule_id=sid, cron=cron, timezone=tz, created=created)
 
 
-@router.get("/cycles/{cycle_id}", summary="A cycle's review figures")
+@router.get("/cycles/{cycle_id}", response_model=CycleView, summary="A cycle's review figures")
 async def get_cycle(
     cycle_id: str,
     principal: Annotated[Principal, Depends(require_roles(
         Role.county_approver, Role.admin, Role.auditor, Role.finance, Role.service))],
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
-) -> dict:
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT * FROM review_cycles WHERE cycle_id = $1", cycle_id)
-    if row is None or not principal.may_see(row["region_prefix"]):
-        raise HTTPException(404, f"cycle {cycle_id} not found (not reviewed yet?)")
-    return dict(row)
+) -> CycleView:
+    cycle = await roster.review_cycle(pool, cycle_id)
+    found_in_jurisdiction(principal, cycle.region_prefix if cycle else None, f"cycle {cycle_id}",
+                          detail=f"cycle {cycle_id} not found (not reviewed yet?)")
+    assert cycle is not None
+    return cycle
 
 
 @router.get("/rolls/{cycle_id}", summary="Stream a cycle's payment roll as CSV (service accounts only)",
@@ -290,41 +280,25 @@ async def export_roll(
     principal: Annotated[Principal, Depends(require_service)],
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
 ) -> StreamingResponse:
-    conn: asyncpg.Connection = await pool.acquire()
-    tx = conn.transaction(isolation="repeatable_read", readonly=True)
-    try:
-        await tx.start()
-        row = await conn.fetchrow("SELECT region_prefix, on_roll FROM review_cycles WHERE cycle_id = $1", cycle_id)
-        if row is None:
-            raise HTTPException(404, f"cycle {cycle_id} has no roll yet")
-        if not principal.may_see(row["region_prefix"]):
-            raise HTTPException(403, "outside your jurisdiction")
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await tx.rollback()
-        await pool.release(conn)
-        raise
-    sql = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen, idempotency_key"
-           " FROM period_rolls WHERE cycle_id = $1 ORDER BY ordinal")
-    return StreamingResponse(stream_copy(pool, conn, tx, sql, cycle_id), media_type="text/csv",
-                             headers={"X-Roll-Count": str(row["on_roll"]), "Cache-Control": "no-store"})
+    cycle = await roster.review_cycle(pool, cycle_id)  # written once, with its roll: read before the snapshot
+    if cycle is None:
+        raise HTTPException(404, f"cycle {cycle_id} has no roll yet")
+    require_jurisdiction(principal, cycle.region_prefix, what=f"cycle {cycle_id}")
+    count, rows = await exports.roll_export(pool, cycle_id)
+    return StreamingResponse(rows, media_type="text/csv",
+                             headers={"X-Roll-Count": str(count), "Cache-Control": "no-store"})
 
 
-@router.get("/{household_id}", summary="A household's enrolment and its review history")
+@router.get("/{household_id}", response_model=EnrolmentView,
+            summary="A household's enrolment and its review history")
 async def get_enrolment(
     household_id: str,
     principal: Annotated[Principal, Depends(require_roles(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.admin, Role.service))],
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
-) -> dict:
-    async with pool.acquire() as conn:
-        row = await enrolment.roster_row(conn, household_id)
-        if row is None or not principal.may_see(row["region_code"]):
-            raise HTTPException(404, f"no enrolment for household {household_id}")
-        reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id FROM enrolment_reviews"
-                                   " WHERE household_id = $1 ORDER BY period, reviewed_at", household_id)
-        back_pay = await conn.fetch("SELECT period, last_period, months, standard_version, old_fen, per_person_fen,"
-                                    " persons, amount_fen, idempotency_key, cycle_id, old_level_fen, new_level_fen"
-                                    " FROM enrolment_back_pay"
-                                    " WHERE household_id = $1 ORDER BY created_at, period", household_id)
-    return {**dict(row), "reviews": [dict(r) for r in reviews], "back_pay": [dict(r) for r in back_pay]}
+) -> EnrolmentView:
+    view = await roster.enrolment_view(pool, household_id)
+    found_in_jurisdiction(principal, view.region_code if view else None, f"enrolment of household {household_id}",
+                          detail=f"no enrolment for household {household_id}")
+    assert view is not None
+    return view

@@ -24,11 +24,7 @@ def build(rt: Runtime) -> ServiceParts:
     subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)  # every family, price included
     app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
-    activities = IntakeActivities(rt.pool, service)
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
-                        activities=[activities.lookup_recipient, activities.record_case_transition,
-                                    activities.open_case, activities.settle_enrolment,
-                                    activities.review_cohort, activities.start_review_cases])
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE, activities=IntakeActivities(rt.pool, service).all())
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ from services.intake.enrolment import NotEnrollable
 from services.intake.registry import Registrar, RegistrationRefused
 from services.intake.routing import InvalidApplication, NotYetRouted
 from services.intake.service import IntakeService
-from shared.auth import Principal, Role, require_roles
+from services.intake.store import HouseholdView
+from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
 from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
 from shared.contracts.money import Fen
 from shared.infra.case_updates import signatory, update_case
@@ -32,11 +33,10 @@ MoveMembers = Annotated[list[str], Query(
 
 async def _register(household: HouseholdIn, principal: Principal, service: IntakeService, moves: list[str],
                     *, roster: bool) -> HouseholdOut:
-    if not principal.may_see(household.region_code):
-        raise HTTPException(403, f"region {household.region_code} is outside your jurisdiction")
+    require_jurisdiction(principal, household.region_code)
     known = await service.household(household.household_id)
-    if known is not None and not principal.may_see(known["region_code"]):  # no taking over a foreign household
-        raise HTTPException(403, f"household {household.household_id} is outside your jurisdiction")
+    if known is not None:  # no taking over a foreign household
+        require_jurisdiction(principal, known.region_code, what=f"household {household.household_id}")
     by = Registrar(subject=principal.subject, role=str(principal.role), region=principal.region, roster=roster)
     try:
         return await service.register_household(household, by, moves)
@@ -44,28 +44,28 @@ async def _register(household: HouseholdIn, principal: Principal, service: Intak
         raise HTTPException(exc.status_code, exc.detail()) from None
 
 
-@router.post("/households", response_model=HouseholdOut,
-             summary="Register or update a household (idempotent by household_id); categories that carry money "
-                     "are not set here (403): see /api/households/roster")
-async def register_household(
-    household: HouseholdIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.service))],
-    service: Annotated[IntakeService, Depends(_service)],
-    move_members: MoveMembers = [],  # noqa: B006 (FastAPI copies defaults)
-) -> HouseholdOut:
-    return await _register(household, principal, service, move_members, roster=False)
+def _registration(name: str, path: str, roles: tuple[Role, ...], *, roster: bool, summary: str) -> None:
+    """A registration route: ``roster`` = an authorised roster registration (may set money categories)."""
+
+    async def route(
+        household: HouseholdIn,
+        service: Annotated[IntakeService, Depends(_service)],
+        move_members: MoveMembers = [],  # noqa: B006 (FastAPI copies defaults)
+        # a default, not an annotation: the roles are this factory's (annotations are strings here)
+        principal: Principal = Depends(require_roles(*roles)),  # noqa: B008
+    ) -> HouseholdOut:
+        return await _register(household, principal, service, move_members, roster=roster)
+
+    route.__name__ = name  # the OpenAPI operation id, as before
+    router.post(path, response_model=HouseholdOut, summary=summary)(route)
 
 
-@router.post("/households/roster", response_model=HouseholdOut,
-             summary="Authorised roster registration (名册登记): a household with the categories that carry money "
-                     "(dibao, extreme_poverty, ...), as decided; county approvers and the roster system; recorded")
-async def register_roster_household(
-    household: HouseholdIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.service))],
-    service: Annotated[IntakeService, Depends(_service)],
-    move_members: MoveMembers = [],  # noqa: B006
-) -> HouseholdOut:
-    return await _register(household, principal, service, move_members, roster=True)
+_registration("register_household", "/households", (Role.clerk, Role.service), roster=False,
+              summary="Register or update a household (idempotent by household_id); categories that carry money "
+                      "are not set here (403): see /api/households/roster")
+_registration("register_roster_household", "/households/roster", (Role.county_approver, Role.service), roster=True,
+              summary="Authorised roster registration (名册登记): a household with the categories that carry money "
+                      "(dibao, extreme_poverty, ...), as decided; county approvers and the roster system; recorded")
 
 
 @router.post("/applications", status_code=202, response_model=ApplicationAccepted,
@@ -75,8 +75,7 @@ async def apply(
     principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver, Role.service))],
     service: Annotated[IntakeService, Depends(_service)],
 ) -> ApplicationAccepted | JSONResponse:
-    if not principal.may_see(application.region_code):
-        raise HTTPException(403, f"region {application.region_code} is outside your jurisdiction")
+    require_jurisdiction(principal, application.region_code)
     try:
         case_id, application_id = await service.apply(application, principal.subject, str(principal.role),
                                                        principal.region, datetime.now(UTC).date())
@@ -91,16 +90,16 @@ async def apply(
     return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")
 
 
-@router.get("/households/{household_id}", summary="A household as the registry knows it")
+@router.get("/households/{household_id}", response_model=HouseholdView, summary="A household as the registry knows it")
 async def get_household(
     household_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],  # as registered
     principal: Annotated[Principal, Depends(require_roles(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
     service: Annotated[IntakeService, Depends(_service)],
-) -> dict:
+) -> HouseholdView:
     view = await service.household(household_id)
-    if view is None or not principal.may_see(view["region_code"]):
-        raise HTTPException(404, f"household {household_id} not found")
+    found_in_jurisdiction(principal, view.region_code if view is not None else None, f"household {household_id}")
+    assert view is not None
     return view
 
 
@@ -129,9 +128,7 @@ async def assess(
     request: Request,
 ) -> AssessmentOut:
     service: IntakeService = request.app.state.intake
-    region = await service.case_region(case_id)
-    if region is None or not principal.may_see(region):
-        raise HTTPException(404, f"case {case_id} not found")
+    found_in_jurisdiction(principal, await service.case_region(case_id), f"case {case_id}")
     await update_case(service.temporal, case_id, "assess", dict(
         official=principal.subject, role=str(principal.role), region=principal.region,
         amount_fen=body.amount_fen, reason=body.reason), by=signatory(principal))

@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import Collection
 from datetime import UTC, date, datetime
-from typing import Any
 
 import asyncpg
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -24,6 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.intake import enrolment, registry, store
+from services.intake.enrolment import ChangeForCase, ReviewOpened
 from services.intake.registry import Registrar
 from services.intake.routing import (
     ONE_OFF_KINDS,
@@ -84,10 +84,10 @@ class IntakeService:
             household, version, created = await registry.register(conn, household, by, moves)
             view = await store.household_view(conn, household.household_id)
         assert view is not None
-        return HouseholdOut(household_id=view["household_id"], region_code=view["region_code"],
-                            urban=view["urban"], categories=list(view["categories"]),
-                            monthly_income_fen=view["monthly_income_fen"], members=view["members"],
-                            version=version, created=created, remote=view["remote"])
+        return HouseholdOut(household_id=view.household_id, region_code=view.region_code, urban=view.urban,
+                            categories=view.categories, monthly_income_fen=view.monthly_income_fen,
+                            members=[m.model_dump() for m in view.members], version=version, created=created,
+                            remote=view.remote)
 
     async def accept_event(self, event: InboundEvent, subject: str) -> str | None:
         """Open the case an inbound event calls for (once per event id, once per incident) and make
@@ -110,10 +110,10 @@ class IntakeService:
                     routed = await self._household_incident(conn, event, routed)
                 if routed is not None:
                     await self._open(conn, routed)
-                elif followup is not None and followup[0] == "start":
-                    routed = followup[1]  # an off-cycle review case of an enrolled household
+                elif isinstance(followup, ReviewOpened):
+                    routed = followup.start  # an off-cycle review case of an enrolled household
                 elif followup is not None:
-                    update = followup[1]
+                    update = followup
                 if routed is not None:
                     await store.link_cause(conn, event.id, routed.case_id)
                 start = routed
@@ -147,13 +147,13 @@ class IntakeService:
         return start
 
     async def _apply_registry_change(self, conn: asyncpg.Connection, event: InboundEvent,
-                                     on: date) -> tuple[str, Any] | None:
+                                     on: date) -> ChangeForCase | ReviewOpened | None:
         """Facts that change the registry (a death, an income change) update it in the same transaction;
         pathways then see them at their next re-check (staged aid, renewal reviews). An enrolled
         household's change opens its off-cycle review, or goes to the case that carries it."""
         data = event.data
         if isinstance(data, MemberDeceased):
-            household = await conn.fetchval("SELECT household_id FROM members WHERE person_id = $1", data.person_id)
+            household = await store.household_id_of(conn, data.person_id)
             followup = None if household is None else await enrolment.on_reported_change(
                 conn, household, event.id, on, MemberDeath(person_id=data.person_id, died_on=data.died_on,
                                                            reported_by=f"event {event.id}"))
@@ -173,11 +173,11 @@ class IntakeService:
             return followup
         return None
 
-    async def _send_change(self, event: InboundEvent, update: tuple[str, str, Any]) -> str | None:
+    async def _send_change(self, event: InboundEvent, update: ChangeForCase) -> str | None:
         """A change of a household its renewal case carries goes to that case (update id = event id:
         a redelivery is not applied twice). If the case has just handed the household back to the
         cycle, the change opens a new review case instead."""
-        case_id, name, arg = update
+        case_id, name, arg = update.case_id, update.update, update.change
         for _ in range(40):
             try:
                 # signed as intake's service account: the workflow takes reported changes from doudi only
@@ -190,21 +190,21 @@ class IntakeService:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
             async with unit_of_work(self._pool) as conn:
-                household = await conn.fetchval("SELECT household_id FROM cases WHERE case_id = $1", case_id)
-                followup = await enrolment.on_reported_change(conn, household, event.id,
-                                                              datetime.now(UTC).date(), arg)
-                if followup is not None and followup[0] == "start":
-                    await store.link_cause(conn, event.id, followup[1].case_id)
+                household = await store.household_of_case(conn, case_id)
+                followup = None if household is None else await enrolment.on_reported_change(
+                    conn, household, event.id, datetime.now(UTC).date(), arg)
+                if isinstance(followup, ReviewOpened):
+                    await store.link_cause(conn, event.id, followup.start.case_id)
             if followup is None:
                 return None
-            if followup[0] == "start":
-                await self.ensure_started(followup[1])
-                return followup[1].case_id
-            case_id, name, arg = followup[1]
+            if isinstance(followup, ReviewOpened):
+                await self.ensure_started(followup.start)
+                return followup.start.case_id
+            case_id, name, arg = followup.case_id, followup.update, followup.change
             await asyncio.sleep(0.5)  # the case is settling its hand-back; its roster row follows shortly
         raise RuntimeError(f"change from event {event.id} could not reach household case {case_id}")
 
-    async def household(self, household_id: str) -> dict | None:
+    async def household(self, household_id: str) -> store.HouseholdView | None:
         async with self._pool.acquire() as conn:
             return await store.household_view(conn, household_id)
 
@@ -216,8 +216,7 @@ class IntakeService:
         application_id = app.application_id or incident_case_id(
             "app", app.person_id, app.kind, (app.details.incident_date or today).isoformat())
         async with unit_of_work(self._pool) as conn:
-            known_row = await conn.fetchrow("SELECT case_id, region_code FROM applications WHERE application_id = $1",
-                                            application_id)
+            known_row = await store.application_case(conn, application_id)
             if known_row is not None and region and not known_row["region_code"].startswith(region):
                 raise PermissionError(f"application {application_id} is taken")  # no foreign case id leaks
             known = known_row["case_id"] if known_row is not None else None
@@ -245,15 +244,10 @@ class IntakeService:
                 start = route_application(app, application_id, registered_by, role, region, today)
                 await self._open(conn, start)
                 case_id = start.case_id
-            await conn.execute(
-                """
-                INSERT INTO applications (application_id, case_id, person_id, region_code, kind, consent_given,
-                                          registered_by, details)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (application_id) DO NOTHING
-                """,
-                application_id, case_id, app.person_id, app.region_code, app.kind, app.consent,
-                registered_by, app.details.model_dump(mode="json"),
-            )
+            await store.record_application(
+                conn, application_id=application_id, case_id=case_id, person_id=app.person_id,
+                region_code=app.region_code, kind=app.kind, consent_given=app.consent, registered_by=registered_by,
+                details=app.details.model_dump(mode="json"))
         if start is not None:
             await self.ensure_started(start)
         return case_id, application_id

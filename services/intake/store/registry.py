@@ -1,28 +1,25 @@
-"""The intake service's store: household registry and case registry (schema ``intake``)."""
+"""The household registry's SQL (schema ``intake``): households, members, registry changes."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
+from services.intake.store.conn import Conn
 from shared.contracts.activities import RecipientFacts
 from shared.contracts.api import HouseholdIn
 
-if TYPE_CHECKING:
-    from services.intake.routing import CaseStart
 
-SCHEMA = "intake"
-
-
-async def household_categories(conn: asyncpg.Connection, household_id: str) -> set[str] | None:
+async def household_categories(conn: Conn, household_id: str) -> set[str] | None:
     """The categories a registered household holds (None: not registered), locked for this transaction."""
     row = await conn.fetchrow("SELECT categories FROM households WHERE household_id = $1 FOR UPDATE", household_id)
     return None if row is None else set(row["categories"])
 
 
-async def members_elsewhere(conn: asyncpg.Connection, person_ids: list[str],
+async def members_elsewhere(conn: Conn, person_ids: list[str],
                             household_id: str) -> list[asyncpg.Record]:
     """The given people who belong to another household than ``household_id``: person_id, household_id,
     region_code (their rows locked, so no one moves them meanwhile)."""
@@ -32,7 +29,7 @@ async def members_elsewhere(conn: asyncpg.Connection, person_ids: list[str],
         person_ids, household_id)
 
 
-async def move_member_out(conn: asyncpg.Connection, person_id: str, from_household_id: str, to_household_id: str,
+async def move_member_out(conn: Conn, person_id: str, from_household_id: str, to_household_id: str,
                           *, actor: str, role: str) -> None:
     """An explicit move (same county): the person leaves their household, which the monthly cycle then
     reviews (its version moves); recorded with who moved them."""
@@ -44,13 +41,13 @@ async def move_member_out(conn: asyncpg.Connection, person_id: str, from_househo
         " VALUES ('member_moved', $1, $2, $3, $4, $5)", to_household_id, person_id, from_household_id, actor, role)
 
 
-async def record_roster_registration(conn: asyncpg.Connection, h: HouseholdIn, *, actor: str, role: str) -> None:
+async def record_roster_registration(conn: Conn, h: HouseholdIn, *, actor: str, role: str) -> None:
     await conn.execute(
         "INSERT INTO registry_changes (kind, household_id, categories, actor, role) VALUES ('roster', $1, $2, $3, $4)",
         h.household_id, sorted({str(c) for c in h.categories}), actor, role)
 
 
-async def registry_changes(conn: asyncpg.Connection, household_id: str) -> list[asyncpg.Record]:
+async def registry_changes(conn: Conn, household_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM registry_changes WHERE household_id = $1 ORDER BY change_id",
                             household_id)
 
@@ -65,7 +62,7 @@ class MemberElsewhere(Exception):
         self.region_code = region_code
 
 
-async def upsert_household(conn: asyncpg.Connection, h: HouseholdIn) -> tuple[int, bool]:
+async def upsert_household(conn: Conn, h: HouseholdIn) -> tuple[int, bool]:
     """Register or update a household. ``version`` counts changes of its data: re-registering the same
     data changes nothing (the monthly cycle reviews a household whose version moved).
 
@@ -115,20 +112,50 @@ async def upsert_household(conn: asyncpg.Connection, h: HouseholdIn) -> tuple[in
     if elsewhere:
         r = elsewhere[0]
         raise MemberElsewhere(r["person_id"], r["household_id"], r["region_code"])
+    assert row is not None  # an upsert returns its row
     return row["version"], row["created"]
 
 
-async def household_view(conn: asyncpg.Connection, household_id: str) -> dict[str, Any] | None:
-    h = await conn.fetchrow("SELECT * FROM households WHERE household_id = $1", household_id)
+class MemberView(BaseModel):
+    person_id: str
+    name: str
+    relation: str
+    birth_date: date
+    flags: list[str]
+    deceased_on: date | None
+    work_region_code: str | None
+
+
+class HouseholdView(BaseModel):
+    """A household as the registry holds it (its row and its members)."""
+
+    model_config = ConfigDict(extra="allow")  # a column added by a later migration still shows
+
+    household_id: str
+    region_code: str
+    urban: bool
+    categories: list[str]
+    monthly_income_fen: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    income_reason: str | None = None
+    income_changed_on: date | None = None
+    remote: bool = False
+    members: list[MemberView]
+
+
+async def household_view(conn: Conn, household_id: str) -> HouseholdView | None:
+    h = await household_row(conn, household_id)
     if h is None:
         return None
     members = await conn.fetch(
         "SELECT person_id, name, relation, birth_date, flags, deceased_on, work_region_code FROM members"
         " WHERE household_id = $1 ORDER BY person_id", household_id)
-    return {**dict(h), "members": [dict(m) for m in members]}
+    return HouseholdView(**dict(h), members=[MemberView(**dict(m)) for m in members])
 
 
-async def recipient_facts(conn: asyncpg.Connection, person_id: str, on: date) -> RecipientFacts:
+async def recipient_facts(conn: Conn, person_id: str, on: date) -> RecipientFacts:
     row = await conn.fetchrow(
         """
         SELECT m.person_id, m.deceased_on, h.household_id, h.region_code, h.urban, h.categories,
@@ -153,109 +180,7 @@ async def recipient_facts(conn: asyncpg.Connection, person_id: str, on: date) ->
     )
 
 
-async def open_case(
-    conn: asyncpg.Connection, *, case_id: str, pathway: str, trigger: str, person_id: str | None,
-    household_id: str | None, region_code: str, business_date: date, cause_event_id: str | None,
-    workflow_type: str, workflow_input: dict[str, Any],
-) -> bool:
-    """Insert the case if new; True when this call created it."""
-    row = await conn.fetchrow(
-        """
-        INSERT INTO cases (case_id, pathway, trigger, person_id, household_id, region_code, business_date,
-                           cause_event_id, workflow_type, workflow_input)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (case_id) DO NOTHING RETURNING case_id
-        """,
-        case_id, pathway, trigger, person_id, household_id, region_code, business_date, cause_event_id,
-        workflow_type, workflow_input,
-    )
-    return row is not None
-
-
-def start_of(row: asyncpg.Record) -> CaseStart:
-    from services.intake.routing import CaseStart
-
-    return CaseStart(case_id=row["case_id"], pathway=row["pathway"], trigger=row["trigger"],
-                     workflow=row["workflow_type"], person_id=row["person_id"], region_code=row["region_code"],
-                     business_date=row["business_date"], cause_event_id=row["cause_event_id"],
-                     workflow_input=row["workflow_input"])
-
-
-async def start_for_event(conn: asyncpg.Connection, event_id: str) -> CaseStart | None:
-    row = await conn.fetchrow("SELECT c.* FROM case_causes x JOIN cases c USING (case_id) WHERE x.event_id = $1",
-                              event_id)
-    return start_of(row) if row is not None and row["workflow_type"] else None
-
-
-async def start_for_case(conn: asyncpg.Connection, case_id: str) -> CaseStart | None:
-    row = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
-    return start_of(row) if row is not None and row["workflow_type"] else None
-
-
-async def open_case_for(conn: asyncpg.Connection, person_id: str, trigger: str) -> str | None:
-    """The person's open outreach case for a measure, which their application joins."""
-    return await conn.fetchval(
-        "SELECT case_id FROM cases WHERE person_id = $1 AND trigger = $2 AND status <> 'closed'"
-        " ORDER BY opened_at DESC LIMIT 1", person_id, trigger)
-
-
-async def lock_household(conn: asyncpg.Connection, household_id: str) -> None:
-    """Serialise event handling for one household until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('household:' || $1, 0))", household_id)
-
-
-async def household_incident_case(conn: asyncpg.Connection, household_id: str, trigger: str, on: date,
-                                  window_days: int) -> str | None:
-    """The household's case for the same kind of incident within the window around the date, if any."""
-    return await conn.fetchval(
-        "SELECT case_id FROM cases WHERE household_id = $1 AND trigger = $2"
-        " AND business_date BETWEEN $3::date - $4::int AND $3::date + $4::int"
-        " ORDER BY business_date, opened_at LIMIT 1", household_id, trigger, on, window_days)
-
-
-async def record_screening(conn: asyncpg.Connection, event_id: str, measure: str, person_id: str | None,
-                           reason: str) -> None:
-    await conn.execute("INSERT INTO screenings (event_id, measure, person_id, reason) VALUES ($1, $2, $3, $4)"
-                       " ON CONFLICT DO NOTHING", event_id, measure, person_id, reason)
-
-
-async def link_cause(conn: asyncpg.Connection, event_id: str, case_id: str) -> None:
-    await conn.execute("INSERT INTO case_causes (event_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                       event_id, case_id)
-
-
-async def case_row(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
-
-
-async def mark_workflow_started(conn: asyncpg.Connection, case_id: str) -> None:
-    await conn.execute("UPDATE cases SET workflow_started_at = coalesce(workflow_started_at, now())"
-                       " WHERE case_id = $1", case_id)
-
-
-async def cases_not_started(conn: asyncpg.Connection, older_than_s: float) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM cases WHERE workflow_started_at IS NULL"
-        " AND opened_at < now() - make_interval(secs => $1) ORDER BY opened_at LIMIT 100", older_than_s)
-
-
-async def record_transition(conn: asyncpg.Connection, *, case_id: str, seq: int, status: str, stage: str,
-                            note: str, detail: dict[str, Any]) -> bool:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO case_transitions (case_id, seq, status, stage, note, detail)
-        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq
-        """,
-        case_id, seq, status, stage, note, detail,
-    )
-    if row is None:
-        return False
-    await conn.execute("UPDATE cases SET status = $2, stage = $3, updated_at = now() WHERE case_id = $1",
-                       case_id, status, stage)
-    return True
-
-
-async def mark_deceased(conn: asyncpg.Connection, person_id: str, died_on: date) -> bool:
+async def mark_deceased(conn: Conn, person_id: str, died_on: date) -> bool:
     row = await conn.fetchrow("UPDATE members SET deceased_on = $2 WHERE person_id = $1 RETURNING household_id",
                               person_id, died_on)
     if row is not None:
@@ -264,10 +189,34 @@ async def mark_deceased(conn: asyncpg.Connection, person_id: str, died_on: date)
     return row is not None
 
 
-async def set_income(conn: asyncpg.Connection, household_id: str, monthly_income_fen: int,
+async def set_income(conn: Conn, household_id: str, monthly_income_fen: int,
                      reason: str | None = None, effective_on: date | None = None) -> bool:
     row = await conn.fetchrow(
         "UPDATE households SET monthly_income_fen = $2, income_reason = coalesce($3, income_reason),"
         " income_changed_on = coalesce($4, income_changed_on), updated_at = now(), version = version + 1"
         " WHERE household_id = $1 RETURNING household_id", household_id, monthly_income_fen, reason, effective_on)
     return row is not None
+
+
+async def household_row(conn: Conn, household_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM households WHERE household_id = $1", household_id)
+
+
+async def household_of_member(conn: Conn, person_id: str) -> asyncpg.Record | None:
+    """The household a person is a member of, as registered (None: not in the registry)."""
+    return await conn.fetchrow("SELECT h.* FROM households h JOIN members m USING (household_id)"
+                               " WHERE m.person_id = $1", person_id)
+
+
+async def household_id_of(conn: Conn, person_id: str) -> str | None:
+    return await conn.fetchval("SELECT household_id FROM members WHERE person_id = $1", person_id)
+
+
+async def members_of(conn: Conn, household_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The members (living or not) of each household, by household id."""
+    rows = await conn.fetch("SELECT household_id, person_id, relation, birth_date, flags, deceased_on, work_region_code"
+                            " FROM members WHERE household_id = ANY($1::text[])", household_ids)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["household_id"], []).append(dict(r))
+    return out
