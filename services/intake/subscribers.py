@@ -19,7 +19,14 @@ import asyncpg
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
-from shared.contracts.events import DLQ_EVENTS_SUBJECT, InboundEvent, InvalidEvent, parse_inbound
+from shared.contracts.events import (
+    DLQ_EVENTS_SUBJECT,
+    EVENTS_SUBJECT_PREFIX,
+    InboundEvent,
+    InvalidEvent,
+    parse_inbound,
+)
+from shared.contracts.pathways import event_families
 from shared.contracts.sources import verify_source
 from shared.infra.bus import STREAM_EVENTS
 from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Delivered, Poison, durable_consumer
@@ -28,17 +35,10 @@ from shared.infra.outbox import Content, claim_content, content_digest, release_
 
 log = logging.getLogger(__name__)
 
-# Event families intake consumes; each gets its own durable consumer (so one family's backlog never
-# delays another's), owned by one source agency each.
-CONSUMED = {
-    "health": "doudi.events.health.>",
-    "disaster": "doudi.events.disaster.>",
-    "employment": "doudi.events.employment.>",
-    "education": "doudi.events.education.>",
-    "medical": "doudi.events.medical.>",
-    "household": "doudi.events.household.>",
-    "price": "doudi.events.price.>",
-}
+# Event families intake consumes: every family a pathway starts from (shared/contracts/pathways.py); each
+# gets its own durable consumer (so one family's backlog never delays another's), owned by one source
+# agency each. The NATS permission table declares the same consumers from the same registry.
+CONSUMED: dict[str, str] = {family: f"{EVENTS_SUBJECT_PREFIX}{family}.>" for family in event_families()}
 
 CONCURRENCY = 16
 
