@@ -125,6 +125,8 @@ class JsonLinesSpanExporter(SpanExporter):
         lines = []
         for s in spans:
             ctx = s.get_span_context()
+            if ctx is None:  # a span without a context cannot be placed in a trace
+                continue
             lines.append(json.dumps({
                 "service": s.resource.attributes.get("service.name"),
                 "name": s.name,
@@ -133,6 +135,8 @@ class JsonLinesSpanExporter(SpanExporter):
                 "parent_id": format(s.parent.span_id, "016x") if s.parent else None,
                 "attributes": {k: str(v) for k, v in (s.attributes or {}).items()},
             }, ensure_ascii=False))
+        if not lines:
+            return SpanExportResult.SUCCESS
         with self._lock, self._path.open("a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         return SpanExportResult.SUCCESS

@@ -190,14 +190,14 @@ class _DoudiBroker(NatsBroker):
 
     _doudi_inbox: bytes = b"_INBOX."
 
-    def subscriber(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def subscriber(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("inbox_prefix", self._doudi_inbox)
         return super().subscriber(*args, **kwargs)
 
     def declare_consumer(self, stream: str, config: ConsumerConfig) -> None:
         self.__dict__.setdefault("_doudi_consumers", []).append((stream, config))
 
-    async def start(self) -> None:  # type: ignore[override]
+    async def start(self) -> None:
         declared = self.__dict__.get("_doudi_consumers", [])
         if declared:
             js = (await self.connect()).jetstream(timeout=10)

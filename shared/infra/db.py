@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 
@@ -35,8 +36,10 @@ async def create_pool(dsn: str, *, schema: str, min_size: int = 1, max_size: int
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """One transaction: commit on success, roll back on any exception (nothing half-written)."""
-    async with pool.acquire() as conn, conn.transaction():
-        yield conn
+    async with pool.acquire() as proxy, proxy.transaction():
+        # the pool lends a proxy that forwards every Connection method (asyncpg's pool docs); the stores
+        # are written against Connection, which is what they receive in effect
+        yield cast(asyncpg.Connection, proxy)
 
 
 def _lock_key(schema: str) -> int:
