@@ -1,4 +1,4 @@
-"""HTTP API models (architecture.md, "HTTP"). OpenAPI is generated from these."""
+"""HTTP API models (docs/contracts.md, "HTTP"). OpenAPI is generated from these."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Outbound domain events (architecture.md, "Outbound domain events").
+"""Outbound domain events (docs/contracts.md, "Outbound domain events").
 
 CloudEvents on ``doudi.case.*`` and ``doudi.payment.*``. Every one carries ``case_id`` and
 ``pathway``; payment events also ``payment_id``, ``amount_fen``, ``person_id`` and the inbound
@@ -19,7 +19,7 @@ CASE_STALLED = "doudi.case.stalled"
 CASE_CLOSED = "doudi.case.closed"
 PAYMENT_DISBURSED = "doudi.payment.disbursed"
 PAYMENT_RECOVERY_OPENED = "doudi.payment.recovery_opened"
-# An addition to architecture.md's list: one per chunk of a batch subsidy (case_id = the batch id).
+# One per chunk of a batch subsidy (case_id = the batch id).
 PAYMENT_BATCH_PROGRESS = "doudi.payment.batch_progress"
 
 DOMAIN_SUBJECTS = (
