@@ -26,7 +26,7 @@ from services.payment.batch import (
     first_official,
 )
 from services.payment.batch.service import BatchService
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
 from shared.config import get_settings
 from shared.contracts.money import SubsidyFen
 from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable, second_person_refusal
@@ -77,7 +77,7 @@ Action = Literal["pause", "resume", "cancel"]
 
 
 @contextmanager
-def _answers(batch_id: str) -> Iterator[None]:
+def _answers(batch_id: str = "") -> Iterator[None]:
     """The service's refusals as status codes: 404 no such batch, 409 not in a state for it (or four
     eyes refused), the policy's 422 or a conflicting batch's 409, 503 when four eyes cannot be checked."""
     try:
@@ -94,21 +94,20 @@ def _answers(batch_id: str) -> Iterator[None]:
 
 async def _visible(service: BatchService, batch_id: str, principal: Principal) -> BatchView:
     view = await service.view(batch_id)
-    if view is None or not principal.may_see(view.region_prefix):
-        raise HTTPException(404, f"batch {batch_id} not found")
+    found_in_jurisdiction(principal, view.region_prefix if view is not None else None, f"batch {batch_id}")
+    assert view is not None
     return view
 
 
 @router.post("", status_code=202, response_model=BatchAccepted,
              summary="Start a batch subsidy (idempotent: the same request is the same batch)")
 async def start(body: BatchIn, principal: Starters, service: Service) -> BatchAccepted:
-    if not principal.may_see(body.region_prefix):
-        raise HTTPException(403, f"region {body.region_prefix} is outside your jurisdiction {principal.region}")
+    require_jurisdiction(principal, body.region_prefix)
     try:
         req = BatchRequest.model_validate({**body.model_dump(), "requested_by": f"{principal.role}:{principal.subject}"})
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    with _answers(""):
+    with _answers():
         return await service.submit(req)
 
 

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
 from services.payment import reserves
+from services.payment.store import ledger as store
 from shared.contracts.activities import Disbursement, DisbursementRequest
 from shared.contracts.domain_events import PAYMENT_DISBURSED, PaymentEventData, domain_cloudevent
 from shared.faults import crash_point, fault_active
@@ -57,81 +58,96 @@ async def disburse(pool: asyncpg.Pool, req: DisbursementRequest) -> Disbursement
 
     The county fund (``county-fund:<county>``) pays without a balance limit.
     """
-    crash_point("payment.before_ledger_write")
-    if fault_active("payment.provider_down"):
-        raise ProviderUnavailable("the payment provider (bank interface) is not answering")
-    if fault_active("payment.bug_conflict"):  # a simulated bug: fixed by removing it, then a reset
-        raise DisbursementConflict(f"simulated bug while paying {req.idempotency_key}")
+    _faults(req)
     payment_id = payment_id_for(req.idempotency_key)
     township = reserves.reserve_code(req.account)
     with tracer.start_as_current_span("ledger.write", attributes={
         "doudi.case_id": req.case_id, "doudi.payment_id": payment_id, "doudi.amount_fen": req.amount_fen,
         "doudi.account": req.account,
     }) as span:
-        request_id: str | None = None
         async with unit_of_work(pool) as conn:
             if township is None:
-                row = await _insert_disbursement(conn, req, payment_id, if_new=True)
-                if row is None:
-                    return await _duplicate(conn, req)
+                answer = await _pay_from_county_fund(conn, req, payment_id)
             else:
-                locked = await reserves.lock_reserve(conn, township, create=True)
-                assert locked is not None
-                reserve, _ = locked
-                if await conn.fetchval("SELECT 1 FROM ledger WHERE idempotency_key = $1", req.idempotency_key):
-                    await reserves.drop_wait(conn, req.idempotency_key)
-                    return await _duplicate(conn, req)
-                if reserve.balance_fen < req.amount_fen:
-                    request_id, wait = await reserves.record_wait(
-                        conn, reserve, idempotency_key=req.idempotency_key, case_id=req.case_id,
-                        amount_fen=req.amount_fen)
-                    if (wait["case_id"], wait["amount_fen"]) != (req.case_id, req.amount_fen):
-                        raise DisbursementConflict(
-                            f"idempotency key {req.idempotency_key} is already waiting to pay "
-                            f"{wait['amount_fen']} fen for case {wait['case_id']}")
-                    span.set_attribute("doudi.payment.status", "waiting_for_reserve")
-                    return Disbursement(payment_id=payment_id, idempotency_key=req.idempotency_key,
-                                        amount_fen=req.amount_fen, status="waiting_for_reserve", paid_at=None,
-                                        replenishment_request_id=request_id)
-                row = await _insert_disbursement(conn, req, payment_id, if_new=False)
-                assert row is not None
-                request_id = await reserves.debit(conn, reserve, idempotency_key=req.idempotency_key,
-                                                  amount_fen=req.amount_fen)
-            event_id = f"{payment_id}:disbursed"
-            data = PaymentEventData(case_id=req.case_id, pathway=req.pathway, payment_id=payment_id,
-                                    amount_fen=req.amount_fen, person_id=req.person_id,
-                                    installment=req.installment, source_account=req.account,
-                                    cause_event_id=req.cause_event_id, paid_at=row["created_at"],
-                                    region_code=req.region_code, measure=req.measure)
-            await add_to_outbox(conn, schema=SCHEMA, event_id=event_id, subject=PAYMENT_DISBURSED,
-                                payload=domain_cloudevent(PAYMENT_DISBURSED, event_id, data, source=SOURCE,
-                                                          time=row["created_at"]))
-        span.set_attribute("doudi.payment.status", "paid")
-    crash_point("payment.after_ledger_commit")
-    return Disbursement(payment_id=payment_id, idempotency_key=req.idempotency_key,
-                        amount_fen=req.amount_fen, paid_at=row["created_at"],
-                        replenishment_request_id=request_id)
+                answer = await _pay_from_reserve(conn, req, payment_id, township)
+            if answer.status == "paid" and not answer.duplicate:
+                await _stage_disbursed(conn, req, answer)
+        if not answer.duplicate:
+            span.set_attribute("doudi.payment.status", answer.status)
+    if answer.status == "paid" and not answer.duplicate:
+        crash_point("payment.after_ledger_commit")
+    return answer
 
 
-async def _insert_disbursement(conn: asyncpg.Connection, req: DisbursementRequest, payment_id: str, *,
-                               if_new: bool) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """
-        INSERT INTO ledger (payment_id, idempotency_key, kind, case_id, pathway, person_id, household_id,
-                            region_code, measure, account, amount_fen, installment, cause_event_id)
-        VALUES ($1, $2, 'disbursement', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        """ + ("ON CONFLICT (idempotency_key) DO NOTHING" if if_new else "") + """
-        RETURNING payment_id, amount_fen, created_at
-        """,
-        payment_id, req.idempotency_key, req.case_id, req.pathway, req.person_id, req.household_id,
-        req.region_code, req.measure, req.account, req.amount_fen, req.installment, req.cause_event_id,
-    )
+def _faults(req: DisbursementRequest) -> None:
+    """Fault injection (shared/faults.py): a crash, the bank down, a simulated bug."""
+    crash_point("payment.before_ledger_write")
+    if fault_active("payment.provider_down"):
+        raise ProviderUnavailable("the payment provider (bank interface) is not answering")
+    if fault_active("payment.bug_conflict"):  # a simulated bug: fixed by removing it, then a reset
+        raise DisbursementConflict(f"simulated bug while paying {req.idempotency_key}")
+
+
+async def _pay_from_county_fund(conn: asyncpg.Connection, req: DisbursementRequest, payment_id: str) -> Disbursement:
+    """No balance limit: the ledger's unique key alone makes it once."""
+    row = await store.insert_disbursement(conn, req, payment_id, if_new=True)
+    if row is None:
+        return await _duplicate(conn, req)
+    return _paid(req, payment_id, row, request_id=None)
+
+
+async def _pay_from_reserve(conn: asyncpg.Connection, req: DisbursementRequest, payment_id: str,
+                            township: str) -> Disbursement:
+    """Under the reserve's lock: paid before, paid now from the balance, or waiting for a credit."""
+    locked = await reserves.lock_reserve(conn, township, create=True)
+    assert locked is not None
+    reserve, _ = locked
+    if await store.has_key(conn, req.idempotency_key):
+        await reserves.drop_wait(conn, req.idempotency_key)
+        return await _duplicate(conn, req)
+    if reserve.balance_fen < req.amount_fen:
+        return await _wait_for_reserve(conn, req, payment_id, reserve)
+    row = await store.insert_disbursement(conn, req, payment_id, if_new=False)
+    assert row is not None
+    request_id = await reserves.debit(conn, reserve, idempotency_key=req.idempotency_key, amount_fen=req.amount_fen)
+    return _paid(req, payment_id, row, request_id=request_id)
+
+
+async def _wait_for_reserve(conn: asyncpg.Connection, req: DisbursementRequest, payment_id: str,
+                            reserve: reserves.Reserve) -> Disbursement:
+    """The balance cannot cover it: nothing on the ledger; the wait and the replenishment request."""
+    request_id, wait = await reserves.record_wait(conn, reserve, idempotency_key=req.idempotency_key,
+                                                  case_id=req.case_id, amount_fen=req.amount_fen)
+    if (wait["case_id"], wait["amount_fen"]) != (req.case_id, req.amount_fen):
+        raise DisbursementConflict(
+            f"idempotency key {req.idempotency_key} is already waiting to pay "
+            f"{wait['amount_fen']} fen for case {wait['case_id']}")
+    return Disbursement(payment_id=payment_id, idempotency_key=req.idempotency_key, amount_fen=req.amount_fen,
+                        status="waiting_for_reserve", paid_at=None, replenishment_request_id=request_id)
+
+
+def _paid(req: DisbursementRequest, payment_id: str, row: asyncpg.Record, *, request_id: str | None) -> Disbursement:
+    return Disbursement(payment_id=payment_id, idempotency_key=req.idempotency_key, amount_fen=req.amount_fen,
+                        paid_at=row["created_at"], replenishment_request_id=request_id)
+
+
+async def _stage_disbursed(conn: asyncpg.Connection, req: DisbursementRequest, paid: Disbursement) -> None:
+    """``doudi.payment.disbursed`` into the outbox, in the payment's transaction."""
+    event_id = f"{paid.payment_id}:disbursed"
+    assert paid.paid_at is not None
+    data = PaymentEventData(case_id=req.case_id, pathway=req.pathway, payment_id=paid.payment_id,
+                            amount_fen=req.amount_fen, person_id=req.person_id, installment=req.installment,
+                            source_account=req.account, cause_event_id=req.cause_event_id, paid_at=paid.paid_at,
+                            region_code=req.region_code, measure=req.measure)
+    await add_to_outbox(conn, schema=SCHEMA, event_id=event_id, subject=PAYMENT_DISBURSED,
+                        payload=domain_cloudevent(PAYMENT_DISBURSED, event_id, data, source=SOURCE,
+                                                  time=paid.paid_at))
 
 
 async def _duplicate(conn: asyncpg.Connection, req: DisbursementRequest) -> Disbursement:
-    existing = await conn.fetchrow(
-        "SELECT payment_id, kind, case_id, amount_fen, created_at FROM ledger WHERE idempotency_key = $1",
-        req.idempotency_key)
+    """The key was paid before: that payment, if it is the same one (a different one is a bug)."""
+    existing = await store.by_key(conn, req.idempotency_key)
+    assert existing is not None
     if (existing["kind"], existing["case_id"], existing["amount_fen"]) != (
             "disbursement", req.case_id, req.amount_fen):
         raise DisbursementConflict(

@@ -16,6 +16,8 @@ from temporalio.exceptions import ApplicationError
 
 from services.payment.ledger import SCHEMA, SOURCE
 from services.payment.models import RecoveryOpenedData
+from services.payment.store import ledger as ledger_store
+from services.payment.store import recovery as store
 from shared.contracts.activities import RecoveryClaim, RecoveryRequest
 from shared.contracts.domain_events import PAYMENT_RECOVERY_OPENED, domain_cloudevent
 from shared.infra.db import unit_of_work
@@ -41,59 +43,54 @@ class RecoveryRejected(ApplicationError):
 
 
 async def open_recovery(pool: asyncpg.Pool, req: RecoveryRequest) -> RecoveryClaim:
+    """Open the case's one claim, or answer the one it has (a different claim for the case is refused)."""
     claim_id = claim_id_for(req.case_id)
     with tracer.start_as_current_span("recovery.open", attributes={
         "doudi.case_id": req.case_id, "doudi.claim_id": claim_id, "doudi.amount_fen": req.amount_fen,
     }):
         async with unit_of_work(pool) as conn:
-            existing = await conn.fetchrow("SELECT * FROM recovery_claims WHERE case_id = $1", req.case_id)
+            existing = await store.claim_of(conn, req.case_id)
             if existing is not None:
                 return _same_claim(existing, req)
-            paid = await conn.fetchrow(
-                "SELECT * FROM ledger WHERE payment_id = $1 AND kind = 'disbursement'", req.original_payment_id)
-            if paid is None:
-                raise RecoveryRejected(f"payment {req.original_payment_id} is not in the ledger")
-            if paid["case_id"] != req.case_id or paid["person_id"] != req.person_id:
-                raise RecoveryRejected(
-                    f"payment {req.original_payment_id} was made for another case or person")
-            if req.amount_fen > paid["amount_fen"]:
-                raise RecoveryRejected(
-                    f"cannot claim back {req.amount_fen} fen of a payment of {paid['amount_fen']} fen")
-            claim = await conn.fetchrow(
-                """
-                INSERT INTO recovery_claims (claim_id, case_id, pathway, person_id, region_code, amount_fen,
-                                             original_payment_id, account, reason, decided_by)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                ON CONFLICT DO NOTHING
-                RETURNING *
-                """,
-                claim_id, req.case_id, req.pathway, req.person_id, req.region_code, req.amount_fen,
-                req.original_payment_id, paid["account"], req.reason, req.decided_by)
+            paid = await _payment_to_recover(conn, req)
+            claim = await store.insert_claim(conn, claim_id, req, account=paid["account"])
             if claim is None:  # opened concurrently by another attempt
-                raced = await conn.fetchrow("SELECT * FROM recovery_claims WHERE case_id = $1", req.case_id)
+                raced = await store.claim_of(conn, req.case_id)
+                assert raced is not None
                 return _same_claim(raced, req)
-            await conn.execute(
-                """
-                INSERT INTO ledger (payment_id, idempotency_key, kind, case_id, pathway, person_id, household_id,
-                                    region_code, measure, account, amount_fen, installment, cause_event_id,
-                                    reference, note, recorded_by, created_at)
-                VALUES ($1, $2, 'recovery_claim', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                """,
-                claim_id, recovery_key(req.case_id), req.case_id, req.pathway, req.person_id,
-                paid["household_id"], req.region_code, paid["measure"], paid["account"], req.amount_fen,
-                paid["installment"], paid["cause_event_id"], req.original_payment_id, req.reason,
-                req.decided_by, claim["opened_at"])
-            event_id = f"{claim_id}:recovery_opened"
-            data = RecoveryOpenedData(
-                case_id=req.case_id, pathway=req.pathway, payment_id=req.original_payment_id,
-                claim_id=claim_id, amount_fen=req.amount_fen, person_id=req.person_id,
-                region_code=req.region_code, source_account=paid["account"], reason=req.reason,
-                decided_by=req.decided_by, cause_event_id=paid["cause_event_id"], opened_at=claim["opened_at"])
-            await add_to_outbox(conn, schema=SCHEMA, event_id=event_id, subject=PAYMENT_RECOVERY_OPENED,
-                                payload=domain_cloudevent(PAYMENT_RECOVERY_OPENED, event_id, data, source=SOURCE,
-                                                          time=claim["opened_at"]))
+            await store.insert_ledger_claim(conn, claim=claim, key=recovery_key(req.case_id), req=req, paid=paid)
+            await _stage_opened(conn, req, claim, paid)
     return RecoveryClaim(claim_id=claim_id, case_id=req.case_id, amount_fen=req.amount_fen,
                          opened_at=claim["opened_at"])
+
+
+async def _payment_to_recover(conn: asyncpg.Connection, req: RecoveryRequest) -> asyncpg.Record:
+    """The case's own payment to this person, paid at least the amount claimed back."""
+    paid = await ledger_store.disbursement(conn, req.original_payment_id)
+    if paid is None:
+        raise RecoveryRejected(f"payment {req.original_payment_id} is not in the ledger")
+    if paid["case_id"] != req.case_id or paid["person_id"] != req.person_id:
+        raise RecoveryRejected(
+            f"payment {req.original_payment_id} was made for another case or person")
+    if req.amount_fen > paid["amount_fen"]:
+        raise RecoveryRejected(
+            f"cannot claim back {req.amount_fen} fen of a payment of {paid['amount_fen']} fen")
+    return paid
+
+
+async def _stage_opened(conn: asyncpg.Connection, req: RecoveryRequest, claim: asyncpg.Record,
+                        paid: asyncpg.Record) -> None:
+    """``doudi.payment.recovery_opened`` into the outbox, in the claim's transaction."""
+    claim_id = claim["claim_id"]
+    event_id = f"{claim_id}:recovery_opened"
+    data = RecoveryOpenedData(
+        case_id=req.case_id, pathway=req.pathway, payment_id=req.original_payment_id,
+        claim_id=claim_id, amount_fen=req.amount_fen, person_id=req.person_id,
+        region_code=req.region_code, source_account=paid["account"], reason=req.reason,
+        decided_by=req.decided_by, cause_event_id=paid["cause_event_id"], opened_at=claim["opened_at"])
+    await add_to_outbox(conn, schema=SCHEMA, event_id=event_id, subject=PAYMENT_RECOVERY_OPENED,
+                        payload=domain_cloudevent(PAYMENT_RECOVERY_OPENED, event_id, data, source=SOURCE,
+                                                  time=claim["opened_at"]))
 
 
 def _same_claim(existing: asyncpg.Record, req: RecoveryRequest) -> RecoveryClaim:

@@ -1,7 +1,8 @@
 """Payment's HTTP routes: township reserve funds (乡镇临时救助备用金) and their replenishment.
 
 The front door forwards ``/api/reserves`` here. Routes authorise (role, then jurisdiction: reads need
-the township in the caller's region, changes need its county) and hand over to ``ReserveService``.
+the township in the caller's region, changes need its county) and hand over to ``ReserveService``; no SQL here, and its refusals
+become status codes in one place (``_answers``).
 """
 
 from __future__ import annotations
@@ -12,31 +13,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
-from services.payment.models import (
-    TOWNSHIP_CODE_PATTERN,
-    ReplenishmentDecisionIn,
-    ReplenishmentDecisionOut,
-    ReserveConfigIn,
-    ReserveConfigOut,
-    ReserveCreditIn,
-    ReserveCreditOut,
-    ReserveDetail,
-    ReserveList,
-)
-from services.payment.reserves import (
+from services.payment import models as api
+from services.payment.reserve_rules import (
     CreditAboveTarget,
     CreditConflict,
     ReplenishmentNotFound,
     ReplenishmentNotOpen,
     ReserveNotFound,
-    ReserveService,
     county_of,
 )
+from services.payment.reserves import ReserveService
 from shared.auth import Principal, Role, require_jurisdiction, require_roles
 
 router = APIRouter(prefix="/api/reserves", tags=["reserves"])
 
-TownshipCode = Annotated[str, Path(pattern=TOWNSHIP_CODE_PATTERN,
+TownshipCode = Annotated[str, Path(pattern=api.TOWNSHIP_CODE_PATTERN,
                                    description="9-digit township code, or a 6-digit county code")]
 Readers = Annotated[Principal, Depends(require_roles(
     Role.finance, Role.county_approver, Role.township_approver, Role.auditor))]
@@ -45,7 +36,8 @@ Deciders = Annotated[Principal, Depends(require_roles(Role.finance, Role.county_
 
 
 def _service(request: Request) -> ReserveService:
-    return request.app.state.reserves
+    service: ReserveService = request.app.state.reserves
+    return service
 
 
 Service = Annotated[ReserveService, Depends(_service)]
@@ -72,46 +64,46 @@ def _answers() -> Iterator[None]:
         raise HTTPException(409, str(exc)) from None
 
 
-@router.get("", response_model=ReserveList, summary="Reserve balances and open replenishment requests")
-async def list_reserves(principal: Readers, service: Service) -> ReserveList:
+@router.get("", response_model=api.ReserveList, summary="Reserve balances and open replenishment requests")
+async def list_reserves(principal: Readers, service: Service) -> api.ReserveList:
     return await service.overview(principal.region)
 
 
-@router.get("/{township_code}", response_model=ReserveDetail,
+@router.get("/{township_code}", response_model=api.ReserveDetail,
             summary="One reserve: balance, threshold, target, open request, movements, waiting payments")
-async def get_reserve(township_code: TownshipCode, principal: Readers, service: Service) -> ReserveDetail:
+async def get_reserve(township_code: TownshipCode, principal: Readers, service: Service) -> api.ReserveDetail:
     _may_read(principal, township_code)
     with _answers():
         return await service.detail(township_code)
 
 
-@router.put("/{township_code}", response_model=ReserveConfigOut,
+@router.put("/{township_code}", response_model=api.ReserveConfigOut,
             summary="Create a reserve or set its threshold and target (idempotent)")
-async def configure_reserve(township_code: TownshipCode, body: ReserveConfigIn, principal: Finance,
-                            service: Service) -> ReserveConfigOut:
+async def configure_reserve(township_code: TownshipCode, body: api.ReserveConfigIn, principal: Finance,
+                            service: Service) -> api.ReserveConfigOut:
     _may_change(principal, township_code)
     return await service.configure(township_code, body)
 
 
-@router.post("/{township_code}/credits", response_model=ReserveCreditOut,
+@router.post("/{township_code}/credits", response_model=api.ReserveCreditOut,
              summary="Fund a reserve up to its approved size (target_fen; above it 409: a replenishment "
                      "request); idempotent by idempotency_key; waiting payments are signalled")
-async def credit_reserve(township_code: TownshipCode, body: ReserveCreditIn, principal: Finance,
-                         service: Service) -> ReserveCreditOut:
+async def credit_reserve(township_code: TownshipCode, body: api.ReserveCreditIn, principal: Finance,
+                         service: Service) -> api.ReserveCreditOut:
     _may_change(principal, township_code)
     with _answers():
         return await service.fund(township_code, body, principal)
 
 
-@router.post("/{township_code}/replenishments/{request_id}/decision", response_model=ReplenishmentDecisionOut,
+@router.post("/{township_code}/replenishments/{request_id}/decision", response_model=api.ReplenishmentDecisionOut,
              summary="The county approves (crediting the reserve) or rejects a replenishment request")
 async def decide_replenishment(
     township_code: TownshipCode,
     request_id: Annotated[str, Path(min_length=1, max_length=64)],
-    body: ReplenishmentDecisionIn,
+    body: api.ReplenishmentDecisionIn,
     principal: Deciders,
     service: Service,
-) -> ReplenishmentDecisionOut:
+) -> api.ReplenishmentDecisionOut:
     _may_change(principal, township_code)
     if body.approve and principal.role != Role.finance:
         # money goes into a reserve only on the county finance department's approval (seed 000: 「县级民政和

@@ -17,6 +17,7 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from services.payment.ledger import SOURCE
 from services.payment.store import batch_chunks as store
 from shared.contracts.domain_events import PAYMENT_DISBURSED, PaymentEventData, domain_cloudevent
 from shared.infra.bus import connect, stream_for
@@ -24,7 +25,6 @@ from workflows.batch_subsidy.inputs import PATHWAY
 
 log = logging.getLogger(__name__)
 
-SOURCE = "urn:doudi:payment"
 EVENT_WINDOW = 500  # JetStream publishes in flight at once (bulk per-payment events)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from services.payment.heartbeat import heartbeating
+from services.payment.ledger import SCHEMA, SOURCE
 from services.payment.store import batch_chunks as store
 from services.payment.store import batches
 from shared.contracts.domain_events import PAYMENT_BATCH_PROGRESS
@@ -27,9 +28,6 @@ from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox
 from workflows.batch_subsidy import contracts as c
 from workflows.batch_subsidy.inputs import PATHWAY
-
-SCHEMA = "payment"
-SOURCE = "urn:doudi:payment"
 
 
 async def progress_event(conn: asyncpg.Connection, row: asyncpg.Record, *, kind: str, event_id: str, note: str,
