@@ -8,7 +8,7 @@ event that caused them as ``cause_event_id``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,5 +74,3 @@ def domain_cloudevent(
         "data": data.model_dump(mode="json"),
     }
 
-
-Pathway = Literal["emergency_relief", "staged_aid", "one_matter", "renewal", "one_off", "batch"]
