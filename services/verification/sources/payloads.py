@@ -78,14 +78,19 @@ class DisabilityRecord(_Strict):
     valid_until: date | None = None
 
 
+class _Registered(_Strict):
+    """On a department's register from ``registered_on`` (held on a date until it leaves the register)."""
+
+    registered_on: date
+
+
 # --- 不动产登记部门: registered real estate ---
 
-class Property(_Strict):
+class Property(_Registered):
     certificate_no: str = Field(min_length=1, max_length=60)
     address: str = Field(default="", max_length=300)
     usage: Literal["residential", "commercial", "industrial", "other"]
     area_m2: Decimal | None = Field(default=None, ge=0)
-    registered_on: date
     disposed_on: date | None = None
 
 
@@ -95,11 +100,10 @@ class RealEstateRecord(_Strict):
 
 # --- 公安交通管理部门（机动车登记）: registered vehicles ---
 
-class Vehicle(_Strict):
+class Vehicle(_Registered):
     plate: str = Field(min_length=1, max_length=20)
     kind: Literal["car", "truck", "motorcycle", "disability_mobility", "agricultural", "other"]
     assessed_value_fen: Fen | None = None
-    registered_on: date
     deregistered_on: date | None = None
 
 
