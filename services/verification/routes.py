@@ -20,7 +20,7 @@ from services.verification.documents import (
 )
 from services.verification.sources import DEPARTMENT_BY_NAME, Department
 from services.verification.store import ReferenceStore
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
 from shared.contracts.identity import validate_national_id
 
 router = APIRouter(prefix="/api")
@@ -68,8 +68,8 @@ def _person(person_id: str, principal: Principal) -> str:
     except ValueError as exc:
         raise RequestValidationError([{"type": "value_error", "loc": ("path", "person_id"),
                                        "msg": str(exc), "input": person_id}]) from None
-    if not principal.may_see(pid[:6]):  # a regional account reaches the people of its region only
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record of {person_id[:6]}******** here")
+    # a regional account reaches the people of its region only
+    found_in_jurisdiction(principal, pid[:6], "record", detail=f"no record of {person_id[:6]}******** here")
     return pid
 
 
@@ -132,6 +132,11 @@ def _documents(request: Request) -> DocumentService:
     return request.app.state.documents  # set by main.build
 
 
+Documents = Annotated[DocumentService, Depends(_documents)]
+DocumentReader = Annotated[Principal, Depends(require_roles(
+    Role.clerk, Role.township_approver, Role.county_approver, Role.committee, Role.auditor, Role.service))]
+
+
 @router.post("/cases/{case_id}/documents", response_model=DocumentsAccepted,
              status_code=status.HTTP_201_CREATED,
              summary="Supplementary documents/explanation arrive (一证一书, 后补齐说明)",
@@ -143,7 +148,7 @@ async def submit_documents(
     body: DocumentsIn,
     response: Response,
     principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver))],
-    service: Annotated[DocumentService, Depends(_documents)],
+    service: Documents,
 ) -> DocumentsAccepted:
     try:
         if principal.region and not principal.may_see(await service.case_region(case_id)):
@@ -162,12 +167,7 @@ async def submit_documents(
 
 @router.get("/cases/{case_id}/documents", response_model=DocumentList,
             summary="The documents received for a case")
-async def list_documents(
-    case_id: CaseId,
-    principal: Annotated[Principal, Depends(require_roles(
-        Role.clerk, Role.township_approver, Role.county_approver, Role.committee, Role.auditor, Role.service))],
-    service: Annotated[DocumentService, Depends(_documents)],
-) -> DocumentList:
+async def list_documents(case_id: CaseId, principal: DocumentReader, service: Documents) -> DocumentList:
     items = await service.list(case_id)
     if principal.region or not items:
         try:
@@ -176,6 +176,5 @@ async def list_documents(
             if not items:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}") from None
             region = None
-        if principal.region and not (region and principal.may_see(region)):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"case {case_id} is outside your jurisdiction")
+        require_jurisdiction(principal, region or "", what=f"case {case_id}")
     return DocumentList(case_id=case_id, items=items)
