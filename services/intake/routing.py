@@ -101,11 +101,7 @@ ONE_OFF_KINDS: dict[str, Measure] = {"job_loss": "job_loss", "graduate": "gradua
 
 
 def _profile(facts: RecipientFacts | None, **extra: Any) -> HouseholdProfile:
-    if facts is None or not facts.found:
-        return HouseholdProfile(**extra)
-    return HouseholdProfile(categories=frozenset(() if facts.deceased else facts.categories), urban=facts.urban,
-                            household_size=max(facts.household_size, 1),
-                            monthly_income_fen=facts.monthly_income_fen, **extra)
+    return facts.profile(**extra) if facts is not None else HouseholdProfile(**extra)
 
 
 def business_date(event: InboundEvent, reported_on: date) -> date:

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
-    from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
+    from shared.policy import Entitlement, ServiceLevels
     from workflows.emergency_relief.inputs import (
         MEASURE_FOR_TRIGGER,
         PATHWAY,
@@ -325,11 +325,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     # -- steps -------------------------------------------------------------------------------------
 
     async def _assess(self, inp: EmergencyReliefInput, facts: act.RecipientFacts) -> Entitlement:
-        profile = HouseholdProfile(
-            categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
-            urban=facts.urban, household_size=max(facts.household_size, 1),
-            monthly_income_fen=facts.monthly_income_fen,
-        )
+        profile = facts.profile()
         return await self._evaluate(inp.measure or MEASURE_FOR_TRIGGER[inp.trigger], inp.business_date, profile,
                                     inp.requested_amount_fen)
 
@@ -518,10 +514,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     async def _assessed_entitlement(self, inp: EmergencyReliefInput, facts: act.RecipientFacts,
                                     entitlement: Entitlement) -> Entitlement:
         assessment = await self._await_assessment(await self._levels(inp.business_date), entitlement.measure)
-        profile = HouseholdProfile(
-            categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
-            urban=facts.urban, household_size=max(facts.household_size, 1),
-            monthly_income_fen=facts.monthly_income_fen)
+        profile = facts.profile()
         return await self._evaluate(entitlement.measure, inp.business_date, profile, assessment.amount_fen)
 
     async def _confirm_event(self, inp: EmergencyReliefInput) -> act.EventCheckResult:

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
-    from shared.policy import Entitlement, HouseholdProfile
+    from shared.policy import Entitlement
     from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
     from workflows.one_off_assistance.inputs import (
         PATHWAY,
@@ -157,11 +157,8 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         if inp.eligible_on is not None and workflow.patched(WAITS_FOR_CONDITION):
             await self._wait_for_condition(inp.eligible_on)
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
-        profile = HouseholdProfile(
-            categories=frozenset(facts.categories if facts.found and not facts.deceased else ()),
-            urban=facts.urban, household_size=max(facts.household_size, 1),
-            monthly_income_fen=facts.monthly_income_fen, unemployment_insured=inp.unemployment_insured,
-            annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen)
+        profile = facts.profile(unemployment_insured=inp.unemployment_insured,
+                                annual_medical_self_pay_fen=inp.annual_medical_self_pay_fen)
         entitlement = await self._evaluate(inp.measure, inp.business_date, profile, inp.requested_amount_fen)
         policy = policy_of(entitlement)
         await self._record("open", "assessed", entitlement.reason, policy=policy,
