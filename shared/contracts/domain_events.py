@@ -59,6 +59,30 @@ class PaymentEventData(BaseModel):
     paid_at: datetime
 
 
+class BatchProgressData(BaseModel):
+    """``doudi.payment.batch_progress``: one per chunk paid and per status change of a batch subsidy; it
+    carries ``case_id`` (= the batch id) and ``pathway`` like every domain event, so the read model's
+    timeline takes it as it is. A status change adds the installment it concerns."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    pathway: str
+    batch_id: str
+    kind: str  # chunk | status
+    measure: str
+    region_code: str
+    status: str
+    stage: str
+    note: str = ""
+    paid_count: int
+    paid_fen: int
+    chunks_done: int
+    expected_payments: int | None = None
+    cause_event_id: str | None = None
+    occurred_at: datetime
+
+
 def domain_cloudevent(
     subject: str, event_id: str, data: BaseModel, *, source: str, time: datetime | None = None
 ) -> dict[str, Any]:
