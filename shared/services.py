@@ -17,7 +17,7 @@ from shared.config import (
     TASK_QUEUE_WORKFLOWS,
 )
 
-TASK_QUEUE_OPERATIONS = "operations"  # workflows/stalled_sweep.py names the same queue (workflows import shared)
+TASK_QUEUE_OPERATIONS = "operations"  # the stalled-case sweep's activity (workflows/stalled_sweep.py)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from shared.services import TASK_QUEUE_OPERATIONS
+
 SWEEP_ACTIVITY = "operations.sweep_stalled"
-TASK_QUEUE_OPERATIONS = "operations"
 SCHEDULE_ID = "doudi-stalled-sweep"
 
 

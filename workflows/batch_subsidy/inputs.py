@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 
 from shared.assertions import Assertion
 from shared.contracts.money import MAX_PER_PERSON_SUBSIDY_FEN
+from shared.contracts.pathways import BATCH_SUBSIDY
 
-PATHWAY = "batch_subsidy"
+PATHWAY = BATCH_SUBSIDY.name  # the registry's key (shared/contracts/pathways.py)
 WORKFLOW = "BatchSubsidy"
 MEASURES = ("one_time_living_subsidy", "price_linkage")
 

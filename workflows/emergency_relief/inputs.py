@@ -6,8 +6,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
+from shared.contracts.pathways import EMERGENCY_RELIEF
 
-PATHWAY = "emergency_relief"
+PATHWAY = EMERGENCY_RELIEF.name  # the registry's key (shared/contracts/pathways.py)
 
 Trigger = Literal["quarantine", "covid_diagnosis", "disaster", "application"]
 

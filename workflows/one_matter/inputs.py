@@ -6,9 +6,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
+from shared.contracts.pathways import ONE_MATTER
 from workflows.staged_aid.inputs import PlannedInstallment
 
-PATHWAY = "one_matter"
+PATHWAY = ONE_MATTER.name  # the registry's key (shared/contracts/pathways.py)
 
 
 class OneMatterInput(BaseModel):

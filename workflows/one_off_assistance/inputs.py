@@ -6,8 +6,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
+from shared.contracts.pathways import ONE_OFF
 
-PATHWAY = "one_off"
+PATHWAY = ONE_OFF.name  # the registry's key (shared/contracts/pathways.py)
 
 Measure = Literal["job_loss", "graduate", "medical_self_pay", "temporary_assistance_expenditure_household"]
 

@@ -13,9 +13,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
+from shared.contracts.pathways import RENEWAL
 from shared.policy.benefit import BenefitHousehold, WorkPlace
 
-PATHWAY = "renewal"
+PATHWAY = RENEWAL.name  # the registry's key (shared/contracts/pathways.py)
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 

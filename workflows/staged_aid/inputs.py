@@ -6,8 +6,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
+from shared.contracts.pathways import STAGED_AID
 
-PATHWAY = "staged_aid"
+PATHWAY = STAGED_AID.name  # the registry's key (shared/contracts/pathways.py)
 
 
 class PlannedInstallment(BaseModel):
