@@ -44,7 +44,6 @@ from services.payment.models import (
     WaitingPaymentView,
 )
 from services.payment.reserve_rules import (
-    RESERVE_PREFIX,
     CreditAboveTarget,
     CreditConflict,
     InvalidAccount,
@@ -55,7 +54,6 @@ from services.payment.reserve_rules import (
     county_of,
     credit_entry_id,
     funding_key,
-    is_reserve_code,
     replenishment_key,
     replenishment_need,
     reserve_code,
@@ -70,9 +68,9 @@ from shared.contracts.activities import TOWNSHIP_RESERVE, account
 from shared.infra.db import unit_of_work
 
 __all__ = [  # the rules, importable from here as before the split
-    "RESERVE_PREFIX", "CreditAboveTarget", "CreditConflict", "InvalidAccount", "ReplenishmentNotFound",
+    "CreditAboveTarget", "CreditConflict", "InvalidAccount", "ReplenishmentNotFound",
     "ReplenishmentNotOpen", "Reserve", "ReserveNotFound", "ReserveService", "county_of", "credit", "credit_entry_id",
-    "credited_before", "debit", "drop_wait", "funding_key", "is_reserve_code", "lock_reserve", "record_wait",
+    "credited_before", "debit", "drop_wait", "funding_key", "lock_reserve", "record_wait",
     "replenishment_key", "replenishment_need", "reserve_code", "reserve_view", "sync_replenishment", "waiting_fen",
     "within_target",
 ]
