@@ -148,7 +148,7 @@ def _outreach_event(event: InboundEvent, facts: RecipientFacts | None,
         if data.last_income_month > f"{reported_on:%Y-%m}":  # income in a month not yet come: a wrong fact
             return ScreenedOut("job_loss", data.person_id, f"last income month {data.last_income_month} is after the "
                                f"report ({reported_on.isoformat()})")
-        met, completed, why = load_library().job_loss_gap(data.region_code, data.last_income_month, reported_on)
+        met, completed, _ = load_library().job_loss_gap(data.region_code, data.last_income_month, reported_on)
         # 「连续3个月无收入来源」 not yet complete: the case opens and waits for the day it is (never dropped)
         return _outreach("job_loss", data.person_id, data.region_code, completed, event.id, data.last_income_month,
                          facts, eligible_on=None if met else completed, unemployment_insured=data.unemployment_insured)
