@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -23,6 +24,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from shared.config import get_settings
+
+T = TypeVar("T")
 
 
 class Role(StrEnum):
@@ -83,6 +86,15 @@ def found_in_jurisdiction(principal: Principal, region_code: str | None, what: s
     lies outside the caller's jurisdiction alike: a regional account learns nothing of another region's."""
     if region_code is None or not principal.may_see(region_code):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail or f"{what} not found")
+
+
+def visible_to(principal: Principal, found: T | None, region_of: Callable[[T], str], what: str, *,
+               detail: str | None = None) -> T:
+    """``found`` when it exists and lies in the caller's jurisdiction (``region_of`` it); else 404 as
+    ``found_in_jurisdiction`` says."""
+    found_in_jurisdiction(principal, region_of(found) if found is not None else None, what, detail=detail)
+    assert found is not None
+    return found
 
 
 def issue_token(subject: str, role: Role | str, *, region: str = "", ttl_s: int = 12 * 3600,

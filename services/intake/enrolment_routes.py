@@ -7,12 +7,12 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     Schedule,
@@ -27,51 +27,17 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.intake import enrolment, registry
 from services.intake.cohort import require_service
+from services.intake.models import CycleSchedule, CycleStarted, ImportLine, ImportResult
 from services.intake.store import exports, roster
 from services.intake.store.roster import CycleView, EnrolmentView
-from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
+from shared.auth import Principal, Role, require_jurisdiction, require_roles, visible_to
 from shared.config import TASK_QUEUE_WORKFLOWS
-from shared.contracts.api import HouseholdIn
 from shared.infra.db import unit_of_work
 from shared.policy import load_library, monthly_benefit
 from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_for
-from workflows.renewal.inputs import PERIOD, Household, cadence_of
+from workflows.renewal.inputs import Household, cadence_of
 
 router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
-
-Period = Annotated[str, Field(pattern=PERIOD, description="YYYY-MM")]
-
-
-class ImportLine(BaseModel):
-    """One existing recipient household (``doudi import``: one JSON object per line)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    household: HouseholdIn
-    kind: Literal["dibao", "extreme_poverty"] = "dibao"
-    enrolled_from: Period
-    level_fen: int | None = Field(default=None, gt=0, description="default: computed by the pack in force")
-    next_review: Period | None = Field(default=None, description="default: enrolled_from plus the pack's review "
-                                       "interval for the household's profile (none if no pack sets one)")
-    paid_through: Period | None = Field(default=None, description="the last period the earlier system paid")
-    income_stable: bool = True
-    rural_quarterly: bool = False
-    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0, description="verified; deducted where a pack says so")
-    single_person: bool = Field(default=False, description="单人保: the head alone is enrolled")
-
-
-class ImportResult(BaseModel):
-    lines: int
-    enrolled: int
-    already_enrolled: int
-
-
-class CycleStarted(BaseModel):
-    cycle_id: str
-    workflow_id: str
-    region_prefix: str
-    period: str
-
 
 def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.runtime.pool
@@ -231,13 +197,6 @@ async def start_cycle(
     return CycleStarted(cycle_id=cid, workflow_id=cid, region_prefix=cycle.region_prefix, period=cycle.period)
 
 
-class CycleSchedule(BaseModel):
-    schedule_id: str
-    cron: str
-    timezone: str
-    created: bool
-
-
 @router.put("/cycles/schedules/{region_prefix}", response_model=CycleSchedule,
             summary="Run the region's cycle every month (a Temporal Schedule: the 1st, 01:00 Beijing time)")
 async def schedule_cycle(
@@ -266,11 +225,8 @@ async def get_cycle(
         Role.county_approver, Role.admin, Role.auditor, Role.finance, Role.service))],
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
 ) -> CycleView:
-    cycle = await roster.review_cycle(pool, cycle_id)
-    found_in_jurisdiction(principal, cycle.region_prefix if cycle else None, f"cycle {cycle_id}",
-                          detail=f"cycle {cycle_id} not found (not reviewed yet?)")
-    assert cycle is not None
-    return cycle
+    return visible_to(principal, await roster.review_cycle(pool, cycle_id), lambda c: c.region_prefix,
+                      f"cycle {cycle_id}", detail=f"cycle {cycle_id} not found (not reviewed yet?)")
 
 
 @router.get("/rolls/{cycle_id}", summary="Stream a cycle's payment roll as CSV (service accounts only)",
@@ -297,8 +253,5 @@ async def get_enrolment(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.admin, Role.service))],
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
 ) -> EnrolmentView:
-    view = await roster.enrolment_view(pool, household_id)
-    found_in_jurisdiction(principal, view.region_code if view else None, f"enrolment of household {household_id}",
-                          detail=f"no enrolment for household {household_id}")
-    assert view is not None
-    return view
+    return visible_to(principal, await roster.enrolment_view(pool, household_id), lambda e: e.region_code,
+                      f"enrolment of household {household_id}", detail=f"no enrolment for household {household_id}")

@@ -7,16 +7,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.enrolment import NotEnrollable
+from services.intake.models import AssessmentIn, AssessmentOut
 from services.intake.registry import Registrar, RegistrationRefused
 from services.intake.routing import InvalidApplication, NotYetRouted
 from services.intake.service import IntakeService
 from services.intake.store import HouseholdView
-from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
+from shared.auth import (
+    Principal,
+    Role,
+    found_in_jurisdiction,
+    require_jurisdiction,
+    require_roles,
+    visible_to,
+)
 from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
-from shared.contracts.money import Fen
 from shared.infra.case_updates import signatory, update_case
 
 router = APIRouter(prefix="/api")
@@ -97,26 +103,8 @@ async def get_household(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
     service: Annotated[IntakeService, Depends(_service)],
 ) -> HouseholdView:
-    view = await service.household(household_id)
-    found_in_jurisdiction(principal, view.region_code if view is not None else None, f"household {household_id}")
-    assert view is not None
-    return view
-
-
-class AssessmentIn(BaseModel):
-    """核定救助金额: the amount a caseworker assesses where the policy grants aid but leaves the amount to
-    the county; the approval tiers then decide it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    amount_fen: Fen = Field(gt=0, description="the assessed amount in fen")
-    reason: str = Field(min_length=1, max_length=2000, description="why this amount (the household's need)")
-
-
-class AssessmentOut(BaseModel):
-    case_id: str
-    accepted: bool
-    by: str
+    return visible_to(principal, await service.household(household_id), lambda h: h.region_code,
+                      f"household {household_id}")
 
 
 @router.post("/cases/{case_id}/assessment", response_model=AssessmentOut,

@@ -26,7 +26,7 @@ from services.payment.batch import (
     first_official,
 )
 from services.payment.batch.service import BatchService
-from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
+from shared.auth import Principal, Role, require_jurisdiction, require_roles, visible_to
 from shared.config import get_settings
 from shared.contracts.money import SubsidyFen
 from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable, second_person_refusal
@@ -93,10 +93,7 @@ def _answers(batch_id: str = "") -> Iterator[None]:
 
 
 async def _visible(service: BatchService, batch_id: str, principal: Principal) -> BatchView:
-    view = await service.view(batch_id)
-    found_in_jurisdiction(principal, view.region_prefix if view is not None else None, f"batch {batch_id}")
-    assert view is not None
-    return view
+    return visible_to(principal, await service.view(batch_id), lambda v: v.region_prefix, f"batch {batch_id}")
 
 
 @router.post("", status_code=202, response_model=BatchAccepted,

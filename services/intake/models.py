@@ -1,0 +1,68 @@
+"""Intake's HTTP models: one per request and per answer (the views of the registry and the roster are
+the store's: services/intake/store)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.api import HouseholdIn
+from shared.contracts.money import Fen
+from workflows.renewal.inputs import PERIOD
+
+Period = Annotated[str, Field(pattern=PERIOD, description="YYYY-MM")]
+
+
+class ImportLine(BaseModel):
+    """One existing recipient household (``doudi import``: one JSON object per line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household: HouseholdIn
+    kind: Literal["dibao", "extreme_poverty"] = "dibao"
+    enrolled_from: Period
+    level_fen: int | None = Field(default=None, gt=0, description="default: computed by the pack in force")
+    next_review: Period | None = Field(default=None, description="default: enrolled_from plus the pack's review "
+                                       "interval for the household's profile (none if no pack sets one)")
+    paid_through: Period | None = Field(default=None, description="the last period the earlier system paid")
+    income_stable: bool = True
+    rural_quarterly: bool = False
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0, description="verified; deducted where a pack says so")
+    single_person: bool = Field(default=False, description="单人保: the head alone is enrolled")
+
+
+class ImportResult(BaseModel):
+    lines: int
+    enrolled: int
+    already_enrolled: int
+
+
+class CycleStarted(BaseModel):
+    cycle_id: str
+    workflow_id: str
+    region_prefix: str
+    period: str
+
+
+class CycleSchedule(BaseModel):
+    schedule_id: str
+    cron: str
+    timezone: str
+    created: bool
+
+
+class AssessmentIn(BaseModel):
+    """核定救助金额: the amount a caseworker assesses where the policy grants aid but leaves the amount to
+    the county; the approval tiers then decide it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: Fen = Field(gt=0, description="the assessed amount in fen")
+    reason: str = Field(min_length=1, max_length=2000, description="why this amount (the household's need)")
+
+
+class AssessmentOut(BaseModel):
+    case_id: str
+    accepted: bool
+    by: str
