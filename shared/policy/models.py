@@ -21,6 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from shared.contracts.pathways import MEASURES as PATHWAY_MEASURES
+from shared.contracts.pathways import applied_measures, canonical, known_names
+
 from .amounts import REF_UNITS as REF_UNITS
 from .amounts import AmountKind, AmountRule, Threshold
 from .figures import (
@@ -60,35 +63,12 @@ CATEGORIES: frozenset[str] = frozenset(
     }
 )
 
-PATHWAYS: frozenset[str] = frozenset(
-    {
-        "emergency_relief",  # 先行救助，后补齐说明
-        "staged_aid",  # 分阶段救助 / 分期发放
-        "one_matter_one_discussion",  # 一事一议、一案一策
-        "renewal_review",  # 动态管理 / 定期核查
-        "event_one_off",  # event-triggered one-off assistance
-        "batch_subsidy",  # 一次性生活补贴, 价格临时补贴
-    }
-)
+# Pathway names a pack may write, older names included (shared/contracts/pathways.py maps them).
+PATHWAYS: frozenset[str] = known_names()
 
-# Measure ids, one vocabulary for every pack (a pack may define any subset).
-MEASURE_IDS: dict[str, str] = {
-    "quarantine": "one-off aid to households with a member quarantined / isolated (隔离收治)",
-    "covid_diagnosis": "one-off subsidy to COVID-diagnosed recipients (新冠肺炎确诊)",
-    "job_loss": "one-off temporary assistance to uninsured unemployed people (未参保失业人员)",
-    "graduate": "one-off temporary assistance to unemployed / failed-start-up graduates (未就业大学生)",
-    "medical_self_pay": "expenditure-type aid after large medical self-pay (因病支出型)",
-    "temporary_assistance_individual": "temporary assistance, individual (个人对象)",
-    "temporary_assistance_emergency_household": "temporary assistance, emergency-type household (急难型家庭)",
-    "temporary_assistance_expenditure_household": "temporary assistance, expenditure-type household (支出型家庭)",
-    "temporary_assistance_emergency": "emergency-type temporary assistance, no type split (急难型临时救助)",
-    "temporary_assistance_expenditure": "expenditure-type temporary assistance, no type split (支出型临时救助)",
-    "temporary_hardship_high_risk_area": "one-off aid in medium/high-risk epidemic areas (疫情中高风险地区)",
-    "one_time_living_subsidy": "one-time living subsidy to recipients (一次性生活补贴)",
-    "price_linkage": "temporary price subsidy when the price-linkage mechanism triggers (价格临时补贴)",
-    "disaster_assistance": "temporary assistance to disaster victims, assist first (受灾群众先行救助)",
-    "dibao": "minimum living allowance paid as the difference to the standard (低保差额发放)",
-}
+# Measure ids, one vocabulary for every pack (a pack may define any subset): the measures a registered
+# pathway applies (shared/contracts/pathways.py), so a pack cannot define a measure no pathway runs.
+MEASURE_IDS: dict[str, str] = {m: d for m, d in PATHWAY_MEASURES.items() if m in applied_measures()}
 
 
 def _check_categories(values: tuple[str, ...], field: str) -> tuple[str, ...]:
@@ -147,7 +127,7 @@ class Measure(BaseModel):
     def _pathway(cls, v: str) -> str:
         if v not in PATHWAYS:
             raise ValueError(f"unknown pathway {v!r}; one of {sorted(PATHWAYS)}")
-        return v
+        return canonical(v)  # one vocabulary: an older name (event_one_off ...) reads as the registry's key
 
     @field_validator("eligible_categories", "excluded_categories", "economic_check_waived_for")
     @classmethod
