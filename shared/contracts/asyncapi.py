@@ -27,19 +27,7 @@ from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from shared.contracts.domain_events import (
-    CASE_CLOSED,
-    CASE_ESCALATED,
-    CASE_OPENED,
-    CASE_STALLED,
-    CASE_UPDATED,
-    PAYMENT_BATCH_PROGRESS,
-    PAYMENT_DISBURSED,
-    PAYMENT_RECOVERY_OPENED,
-    BatchProgressData,
-    CaseEventData,
-    PaymentEventData,
-)
+from shared.contracts import domain_events as domain
 from shared.contracts.events import (
     DLQ_EVENTS_SUBJECT,
     EVENTS_SUBJECT_PREFIX,
@@ -55,14 +43,14 @@ SERVER = "nats://127.0.0.1:4222"
 VERSION = "1"
 
 OUTBOUND_DATA: dict[str, type[BaseModel]] = {
-    CASE_OPENED: CaseEventData,
-    CASE_UPDATED: CaseEventData,
-    CASE_ESCALATED: CaseEventData,
-    CASE_STALLED: CaseEventData,
-    CASE_CLOSED: CaseEventData,
-    PAYMENT_DISBURSED: PaymentEventData,
-    PAYMENT_RECOVERY_OPENED: PaymentEventData,
-    PAYMENT_BATCH_PROGRESS: BatchProgressData,
+    domain.CASE_OPENED: domain.CaseEventData,
+    domain.CASE_UPDATED: domain.CaseEventData,
+    domain.CASE_ESCALATED: domain.CaseEventData,
+    domain.CASE_STALLED: domain.CaseEventData,
+    domain.CASE_CLOSED: domain.CaseEventData,
+    domain.PAYMENT_DISBURSED: domain.PaymentEventData,
+    domain.PAYMENT_RECOVERY_OPENED: domain.PaymentEventData,
+    domain.PAYMENT_BATCH_PROGRESS: domain.BatchProgressData,
 }
 
 
@@ -119,7 +107,8 @@ def intake_broker() -> NatsBroker:
     nothing: Any = _NotConnected()
     subscribers.register(broker, cast(subscribers.CaseOpener, nothing), temporal=nothing,
                          claims=cast(subscribers.Claims, nothing))
-    _publishes(broker, _outbound(CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_CLOSED), party="intake")
+    case_events = _outbound(domain.CASE_OPENED, domain.CASE_UPDATED, domain.CASE_ESCALATED, domain.CASE_CLOSED)
+    _publishes(broker, case_events, party="intake")
     _publishes(broker, {DLQ_EVENTS_SUBJECT: DeadLetter}, party="intake")
     return broker
 
@@ -129,14 +118,15 @@ def operations_broker() -> NatsBroker:
 
     broker = NatsBroker(SERVER, description="operations: the read model, stalled cases, dead letters and alerts")
     subscribers.register(broker, cast(Any, _NotConnected()))
-    _publishes(broker, _outbound(CASE_STALLED), party="operations")
+    _publishes(broker, _outbound(domain.CASE_STALLED), party="operations")
     _publishes(broker, {subscribers.DLQ_PROJECTION: DeadLetter}, party="operations")
     return broker
 
 
 def payment_broker() -> NatsBroker:
     broker = NatsBroker(SERVER, description="payment: the ledger's payment events")
-    _publishes(broker, _outbound(PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED, PAYMENT_BATCH_PROGRESS), party="payment")
+    payment_events = _outbound(domain.PAYMENT_DISBURSED, domain.PAYMENT_RECOVERY_OPENED, domain.PAYMENT_BATCH_PROGRESS)
+    _publishes(broker, payment_events, party="payment")
     return broker
 
 
