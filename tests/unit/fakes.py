@@ -27,10 +27,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
 from shared.contracts.events import InboundEvent
 from shared.infra.bus import STREAM_DLQ, _DoudiBroker
 from shared.infra.outbox import Content
+from shared.policy import Entitlement
+from workflows.one_matter.limits import authority_limits_activity
+from workflows.policy import EvaluateEntitlement, service_levels
 
 # -- the bus -----------------------------------------------------------------------------------------
 
@@ -189,9 +193,9 @@ class Recorded:
 
 def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMember] = (),
                          paid_at_start: bool = True) -> dict[str, Any]:
-    """The activity fakes every pathway's tests share, by the service that owns them (intake, approval,
-    payment). A payment is recorded once per idempotency key, as the ledger does; ``paid_at_start`` stamps
-    ``paid_at`` with the activity's start (the time-skipping clock)."""
+    """The activity fakes every pathway's tests share (intake's, approval's and payment's), by name. Every
+    disburse call is recorded; ``paid_at_start`` stamps ``paid_at`` with the activity's start (the
+    time-skipping clock)."""
 
     @activity.defn(name=act.RECORD_CASE_TRANSITION)
     async def record_transition(t: act.CaseTransition) -> bool:
@@ -231,8 +235,7 @@ def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMemb
 
     @activity.defn(name=act.DISBURSE)
     async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
-        if req.idempotency_key not in {p.idempotency_key for p in rec.payments}:
-            rec.payments.append(req)
+        rec.payments.append(req)  # every call: a second request for one cause is a finding
         return act.Disbursement(payment_id=f"pay-{req.idempotency_key}", idempotency_key=req.idempotency_key,
                                 amount_fen=req.amount_fen,
                                 paid_at=activity.info().started_time if paid_at_start else None)
@@ -242,9 +245,107 @@ def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMemb
             "roster": roster, "record_minutes": record_minutes, "disburse": disburse}
 
 
-def workers(env: WorkflowEnvironment, workflows: Sequence[type], by_queue: dict[str, list[Any]],
-            workflow_activities: Sequence[Any] = (), queue: str | None = None) -> tuple[str, list[Worker]]:
-    """A fresh workflow queue (its workflows and in-workflow activities) and one worker per service queue."""
-    queue = queue or f"wf-{uuid.uuid4()}"
-    return queue, [Worker(env.client, task_queue=queue, workflows=list(workflows), activities=list(workflow_activities)),
-                   *(Worker(env.client, task_queue=q, activities=a) for q, a in by_queue.items())]
+class WorkerSet:
+    """A fresh workflow queue (its workflows, and the in-workflow activities ``by_queue["wf"]``) and one worker
+    per service queue of ``by_queue``; ``async with`` yields the workflow queue."""
+
+    def __init__(self, env: WorkflowEnvironment, workflows: Sequence[type], by_queue: dict[str, list[Any]]):
+        acts = dict(by_queue)
+        self.queue = f"wf-{uuid.uuid4()}"
+        self.workers = [Worker(env.client, task_queue=self.queue, workflows=list(workflows),
+                               activities=acts.pop("wf", [])),
+                        *(Worker(env.client, task_queue=q, activities=a) for q, a in acts.items())]
+
+    async def __aenter__(self) -> str:
+        for w in self.workers:
+            await w.__aenter__()
+        return self.queue
+
+    async def __aexit__(self, *exc: Any) -> None:
+        for w in reversed(self.workers):
+            await w.__aexit__(*exc)
+
+
+PERSON = "11010519491231002X"
+RELATIVE = "110105195001010019"
+
+
+@dataclass(kw_only=True)
+class FakeServices(Recorded):
+    """Stand-ins for intake, approval, payment and verification (the emergency-relief, one-matter and
+    staged-aid tests'); they record what the workflow asked. The policy answers ``amount`` (payable or
+    not); the township decides ``decision``; ``reserve_short`` disburse calls from the township reserve
+    answer "waiting_for_reserve" first; every disburse call is recorded (a second call is a finding)."""
+
+    amount: int
+    decision: str = "approved"
+    payable: bool = True
+    check_required: bool = False
+    eligible: bool = True
+    reserve_short: int = 0
+    checks: list[act.EconomicCheckRequest] = field(default_factory=list)
+    recoveries: list[act.RecoveryRequest] = field(default_factory=list)
+    committee: list[act.CommitteeMember] = field(default_factory=list)
+    event_checks: list[act.EventCheckRequest] = field(default_factory=list)
+
+    def activities(self) -> dict[str, list[Any]]:
+        shared = recording_activities(self, committee=self.committee)
+
+        @activity.defn(name=act.LOOKUP_RECIPIENT)
+        async def lookup(req: act.LookupRecipient) -> act.RecipientFacts:
+            return act.RecipientFacts(found=True, person_id=req.person_id, household_id="hh-1",
+                                      region_code="650102001", categories=["dibao"], household_size=2,
+                                      member_ids=[req.person_id, RELATIVE])
+
+        @activity.defn(name="policy.evaluate_entitlement")
+        async def evaluate(req: EvaluateEntitlement) -> Entitlement:
+            return Entitlement(measure=req.measure, payable=self.payable, amount_fen=self.amount if self.payable else 0,
+                               reason="fake policy", pack_id="fake", pack_version="1", region_prefix="65",
+                               economic_check_required=self.check_required)
+
+        @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
+        async def decide(req: act.ApprovalRequest) -> act.ApprovalOutcome:
+            return act.ApprovalOutcome(case_id=req.case_id, decision=self.decision,
+                                       tier="township" if self.decision == "approved" else "county",
+                                       decided_by="system", amount_fen=req.amount_fen, reason="fake authority",
+                                       pay_from="township_reserve" if self.decision == "approved" else "county_fund")
+
+        @activity.defn(name=act.DISBURSE)
+        async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
+            self.payments.append(req)
+            if self.reserve_short > 0 and req.account.startswith(act.TOWNSHIP_RESERVE):
+                self.reserve_short -= 1
+                return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,
+                                        amount_fen=req.amount_fen, status="waiting_for_reserve",
+                                        replenishment_request_id="rr-1")
+            return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,
+                                    amount_fen=req.amount_fen, paid_at=activity.info().started_time)
+
+        @activity.defn(name=act.OPEN_RECOVERY)
+        async def open_recovery(req: act.RecoveryRequest) -> act.RecoveryClaim:
+            self.recoveries.append(req)
+            return act.RecoveryClaim(claim_id="claim-1", case_id=req.case_id, amount_fen=req.amount_fen,
+                                     opened_at=activity.info().started_time)
+
+        @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
+        async def check(req: act.EconomicCheckRequest) -> act.EconomicCheckResult:
+            self.checks.append(req)
+            return act.EconomicCheckResult(
+                check_id=req.check_id, outcome="eligible" if self.eligible else "ineligible",
+                per_capita_income_fen=30000 if self.eligible else 90000, limit_fen_per_capita=65000,
+                reasons=["per-capita income 300 yuan under 650"] if self.eligible
+                else ["per-capita income 900 yuan is not under 650 (人社: wages)"], evidence=[], sources=["hrss"])
+
+        @activity.defn(name=act.CONFIRM_EVENT)
+        async def confirm_event(req: act.EventCheckRequest) -> act.EventCheckResult:
+            from services.verification.checks import confirm_event as rule  # the real rule, no I/O
+
+            self.event_checks.append(req)
+            return rule(req)
+
+        return {"wf": [evaluate, service_levels, authority_limits_activity],
+                TASK_QUEUE_INTAKE: [lookup, shared["record_transition"], shared["open_case"]],
+                TASK_QUEUE_APPROVAL: [decide, shared["record_decision"], shared["open_task"], shared["close_task"],
+                                      shared["roster"], shared["record_minutes"]],
+                TASK_QUEUE_PAYMENT: [disburse, open_recovery],
+                TASK_QUEUE_VERIFICATION: [check, confirm_event]}

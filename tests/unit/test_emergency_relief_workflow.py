@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
-from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
-from shared.policy import Entitlement
 from tests.support import wait_for
+from tests.unit.fakes import PERSON, RELATIVE, FakeServices, WorkerSet
 from workflows.emergency_relief.inputs import (
     CountyDecision,
     CountyPayment,
@@ -30,140 +27,18 @@ from workflows.emergency_relief.inputs import (
     IneligibleResolution,
 )
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
-from workflows.one_matter.limits import authority_limits_activity
 from workflows.one_matter.workflow import OneMatterWorkflow
-from workflows.policy import EvaluateEntitlement, service_levels
 from workflows.staged_aid.workflow import StagedAidWorkflow
-
-PERSON = "11010519491231002X"
-RELATIVE = "110105195001010019"
-
-
-@dataclass
-class FakeServices:
-    """Stand-ins for intake, approval, payment and verification; they record what the workflow asked."""
-
-    amount: int
-    decision: str = "approved"
-    payable: bool = True
-    check_required: bool = False
-    eligible: bool = True
-    reserve_short: int = 0  # how many disburse calls answer "waiting_for_reserve" first
-    transitions: list[act.CaseTransition] = field(default_factory=list)
-    payments: list[act.DisbursementRequest] = field(default_factory=list)
-    decisions: list[act.DecisionRecord] = field(default_factory=list)
-    checks: list[act.EconomicCheckRequest] = field(default_factory=list)
-    recoveries: list[act.RecoveryRequest] = field(default_factory=list)
-    tasks: list[tuple[str, str, str]] = field(default_factory=list)  # (open|close, kind, role or outcome)
-    committee: list[act.CommitteeMember] = field(default_factory=list)
-    minutes: list[act.Minutes] = field(default_factory=list)
-    opened: list[act.CaseOpen] = field(default_factory=list)
-    event_checks: list[act.EventCheckRequest] = field(default_factory=list)
-
-    def stages(self) -> list[str]:
-        return [t.stage for t in self.transitions]
-
-    def activities(self) -> dict[str, list[Any]]:
-        @activity.defn(name=act.LOOKUP_RECIPIENT)
-        async def lookup(req: act.LookupRecipient) -> act.RecipientFacts:
-            return act.RecipientFacts(found=True, person_id=req.person_id, household_id="hh-1",
-                                      region_code="650102001", categories=["dibao"], household_size=2,
-                                      member_ids=[req.person_id, RELATIVE])
-
-        @activity.defn(name="policy.evaluate_entitlement")
-        async def evaluate(req: EvaluateEntitlement) -> Entitlement:
-            return Entitlement(measure=req.measure, payable=self.payable, amount_fen=self.amount if self.payable else 0,
-                               reason="fake policy", pack_id="fake", pack_version="1", region_prefix="65",
-                               economic_check_required=self.check_required)
-
-        @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
-        async def decide(req: act.ApprovalRequest) -> act.ApprovalOutcome:
-            return act.ApprovalOutcome(case_id=req.case_id, decision=self.decision,
-                                       tier="township" if self.decision == "approved" else "county",
-                                       decided_by="system", amount_fen=req.amount_fen, reason="fake authority",
-                                       pay_from="township_reserve" if self.decision == "approved" else "county_fund")
-
-        @activity.defn(name=act.RECORD_DECISION)
-        async def record_decision(rec: act.DecisionRecord) -> None:
-            self.decisions.append(rec)
-
-        @activity.defn(name=act.OPEN_TASK)
-        async def open_task(task: act.TaskOpen) -> str:
-            self.tasks.append(("open", task.kind, task.role))
-            return f"{task.case_id}:{task.kind}"
-
-        @activity.defn(name=act.CLOSE_TASK)
-        async def close_task(task: act.TaskClose) -> None:
-            self.tasks.append(("close", task.kind, task.outcome))
-
-        @activity.defn(name=act.DISBURSE)
-        async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
-            self.payments.append(req)
-            if self.reserve_short > 0 and req.account.startswith(act.TOWNSHIP_RESERVE):
-                self.reserve_short -= 1
-                return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,
-                                        amount_fen=req.amount_fen, status="waiting_for_reserve",
-                                        replenishment_request_id="rr-1")
-            return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,
-                                    amount_fen=req.amount_fen, paid_at=activity.info().started_time)
-
-        @activity.defn(name=act.OPEN_RECOVERY)
-        async def open_recovery(req: act.RecoveryRequest) -> act.RecoveryClaim:
-            self.recoveries.append(req)
-            return act.RecoveryClaim(claim_id="claim-1", case_id=req.case_id, amount_fen=req.amount_fen,
-                                     opened_at=activity.info().started_time)
-
-        @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
-        async def check(req: act.EconomicCheckRequest) -> act.EconomicCheckResult:
-            self.checks.append(req)
-            return act.EconomicCheckResult(
-                check_id=req.check_id, outcome="eligible" if self.eligible else "ineligible",
-                per_capita_income_fen=30000 if self.eligible else 90000, limit_fen_per_capita=65000,
-                reasons=["per-capita income 300 yuan under 650"] if self.eligible
-                else ["per-capita income 900 yuan is not under 650 (人社: wages)"], evidence=[], sources=["hrss"])
-
-        @activity.defn(name=act.CONFIRM_EVENT)
-        async def confirm_event(req: act.EventCheckRequest) -> act.EventCheckResult:
-            from services.verification.checks import confirm_event as rule  # the real rule, no I/O
-            self.event_checks.append(req)
-            return rule(req)
-
-        @activity.defn(name=act.RECORD_CASE_TRANSITION)
-        async def record(t: act.CaseTransition) -> bool:
-            self.transitions.append(t)
-            return True
-
-        @activity.defn(name=act.OPEN_CASE)
-        async def open_case(c: act.CaseOpen) -> bool:
-            self.opened.append(c)
-            return True
-
-        @activity.defn(name=act.COMMITTEE_ROSTER)
-        async def roster(req: act.RosterRequest) -> act.Roster:
-            return act.Roster(county_code=req.region_code[:6], members=self.committee)
-
-        @activity.defn(name=act.RECORD_MINUTES)
-        async def record_minutes(m: act.Minutes) -> None:
-            self.minutes.append(m)
-
-        return {"wf": [evaluate, service_levels, authority_limits_activity], TASK_QUEUE_INTAKE: [lookup, record, open_case],
-                TASK_QUEUE_APPROVAL: [decide, record_decision, open_task, close_task, roster, record_minutes], TASK_QUEUE_PAYMENT: [disburse, open_recovery],
-                TASK_QUEUE_VERIFICATION: [check, confirm_event]}
 
 
 class Running:
     def __init__(self, env: WorkflowEnvironment, fakes: FakeServices, **input_overrides: Any):
         self.env, self.fakes, self.overrides = env, fakes, input_overrides
-        self.queue = f"wf-{uuid.uuid4()}"
 
     async def __aenter__(self) -> WorkflowHandle:
-        acts = self.fakes.activities()
-        self.workers = [Worker(self.env.client, task_queue=self.queue,
-                               workflows=[EmergencyReliefWorkflow, OneMatterWorkflow, StagedAidWorkflow],
-                               activities=acts.pop("wf"))]
-        self.workers += [Worker(self.env.client, task_queue=q, activities=a) for q, a in acts.items()]
-        for w in self.workers:
-            await w.__aenter__()
+        self.workers = WorkerSet(self.env, [EmergencyReliefWorkflow, OneMatterWorkflow, StagedAidWorkflow],
+                                 self.fakes.activities())
+        self.queue = await self.workers.__aenter__()
         case_id = f"em-{uuid.uuid4().hex[:8]}"
         inp = EmergencyReliefInput(case_id=case_id, trigger="application", person_id=PERSON,
                                    region_code="650102001", business_date=date(2022, 8, 10),
@@ -172,8 +47,7 @@ class Running:
                                                     task_queue=self.queue)
 
     async def __aexit__(self, *exc: Any) -> None:
-        for w in reversed(self.workers):
-            await w.__aexit__(*exc)
+        await self.workers.__aexit__(*exc)
 
 
 async def at_stage(handle: WorkflowHandle, stage: str) -> None:

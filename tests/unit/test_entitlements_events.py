@@ -324,9 +324,8 @@ async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_
     the event (reported by emergency management) is what verification confirms."""
     import uuid as _uuid
 
-    from temporalio.worker import Worker
-
-    from tests.unit.test_emergency_relief_workflow import FakeServices, at_stage, docs
+    from tests.unit.fakes import FakeServices, WorkerSet
+    from tests.unit.test_emergency_relief_workflow import at_stage, docs
     from workflows.assessment import AssessmentSubmitted
     from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
     from workflows.one_matter.workflow import OneMatterWorkflow
@@ -337,13 +336,7 @@ async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_
     acts = fakes.activities()
     acts["wf"] = [a for a in acts["wf"] if getattr(a, "__temporal_activity_definition").name
                   != "policy.evaluate_entitlement"] + [evaluate_entitlement]  # the real policy
-    queue = f"wf-{_uuid.uuid4()}"
-    workers = [Worker(env.client, task_queue=queue, workflows=[EmergencyReliefWorkflow, OneMatterWorkflow,
-                                                                StagedAidWorkflow], activities=acts.pop("wf"))]
-    workers += [Worker(env.client, task_queue=q, activities=a) for q, a in acts.items()]
-    for w in workers:
-        await w.__aenter__()
-    try:
+    async with WorkerSet(env, [EmergencyReliefWorkflow, OneMatterWorkflow, StagedAidWorkflow], acts) as queue:
         case_id = f"em-{_uuid.uuid4().hex[:8]}"
         handle = await env.client.start_workflow(EmergencyReliefWorkflow.run, EmergencyReliefInput(
             case_id=case_id, trigger="disaster", person_id=PERSON, region_code="650102001",
@@ -357,9 +350,6 @@ async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_
         await handle.execute_update(EmergencyReliefWorkflow.submit_documents, docs(
             documents=[{"kind": "disaster_certificate", "reference": "受灾证明-1"}]))
         result = await handle.result()
-    finally:
-        for w in reversed(workers):
-            await w.__aexit__(None, None, None)
     assert result.outcome == "confirmed" and result.amount_fen == 120000
     assert [(p.amount_fen, p.idempotency_key) for p in fakes.payments] == [(120000, f"{case_id}:1")]
     assert fakes.checks == [] and [c.trigger for c in fakes.event_checks] == ["disaster"]

@@ -12,7 +12,8 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from shared.contracts import activities as act
-from tests.unit.test_emergency_relief_workflow import FakeServices, Running, at_stage, until
+from tests.unit.fakes import FakeServices
+from tests.unit.test_emergency_relief_workflow import Running, at_stage, until
 from workflows.emergency_relief.inputs import CountyDecision, Escalation
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.one_matter.inputs import CommitteeDecision, Opinion

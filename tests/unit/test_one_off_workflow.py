@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
 from tests.support import wait_for
+from tests.unit.fakes import Recorded, recording_activities
 from workflows.one_matter.inputs import CommitteeDecision, Opinion
 from workflows.one_matter.limits import authority_limits_activity
 from workflows.one_matter.workflow import OneMatterWorkflow
@@ -30,42 +31,27 @@ ROSTER = [act.CommitteeMember(member_id="m-civil", name="民政", department="�
           act.CommitteeMember(member_id="m-health", name="卫健", department="卫健")]
 
 
-@dataclass
-class Fakes:
+@dataclass(kw_only=True)
+class Fakes(Recorded):
+    """The one-off pathway's services: the shared recording fakes (tests/unit/fakes.py), approval's real
+    township rule, a recipient of ``categories``, an economic check that finds ``eligible``."""
+
     categories: list[str]
     eligible: bool = True
-    transitions: list[act.CaseTransition] = field(default_factory=list)
-    payments: list[act.DisbursementRequest] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
-    opened: list[act.CaseOpen] = field(default_factory=list)
 
     def by_queue(self) -> dict[str, list[Any]]:
+        shared = recording_activities(self, committee=ROSTER)
+
         @activity.defn(name=act.LOOKUP_RECIPIENT)
         async def lookup(req: act.LookupRecipient) -> act.RecipientFacts:
             return act.RecipientFacts(found=True, person_id=req.person_id, household_id="hh-1", region_code="640104",
                                       categories=self.categories, household_size=1, member_ids=[req.person_id])
 
-        @activity.defn(name=act.RECORD_CASE_TRANSITION)
-        async def record(t: act.CaseTransition) -> bool:
-            self.transitions.append(t)
-            return True
-
         @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
         async def decide(req: act.ApprovalRequest) -> act.ApprovalOutcome:
             from services.approval.authority import township_decision  # the real rule, no I/O
             return township_decision(req)
-
-        @activity.defn(name=act.OPEN_TASK)
-        async def open_task(task: act.TaskOpen) -> str:
-            return task.kind
-
-        @activity.defn(name=act.CLOSE_TASK)
-        async def close_task(task: act.TaskClose) -> None:
-            return None
-
-        @activity.defn(name=act.RECORD_DECISION)
-        async def record_decision(rec: act.DecisionRecord) -> None:
-            return None
 
         @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
         async def check(req: act.EconomicCheckRequest) -> act.EconomicCheckResult:
@@ -76,29 +62,11 @@ class Fakes:
                                            reasons=["ok"] if self.eligible else ["per-capita income above the standard"],
                                            evidence=[], sources=[])
 
-        @activity.defn(name=act.DISBURSE)
-        async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
-            self.payments.append(req)
-            return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key, amount_fen=req.amount_fen,
-                                    paid_at=activity.info().started_time)
-
-        @activity.defn(name=act.OPEN_CASE)
-        async def open_case(c: act.CaseOpen) -> bool:
-            self.opened.append(c)
-            return True
-
-        @activity.defn(name=act.COMMITTEE_ROSTER)
-        async def roster(req: act.RosterRequest) -> act.Roster:
-            return act.Roster(county_code=req.region_code[:6], members=ROSTER)
-
-        @activity.defn(name=act.RECORD_MINUTES)
-        async def record_minutes(m: act.Minutes) -> None:
-            return None
-
         return {"wf": [evaluate_entitlement, service_levels, authority_limits_activity],
-                TASK_QUEUE_INTAKE: [lookup, record, open_case],
-                TASK_QUEUE_APPROVAL: [decide, open_task, close_task, record_decision, roster, record_minutes],
-                TASK_QUEUE_VERIFICATION: [check], TASK_QUEUE_PAYMENT: [disburse]}
+                TASK_QUEUE_INTAKE: [lookup, shared["record_transition"], shared["open_case"]],
+                TASK_QUEUE_APPROVAL: [decide, shared["open_task"], shared["close_task"], shared["record_decision"],
+                                      shared["roster"], shared["record_minutes"]],
+                TASK_QUEUE_VERIFICATION: [check], TASK_QUEUE_PAYMENT: [shared["disburse"]]}
 
 
 async def start(env: WorkflowEnvironment, fakes: Fakes, workers: list[Worker], **over: Any):

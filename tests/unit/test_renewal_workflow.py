@@ -21,6 +21,7 @@ from temporalio.worker import Replayer, Worker
 from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
 from tests.support import wait_for
+from tests.unit.fakes import Recorded, recording_activities
 from tests.unit.test_benefit import local_packs
 from workflows.one_matter.limits import authority_limits_activity
 from workflows.renewal.activities import period_terms, raised_levels
@@ -38,25 +39,22 @@ from workflows.renewal.workflow import RenewalWorkflow, add_months
 HEAD, SPOUSE, CHILD = "640104198001010011", "640104198201010022", "640104201001010033"
 
 
-@dataclass
-class Fakes:
+@dataclass(kw_only=True)
+class Fakes(Recorded):
+    """Intake and payment for a renewal: the shared recording fakes (tests/unit/fakes.py); a payment is
+    recorded once per idempotency key, as the ledger keeps it."""
+
     region: str = "640104"
-    payments: list[act.DisbursementRequest] = field(default_factory=list)
-    transitions: list[act.CaseTransition] = field(default_factory=list)
     lookups: list[date] = field(default_factory=list)
-    settlements: list[act.EnrolmentSettlement] = field(default_factory=list)
 
     def workers(self, env: WorkflowEnvironment, queue: str) -> list[Worker]:
+        shared = recording_activities(self)
+
         @activity.defn(name=act.LOOKUP_RECIPIENT)
         async def lookup(req: act.LookupRecipient) -> act.RecipientFacts:
             self.lookups.append(req.on)
             return act.RecipientFacts(found=True, person_id=req.person_id, region_code=self.region,
                                       categories=["dibao"], household_size=3)
-
-        @activity.defn(name=act.RECORD_CASE_TRANSITION)
-        async def record(t: act.CaseTransition) -> bool:
-            self.transitions.append(t)
-            return True
 
         @activity.defn(name=act.DISBURSE)
         async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
@@ -65,14 +63,10 @@ class Fakes:
             return act.Disbursement(payment_id=f"pay-{req.idempotency_key}", idempotency_key=req.idempotency_key,
                                     amount_fen=req.amount_fen)
 
-        @activity.defn(name=act.SETTLE_ENROLMENT)
-        async def settle(s: act.EnrolmentSettlement) -> bool:
-            self.settlements.append(s)
-            return True
-
         return [Worker(env.client, task_queue=queue, workflows=[RenewalWorkflow],
                        activities=[period_terms, authority_limits_activity, raised_levels]),
-                Worker(env.client, task_queue=TASK_QUEUE_INTAKE, activities=[lookup, record, settle]),
+                Worker(env.client, task_queue=TASK_QUEUE_INTAKE,
+                       activities=[lookup, shared["record_transition"], shared["settle"]]),
                 Worker(env.client, task_queue=TASK_QUEUE_PAYMENT, activities=[disburse])]
 
 

@@ -13,9 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from shared import assertions
 from shared.assertions import AssertionSigner, Signatory
 from tests.unit.conftest import TEST_SIGNER
+from tests.unit.fakes import RELATIVE, FakeServices
 from tests.unit.test_emergency_relief_workflow import (
-    RELATIVE,
-    FakeServices,
     Running,
     at_stage,
     county,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from temporalio.worker import Worker
 from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
 from tests.support import wait_for
+from tests.unit.fakes import Recorded, recording_activities
 from workflows.policy import evaluate_entitlement, service_levels
 from workflows.staged_aid.inputs import PlanChange, PlannedInstallment, StagedAidInput
 from workflows.staged_aid.workflow import StagedAidWorkflow
@@ -23,26 +26,24 @@ from workflows.staged_aid.workflow import StagedAidWorkflow
 PERSON = "11010519491231002X"
 
 
-@dataclass
-class Fakes:
+@dataclass(kw_only=True)
+class Fakes(Recorded):
+    """Intake and payment for a staged plan: the shared recording fakes (tests/unit/fakes.py); a recipient
+    who died or moved; ``payment_outages`` disburse calls fail first; a payment recorded once per key."""
+
     died_on: date | None = None
     moved_to: str | None = None
     payment_outages: int = 0
-    payments: list[act.DisbursementRequest] = field(default_factory=list)
     attempts: int = 0
-    transitions: list[act.CaseTransition] = field(default_factory=list)
 
     def by_queue(self) -> dict[str, list[Any]]:
+        shared = recording_activities(self)
+
         @activity.defn(name=act.LOOKUP_RECIPIENT)
         async def lookup(req: act.LookupRecipient) -> act.RecipientFacts:
             return act.RecipientFacts(found=True, person_id=req.person_id, household_id="hh-1",
                                       region_code=self.moved_to or "640104", categories=["dibao"], household_size=1,
                                       deceased=self.died_on is not None and self.died_on <= req.on)
-
-        @activity.defn(name=act.RECORD_CASE_TRANSITION)
-        async def record(t: act.CaseTransition) -> bool:
-            self.transitions.append(t)
-            return True
 
         @activity.defn(name=act.DISBURSE)
         async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
@@ -55,7 +56,7 @@ class Fakes:
             return act.Disbursement(payment_id=f"pay-{req.installment}", idempotency_key=req.idempotency_key,
                                     amount_fen=req.amount_fen, paid_at=activity.info().started_time)
 
-        return {"wf": [evaluate_entitlement, service_levels], TASK_QUEUE_INTAKE: [lookup, record],
+        return {"wf": [evaluate_entitlement, service_levels], TASK_QUEUE_INTAKE: [lookup, shared["record_transition"]],
                 TASK_QUEUE_PAYMENT: [disburse]}
 
 
@@ -173,3 +174,104 @@ async def test_a_payment_provider_that_is_down_is_retried_without_paying_twice(e
     async with Plan(env, fakes, plan=[PlannedInstallment(number=1, due_on=date(2022, 6, 1), amount_fen=20000)]) as h:
         result = await h.result()
     assert result.paid_fen == 20000 and fakes.attempts == 4 and len(fakes.payments) == 1
+
+
+def is_change(t: act.CaseTransition) -> bool:
+    """The transition a plan change records ("<action> by <official>: <reason>")."""
+    return t.note.split(" by ")[0] in ("pause", "resume", "cancel", "adjust")
+
+
+async def test_a_resumed_plan_reports_its_real_stage_at_once(env: WorkflowEnvironment):
+    """Resumed while waiting for its first installment, the plan says "waiting" at once (it said "paused"
+    until the installment came)."""
+    fakes = Fakes()
+    plan = await month_starts(env)
+    async with Plan(env, fakes, plan=plan) as handle:
+        async def waiting() -> bool:
+            return await handle.query(StagedAidWorkflow.stage) == "waiting"
+        await wait_for(waiting, timeout=20)
+        await handle.execute_update(StagedAidWorkflow.change, change("pause"))
+        assert await handle.query(StagedAidWorkflow.stage) == "paused"
+        await handle.execute_update(StagedAidWorkflow.change, change("resume"))
+        assert await handle.query(StagedAidWorkflow.stage) == "waiting"
+        await handle.execute_update(StagedAidWorkflow.change, change("cancel"))
+        await handle.result()
+    assert [t.stage for t in fakes.transitions if is_change(t)] == ["paused", "waiting", "waiting"]
+
+
+async def test_two_changes_sent_at_once_are_recorded_one_after_the_other(env: WorkflowEnvironment):
+    """A change awaits its transition record holding the workflow's lock: the records of two changes never
+    overlap and keep the order of their sequence numbers."""
+    fakes = Fakes()
+    in_flight, overlap = [0], [0]
+    plan = await month_starts(env)
+    queues = fakes.by_queue()
+
+    @activity.defn(name=act.RECORD_CASE_TRANSITION)
+    async def slow_record(t: act.CaseTransition) -> bool:
+        if not is_change(t):
+            fakes.transitions.append(t)
+            return True
+        in_flight[0] += 1
+        overlap[0] = max(overlap[0], in_flight[0])
+        try:
+            await asyncio.sleep(0.2)  # widens the window in which an unlocked second record would start
+            fakes.transitions.append(t)
+            return True
+        finally:
+            in_flight[0] -= 1
+
+    queues[TASK_QUEUE_INTAKE] = [a for a in queues[TASK_QUEUE_INTAKE] if a is not queues[TASK_QUEUE_INTAKE][1]]
+    queues[TASK_QUEUE_INTAKE].append(slow_record)
+    queue = f"wf-{uuid.uuid4()}"
+    workers = [Worker(env.client, task_queue=queue, workflows=[StagedAidWorkflow], activities=queues.pop("wf"))]
+    workers += [Worker(env.client, task_queue=q, activities=a) for q, a in queues.items()]
+    async with contextlib.AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
+        case_id = f"sa-{uuid.uuid4().hex[:8]}"
+        handle = await env.client.start_workflow(
+            StagedAidWorkflow.run, StagedAidInput(case_id=case_id, person_id=PERSON, region_code="640104",
+                                                  business_date=date(2022, 6, 7), measure="one_time_living_subsidy",
+                                                  plan=plan), id=case_id, task_queue=queue)
+
+        async def waiting() -> bool:
+            return await handle.query(StagedAidWorkflow.stage) == "waiting"
+        await wait_for(waiting, timeout=20)
+        await asyncio.gather(handle.execute_update(StagedAidWorkflow.change, change("pause")),
+                             handle.execute_update(StagedAidWorkflow.change, change("adjust", amounts={3: 10000})))
+        await handle.execute_update(StagedAidWorkflow.change, change("cancel"))
+        await handle.result()
+    records = [t for t in fakes.transitions if is_change(t)]
+    assert overlap[0] == 1 and len(records) == 3
+    assert [t.seq for t in records] == sorted(t.seq for t in records)
+
+
+def test_every_case_workflow_knows_its_case_before_its_first_task():
+    """``_init_steps`` sets the case, region and pathway in the workflow's init: an update handled in the
+    first workflow task (before ``run`` starts) records its transition under the right pathway."""
+    from workflows.emergency_relief.inputs import EmergencyReliefInput
+    from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+    from workflows.one_matter.inputs import OneMatterInput
+    from workflows.one_matter.workflow import OneMatterWorkflow
+    from workflows.one_off_assistance.inputs import OneOffInput
+    from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
+    from workflows.renewal.inputs import Household, Member, RenewalInput
+    from workflows.renewal.workflow import RenewalWorkflow
+
+    on = date(2024, 3, 1)
+    cases: list[tuple[Any, str]] = [
+        (StagedAidWorkflow(StagedAidInput(case_id="c1", person_id=PERSON, region_code="640104", business_date=on,
+                                          measure="one_time_living_subsidy")), "staged_aid"),
+        (EmergencyReliefWorkflow(EmergencyReliefInput(case_id="c1", trigger="quarantine", person_id=PERSON,
+                                                      region_code="640104", business_date=on)), "emergency_relief"),
+        (OneOffAssistanceWorkflow(OneOffInput(case_id="c1", measure="job_loss", person_id=PERSON,
+                                              region_code="640104", business_date=on)), "one_off"),
+        (OneMatterWorkflow(OneMatterInput(case_id="c1", parent_case_id="p", parent_pathway="one_off",
+                                          person_id=PERSON, region_code="640104", business_date=on,
+                                          requested_amount_fen=1, reason="r")), "one_matter"),
+        (RenewalWorkflow(RenewalInput(case_id="c1", person_id=PERSON, region_code="640104", first_period="2024-03",
+                                      household=Household(members=[Member(person_id=PERSON)]))), "renewal"),
+    ]
+    for wf, pathway in cases:
+        assert (wf._case_id, wf._region, wf._pathway) == ("c1", "640104", pathway)
