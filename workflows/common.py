@@ -111,15 +111,11 @@ class StallMark(BaseModel):
 
 
 class CaseSteps:
-    """Mixed into a pathway's workflow class; ``_case_id``, ``_pathway`` and ``_region`` are set by
-    the workflow's run method before any step."""
+    """Mixed into a pathway's workflow class, whose ``@workflow.init`` calls ``_init_steps`` first: the
+    case's identity is set before any handler runs (an update may arrive in the first workflow task)."""
 
-    _case_id: str
-    _pathway: str
-    _region: str
-
-    def _init_steps(self, case_id: str, region_code: str) -> None:
-        self._case_id, self._region = case_id, region_code
+    def _init_steps(self, case_id: str, region_code: str, pathway: str) -> None:
+        self._case_id, self._region, self._pathway = case_id, region_code, pathway
         self._seq = 0
         self._stage = "opened"
         self._deadlines: list[dict[str, Any]] = []

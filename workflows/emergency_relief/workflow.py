@@ -71,7 +71,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.init
     def __init__(self, inp: EmergencyReliefInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps(inp.case_id, inp.region_code)
+        self._init_steps(inp.case_id, inp.region_code, PATHWAY)
         self._inp: EmergencyReliefInput | None = inp
         self._facts: act.RecipientFacts | None = None
         self._county_decision: CountyDecision | None = None
@@ -219,7 +219,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.run
     async def run(self, inp: EmergencyReliefInput) -> EmergencyReliefResult:
         self._inp = inp
-        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         v2 = workflow.patched(V2)
         self._v3 = v3 = v2 and workflow.patched(V3)
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)

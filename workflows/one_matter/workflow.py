@@ -34,7 +34,7 @@ class OneMatterWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: OneMatterInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps(inp.case_id, inp.region_code)
+        self._init_steps(inp.case_id, inp.region_code, PATHWAY)
         self._inp: OneMatterInput | None = inp
         self._roster: act.Roster | None = None
         self._quorum = 0
@@ -121,7 +121,6 @@ class OneMatterWorkflow(CaseSteps):
     @workflow.run
     async def run(self, inp: OneMatterInput) -> OneMatterResult:
         self._inp = inp
-        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         levels = await self._levels(inp.business_date)
         if workflow.patched(AUTHORITY):
             self._limits = await workflow.execute_local_activity(

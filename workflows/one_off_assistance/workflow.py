@@ -59,7 +59,7 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.init
     def __init__(self, inp: OneOffInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps(inp.case_id, inp.region_code)
+        self._init_steps(inp.case_id, inp.region_code, PATHWAY)
         self._inp: OneOffInput | None = inp
         self._facts: act.RecipientFacts | None = None
         self._application: ApplicationReceived | None = None
@@ -153,7 +153,6 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.run
     async def run(self, inp: OneOffInput) -> OneOffResult:
         self._inp, self._application = inp, inp.application
-        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         if inp.eligible_on is not None and workflow.patched(WAITS_FOR_CONDITION):
             await self._wait_for_condition(inp.eligible_on)
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)

@@ -83,8 +83,7 @@ def shift_months(at: datetime, n: int) -> datetime:
 class RenewalWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: RenewalInput) -> None:
-        self._init_steps(inp.case_id, inp.region_code)
-        self._pathway = PATHWAY
+        self._init_steps(inp.case_id, inp.region_code, PATHWAY)
         self._inp = inp
         self._s = inp.state or inp.opening_state or RenewalState(period=inp.first_period, household=inp.household)
         self._seq = self._s.seq

@@ -3,6 +3,8 @@ re-check eligibility, pay with the key <case>:<installment>, and record it on th
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -22,6 +24,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CHANGERS = ("township_approver", "county_approver", "committee", "admin")
+# a change awaits its transition record holding the workflow's lock: two changes sent at once are
+# recorded one after the other (a history recorded before it may interleave them)
+CHANGE_LOCK = "staged-aid-change-lock"
 
 
 @workflow.defn(name="StagedAid")
@@ -29,7 +34,7 @@ class StagedAidWorkflow(CaseSteps):
     @workflow.init
     def __init__(self, inp: StagedAidInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
-        self._init_steps(inp.case_id, inp.region_code)
+        self._init_steps(inp.case_id, inp.region_code, PATHWAY)
         self._inp: StagedAidInput | None = inp
         self._plan: list[PlannedInstallment] = []
         self._plan_total = 0
@@ -37,6 +42,8 @@ class StagedAidWorkflow(CaseSteps):
         self._paused = False
         self._cancelled: PlanChange | None = None
         self._changes: list[PlanChange] = []
+        self._lock = asyncio.Lock()
+        self._stage_before_pause = "waiting"  # what a resumed plan reports at once
 
     @workflow.query
     def plan(self) -> dict[str, Any]:
@@ -45,19 +52,25 @@ class StagedAidWorkflow(CaseSteps):
 
     @workflow.update
     async def change(self, change: PlanChange) -> dict[str, Any]:
+        stage = self._stage
         if change.action == "pause":
-            self._paused = True
+            self._paused, self._stage_before_pause, stage = True, self._stage, "paused"
         elif change.action == "resume":
-            self._paused = False
+            # the stage the plan was paused at (waiting for an installment, paying), not "paused" until
+            # the next installment
+            self._paused, stage = False, self._stage_before_pause
         elif change.action == "cancel":
             self._cancelled = change
         else:
             self._plan = [i.model_copy(update={"amount_fen": change.amounts.get(i.number, i.amount_fen)})
                           for i in self._plan]
         self._changes.append(change)
-        await self._record("open", "paused" if self._paused else self._stage,
-                           f"{change.action} by {change.official}: {change.reason}")
+        async with self._change_lock():
+            await self._record("open", stage, f"{change.action} by {change.official}: {change.reason}")
         return self.plan()
+
+    def _change_lock(self) -> AbstractAsyncContextManager[Any]:
+        return self._lock if workflow.patched(CHANGE_LOCK) else nullcontext()
 
     @change.validator
     def _validate_change(self, change: PlanChange) -> None:
@@ -89,7 +102,6 @@ class StagedAidWorkflow(CaseSteps):
     @workflow.run
     async def run(self, inp: StagedAidInput) -> StagedAidResult:
         self._inp = inp
-        self._case_id, self._pathway, self._region = inp.case_id, PATHWAY, inp.region_code
         policy: dict[str, Any] | None = None
         self._plan = list(inp.plan)
         if not self._plan:
