@@ -9,29 +9,30 @@ Rules (seeds cited next to each):
   income``, which is the same number without rounding a per-capita income: every term is whole fen,
   so the result is exact. Ningxia urban, 3 persons, 300 yuan/person income: (65000 - 30000) x 3 =
   105000 fen.
-- **rigid-expenditure deduction** (seed 002 Ningxia 「对因病、因残、上学、就业、照料护理及其他刚性支出负担过重
-  ……在核算困难群众家庭收入财产时予以扣减」, seed 004 XPCC 「扣除同期发生的因病、因残、因学等刚性支出费用后」, seed 003):
+- **rigid-expenditure deduction** (seed 002 Ningxia 「对因病、因残、上学、就业、照料护理及其他刚性支出
+  负担过重……在核算困难群众家庭收入财产时予以扣减」, seed 004 XPCC 「扣除同期发生的因病、因残、因学等
+  刚性支出费用后」, seed 003):
   where a pack in force declares it, the household's verified monthly rigid expenditure is deducted
   from the counted income (never below zero).
-- **single-person inclusion** (单人保; seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员，经本人申请，
-  参照"单人户"纳入低保」, seed 004 with the low-income line 「低于低保标准的 1.5 倍」, seed 003): only a severely
-  disabled or seriously ill applicant (``applicant_severely_disabled_or_ill``) of a 低保边缘 household: its
-  income above the standard (高于: not equal to it) and either recognised as marginal (``marginal``: in
-  the low-income database) or under ``marginal_line_multiple`` x the standard where a pack sets it. The
-  person is enrolled alone, as a one-person household: the standard minus the person's own income, plus
-  the special-member add-on where a pack sets it.
+- **single-person inclusion** (单人保; seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员，
+  经本人申请，参照"单人户"纳入低保」, seed 004 with the low-income line 「低于低保标准的 1.5 倍」,
+  seed 003): only a severely disabled or seriously ill applicant (``applicant_severely_disabled_or_ill``)
+  of a 低保边缘 household: its income above the standard (高于: not equal to it) and either recognised
+  as marginal (``marginal``: in the low-income database) or under ``marginal_line_multiple`` x the
+  standard where a pack sets it. The person is enrolled alone, as a one-person household: the standard
+  minus the person's own income, plus the special-member add-on where a pack sets it.
 - **employment-cost deduction** (seed 001 Jiangxi 「扣减额度按照务工地同期月最低生活保障标准的 30% 计算」):
   where a pack sets ``employment_cost_deduction_ratio``, counted income = household income minus, per
   working member, ratio x the monthly standard of the member's place of work (``work_places``: 务工地, its
   urban or rural standard in the same month; a member working at home: the household's own standard),
   never below zero. A place of work whose standard no pack sets makes the benefit undecidable.
-- **care allowance** (照料护理; seed 003 「抓紧落实特困人员照料护理标准」, seed 004 「确保全护理特困对象照料护理标准
-  不低于当地最低工资标准的 70%」): per extreme-poverty person needing full care, on top of the support, the
-  larger of the pack's ``full_care_monthly_fen`` and ratio x ``minimum_wage_monthly_fen`` (a floor:
-  rounded up to the fen); undecidable where neither is set.
-- **orphan allowance** (seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月1500元、1000元」): an
-  orphan record (``orphan``: institutional or dispersed, carried on the roster like 特困 persons) is paid
-  the allowance per orphan, not income-tested, instead of the extreme-poverty support.
+- **care allowance** (照料护理; seed 003 「抓紧落实特困人员照料护理标准」, seed 004 「确保全护理特困对象
+  照料护理标准不低于当地最低工资标准的 70%」): per extreme-poverty person needing full care, on top of
+  the support, the larger of the pack's ``full_care_monthly_fen`` and ratio x
+  ``minimum_wage_monthly_fen`` (a floor: rounded up to the fen); undecidable where neither is set.
+- **orphan allowance** (seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月1500元、
+  1000元」): an orphan record (``orphan``: institutional or dispersed, carried on the roster like 特困
+  persons) is paid the allowance per orphan, not income-tested, instead of the extreme-poverty support.
 - **add-ons** (seed 004): ``remote_addon_ratio`` x standard per member of a remote household (30 km
   or more from the regiment seat, or a border regiment); ``special_member_addon_ratio`` x standard per
   minor, elderly, severely disabled or seriously ill member. Only where a pack in force gives the ratio
@@ -80,7 +81,8 @@ class BenefitHousehold(BaseModel):
     working_members: int = Field(default=0, ge=0)  # members in employment (employment-cost deduction)
     special_members: int = Field(default=0, ge=0)  # minors, elderly, severely disabled, seriously ill
     remote: bool = False  # 30 km or more from the regiment seat, or a border regiment (XPCC)
-    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)  # 刚性支出 per month (illness, disability, school)
+    # 刚性支出 per month (illness, disability, school)
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0)
     # 单人保: the applicant alone, a severely disabled / seriously ill member of this (low-income) household
     single_person: bool = False
     own_monthly_income_fen: int = Field(default=0, ge=0)  # the single person's own income
@@ -99,7 +101,8 @@ class BenefitHousehold(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> BenefitHousehold:
         if len(self.work_places) > self.working_members:
-            raise ValueError(f"work_places: {len(self.work_places)} places for {self.working_members} working members")
+            raise ValueError(f"work_places: {len(self.work_places)} places for "
+                             f"{self.working_members} working members")
         if self.full_care_persons > self.size:
             raise ValueError(f"full_care_persons: {self.full_care_persons} of a household of {self.size}")
         return self
@@ -150,7 +153,8 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
     """The household's benefit for the month starting ``on`` (see the module docstring for the rules)."""
     cites: list[str] = []
     pack = lib.pack_for(region, on)
-    where: dict[str, Any] = dict(pack_id=pack.pack_id if pack else None, pack_version=pack.version if pack else None)
+    where: dict[str, Any] = dict(pack_id=pack.pack_id if pack else None,
+                                 pack_version=pack.version if pack else None)
     area = "urban" if household.urban else "rural"
     kind: Literal["dibao", "extreme_poverty"] = "extreme_poverty" if household.extreme_poverty else "dibao"
     standard = monthly_standard_fen(lib, region, on, household.urban, cites)
@@ -169,7 +173,8 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
         per_person = _half_up(Decimal(standard) * mul.as_decimal())
         amount = per_person * household.size
         line = BenefitLine(label="extreme_poverty_support", amount_fen=amount,
-                           basis=f"{mul.value} x {area} standard {standard} fen = {per_person} fen x {household.size}")
+                           basis=f"{mul.value} x {area} standard {standard} fen = {per_person} fen "
+                                 f"x {household.size}")
         support = [line]
         if household.full_care_persons:
             care = _full_care(lib, region, on, household.full_care_persons, cites)
@@ -179,15 +184,17 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
             support.append(care)
             amount += care.amount_fen
         basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in support)
-        return Benefit(kind=kind, decidable=True, payable=amount > 0, amount_fen=amount, standard_fen=standard,
-                       lines=support, citations=cites, reason=f"extreme-poverty support {amount} fen: {basis}",
+        return Benefit(kind=kind, decidable=True, payable=amount > 0, amount_fen=amount,
+                       standard_fen=standard, lines=support, citations=cites,
+                       reason=f"extreme-poverty support {amount} fen: {basis}",
                        **where)
 
     if household.single_person:
         return _single_person(lib, region, on, household, standard, cites, where)
     lines: list[BenefitLine] = []
     income = household.monthly_income_fen
-    rigid = min(income, household.monthly_rigid_expenditure_fen) if _declared(lib, RIGID, region, on, cites) else 0
+    deducts_rigid = _declared(lib, RIGID, region, on, cites)
+    rigid = min(income, household.monthly_rigid_expenditure_fen) if deducts_rigid else 0
     if rigid:
         lines.append(BenefitLine(label="rigid_expenditure_deduction", amount_fen=-rigid,
                                  basis=f"{rigid} fen/month of rigid expenditure (from counted income)"))
@@ -211,17 +218,20 @@ def monthly_benefit(lib: PolicyLibrary, region: str, on: date, household: Benefi
                        reason=(f"counted income {counted} fen reaches the standard {standard} fen x "
                                f"{household.size} = {need} fen: no dibao"))
     lines.insert(0, BenefitLine(label="dibao_differential", amount_fen=gap,
-                                basis=f"({standard} fen standard x {household.size}) - {counted} fen counted income"))
+                                basis=f"({standard} fen standard x {household.size}) - {counted} fen "
+                                      "counted income"))
     amount = gap
-    for addon in (_addon(lib, region, on, standard, cites, "remote_addon", household.size if household.remote else 0),
-                  _addon(lib, region, on, standard, cites, "special_member_addon", household.special_members)):
+    remote_members = household.size if household.remote else 0
+    special_members = household.special_members
+    for addon in (_addon(lib, region, on, standard, cites, "remote_addon", remote_members),
+                  _addon(lib, region, on, standard, cites, "special_member_addon", special_members)):
         if addon is not None:
             lines.append(addon)
             amount += addon.amount_fen
     basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in lines)
     return Benefit(kind=kind, decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
-                   counted_income_fen=counted, lines=lines, citations=cites, reason=f"dibao {amount} fen: {basis}",
-                   **where)
+                   counted_income_fen=counted, lines=lines, citations=cites,
+                   reason=f"dibao {amount} fen: {basis}", **where)
 
 
 def _addon(lib: PolicyLibrary, region: str, on: date, standard: int, cites: list[str], label: str,
@@ -258,8 +268,8 @@ def _employment_cost(lib: PolicyLibrary, region: str, on: date, h: BenefitHouseh
         there = monthly_standard_fen(lib, place.region_code, on, place.urban, cites)
         area = "urban" if place.urban else "rural"
         if there is None:
-            return (f"no pack in force for the place of work {place.region_code} on {on} sets its {area} dibao "
-                    "standard: the employment-cost deduction (务工地标准) cannot be computed")
+            return (f"no pack in force for the place of work {place.region_code} on {on} sets its {area} "
+                    "dibao standard: the employment-cost deduction (务工地标准) cannot be computed")
         per = _half_up(Decimal(there) * ratio.as_decimal())
         total += per
         parts.append(f"{ratio.value} x the {area} standard of the place of work {place.region_code} "
@@ -267,13 +277,14 @@ def _employment_cost(lib: PolicyLibrary, region: str, on: date, h: BenefitHouseh
     return total, "; ".join(parts)
 
 
-def _full_care(lib: PolicyLibrary, region: str, on: date, persons: int, cites: list[str]) -> BenefitLine | str:
+def _full_care(lib: PolicyLibrary, region: str, on: date, persons: int,
+               cites: list[str]) -> BenefitLine | str:
     """The care allowance (照料护理) of extreme-poverty persons needing full care, on top of their basic
     support: seed 003 「抓紧落实特困人员照料护理标准」 leaves the standard to the provinces
-    (``full_care_monthly_fen``); XPCC (seed 004) sets a floor 「确保全护理特困对象照料护理标准不低于当地最低工资标准的
-    70%」 (``full_care_standard_min_ratio_of_minimum_wage`` x the division's ``minimum_wage_monthly_fen``,
-    a fraction of a fen rounded up: it is a floor). The larger of the two where both are set; the text
-    of why where neither is (no amount is guessed)."""
+    (``full_care_monthly_fen``); XPCC (seed 004) sets a floor 「确保全护理特困对象照料护理标准
+    不低于当地最低工资标准的70%」 (``full_care_standard_min_ratio_of_minimum_wage`` x the division's
+    ``minimum_wage_monthly_fen``, a fraction of a fen rounded up: it is a floor). The larger of the two
+    where both are set; the text of why where neither is (no amount is guessed)."""
     configured = lib.cited("full_care_monthly_fen", region, on, cites)
     ratio = lib.cited("full_care_standard_min_ratio_of_minimum_wage", region, on, cites)
     wage = lib.cited("minimum_wage_monthly_fen", region, on, cites) if ratio is not None else None
@@ -284,8 +295,8 @@ def _full_care(lib: PolicyLibrary, region: str, on: date, persons: int, cites: l
         floor = int((Decimal(wage.as_int()) * ratio.as_decimal()).to_integral_value(rounding=ROUND_CEILING))
         options.append((floor, f"not below {ratio.value} x minimum wage {wage.value} fen = {floor} fen"))
     if not options:
-        return (f"no pack in force for {region} on {on} sets the full-care standard (照料护理标准) or the minimum "
-                "wage it is tied to: the care allowance cannot be computed")
+        return (f"no pack in force for {region} on {on} sets the full-care standard (照料护理标准) or the "
+                "minimum wage it is tied to: the care allowance cannot be computed")
     per, why = max(options)
     return BenefitLine(label="full_care_allowance", amount_fen=per * persons,
                        basis=f"{why} x {persons} persons needing full care")
@@ -293,15 +304,16 @@ def _full_care(lib: PolicyLibrary, region: str, on: date, persons: int, cites: l
 
 def _orphan_allowance(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
                       cites: list[str], where: dict[str, Any]) -> Benefit:
-    """The orphan allowance (seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月1500元、1000元」), per
-    orphan and month, not income-tested. Orphans are carried on the roster like extreme-poverty persons
-    (kind ``extreme_poverty``: their own record, paid monthly, reviewed yearly); the allowance is their
-    benefit, in place of the extreme-poverty support (local practice: no double support)."""
+    """The orphan allowance (seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月
+    1500元、1000元」), per orphan and month, not income-tested. Orphans are carried on the roster like
+    extreme-poverty persons (kind ``extreme_poverty``: their own record, paid monthly, reviewed yearly);
+    the allowance is their benefit, in place of the extreme-poverty support (local practice: no double
+    support)."""
     name = f"orphan_{h.orphan}_monthly_fen"
     fig = lib.cited(name, region, on, cites)
     if fig is None:
-        return Benefit(kind="extreme_poverty", decidable=False, payable=False, amount_fen=0, standard_fen=standard,
-                       citations=cites, **where,
+        return Benefit(kind="extreme_poverty", decidable=False, payable=False, amount_fen=0,
+                       standard_fen=standard, citations=cites, **where,
                        reason=f"no pack in force for {region} on {on} sets the {h.orphan} orphan allowance")
     amount = fig.as_int() * h.size
     line = BenefitLine(label="orphan_allowance", amount_fen=amount,
@@ -311,7 +323,8 @@ def _orphan_allowance(lib: PolicyLibrary, region: str, on: date, h: BenefitHouse
                    reason=f"orphan allowance {amount} fen: {line.basis}", **where)
 
 
-RIGID = ("rigid_expenditure_deduction", "rigid_expenditure_lookback_months", "rigid_expenditure_and_employment_cost")
+RIGID = ("rigid_expenditure_deduction", "rigid_expenditure_lookback_months",
+         "rigid_expenditure_and_employment_cost")
 SINGLE_PERSON = ("marginal_single_person_enrolment", "single_person_household_enrolment")
 
 
@@ -322,50 +335,58 @@ def _declared(lib: PolicyLibrary, names: tuple[str, ...], region: str, on: date,
 
 def _single_person(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
                    cites: list[str], where: dict[str, Any]) -> Benefit:
-    def refuse(reason: str) -> Benefit:
+    refusal = _single_person_refusal(lib, region, on, h, standard, cites)
+    if refusal is not None:
         return Benefit(kind="dibao", decidable=True, payable=False, amount_fen=0, standard_fen=standard,
-                       citations=cites, reason=reason, **where)
-
-    if not _declared(lib, SINGLE_PERSON, region, on, cites):
-        return refuse(f"no pack in force for {region} on {on} provides single-person inclusion (单人保)")
-    # seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员……参照"单人户"纳入低保」: only such a person
-    if not h.applicant_severely_disabled_or_ill:
-        return refuse("单人保 is for a severely disabled or seriously ill member (重残人员、重病患者); "
-                      "the applicant is neither")
-    need = standard * h.size
-    if h.monthly_income_fen < need:
-        return refuse(f"household income {h.monthly_income_fen} fen is under the standard x {h.size} = {need} fen: "
-                      "the household applies as a whole, not one member alone")
-    if h.monthly_income_fen == need:  # seed 004 「家庭人均收入高于当地低保标准」: 高于 excludes the standard itself
-        return refuse(f"household income {h.monthly_income_fen} fen is exactly the standard x {h.size}: not above "
-                      "it (高于), so the household is not a low-income household")
-    # a 低保边缘 household: recognised as such (in the low-income database), or under the low-income line
-    # where a pack sets one (seed 004 「高于当地低保标准，但低于低保标准的 1.5 倍」)
-    line = lib.cited("marginal_line_multiple", region, on, cites)
-    if not h.marginal:
-        if line is None:
-            return refuse("the household is not a recognised 低保边缘 (marginal) household in the low-income "
-                          "database: 单人保 is for members of such households")
-        limit = _half_up(Decimal(need) * Decimal(str(line.value)))
-        if h.monthly_income_fen >= limit:
-            return refuse(f"household income {h.monthly_income_fen} fen is not under {line.value} x the standard "
-                          f"x {h.size} = {limit} fen and the household is not a recognised 低保边缘 household: "
-                          "not a low-income household")
-    gap = standard - h.own_monthly_income_fen
-    if gap <= 0:
-        return refuse(f"the person's own income {h.own_monthly_income_fen} fen reaches the standard {standard} fen")
-    lines = [BenefitLine(label="single_person_inclusion", amount_fen=gap,
-                         basis=f"one-person household: standard {standard} fen - own income {h.own_monthly_income_fen} fen")]
+                       citations=cites, reason=refusal, **where)
+    own = h.own_monthly_income_fen
+    lines = [BenefitLine(label="single_person_inclusion", amount_fen=standard - own,
+                         basis=f"one-person household: standard {standard} fen - own income {own} fen")]
     ratio = lib.cited("special_member_addon_ratio", region, on, cites)
     if ratio is not None and ratio.value is not None:
         per = _half_up(Decimal(standard) * ratio.as_decimal())
         lines.append(BenefitLine(label="special_member_addon", amount_fen=per,
-                                 basis=f"{ratio.value} x standard = {per} fen (severely disabled or seriously ill)"))
+                                 basis=f"{ratio.value} x standard = {per} fen "
+                                       "(severely disabled or seriously ill)"))
     amount = sum(ln.amount_fen for ln in lines)
     basis = "; ".join(f"{ln.label} {ln.amount_fen} fen ({ln.basis})" for ln in lines)
     return Benefit(kind="dibao", decidable=True, payable=True, amount_fen=amount, standard_fen=standard,
-                   counted_income_fen=h.own_monthly_income_fen, lines=lines, citations=cites,
+                   counted_income_fen=own, lines=lines, citations=cites,
                    reason=f"dibao (single-person inclusion, 单人保) {amount} fen: {basis}", **where)
+
+
+def _single_person_refusal(lib: PolicyLibrary, region: str, on: date, h: BenefitHousehold, standard: int,
+                           cites: list[str]) -> str | None:
+    """Why the applicant cannot be enrolled alone (None: they can)."""
+    if not _declared(lib, SINGLE_PERSON, region, on, cites):
+        return f"no pack in force for {region} on {on} provides single-person inclusion (单人保)"
+    # seed 002 「对低保边缘家庭中的重残人员、重病患者等特殊困难人员……参照"单人户"纳入低保」: only such a
+    # person
+    if not h.applicant_severely_disabled_or_ill:
+        return ("单人保 is for a severely disabled or seriously ill member (重残人员、重病患者); "
+                "the applicant is neither")
+    need, income = standard * h.size, h.monthly_income_fen
+    if income < need:
+        return (f"household income {income} fen is under the standard x {h.size} = {need} fen: "
+                "the household applies as a whole, not one member alone")
+    if income == need:  # seed 004 「家庭人均收入高于当地低保标准」: 高于 excludes the standard itself
+        return (f"household income {income} fen is exactly the standard x {h.size}: not above "
+                "it (高于), so the household is not a low-income household")
+    # a 低保边缘 household: recognised as such (in the low-income database), or under the low-income line
+    # where a pack sets one (seed 004 「高于当地低保标准，但低于低保标准的 1.5 倍」)
+    line = lib.cited("marginal_line_multiple", region, on, cites)
+    if not h.marginal and line is None:
+        return ("the household is not a recognised 低保边缘 (marginal) household in the low-income "
+                "database: 单人保 is for members of such households")
+    if not h.marginal and line is not None:
+        limit = _half_up(Decimal(need) * Decimal(str(line.value)))
+        if income >= limit:
+            return (f"household income {income} fen is not under {line.value} x the standard "
+                    f"x {h.size} = {limit} fen and the household is not a recognised 低保边缘 household: "
+                    "not a low-income household")
+    if standard - h.own_monthly_income_fen <= 0:
+        return f"the person's own income {h.own_monthly_income_fen} fen reaches the standard {standard} fen"
+    return None
 
 
 class LevelTerms(NamedTuple):
@@ -402,8 +423,9 @@ def level_terms(lib: PolicyLibrary, region: str, on: date, *, urban: bool,
         if mul is None:
             return None
         per_person = mul
-    return LevelTerms(standard, per_person, per("remote_addon_ratio") or 0, per("special_member_addon_ratio") or 0,
-                      per("employment_cost_deduction_ratio"), _declared(lib, RIGID, region, on, cites))
+    return LevelTerms(standard, per_person, per("remote_addon_ratio") or 0,
+                      per("special_member_addon_ratio") or 0, per("employment_cost_deduction_ratio"),
+                      _declared(lib, RIGID, region, on, cites))
 
 
 def needs_full_computation(h: BenefitHousehold) -> bool:

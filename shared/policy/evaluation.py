@@ -83,7 +83,8 @@ class _Answer:
 # ---- entitlement --------------------------------------------------------------------------------------
 
 
-def entitlement(lib: PolicyLibrary, measure: str, code: str, on: date, profile: HouseholdProfile) -> Entitlement:
+def entitlement(lib: PolicyLibrary, measure: str, code: str, on: date,
+                profile: HouseholdProfile) -> Entitlement:
     """What the profile is entitled to under ``measure`` in the region ``code`` on the business date:
     eligibility, the threshold, the economic check, then the amount the pack fixes."""
     if measure not in MEASURE_IDS or not any(measure in p.measures for p in lib.packs):
@@ -93,7 +94,8 @@ def entitlement(lib: PolicyLibrary, measure: str, code: str, on: date, profile: 
         return _not_in_force(lib, measure, code, on)
     pack, m = found
     unknown = profile.unknown_categories()
-    answer = _Answer(measure, pack, m, f" [unknown categories ignored: {', '.join(unknown)}]" if unknown else "")
+    ignored = f" [unknown categories ignored: {', '.join(unknown)}]" if unknown else ""
+    answer = _Answer(measure, pack, m, ignored)
 
     refusal = _ineligibility(m, profile, answer.label)
     if refusal is not None:
@@ -129,7 +131,8 @@ def _ineligibility(m: Measure, profile: HouseholdProfile, label: str) -> str | N
                 "is unknown (set unemployment_insured=False once confirmed)")
     if m.eligible_categories and not _in_category(m, profile) and not m.others_eligible:
         have = ", ".join(sorted(cats)) or "none"
-        return f"not eligible: {label} is for categories {', '.join(m.eligible_categories)}; the profile has {have}"
+        return (f"not eligible: {label} is for categories {', '.join(m.eligible_categories)}; "
+                f"the profile has {have}")
     return None
 
 
@@ -151,7 +154,8 @@ def _threshold_not_met(lib: PolicyLibrary, answer: _Answer, code: str, on: date,
     if fig.value is None:
         return answer.give(False, f"not payable: {label}: threshold {m.threshold.figure} is not configured")
     if have_value is None:
-        return answer.give(False, f"not yet decidable: {label} needs {m.threshold.profile_field}; it is unknown")
+        return answer.give(False,
+                           f"not yet decidable: {label} needs {m.threshold.profile_field}; it is unknown")
     limit = fig.as_int()
     reached = have_value >= limit if fig.inclusive else have_value > limit
     if reached:
@@ -231,7 +235,8 @@ def _not_in_force(lib: PolicyLibrary, measure: str, code: str, on: date) -> Enti
             measure=measure,
             payable=False,
             amount_fen=0,
-            reason=f"not available: no policy pack for region {code} defines measure {measure} ({where} on {on})",
+            reason=(f"not available: no policy pack for region {code} defines measure {measure} "
+                    f"({where} on {on})"),
             pack_id=current.pack_id if current else None,
             pack_version=current.version if current else None,
             region_prefix=current.region_prefix if current else None,
@@ -334,7 +339,8 @@ def _installments(rule: AmountRule, figs: _Figures, profile: HouseholdProfile) -
     plan = []
     for i in range(count.as_int()):
         y, mo = divmod(month - 1 + i, 12)
-        plan.append(Installment(sequence=i + 1, month=f"{year + y:04d}-{mo + 1:02d}", amount_fen=per_installment))
+        plan.append(Installment(sequence=i + 1, month=f"{year + y:04d}-{mo + 1:02d}",
+                                amount_fen=per_installment))
     how = f"{count.as_int()} monthly installments of {yuan(inst.as_int())} from {first.value}"
     return _Priced(total.as_int(), how, plan)
 
@@ -426,7 +432,8 @@ def _bounded(ent: Entitlement, requested_amount_fen: int) -> Entitlement:
         "reason": f"{ent.reason}; the policy fixes the amount (requested {requested_amount_fen} fen)"})
 
 
-def _unpriced(lib: PolicyLibrary, measure: str, code: str, on: date, requested_amount_fen: int) -> Entitlement:
+def _unpriced(lib: PolicyLibrary, measure: str, code: str, on: date,
+              requested_amount_fen: int) -> Entitlement:
     """No pack in force prices the measure: the caseworker's assessment stands, checked and tiered."""
     pack = lib.pack_for(code, on)
     return Entitlement(

@@ -53,8 +53,9 @@ def gradual_exit(lib: PolicyLibrary, region: str, on: date, household: BenefitHo
     per_member = step.as_int() if step is not None else 0
     months = min(maximum.as_int(), low + per_member * household.special_members)
     return GradualExit(months=months, citations=cites,
-                       basis=(f"{months} months: minimum {low} + {per_member} x {household.special_members} special "
-                              f"members, at most {maximum.value} (根据家庭情况, local-practice rule)"))
+                       basis=(f"{months} months: minimum {low} + {per_member} x "
+                              f"{household.special_members} special members, at most {maximum.value} "
+                              "(根据家庭情况, local-practice rule)"))
 
 
 def _granted_without_figure(lib: PolicyLibrary, region: str, on: date, cites: list[str]) -> GradualExit:
@@ -82,6 +83,6 @@ def exit_paused(lib: PolicyLibrary, region: str, on: date) -> ExitPause:
     end = lib.cited("epidemic_control_end", region, on, cites)
     inside = (start is None or start.as_date() <= on) and (end is None or on <= end.as_date())
     period = f"{start.value if start else '(open)'}..{end.value if end else '(open)'}"
-    return ExitPause(suspended=inside, citations=cites,
-                     basis=(f"{on} is inside the epidemic-control period {period}: exits paused" if inside else
-                            f"{on} is outside the epidemic-control period {period}: exits proceed"))
+    basis = (f"{on} is inside the epidemic-control period {period}: exits paused" if inside else
+             f"{on} is outside the epidemic-control period {period}: exits proceed")
+    return ExitPause(suspended=inside, citations=cites, basis=basis)

@@ -16,7 +16,8 @@ from .evaluation import UnknownMeasureError
 from .figures import above
 from .models import Entitlement, Figure, HouseholdProfile, Measure, PolicyPack, ServiceLevels
 
-__all__ = ["PACKS_DIR", "PolicyLibrary", "PolicyPackError", "UnknownMeasureError", "load_library", "load_pack"]
+__all__ = ["PACKS_DIR", "PolicyLibrary", "PolicyPackError", "UnknownMeasureError", "load_library",
+           "load_pack"]
 
 PACKS_DIR = Path(__file__).parent / "packs"
 _REGION_CODE_LENGTHS = frozenset({2, 4, 6, 9, 12})
@@ -84,10 +85,12 @@ def _within_enclosing_ranges(packs: list[PolicyPack]) -> None:
                     continue
                 if pf.unit != fig.unit:
                     raise ValueError(
-                        f"{_where(child)}: figures.{name}.unit: {fig.unit} differs from {pf.unit} in {_where(parent)}"
+                        f"{_where(child)}: figures.{name}.unit: {fig.unit} differs from {pf.unit} "
+                        f"in {_where(parent)}"
                     )
                 low, high = pf.minimum, pf.maximum
-                if (low is not None and above(low, fig.value)) or (high is not None and above(fig.value, high)):
+                below_range = low is not None and above(low, fig.value)
+                if below_range or (high is not None and above(fig.value, high)):
                     raise ValueError(
                         f"{_where(child)}: figures.{name}.value: {fig.value} outside the "
                         f"range {low}..{high} declared by {_where(parent)}"
@@ -126,7 +129,9 @@ class PolicyLibrary(BaseModel):
         A standard (``standards.STANDARD_FIGURES``) is in force until replaced: the register answers."""
         if standards.is_standard(name):
             entry = standards.entry(self, name, _check_region_code(region_code), on)
-            return (entry.figure, entry.pack) if entry is not None else standards.declared(self, name, region_code, on)
+            if entry is not None:
+                return entry.figure, entry.pack
+            return standards.declared(self, name, region_code, on)
         declared: tuple[Figure, PolicyPack] | None = None
         for p in self._in_force(region_code, on):
             fig = p.figures.get(name)
@@ -161,12 +166,14 @@ class PolicyLibrary(BaseModel):
                 return p.service_levels  # the national baseline's, even outside a regional window
         raise LookupError(f"no pack sets service levels for {region_code} on {on}")
 
-    def job_loss_gap(self, region_code: str, last_income_month: str, reported_on: date) -> tuple[bool, date, str]:
+    def job_loss_gap(self, region_code: str, last_income_month: str,
+                     reported_on: date) -> tuple[bool, date, str]:
         """"连续3个月无收入来源" (seed 002): the months without income after ``last_income_month`` (YYYY-MM)
         must be complete by the report. Returns (met, the date the gap completed, why)."""
         figure = self.parameter("job_loss_months_without_income", region_code, reported_on)
         if figure is None or figure.value is None:
-            return False, reported_on, f"no pack in force for {region_code} on {reported_on} sets the months without income"
+            why = f"no pack in force for {region_code} on {reported_on} sets the months without income"
+            return False, reported_on, why
         months = figure.as_int()
         year, month = (int(x) for x in last_income_month.split("-"))
         index = year * 12 + (month - 1) + months + 1  # the first day after the gap

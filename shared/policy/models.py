@@ -255,7 +255,8 @@ class PolicyPack(BaseModel):
         start = m.effective_from or self.effective_from
         end = m.effective_to if m.effective_to is not None or m.standard_linked else self.effective_to
         if start < self.effective_from or (
-            not m.standard_linked and self.effective_to is not None and (end is None or end > self.effective_to)
+            not m.standard_linked and self.effective_to is not None
+            and (end is None or end > self.effective_to)
         ):
             raise ValueError(
                 f"measures.{mid}: window {start}..{end} lies outside the pack window "
@@ -271,7 +272,8 @@ class PolicyPack(BaseModel):
         for role, fname in m.amount.refs().items():
             fig = self.figures.get(fname)
             if fig is None:
-                raise ValueError(f"measures.{mid}.amount.{role}: figure {fname!r} is not declared in this pack")
+                raise ValueError(
+                    f"measures.{mid}.amount.{role}: figure {fname!r} is not declared in this pack")
             if fig.unit not in REF_UNITS[role]:
                 raise ValueError(
                     f"measures.{mid}.amount.{role}: figure {fname!r} has unit {fig.unit}, "
@@ -358,7 +360,8 @@ class Entitlement(BaseModel):
     amount_is_minimum: bool = False  # the seed says 不低于: a floor, more may be granted
     # the policy's own floor when a caseworker's assessment raised the amount above it (不低于)
     floor_fen: int | None = None
-    # the policy fixes no amount: the figure is a caseworker's assessment, bounded only by the tiers' authority
+    # the policy fixes no amount: the figure is a caseworker's assessment, bounded only by the tiers'
+    # authority
     amount_open: bool = False
     installments: list[Installment] = Field(default_factory=list)  # staged payment plan, if any
     pathway: str | None = None

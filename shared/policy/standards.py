@@ -5,8 +5,9 @@ orphan allowances) is not a temporary measure: a notice that raises it (提标) 
 its effective date, and that level stays in force after the notice's own temporary measures end,
 until a later notice replaces it. Seed 002 (Ningxia) raises the standards 「城乡低保标准，分别提高到每人每月
 650元、每人每年5520元」 inside measures that are 「有效期至2023年12月31日」: from 2024-01-01 the measures end,
-the 650-yuan standard does not. Seed 001 (Jiangxi) 「6月底前全面完成困难群众救助标准提标提补工作」 and seed 004
-(XPCC) 「与自治区同步调整救助标准」: standards change every year, often with a retroactive effective date.
+the 650-yuan standard does not. Seed 001 (Jiangxi) 「6月底前全面完成困难群众救助标准提标提补工作」 and
+seed 004 (XPCC) 「与自治区同步调整救助标准」: standards change every year, often with a retroactive
+effective date.
 
 The register is read from the same pack files as everything else: a figure whose name is in
 :data:`STANDARD_FIGURES` is an entry of the register, effective from its pack's ``effective_from``,
@@ -40,7 +41,8 @@ STANDARD_FIGURES = frozenset({
     "orphan_institutional_monthly_fen",  # 机构内养育孤儿津贴
     "orphan_dispersed_monthly_fen",      # 社会散居孤儿津贴
     "full_care_standard_min_ratio_of_minimum_wage",  # 照料护理标准 (seed 004)
-    "care_full_monthly_fen", "care_partial_monthly_fen", "care_self_monthly_fen",  # 照料护理 levels, where set
+    # 照料护理 levels, where set
+    "care_full_monthly_fen", "care_partial_monthly_fen", "care_self_monthly_fen",
     # 临时救助标准, the fourth of seed 002's 「“四项”社会救助保障标准」, tied to the dibao standard
     # (「临时救助标准与城乡低保标准挂钩机制」): multiples of the city monthly standard
     "temporary_assistance_individual_multiple",
@@ -146,6 +148,7 @@ def per_person(lib: PolicyLibrary, region_code: str, on: date, *, urban: bool,
         return None
     # the allowances carried on the extreme-poverty roster are standards of their own (orphans, care):
     # a newer entry of one of them reprices the record too (提标), at the amount monthly_benefit gives
-    own = [e for name in OWN_STANDARDS_OF_EXTREME_POVERTY if (e := entry(lib, name, region_code, on)) is not None]
+    own = [e for name in OWN_STANDARDS_OF_EXTREME_POVERTY
+           if (e := entry(lib, name, region_code, on)) is not None]
     newest = max((std, mul, *own), key=lambda e: e.effective_from)
     return PerPerson(_half_up(Decimal(fen) * Decimal(mul.value)), newest.version, newest.effective_from)
