@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deploy.api_client import api_client
+
 admin_app = typer.Typer(help="Stalled cases, escalation, replay, dead letters", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-lettered inbound events", no_args_is_help=True)
 admin_app.add_typer(dlq_app, name="dlq")
@@ -23,17 +25,8 @@ console = Console()
 
 
 def _client() -> httpx.Client:
-    """Base URL from DOUDI_API_URL; token from DOUDI_TOKEN, or in the embedded default a dev admin token."""
-    token = os.environ.get("DOUDI_TOKEN")
-    if not token:
-        from shared.auth import issue_token
-        from shared.config import get_settings
-
-        if get_settings().env == "production":
-            raise typer.BadParameter("set DOUDI_TOKEN to an administrator's token")
-        token = issue_token(os.environ.get("USER", "admin-cli"), "admin")
-    return httpx.Client(base_url=os.environ.get("DOUDI_API_URL", "http://127.0.0.1:8000"), timeout=60,
-                        headers={"Authorization": f"Bearer {token}"})
+    """An administrator's client (deploy/api_client.py): a dev admin token in the embedded default."""
+    return api_client("admin", os.environ.get("USER", "admin-cli"), timeout=60)
 
 
 def _check(r: httpx.Response) -> Any:

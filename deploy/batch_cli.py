@@ -6,7 +6,6 @@ from ``DOUDI_TOKEN``, or, in the embedded default only, a development finance to
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date
 from typing import Any
@@ -24,30 +23,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from deploy.api_client import api_client
+
 batch_app = typer.Typer(help="Batch subsidies: one-time living subsidy and price-linkage subsidy to a whole region",
                         no_args_is_help=True)
 console = Console()
 FINAL = ("completed", "cancelled", "rejected")
 
 
-def _base_url() -> str:
-    return os.environ.get("DOUDI_API_URL", "http://127.0.0.1:8000").rstrip("/")
-
-
-def _token(role: str = "finance") -> str:
-    token = os.environ.get("DOUDI_TOKEN")
-    if token:
-        return token
-    from shared.auth import issue_token
-    from shared.config import get_settings
-
-    if get_settings().env == "production":
-        raise typer.BadParameter("set DOUDI_TOKEN (development tokens exist only in the embedded default)")
-    return issue_token(f"dev-{role}", role, ttl_s=3600)
-
-
 def _client(role: str = "finance", timeout: float = 30.0) -> httpx.Client:
-    return httpx.Client(base_url=_base_url(), timeout=timeout, headers={"Authorization": f"Bearer {_token(role)}"})
+    return api_client(role, f"dev-{role}", timeout=timeout, ttl_s=3600)
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 aggregate routes.
 
 - ``GET /`` serves ``static/index.html`` (no auth: the page holds nothing; every data call it makes
-  carries the bearer token the person enters once), ``/static/*`` its script and style sheet.
+  carries the bearer token the person enters once), ``/static/*`` its scripts (dashboard.js, ui.js,
+  i18n.js) and style sheet.
 - ``GET /api/stats``: case counts by pathway, status, outcome and county, and disbursed payments per
   day over the last days, in the caller's jurisdiction.
 - ``GET /api/stats/attention``: the cases that need a person now (stalled, overdue deadlines, lapsed
