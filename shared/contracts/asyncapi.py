@@ -105,9 +105,10 @@ def intake_broker() -> NatsBroker:
 
     broker = NatsBroker(SERVER, description="intake: opens and advances cases from inbound events")
     nothing: Any = _NotConnected()
-    subscribers.register(broker, cast(subscribers.CaseOpener, nothing), temporal=nothing,
+    subscribers.register(broker, cast(subscribers.CaseOpener, nothing), pool=nothing, temporal=nothing,
                          claims=cast(subscribers.Claims, nothing))
-    case_events = _outbound(domain.CASE_OPENED, domain.CASE_UPDATED, domain.CASE_ESCALATED, domain.CASE_CLOSED)
+    case_events = _outbound(domain.CASE_OPENED, domain.CASE_UPDATED, domain.CASE_ESCALATED,
+                            domain.CASE_CLOSED)
     _publishes(broker, case_events, party="intake")
     _publishes(broker, {DLQ_EVENTS_SUBJECT: DeadLetter}, party="intake")
     return broker
@@ -116,7 +117,8 @@ def intake_broker() -> NatsBroker:
 def operations_broker() -> NatsBroker:
     from services.operations import subscribers
 
-    broker = NatsBroker(SERVER, description="operations: the read model, stalled cases, dead letters and alerts")
+    broker = NatsBroker(SERVER,
+                        description="operations: the read model, stalled cases, dead letters and alerts")
     subscribers.register(broker, cast(Any, _NotConnected()))
     _publishes(broker, _outbound(domain.CASE_STALLED), party="operations")
     _publishes(broker, {subscribers.DLQ_PROJECTION: DeadLetter}, party="operations")
@@ -125,13 +127,15 @@ def operations_broker() -> NatsBroker:
 
 def payment_broker() -> NatsBroker:
     broker = NatsBroker(SERVER, description="payment: the ledger's payment events")
-    payment_events = _outbound(domain.PAYMENT_DISBURSED, domain.PAYMENT_RECOVERY_OPENED, domain.PAYMENT_BATCH_PROGRESS)
+    payment_events = _outbound(domain.PAYMENT_DISBURSED, domain.PAYMENT_RECOVERY_OPENED,
+                               domain.PAYMENT_BATCH_PROGRESS)
     _publishes(broker, payment_events, party="payment")
     return broker
 
 
 def document() -> dict[str, Any]:
-    brokers = [*(agency_broker(a.user) for a in SOURCES), intake_broker(), operations_broker(), payment_broker()]
+    agencies = [agency_broker(a.user) for a in SOURCES]
+    brokers = [*agencies, intake_broker(), operations_broker(), payment_broker()]
     spec = AsyncAPI(*brokers, title="doudi", version=VERSION, schema_version="3.0.0",
                     description="doudi's bus: inbound CloudEvents from the source agencies (doudi.events.*), "
                                 "outbound domain events (doudi.case.*, doudi.payment.*) and dead letters "
