@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from shared.contracts.activities import RecipientFacts
 from shared.contracts.api import ApplicationIn
 from shared.contracts.events import (
@@ -54,18 +56,20 @@ class CaseStart:
     incident: HouseholdIncident | None = None
 
 
-@dataclass(frozen=True)
-class HouseholdIncident:
+class HouseholdIncident(BaseModel):
     """One incident of one household (seeds 001/002 quarantine: 「……导致基本生活出现暂时困难的家庭」)."""
+
+    model_config = ConfigDict(frozen=True)
 
     household_id: str
     trigger: str
-    window_days: int
+    window_days: int = Field(ge=0)
 
 
-@dataclass(frozen=True)
-class ScreenedOut:
+class ScreenedOut(BaseModel):
     """A fact that opens no case, and why (kept for the audit trail)."""
+
+    model_config = ConfigDict(frozen=True)
 
     measure: str
     person_id: str | None
@@ -146,8 +150,9 @@ def _outreach_event(event: InboundEvent, facts: RecipientFacts | None,
     data, on = event.data, business_date(event, reported_on)
     if isinstance(data, JobLost):
         if data.last_income_month > f"{reported_on:%Y-%m}":  # income in a month not yet come: a wrong fact
-            return ScreenedOut("job_loss", data.person_id, f"last income month {data.last_income_month} is after the "
-                               f"report ({reported_on.isoformat()})")
+            return ScreenedOut(measure="job_loss", person_id=data.person_id,
+                               reason=f"last income month {data.last_income_month} is after the report "
+                                      f"({reported_on.isoformat()})")
         met, completed, _ = load_library().job_loss_gap(data.region_code, data.last_income_month, reported_on)
         # 「连续3个月无收入来源」 not yet complete: the case opens and waits for the day it is (never dropped)
         return _outreach("job_loss", data.person_id, data.region_code, completed, event.id, data.last_income_month,
@@ -186,8 +191,9 @@ def _opened_from_event(pathway: Pathway, event: InboundEvent, reported_on: date)
     person_id: str | None = getattr(event.data, "person_id", None)
     region_code: str = getattr(event.data, "region_code", "")
     if binding.opens_from_event is None:
-        return ScreenedOut(pathway.name, person_id, f"pathway {pathway.name} opens no case from {event.name} "
-                           "(no opening in workflows/registry.py)")
+        return ScreenedOut(measure=pathway.name, person_id=person_id,
+                           reason=f"pathway {pathway.name} opens no case from {event.name} "
+                                  "(no opening in workflows/registry.py)")
     on = business_date(event, reported_on)
     case_id = incident_case_id(pathway.name, event.name, event.id)
     opening = CaseOpening(case_id=case_id, pathway=pathway.name, trigger=event.name, person_id=person_id,
@@ -231,7 +237,7 @@ def _outreach(measure: Measure, person_id: str, region: str, on: date, event_id:
     entitlement = load_library().entitlement(measure, region, on, _profile(facts, **extra))
     # an amount the seed leaves to the county is still aid to reach out for: the caseworker assesses it
     if not entitlement.payable and not entitlement.needs_assessment:
-        return ScreenedOut(measure, person_id, entitlement.reason)
+        return ScreenedOut(measure=measure, person_id=person_id, reason=entitlement.reason)
     case_id = incident_case_id("oo", measure, person_id, key)
     return CaseStart(
         case_id=case_id, pathway=ONE_OFF.name, trigger=measure, workflow=bound(ONE_OFF.name).workflow_type,
