@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.api import HouseholdIn
-from shared.contracts.money import Fen
+from shared.contracts.money import PositiveCaseFen
 from workflows.renewal.inputs import PERIOD
 
 Period = Annotated[str, Field(pattern=PERIOD, description="YYYY-MM")]
@@ -58,7 +58,8 @@ class AssessmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: Fen = Field(gt=0, description="the assessed amount in fen")
+    # at most one case's sane maximum: an absurd amount is 422 naming the field, never sent to the workflow
+    amount_fen: PositiveCaseFen = Field(description="the assessed amount in fen")
     reason: str = Field(min_length=1, max_length=2000, description="why this amount (the household's need)")
 
 

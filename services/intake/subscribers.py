@@ -83,13 +83,10 @@ class CaseOpener(Protocol):
     async def accept_event(self, event: InboundEvent, subject: str) -> str | None: ...
 
 
-def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool | None = None, temporal: Client,
+def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool, temporal: Client,
              claims: Claims | None = None) -> None:
     """Every family's durable consumer. ``claims`` defaults to the pool's ``inbound_content``."""
-    if claims is None:
-        assert pool is not None, "intake's subscribers need the pool or the claims"
-        claims = InboundClaims(pool)
-    held: Claims = claims
+    held: Claims = claims or InboundClaims(pool)
 
     async def claim(event: InboundEvent, subject: str) -> None:
         """Same id, same content: a redelivery (the service layer makes it a no-op). Same id, different

@@ -196,6 +196,17 @@ def add_health_route(app: FastAPI, runtime: Runtime) -> None:
         return {"service": runtime.name, "status": "ok"}
 
 
+def finish_app(app: FastAPI, runtime: Runtime) -> FastAPI:
+    """What every service's app gets beside its routes (the app factory's half that ``serve`` and the route
+    tests share): the health route, the error answers, masking, body limits, the runtime in its state."""
+    add_health_route(app, runtime)
+    install_error_handlers(app)
+    app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
+    install_body_limits(app, runtime.settings)  # outermost: nothing reads a body before its size is checked
+    app.state.runtime = runtime
+    return app
+
+
 async def serve(
     name: str,
     *,
@@ -215,11 +226,7 @@ async def serve(
     temporal = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
     runtime = Runtime(name=name, settings=settings, pool=pool, broker=broker, temporal=temporal)
     parts = build(runtime)
-    add_health_route(parts.app, runtime)
-    install_error_handlers(parts.app)
-    parts.app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
-    install_body_limits(parts.app, settings)  # outermost: nothing reads a body before its size is checked
-    parts.app.state.runtime = runtime
+    finish_app(parts.app, runtime)
 
     await broker.start()
     tasks: list[asyncio.Task[Any]] = []

@@ -17,24 +17,52 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import pytest
+from fastapi import FastAPI
 from faststream.nats import JStream, NatsBroker, TestNatsBroker
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.testing import PatchedMessage
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT, TASK_QUEUE_VERIFICATION
+from services.intake.store import HouseholdView
+from shared.config import (
+    TASK_QUEUE_APPROVAL,
+    TASK_QUEUE_INTAKE,
+    TASK_QUEUE_PAYMENT,
+    TASK_QUEUE_VERIFICATION,
+    get_settings,
+)
 from shared.contracts import activities as act
 from shared.contracts.events import InboundEvent
 from shared.infra.bus import STREAM_DLQ, _DoudiBroker
 from shared.infra.outbox import Content
+from shared.infra.process import Runtime, ServiceParts, finish_app
 from shared.policy import Entitlement
 from workflows.one_matter.limits import authority_limits_activity
 from workflows.policy import EvaluateEntitlement, service_levels
+
+# -- no database ---------------------------------------------------------------------------------------------
+
+
+class _NoDatabase(asyncpg.Pool):
+    """The pool of a ring without PostgreSQL: building a service's parts takes a pool; using it is a test bug."""
+
+    def __init__(self) -> None:  # no connections, ever
+        pass
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("this test runs without a database: fake the store it reached")
+
+
+NO_DATABASE: asyncpg.Pool = _NoDatabase()
+
 
 # -- the bus -----------------------------------------------------------------------------------------
 
@@ -154,12 +182,25 @@ class FakeHandle:
         request = getattr(arg, "request", arg)
         return request.model_dump(mode="json") if isinstance(request, BaseModel) else request
 
+    async def execute_update(self, update: Any, arg: Any = None, *, id: str | None = None, **_: Any) -> Any:
+        """Recorded when the workflow runs (``running``) and its validator accepts; else as the server answers."""
+        if self.workflow_id not in self.temporal.running:
+            raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
+        if self.temporal.refusal is not None:
+            raise WorkflowUpdateFailedError(ApplicationError(self.temporal.refusal))
+        self.temporal.updates.append((self.workflow_id, str(update), arg))
+        return None
+
 
 @dataclass
 class FakeTemporal:
-    """A Temporal client's start_workflow (once per id, as the server's id reuse policy) and handles."""
+    """A Temporal client's start_workflow (once per id, as the server's id reuse policy) and handles; the
+    updates the running workflows accepted, or the reason their validator gives (``refusal``)."""
 
     started: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    running: set[str] = field(default_factory=set)
+    updates: list[tuple[str, str, Any]] = field(default_factory=list)
+    refusal: str | None = None
 
     async def start_workflow(self, workflow: Any, arg: Any, *, id: str, **_: Any) -> FakeHandle:
         name = workflow if isinstance(workflow, str) else getattr(workflow, "__name__", str(workflow))
@@ -170,6 +211,31 @@ class FakeTemporal:
 
     def get_workflow_handle(self, workflow_id: str, **_: Any) -> FakeHandle:
         return FakeHandle(self, workflow_id)
+
+
+@dataclass
+class FakeIntake:
+    """Intake's service layer as its routes use it: the registry's households, the cases' regions and the
+    Temporal client updates go to (stores in memory; no SQL, no server)."""
+
+    households: dict[str, HouseholdView] = field(default_factory=dict)
+    case_regions: dict[str, str] = field(default_factory=dict)
+    temporal: FakeTemporal = field(default_factory=FakeTemporal)
+
+    async def household(self, household_id: str) -> HouseholdView | None:
+        return self.households.get(household_id)
+
+    async def case_region(self, case_id: str) -> str | None:
+        return self.case_regions.get(case_id)
+
+
+def service_app(build: Callable[[Runtime], ServiceParts], name: str) -> FastAPI:
+    """A service's app as ``serve`` makes it (its own ``build`` and the shared ``finish_app``: error answers,
+    masking, body limits), without PostgreSQL, NATS or Temporal behind it: the test fakes what its routes
+    reach (``app.state``, the store)."""
+    runtime = Runtime(name=name, settings=get_settings(), pool=NO_DATABASE, broker=_DoudiBroker(),
+                      temporal=FakeTemporal())  # type: ignore[arg-type]  # only what the routes under test use
+    return finish_app(build(runtime).app, runtime)
 
 
 # -- the workflows' services ----------------------------------------------------------------------------

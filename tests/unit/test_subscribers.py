@@ -25,6 +25,7 @@ from shared.infra.consumer import (
 )
 from tests.support import national_id
 from tests.unit.fakes import (
+    NO_DATABASE,
     FakeClaims,
     FakeTemporal,
     RecordingCaseOpener,
@@ -51,7 +52,8 @@ class Intake:
         self.temporal = FakeTemporal()
 
     def register(self, broker: NatsBroker) -> None:
-        intake.register(broker, self.service, temporal=self.temporal, claims=self.claims)  # type: ignore[arg-type]  # the fake client has only what the price batch uses
+        intake.register(broker, self.service, pool=NO_DATABASE, temporal=self.temporal,  # type: ignore[arg-type]  # the fake client has only what the price batch uses
+                        claims=self.claims)
 
 
 # -- intake ---------------------------------------------------------------------------------------------
@@ -155,7 +157,7 @@ class Operations:
         monkeypatch.setattr(bus_health, "record_dead_letter", record_dead_letter)
 
     def register(self, broker: NatsBroker) -> None:
-        operations.register(broker, pool=None)  # type: ignore[arg-type]  # the projection is replaced
+        operations.register(broker, pool=NO_DATABASE)
 
 
 async def test_a_domain_event_is_projected_and_acknowledged(monkeypatch: pytest.MonkeyPatch,
@@ -207,7 +209,7 @@ def test_every_durable_consumer_of_every_service_has_max_deliver_and_a_backoff()
 
     broker = _DoudiBroker()
     Intake().register(broker)
-    operations.register(broker, pool=None)  # type: ignore[arg-type]  # nothing is consumed here
+    operations.register(broker, pool=NO_DATABASE)
     declared = broker.__dict__["_doudi_consumers"]
     assert len(declared) == len(broker.subscribers) == len(intake.CONSUMED) + 4
     for _, config in declared:

@@ -1,0 +1,178 @@
+"""Services' HTTP routes with FastAPI's TestClient: the app as ``serve`` builds it (the service's ``build``
+and the shared ``finish_app``), its stores and Temporal replaced by fakes (tests/unit/fakes.py). What a
+person sees: 401/403 by role, 404 alike for what does not exist and what lies outside the jurisdiction,
+422 naming the field, 409 with the workflow's reason, and the update a decision sends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from services.intake import main as intake_main
+from services.intake.store import HouseholdView
+from shared import assertions
+from shared.auth import issue_token
+from shared.contracts.money import MAX_CASE_AMOUNT_FEN
+from shared.infra.errors import Conflict, NotFound
+from shared.infra.process import install_error_handlers
+from tests.unit.conftest import TEST_SIGNER
+from tests.unit.fakes import FakeIntake, service_app
+
+YINCHUAN = "640104"  # 银川市兴庆区
+
+
+def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(subject or f'test-{role}', role, region=region)}"}
+
+
+@pytest.fixture
+def signs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service signs each update with the unit ring's key (never the data folder's)."""
+    monkeypatch.setattr(assertions, "_SIGNER", TEST_SIGNER)
+
+
+@pytest.fixture
+def intake(signs: None) -> Iterator[tuple[TestClient, FakeIntake]]:
+    app = service_app(intake_main.build, "intake")
+    fake = FakeIntake()
+    app.state.intake = fake
+    with TestClient(app) as client:
+        yield client, fake
+
+
+def household(household_id: str, region: str) -> HouseholdView:
+    now = datetime(2022, 8, 1, tzinfo=UTC)
+    return HouseholdView(household_id=household_id, region_code=region, urban=True, categories=["dibao"],
+                         monthly_income_fen=60000, created_at=now, updated_at=now, version=1, members=[])
+
+
+# -- intake: the registry ----------------------------------------------------------------------------------
+
+
+def test_a_household_is_shown_in_its_jurisdiction_and_hidden_outside_it(intake: tuple[TestClient, FakeIntake]) -> None:
+    client, fake = intake
+    fake.households["hh-1"] = household("hh-1", YINCHUAN)
+    r = client.get("/api/households/hh-1", headers=bearer("clerk", "6401"))
+    assert r.status_code == 200 and r.json()["region_code"] == YINCHUAN
+    # another prefecture's clerk learns nothing: the same 404 as for a household that does not exist
+    outside = client.get("/api/households/hh-1", headers=bearer("clerk", "6402"))
+    missing = client.get("/api/households/hh-404", headers=bearer("clerk", "6401"))
+    assert outside.status_code == missing.status_code == 404
+    assert outside.json()["detail"] == "household hh-1 not found"
+
+
+def test_a_household_needs_a_token_and_a_role_that_reads_the_registry(intake: tuple[TestClient, FakeIntake]) -> None:
+    client, fake = intake
+    fake.households["hh-1"] = household("hh-1", YINCHUAN)
+    assert client.get("/api/households/hh-1").status_code == 401
+    assert client.get("/api/households/hh-1", headers=bearer("finance")).status_code == 403
+    assert client.get("/api/households/hh-1", headers=bearer("auditor")).status_code == 200
+
+
+# -- intake: a caseworker's assessment (an update to the case's workflow) ---------------------------------
+
+
+def assess(client: TestClient, case_id: str, body: dict[str, object], role: str = "clerk",
+           region: str = "6401") -> tuple[int, object]:
+    r = client.post(f"/api/cases/{case_id}/assessment", headers=bearer(role, region, "clerk-7"), json=body)
+    return r.status_code, r.json()
+
+
+def test_an_assessment_reaches_the_cases_workflow_signed_with_the_amount_as_typed(
+        intake: tuple[TestClient, FakeIntake]) -> None:
+    client, fake = intake
+    fake.case_regions["c-1"] = YINCHUAN
+    fake.temporal.running.add("c-1")
+    status, body = assess(client, "c-1", {"amount_fen": 120000, "reason": "房屋受损"})
+    assert (status, body) == (200, {"case_id": "c-1", "accepted": True, "by": "clerk-7"})
+    [(case_id, update, arg)] = fake.temporal.updates
+    assert (case_id, update) == ("c-1", "assess")
+    assert arg["amount_fen"] == 120000 and arg["official"] == "clerk-7" and arg["role"] == "clerk"
+    assert arg["assertion"]  # signed for this case, this update and this body (shared/assertions.py)
+
+
+@pytest.mark.parametrize(("amount", "why"), [
+    (0, "greater_than"),                          # an assessment is an amount to pay
+    (-1, "greater_than"),
+    (MAX_CASE_AMOUNT_FEN + 1, "less_than_equal"),  # one case's sane maximum (1,000,000 yuan) + 1 fen
+    (2**63 - 1, "less_than_equal"),               # absurd: refused before it reaches a workflow
+    (2**63, "less_than_equal"),                   # beyond the ledger's bigint
+    ("120000", "int_type"),                       # strict: a string is not an amount
+])
+def test_an_assessment_amount_out_of_range_is_422_naming_the_field(
+        intake: tuple[TestClient, FakeIntake], amount: object, why: str) -> None:
+    client, fake = intake
+    fake.case_regions["c-1"] = YINCHUAN
+    fake.temporal.running.add("c-1")
+    status, body = assess(client, "c-1", {"amount_fen": amount, "reason": "x"})
+    assert status == 422
+    [error] = body["detail"]  # type: ignore[index]
+    assert error["loc"] == ["body", "amount_fen"] and error["type"] == why
+    assert fake.temporal.updates == []
+
+
+@pytest.mark.parametrize("amount", [MAX_CASE_AMOUNT_FEN - 1, MAX_CASE_AMOUNT_FEN])
+def test_an_assessment_up_to_the_sane_maximum_goes_to_the_workflow_whose_ceiling_decides(
+        intake: tuple[TestClient, FakeIntake], amount: int) -> None:
+    client, fake = intake
+    fake.case_regions["c-1"] = YINCHUAN
+    fake.temporal.running.add("c-1")
+    assert assess(client, "c-1", {"amount_fen": amount, "reason": "x"})[0] == 200
+    assert [arg["amount_fen"] for _, _, arg in fake.temporal.updates] == [amount]
+
+
+def test_an_assessment_with_a_field_the_contract_does_not_have_is_422(intake: tuple[TestClient, FakeIntake]) -> None:
+    client, fake = intake
+    fake.case_regions["c-1"] = YINCHUAN
+    status, body = assess(client, "c-1", {"amount_fen": 1, "reason": "x", "approved": True})
+    assert status == 422 and body["detail"][0]["loc"] == ["body", "approved"]  # type: ignore[index]
+
+
+def test_an_assessment_of_a_case_unknown_or_outside_the_jurisdiction_is_404_and_sends_nothing(
+        intake: tuple[TestClient, FakeIntake]) -> None:
+    client, fake = intake
+    fake.case_regions["c-far"] = "650102"
+    fake.temporal.running.add("c-far")
+    assert assess(client, "c-far", {"amount_fen": 1, "reason": "x"})[0] == 404
+    assert assess(client, "c-404", {"amount_fen": 1, "reason": "x"})[0] == 404
+    assert fake.temporal.updates == []
+
+
+def test_the_workflows_refusal_is_409_with_its_reason_and_a_finished_case_is_404(
+        intake: tuple[TestClient, FakeIntake]) -> None:
+    client, fake = intake
+    fake.case_regions["c-1"] = YINCHUAN
+    fake.temporal.running.add("c-1")
+    fake.temporal.refusal = "the case is not awaiting an assessment"
+    assert assess(client, "c-1", {"amount_fen": 1, "reason": "x"}) == (
+        409, {"detail": "the case is not awaiting an assessment"})
+    fake.case_regions["c-done"] = YINCHUAN  # known to intake, its workflow no longer running
+    status, body = assess(client, "c-done", {"amount_fen": 1, "reason": "x"})
+    assert status == 404 and "c-done" in body["detail"]  # type: ignore[index]
+
+
+# -- the error answers every service shares (shared/infra/process.py) -------------------------------------
+
+
+def test_domain_errors_raised_below_the_http_layer_answer_with_their_status_and_detail() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/missing")
+    async def missing() -> None:
+        raise NotFound("案件 c-1 不存在 (case c-1 not found)")
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise Conflict({"reason": "above the township's authority", "limit_fen": 200000})
+
+    client = TestClient(app)
+    r = client.get("/missing")
+    assert (r.status_code, r.json()) == (404, {"detail": "案件 c-1 不存在 (case c-1 not found)"})
+    r = client.get("/conflict")
+    assert (r.status_code, r.json()) == (409, {"detail": {"reason": "above the township's authority",
+                                                          "limit_fen": 200000}})
