@@ -25,7 +25,7 @@ from faststream.nats.annotations import NatsMessage
 from faststream.nats.testing import PatchedMessage
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -309,6 +309,13 @@ def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMemb
     return {"record_transition": record_transition, "open_case": open_case, "settle": settle,
             "record_decision": record_decision, "open_task": open_task, "close_task": close_task,
             "roster": roster, "record_minutes": record_minutes, "disburse": disburse}
+
+
+async def workflow_idle(handle: WorkflowHandle[Any, Any]) -> bool:
+    """The workflow waits on nothing but a signal, an update or a timer: no activity scheduled or running
+    and no workflow task pending (what a test waits for before it asserts that nothing more happens)."""
+    description = (await handle.describe()).raw_description
+    return not description.pending_activities and not description.HasField("pending_workflow_task")
 
 
 class WorkerSet:

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from services.payment.batch import CHINA
 from shared.config import TASK_QUEUE_PAYMENT
 from tests.support import wait_for
+from tests.unit.fakes import workflow_idle
 from workflows.batch_subsidy import contracts as c
 from workflows.batch_subsidy.inputs import (
     BatchControl,
@@ -182,7 +183,7 @@ async def test_pause_holds_chunks_until_resume(env: WorkflowEnvironment):
             await handle.execute_update(BatchSubsidyWorkflow.control, control("pause"))
         fakes.gate.set()  # the chunk in flight finishes; no other starts while paused
         await wait_for(lambda: _true(len(fakes.paid) == 1 and "paused" in fakes.statuses), timeout=20, interval=0.05)
-        await asyncio.sleep(0.5)
+        await wait_for(lambda: workflow_idle(handle), timeout=20, interval=0.05)  # paused, nothing scheduled
         assert fakes.attempts == 1
         await handle.execute_update(BatchSubsidyWorkflow.control, control("resume"))
         result = await handle.result()
