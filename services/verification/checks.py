@@ -69,7 +69,9 @@ def resolve_standard(library: PolicyLibrary, req: EconomicCheckRequest) -> rules
     # pack happens to be in force on the date (Ningxia's 650 yuan in 2024, under the national pack)
     entry = standards.entry(library, name, req.region_code, req.business_date)
     pack = entry.pack if entry is not None else library.pack_for(req.region_code, req.business_date)
-    value = fig.value if fig is not None and isinstance(fig.value, int) and not isinstance(fig.value, bool) else None
+    value: int | None = None
+    if fig is not None and isinstance(fig.value, int) and not isinstance(fig.value, bool):
+        value = fig.value
     return rules.Standard(figure=name, monthly_fen=value, area=area, region_code=req.region_code,
                           on=req.business_date.isoformat(),
                           citation=fig.cite() if fig is not None and value is not None else "",

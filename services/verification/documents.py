@@ -145,14 +145,15 @@ class DocumentService:
                     case_id=case_id, kind=doc.kind.value, reference=doc.reference, note=body.note,
                     received_by=principal.subject, received_role=principal.role.value)
                 if row is None:  # the same submission was committed meanwhile by a concurrent request
-                    return self._duplicate(case_id, submission_id, await store.submission_documents(conn, submission_id))
+                    meanwhile = await store.submission_documents(conn, submission_id)
+                    return self._duplicate(case_id, submission_id, meanwhile)
                 rows.append(row)
             arg = {
                 "submitted_by": principal.subject,
                 "role": principal.role.value,
                 "region": principal.region,
-                "documents": [{"kind": r["kind"], "reference": r["reference"], "document_id": r["document_id"]}
-                              for r in rows],
+                "documents": [{"kind": r["kind"], "reference": r["reference"],
+                               "document_id": r["document_id"]} for r in rows],
                 "note": body.note,
             }
             # signed for the workflow: who submits, for this case and these documents (shared/assertions.py)
@@ -174,12 +175,12 @@ class DocumentService:
                 if "completed" in exc.message.lower() or "closed" in exc.message.lower():
                     raise SubmissionRejected(f"case {case_id} is closed: {exc.message}") from None
                 raise CaseNotFound(f"no case {case_id}") from None
-            raise CaseNotAnswering(f"the workflow service is unavailable ({exc.message}); nothing was recorded. "
-                                   f"Retry with submission_id {submission_id}") from None
+            raise CaseNotAnswering(f"the workflow service is unavailable ({exc.message}); nothing was "
+                                   f"recorded. Retry with submission_id {submission_id}") from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise CaseNotAnswering(
-                f"case {case_id} did not answer within {self._timeout:.0f}s; nothing was recorded. Retry with "
-                f"submission_id {submission_id} to submit the same documents once") from None
+                f"case {case_id} did not answer within {self._timeout:.0f}s; nothing was recorded. "
+                f"Retry with submission_id {submission_id} to submit the same documents once") from None
 
     @staticmethod
     def _duplicate(case_id: str, submission_id: str, rows: list[asyncpg.Record]) -> DocumentsAccepted:

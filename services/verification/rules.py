@@ -53,7 +53,8 @@ from shared.contracts.identity import mask_national_id
 # county practice, used ONLY until a pack in force sets the figure named in the comment (the activity
 # looks each one up by that name and prefers the pack's value; the reason says which one applied).
 LOCAL_PRACTICE_MAX_PROPERTIES = 1                  # pack figure: asset_max_properties (unit: count)
-LOCAL_PRACTICE_VEHICLE_VALUE_LIMIT_FEN = 5_000_000  # 50,000 yuan; pack figure: asset_vehicle_value_limit_fen (fen)
+LOCAL_PRACTICE_VEHICLE_VALUE_LIMIT_FEN = 5_000_000  # 50,000 yuan; pack figure:
+#                                                    asset_vehicle_value_limit_fen (unit: fen)
 LOCAL_PRACTICE_FINANCIAL_MONTHS = 24               # x monthly standard per person; pack figure:
 #                                                    asset_financial_months_of_standard (unit: months)
 # Vehicles that never count (production tools and mobility aids in local practice; no pack figure yet).
@@ -146,7 +147,8 @@ def _basis(limits: AssetLimits, figure: str) -> str:
 def _income_text(items: Iterable[IncomeItem]) -> str:
     by_dept: dict[str, list[str]] = defaultdict(list)
     for i in items:
-        by_dept[_dept(i)].append(f"{i.kind.replace('_', ' ')} {yuan(i.monthly_fen)} ({_who(i.person_id)}, {i.detail})")
+        kind = i.kind.replace("_", " ")
+        by_dept[_dept(i)].append(f"{kind} {yuan(i.monthly_fen)} ({_who(i.person_id)}, {i.detail})")
     return "; ".join(f"{dept}: {', '.join(parts)}" for dept, parts in by_dept.items())
 
 
@@ -229,8 +231,8 @@ def _employment_cost(findings: Findings, std: int | None, ratio: Decimal | None,
             wages[i.person_id] += i.monthly_fen
     deductions = sum(min(wage, per_worker) for wage in wages.values())
     if wages:
-        v.note(f"employment-cost deduction (就业成本扣减): {ratio} x {yuan(std)} = {yuan(per_worker)} for each of "
-               f"{len(wages)} working member(s), {yuan(deductions)} in all"
+        v.note(f"employment-cost deduction (就业成本扣减): {ratio} x {yuan(std)} = {yuan(per_worker)} "
+               f"for each of {len(wages)} working member(s), {yuan(deductions)} in all"
                + (f" ({citation})" if citation else ""))
     return deductions
 
@@ -259,18 +261,18 @@ def _household_size(household_size: int, members_queried: int, v: _Verdicts) -> 
 
 # ---- step 5: compare with the standard (or the low-income line) ------------------------------------------
 
-def _compare_income(income: _Income, standard: Standard, *, compare_income: bool, line_multiple: Decimal | None,
-                    line_citation: str, v: _Verdicts) -> bool | None:
+def _compare_income(income: _Income, standard: Standard, *, compare_income: bool,
+                    line_multiple: Decimal | None, line_citation: str, v: _Verdicts) -> bool | None:
     """Whether income qualifies; None when it is not compared (单人保, or no standard configured)."""
     std = standard.monthly_fen
     if not compare_income:
-        v.note(f"{income.text()} is not compared with the standard here: a single-person inclusion (单人保) is "
-               "decided by the policy against the low-income line")
+        v.note(f"{income.text()} is not compared with the standard here: a single-person inclusion "
+               "(单人保) is decided by the policy against the low-income line")
         return None
     if std is None:
-        v.note(f"{_standard_label(standard)} is not configured for region {standard.region_code} on {standard.on}; "
-               f"per-capita income {yuan(income.per_capita)}/month was not compared with a standard, so the "
-               "outcome rests on the asset checks alone")
+        v.note(f"{_standard_label(standard)} is not configured for region {standard.region_code} on "
+               f"{standard.on}; per-capita income {yuan(income.per_capita)}/month was not compared with a "
+               "standard, so the outcome rests on the asset checks alone")
         return None
     cite = f"; {standard.citation}" if standard.citation else ""
     if line_multiple is not None:
@@ -312,7 +314,8 @@ def _vehicles(findings: Findings, limits: AssetLimits, v: _Verdicts) -> None:
             v.note(f"{text}: no assessed value; a caseworker must assess it against the {yuan(vlimit)} limit")
         else:
             v.limit(text, car.value_fen > vlimit,
-                    rule=f": assessed above the {yuan(vlimit)} limit {_basis(limits, 'asset_vehicle_value_limit_fen')}",
+                    rule=(f": assessed above the {yuan(vlimit)} limit "
+                          f"{_basis(limits, 'asset_vehicle_value_limit_fen')}"),
                     within=f": within the {yuan(vlimit)} limit")
 
 
@@ -333,12 +336,12 @@ def _financial(findings: Findings, limits: AssetLimits, std: int | None, size: i
             within=f": within {months} months of the standard for {size} persons ({yuan(cap)})")
 
 
-# ---- step 7: reported, never disqualifying -------------------------------------------------------------------
+# ---- step 7: reported, never disqualifying ----------------------------------------------------------
 
 def _reported(findings: Findings, v: _Verdicts) -> None:
     for e in findings.expenditure:
-        v.note(f"{_dept(e)}: {_who(e.person_id)} {e.detail}; rigid expenditure is reported for the caseworker, "
-               "not deducted automatically")
+        v.note(f"{_dept(e)}: {_who(e.person_id)} {e.detail}; rigid expenditure is reported for the "
+               "caseworker, not deducted automatically")
     for f in findings.flags:
         v.note(f"{_dept(f)}: {_who(f.person_id)} {f.detail}")
 
@@ -349,9 +352,12 @@ def _summary(v: _Verdicts, income: _Income, income_ok: bool | None, standard: St
         return "ineligible: " + " | ".join(v.disqualifiers)
     if income_ok is None:
         return "eligible: nothing disqualifying was found, but the dibao standard is not configured"
-    under = (f"the low-income line ({line_multiple} x {_standard_label(standard)})" if line_multiple is not None
-             else f"{_standard_label(standard)} {yuan(standard.monthly_fen or 0)}/month")
-    return f"eligible: per-capita income {yuan(income.per_capita)}/month is under {under} and no asset disqualifies"
+    if line_multiple is not None:
+        under = f"the low-income line ({line_multiple} x {_standard_label(standard)})"
+    else:
+        under = f"{_standard_label(standard)} {yuan(standard.monthly_fen or 0)}/month"
+    return (f"eligible: per-capita income {yuan(income.per_capita)}/month is under {under} "
+            "and no asset disqualifies")
 
 
 def assess(
@@ -378,8 +384,9 @@ def assess(
     verified, counted = _counted_income(declared_monthly_income_fen, findings, v)
     deductions = _employment_cost(findings, std, employment_cost_ratio, employment_cost_citation, v)
     deductions += _rigid_expenditure(rigid_expenditure_fen, counted - deductions, v)
+    size = _household_size(household_size, members_queried, v)
     income = _Income(declared=declared_monthly_income_fen, verified=verified, deductions=deductions,
-                     counted=max(0, counted - deductions), size=_household_size(household_size, members_queried, v))
+                     counted=max(0, counted - deductions), size=size)
     income_ok = _compare_income(income, standard, compare_income=compare_income, line_multiple=line_multiple,
                                 line_citation=line_citation, v=v)
     _properties(findings, limits, v)
@@ -402,9 +409,10 @@ def assess(
 
 
 # ---- 急难: the sudden event, verified afterwards -------------------------------------------------------
-# Seed 004 item 2 gives 急难 aid 「对遭遇突发事件、意外伤害、重大疾病，受传染病疫情等突发公共卫生事件影响…导致基本生活暂时
-# 陷入困境的家庭或个人」; seed 003 「对受到灾害影响,导致基本生活出现困难的家庭和个人…直接实施临时救助」; the check after an
-# assist-first payment is 「先行救助，后补齐说明」 (seed 002) / 「事后补充说明情况」 (seed 004). So what is verified is the
+# Seed 004 item 2 gives 急难 aid 「对遭遇突发事件、意外伤害、重大疾病，受传染病疫情等
+# 突发公共卫生事件影响…导致基本生活暂时陷入困境的家庭或个人」; seed 003 「对受到灾害影响,
+# 导致基本生活出现困难的家庭和个人…直接实施临时救助」; the check after an assist-first payment
+# is 「先行救助，后补齐说明」 (seed 002) / 「事后补充说明情况」 (seed 004). So what is verified is the
 # event, not the household's income against the dibao line: the aid stands when the event is attested, by
 # the agency whose report opened the case or by a document that attests this kind of event.
 
@@ -433,20 +441,21 @@ def assess_event(*, trigger: str, incident_date: str, cause_event_id: str | None
                  document_kinds: Iterable[str], explanation: str = "") -> EventAssessment:
     """Is the sudden event the aid was paid for attested? (急难 is defined by the event: seeds 003/004.)"""
     kinds = sorted(set(document_kinds))
+    event = trigger.replace("_", " ")
     accepted = EVENT_EVIDENCE.get(trigger, frozenset())
     reasons: list[str] = []
     if cause_event_id and trigger in EVENT_AGENCY:
-        reasons.append(f"the {trigger.replace('_', ' ')} of {incident_date} was reported by {EVENT_AGENCY[trigger]} "
+        reasons.append(f"the {event} of {incident_date} was reported by {EVENT_AGENCY[trigger]} "
                        f"(event {cause_event_id})")
     attesting = [k for k in kinds if k in accepted]
     if attesting:
-        reasons.append(f"the {trigger.replace('_', ' ')} of {incident_date} is attested by the documents filed: "
+        reasons.append(f"the {event} of {incident_date} is attested by the documents filed: "
                        f"{', '.join(attesting)}")
     if reasons:
         return EventAssessment("confirmed", ("the sudden event is attested (急难: aid for the event, not an "
                                              "income test)", *reasons))
     filed = ", ".join(kinds) or "none"
     return EventAssessment("not_confirmed", (
-        f"the sudden event ({trigger.replace('_', ' ')} of {incident_date}) is not attested: no agency report "
-        f"opened the case and no document filed attests it (filed: {filed}; accepted: {', '.join(sorted(accepted))})",
+        f"the sudden event ({event} of {incident_date}) is not attested: no agency report opened the case "
+        f"and no document filed attests it (filed: {filed}; accepted: {', '.join(sorted(accepted))})",
         *((f"explanation: {explanation}",) if explanation else ())))

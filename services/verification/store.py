@@ -63,7 +63,8 @@ async def complete_check(conn: Conn, result: EconomicCheckResult, *, counted_inc
 async def reference_records(conn: Conn, source: str, person_ids: Sequence[str]) -> list[asyncpg.Record]:
     """person_id, payload, loaded_at of the records ``source`` holds of ``person_ids``."""
     return await conn.fetch(
-        "SELECT person_id, payload, loaded_at FROM reference_records WHERE source = $1 AND person_id = ANY($2::text[])",
+        "SELECT person_id, payload, loaded_at FROM reference_records"
+        " WHERE source = $1 AND person_id = ANY($2::text[])",
         source, list(person_ids))
 
 
@@ -83,7 +84,8 @@ async def put_reference_record(conn: Conn, source: str, person_id: str,
 
 async def get_reference_record(conn: Conn, source: str, person_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT source, person_id, payload, loaded_at FROM reference_records WHERE source = $1 AND person_id = $2",
+        "SELECT source, person_id, payload, loaded_at FROM reference_records"
+        " WHERE source = $1 AND person_id = $2",
         source, person_id)
 
 
@@ -110,7 +112,8 @@ async def insert_document(conn: Conn, *, document_id: str, submission_id: str, c
     """The new row, or None when the document was recorded before (a concurrent submission)."""
     return await conn.fetchrow(
         f"""
-        INSERT INTO documents (document_id, submission_id, case_id, kind, reference, note, received_by, received_role)
+        INSERT INTO documents (document_id, submission_id, case_id, kind, reference, note, received_by,
+                               received_role)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (document_id) DO NOTHING
         RETURNING {_DOCUMENT_COLUMNS}
         """,
@@ -119,9 +122,11 @@ async def insert_document(conn: Conn, *, document_id: str, submission_id: str, c
 
 async def submission_documents(conn: Conn, submission_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE submission_id = $1 ORDER BY document_id", submission_id)
+        f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE submission_id = $1 ORDER BY document_id",
+        submission_id)
 
 
 async def case_documents(conn: Conn, case_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE case_id = $1 ORDER BY received_at, document_id", case_id)
+        f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE case_id = $1 ORDER BY received_at, document_id",
+        case_id)

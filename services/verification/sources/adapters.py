@@ -44,7 +44,8 @@ def _hrss(r: p.HrssRecord, on: date, found: Found) -> None:
     for job in _in_force(r.employments, on):
         found.income("wage", job.monthly_wage_fen, f"wage from {job.employer} since {job.start_on}")
     for b in _in_force(r.unemployment_benefits, on):
-        found.income("unemployment_insurance", b.monthly_benefit_fen, f"unemployment insurance benefit since {b.start_on}")
+        found.income("unemployment_insurance", b.monthly_benefit_fen,
+                     f"unemployment insurance benefit since {b.start_on}")
     for pension in _in_force(r.pensions, on):
         found.income("pension", pension.monthly_pension_fen, f"basic pension since {pension.start_on}")
     if r.unemployment_insured:
@@ -75,8 +76,8 @@ def _real_estate(r: p.RealEstateRecord, on: date, found: Found) -> None:
     for prop in r.properties:
         if _held(prop.registered_on, prop.disposed_on, on):
             area = f", {prop.area_m2} m2" if prop.area_m2 is not None else ""
-            found.asset("property", f"{prop.usage} property {prop.certificate_no} {prop.address}{area}".strip(),
-                        subtype=prop.usage)
+            detail = f"{prop.usage} property {prop.certificate_no} {prop.address}{area}".strip()
+            found.asset("property", detail, subtype=prop.usage)
 
 
 def _vehicles(r: p.VehicleRecord, on: date, found: Found) -> None:
@@ -84,7 +85,8 @@ def _vehicles(r: p.VehicleRecord, on: date, found: Found) -> None:
     for v in r.vehicles:
         if _held(v.registered_on, v.deregistered_on, on):
             value = f", assessed {_yuan(v.assessed_value_fen)}" if v.assessed_value_fen is not None else ""
-            found.asset("vehicle", f"{v.kind} {v.plate}{value}", subtype=v.kind, value_fen=v.assessed_value_fen)
+            found.asset("vehicle", f"{v.kind} {v.plate}{value}", subtype=v.kind,
+                        value_fen=v.assessed_value_fen)
 
 
 def _banks(r: p.BankRecord, on: date, found: Found) -> None:
@@ -97,7 +99,8 @@ def _banks(r: p.BankRecord, on: date, found: Found) -> None:
 def _low_income_db(r: p.LowIncomeDbRecord, on: date, found: Found) -> None:
     """Inclusion in the civil-affairs low-income population database on the date."""
     if in_force(r.start_on, r.end_on, on):
-        found.flag("low_income_db", f"in the low-income database since {r.start_on} ({', '.join(r.categories)})")
+        categories = ", ".join(r.categories)
+        found.flag("low_income_db", f"in the low-income database since {r.start_on} ({categories})")
 
 
 def _rural_revitalisation(r: p.RuralRevitalisationRecord, on: date, found: Found) -> None:
@@ -106,15 +109,19 @@ def _rural_revitalisation(r: p.RuralRevitalisationRecord, on: date, found: Found
         found.flag("rural_revitalisation_certified", f"certified {r.certification} since {r.start_on}")
 
 
-HRSS = Department("hrss", "人力资源和社会保障部门", "human resources and social security", p.HrssRecord, _hrss)
-MEDICAL_INSURANCE = Department("medical_insurance", "医疗保障部门", "medical insurance", p.MedicalInsuranceRecord,
-                               _medical)
-DISABILITY = Department("disability_federation", "残疾人联合会", "disabled persons' federation", p.DisabilityRecord,
-                        _disability)
-REAL_ESTATE = Department("real_estate", "不动产登记部门", "real estate registration", p.RealEstateRecord, _real_estate)
-VEHICLES = Department("vehicles", "公安交通管理部门（机动车登记）", "vehicle registration", p.VehicleRecord, _vehicles)
+HRSS = Department("hrss", "人力资源和社会保障部门", "human resources and social security",
+                  p.HrssRecord, _hrss)
+MEDICAL_INSURANCE = Department("medical_insurance", "医疗保障部门", "medical insurance",
+                               p.MedicalInsuranceRecord, _medical)
+DISABILITY = Department("disability_federation", "残疾人联合会", "disabled persons' federation",
+                        p.DisabilityRecord, _disability)
+REAL_ESTATE = Department("real_estate", "不动产登记部门", "real estate registration",
+                         p.RealEstateRecord, _real_estate)
+VEHICLES = Department("vehicles", "公安交通管理部门（机动车登记）", "vehicle registration",
+                      p.VehicleRecord, _vehicles)
 BANKS = Department("banks", "银行业金融机构", "banks and financial institutions", p.BankRecord, _banks)
-LOW_INCOME_DB = Department("low_income_db", "民政部门低收入人口库", "civil affairs low-income population database",
+LOW_INCOME_DB = Department("low_income_db", "民政部门低收入人口库",
+                           "civil affairs low-income population database",
                            p.LowIncomeDbRecord, _low_income_db)
 RURAL_REVITALISATION = Department("rural_revitalisation", "乡村振兴部门", "rural revitalisation office",
                                   p.RuralRevitalisationRecord, _rural_revitalisation)

@@ -109,7 +109,8 @@ class RecordBackend(Protocol):
 
     name: str
 
-    async def fetch(self, source: str, person_ids: Sequence[str], on: date) -> Mapping[str, BackendRecord]: ...
+    async def fetch(self, source: str, person_ids: Sequence[str],
+                    on: date) -> Mapping[str, BackendRecord]: ...
 
 
 class SourceDataError(ApplicationError):
@@ -204,9 +205,8 @@ class DepartmentAdapter(Generic[P]):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
-            raise SourceDataError(
-                f"{self.name} ({self.department_zh}) record of {person_id} is unreadable: {where}: {first['msg']}"
-            ) from None
+            raise SourceDataError(f"{self.name} ({self.department_zh}) record of {person_id} is unreadable: "
+                                  f"{where}: {first['msg']}") from None
 
 
 def in_force(start: date | None, end: date | None, on: date) -> bool:

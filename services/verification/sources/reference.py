@@ -30,8 +30,8 @@ class LocalReferenceBackend:
     async def fetch(self, source: str, person_ids: Sequence[str], on: date) -> Mapping[str, BackendRecord]:
         async with self._pool.acquire() as conn:
             rows = await store.reference_records(conn, source, person_ids)
-        return {r["person_id"]: BackendRecord(person_id=r["person_id"], payload=r["payload"], as_of=r["loaded_at"])
-                for r in rows}
+        return {r["person_id"]: BackendRecord(person_id=r["person_id"], payload=r["payload"],
+                                              as_of=r["loaded_at"]) for r in rows}
 
 
 class StaticBackend:
@@ -46,4 +46,5 @@ class StaticBackend:
     async def fetch(self, source: str, person_ids: Sequence[str], on: date) -> Mapping[str, BackendRecord]:
         self.fetches += 1
         held = self.records.get(source, {})
-        return {pid: BackendRecord(person_id=pid, payload=held[pid], as_of=None) for pid in person_ids if pid in held}
+        return {pid: BackendRecord(person_id=pid, payload=held[pid], as_of=None)
+                for pid in person_ids if pid in held}
