@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 
+from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts import pathways as registry
 from shared.contracts.pathways import CaseOpening, Pathway
 from workflows.batch_subsidy.inputs import BatchSubsidyInput
@@ -87,6 +88,14 @@ def missing_bindings() -> list[str]:
     return [name for name in registry.PATHWAYS if name not in BINDINGS]
 
 
-def workflows() -> list[type]:
-    """Every workflow the worker registers: one per bound pathway, then the support workflows."""
-    return list(dict.fromkeys([*(b.workflow for b in BINDINGS.values()), *SUPPORT_WORKFLOWS]))
+def workflows(task_queue: str = TASK_QUEUE_WORKFLOWS) -> list[type]:
+    """The workflows a worker on ``task_queue`` registers: every bound pathway polling it, and on the cases
+    queue the support workflows."""
+    pathways = [b.workflow for b in BINDINGS.values() if b.pathway.task_queue == task_queue]
+    support = SUPPORT_WORKFLOWS if task_queue == TASK_QUEUE_WORKFLOWS else ()
+    return list(dict.fromkeys([*pathways, *support]))
+
+
+def task_queues() -> list[str]:
+    """Every task queue a pathway's workflow polls (one worker each)."""
+    return list(dict.fromkeys(b.pathway.task_queue for b in BINDINGS.values()))

@@ -30,7 +30,10 @@ def build_worker(client: Client, task_queue: str = TASK_QUEUE_WORKFLOWS) -> Work
     missing = registry.missing_bindings()
     if missing:
         raise RuntimeError(f"pathways registered without a workflow: {missing} (workflows/registry.py)")
-    return Worker(client, task_queue=task_queue, workflows=registry.workflows(),
+    elsewhere = [q for q in registry.task_queues() if q != task_queue]
+    if elsewhere:  # this process polls one queue: a pathway on another would never run
+        raise RuntimeError(f"pathways on task queues this worker does not poll: {elsewhere}")
+    return Worker(client, task_queue=task_queue, workflows=registry.workflows(task_queue),
                   activities=list(registry.LOCAL_ACTIVITIES))
 
 

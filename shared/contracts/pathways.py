@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-TASK_QUEUE_CASES = "doudi-cases"  # shared/config.TASK_QUEUE_WORKFLOWS: every pathway's workflow polls it
+from shared.config import TASK_QUEUE_WORKFLOWS
 
 # Measure ids, one vocabulary for every pack (a pack may define any subset); each is applied by a pathway.
 MEASURES: dict[str, str] = {
@@ -53,7 +53,7 @@ class Pathway:
     label_en: str
     measures: tuple[str, ...] = ()            # the policy measures it applies (ids of ``MEASURES``)
     event_families: tuple[str, ...] = ()      # ``doudi.events.<family>.*`` it starts from (via intake)
-    task_queue: str = TASK_QUEUE_CASES
+    task_queue: str = TASK_QUEUE_WORKFLOWS    # the worker's queue (workflows/worker.py)
     legacy_names: tuple[str, ...] = ()        # older names of the same pathway (packs, an earlier dashboard)
 
 

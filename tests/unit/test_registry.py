@@ -182,3 +182,11 @@ def test_the_service_registry_drives_the_stack_the_cli_and_nats():
     # doudi up --api-port 9000: every backend keeps its distance from the front door
     assert {s.name: s.port_beside(9000) for s in services.HTTP_BACKENDS} == {
         "intake": 9101, "verification": 9102, "approval": 9103, "payment": 9104}
+
+
+def test_the_worker_refuses_a_pathway_on_a_queue_it_does_not_poll(winter_heating, monkeypatch: pytest.MonkeyPatch):
+    elsewhere = dataclasses.replace(winter_heating, pathway=dataclasses.replace(example.WINTER_HEATING,
+                                                                              task_queue="heating"))
+    monkeypatch.setitem(registry.BINDINGS, "winter_heating", elsewhere)
+    with pytest.raises(RuntimeError, match="heating"):
+        worker.build_worker(client=object())  # type: ignore[arg-type]  # refused before the client is used
