@@ -26,9 +26,6 @@ with workflow.unsafe.imports_passed_through():
 # Services may be down for a while (a crash, a deploy): keep retrying, never fail the case for it.
 SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                             maximum_interval=timedelta(seconds=30))
-PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                            maximum_interval=timedelta(seconds=60),
-                            non_retryable_error_types=["DisbursementConflict"])
 # Bounded: a payment that still fails after these attempts (about half a minute: a crash or a
 # deploy is over by then) waits for an administrator's retry (doudi admin replay --retry) instead of
 # retrying silently for ever; the stalled-case sweep shows it to the operations team meanwhile.
@@ -154,10 +151,7 @@ class CaseSteps:
         """Pay through the payment service (idempotent by the request's key). A payment that still fails
         after its retries waits for an administrator's retry instead of failing the case; a retry pays
         at most once, whatever happened before."""
-        if not workflow.patched(PAYMENT_FAILURE_WAITS):
-            return await workflow.execute_activity(
-                act.DISBURSE, request, task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=PAYMENT_RETRY, result_type=act.Disbursement)
+        workflow.deprecate_patch(PAYMENT_FAILURE_WAITS)  # every release waits (docs/adr/0015-patch-lifecycle.md)
         while True:
             try:
                 return await workflow.execute_activity(

@@ -248,13 +248,13 @@ HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
 
 async def test_recorded_histories_replay_without_nondeterminism(env: WorkflowEnvironment):
-    """Every history in tests/histories was recorded from a run of an earlier or the current version
-    (v1 = before the emergency-relief-v2 patch); a change to live workflow logic that is not behind
-    ``workflow.patched`` fails here. Record the current version's with DOUDI_RECORD_HISTORIES=v2."""
+    """Every history in tests/histories was recorded from a released version (2026-11, 2026-12, ...) or
+    today's; a change to live workflow logic that is not behind ``workflow.patched`` fails here. Record
+    today's with DOUDI_RECORD_HISTORIES=<version> (docs/adr/0015-patch-lifecycle.md)."""
     if os.environ.get("DOUDI_RECORD_HISTORIES"):
         await _record_histories(env, os.environ["DOUDI_RECORD_HISTORIES"])
     files = sorted(HISTORIES.glob("emergency_relief-*.json"))
-    assert any("-v1-" in f.name for f in files) and any("-v2-" in f.name for f in files)
+    assert any("-2026-11-" in f.name for f in files), "the first release's histories are missing"
     replayer = Replayer(workflows=[EmergencyReliefWorkflow], data_converter=pydantic_data_converter)
     for f in files:
         await replayer.replay_workflow(WorkflowHistory.from_json(f.stem, f.read_text()))

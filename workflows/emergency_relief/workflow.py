@@ -219,8 +219,10 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.run
     async def run(self, inp: EmergencyReliefInput) -> EmergencyReliefResult:
         self._inp = inp
-        v2 = workflow.patched(V2)
-        self._v3 = v3 = v2 and workflow.patched(V3)
+        # every release ran these branches (docs/adr/0015-patch-lifecycle.md): no open case takes the old ones
+        workflow.deprecate_patch(V2)
+        workflow.deprecate_patch(V3)
+        self._v3 = True
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
         entitlement = await self._assess(inp, facts)
         policy = policy_of(entitlement)
@@ -230,8 +232,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
                                      floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
         await self._record("open", "assessed", entitlement.reason, policy=policy,
                            amount=entitlement.amount_fen if entitlement.payable else None)
-        if (not entitlement.payable and entitlement.needs_assessment and v2
-                and workflow.patched(CASEWORKER_ASSESSMENT)):
+        if not entitlement.payable and entitlement.needs_assessment and workflow.patched(CASEWORKER_ASSESSMENT):
             # 「直接实施临时救助」 with no amount (disaster outside Ningxia): the caseworker assesses it, the
             # approval tiers decide it
             entitlement = await self._assessed_entitlement(inp, facts, entitlement)
@@ -242,9 +243,9 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         if not entitlement.payable:
             return await self._close(inp, "not_payable", entitlement.reason, policy)
 
-        levels = await self._levels(inp.business_date) if v2 else None
+        levels = await self._levels(inp.business_date)
         committee: OneMatterResult | None = None
-        if v3 and levels is not None and entitlement.amount_fen > levels.committee_threshold_fen:
+        if entitlement.amount_fen > levels.committee_threshold_fen:
             committee = await self._refer_to_committee(
                 inp, entitlement, f"need of {entitlement.amount_fen} fen exceeds the cap of "
                 f"{levels.committee_threshold_fen} fen")
@@ -263,12 +264,11 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
                     inp, entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
                 amount, pay_from = committee.amount_fen, "county_fund"
             else:
-                if v2:
-                    await self._record_decision(inp, decision, entitlement)
+                await self._record_decision(inp, decision, entitlement)
                 if not decision.approve:
                     return await self._close(inp, "rejected", decision.reason, policy)
                 amount = decision.amount_fen or amount
-                pay_from = decision.pay_from or ("county_fund" if v2 else pay_from)
+                pay_from = decision.pay_from or "county_fund"
         if committee is not None:
             if not committee.approve and authority and self._base_fen() > 0:
                 # the committee only ever raises aid: its refusal leaves the policy's own amount due
@@ -293,7 +293,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         payment = await self._pay(inp, facts, entitlement, amount, pay_from, levels)
         await self._record("paid", "paid", f"paid {amount} fen, payment {payment.payment_id}",
                            policy=policy, amount=amount)
-        if not v2 or not entitlement.economic_check_required:
+        if not entitlement.economic_check_required:
             # Entitled by status (a registered recipient, no check): nothing is owed afterwards.
             await self._record("closed", "closed", "paid under assist-first", closed=True,
                                outcome="paid", policy=policy, amount=amount)
@@ -301,7 +301,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
             return EmergencyReliefResult(case_id=inp.case_id, outcome="paid", amount_fen=amount,
                                          payment_id=payment.payment_id, reason=entitlement.reason, policy=policy)
 
-        assert levels is not None
         await self._await_documents(inp, levels)
         check: act.EconomicCheckResult | act.EventCheckResult
         if workflow.patched(EVENT_TEST):
@@ -343,41 +342,35 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         )
 
     async def _await_county_decision(self, inp: EmergencyReliefInput, approval: act.ApprovalOutcome,
-                                     levels: ServiceLevels | None) -> CountyDecision | None:
+                                     levels: ServiceLevels) -> CountyDecision | None:
         """The county's decision, or None when the case was escalated to the committee instead."""
         self._awaiting_county = True
         arrived: Callable[[], bool] = lambda: (  # noqa: E731
             self._county_decision is not None or self._escalation is not None)
-        if levels is None:  # histories from before the county deadline existed
-            self._stage = "awaiting_county_decision"
-            await self._record("awaiting_decision", "awaiting_county_decision", approval.reason,
-                               amount=approval.amount_fen)
-            await workflow.wait_condition(arrived)
-        else:
-            due = workflow.now() + timedelta(hours=levels.county_decision_sla_hours)
-            remind = workflow.now() + timedelta(hours=levels.county_decision_reminder_hours)
-            self._deadlines = [{"kind": "county_decision", "due": due.isoformat()}]
-            await self._open_task("county_decision", "county_approver", due, approval.amount_fen,
-                                  f"emergency relief above the township's authority: {approval.amount_fen} fen")
+        due = workflow.now() + timedelta(hours=levels.county_decision_sla_hours)
+        remind = workflow.now() + timedelta(hours=levels.county_decision_reminder_hours)
+        self._deadlines = [{"kind": "county_decision", "due": due.isoformat()}]
+        await self._open_task("county_decision", "county_approver", due, approval.amount_fen,
+                              f"emergency relief above the township's authority: {approval.amount_fen} fen")
+        await self._record("awaiting_decision", "awaiting_county_decision",
+                           f"{approval.reason}; urgent: decide by {due.isoformat()}", amount=approval.amount_fen)
+        if not await self._wait_until(arrived, remind):
             await self._record("awaiting_decision", "awaiting_county_decision",
-                               f"{approval.reason}; urgent: decide by {due.isoformat()}", amount=approval.amount_fen)
-            if not await self._wait_until(arrived, remind):
+                               f"reminder: the county decision is due by {due.isoformat()}")
+            if not await self._wait_until(arrived, due):
+                self._flags.append("county_decision_overdue")
                 await self._record("awaiting_decision", "awaiting_county_decision",
-                                   f"reminder: the county decision is due by {due.isoformat()}")
-                if not await self._wait_until(arrived, due):
-                    self._flags.append("county_decision_overdue")
-                    await self._record("awaiting_decision", "awaiting_county_decision",
-                                       "the county decision is overdue: escalated to the prefecture",
-                                       escalated=True, escalated_to="prefecture")
-                    await workflow.wait_condition(arrived)
-            self._deadlines = []
-            if self._escalation is not None:
-                await self._close_task("county_decision", self._escalation.official, "escalated")
-                self._awaiting_county = False
-                return None
-            assert self._county_decision is not None
-            await self._close_task("county_decision", self._county_decision.approver,
-                                   "approved" if self._county_decision.approve else "rejected")
+                                   "the county decision is overdue: escalated to the prefecture",
+                                   escalated=True, escalated_to="prefecture")
+                await workflow.wait_condition(arrived)
+        self._deadlines = []
+        if self._escalation is not None:
+            await self._close_task("county_decision", self._escalation.official, "escalated")
+            self._awaiting_county = False
+            return None
+        assert self._county_decision is not None
+        await self._close_task("county_decision", self._county_decision.approver,
+                               "approved" if self._county_decision.approve else "rejected")
         self._awaiting_county = False
         assert self._county_decision is not None
         return self._county_decision
@@ -441,12 +434,12 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         )
 
     async def _pay(self, inp: EmergencyReliefInput, facts: act.RecipientFacts, entitlement: Entitlement,
-                   amount: int, pay_from: str, levels: ServiceLevels | None) -> act.Disbursement:
+                   amount: int, pay_from: str, levels: ServiceLevels) -> act.Disbursement:
         """Pay once (the key is the case and installment 1); if the township reserve is short, wait for
         its top-up (signal), retry on a timer, or let the county pay directly."""
         self._stage = "paying"
         source = (act.account(act.TOWNSHIP_RESERVE, inp.region_code)
-                  if levels is None or pay_from == "township_reserve"  # (before v2 every payment named the reserve)
+                  if pay_from == "township_reserve"
                   else act.account(act.COUNTY_FUND, inp.region_code[:6]))
         while True:
             self._reserve_available = False  # before the attempt: a top-up signalled during it is not lost
@@ -459,7 +452,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
             if result.status == "paid":
                 self._awaiting_reserve = False
                 return result
-            assert levels is not None
             if not self._awaiting_reserve:
                 self._awaiting_reserve = True
                 await self._record("open", "waiting_for_reserve",
