@@ -100,7 +100,8 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.jwt_secret) < 32:
             raise ValueError("DOUDI_JWT_SECRET must be at least 32 characters")
         if self.env == "production" and not self.codec_keys:
-            raise ValueError("DOUDI_CODEC_KEYS must be set outside the embedded default (personal data in Temporal)")
+            raise ValueError("DOUDI_CODEC_KEYS must be set outside the embedded default "
+                             "(personal data in Temporal)")
         return self
 
 
@@ -120,7 +121,8 @@ def database_url_with_password(database_url: str, password: str) -> str:
     url = urlsplit(database_url)
     user, _, host = url.netloc.rpartition("@")
     user = user.split(":", 1)[0] or "postgres"
-    return urlunsplit((url.scheme, f"{user}:{quote(password, safe='')}@{host}", url.path, url.query, url.fragment))
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit((url.scheme, netloc, url.path, url.query, url.fragment))
 
 
 @cache

@@ -72,8 +72,9 @@ class RecipientFacts(BaseModel):
     def profile(self, **extra: Any) -> HouseholdProfile:
         """The facts the policy consults (one place: routing and every pathway build it so); a person
         not found or deceased holds no category. ``extra``: the application's own facts."""
-        return HouseholdProfile(categories=frozenset(self.categories if self.found and not self.deceased else ()),
-                                urban=self.urban, household_size=max(self.household_size, 1),
+        held = self.categories if self.found and not self.deceased else ()
+        return HouseholdProfile(categories=frozenset(held), urban=self.urban,
+                                household_size=max(self.household_size, 1),
                                 monthly_income_fen=self.monthly_income_fen, **extra)
 
 

@@ -34,10 +34,13 @@ class MemberIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     relation: str = Field(min_length=1, max_length=30, description="e.g. head, spouse, child, parent")
     birth_date: date
-    flags: list[str] = Field(default_factory=list, description="e.g. severely_disabled, seriously_ill, employed, "
-                             "full_care (特困 person needing full care), raised_in_institution (orphan)")
+    flags: list[str] = Field(default_factory=list,
+                             description="e.g. severely_disabled, seriously_ill, employed, "
+                                         "full_care (特困 person needing full care), "
+                                         "raised_in_institution (orphan)")
     work_region_code: RegionCode | None = Field(
-        default=None, description="务工地: where an employed member works away from home (employment-cost deduction)")
+        default=None,
+        description="务工地: where an employed member works away from home (employment-cost deduction)")
 
 
 class HouseholdIn(BaseModel):
@@ -49,8 +52,9 @@ class HouseholdIn(BaseModel):
     categories: list[Category] = Field(default_factory=list)
     monthly_income_fen: IncomeFen
     members: list[MemberIn] = Field(min_length=1)
-    remote: bool = Field(default=False, description="XPCC 边远: a company 30 km or more from the regiment seat, or a "
-                                                    "border regiment (距离团部30公里以上的连队或边境团场)")
+    remote: bool = Field(default=False,
+                         description="XPCC 边远: a company 30 km or more from the regiment seat, or a "
+                                     "border regiment (距离团部30公里以上的连队或边境团场)")
 
     @field_validator("members")
     @classmethod
@@ -66,17 +70,22 @@ class ApplicationDetails(BaseModel):
 
     incident_date: date | None = Field(default=None, description="the business date; defaults to today")
     requested_amount_fen: CaseFen | None = Field(default=None, description="the caseworker's assessed amount")
-    household_type: Literal["individual", "emergency_household", "expenditure_household"] = "emergency_household"
+    household_type: Literal["individual", "emergency_household",
+                            "expenditure_household"] = "emergency_household"
     stranded: bool = Field(default=False, description="临时遇困/流浪: aid where the emergency happens")
-    unemployment_insured: bool | None = Field(default=None, description="job_loss: covered by unemployment insurance")
+    unemployment_insured: bool | None = Field(default=None,
+                                              description="job_loss: covered by unemployment insurance")
     last_income_month: str | None = Field(
         default=None, pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$",
         description="job_loss: the last month with income (YYYY-MM); 连续3个月无收入来源 is checked from it")
-    annual_medical_self_pay_fen: SelfPayFen | None = Field(default=None, description="medical: the year's self-pay")
+    annual_medical_self_pay_fen: SelfPayFen | None = Field(default=None,
+                                                           description="medical: the year's self-pay")
     monthly_rigid_expenditure_fen: IncomeFen | None = Field(
-        default=None, description="dibao: verified monthly rigid expenditure (illness, disability, schooling, care)")
-    single_person: bool = Field(default=False, description="dibao 单人保: the applicant alone, a severely disabled "
-                                                           "or seriously ill member of a low-income household")
+        default=None,
+        description="dibao: verified monthly rigid expenditure (illness, disability, schooling, care)")
+    single_person: bool = Field(default=False,
+                                description="dibao 单人保: the applicant alone, a severely disabled "
+                                            "or seriously ill member of a low-income household")
     reason: str = Field(default="", max_length=2000)
 
 
@@ -86,8 +95,9 @@ class ApplicationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    application_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-                                       description="the caller's idempotency key; the same id is the same case")
+    application_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the caller's idempotency key; the same id is the same case")
     person_id: NationalId
     region_code: RegionCode
     kind: Literal["dibao", "temporary_assistance", "job_loss", "graduate", "medical", "emergency"]

@@ -24,8 +24,8 @@ Tier = Literal["township", "county", "committee", "prefecture"]
 TIERS: tuple[Tier, ...] = ("township", "county", "committee", "prefecture")
 NEXT_TIER: dict[str, Tier | None] = {"township": "county", "county": "committee", "committee": "prefecture",
                                      "prefecture": None}
-TIER_ZH: dict[str, str] = {"township": "乡镇（街道）", "county": "县级", "committee": "县级协调机制（一事一议）",
-                           "prefecture": "地市（州）"}
+TIER_ZH: dict[str, str] = {"township": "乡镇（街道）", "county": "县级",
+                           "committee": "县级协调机制（一事一议）", "prefecture": "地市（州）"}
 
 
 class Cap(BaseModel):
@@ -66,7 +66,8 @@ class AmountRule(BaseModel):
     policy_fen: int = 0  # fixed: the amount; floor: the least amount; open: unused
 
     def describe(self) -> str:
-        return {"fixed": f"the policy fixes {self.policy_fen} fen", "floor": f"at least {self.policy_fen} fen (不低于)",
+        return {"fixed": f"the policy fixes {self.policy_fen} fen",
+                "floor": f"at least {self.policy_fen} fen (不低于)",
                 "open": "the policy leaves the amount open"}[self.kind]
 
 
@@ -90,12 +91,14 @@ def amount_rule(*, amount_fen: int, amount_is_minimum: bool = False, floor_fen: 
 
 def above_authority_message(tier: str, amount_fen: int, cap: Cap | None) -> str:
     up = NEXT_TIER.get(tier)
-    limit = "没有审批权限" if cap is None else f"审批权限为{cap.limit_fen}分{'（含）' if cap.inclusive else '（不含）'}"
+    bound = "（含）" if cap is not None and cap.inclusive else "（不含）"
+    limit = "没有审批权限" if cap is None else f"审批权限为{cap.limit_fen}分{bound}"
     zh = (f"超出{TIER_ZH.get(tier, tier)}审批权限：决定金额{amount_fen}分，{limit}；"
           + (f"案件须报{TIER_ZH[up]}审批，不予支付。" if up else "任何层级均无权审批，不予支付。"))
     en = (f"above the {tier}'s authority: {amount_fen} fen decided, the {tier}'s limit is "
           f"{cap.describe() if cap else 'none'}; "
-          + (f"the case goes up to the {up}, nothing is paid" if up else "no tier may decide it, nothing is paid"))
+          + (f"the case goes up to the {up}, nothing is paid" if up
+             else "no tier may decide it, nothing is paid"))
     return f"{zh} / {en}"
 
 
@@ -108,10 +111,12 @@ def check_decided_amount(amount_fen: int | None, *, tier: str, limits: Authority
         raise ValueError("批准须写明正数金额 / an approval needs a positive amount_fen")
     if rule is not None and rule.kind == "fixed" and amount_fen != rule.policy_fen:
         raise ValueError(f"政策规定金额为{rule.policy_fen}分，审批不得改变：决定{amount_fen}分 / "
-                         f"the policy fixes {rule.policy_fen} fen; a decision of {amount_fen} fen may not differ")
+                         f"the policy fixes {rule.policy_fen} fen; "
+                         f"a decision of {amount_fen} fen may not differ")
     if rule is not None and rule.kind == "floor" and amount_fen < rule.policy_fen:
-        raise ValueError(f"政策规定不低于{rule.policy_fen}分：决定{amount_fen}分低于标准 / the policy grants at "
-                         f"least {rule.policy_fen} fen (不低于); a decision of {amount_fen} fen is below it")
+        raise ValueError(f"政策规定不低于{rule.policy_fen}分：决定{amount_fen}分低于标准 / "
+                         f"the policy grants at least {rule.policy_fen} fen (不低于); "
+                         f"a decision of {amount_fen} fen is below it")
     if limits is None:
         return
     cap = limits.cap(tier)

@@ -30,8 +30,8 @@ EVENTS_SUBJECT_PREFIX = "doudi.events."
 DLQ_EVENTS_SUBJECT = "doudi.dlq.events"
 
 # year 0001..9999 (there is no year 0000 to take a date from)
-YearMonth = Annotated[str, Field(pattern=r"^([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-(0[1-9]|1[0-2])$",
-                                 description="YYYY-MM")]
+_YEAR = r"([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+YearMonth = Annotated[str, Field(pattern=rf"^{_YEAR}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
 def _no_control_characters(value: str) -> str:
@@ -219,7 +219,8 @@ def parse_inbound(subject: str, raw: bytes) -> InboundEvent:
     if model is None:
         raise InvalidEvent(f"unknown event name {name!r} (subject {subject})")
     try:
-        body = json.loads(raw.decode("utf-8"))  # strictly: json.loads(bytes) would let lone surrogates through
+        # strictly: json.loads(bytes) would let lone surrogates through
+        body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEvent(f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -245,7 +246,8 @@ def _maybe_id(body: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def make_cloudevent(name: str, data: dict[str, Any], *, event_id: str, source: str = "urn:test") -> dict[str, Any]:
+def make_cloudevent(name: str, data: dict[str, Any], *, event_id: str,
+                    source: str = "urn:test") -> dict[str, Any]:
     """Build a structured-mode CloudEvent for ``name`` (used by publishers and tests)."""
     return {
         "specversion": "1.0",

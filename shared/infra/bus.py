@@ -54,9 +54,11 @@ class StreamLimits:
     """A stream's retention limits, chosen per stream (below). Every stream discards NEW when full: a
     publisher is refused and retries (the outbox keeps its rows in PostgreSQL, an agency's system gets an
     error), rather than the stream silently deleting the oldest messages a consumer may not have read.
-    Operations raises an alert once a stream holds ``ALERT_AT`` of its bytes (services/operations/bus_health.py)."""
+    Operations raises an alert once a stream holds ``ALERT_AT`` of its bytes
+    (services/operations/bus_health.py)."""
 
-    def __init__(self, max_age_s: float, max_bytes: int, why: str, duplicate_window_s: float = DUPLICATE_WINDOW_S):
+    def __init__(self, max_age_s: float, max_bytes: int, why: str,
+                 duplicate_window_s: float = DUPLICATE_WINDOW_S):
         self.max_age_s = max_age_s
         self.max_bytes = max_bytes
         self.why = why
@@ -72,7 +74,8 @@ STREAM_LIMITS: dict[str, StreamLimits] = {
     # consumes them at once; the outbox rows stay in PostgreSQL, so 14 days is a generous replay window.
     STREAM_CASES: StreamLimits(14 * DAY_S, 2 * GIB, "case events: projected at once, replay window 14 days"),
     # The 617,800-recipient batch is 617,800 disbursements of ~700 bytes (~0.43 GB): 2 GiB holds four.
-    STREAM_PAYMENTS: StreamLimits(14 * DAY_S, 2 * GIB, "payment events: projected at once, replay window 14 days"),
+    STREAM_PAYMENTS: StreamLimits(14 * DAY_S, 2 * GIB,
+                                  "payment events: projected at once, replay window 14 days"),
     # Dead letters wait for a person: kept a year; 256 MiB is ~250k letters at the 1 MB payload cap's
     # typical 1 kB, and a DLQ filling up is itself an alert long before.
     STREAM_DLQ: StreamLimits(365 * DAY_S, 256 * 1024**2, "dead letters: kept a year for the operators"),
@@ -130,8 +133,8 @@ class StreamsNotReady(RuntimeError):
 def _stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig:
     limits = STREAM_LIMITS[name]
     return StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, num_replicas=replicas,
-                        duplicate_window=limits.duplicate_window_s, max_age=limits.max_age_s, max_bytes=limits.max_bytes,
-                        discard=DiscardPolicy.NEW)
+                        duplicate_window=limits.duplicate_window_s, max_age=limits.max_age_s,
+                        max_bytes=limits.max_bytes, discard=DiscardPolicy.NEW)
 
 
 def _same(have: StreamConfig, want: StreamConfig) -> bool:
@@ -171,8 +174,9 @@ async def ensure_streams(nats_url: str, *, replicas: int = 1) -> None:
                     await js.update_stream(want)
                     log.info("updated stream %s %s", name, subjects)
             except (NatsTimeoutError, NoRespondersError):  # no reply: the server refused the request
+                state = "missing" if have is None else "not as configured"
                 raise StreamsNotReady(
-                    f"JetStream stream {name} is {'missing' if have is None else 'not as configured'} and NATS"
+                    f"JetStream stream {name} is {state} and NATS"
                     f" user {user!r} may not change streams: run `doudi streams` as the NATS admin user"
                 ) from None
     finally:

@@ -67,7 +67,8 @@ async def migrate(dsn: str, schema: str, migrations_dir: Path, *, messaging: boo
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             await conn.execute(
                 f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
-                " version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                " version text PRIMARY KEY, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {
                 r["version"]: r["checksum"]

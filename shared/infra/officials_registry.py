@@ -64,19 +64,19 @@ def second_official_refusal(*, first_subject: str, first: RegisteredOfficial | N
         return ("四眼原则：申请人不能自己批准 / four eyes: the official who asked cannot approve it; "
                 "a second official must")
     if registered_second is None or not registered_second.active:
-        return (f"四眼原则：第二审批人须为登记在册的官员 / four eyes: {second.subject} is not an active registered "
-                "official and cannot be the second")
+        return (f"四眼原则：第二审批人须为登记在册的官员 / four eyes: {second.subject} is not an active "
+                "registered official and cannot be the second")
     if str(second.role) not in registered_second.roles or registered_second.jurisdiction != second.region:
-        return (f"四眼原则：{second.subject} 的登记角色或辖区与令牌不符 / four eyes: {second.subject} is registered as "
-                f"{', '.join(registered_second.roles)} for {registered_second.jurisdiction or '*'}, "
-                f"not {second.role} for {second.region or '*'}")
+        return (f"四眼原则：{second.subject} 的登记角色或辖区与令牌不符 / four eyes: {second.subject} is "
+                f"registered as {', '.join(registered_second.roles)} for "
+                f"{registered_second.jurisdiction or '*'}, not {second.role} for {second.region or '*'}")
     if first is None or not first.active:
-        return (f"四眼原则：申请人 {first_subject} 未登记，无法确认第二审批人为另一人 / four eyes: the official who "
-                f"asked ({first_subject}) is not an active registered official, so no second person can be "
-                "established; ask again as a registered official")
+        return (f"四眼原则：申请人 {first_subject} 未登记，无法确认第二审批人为另一人 / "
+                f"four eyes: the official who asked ({first_subject}) is not an active registered official, "
+                "so no second person can be established; ask again as a registered official")
     if first.person_id == registered_second.person_id:
-        return ("四眼原则：同一人的另一账号不能作为第二审批人 / four eyes: the second official is the same registered "
-                "person as the one who asked (another login of the same person)")
+        return ("四眼原则：同一人的另一账号不能作为第二审批人 / four eyes: the second official is the same "
+                "registered person as the one who asked (another login of the same person)")
     return None
 
 
