@@ -48,11 +48,3 @@ RegionCode = Annotated[str, AfterValidator(validate_region_code)]
 
 def county_of(region_code: str) -> str:
     return region_code[:6]
-
-
-def province_of(region_code: str) -> str:
-    return region_code[:2]
-
-
-def prefecture_of(region_code: str) -> str:
-    return region_code[:4]

@@ -33,7 +33,3 @@ SelfPayFen = Annotated[StrictInt, Field(ge=0, le=MAX_ANNUAL_SELF_PAY_FEN,
 def yuan(amount: int) -> int:
     """Whole yuan to fen, for readable tests and packs."""
     return amount * 100
-
-
-def format_fen(fen: int) -> str:
-    return f"¥{fen // 100:,}.{fen % 100:02d}"
