@@ -190,3 +190,13 @@ def test_the_worker_refuses_a_pathway_on_a_queue_it_does_not_poll(winter_heating
     monkeypatch.setitem(registry.BINDINGS, "winter_heating", elsewhere)
     with pytest.raises(RuntimeError, match="heating"):
         worker.build_worker(client=object())  # type: ignore[arg-type]  # refused before the client is used
+
+
+def test_each_binding_names_the_model_its_workflow_starts_from():
+    import inspect
+    import typing
+
+    for name, b in registry.BINDINGS.items():
+        run = b.workflow.run  # type: ignore[attr-defined]  # every workflow class has its @workflow.run
+        argument = list(inspect.signature(run).parameters)[1]  # after self
+        assert typing.get_type_hints(run)[argument] is b.input_model, name
