@@ -13,7 +13,7 @@ Pack format (``shared/policy/packs/<pack>.yaml``, one file per region pack versi
     figures:                               # every number, flag and date the seed fixes
       dibao_urban_monthly_fen:
         value: 65000                       # exact types only: integer fen, "1.5" decimals, true/false
-        unit: fen_per_person_month         # see models.UNITS
+        unit: fen_per_person_month         # see figures.UNITS
         seed: 002_c6f97725f515410c.txt     # one of the five seed files
         quote: 每人每月650元                 # verbatim from the seed (tests check every character)
         note: ...                          # optional: derivations, assumptions, semantics
