@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -16,6 +15,7 @@ from services.intake.routing import CaseStart
 from services.intake.service import IntakeService
 from shared.contracts import activities as act
 from shared.infra.db import unit_of_work
+from workflows.errors import ContractViolation
 
 START_CONCURRENCY = 32
 
@@ -37,7 +37,10 @@ class IntakeActivities:
 
     @activity.defn(name=act.RECORD_CASE_TRANSITION)
     async def record_case_transition(self, transition: act.CaseTransition) -> bool:
-        return await self._service.record_transition(transition)
+        try:
+            return await self._service.record_transition(transition)
+        except LookupError as unknown:  # a case is opened before its workflow starts: a bug, not an outage
+            raise ContractViolation(str(unknown)) from unknown
 
     @activity.defn(name=act.OPEN_CASE)
     async def open_case(self, case: act.CaseOpen) -> bool:
@@ -53,7 +56,7 @@ class IntakeActivities:
         beat = asyncio.create_task(_beat())
         try:
             async with unit_of_work(self._pool) as conn:
-                reviewed, _ = await cycle.review_cohort(conn, req, datetime.now(UTC).date())
+                reviewed = await cycle.review_cohort(conn, req)
         finally:
             beat.cancel()
         return reviewed

@@ -19,7 +19,6 @@ import asyncpg
 
 from services.intake import enrolment, store
 from services.intake.enrolment import ELDERLY_FROM, MINOR_UNDER, ReviewOpening, whole_figure
-from services.intake.routing import CaseStart
 from services.intake.store import cycle as sql
 from services.intake.store import roster
 from shared.contracts import activities as act
@@ -145,34 +144,34 @@ def _back_pay_rows(r: asyncpg.Record, facts: BenefitHousehold, cycle_id: str) ->
 
 # -- the cycle ---------------------------------------------------------------------------------------
 
-async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort,
-                        today: date) -> tuple[act.CohortReviewed, list[CaseStart]]:
+async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort) -> act.CohortReviewed:
     """The cycle's one transaction for a region and period: open a review case for every household whose
     data changed; let every other household due for review continue at its level; take the period's
-    payment roll of everyone the cycle carries. A repeat answers from ``review_cycles``."""
+    payment roll of everyone the cycle carries. A repeat answers from ``review_cycles``. The review cases'
+    workflows are started afterwards (``intake.start_review_cases``), from the cases' rows."""
     await sql.lock_cycle(conn, req.cycle_id)
     done = await roster.review_cycle(conn, req.cycle_id)
     if done is not None:
-        return _already_reviewed(done), []
+        return _already_reviewed(done)
     regions = await sql.enrolled_regions(conn, req.region_prefix)
     await sql.load_terms(conn, _terms_table(regions, date.fromisoformat(req.period + "-01")))
     # 0. a newer standard in force (提标): reprice the set, back-pay the months paid at the old level
     repriced = await reprice(conn, req.region_prefix, req.period, req.cycle_id, regions)
     enrolled, due = await sql.enrolled_and_due(conn, req.region_prefix, req.period)
     # 1. data changed since the last review: an individual review case each (off-cycle if not due)
-    starts = await _open_changed(conn, req)
+    opened = await _open_changed(conn, req)
     # 2. due, unchanged: continue at the same level, next review one interval on
     continued = await sql.continue_unchanged(conn, req.region_prefix, req.period, req.cycle_id)
     # 3. the period's payment roll, then the back-pay
     (on_roll, roll_fen), (back_rows, back_fen) = await sql.take_roll(conn, req.region_prefix, req.period,
                                                                      req.cycle_id)
     out = act.CohortReviewed(cycle_id=req.cycle_id, enrolled=enrolled, due=due, continued=continued,
-                             cases_opened=len(starts), on_roll=on_roll + back_rows, roll_fen=roll_fen + back_fen)
+                             cases_opened=opened, on_roll=on_roll + back_rows, roll_fen=roll_fen + back_fen)
     await sql.record_cycle(conn, cycle_id=req.cycle_id, region_prefix=req.region_prefix, period=req.period,
-                           enrolled=enrolled, due=due, continued=continued, cases_opened=len(starts),
+                           enrolled=enrolled, due=due, continued=continued, cases_opened=opened,
                            on_roll=out.on_roll, roll_fen=out.roll_fen, repriced=repriced, back_pay_rows=back_rows,
                            back_pay_fen=back_fen)
-    return out, starts
+    return out
 
 
 def _already_reviewed(done: roster.CycleView) -> act.CohortReviewed:
@@ -181,9 +180,9 @@ def _already_reviewed(done: roster.CycleView) -> act.CohortReviewed:
                               already_done=True)
 
 
-async def _open_changed(conn: asyncpg.Connection, req: act.ReviewCohort) -> list[CaseStart]:
+async def _open_changed(conn: asyncpg.Connection, req: act.ReviewCohort) -> int:
     """A review case for each household whose registry data changed since its last review; the cycle
-    hands them to their cases in the same transaction."""
+    hands them to their cases in the same transaction. Returns how many were opened."""
     on = date.fromisoformat(req.period + "-01")
     changed = await sql.changed_households(conn, req.region_prefix)
     members = await store.members_of(conn, [r["household_id"] for r in changed])
@@ -198,4 +197,4 @@ async def _open_changed(conn: asyncpg.Connection, req: act.ReviewCohort) -> list
         openings.append(ReviewOpening(enrolment.review_start(inp, on, "review_cycle", req.cycle_id),
                                       e["household_id"], why, e["level_fen"]))
     await enrolment.open_review_cases(conn, openings, period=req.period, kind="cycle", cycle_id=req.cycle_id)
-    return [o.start for o in openings]
+    return len(openings)

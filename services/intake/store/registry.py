@@ -62,6 +62,16 @@ class MemberElsewhere(Exception):
         self.region_code = region_code
 
 
+async def _members_changed(conn: Conn, h: HouseholdIn) -> bool:
+    """Whether the living members registered differ from ``h``'s (False for a new household)."""
+    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags, work_region_code FROM members"
+                              " WHERE household_id = $1 AND deceased_on IS NULL", h.household_id)
+    after = {(m.person_id, m.name, m.relation, m.birth_date, tuple(sorted(set(m.flags))), m.work_region_code)
+             for m in h.members}
+    return bool(before) and {(r["person_id"], r["name"], r["relation"], r["birth_date"], tuple(r["flags"]),
+                              r["work_region_code"]) for r in before} != after
+
+
 async def upsert_household(conn: Conn, h: HouseholdIn) -> tuple[int, bool]:
     """Register or update a household. ``version`` counts changes of its data: re-registering the same
     data changes nothing (the monthly cycle reviews a household whose version moved).
@@ -69,12 +79,7 @@ async def upsert_household(conn: Conn, h: HouseholdIn) -> tuple[int, bool]:
     A person belongs to one household: a member registered in another household is never moved here
     (the caller refuses it, or moves them out first with ``move_member_out``); should one slip in
     meanwhile, ``MemberElsewhere`` is raised and the caller's transaction writes nothing."""
-    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags, work_region_code FROM members"
-                              " WHERE household_id = $1 AND deceased_on IS NULL", h.household_id)
-    after = {(m.person_id, m.name, m.relation, m.birth_date, tuple(sorted(set(m.flags))), m.work_region_code)
-             for m in h.members}
-    members_changed = {(r["person_id"], r["name"], r["relation"], r["birth_date"], tuple(r["flags"]),
-                        r["work_region_code"]) for r in before} != after
+    members_changed = await _members_changed(conn, h)
     row = await conn.fetchrow(
         """
         INSERT INTO households (household_id, region_code, urban, categories, monthly_income_fen, remote)
@@ -91,7 +96,7 @@ async def upsert_household(conn: Conn, h: HouseholdIn) -> tuple[int, bool]:
         RETURNING version, (xmax = 0) AS created
         """,
         h.household_id, h.region_code, h.urban, sorted({str(c) for c in h.categories}), h.monthly_income_fen,
-        members_changed and bool(before), h.remote,
+        members_changed, h.remote,
     )
     keep = [m.person_id for m in h.members]
     await conn.execute("DELETE FROM members WHERE household_id = $1 AND NOT (person_id = ANY($2::text[]))",
