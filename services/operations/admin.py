@@ -36,7 +36,8 @@ from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavai
 router = APIRouter(prefix="/api")
 
 Admin = Annotated[Principal, Depends(require_roles())]  # admin only
-Watcher = Annotated[Principal, Depends(require_roles(Role.auditor, Role.county_approver, Role.township_approver))]
+Watcher = Annotated[Principal, Depends(require_roles(Role.auditor, Role.county_approver,
+                                                     Role.township_approver))]
 Auditor = Annotated[Principal, Depends(require_roles(Role.auditor))]
 DlqSeq = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
@@ -103,7 +104,8 @@ class SweepOut(BaseModel):
 @router.post("/admin/sweep", response_model=SweepOut, summary="Run the stalled-case sweep now")
 async def run_sweep(principal: ProvinceAdmin, request: Request, ops: Ops) -> SweepOut:
     rt = request.app.state.runtime
-    result = await sweep(ops, rt.temporal, datetime.now(UTC), timedelta(seconds=rt.settings.stuck_step_seconds))
+    stuck_after = timedelta(seconds=rt.settings.stuck_step_seconds)
+    result = await sweep(ops, rt.temporal, datetime.now(UTC), stuck_after)
     await ops.audit(principal, "sweep", None, "on demand", {"stalled": result.stalled})
     return SweepOut(checked=result.checked, stalled=result.stalled, recovered=result.recovered)
 
@@ -133,7 +135,8 @@ async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Reques
                                     "region": principal.region}, by=signatory(principal))
     else:
         try:
-            detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id, body.reason)
+            detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id,
+                                                   body.reason)
         except CaseNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         except NothingToReset as exc:
@@ -142,19 +145,22 @@ async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Reques
     return ReplayOut(case_id=case_id, mode=body.mode, detail=str(detail))
 
 
-# ---- dead letters -------------------------------------------------------------------------------------------
+# ---- dead letters ---------------------------------------------------------------------------------
 
-@router.get("/admin/dlq", response_model=list[DeadLetter], summary="Dead-lettered inbound events, newest first")
-async def list_dlq(principal: ProvinceAdmin, desk: Desk,
-                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-                   event_id: Annotated[str | None, Query(min_length=1, max_length=200,
-                                                         description="only the letters of this event id")] = None,
-                   ) -> list[DeadLetter]:
+EventIdFilter = Annotated[str | None, Query(min_length=1, max_length=200,
+                                            description="only the letters of this event id")]
+
+
+@router.get("/admin/dlq", response_model=list[DeadLetter],
+            summary="Dead-lettered inbound events, newest first")
+async def list_dlq(principal: ProvinceAdmin, desk: Desk, limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+                   event_id: EventIdFilter = None) -> list[DeadLetter]:
     return await desk.newest(limit, event_id)
 
 
 @router.post("/admin/dlq/{seq}/redeliver", response_model=RedeliveryOut,
-             summary="Redeliver a dead-lettered event once, corrected (a changed person or amount: four eyes)")
+             summary=("Redeliver a dead-lettered event once, corrected "
+                      "(a changed person or amount: four eyes)"))
 async def redeliver(seq: DlqSeq, body: RedeliverIn, principal: ProvinceAdmin, desk: Desk) -> RedeliveryOut:
     """Once per dead letter: a second redelivery of the same sequence is refused (409), whatever its
     body. The body published is kept sealed (AES-GCM) in the audit log. A correction that changes the
@@ -174,7 +180,7 @@ async def approve_redelivery(seq: DlqSeq, body: ApproveRedeliveryIn, principal: 
         return await desk.approve(seq, body, principal)
 
 
-# ---- the bus ------------------------------------------------------------------------------------------------
+# ---- the bus --------------------------------------------------------------------------------------
 
 class BusOut(BaseModel):
     streams: list[bus_health.StreamState]
@@ -207,13 +213,14 @@ class AlertOut(BaseModel):
 @router.get("/admin/alerts", response_model=list[AlertOut],
             summary="Bus alerts: dead letters, conflicting duplicates, full streams")
 async def alerts(principal: ProvinceAdmin, ops: Ops, kind: bus_health.AlertKind | None = None,
-                 open_only: bool = True, limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[AlertOut]:
+                 open_only: bool = True,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[AlertOut]:
     async with ops.read() as conn:
         rows = await store.alerts(conn, kind=kind, open_only=open_only, limit=limit)
     return [AlertOut(**dict(r)) for r in rows]
 
 
-# ---- the audit log ------------------------------------------------------------------------------------------
+# ---- the audit log --------------------------------------------------------------------------------
 
 class AuditEntry(BaseModel):
     seq: int

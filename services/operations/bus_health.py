@@ -40,7 +40,8 @@ WATCH_EVERY_S = 30.0
 async def record_dead_letter(pool: asyncpg.Pool, delivered: Delivered) -> None:
     """One alert per dead letter (keyed by its DLQ stream sequence: a redelivery records nothing new)."""
     h = delivered.headers
-    kind = h.get("Doudi-Dlq-Kind") or ("projection" if delivered.subject.endswith(".projection") else "invalid")
+    kind = h.get("Doudi-Dlq-Kind") or (
+        "projection" if delivered.subject.endswith(".projection") else "invalid")
     async with pool.acquire() as conn:
         await store.record_alert(
             conn, alert_id=f"dlq:{delivered.stream_seq}", kind=kind, subject=h.get("Doudi-Original-Subject"),
@@ -115,8 +116,9 @@ async def stream_states(nats_url: str) -> list[StreamState]:
             limits = STREAM_LIMITS[name]
             max_bytes = info.config.max_bytes or limits.max_bytes
             used = (info.state.bytes or 0) / max_bytes if max_bytes > 0 else 0.0
-            out.append(StreamState(stream=name, messages=info.state.messages or 0, bytes=info.state.bytes or 0,
-                                   max_bytes=max_bytes, max_age_s=info.config.max_age or 0.0, used=round(used, 6),
+            out.append(StreamState(stream=name, messages=info.state.messages or 0,
+                                   bytes=info.state.bytes or 0, max_bytes=max_bytes,
+                                   max_age_s=info.config.max_age or 0.0, used=round(used, 6),
                                    near_limit=used >= ALERT_AT, why=limits.why))
         return out
     finally:
@@ -132,13 +134,14 @@ async def consumer_states(nats_url: str) -> list[ConsumerState]:
             try:
                 info = await js.consumer_info(c.stream, c.durable)
             except NotFoundError:  # its service has not started yet
-                out.append(ConsumerState(stream=c.stream, durable=c.durable, pending=0, ack_pending=0, redelivered=0,
-                                         max_deliver=None, backoff_s=[], found=False))
+                out.append(ConsumerState(stream=c.stream, durable=c.durable, pending=0, ack_pending=0,
+                                         redelivered=0, max_deliver=None, backoff_s=[], found=False))
                 continue
             out.append(ConsumerState(stream=c.stream, durable=c.durable, pending=info.num_pending or 0,
-                                     ack_pending=info.num_ack_pending or 0, redelivered=info.num_redelivered or 0,
-                                     max_deliver=info.config.max_deliver, backoff_s=list(info.config.backoff or []),
-                                     found=True))
+                                     ack_pending=info.num_ack_pending or 0,
+                                     redelivered=info.num_redelivered or 0,
+                                     max_deliver=info.config.max_deliver,
+                                     backoff_s=list(info.config.backoff or []), found=True))
         return out
     finally:
         await nc.close()

@@ -4,7 +4,8 @@
 (every ``metadata`` value and ``data`` base64) and run the payloads through the same AES-GCM codec the
 workers use (``shared/infra/codec.py``). Decoding shows personal data in full, so it is the operations
 team's break-glass: a bearer token of a province-wide admin is required (401 without one, 403 for any
-other role or a regional admin) and every call is written to the audit log (who, how many payloads, which namespace).
+other role or a regional admin) and every call is written to the audit log (who, how many payloads,
+which namespace).
 
 CORS is limited to the Temporal UI's own origin (``DOUDI_TEMPORAL_UI_URL``): a browser page from any
 other origin gets no ``Access-Control-Allow-Origin`` and a request carrying a foreign ``Origin`` is
@@ -71,13 +72,15 @@ async def _convert(action: str, request: Request, response: Response, principal:
     rt = request.app.state.runtime
     codec = rt.temporal.data_converter.payload_codec
     try:
-        converted = await (codec.decode(payloads.payloads) if action == "decode" else codec.encode(payloads.payloads))
+        convert = codec.decode if action == "decode" else codec.encode
+        converted = await convert(payloads.payloads)
     except Exception as exc:  # a payload sealed with an unknown key, or tampered with
         raise HTTPException(422, f"cannot {action}: {type(exc).__name__}: {exc}") from None
     namespace = request.headers.get("x-namespace") or rt.settings.temporal_namespace
     ops: OperationsStore = request.app.state.ops
     await ops.audit(principal, f"codec.{action}", None, f"Temporal {action} for namespace {namespace}",
-                    {"payloads": len(converted), "namespace": namespace, "origin": request.headers.get("origin")})
+                    {"payloads": len(converted), "namespace": namespace,
+                     "origin": request.headers.get("origin")})
     return json_format.MessageToDict(Payloads(payloads=converted))
 
 

@@ -158,7 +158,8 @@ class RedeliverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000)
-    corrected: dict[str, Any] | None = Field(default=None, description="the corrected CloudEvent (JSON object)")
+    corrected: dict[str, Any] | None = Field(default=None,
+                                             description="the corrected CloudEvent (JSON object)")
 
 
 class ApproveRedeliveryIn(BaseModel):
@@ -172,8 +173,9 @@ class RedeliveryOut(BaseModel):
     subject: str
     status: Literal["awaiting_second_official", "redelivered"]
     changes: list[str] = Field(description="what the correction changes that needs a second official")
-    changed_fields: list[str] | None = Field(default=None, description="the paths of the event's data it changes "
-                                             "(null: the original could not be read)")
+    changed_fields: list[str] | None = Field(
+        default=None,
+        description="the paths of the event's data it changes (null: the original could not be read)")
     published_seq: int | None = None
     duplicate: bool = False
 
@@ -269,15 +271,18 @@ class DeadLetterDesk:
         sealed_body = await seal(self._codec, fix.data)
         await self._claim(seq, fix, sealed_body, principal, body.reason)
         detail = {"dlq_seq": seq, "subject": fix.subject, "corrected": fix.corrected, "changes": fix.changes,
-                  "changed_fields": fix.changed_fields, "body_sha256": digest(fix.data), "sealed_body": sealed_body}
+                  "changed_fields": fix.changed_fields, "body_sha256": digest(fix.data),
+                  "sealed_body": sealed_body}
         if fix.changes:
             await self._ops.audit(principal, "dlq.redeliver_requested", None, body.reason, detail)
             return RedeliveryOut(seq=seq, subject=fix.subject, status="awaiting_second_official",
                                  changes=fix.changes, changed_fields=fix.changed_fields)
         ack = await self._publish(seq, fix.subject, fix.data)
-        await self._ops.audit(principal, "dlq.redeliver", None, body.reason, {**detail, "stream_seq": ack.seq})
+        await self._ops.audit(principal, "dlq.redeliver", None, body.reason,
+                              {**detail, "stream_seq": ack.seq})
         return RedeliveryOut(seq=seq, subject=fix.subject, status="redelivered", changes=fix.changes,
-                             changed_fields=fix.changed_fields, published_seq=ack.seq, duplicate=bool(ack.duplicate))
+                             changed_fields=fix.changed_fields, published_seq=ack.seq,
+                             duplicate=bool(ack.duplicate))
 
     async def _dead_letter(self, seq: int) -> RawStreamMsg:
         nc = await bus.connect(self._nats_url)
@@ -296,19 +301,22 @@ class DeadLetterDesk:
         raw = msg.data or b""
         try:
             # the administrator corrected the masked view: a masked ID left as it was is the original's ID
-            data = json.dumps(unmask(raw, corrected), ensure_ascii=False).encode() if corrected is not None else raw
+            data = (raw if corrected is None
+                    else json.dumps(unmask(raw, corrected), ensure_ascii=False).encode())
             new = data if corrected is not None else None
             return _Correction(subject=original, data=data, corrected=corrected is not None,
                                changes=changes(raw, new), changed_fields=changed_fields(raw, new))
         except RecursionError:
             raise CorrectionUnreadable("corrected: nested too deeply for an event") from None
 
-    async def _claim(self, seq: int, fix: _Correction, sealed_body: str, principal: Principal, reason: str) -> None:
+    async def _claim(self, seq: int, fix: _Correction, sealed_body: str, principal: Principal,
+                     reason: str) -> None:
         """The claim, or a refusal (audited); the only second attempt allowed is the same body after a crash
         between the claim and the publish."""
         async with self._ops.read() as conn:
             claimed = await store.claim_redelivery(
-                conn, seq=seq, subject=fix.subject, status="awaiting_second_official" if fix.changes else "publishing",
+                conn, seq=seq, subject=fix.subject,
+                status="awaiting_second_official" if fix.changes else "publishing",
                 body_sha256=digest(fix.data), sealed_body=sealed_body, changes=fix.changes,
                 requested_by=principal.subject, reason=reason)
             before = await store.redelivery(conn, seq) if claimed is None else None
@@ -318,8 +326,8 @@ class DeadLetterDesk:
         await self._ops.audit(principal, "dlq.redeliver_refused", None, reason,
                               {"dlq_seq": seq, "body_sha256": digest(fix.data), "sealed_body": sealed_body,
                                "status": before["status"] if before is not None else None})
-        raise RedeliveryConflict(f"dead letter {seq} was redelivered before (or waits for a second official): "
-                                 "a dead letter is redelivered once")
+        raise RedeliveryConflict(f"dead letter {seq} was redelivered before (or waits for a second "
+                                 "official): a dead letter is redelivered once")
 
     async def approve(self, seq: int, body: ApproveRedeliveryIn, principal: Principal) -> RedeliveryOut:
         """The second official approves a waiting redelivery: another registered person than the requester
@@ -336,15 +344,18 @@ class DeadLetterDesk:
             if row is None:
                 before = await store.redelivery(conn, seq)
                 if before is None or before["status"] != "awaiting_second_official":
-                    raise RedeliveryConflict(f"dead letter {seq} has no redelivery waiting for a second official")
-                raise NotASecondPerson("the second official must be another person than the one who asked (four eyes)")
+                    raise RedeliveryConflict(
+                        f"dead letter {seq} has no redelivery waiting for a second official")
+                raise NotASecondPerson(
+                    "the second official must be another person than the one who asked (four eyes)")
         ack = await self._publish(seq, row["subject"], await unseal(self._codec, row["sealed_body"]))
         await self._ops.audit(principal, "dlq.redeliver_approved", None, body.reason,
                               {"dlq_seq": seq, "subject": row["subject"], "requested_by": row["requested_by"],
                                "changes": list(row["changes"]), "body_sha256": row["body_sha256"],
                                "stream_seq": ack.seq})
-        return RedeliveryOut(seq=seq, subject=row["subject"], status="redelivered", changes=list(row["changes"]),
-                             published_seq=ack.seq, duplicate=bool(ack.duplicate))
+        return RedeliveryOut(seq=seq, subject=row["subject"], status="redelivered",
+                             changes=list(row["changes"]), published_seq=ack.seq,
+                             duplicate=bool(ack.duplicate))
 
     async def _publish(self, seq: int, subject: str, data: bytes) -> PubAck:
         """Publish the one redelivery of ``seq`` and record it: one message id per dead letter, so a repeated

@@ -97,7 +97,8 @@ class FrontDoor:
 
 def install(app: FastAPI, door: FrontDoor) -> None:
     @app.middleware("http")
-    async def route_to_owner(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def route_to_owner(request: Request,
+                             call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         # every case route, forwarded or served here (replay, the case itself): a foreign case is unknown
         if await door.outside_jurisdiction(request):
             return Response('{"detail":"case not found"}', status_code=404, media_type="application/json")

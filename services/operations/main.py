@@ -50,15 +50,16 @@ def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi", version="1", openapi_url=None,
                   description="兜底 doudi: basic-living relief for people in hardship")
     app.state.ops = ops
-    app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, codec=rt.temporal.data_converter.payload_codec,
-                                            approval_url=s.approval_url)
+    app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, approval_url=s.approval_url,
+                                            codec=rt.temporal.data_converter.payload_codec)
     routes.install(app, door)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
         from fastapi.openapi.utils import get_openapi
 
-        own = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        own = get_openapi(title=app.title, version=app.version, description=app.description,
+                          routes=app.routes)
         return await door.merged_openapi(own)
 
     subscribers.register(rt.broker, rt.pool)

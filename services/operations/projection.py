@@ -38,7 +38,8 @@ async def project(pool: asyncpg.Pool, subject: str, event: dict[str, Any]) -> bo
 
 def _note(subject: str, data: dict[str, Any]) -> str:
     if subject == PAYMENT_DISBURSED:
-        return f"paid {data['amount_fen']} fen (installment {data.get('installment', 1)}), {data['payment_id']}"
+        installment = data.get("installment", 1)
+        return f"paid {data['amount_fen']} fen (installment {installment}), {data['payment_id']}"
     return data.get("note", "")
 
 

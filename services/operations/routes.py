@@ -56,7 +56,8 @@ async def get_case(case_id: str, request: Request, principal: CaseReader, ops: O
     settings = request.app.state.runtime.settings
     async with ops.read() as conn:
         case = await store.get_case(conn, case_id, jurisdiction=principal.region,
-                                    temporal_ui=settings.temporal_ui_url, namespace=settings.temporal_namespace)
+                                    temporal_ui=settings.temporal_ui_url,
+                                    namespace=settings.temporal_namespace)
     if case is None:  # outside the jurisdiction looks the same as unknown: no existence leak
         raise HTTPException(404, f"case {case_id} not found")
     return case
@@ -72,5 +73,5 @@ def install(app: FastAPI, door: frontdoor.FrontDoor) -> None:
     app.include_router(router)
     app.include_router(admin.router)   # stalled cases, sweep, replay, dead letters, the bus, the audit log
     app.include_router(codec.router)   # the Temporal UI's remote codec (admin, audited)
-    dashboard.install(app)             # the dashboard page at /, its files at /static, GET /api/stats[/attention]
+    dashboard.install(app)             # the page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)       # forwards the routes other services own; a foreign case is unknown

@@ -51,8 +51,8 @@ class OperationsStore:
                     detail: dict[str, Any] | None = None) -> None:
         """Write an administrative action to the audit log (who, when, why)."""
         async with self.read() as conn:
-            await audit(conn, actor=principal.subject, role=str(principal.role), action=action, case_id=case_id,
-                        reason=reason, detail=detail or {})
+            await audit(conn, actor=principal.subject, role=str(principal.role), action=action,
+                        case_id=case_id, reason=reason, detail=detail or {})
 
 
 # ---- the case read API ---------------------------------------------------------------------------------
@@ -76,7 +76,8 @@ async def list_cases(conn: Conn, *, jurisdiction: str, filters: dict[str, Any], 
     clause = " AND ".join(where)
     total = await conn.fetchval(f"SELECT count(*) FROM cases WHERE {clause}", *args)
     rows = await conn.fetch(
-        f"SELECT * FROM cases WHERE {clause} ORDER BY updated_at DESC, case_id LIMIT {int(limit)} OFFSET {int(offset)}",
+        f"SELECT * FROM cases WHERE {clause} ORDER BY updated_at DESC, case_id"
+        f" LIMIT {int(limit)} OFFSET {int(offset)}",
         *args)
     payments = await _payments(conn, [r["case_id"] for r in rows])
     return [_view(r, payments.get(r["case_id"], []), [], temporal_ui, namespace) for r in rows], total
@@ -115,7 +116,8 @@ def _view(r: asyncpg.Record, payments: list[PaymentView], timeline: list[Timelin
         cause_event_id=r["cause_event_id"], policy=r["policy"], approved_amount_fen=r["approved_amount_fen"],
         outcome=r["outcome"], reason=r["reason"],
         payments=payments, deadlines=list(r["deadlines"] or []), flags=list(r["flags"] or []),
-        escalated_to=r["escalated_to"], timeline=timeline, opened_at=r["opened_at"], updated_at=r["updated_at"],
+        escalated_to=r["escalated_to"], timeline=timeline, opened_at=r["opened_at"],
+        updated_at=r["updated_at"],
         stalled=r["stalled"],
         workflow_url=f"{temporal_ui}/namespaces/{namespace}/workflows/{r['case_id']}",
     )
@@ -127,7 +129,8 @@ def _view(r: asyncpg.Record, payments: list[PaymentView], timeline: list[Timelin
 ATTENTION_FLAGS = ("documents_overdue", "county_decision_overdue", "committee_overdue")
 
 # A deadline's ``due`` cast only when it looks like an ISO 8601 date/time: one odd row must not fail the page.
-_DUE = ("CASE WHEN d->>'due' ~ '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?)?(Z|[+-]\\d{2}(:?\\d{2})?)?$'"
+_DUE = ("CASE WHEN d->>'due' ~ "
+        "'^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?)?(Z|[+-]\\d{2}(:?\\d{2})?)?$'"
         " THEN (d->>'due')::timestamptz END")
 
 # Per case: its overdue deadlines (only while the case is not closed) and the earliest of them.
@@ -144,7 +147,8 @@ LEFT JOIN LATERAL (
 """
 
 # Stalled (the sweep's mark, or set by hand), or - while the case is open - a lapsed deadline or flag.
-_NEEDS_ATTENTION = "(c.stalled OR (c.status <> 'closed' AND (c.flags && $2::text[] OR od.oldest_due IS NOT NULL)))"
+_NEEDS_ATTENTION = ("(c.stalled OR (c.status <> 'closed'"
+                    " AND (c.flags && $2::text[] OR od.oldest_due IS NOT NULL)))")
 
 
 def _scope(region_param: int, region_code: str | None) -> str:
@@ -305,8 +309,8 @@ async def cases_to_sweep(conn: Conn) -> list[asyncpg.Record]:
 
 
 async def mark_stalled(conn: Conn, case_id: str, reason: str, at: datetime) -> None:
-    await conn.execute("UPDATE cases SET stalled = true, stalled_reason = $2, stalled_at = $3 WHERE case_id = $1",
-                       case_id, reason, at)
+    await conn.execute("UPDATE cases SET stalled = true, stalled_reason = $2, stalled_at = $3"
+                       " WHERE case_id = $1", case_id, reason, at)
 
 
 async def clear_stalled(conn: Conn, case_id: str) -> None:
@@ -314,8 +318,8 @@ async def clear_stalled(conn: Conn, case_id: str) -> None:
 
 
 async def stalled_cases(conn: Conn, jurisdiction: str) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM cases WHERE stalled AND starts_with(region_code, $1) ORDER BY stalled_at",
-                            jurisdiction)
+    return await conn.fetch("SELECT * FROM cases WHERE stalled AND starts_with(region_code, $1)"
+                            " ORDER BY stalled_at", jurisdiction)
 
 
 # ---- the audit log ---------------------------------------------------------------------------------------
@@ -326,7 +330,8 @@ async def audit(conn: Conn, *, actor: str, role: str, action: str, case_id: str 
                        " VALUES ($1, $2, $3, $4, $5, $6)", actor, role, action, case_id, reason, detail)
 
 
-async def audit_entries(conn: Conn, *, jurisdiction: str, case_id: str | None, limit: int) -> list[asyncpg.Record]:
+async def audit_entries(conn: Conn, *, jurisdiction: str, case_id: str | None,
+                        limit: int) -> list[asyncpg.Record]:
     """Newest first; a regional auditor reads the trail of the cases of their jurisdiction only."""
     return await conn.fetch("SELECT * FROM audit_log a WHERE ($1::text IS NULL OR a.case_id = $1)"
                             " AND ($3 = '' OR EXISTS (SELECT 1 FROM cases c WHERE c.case_id = a.case_id"
@@ -373,13 +378,14 @@ async def alerts(conn: Conn, *, kind: str | None, open_only: bool, limit: int) -
 
 # ---- dead-letter redeliveries (services/operations/dead_letters.py) --------------------------------------
 
-async def claim_redelivery(conn: Conn, *, seq: int, subject: str, status: str, body_sha256: str, sealed_body: str,
-                           changes: list[str], requested_by: str, reason: str) -> asyncpg.Record | None:
+async def claim_redelivery(conn: Conn, *, seq: int, subject: str, status: str, body_sha256: str,
+                           sealed_body: str, changes: list[str], requested_by: str,
+                           reason: str) -> asyncpg.Record | None:
     """The one redelivery of ``seq``: the new row, or None when ``seq`` was claimed before."""
     return await conn.fetchrow(
         """
-        INSERT INTO dlq_redeliveries (dlq_seq, subject, status, body_sha256, sealed_body, changes, requested_by,
-                                      reason)
+        INSERT INTO dlq_redeliveries (dlq_seq, subject, status, body_sha256, sealed_body, changes,
+                                      requested_by, reason)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dlq_seq) DO NOTHING RETURNING *
         """, seq, subject, status, body_sha256, sealed_body, changes, requested_by, reason)
 
@@ -403,4 +409,5 @@ async def redelivered(conn: Conn, seq: int, stream_seq: int) -> None:
 
 async def redelivery_statuses(conn: Conn) -> dict[int, str]:
     """Every claimed dead letter's redelivery status, by DLQ sequence."""
-    return {r["dlq_seq"]: r["status"] for r in await conn.fetch("SELECT dlq_seq, status FROM dlq_redeliveries")}
+    rows = await conn.fetch("SELECT dlq_seq, status FROM dlq_redeliveries")
+    return {r["dlq_seq"]: r["status"] for r in rows}

@@ -69,8 +69,9 @@ async def sweep(ops: OperationsStore, temporal: Client | None, now: datetime,
 
 async def _mark(ops: OperationsStore, row: asyncpg.Record, reason: str, now: datetime) -> None:
     event_id = f"{row['case_id']}:stalled:{int(row['updated_at'].timestamp())}"
-    data = CaseEventData(case_id=row["case_id"], pathway=row["pathway"], status=row["status"], stage=row["stage"],
-                         person_id=row["person_id"], household_id=row["household_id"], region_code=row["region_code"],
+    data = CaseEventData(case_id=row["case_id"], pathway=row["pathway"], status=row["status"],
+                         stage=row["stage"], person_id=row["person_id"], household_id=row["household_id"],
+                         region_code=row["region_code"],
                          cause_event_id=row["cause_event_id"], note=f"stalled: {reason}", occurred_at=now)
     async with ops.transaction() as conn:
         await store.mark_stalled(conn, row["case_id"], reason, now)
@@ -82,6 +83,7 @@ async def _signal(temporal: Client | None, case_id: str, stalled: bool, reason: 
     if temporal is None:
         return
     try:
-        await temporal.get_workflow_handle(case_id).signal("mark_stalled", {"stalled": stalled, "reason": reason})
+        await temporal.get_workflow_handle(case_id).signal("mark_stalled",
+                                                            {"stalled": stalled, "reason": reason})
     except Exception as exc:  # a failed or finished workflow cannot take it; the read model still shows it
         log.info("could not mark %s stalled=%s in Temporal: %s", case_id, stalled, exc)
