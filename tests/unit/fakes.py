@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -31,6 +32,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.approval import store as approval_store
+from services.approval.store import Official
 from services.intake.store import HouseholdView
 from shared.config import (
     TASK_QUEUE_APPROVAL,
@@ -177,7 +180,10 @@ class FakeHandle:
     temporal: FakeTemporal
     workflow_id: str
 
-    async def query(self, name: str) -> Any:
+    async def query(self, name: Any) -> Any:
+        answer = self.temporal.queries.get((self.workflow_id, str(name)))
+        if answer is not None:
+            return answer
         arg = self.temporal.started[self.workflow_id][1]
         request = getattr(arg, "request", arg)
         return request.model_dump(mode="json") if isinstance(request, BaseModel) else request
@@ -201,6 +207,11 @@ class FakeTemporal:
     running: set[str] = field(default_factory=set)
     updates: list[tuple[str, str, Any]] = field(default_factory=list)
     refusal: str | None = None
+    queries: dict[tuple[str, str], Any] = field(default_factory=dict)  # (workflow id, query) -> its answer
+
+    def sent(self, workflow_id: str) -> list[str]:
+        """The updates ``workflow_id`` accepted, by name, in order."""
+        return [update for wid, update, _ in self.updates if wid == workflow_id]
 
     async def start_workflow(self, workflow: Any, arg: Any, *, id: str, **_: Any) -> FakeHandle:
         name = workflow if isinstance(workflow, str) else getattr(workflow, "__name__", str(workflow))
@@ -227,6 +238,26 @@ class FakeIntake:
 
     async def case_region(self, case_id: str) -> str | None:
         return self.case_regions.get(case_id)
+
+
+@dataclass
+class FakeOfficials:
+    """Approval's officials registry (``services/approval/store.py``) in memory; ``install`` puts it in the
+    store module's place for the test."""
+
+    officials: dict[str, Official] = field(default_factory=dict)
+
+    def register(self, subject: str, person_id: str, role: str, jurisdiction: str = "") -> None:
+        self.officials[subject] = Official(subject=subject, person_id=person_id, name=subject, roles=[role],
+                                           jurisdiction=jurisdiction, active=True, registered_by="tests",
+                                           updated_at=datetime(2022, 8, 1, tzinfo=UTC))
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeOfficials:
+        async def find_official(db: Any, subject: str) -> Official | None:
+            return self.officials.get(subject)
+
+        monkeypatch.setattr(approval_store, "find_official", find_official)
+        return self
 
 
 def service_app(build: Callable[[Runtime], ServiceParts], name: str) -> FastAPI:

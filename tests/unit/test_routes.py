@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from services.approval import main as approval_main
 from services.intake import main as intake_main
 from services.intake.store import HouseholdView
 from shared import assertions
@@ -20,7 +21,7 @@ from shared.contracts.money import MAX_CASE_AMOUNT_FEN
 from shared.infra.errors import Conflict, NotFound
 from shared.infra.process import install_error_handlers
 from tests.unit.conftest import TEST_SIGNER
-from tests.unit.fakes import FakeIntake, service_app
+from tests.unit.fakes import FakeIntake, FakeOfficials, FakeTemporal, service_app
 
 YINCHUAN = "640104"  # 银川市兴庆区
 
@@ -176,3 +177,82 @@ def test_domain_errors_raised_below_the_http_layer_answer_with_their_status_and_
     r = client.get("/conflict")
     assert (r.status_code, r.json()) == (409, {"detail": {"reason": "above the township's authority",
                                                           "limit_fen": 200000}})
+
+
+# -- approval: a decision on money within the tier's delegated authority ----------------------------------
+
+XINJIANG_TOWNSHIP = "650102"  # 乌鲁木齐市天山区
+# seed 000 (Xinjiang) 「对 2000元以下的临时救助申请， 由县级人民政府民政部门委托乡镇（街道）审批」: 2,000 yuan x 100
+# = 200,000 fen, and 以下 includes the figure: the township decides up to and including 200,000 fen
+TOWNSHIP_LIMIT_FEN = 200_000
+
+
+@pytest.fixture
+def approval(signs: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, FakeTemporal]]:
+    app = service_app(approval_main.build, "approval")
+    officials = FakeOfficials().install(monkeypatch)
+    officials.register("township-1", "650102198001010011", "township_approver", XINJIANG_TOWNSHIP)
+    temporal = app.state.runtime.temporal
+    temporal.running.add("er-1")
+    temporal.queries[("er-1", "authority")] = {
+        "awaiting": "township", "escalable": True,
+        "limits": {"township": {"limit_fen": TOWNSHIP_LIMIT_FEN, "inclusive": True}}}
+    with TestClient(app) as client:
+        yield client, temporal
+
+
+def decide(client: TestClient, amount: object, *, role: str = "township_approver", subject: str = "township-1",
+           region: str = XINJIANG_TOWNSHIP) -> tuple[int, object]:
+    r = client.post("/api/cases/er-1/decisions", headers=bearer(role, region, subject),
+                    json={"decision": "approve", "amount_fen": amount, "reason": "急难"})
+    return r.status_code, r.json()
+
+
+@pytest.mark.parametrize("amount", [TOWNSHIP_LIMIT_FEN - 1, TOWNSHIP_LIMIT_FEN])
+def test_a_township_approval_within_its_limit_is_sent_to_the_workflow_signed_by_the_registered_person(
+        approval: tuple[TestClient, FakeTemporal], amount: int) -> None:
+    client, temporal = approval
+    assert decide(client, amount)[0] == 200
+    [(_, update, arg)] = temporal.updates
+    assert update == "decide" and arg["amount_fen"] == amount and arg["approve"] is True
+    assert arg["person_id"] == "650102198001010011"  # from the registry, never from the token
+
+
+def test_a_township_approval_one_fen_above_its_limit_is_409_and_the_case_goes_up_nothing_decided(
+        approval: tuple[TestClient, FakeTemporal]) -> None:
+    client, temporal = approval
+    status, body = decide(client, TOWNSHIP_LIMIT_FEN + 1)
+    assert status == 409
+    assert "超出乡镇（街道）审批权限" in body["detail"] and "escalated" in body["detail"]  # type: ignore[index]
+    assert temporal.sent("er-1") == ["escalate"]  # up a tier; no "decide", nothing paid
+
+
+def test_above_the_limit_on_a_case_that_cannot_go_up_is_409_all_the_same(
+        approval: tuple[TestClient, FakeTemporal]) -> None:
+    client, temporal = approval
+    temporal.refusal = "the case is not at a step that escalates"  # the workflow refuses the escalation
+    status, body = decide(client, TOWNSHIP_LIMIT_FEN + 1)
+    assert status == 409 and "超出乡镇（街道）审批权限" in body["detail"]  # type: ignore[index]
+    assert "escalated" not in body["detail"] and temporal.updates == []  # type: ignore[index]
+
+
+@pytest.mark.parametrize("amount", [0, -1, 2**63 - 1, 2**63, "200000"])
+def test_an_absurd_amount_is_422_naming_the_field_before_any_workflow(
+        approval: tuple[TestClient, FakeTemporal], amount: object) -> None:
+    client, temporal = approval
+    status, body = decide(client, amount)
+    assert status == 422 and body["detail"][0]["loc"][:2] == ["body", "amount_fen"]  # type: ignore[index]
+    assert temporal.updates == []
+
+
+def test_a_decision_needs_a_deciding_role_and_the_role_the_registry_grants(
+        approval: tuple[TestClient, FakeTemporal]) -> None:
+    client, temporal = approval
+    assert decide(client, 1000, role="clerk", subject="clerk-1")[0] == 403
+    assert decide(client, 1000, role="auditor", subject="auditor-1")[0] == 403
+    # registered as a township approver, acting with a county approver's token: refused by the registry
+    status, body = decide(client, 1000, role="county_approver")
+    assert status == 403 and "registered as township_approver" in body["detail"]  # type: ignore[index]
+    # registered for its township, the token says another region: refused
+    assert decide(client, 1000, region="650103")[0] == 403
+    assert temporal.updates == []
