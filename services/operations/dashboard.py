@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from services.operations import queries
+from services.operations import store
 from shared.auth import Principal, Role, require_roles
 from shared.contracts import pathways
 from shared.contracts.api import CaseSummary
@@ -139,12 +139,11 @@ async def stats(
     region_code: RegionPrefix = None,
     days: Annotated[int, Query(ge=1, le=366, description="payments per day over this many days")] = 30,
 ) -> Stats:
-    rt = request.app.state.runtime
-    async with rt.pool.acquire() as conn:
-        counts = await queries.dashboard_counts(conn, jurisdiction=principal.region, region_code=region_code)
-        today, paid = await queries.payments_per_day(conn, jurisdiction=principal.region, region_code=region_code,
-                                                     days=days, tz=DAY_TIMEZONE)
-        as_of = await conn.fetchval("SELECT now()")
+    async with request.app.state.ops.read() as conn:
+        counts = await store.dashboard_counts(conn, jurisdiction=principal.region, region_code=region_code)
+        today, paid = await store.payments_per_day(conn, jurisdiction=principal.region, region_code=region_code,
+                                                   days=days, tz=DAY_TIMEZONE)
+        as_of = await store.database_now(conn)
     since = today - timedelta(days=days - 1)
     series = []
     for i in range(days):
@@ -173,16 +172,16 @@ async def attention(
 ) -> AttentionList:
     rt = request.app.state.runtime
     ui, namespace = rt.settings.temporal_ui_url, rt.settings.temporal_namespace
-    async with rt.pool.acquire() as conn:
-        rows, total = await queries.attention_cases(conn, jurisdiction=principal.region, region_code=region_code,
-                                                    limit=limit, offset=offset)
-        as_of = await conn.fetchval("SELECT now()")
+    async with request.app.state.ops.read() as conn:
+        rows, total = await store.attention_cases(conn, jurisdiction=principal.region, region_code=region_code,
+                                                  limit=limit, offset=offset)
+        as_of = await store.database_now(conn)
     items = []
     for r in rows:
         overdue = [OverdueDeadline(**d) for d in (r["overdue"] or [])]
         flags = list(r["flags"] or [])
         reasons = (["stalled"] if r["stalled"] else []) + [f"overdue:{d.kind}" for d in overdue] + [
-            f for f in flags if f in queries.ATTENTION_FLAGS]
+            f for f in flags if f in store.ATTENTION_FLAGS]
         items.append(AttentionItem(
             case_id=r["case_id"], pathway=r["pathway"], status=r["status"], stage=r["stage"],
             person_id=r["person_id"], household_id=r["household_id"], region_code=r["region_code"],

@@ -234,6 +234,11 @@ async def attention_cases(conn: Conn, *, jurisdiction: str, region_code: str | N
     return [dict(r) for r in rows], total
 
 
+async def database_now(conn: Conn) -> datetime:
+    """The database's clock: the "as of" of an answer read in the same transaction."""
+    return await conn.fetchval("SELECT now()")
+
+
 async def case_region(conn: Conn, case_id: str) -> str | None:
     """The region of a case the read model knows (None: unknown here)."""
     return await conn.fetchval("SELECT region_code FROM cases WHERE case_id = $1", case_id)
