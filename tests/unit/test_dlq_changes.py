@@ -1,4 +1,4 @@
-"""What a dead letter's correction changes (services/operations/dlq_store.py): a person or an amount
+"""What a dead letter's correction changes (services/operations/dead_letters.py): a person or an amount
 needs a second official before the redelivery is published."""
 
 from __future__ import annotations
