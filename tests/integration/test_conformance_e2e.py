@@ -22,6 +22,7 @@ from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
 from tests.conformance.table import Row, params, rows
 from tests.support import StackClient, national_id, wait_for
+from tests.townships import fresh_township
 
 pytestmark = pytest.mark.stack
 
@@ -268,7 +269,7 @@ async def event_graduate(row: Row, client: StackClient, stack: EmbeddedStack) ->
 
 async def application_emergency_township(row: Row, client: StackClient, stack: EmbeddedStack) -> list[int]:
     """Under the township's limit the township approves and pays at once from its reserve (先行救助)."""
-    township = f"{row.region}{uuid.uuid4().int % 900 + 100:03d}"
+    township = fresh_township(row.region)
     finance = bearer("finance", region=row.region)
     r = await client.http.put(f"/api/reserves/{township}", json={"threshold_fen": 0, "target_fen": 1_000_000},
                               headers=finance)   # the approved size the funding below stands on

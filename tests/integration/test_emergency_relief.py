@@ -14,6 +14,7 @@ import pytest
 
 from deploy.embedded import EmbeddedStack
 from tests.support import StackClient, national_id, official_token, wait_for
+from tests.townships import fresh_township
 
 pytestmark = pytest.mark.stack
 
@@ -27,7 +28,7 @@ def bearer(role: str, region: str = "", subject: str | None = None, person_id: s
 
 def new_township() -> str:
     """A township code of its own per test, so reserves do not interfere."""
-    return f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    return fresh_township(URUMQI)
 
 
 async def fund_reserve(client: StackClient, township: str, amount_fen: int) -> None:

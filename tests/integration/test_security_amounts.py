@@ -27,6 +27,7 @@ import pytest
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
 from tests.support import StackClient, household, national_id, official_token, wait_for
+from tests.townships import fresh_township
 
 pytestmark = pytest.mark.stack
 
@@ -178,7 +179,7 @@ async def fund_reserve(client: StackClient, township: str, amount_fen: int) -> N
     (XINJIANG_TOWNSHIP - 1, True), (XINJIANG_TOWNSHIP, True), (XINJIANG_TOWNSHIP + 1, False)])
 async def test_the_township_approves_up_to_and_including_2000_yuan_and_not_one_fen_more(
         client: StackClient, amount: int, township_pays: bool):
-    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    township = fresh_township(URUMQI)
     await fund_reserve(client, township, 1_000_000)
     case_id = await apply_emergency(client, township, amount)
     if township_pays:
@@ -516,7 +517,7 @@ async def reserve_credits(client: StackClient, township: str) -> tuple[int, list
     (RESERVE_TARGET - 1, True), (RESERVE_TARGET, True), (RESERVE_TARGET + 1, False)])
 async def test_a_second_direct_funding_may_bring_a_reserve_up_to_its_approved_size_and_not_one_fen_more(
         client: StackClient, balance_after: int, credited: bool):
-    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    township = fresh_township(URUMQI)
     finance = bearer("finance", region=URUMQI)
     r = await client.http.put(f"/api/reserves/{township}", headers=finance,
                               json={"threshold_fen": 0, "target_fen": RESERVE_TARGET})
@@ -541,7 +542,7 @@ async def test_a_second_direct_funding_may_bring_a_reserve_up_to_its_approved_si
 
 
 async def test_a_direct_funding_into_a_reserve_with_no_approved_size_is_refused(client: StackClient):
-    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    township = fresh_township(URUMQI)
     finance = bearer("finance", region=URUMQI)
     r = await client.http.put(f"/api/reserves/{township}", headers=finance,
                               json={"threshold_fen": 0, "target_fen": 0})
@@ -556,7 +557,7 @@ async def test_a_direct_funding_into_a_reserve_with_no_approved_size_is_refused(
 @pytest.mark.parametrize("target", [1_000_000_000 + 1, 10**13, 2**63 - 1, -1])
 async def test_a_reserve_target_above_the_contracts_maximum_is_refused_with_422(client: StackClient, target: int):
     # the contract's sane maximum for one reserve's approved size: 10,000,000 yuan = 1000000000 fen
-    township = f"{URUMQI}{uuid.uuid4().int % 900 + 100:03d}"
+    township = fresh_township(URUMQI)
     r = await client.http.put(f"/api/reserves/{township}", headers=bearer("finance", region=URUMQI),
                               json={"threshold_fen": 0, "target_fen": target})
     assert r.status_code == 422 and "target_fen" in r.text, r.text
