@@ -4,15 +4,11 @@ household's enrolment, and (service accounts) stream a cycle's payment roll."""
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import AsyncIterator
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 from temporalio.client import (
     Client,
     Schedule,
@@ -25,19 +21,18 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from services.intake import enrolment, registry
+from services.intake import registry, roster_import
 from services.intake.cohort import require_service
-from services.intake.models import CycleSchedule, CycleStarted, ImportLine, ImportResult
+from services.intake.models import CycleSchedule, CycleStarted, ImportResult
+from services.intake.roster_import import LineTooLong
 from services.intake.store import exports, roster
 from services.intake.store.roster import CycleView, EnrolmentView
 from shared.auth import Principal, Role, require_jurisdiction, require_roles, visible_to
 from shared.config import TASK_QUEUE_WORKFLOWS
-from shared.infra.db import unit_of_work
-from shared.policy import load_library, monthly_benefit
 from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_for
-from workflows.renewal.inputs import Household, cadence_of
 
 router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
+
 
 def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.runtime.pool
@@ -45,95 +40,6 @@ def _pool(request: Request) -> asyncpg.Pool:
 
 def _temporal(request: Request) -> Client:
     return request.app.state.runtime.temporal
-
-
-def _imported_household(line: ImportLine) -> Household:
-    """The renewal workflow's view of an imported household at ``enrolled_from`` (its head first)."""
-    return enrolment.household_from_registry(
-        [m.model_dump() for m in line.household.members], monthly_income_fen=line.household.monthly_income_fen,
-        urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty",
-        income_stable=line.income_stable, on=_first_day(line.enrolled_from), remote=line.household.remote,
-        categories=[str(c) for c in line.household.categories],
-    ).model_copy(update={"monthly_rigid_expenditure_fen": line.monthly_rigid_expenditure_fen,
-                         "single_person": line.single_person})
-
-
-def _first_day(period: str) -> date:
-    return date.fromisoformat(period + "-01")
-
-
-def _line_level(line: ImportLine) -> tuple[int | None, str]:
-    if line.level_fen is not None:
-        return line.level_fen, ""
-    b = monthly_benefit(load_library(), line.household.region_code, _first_day(line.enrolled_from),
-                        _imported_household(line).benefit_facts())
-    return (b.amount_fen, "") if b.payable else (None, b.reason)
-
-
-def _first_review(line: ImportLine, cadence: str) -> str | None:
-    months = enrolment.whole_figure(f"review_interval_{cadence}_months", line.household.region_code,
-                                    _first_day(line.enrolled_from))
-    return enrolment.add_months(line.enrolled_from, months) if months else None
-
-
-class LineTooLong(Exception):
-    def __init__(self, line: int, limit: int):
-        super().__init__(f"line {line} is longer than {limit} bytes")
-        self.line = line
-        self.limit = limit
-
-
-async def ndjson_lines(chunks: AsyncIterator[bytes], max_line: int) -> AsyncIterator[tuple[int, bytes]]:
-    """The numbered lines of an NDJSON body as it streams in: at most one line (and one chunk) in memory;
-    a line longer than ``max_line`` raises ``LineTooLong`` and nothing more is read."""
-    pending, n = b"", 0
-    async for chunk in chunks:
-        data, start = pending + chunk, 0
-        while (end := data.find(b"\n", start)) >= 0:
-            n += 1
-            if end - start > max_line:
-                raise LineTooLong(n, max_line)
-            yield n, data[start:end]
-            start = end + 1
-        pending = data[start:]
-        if len(pending) > max_line:
-            raise LineTooLong(n + 1, max_line)
-    if pending.strip():
-        yield n + 1, pending
-
-
-def _checked_line(raw: bytes, principal: Principal) -> tuple[ImportLine, int] | list[dict[str, Any]]:
-    """The line and its level, or what is wrong with it."""
-    try:
-        line = ImportLine.model_validate(json.loads(raw))
-    except ValidationError as exc:
-        return [dict(e) for e in exc.errors(include_url=False, include_input=False)]
-    except ValueError as exc:
-        return [{"msg": f"not JSON: {exc}"}]
-    if not principal.may_see(line.household.region_code):
-        return [{"loc": ["household", "region_code"], "msg": "outside your jurisdiction"}]
-    level, why = _line_level(line)
-    if level is None:
-        return [{"loc": ["level_fen"], "msg": f"not payable: {why}"}]
-    return line, level
-
-
-async def _enrol(conn: asyncpg.Connection, line: ImportLine, level: int) -> bool:
-    """Enrol one imported household (already registered); True when newly enrolled. The standard it is
-    priced at is the one in force at enrolled_from, where the level is computed; the facts it is computed
-    from are kept, so a raised standard (提标) reprices them exactly."""
-    h = _imported_household(line)
-    cadence = cadence_of(h)
-    return await roster.enrol_imported(
-        conn, household_id=line.household.household_id,
-        enrolment_id=enrolment.enrolment_id_for_import(line.household.household_id), person_id=h.members[0].person_id,
-        kind=line.kind, level_fen=level, cadence=cadence, rural_quarterly=line.rural_quarterly,
-        next_review=line.next_review or _first_review(line, cadence), paid_through=line.paid_through,
-        enrolled_from=line.enrolled_from, rigid_fen=line.monthly_rigid_expenditure_fen,
-        single_person=line.single_person,
-        priced=enrolment.priced_standard(line.household.region_code, line.household.urban, line.kind,
-                                         line.enrolled_from),
-        facts=h.benefit_facts())
 
 
 @router.post("/import", response_model=ImportResult,
@@ -144,40 +50,20 @@ async def import_enrolments(
     principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin, Role.service))],
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
 ) -> ImportResult:
-    # An authorised roster import: it registers households with the categories that carry money. The body
-    # is read line by line as it arrives and each line written at once, in one transaction rolled back if
-    # any line is refused (all or nothing), so memory holds one line whatever the file's size.
-    settings = request.app.state.runtime.settings
+    # An authorised roster import: it registers households with the categories that carry money; all or
+    # nothing, read line by line as the body streams in (services/intake/roster_import.py).
     by = registry.Registrar(subject=principal.subject, role=str(principal.role), region=principal.region,
                             roster=True)
-    errors: list[dict] = []
-    refused = lines = enrolled = 0
     try:
-        async with unit_of_work(pool) as conn:
-            async for n, raw in ndjson_lines(request.stream(), settings.max_import_line_bytes):
-                if not raw.strip():
-                    continue
-                checked = _checked_line(raw, principal)
-                if isinstance(checked, tuple):
-                    line, level = checked
-                    try:
-                        async with conn.transaction():  # a savepoint: a refused line leaves nothing behind
-                            await registry.register(conn, line.household, by)
-                            enrolled += await _enrol(conn, line, level)
-                        lines += 1
-                        continue
-                    except registry.RegistrationRefused as exc:
-                        checked = [{"loc": ["household", *exc.loc[1:]], "msg": exc.msg}]
-                refused += 1
-                if len(errors) < 200:
-                    errors.append({"line": n, "errors": checked})
-            if refused:
-                raise HTTPException(422, {"message": f"{refused} line(s) refused; nothing imported", "lines": errors})
+        return await roster_import.import_roster(pool, request.stream(), by, principal.may_see,
+                                                 max_line=request.app.state.runtime.settings.max_import_line_bytes)
+    except roster_import.ImportRefused as exc:
+        raise HTTPException(422, {"message": f"{exc.refused} line(s) refused; nothing imported",
+                                  "lines": exc.lines}) from None
     except LineTooLong as exc:
         raise HTTPException(413, f"第 {exc.line} 行超过 {exc.limit} 字节的上限，未导入任何内容"
                                  f" (line {exc.line} is longer than {exc.limit} bytes; nothing imported)",
                             headers={"connection": "close"}) from None  # the rest is never read
-    return ImportResult(lines=lines, enrolled=enrolled, already_enrolled=lines - enrolled)
 
 
 @router.post("/cycles", status_code=202, response_model=CycleStarted,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.intake.enrolment_routes import LineTooLong, ndjson_lines
 from services.intake.registry import MONEY_CATEGORIES
+from services.intake.roster_import import LineTooLong, ndjson_lines
 from shared.contracts.api import Category
 from shared.infra.codec import KEYS_FILE, load_keys
 from shared.infra.process import BodyLimitMiddleware
