@@ -84,7 +84,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         self._county_payment: CountyPayment | None = None
         self._awaiting_reserve = False
         self._escalation: Escalation | None = None
-        self._v3 = False
         self._init_assessment()
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
@@ -100,7 +99,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule."""
         return {"awaiting": "county" if self._awaiting_county and self._escalation is None else None,
                 "limits": self._limits.model_dump() if self._limits else None,
-                "rule": self._rule.model_dump() if self._rule else None, "escalable": self._v3}
+                "rule": self._rule.model_dump() if self._rule else None, "escalable": True}
 
     @workflow.signal(name=act.SIGNAL_RESERVE_AVAILABLE)
     def reserve_available(self) -> None:
@@ -135,7 +134,7 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
 
     @escalate.validator
     def _validate_escalation(self, escalation: Escalation) -> None:
-        if not self._awaiting_county or not self._v3:
+        if not self._awaiting_county:
             raise ValueError("only a case waiting for the county's decision can be escalated to the committee")
         if self._escalation is not None:
             raise ValueError("already escalated")
@@ -222,7 +221,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         # every release ran these branches (docs/adr/0015-patch-lifecycle.md): no open case takes the old ones
         workflow.deprecate_patch(V2)
         workflow.deprecate_patch(V3)
-        self._v3 = True
         facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
         entitlement = await self._assess(inp, facts)
         policy = policy_of(entitlement)
