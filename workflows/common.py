@@ -21,11 +21,14 @@ with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
+    from workflows.errors import NON_RETRYABLE
     from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
 
-# Services may be down for a while (a crash, a deploy): keep retrying, never fail the case for it.
+# Services may be down for a while (a crash, a deploy): keep retrying, never fail the case for it. A
+# failure a retry cannot cure (workflows/errors.py: a policy the packs cannot answer, a broken contract)
+# fails the step at once instead of retrying for ever.
 SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                            maximum_interval=timedelta(seconds=30))
+                            maximum_interval=timedelta(seconds=30), non_retryable_error_types=NON_RETRYABLE)
 # Bounded: a payment that still fails after these attempts (about half a minute: a crash or a
 # deploy is over by then) waits for an administrator's retry (doudi admin replay --retry) instead of
 # retrying silently for ever; the stalled-case sweep shows it to the operations team meanwhile.

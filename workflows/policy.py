@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from shared.policy import Entitlement, HouseholdProfile, ServiceLevels, load_library
+from workflows.errors import policy_errors
 
 
 class EvaluateEntitlement(BaseModel):
@@ -31,12 +32,14 @@ class ServiceLevelsQuery(BaseModel):
 @activity.defn(name="policy.evaluate_entitlement")
 async def evaluate_entitlement(request: EvaluateEntitlement) -> Entitlement:
     lib = load_library()
-    if request.requested_amount_fen is not None:
-        return lib.assess_request(request.measure, request.region_code, request.on, request.profile,
-                                  request.requested_amount_fen)
-    return lib.entitlement(request.measure, request.region_code, request.on, request.profile)
+    with policy_errors():  # a measure no pack defines fails once, not on every retry
+        if request.requested_amount_fen is not None:
+            return lib.assess_request(request.measure, request.region_code, request.on, request.profile,
+                                      request.requested_amount_fen)
+        return lib.entitlement(request.measure, request.region_code, request.on, request.profile)
 
 
 @activity.defn(name="policy.service_levels")
 async def service_levels(request: ServiceLevelsQuery) -> ServiceLevels:
-    return load_library().service_levels(request.region_code, request.on)
+    with policy_errors():
+        return load_library().service_levels(request.region_code, request.on)

@@ -24,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
     from workflows.benefit_cycle.inputs import CycleInput, CycleResult, cycle_id_for
+    from workflows.errors import NON_RETRYABLE
 
+# unlimited: a person fixes the cause meanwhile; a failure no retry cures (workflows/errors.py) stops at once
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(minutes=1))  # unlimited: a person fixes the cause meanwhile
+                    maximum_interval=timedelta(minutes=1), non_retryable_error_types=NON_RETRYABLE)
 
 
 @workflow.defn(name="BenefitCycle")

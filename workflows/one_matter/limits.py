@@ -11,6 +11,7 @@ from temporalio import activity
 
 from shared.contracts.authority import TIERS, AuthorityLimits, Cap
 from shared.policy import PolicyLibrary, load_library
+from workflows.errors import policy_errors
 
 
 class LimitsQuery(BaseModel):
@@ -40,4 +41,5 @@ def authority_limits(region_code: str, on: date, lib: PolicyLibrary | None = Non
 
 @activity.defn(name="policy.authority_limits")
 async def authority_limits_activity(query: LimitsQuery) -> AuthorityLimits:
-    return authority_limits(query.region_code, query.on)
+    with policy_errors():
+        return authority_limits(query.region_code, query.on)

@@ -10,6 +10,7 @@ from temporalio import activity
 
 from shared.policy import Benefit, BenefitHousehold, load_library, monthly_benefit, standards
 from shared.policy.exits import exit_paused, gradual_exit
+from workflows.errors import policy_errors
 
 
 class PeriodQuery(BaseModel):
@@ -66,7 +67,8 @@ def period_terms_now(q: PeriodQuery) -> PeriodTerms:
 
 @activity.defn(name="policy.renewal_period_terms")
 async def period_terms(q: PeriodQuery) -> PeriodTerms:
-    return period_terms_now(q)
+    with policy_errors():
+        return period_terms_now(q)
 
 
 class RaiseQuery(BaseModel):
@@ -131,4 +133,5 @@ def raised_levels_now(q: RaiseQuery) -> RaisedLevels:
 
 @activity.defn(name="policy.renewal_raised_levels")
 async def raised_levels(q: RaiseQuery) -> RaisedLevels:
-    return raised_levels_now(q)
+    with policy_errors():
+        return raised_levels_now(q)
