@@ -33,7 +33,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
+from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION, TASK_QUEUE_WORKFLOWS
 from shared.contracts import activities as act
 from tests.support import wait_for
 from workflows.stalled_sweep import (
@@ -110,9 +110,10 @@ def recorded() -> dict[Path, dict[str, Any]]:
 
 
 def registered_workflows() -> list[type]:
-    """The workflow classes the worker runs (the process that replays a deployment's histories)."""
-    from workflows.worker import WORKFLOWS
-    return list(WORKFLOWS)
+    """Every workflow class a worker runs, on every task queue a pathway polls (workflows/registry.py)."""
+    from workflows import registry
+    queues = dict.fromkeys([TASK_QUEUE_WORKFLOWS, *registry.task_queues()])
+    return list(dict.fromkeys(w for q in queues for w in registry.workflows(q)))
 
 
 def type_name(cls: type) -> str:
