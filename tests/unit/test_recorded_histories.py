@@ -147,6 +147,14 @@ def test_every_workflow_type_the_worker_registers_has_a_recorded_history() -> No
         assert f.name.startswith(PREFIX[workflow_type(h)] + "-"), f"{f.name} records {workflow_type(h)}"
 
 
+def test_each_retired_history_says_why_it_was_retired() -> None:
+    """Histories no longer replayed (tests/histories/retired) are named, with the reason, in its README."""
+    retired = HISTORIES / "retired"
+    readme = (retired / "README.md").read_text(encoding="utf-8")
+    unexplained = [f.name for f in sorted(retired.glob("*.json")) if f"`{f.name}`" not in readme]
+    assert not unexplained, f"retired without a reason in {retired / 'README.md'}: {unexplained}"
+
+
 def test_the_check_names_a_patch_no_history_carries(tmp_path: Path) -> None:
     """The check itself: a new ``patched`` id, literal or constant, that no history carries is reported
     with its place; one a history carries is not."""
