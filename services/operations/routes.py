@@ -42,8 +42,8 @@ async def list_cases(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CaseList:
     settings = request.app.state.runtime.settings
-    filters = dict(person_id=person_id, household_id=household_id, pathway=pathway, status=status,
-                   region_code=region_code, stalled=stalled)
+    filters = store.CaseFilters(person_id=person_id, household_id=household_id, pathway=pathway,
+                                status=status, region_code=region_code, stalled=stalled)
     async with ops.read() as conn:
         items, total = await store.list_cases(
             conn, jurisdiction=principal.region, filters=filters, limit=limit, offset=offset,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
@@ -57,22 +58,30 @@ class OperationsStore:
 
 # ---- the case read API ---------------------------------------------------------------------------------
 
-FILTERS = ("person_id", "household_id", "pathway", "status", "region_code", "stalled")
+@dataclass(frozen=True)
+class CaseFilters:
+    """The case list's filters; each names its column of ``cases`` (None: not filtered)."""
+
+    person_id: str | None = None
+    household_id: str | None = None
+    pathway: str | None = None
+    status: str | None = None
+    region_code: str | None = None    # a prefix
+    stalled: bool | None = None
 
 
-async def list_cases(conn: Conn, *, jurisdiction: str, filters: dict[str, Any], limit: int,
+async def list_cases(conn: Conn, *, jurisdiction: str, filters: CaseFilters, limit: int,
                      offset: int, temporal_ui: str, namespace: str) -> tuple[list[CaseView], int]:
     where = ["starts_with(region_code, $1)"]
     args: list[Any] = [jurisdiction]
-    for name in FILTERS:
-        value = filters.get(name)
+    for column, value in asdict(filters).items():
         if value is None:
             continue
         args.append(value)
-        if name == "region_code":
+        if column == "region_code":
             where.append(f"starts_with(region_code, ${len(args)})")
         else:
-            where.append(f"{name} = ${len(args)}")
+            where.append(f"{column} = ${len(args)}")
     clause = " AND ".join(where)
     total = await conn.fetchval(f"SELECT count(*) FROM cases WHERE {clause}", *args)
     rows = await conn.fetch(
