@@ -99,3 +99,33 @@ def test_the_audit_log_answers_typed_entries() -> None:
     r = client(ops=AuditRows([row])).get("/api/admin/audit", headers=auditor)
     assert r.status_code == 200
     assert r.json() == [{**row, "at": "2026-12-01T09:30:00Z"}]
+
+
+class Captured:
+    """A connection that records the statements it is given and finds nothing."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetchval(self, sql: str, *args: Any) -> int:
+        self.statements.append((sql, args))
+        return 0
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        self.statements.append((sql, args))
+        return []
+
+
+async def test_the_case_list_filters_each_given_column_inside_the_jurisdiction() -> None:
+    from services.operations import store
+
+    conn = Captured()
+    items, total = await store.list_cases(
+        conn, jurisdiction="6401", filters=store.CaseFilters(person_id="p-1", region_code="640104", stalled=False),
+        limit=5, offset=10, temporal_ui="http://ui", namespace="default")
+    (count_sql, count_args), (page_sql, page_args) = conn.statements
+    assert (items, total) == ([], 0)
+    assert count_sql.endswith("WHERE starts_with(region_code, $1) AND person_id = $2"
+                              " AND starts_with(region_code, $3) AND stalled = $4")
+    assert count_args == page_args == ("6401", "p-1", "640104", False)
+    assert page_sql.endswith("ORDER BY updated_at DESC, case_id LIMIT 5 OFFSET 10")
