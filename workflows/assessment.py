@@ -18,7 +18,7 @@ from datetime import timedelta
 from pydantic import BaseModel, Field
 from temporalio import workflow
 
-from workflows.common import verified_principal
+from workflows.common import CaseSteps, verified_principal
 
 with workflow.unsafe.imports_passed_through():
     from shared.assertions import Assertion
@@ -38,8 +38,9 @@ class AssessmentSubmitted(BaseModel):
     assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
-class CaseworkerAssessment:
-    """``_init_assessment`` in the workflow's init; ``_household_ids`` names the household's members."""
+class CaseworkerAssessment(CaseSteps):
+    """``_init_assessment`` in the workflow's init; the workflow names the household's members
+    (``_household_ids``)."""
 
     def _init_assessment(self) -> None:
         self._assessment: AssessmentSubmitted | None = None
@@ -64,9 +65,7 @@ class CaseworkerAssessment:
                                     region=assessment.region)
         if assessment.role not in ASSESSORS:
             raise ValueError(f"role {assessment.role} cannot assess an amount")
-        region_code: str = self._region  # type: ignore[attr-defined]
-        if assessment.region and not region_code.startswith(assessment.region):
-            raise ValueError(f"case region {region_code} is outside jurisdiction {assessment.region}")
+        self._check_jurisdiction(assessment.region)
         if claims.person_id and claims.person_id in self._household_ids():
             raise ValueError("an official cannot assess a case of their own household (conflict of interest)")
         if assessment.amount_fen <= 0:
@@ -80,25 +79,25 @@ class CaseworkerAssessment:
         self._awaiting_assessment = True
         arrived: Callable[[], bool] = lambda: self._assessment is not None  # noqa: E731
         due = workflow.now() + timedelta(days=levels.assessment_deadline_days)
-        self._deadlines = [{"kind": "assessment", "due": due.isoformat()}]  # type: ignore[attr-defined]
-        await self._open_task("assessment", "clerk", due, None,  # type: ignore[attr-defined]
+        self._deadlines = [{"kind": "assessment", "due": due.isoformat()}]
+        await self._open_task("assessment", "clerk", due, None,
                               f"assess the amount of {what}: the policy grants the aid but leaves the amount "
                               "to the county (核定救助金额)")
-        await self._record("awaiting_decision", "awaiting_assessment",  # type: ignore[attr-defined]
+        await self._record("awaiting_decision", "awaiting_assessment",
                            f"{what}: the policy fixes no amount; a caseworker assesses it by {due.isoformat()}, "
                            "then the approval tiers decide")
-        if not await self._wait_until(arrived, due):  # type: ignore[attr-defined]
-            self._flags.append("assessment_overdue")  # type: ignore[attr-defined]
-            await self._record("awaiting_decision", "assessment_overdue",  # type: ignore[attr-defined]
+        if not await self._wait_until(arrived, due):
+            self._flags.append("assessment_overdue")
+            await self._record("awaiting_decision", "assessment_overdue",
                                "the caseworker's assessment is overdue: escalated to the county",
                                escalated=True, escalated_to="county")
             await workflow.wait_condition(arrived)
         self._awaiting_assessment = False
-        self._deadlines = []  # type: ignore[attr-defined]
+        self._deadlines = []
         assessment = self._assessment
         assert assessment is not None
-        await self._close_task("assessment", assessment.official, "assessed")  # type: ignore[attr-defined]
-        await self._record("open", "assessed_by_caseworker",  # type: ignore[attr-defined]
+        await self._close_task("assessment", assessment.official, "assessed")
+        await self._record("open", "assessed_by_caseworker",
                            f"{assessment.official} assessed {assessment.amount_fen} fen: {assessment.reason}",
                            amount=assessment.amount_fen)
         return assessment

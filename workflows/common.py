@@ -127,6 +127,11 @@ class CaseSteps:
     def stage(self) -> str:
         return self._stage
 
+    def _check_jurisdiction(self, region: str) -> None:
+        """An official of ``region`` (a prefix; "" = the province) acts only on the region's cases."""
+        if region and not self._region.startswith(region):
+            raise ValueError(f"case region {self._region} is outside jurisdiction {region}")
+
     # -- operators: a stalled mark (from the sweep) and the retry of a failed step ---------------------
 
     @workflow.signal
@@ -147,8 +152,7 @@ class CaseSteps:
                            region=request.region)
         if request.role != "admin":
             raise ValueError("only an administrator re-runs a failed step")
-        if request.region and not self._region.startswith(request.region):
-            raise ValueError(f"case region {self._region} is outside jurisdiction {request.region}")
+        self._check_jurisdiction(request.region)
 
     async def _disburse(self, request: act.DisbursementRequest) -> act.Disbursement:
         """Pay through the payment service (idempotent by the request's key). A payment that still fails

@@ -13,10 +13,18 @@ from services.approval.officials import signatory_for
 from services.approval.store import MinutesRow, OpenMatterRow, TaskRow
 from shared.auth import Principal, Role, current_principal, found_in_jurisdiction, require_roles
 from shared.contracts.activities import CommitteeMember
-from shared.contracts.authority import AuthorityLimits, above_authority_message
+from shared.contracts.authority import above_authority_message
 from shared.contracts.money import PositiveCaseFen
 from shared.infra.case_updates import update_case
+from shared.infra.errors import Conflict, NotFound
+from workflows.decisions import Escalation
+from workflows.emergency_relief.inputs import CountyDecision, CountyPayment, IneligibleResolution
+from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+from workflows.escalation import CommitteeEscalation
+from workflows.one_matter.inputs import CommitteeDecision, Opinion
+from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.staged_aid.inputs import PlannedInstallment
+from workflows.updates import authority_of, decide_on_case
 
 router = APIRouter(prefix="/api")
 
@@ -65,17 +73,13 @@ class DecisionOut(BaseModel):
 async def _above_authority(temporal: Any, case_id: str, amount_fen: int) -> tuple[str, bool] | None:
     """(why, the case can go up to the committee) when ``amount_fen`` is above the awaited tier's limit.
     A case that cannot say (another pathway, closed, recorded before limits) is left to its validator."""
-    try:
-        view = await temporal.get_workflow_handle(case_id).query("authority")
-    except Exception:  # no such query or case: the workflow's validator still refuses what it must
+    view = await authority_of(temporal, case_id)  # None: the workflow's validator still refuses what it must
+    if view is None or not view.awaiting or view.limits is None:
         return None
-    tier, limits = view.get("awaiting"), view.get("limits")
-    if not tier or not limits:
-        return None
-    cap = AuthorityLimits.model_validate(limits).cap(tier)
+    cap = view.limits.cap(view.awaiting)
     if cap is not None and cap.allows(amount_fen):
         return None
-    return above_authority_message(tier, amount_fen, cap), bool(view.get("escalable"))
+    return above_authority_message(view.awaiting, amount_fen, cap), view.escalable
 
 
 async def _refuse_above_authority(temporal: Any, case_id: str, body: DecisionIn, principal: Principal,
@@ -90,11 +94,11 @@ async def _refuse_above_authority(temporal: Any, case_id: str, body: DecisionIn,
     message, escalable = above
     if escalable:
         try:
-            await update_case(temporal, case_id, "escalate", dict(
+            await update_case(temporal, case_id, CommitteeEscalation.escalate, Escalation(
                 official=principal.subject, role=str(principal.role), region=principal.region,
                 reason=f"decision above the delegated limit: {message}"), by=by)
             message += " — 已报县级困难群众基本生活保障工作协调机制（一事一议） / escalated to the county coordination committee"
-        except HTTPException:
+        except (Conflict, NotFound):
             pass  # the case cannot go up (not escalable now): refused all the same
     raise HTTPException(409, message)
 
@@ -104,28 +108,31 @@ async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Re
     temporal = request.app.state.runtime.temporal
     # the update is signed for the workflow (shared/assertions.py) with the registered person id, if any
     by = await signatory_for(request.app.state.runtime.pool, principal)
-    who = dict(region=principal.region, person_id=by.person_id)
     if body.decision in ("approve", "reject"):
         await _refuse_above_authority(temporal, case_id, body, principal, by)
-        await update_case(temporal, case_id, "decide", dict(
+        await decide_on_case(temporal, case_id, CountyDecision(
             approver=principal.subject, role=str(principal.role), approve=body.decision == "approve",
-            amount_fen=body.amount_fen, reason=body.reason, pay_from=body.pay_from, **who), by=by)
+            amount_fen=body.amount_fen, reason=body.reason, pay_from=body.pay_from, region=principal.region,
+            person_id=by.person_id), by=by)
     elif body.decision == "opinion":
-        await update_case(temporal, case_id, "opinion", dict(
+        assert body.vote is not None  # the body's validator requires it for an opinion
+        await update_case(temporal, case_id, OneMatterWorkflow.opinion, Opinion(
             member_id=principal.subject, role=str(principal.role), region=principal.region, vote=body.vote,
             amount_fen=body.amount_fen, reason=body.reason), by=by)
     elif body.decision == "committee_decision":
-        await update_case(temporal, case_id, "decide", dict(
+        assert body.approve is not None  # the body's validator requires it for the committee's decision
+        await update_case(temporal, case_id, OneMatterWorkflow.decide, CommitteeDecision(
             member_id=principal.subject, role=str(principal.role), region=principal.region, approve=body.approve,
-            amount_fen=body.amount_fen, plan=[i.model_dump(mode="json") for i in body.plan], reason=body.reason),
-            by=by)
+            amount_fen=body.amount_fen, plan=body.plan, reason=body.reason), by=by)
     elif body.decision == "county_pays_directly":
-        await update_case(temporal, case_id, "pay_from_county", dict(
+        await update_case(temporal, case_id, EmergencyReliefWorkflow.pay_from_county, CountyPayment(
             official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason), by=by)
     else:
-        await update_case(temporal, case_id, "resolve_ineligible", dict(
-            official=principal.subject, role=str(principal.role), action=body.decision, reason=body.reason, **who),
-            by=by)
+        action: Literal["recover", "good_faith_correction"] = (
+            "recover" if body.decision == "recover" else "good_faith_correction")
+        await update_case(temporal, case_id, EmergencyReliefWorkflow.resolve_ineligible, IneligibleResolution(
+            official=principal.subject, role=str(principal.role), action=action, reason=body.reason,
+            region=principal.region, person_id=by.person_id), by=by)
     return DecisionOut(case_id=case_id, decision=body.decision, accepted=True, by=principal.subject)
 
 
@@ -150,7 +157,7 @@ class EscalationIn(BaseModel):
              summary="Raise a case waiting for the county to one matter, one discussion (一事一议)")
 async def escalate(case_id: str, body: EscalationIn, principal: Escalator, request: Request) -> DecisionOut:
     by = await signatory_for(request.app.state.runtime.pool, principal)
-    await update_case(request.app.state.runtime.temporal, case_id, "escalate", dict(
+    await update_case(request.app.state.runtime.temporal, case_id, CommitteeEscalation.escalate, Escalation(
         official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason), by=by)
     return DecisionOut(case_id=case_id, decision="escalate", accepted=True, by=principal.subject)
 

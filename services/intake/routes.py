@@ -24,6 +24,7 @@ from shared.auth import (
 )
 from shared.contracts.api import ApplicationAccepted, ApplicationIn, HouseholdIn, HouseholdOut
 from shared.infra.case_updates import signatory, update_case
+from workflows.assessment import AssessmentSubmitted, CaseworkerAssessment
 
 router = APIRouter(prefix="/api")
 
@@ -117,7 +118,7 @@ async def assess(
 ) -> AssessmentOut:
     service: IntakeService = request.app.state.intake
     found_in_jurisdiction(principal, await service.case_region(case_id), f"case {case_id}")
-    await update_case(service.temporal, case_id, "assess", dict(
+    await update_case(service.temporal, case_id, CaseworkerAssessment.assess, AssessmentSubmitted(
         official=principal.subject, role=str(principal.role), region=principal.region,
         amount_fen=body.amount_fen, reason=body.reason), by=signatory(principal))
     return AssessmentOut(case_id=case_id, accepted=True, by=principal.subject)

@@ -48,10 +48,12 @@ from shared.contracts.domain_events import (
     domain_cloudevent,
 )
 from shared.contracts.events import InboundEvent, IncomeChanged, MemberDeceased
-from shared.infra.case_updates import signed, update_case
+from shared.infra.case_updates import update_case
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox, first_delivery
+from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.renewal.inputs import EnrolmentApplication, IncomeChange, MemberDeath
+from workflows.updates import report_change
 
 # who signs the reported changes intake sends to a household's case (shared/assertions.py)
 INTAKE_SERVICE = Signatory(subject="intake", role="service")
@@ -177,15 +179,14 @@ class IntakeService:
         """A change of a household its renewal case carries goes to that case (update id = event id:
         a redelivery is not applied twice). If the case has just handed the household back to the
         cycle, the change opens a new review case instead."""
-        case_id, name, arg = update.case_id, update.update, update.change
+        case_id, arg = update.case_id, update.change
         for _ in range(40):
             try:
                 # signed as intake's service account: the workflow takes reported changes from doudi only
-                await self._temporal.get_workflow_handle(case_id).execute_update(
-                    name, signed(case_id, name, arg, INTAKE_SERVICE), id=event.id)
+                await report_change(self._temporal, case_id, arg, by=INTAKE_SERVICE, update_id=event.id)
                 return case_id
             except WorkflowUpdateFailedError as exc:
-                log.info("case %s refused %s from event %s: %s", case_id, name, event.id, exc.cause)
+                log.info("case %s refused %s from event %s: %s", case_id, type(arg).__name__, event.id, exc.cause)
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
@@ -200,7 +201,7 @@ class IntakeService:
             if isinstance(followup, ReviewOpened):
                 await self.ensure_started(followup.start)
                 return followup.start.case_id
-            case_id, name, arg = followup.case_id, followup.update, followup.change
+            case_id, arg = followup.case_id, followup.change
             await asyncio.sleep(0.5)  # the case is settling its hand-back; its roster row follows shortly
         raise RuntimeError(f"change from event {event.id} could not reach household case {case_id}")
 
@@ -224,7 +225,7 @@ class IntakeService:
                 conn, app.person_id, ONE_OFF_KINDS[app.kind])
             if known is None and outreach is not None:
                 # the application joins the outreach case: no second case (validated by the workflow)
-                await update_case(self._temporal, outreach, "apply",
+                await update_case(self._temporal, outreach, OneOffAssistanceWorkflow.apply,
                                   application_update(app, application_id, registered_by, role, region),
                                   by=Signatory(subject=registered_by, role=role, region=region))
                 case_id, start = outreach, None

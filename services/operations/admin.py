@@ -32,6 +32,7 @@ from services.operations.sweep import sweep
 from shared.auth import Principal, ProvinceAdmin, Role, require_roles
 from shared.infra.case_updates import signatory, update_case
 from shared.infra.officials_registry import REGISTRY_UNAVAILABLE, RegistryUnavailable
+from workflows.common import CaseSteps, RetryRequest
 
 router = APIRouter(prefix="/api")
 
@@ -130,9 +131,9 @@ async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Reques
     failure, after a fix is deployed (Temporal reset: the history up to there is kept)."""
     rt = request.app.state.runtime
     if body.mode == "retry":
-        detail = await update_case(rt.temporal, case_id, "retry_failed_step",
-                                   {"official": principal.subject, "role": str(principal.role), "reason": body.reason,
-                                    "region": principal.region}, by=signatory(principal))
+        detail = await update_case(rt.temporal, case_id, CaseSteps.retry_failed_step, RetryRequest(
+            official=principal.subject, role=str(principal.role), reason=body.reason, region=principal.region),
+            by=signatory(principal))
     else:
         try:
             detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id,

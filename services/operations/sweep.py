@@ -15,6 +15,7 @@ from services.operations import store
 from services.operations.store import OperationsStore
 from shared.contracts.domain_events import CASE_STALLED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_to_outbox
+from workflows.common import CaseSteps, StallMark
 
 log = logging.getLogger(__name__)
 SOURCE = "urn:doudi:operations"
@@ -83,7 +84,7 @@ async def _signal(temporal: Client | None, case_id: str, stalled: bool, reason: 
     if temporal is None:
         return
     try:
-        await temporal.get_workflow_handle(case_id).signal("mark_stalled",
-                                                            {"stalled": stalled, "reason": reason})
+        await temporal.get_workflow_handle(case_id).signal(CaseSteps.mark_stalled,
+                                                            StallMark(stalled=stalled, reason=reason))
     except Exception as exc:  # a failed or finished workflow cannot take it; the read model still shows it
         log.info("could not mark %s stalled=%s in Temporal: %s", case_id, stalled, exc)

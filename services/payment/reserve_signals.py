@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.payment.store import reserves as store
 from shared.contracts.activities import SIGNAL_RESERVE_AVAILABLE
+from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class WaitSignaller:
         if self._temporal is None:
             return "no temporal client"
         try:
-            await self._temporal.get_workflow_handle(case_id).signal(SIGNAL_RESERVE_AVAILABLE)
+            await self._temporal.get_workflow_handle(case_id).signal(EmergencyReliefWorkflow.reserve_available)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return NOT_RUNNING

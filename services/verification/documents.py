@@ -27,8 +27,9 @@ from services.verification import store
 from shared.auth import Principal
 from shared.infra.case_updates import signatory, signed
 from shared.infra.db import unit_of_work
+from workflows.emergency_relief.inputs import DocumentsSubmitted
+from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 
-SUBMIT_DOCUMENTS = "submit_documents"       # the workflow update (workflow id = case id)
 REGION_KEY = SearchAttributeKey.for_keyword("DoudiRegion")
 UPDATE_TIMEOUT_S = 30.0
 
@@ -148,24 +149,20 @@ class DocumentService:
                     meanwhile = await store.submission_documents(conn, submission_id)
                     return self._duplicate(case_id, submission_id, meanwhile)
                 rows.append(row)
-            arg = {
-                "submitted_by": principal.subject,
-                "role": principal.role.value,
-                "region": principal.region,
-                "documents": [{"kind": r["kind"], "reference": r["reference"],
-                               "document_id": r["document_id"]} for r in rows],
-                "note": body.note,
-            }
+            documents = DocumentsSubmitted(
+                submitted_by=principal.subject, role=principal.role.value, region=principal.region,
+                documents=[{"kind": r["kind"], "reference": r["reference"], "document_id": r["document_id"]}
+                           for r in rows], note=body.note)
             # signed for the workflow: who submits, for this case and these documents (shared/assertions.py)
-            arg = signed(case_id, SUBMIT_DOCUMENTS, arg, signatory(principal))
+            arg = signed(case_id, EmergencyReliefWorkflow.submit_documents, documents, signatory(principal))
             answer = await self._send(case_id, submission_id, arg)  # raises: the rows roll back
         return DocumentsAccepted(case_id=case_id, submission_id=submission_id,
                                  documents=[_view(r) for r in rows], workflow_answer=answer)
 
-    async def _send(self, case_id: str, submission_id: str, arg: dict[str, Any]) -> Any:
+    async def _send(self, case_id: str, submission_id: str, arg: DocumentsSubmitted) -> str:
         handle = self._temporal.get_workflow_handle(case_id)
         try:
-            return await asyncio.wait_for(handle.execute_update(SUBMIT_DOCUMENTS, arg, id=submission_id),
+            return await asyncio.wait_for(handle.execute_update(EmergencyReliefWorkflow.submit_documents, arg, id=submission_id),
                                           timeout=self._timeout)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause

@@ -8,15 +8,19 @@ Temporal directly cannot act as anyone."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import HTTPException
 from pydantic import BaseModel
+from temporalio import workflow
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import assertions
 from shared.assertions import Signatory
+from shared.infra.errors import Conflict, NotFound
+
+Body = TypeVar("Body", bound=BaseModel)
+Answer = TypeVar("Answer")
 
 
 def signatory(principal: Any, person_id: str | None = None) -> Signatory:
@@ -26,13 +30,25 @@ def signatory(principal: Any, person_id: str | None = None) -> Signatory:
                      person_id=person_id)
 
 
-def signed(case_id: str, update: str, arg: dict[str, Any] | BaseModel, by: Signatory) -> dict[str, Any]:
-    """``arg`` with the assertion that ``by`` sends ``update`` to ``case_id``."""
-    return assertions.signer().sign(by, case_id=case_id, update=update, body=arg)
+def update_name(update: workflow.UpdateMethodMultiParam[Any, Any]) -> str:
+    """The name a workflow's update handler is registered under (what goes over the wire)."""
+    name, _ = workflow._UpdateDefinition.get_name_and_result_type(update)
+    return name
 
 
-async def update_case(client: Client, case_id: str, update: str, arg: Any, *, by: Signatory | None = None,
-                      update_id: str | None = None) -> Any:
+def signed(case_id: str, update: workflow.UpdateMethodMultiParam[Any, Any], arg: Body, by: Signatory) -> Body:
+    """``arg`` with the assertion that ``by`` sends ``update`` to ``case_id`` (its JSON is the body's,
+    plus the ``assertion`` field every human or service update model carries)."""
+    name = update_name(update)
+    assertion = assertions.signer().assertion(by, case_id=case_id, update=name,
+                                              body=arg.model_dump(mode="json", exclude={"assertion"}))
+    return arg.model_copy(update={"assertion": assertion})
+
+
+async def update_case(client: Client, case_id: str, update: workflow.UpdateMethodMultiParam[[Any, Body], Answer],
+                      arg: Body, *, by: Signatory | None = None, update_id: str | None = None) -> Answer:
+    """Send a typed update (``Workflow.handler``, its model) to the case's workflow, signed by ``by``:
+    NotFound (404) for an unknown or closed case, Conflict (409) with the validator's reason."""
     handle = client.get_workflow_handle(case_id)
     if by is not None:
         arg = signed(case_id, update, arg, by)
@@ -41,8 +57,18 @@ async def update_case(client: Client, case_id: str, update: str, arg: Any, *, by
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         message = getattr(cause, "message", None) or str(cause or exc)
-        raise HTTPException(409, message) from None
+        raise Conflict(message) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"case {case_id} not found or no longer running") from None
+            raise NotFound(f"case {case_id} not found or no longer running") from None
+        raise
+
+
+async def workflow_type_of(client: Client, case_id: str) -> str:
+    """The workflow type running the case (which typed update it takes); NotFound for an unknown case."""
+    try:
+        return (await client.get_workflow_handle(case_id).describe()).workflow_type
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"case {case_id} not found or no longer running") from None
         raise

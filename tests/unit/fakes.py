@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -25,7 +26,7 @@ from faststream.nats import JStream, NatsBroker, TestNatsBroker
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.testing import PatchedMessage
 from pydantic import BaseModel
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -181,21 +182,37 @@ class FakeHandle:
     workflow_id: str
 
     async def query(self, name: Any) -> Any:
-        answer = self.temporal.queries.get((self.workflow_id, str(name)))
+        """A test's answer (as the query's typed result, for a typed query), else the started input."""
+        defn = None if isinstance(name, str) else workflow._QueryDefinition.from_fn(name)
+        answer = self.temporal.queries.get((self.workflow_id, defn.name if defn and defn.name else str(name)))
         if answer is not None:
+            kind = defn.ret_type if defn else None
+            if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(answer, dict):
+                return kind.model_validate(answer)
             return answer
         arg = self.temporal.started[self.workflow_id][1]
         request = getattr(arg, "request", arg)
         return request.model_dump(mode="json") if isinstance(request, BaseModel) else request
 
     async def execute_update(self, update: Any, arg: Any = None, *, id: str | None = None, **_: Any) -> Any:
-        """Recorded when the workflow runs (``running``) and its validator accepts; else as the server answers."""
+        """Recorded when the workflow runs (``running``) and its validator accepts; else as the server answers.
+        A typed update (``Workflow.handler``, its model) is recorded as what goes over the wire: the update's
+        name and its JSON."""
         if self.workflow_id not in self.temporal.running:
             raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
         if self.temporal.refusal is not None:
             raise WorkflowUpdateFailedError(ApplicationError(self.temporal.refusal))
-        self.temporal.updates.append((self.workflow_id, str(update), arg))
+        name = update if isinstance(update, str) else workflow._UpdateDefinition.get_name_and_result_type(update)[0]
+        body = arg.model_dump(mode="json") if isinstance(arg, BaseModel) else arg
+        self.temporal.updates.append((self.workflow_id, name, body))
         return None
+
+    async def describe(self) -> Any:
+        """The workflow type running the case: the started one's, else ``FakeTemporal.types`` (a test's case)."""
+        if self.workflow_id not in self.temporal.running and self.workflow_id not in self.temporal.started:
+            raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
+        started = self.temporal.started.get(self.workflow_id)
+        return SimpleNamespace(workflow_type=started[0] if started else self.temporal.types.get(self.workflow_id))
 
 
 @dataclass
@@ -208,6 +225,7 @@ class FakeTemporal:
     updates: list[tuple[str, str, Any]] = field(default_factory=list)
     refusal: str | None = None
     queries: dict[tuple[str, str], Any] = field(default_factory=dict)  # (workflow id, query) -> its answer
+    types: dict[str, str] = field(default_factory=dict)  # workflow id -> its type, for a case not started here
 
     def sent(self, workflow_id: str) -> list[str]:
         """The updates ``workflow_id`` accepted, by name, in order."""

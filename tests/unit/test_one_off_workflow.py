@@ -165,8 +165,9 @@ async def test_a_decision_above_the_county_cap_sends_the_case_up_to_the_committe
         handle = await start(env, fakes, workers, application=APPLICATION)
         await at_stage(handle, "awaiting_approval")
         authority = await handle.query(OneOffAssistanceWorkflow.authority)
-        assert authority["awaiting"] == "county" and authority["escalable"] is True
-        assert authority["limits"]["county"]["limit_fen"] == 1_000_000
+        assert authority.awaiting == "county" and authority.escalable is True
+        assert authority.limits is not None and authority.limits.county is not None
+        assert authority.limits.county.limit_fen == 1_000_000
         with pytest.raises(WorkflowUpdateFailedError) as err:   # above the county's cap: refused, never paid
             await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
                 approver="county-ma", role="county_approver", approve=True, amount_fen=1_000_001, region="6401"))
@@ -182,7 +183,7 @@ async def test_a_decision_above_the_county_cap_sends_the_case_up_to_the_committe
             await handle.execute_update(OneOffAssistanceWorkflow.decide, ApproverDecision(
                 approver="county-ma", role="county_approver", approve=True, amount_fen=195000, region="6401"))
         assert "not waiting" in str(err.value.cause)
-        assert (await handle.query(OneOffAssistanceWorkflow.authority))["awaiting"] is None
+        assert (await handle.query(OneOffAssistanceWorkflow.authority)).awaiting is None
         matter = env.client.get_workflow_handle(f"om-{handle.id}")
 
         async def assembled() -> bool:

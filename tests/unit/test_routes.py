@@ -194,6 +194,7 @@ def approval(signs: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Tes
     officials.register("township-1", "650102198001010011", "township_approver", XINJIANG_TOWNSHIP)
     temporal = app.state.runtime.temporal
     temporal.running.add("er-1")
+    temporal.types["er-1"] = "EmergencyRelief"  # the decision goes as the case's own model (CountyDecision)
     temporal.queries[("er-1", "authority")] = {
         "awaiting": "township", "escalable": True,
         "limits": {"township": {"limit_fen": TOWNSHIP_LIMIT_FEN, "inclusive": True}}}

@@ -262,5 +262,5 @@ class BatchSubsidyWorkflow:
             chunks_done=self._chunks_done, paused=self._paused)})
 
     def _result(self, outcome: str, reason: str) -> BatchResult:
-        return BatchResult(batch_id=self._batch_id, outcome=outcome, paid_count=self._paid_count,  # type: ignore[arg-type]
+        return BatchResult(batch_id=self._batch_id, outcome=outcome, paid_count=self._paid_count,
                            paid_fen=self._paid_fen, chunks_done=self._chunks_done, reason=reason)

@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
 from shared.contracts.pathways import EMERGENCY_RELIEF
+from workflows.decisions import Escalation as Escalation
+from workflows.decisions import TierDecision
 
 PATHWAY = EMERGENCY_RELIEF.name  # the registry's key (shared/contracts/pathways.py)
 
@@ -37,18 +39,10 @@ class EmergencyReliefInput(BaseModel):
     application_id: str | None = None
 
 
-class CountyDecision(BaseModel):
-    """A county approver's decision on an amount above the township's authority."""
+class CountyDecision(TierDecision):
+    """A county approver's decision on an amount above the township's authority (update ``decide``)."""
 
-    approver: str
-    role: str
-    approve: bool
-    amount_fen: int | None = None
-    reason: str = ""
-    region: str = ""                     # the approver's jurisdiction (region prefix)
-    person_id: str | None = None         # the approver's own national ID, for conflict-of-interest checks
     pay_from: Literal["township_reserve", "county_fund"] | None = None
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class DocumentsSubmitted(BaseModel):
@@ -82,16 +76,6 @@ class CountyPayment(BaseModel):
     role: str
     region: str = ""
     reason: str = ""
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
-
-
-class Escalation(BaseModel):
-    """An approver or administrator raises the case to one matter, one discussion (一事一议)."""
-
-    official: str
-    role: str
-    region: str = ""
-    reason: str = Field(min_length=1)
     assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 

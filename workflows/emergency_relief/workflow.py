@@ -16,12 +16,12 @@ from workflows.common import (
     CHECK_TIMEOUT,
     SERVICE_RETRY,
     STEP_TIMEOUT,
-    CaseSteps,
     check_official,
     policy_of,
     signed_person_id,
     verified_principal,
 )
+from workflows.escalation import CommitteeEscalation
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
 
@@ -63,11 +63,10 @@ EVENT_TEST = "emergency-relief-event-test"  # verified afterwards against the su
 # a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit; a
 # committee that refuses to raise aid leaves the base entitlement due (issue 13 item 11, issue 14)
 AUTHORITY = "emergency-relief-authority"
-ESCALATORS = ("township_approver", "county_approver", "admin")
 
 
 @workflow.defn(name="EmergencyRelief")
-class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
+class EmergencyReliefWorkflow(CommitteeEscalation, CaseworkerAssessment):
     @workflow.init
     def __init__(self, inp: EmergencyReliefInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
@@ -93,13 +92,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
     @workflow.query
     def state(self) -> dict[str, Any]:
         return {"stage": self._stage, "deadlines": self._deadlines, "flags": self._flags}
-
-    @workflow.query
-    def authority(self) -> dict[str, Any]:
-        """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule."""
-        return {"awaiting": "county" if self._awaiting_county and self._escalation is None else None,
-                "limits": self._limits.model_dump() if self._limits else None,
-                "rule": self._rule.model_dump() if self._rule else None, "escalable": True}
 
     @workflow.signal(name=act.SIGNAL_RESERVE_AVAILABLE)
     def reserve_available(self) -> None:
@@ -127,22 +119,11 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
 
-    @workflow.update
-    async def escalate(self, escalation: Escalation) -> str:
-        self._escalation = escalation
-        return "escalated to the county coordination committee"
+    def _awaited_tier(self) -> str | None:
+        return "county" if self._awaiting_county else None
 
-    @escalate.validator
-    def _validate_escalation(self, escalation: Escalation) -> None:
-        if not self._awaiting_county:
-            raise ValueError("only a case waiting for the county's decision can be escalated to the committee")
-        if self._escalation is not None:
-            raise ValueError("already escalated")
-        verified_principal(escalation, "escalate", subject=escalation.official, role=escalation.role,
-                           region=escalation.region)
-        if escalation.role not in ESCALATORS:
-            raise ValueError(f"role {escalation.role} cannot escalate a case")
-        self._check_jurisdiction(escalation.region)
+    def _escalable(self) -> bool:
+        return True  # every decision the county awaits may go up to the committee
 
     @workflow.update
     async def submit_documents(self, documents: DocumentsSubmitted) -> str:
@@ -193,11 +174,6 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         if payment.role not in COUNTY_PAYERS:
             raise ValueError(f"role {payment.role} cannot pay from the county fund")
         self._check_jurisdiction(payment.region)
-
-    def _check_jurisdiction(self, region: str) -> None:
-        assert self._inp is not None
-        if region and not self._inp.region_code.startswith(region):
-            raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {region}")
 
     def _check_corrector(self, official: str, person_id: str | None) -> None:
         """容错纠错 waives the recovery of money paid: never by the official who approved the payment
@@ -577,5 +553,5 @@ class EmergencyReliefWorkflow(CaseSteps, CaseworkerAssessment):
         await self._record("closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
                            amount=amount or None)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return EmergencyReliefResult(case_id=inp.case_id, outcome=outcome, amount_fen=amount,  # type: ignore[arg-type]
+        return EmergencyReliefResult(case_id=inp.case_id, outcome=outcome, amount_fen=amount,
                                      payment_id=payment_id, reason=reason, policy=policy)

@@ -125,7 +125,7 @@ class OneMatterWorkflow(CaseSteps):
         if workflow.patched(AUTHORITY):
             self._limits = await workflow.execute_local_activity(
                 authority_limits_activity, LimitsQuery(region_code=inp.region_code, on=inp.business_date),
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=AuthorityLimits)
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
         self._roster = await workflow.execute_activity(
             act.COMMITTEE_ROSTER, act.RosterRequest(region_code=inp.region_code), task_queue=TASK_QUEUE_APPROVAL,
             start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=act.Roster)

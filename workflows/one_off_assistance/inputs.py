@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from shared.assertions import Assertion
 from shared.contracts.pathways import ONE_OFF
+from workflows.decisions import Escalation as Escalation
+from workflows.decisions import TierDecision
 
 PATHWAY = ONE_OFF.name  # the registry's key (shared/contracts/pathways.py)
 
@@ -42,26 +44,8 @@ class OneOffInput(BaseModel):
     application: ApplicationReceived | None = None  # opened by the person's application itself
 
 
-class ApproverDecision(BaseModel):
-    approver: str
-    role: str
-    approve: bool
-    amount_fen: int | None = None
-    reason: str = ""
-    region: str = ""
-    person_id: str | None = None
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
-
-
-class Escalation(BaseModel):
-    """An approver or administrator raises a case waiting for a decision to one matter, one discussion
-    (一事一议): a decision above the county's authority sends it up (services/approval/routes.py)."""
-
-    official: str
-    role: str
-    region: str = ""
-    reason: str = Field(min_length=1)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
+class ApproverDecision(TierDecision):
+    """The awaited tier's decision on a one-off case (update ``decide``)."""
 
 
 class OneOffResult(BaseModel):

@@ -14,11 +14,11 @@ from workflows.common import (
     CHECK_TIMEOUT,
     SERVICE_RETRY,
     STEP_TIMEOUT,
-    CaseSteps,
     check_official,
     policy_of,
     verified_principal,
 )
+from workflows.escalation import CommitteeEscalation
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
 
@@ -51,11 +51,10 @@ AUTHORITY = "one-off-authority"
 # a decision above the awaited tier's cap sends the case up a tier (the county coordination committee, 一事一议)
 # instead of only being refused, as emergency relief does (issue 14)
 ESCALATION = "one-off-escalation"
-ESCALATORS = ("township_approver", "county_approver", "admin")
 
 
 @workflow.defn(name="OneOffAssistance")
-class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
+class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
     @workflow.init
     def __init__(self, inp: OneOffInput) -> None:
         # the input is known before any update arrives: validators may read it from the first task
@@ -67,7 +66,7 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         self._awaiting_decision_tier: str | None = None
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
-        self._escalable = False                      # the awaited decision may go up to the committee
+        self._may_escalate = False                      # the awaited decision may go up to the committee
         self._escalation: Escalation | None = None
         self._init_assessment()
 
@@ -114,33 +113,11 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
 
-    @workflow.update
-    async def escalate(self, escalation: Escalation) -> str:
-        self._escalation = escalation
-        return "escalated to the county coordination committee"
+    def _awaited_tier(self) -> str | None:
+        return self._awaiting_decision_tier
 
-    @escalate.validator
-    def _validate_escalation(self, escalation: Escalation) -> None:
-        assert self._inp is not None
-        if self._awaiting_decision_tier is None or not self._escalable:
-            raise ValueError("only a case waiting for a decision can be escalated to the committee")
-        if self._escalation is not None:
-            raise ValueError("already escalated")
-        verified_principal(escalation, "escalate", subject=escalation.official, role=escalation.role,
-                           region=escalation.region)
-        if escalation.role not in ESCALATORS:
-            raise ValueError(f"role {escalation.role} cannot escalate a case")
-        if escalation.region and not self._inp.region_code.startswith(escalation.region):
-            raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {escalation.region}")
-
-    @workflow.query
-    def authority(self) -> dict[str, Any]:
-        """Who may decide how much on this case now: the tier awaited, every tier's cap, the policy's rule,
-        and whether a decision above the cap sends the case up to the committee."""
-        awaiting = self._awaiting_decision_tier if self._escalation is None else None
-        return {"awaiting": awaiting,
-                "limits": self._limits.model_dump() if self._limits else None,
-                "rule": self._rule.model_dump() if self._rule else None, "escalable": self._escalable}
+    def _escalable(self) -> bool:
+        return self._may_escalate
 
     def _household_ids(self) -> set[str]:
         assert self._inp is not None
@@ -192,7 +169,7 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
             self._rule = amount_rule(amount_fen=entitlement.amount_fen, amount_is_minimum=entitlement.amount_is_minimum,
                                      floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
         if approval.decision == "needs_county":
-            self._escalable = workflow.patched(ESCALATION)
+            self._may_escalate = workflow.patched(ESCALATION)
             decision = await self._await_decision("county", approval)
             if decision is None:  # above the county's authority: one matter, one discussion
                 assert self._escalation is not None
@@ -395,5 +372,5 @@ class OneOffAssistanceWorkflow(CaseSteps, CaseworkerAssessment):
         await self._record("closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
                            amount=amount or None)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return OneOffResult(case_id=self._case_id, outcome=outcome, amount_fen=amount,  # type: ignore[arg-type]
+        return OneOffResult(case_id=self._case_id, outcome=outcome, amount_fen=amount,
                             payment_id=payment_id, reason=reason, policy=policy)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from shared.assertions import Assertion
 from shared.contracts.pathways import RENEWAL
 from shared.policy.benefit import BenefitHousehold, WorkPlace
+from workflows.decisions import TierDecision
 
 PATHWAY = RENEWAL.name  # the registry's key (shared/contracts/pathways.py)
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -103,6 +104,11 @@ class EnrolmentApplication(BaseModel):
     role: str
     region: str = ""
     consent: bool
+
+
+class EnrolmentDecision(TierDecision):
+    """The confirmation (审核确认) of a dibao enrolment at the policy's level, or its refusal (update
+    ``decide``)."""
 
 
 class PendingChange(BaseModel):

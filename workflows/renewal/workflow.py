@@ -30,20 +30,18 @@ from workflows.common import (
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
-    from shared.contracts.authority import AuthorityLimits
     from shared.policy import BenefitHousehold
     from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
-    from workflows.one_off_assistance.inputs import ApproverDecision
     from workflows.renewal.activities import (
         PeriodQuery,
         PeriodTerms,
-        RaisedLevels,
         RaiseQuery,
         period_terms,
         raised_levels,
     )
     from workflows.renewal.inputs import (
         PATHWAY,
+        EnrolmentDecision,
         Household,
         IncomeChange,
         MemberDeath,
@@ -87,7 +85,7 @@ class RenewalWorkflow(CaseSteps):
         self._inp = inp
         self._s = inp.state or inp.opening_state or RenewalState(period=inp.first_period, household=inp.household)
         self._seq = self._s.seq
-        self._decision: ApproverDecision | None = None
+        self._decision: EnrolmentDecision | None = None
         self._awaiting_decision = False
         self._closing = False
         self._proposed_fen = 0
@@ -131,12 +129,12 @@ class RenewalWorkflow(CaseSteps):
             raise ValueError(f"the death of {death.person_id} is already reported")
 
     @workflow.update
-    async def decide(self, decision: ApproverDecision) -> str:
+    async def decide(self, decision: EnrolmentDecision) -> str:
         self._decision = decision
         return "recorded"
 
     @decide.validator
-    def _validate_decision(self, decision: ApproverDecision) -> None:
+    def _validate_decision(self, decision: EnrolmentDecision) -> None:
         app = self._inp.application
         if not self._awaiting_decision or app is None:
             raise ValueError("this case is not waiting for a decision")
@@ -337,15 +335,15 @@ class RenewalWorkflow(CaseSteps):
         if s.level_fen <= 0:
             return "nothing to pay"
         amount = s.level_fen
-        quarterly = self._inp.rural_quarterly and not s.household.urban and terms.quarter_payment_month
+        payment_month = terms.quarter_payment_month if self._inp.rural_quarterly and not s.household.urban else None
         months = 1
-        if quarterly:
+        if payment_month:
             month_of_quarter = (on.month - 1) % 3 + 1
             # months up to the next payment month: the whole quarter in the payment month (seed 003
             # 「季度首月发放」); a month not yet paid outside it (enrolled mid-quarter) is paid with the
             # rest of its quarter now, never skipped
-            months = (terms.quarter_payment_month - month_of_quarter) % 3 or 3
-            if month_of_quarter != terms.quarter_payment_month:
+            months = (payment_month - month_of_quarter) % 3 or 3
+            if month_of_quarter != payment_month:
                 already = s.paid_through is not None and s.paid_through >= s.period
                 if already or not workflow.patched("renewal-quarter-remainder"):
                     self._count_exit_month()
@@ -379,7 +377,7 @@ class RenewalWorkflow(CaseSteps):
             raised_levels, RaiseQuery(region_code=self._region, household=self._benefit_household(s.household),
                                       months=sorted(set(paid) | {s.period}), priced_from=s.priced_from,
                                       level_fen=s.level_fen, exiting=s.status != "active"),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=RaisedLevels)
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
         owed: dict[str, tuple[str, int, int]] = {}  # version -> (first month, months, fen)
         for m in raised.months:
             if m.period in paid and m.level_fen > s.level_fen:
@@ -466,7 +464,7 @@ class RenewalWorkflow(CaseSteps):
         if workflow.patched(TOWNSHIP_CONFIRMS):
             limits = await workflow.execute_local_activity(
                 authority_limits_activity, LimitsQuery(region_code=self._region, on=on),
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY, result_type=AuthorityLimits)
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
             self._township_confirms = limits.confirmation_devolved_to_township
             confirmer = "township_approver" if self._township_confirms else confirmer
         self._awaiting_decision, self._proposed_fen = True, terms.benefit.amount_fen

@@ -123,8 +123,8 @@ class StagedAidWorkflow(CaseSteps):
 
         outcome, reason = "completed", "every installment paid"
         for number in [i.number for i in self._plan]:
-            if not await self._due(number):
-                outcome, reason = "cancelled", f"cancelled by {self._cancelled.official}: {self._cancelled.reason}"  # type: ignore[union-attr]
+            if (cancelled := await self._due(number)) is not None:
+                outcome, reason = "cancelled", f"cancelled by {cancelled.official}: {cancelled.reason}"
                 break
             installment = next(i for i in self._plan if i.number == number)
             still, why = await self._still_eligible(installment)
@@ -135,17 +135,18 @@ class StagedAidWorkflow(CaseSteps):
         paid = sum(self._paid.values())
         await self._record("closed", "closed", reason, closed=True, outcome=outcome, amount=paid)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return StagedAidResult(case_id=inp.case_id, outcome=outcome, paid_fen=paid,  # type: ignore[arg-type]
+        return StagedAidResult(case_id=inp.case_id, outcome=outcome, paid_fen=paid,
                                paid_installments=sorted(self._paid), reason=reason)
 
-    async def _due(self, number: int) -> bool:
-        """Wait for the installment's date and any pause; False if the plan was cancelled meanwhile."""
+    async def _due(self, number: int) -> PlanChange | None:
+        """Wait for the installment's date and any pause; the cancellation if the plan was cancelled
+        meanwhile."""
         installment = next(i for i in self._plan if i.number == number)
         self._stage = "waiting"
         due = datetime.combine(installment.due_on, time(0), tzinfo=UTC)
         await self._wait_until(lambda: self._cancelled is not None, due)
         await workflow.wait_condition(lambda: self._cancelled is not None or not self._paused)
-        return self._cancelled is None
+        return self._cancelled
 
     async def _still_eligible(self, installment: PlannedInstallment) -> tuple[bool, str]:
         assert self._inp is not None

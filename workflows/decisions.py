@@ -1,0 +1,45 @@
+"""The models of a person's decision that several pathways share the shape of. Each update still has a
+model of its own (``CountyDecision``, ``ApproverDecision``, ``EnrolmentDecision`` derive from
+``TierDecision``); the JSON on the wire is the fields below, as recorded histories carry it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from shared.assertions import Assertion
+from shared.contracts.authority import AmountRule, AuthorityLimits
+
+
+class TierDecision(BaseModel):
+    """An approver's decision at a tier of authority: approve an amount, or refuse with a reason."""
+
+    approver: str
+    role: str
+    approve: bool
+    amount_fen: int | None = None
+    reason: str = ""
+    region: str = ""                     # the approver's jurisdiction (region prefix)
+    person_id: str | None = None         # the approver's registered national ID, for conflict-of-interest checks
+    assertion: Assertion | None = None   # who sends it, signed by the front door (shared/assertions.py)
+
+
+class Escalation(BaseModel):
+    """An approver or administrator raises a case waiting for a decision to one matter, one discussion
+    (一事一议): a decision above the awaited tier's authority sends it up (services/approval/routes.py)."""
+
+    official: str
+    role: str
+    region: str = ""
+    reason: str = Field(min_length=1)
+    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
+
+
+class AuthorityView(BaseModel):
+    """Who may decide how much on a case now (query ``authority``): the tier awaited (None: no decision
+    is awaited, or the case went up to the committee), every tier's cap, the policy's rule of the amount,
+    and whether a decision above the cap sends the case up to the committee."""
+
+    awaiting: str | None = None
+    limits: AuthorityLimits | None = None
+    rule: AmountRule | None = None
+    escalable: bool = False
