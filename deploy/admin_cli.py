@@ -47,8 +47,8 @@ def list_stalled(sweep: bool = typer.Option(False, help="run the sweep first")) 
     for col in ("case", "pathway", "stage", "region", "since", "why"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["case_id"], r["pathway"], r["stage"], r["region_code"] or "", str(r["stalled_at"] or ""),
-                      r["stalled_reason"] or "")
+        table.add_row(r["case_id"], r["pathway"], r["stage"], r["region_code"] or "",
+                      str(r["stalled_at"] or ""), r["stalled_reason"] or "")
     console.print(table)
 
 
@@ -61,7 +61,8 @@ def escalate(case_id: str, reason: str = typer.Option(..., help="why (audited)")
 
 @admin_app.command()
 def replay(case_id: str, retry: bool = typer.Option(False, "--retry", help="re-run the failed step"),
-           reset: bool = typer.Option(False, "--reset", help="reset to the last good workflow task (after a fix)"),
+           reset: bool = typer.Option(False, "--reset",
+                                      help="reset to the last good workflow task (after a fix)"),
            reason: str = typer.Option(..., help="why (audited)")) -> None:
     """Re-drive a stalled case."""
     if retry == reset:
@@ -79,14 +80,15 @@ def dlq_list() -> None:
     for col in ("seq", "subject", "event", "reason", "redelivered"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["seq"]), r["original_subject"] or r["subject"], r["event_id"] or "", r["reason"] or "",
-                      r.get("redelivery") or "")
+        table.add_row(str(r["seq"]), r["original_subject"] or r["subject"], r["event_id"] or "",
+                      r["reason"] or "", r.get("redelivery") or "")
     console.print(table)
 
 
 @dlq_app.command()
 def redeliver(seq: int, reason: str = typer.Option(..., help="why (audited)"),
-              corrected: Path | None = typer.Option(None, help="a JSON file with the corrected CloudEvent")) -> None:
+              corrected: Path | None = typer.Option(None, help="a JSON file with the corrected CloudEvent"),
+              ) -> None:
     body: dict[str, Any] = {"reason": reason}
     if corrected is not None:
         body["corrected"] = json.loads(corrected.read_text(encoding="utf-8"))
@@ -112,16 +114,20 @@ def officials_register(subject: str,
                        person_id: str = typer.Option(..., help="the official's own national ID"),
                        name: str = typer.Option(..., help="the official's name"),
                        role: list[str] = typer.Option(..., help="a role the official acts in (repeatable)"),
-                       region: str = typer.Option("", help="jurisdiction: a region-code prefix (empty = everywhere)"),
-                       inactive: bool = typer.Option(False, help="no longer acts (kept for the record)")) -> None:
+                       region: str = typer.Option("", help="jurisdiction: a region-code prefix "
+                                                           "(empty = everywhere)"),
+                       inactive: bool = typer.Option(False, help="no longer acts (kept for the record)"),
+                       ) -> None:
     """Register (or update) an official: conflict of interest and committee membership are checked
     against this person id; an official not registered cannot decide money."""
     with _client() as c:
         if inactive:
             console.print(_check(c.put(f"/api/officials/{subject}", json={
-                "person_id": person_id, "name": name, "roles": role, "jurisdiction": region or "*", "active": False})))
+                "person_id": person_id, "name": name, "roles": role, "jurisdiction": region or "*",
+                "active": False})))
         else:
-            console.print(register_official(c, subject, person_id=person_id, name=name, roles=role, region=region))
+            console.print(register_official(c, subject, person_id=person_id, name=name, roles=role,
+                                            region=region))
 
 
 @officials_app.command("show")

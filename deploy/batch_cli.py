@@ -25,8 +25,8 @@ from rich.table import Table
 
 from deploy.api_client import api_client
 
-batch_app = typer.Typer(help="Batch subsidies: one-time living subsidy and price-linkage subsidy to a whole region",
-                        no_args_is_help=True)
+batch_app = typer.Typer(help="Batch subsidies: one-time living subsidy and price-linkage subsidy to a whole "
+                             "region", no_args_is_help=True)
 console = Console()
 FINAL = ("completed", "cancelled", "rejected")
 
@@ -55,7 +55,8 @@ def start(
     measure: str = typer.Option(..., help="one_time_living_subsidy or price_linkage"),
     region: str = typer.Option(..., help="region prefix: province (64), prefecture (6401), county (640104)"),
     snapshot: str = typer.Option(..., help="snapshot date YYYY-MM-DD: who is a recipient then"),
-    amount: int | None = typer.Option(None, help="fen per person (price linkage; packs without a fixed amount)"),
+    amount: int | None = typer.Option(None,
+                                      help="fen per person (price linkage; packs without a fixed amount)"),
     categories: str | None = typer.Option(None, help="comma-separated (default: the measure's own)"),
     month: str | None = typer.Option(None, help="price linkage: the month YYYY-MM (default: the snapshot's)"),
     chunk_size: int = typer.Option(5000, help="payments per chunk (one transaction each)"),
@@ -72,8 +73,8 @@ def start(
         body["month"] = month
     with _client() as http:
         accepted = _answer(http.post("/api/batches", json=body))
-    console.print(f"batch [bold]{accepted['batch_id']}[/bold] {'started' if accepted['created'] else 'exists'}"
-                  f" ({accepted['status']})")
+    created = "started" if accepted["created"] else "exists"
+    console.print(f"batch [bold]{accepted['batch_id']}[/bold] {created} ({accepted['status']})")
     if follow:
         _follow(accepted["batch_id"])
 
@@ -119,7 +120,8 @@ def approve(batch_id: str = typer.Argument(...),
 
 
 @batch_app.command()
-def cancel(batch_id: str = typer.Argument(...), reason: str = typer.Option(..., help="why (kept with the batch)")) -> None:
+def cancel(batch_id: str = typer.Argument(...),
+           reason: str = typer.Option(..., help="why (kept with the batch)")) -> None:
     """Cancel a batch: no further chunk starts; what was paid stays paid."""
     with _client() as http:
         _print(_answer(http.post(f"/api/batches/{batch_id}/cancel", json={"reason": reason})))
@@ -129,12 +131,13 @@ def _print(b: dict[str, Any]) -> None:
     table = Table(title=f"batch {b['batch_id']}", show_header=False)
     table.add_column("field")
     table.add_column("value")
+    policy = b.get("policy") or {}
     rows = [
         ("measure", f"{b['measure']} in {b['region_prefix']}, snapshot {b['snapshot_on']}"
                     + (f", month {b['month']}" if b.get("month") else "")),
         ("status", f"{b['status']}: {b['note']}"),
         ("amount", b["amount_note"]),
-        ("policy", f"{(b.get('policy') or {}).get('pack_id', '-')} {(b.get('policy') or {}).get('pack_version', '')}"),
+        ("policy", f"{policy.get('pack_id', '-')} {policy.get('pack_version', '')}"),
         ("cohort", f"{b['total'] if b['total'] is not None else b['loaded_rows']:,} recipients"
                    + (f", {b['payable']:,} payable" if b["payable"] is not None else " (loading)")),
         ("paid", f"{b['paid_count']:,} of {(b['expected_payments'] or 0):,} payments, {_yuan(b['paid_fen'])}"
@@ -146,7 +149,8 @@ def _print(b: dict[str, Any]) -> None:
                      f"{inst['month']} {inst['status']}: {inst['paid_count']:,}/{inst['expected_payments']:,}"
                      + (f", {inst['stopped']} stopped" if inst["stopped"] else "")))
     for a in b["amounts"]:
-        rows.append((f"amount (inst. {a['installment']})", f"{_yuan(a['amount_fen'])} x {a['recipients']:,}: {a['reason']}"))
+        rows.append((f"amount (inst. {a['installment']})",
+                     f"{_yuan(a['amount_fen'])} x {a['recipients']:,}: {a['reason']}"))
     if b["payment_events"]:
         rows.append(("payment events", f"{b['payment_events_published']:,} published"))
     for k, v in rows:

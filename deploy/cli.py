@@ -14,7 +14,8 @@ from rich.table import Table
 from deploy.batch_cli import batch_app
 from deploy.enrolment_cli import cycle_app, import_enrolments
 
-app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes", no_args_is_help=True)
+app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes",
+                  no_args_is_help=True)
 console = Console()
 app.add_typer(batch_app, name="batch")
 app.add_typer(cycle_app, name="cycle")
@@ -76,7 +77,8 @@ def up(
 
 @app.command("dev-token")
 def dev_token(
-    role: str = typer.Option(..., help="clerk, township_approver, county_approver, committee, finance, auditor, admin, service"),
+    role: str = typer.Option(..., help="clerk, township_approver, county_approver, committee, finance, auditor,"
+                                       " admin, service"),
     region: str = typer.Option("", help="jurisdiction: a region-code prefix (empty = everywhere)"),
     subject: str = typer.Option("", help="who (defaults to dev-<role>)"),
     ttl_hours: int = typer.Option(12),
@@ -88,7 +90,8 @@ def dev_token(
     from shared.config import get_settings
 
     if get_settings().env == "production":
-        raise typer.BadParameter("dev-token is for the embedded default; production tokens come from your IdP")
+        raise typer.BadParameter("dev-token is for the embedded default; production tokens come from your "
+                                 "IdP")
     try:
         Role(role)
     except ValueError:
@@ -128,9 +131,10 @@ def publish(
     name: str = typer.Argument(..., help="event name, e.g. health.quarantined"),
     data: str = typer.Argument(..., help="the data object as JSON"),
     event_id: str = typer.Option(..., "--id", help="the CloudEvents id (the same id twice is one event)"),
-    as_source: str = typer.Option("", "--as", help="the source agency to publish as (health, hr_social_security,"
-                                  " education, medical_insurance, civil_registry, emergency_management,"
-                                  " price_authority); default: the agency that owns the event's family"),
+    as_source: str = typer.Option("", "--as", help="the source agency to publish as (health,"
+                                  " hr_social_security, education, medical_insurance, civil_registry,"
+                                  " emergency_management, price_authority); default: the agency that owns the"
+                                  " event's family"),
     source: str = typer.Option("", help="the CloudEvents source (default urn:doudi:source:<agency>)"),
 ) -> None:
     """Publish an inbound CloudEvent on doudi.events.<name> as its source agency's NATS user (what that
@@ -152,7 +156,8 @@ def publish(
         try:
             body = json.dumps(make_cloudevent(name, json.loads(data), event_id=event_id,
                                               source=source or agency.source_uri)).encode()
-            ack = await nc.jetstream(timeout=5).publish(f"doudi.events.{name}", body, headers={"Nats-Msg-Id": event_id})
+            ack = await nc.jetstream(timeout=5).publish(f"doudi.events.{name}", body,
+                                                        headers={"Nats-Msg-Id": event_id})
             console.print(f"published to {ack.stream} seq {ack.seq} as {agency.user}"
                           f"{' (duplicate)' if ack.duplicate else ''}")
         except nats_errors.TimeoutError:
@@ -178,7 +183,8 @@ def _nats_url(user: str | None = None) -> str:
         password = load_passwords(settings.data_dir, create=False)[user]
     except FileNotFoundError:
         raise typer.BadParameter(f"no {settings.data_dir / PASSWORDS_FILE}: set DOUDI_NATS_USER and "
-                                 "DOUDI_NATS_PASSWORD, or DOUDI_DATA_DIR to the folder `doudi up` uses") from None
+                                 "DOUDI_NATS_PASSWORD, or DOUDI_DATA_DIR to the folder `doudi up` uses"
+                                 ) from None
     return nats_url_with_credentials(settings.nats_url, user, password)
 
 

@@ -46,8 +46,8 @@ from shared.services import SERVICES as REGISTRY
 
 log = logging.getLogger("doudi.embedded")
 
-__all__ = ["DATABASE", "PG_HBA", "PG_PASSWORD_FILE", "PG_SUPERUSER", "SERVICES", "EmbeddedStack", "Ports", "Proc",
-           "_bin", "scram_verifier"]
+__all__ = ["DATABASE", "PG_HBA", "PG_PASSWORD_FILE", "PG_SUPERUSER", "SERVICES", "EmbeddedStack", "Ports",
+           "Proc", "_bin", "scram_verifier"]
 
 
 def _default_port(name: str) -> int:
@@ -208,8 +208,8 @@ class EmbeddedStack:
         with os.fdopen(fd, "w") as out:
             out.write(render_authorization(self.nats_passwords))
         conf.chmod(0o600)
-        return Proc("nats", [_bin("nats-server"), "-c", str(conf), "-js", "-sd", str(store), "-a", "127.0.0.1",
-                             "-p", str(self.ports.nats), "-m", str(self.ports.nats_monitor),
+        return Proc("nats", [_bin("nats-server"), "-c", str(conf), "-js", "-sd", str(store),
+                             "-a", "127.0.0.1", "-p", str(self.ports.nats), "-m", str(self.ports.nats_monitor),
                              "--server_name", "doudi-embedded"],
                     env=dict(os.environ), log_path=self.logs / "nats.log")
 
@@ -239,7 +239,7 @@ class EmbeddedStack:
             except (TimeoutError, OSError, asyncpg.PostgresError):
                 self._check_alive("postgres")
                 if time.monotonic() > deadline:
-                    raise TimeoutError("PostgreSQL did not start; see " + str(self.logs / "postgres.log")) from None
+                    raise TimeoutError(f"PostgreSQL did not start; see {self.logs / 'postgres.log'}") from None
                 await asyncio.sleep(0.2)
 
     async def _wait_http(self, name: str, url: str, timeout: float = 90) -> None:
@@ -268,7 +268,8 @@ class EmbeddedStack:
             except Exception:
                 self._check_alive("temporal")
                 if time.monotonic() > deadline:
-                    raise TimeoutError("Temporal dev server did not start; see " + str(self.logs / "temporal.log")) from None
+                    raise TimeoutError(f"Temporal dev server did not start; see {self.logs / 'temporal.log'}"
+                                       ) from None
                 await asyncio.sleep(0.3)
 
     def _check_alive(self, name: str) -> None:
@@ -288,8 +289,10 @@ class EmbeddedStack:
                                                   lambda: secrets.token_urlsafe(32) + "\n")
         if not self.extra_env.get("DOUDI_CODEC_KEYS") and not os.environ.get("DOUDI_CODEC_KEYS"):
             codec.create_keys(self.data_dir)
-        # the key the front door signs human updates with; the worker trusts its public half (shared/assertions.py)
-        if not self.extra_env.get("DOUDI_ASSERTION_SIGNING_KEY") and not os.environ.get("DOUDI_ASSERTION_SIGNING_KEY"):
+        # the key the front door signs human updates with; the worker trusts its public half
+        # (shared/assertions.py)
+        signing_key = "DOUDI_ASSERTION_SIGNING_KEY"
+        if not self.extra_env.get(signing_key) and not os.environ.get(signing_key):
             assertions.create_signing_key(self.data_dir)
 
     async def start_infrastructure(self) -> None:
@@ -365,7 +368,8 @@ class EmbeddedStack:
             proc = self.procs.get(name)
             if proc is not None:
                 proc.stop()
-        if hasattr(self, "_postgres_socket_dir") and not (self.procs.get("postgres") and self.procs["postgres"].alive):
+        postgres_alive = self.procs.get("postgres") is not None and self.procs["postgres"].alive
+        if hasattr(self, "_postgres_socket_dir") and not postgres_alive:
             shutil.rmtree(self._postgres_socket_dir, ignore_errors=True)
 
     def urls(self) -> dict[str, str]:

@@ -17,21 +17,25 @@ cycle_app = typer.Typer(help="Monthly benefit cycles of enrolled households (set
 console = Console()
 
 
-def import_enrolments(file: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                                 help="NDJSON: one {household, kind, enrolled_from, ...} per line")) -> None:
+def import_enrolments(file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="NDJSON: one {household, kind, enrolled_from, ...} per line"),
+) -> None:
     """Import existing recipient households (all or nothing; refused lines are listed with the field)."""
     with _client("admin", timeout=600.0) as http:
         r = http.post("/api/enrolments/import", content=file.read_bytes(),
                       headers={"Content-Type": "application/x-ndjson"})
         if r.status_code == 422:
             detail = r.json().get("detail", {})
-            console.print(f"[red]{detail.get('message', r.text) if isinstance(detail, dict) else detail}[/red]")
-            for line in (detail.get("lines", []) if isinstance(detail, dict) else [])[:50]:
+            structured = isinstance(detail, dict)
+            console.print(f"[red]{detail.get('message', r.text) if structured else detail}[/red]")
+            for line in (detail.get("lines", []) if structured else [])[:50]:
                 for e in line["errors"]:
-                    console.print(f"  line {line['line']}: {'.'.join(map(str, e.get('loc', [])))}: {e['msg']}")
+                    where = ".".join(map(str, e.get("loc", [])))
+                    console.print(f"  line {line['line']}: {where}: {e['msg']}")
             raise typer.Exit(1)
         out = _answer(r)
-    console.print(f"{out['lines']} households: {out['enrolled']} enrolled, {out['already_enrolled']} already enrolled")
+    console.print(f"{out['lines']} households: {out['enrolled']} enrolled, "
+                  f"{out['already_enrolled']} already enrolled")
 
 
 @cycle_app.command()

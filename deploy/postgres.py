@@ -22,12 +22,14 @@ PG_SUPERUSER = "postgres"
 PG_PASSWORD_FILE = "postgres-password"  # beside postgres/ in the data folder, 0600, the supervisor's own user
 # Password authentication for every connection, on the socket too: a local OS user is no longer trusted
 # (the superuser role had trust auth before, for anyone on the machine). Rewritten at every start.
-PG_HBA = """# doudi (deploy/embedded.py) rewrites this file at every start: password (SCRAM) authentication only.
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-local   all       all                 scram-sha-256
-host    all       all   127.0.0.1/32  scram-sha-256
-host    all       all   ::1/128       scram-sha-256
-"""
+PG_HBA = (
+    "# doudi (deploy/embedded.py) rewrites this file at every start: "
+    "password (SCRAM) authentication only.\n"
+    "# TYPE  DATABASE  USER  ADDRESS       METHOD\n"
+    "local   all       all                 scram-sha-256\n"
+    "host    all       all   127.0.0.1/32  scram-sha-256\n"
+    "host    all       all   ::1/128       scram-sha-256\n"
+)
 
 
 def scram_verifier(password: str, *, iterations: int = 4096) -> str:
@@ -78,7 +80,8 @@ def prepare(pgdata: Path) -> tuple[Path, str | None]:
     if not (pgdata / "PG_VERSION").exists():
         # trust only until the password is set below, before the server ever listens
         initdb = create_command_function("initdb")
-        initdb(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", PG_SUPERUSER], pgdata=pgdata, user=user)
+        initdb(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", PG_SUPERUSER],
+               pgdata=pgdata, user=user)
     return pgdata, user
 
 

@@ -51,4 +51,5 @@ BY_NAME: dict[str, Service] = {s.name: s for s in SERVICES}
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 NATS_SERVICES: tuple[str, ...] = tuple(s.name for s in SERVICES if s.uses_nats)
 # the processes that serve HTTP besides the front door, each on its own port
-HTTP_BACKENDS: tuple[Service, ...] = tuple(s for s in SERVICES if s.default_port is not None and s.name != FRONT_DOOR)
+HTTP_BACKENDS: tuple[Service, ...] = tuple(s for s in SERVICES
+                                           if s.default_port is not None and s.name != FRONT_DOOR)

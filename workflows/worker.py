@@ -1,5 +1,6 @@
 """The workflow worker: runs every pathway's workflow (``workflows/registry.py``) and the policy local
-activities on the ``doudi-cases`` task queue. Service activities run in their own processes, on their own queues."""
+activities on the ``doudi-cases`` task queue. Service activities run in their own processes, on their own
+queues."""
 
 from __future__ import annotations
 

@@ -100,8 +100,9 @@ EMERGENCY_MEASURES: dict[str, str] = {
     "emergency_household": "temporary_assistance_emergency_household",
     "expenditure_household": "temporary_assistance_expenditure_household",
 }
-ONE_OFF_KINDS: dict[str, Measure] = {"job_loss": "job_loss", "graduate": "graduate", "medical": "medical_self_pay",
-                 "temporary_assistance": "temporary_assistance_expenditure_household"}
+ONE_OFF_KINDS: dict[str, Measure] = {"job_loss": "job_loss", "graduate": "graduate",
+                                     "medical": "medical_self_pay",
+                                     "temporary_assistance": "temporary_assistance_expenditure_household"}
 
 
 def _profile(facts: RecipientFacts | None, **extra: Any) -> HouseholdProfile:
@@ -122,7 +123,8 @@ def job_lost_on(last_income_month: str) -> date:
     return date(year + month // 12, month % 12 + 1, 1)
 
 
-def route_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: date) -> CaseStart | ScreenedOut | None:
+def route_event(event: InboundEvent, facts: RecipientFacts | None,
+                reported_on: date) -> CaseStart | ScreenedOut | None:
     """The case an inbound event opens: the pathway its family starts (the registry,
     shared/contracts/pathways.py), by that pathway's rule below, or from the event's common facts for a
     pathway without one."""
@@ -135,7 +137,8 @@ def route_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: 
     return _opened_from_event(pathway, event, reported_on)
 
 
-def _emergency_event(event: InboundEvent, facts: RecipientFacts | None, reported_on: date) -> CaseStart | None:
+def _emergency_event(event: InboundEvent, facts: RecipientFacts | None,
+                     reported_on: date) -> CaseStart | None:
     data, on = event.data, business_date(event, reported_on)
     if isinstance(data, Quarantined | CovidDiagnosed):
         trigger: Trigger = "quarantine" if isinstance(data, Quarantined) else "covid_diagnosis"
@@ -155,8 +158,9 @@ def _outreach_event(event: InboundEvent, facts: RecipientFacts | None,
                                       f"({reported_on.isoformat()})")
         met, completed, _ = load_library().job_loss_gap(data.region_code, data.last_income_month, reported_on)
         # 「连续3个月无收入来源」 not yet complete: the case opens and waits for the day it is (never dropped)
-        return _outreach("job_loss", data.person_id, data.region_code, completed, event.id, data.last_income_month,
-                         facts, eligible_on=None if met else completed, unemployment_insured=data.unemployment_insured)
+        return _outreach("job_loss", data.person_id, data.region_code, completed, event.id,
+                         data.last_income_month, facts, eligible_on=None if met else completed,
+                         unemployment_insured=data.unemployment_insured)
     if isinstance(data, GraduateUnemployed):
         return _outreach("graduate", data.person_id, data.region_code, on, event.id,
                          data.graduated_on.isoformat(), facts)
@@ -198,8 +202,8 @@ def _opened_from_event(pathway: Pathway, event: InboundEvent, reported_on: date)
     case_id = incident_case_id(pathway.name, event.name, event.id)
     opening = CaseOpening(case_id=case_id, pathway=pathway.name, trigger=event.name, person_id=person_id,
                           region_code=region_code, business_date=on, cause_event_id=event.id)
-    return CaseStart(case_id=case_id, pathway=pathway.name, trigger=event.name, workflow=binding.workflow_type,
-                     person_id=person_id, region_code=region_code, business_date=on, cause_event_id=event.id,
+    return CaseStart(case_id=case_id, pathway=pathway.name, trigger=event.name,
+                     workflow=binding.workflow_type, person_id=person_id, region_code=region_code, business_date=on, cause_event_id=event.id,
                      workflow_input=binding.opens_from_event(opening))
 
 
@@ -208,11 +212,12 @@ def _emergency(trigger: Trigger, person_id: str, region: str, on: date, event_id
     lib = load_library()
     measure = lib.measure(EMERGENCY_MEASURE_FOR_TRIGGER.get(trigger, trigger), region, on)
     incident = None
-    if measure is not None and measure.once_per == "household_incident" and facts is not None and facts.household_id:
+    per_household = measure is not None and measure.once_per == "household_incident"
+    if per_household and facts is not None and facts.household_id:
         # per 家庭 and incident: the key is the household's incident, so the payment key is too
         window = lib.parameter("quarantine_household_incident_days", region, on)
-        incident = HouseholdIncident(household_id=facts.household_id, trigger=trigger,
-                                     window_days=window.value if window is not None and isinstance(window.value, int) else 0)
+        days = window.value if window is not None and isinstance(window.value, int) else 0
+        incident = HouseholdIncident(household_id=facts.household_id, trigger=trigger, window_days=days)
         case_id = incident_case_id("em", trigger, "household", facts.household_id, key)
     else:
         case_id = incident_case_id("em", trigger, person_id, key)
@@ -232,7 +237,8 @@ def _emergency(trigger: Trigger, person_id: str, region: str, on: date, event_id
 
 
 def _outreach(measure: Measure, person_id: str, region: str, on: date, event_id: str, key: str,
-              facts: RecipientFacts | None, eligible_on: date | None = None, **extra: Any) -> CaseStart | ScreenedOut:
+              facts: RecipientFacts | None, eligible_on: date | None = None,
+              **extra: Any) -> CaseStart | ScreenedOut:
     """主动发现: open an outreach case only where the policy would pay this person."""
     entitlement = load_library().entitlement(measure, region, on, _profile(facts, **extra))
     # an amount the seed leaves to the county is still aid to reach out for: the caseworker assesses it
@@ -243,7 +249,8 @@ def _outreach(measure: Measure, person_id: str, region: str, on: date, event_id:
         case_id=case_id, pathway=ONE_OFF.name, trigger=measure, workflow=bound(ONE_OFF.name).workflow_type,
         person_id=person_id, region_code=region, business_date=on, cause_event_id=event_id,
         workflow_input=OneOffInput(case_id=case_id, measure=measure, person_id=person_id, region_code=region,
-                                   business_date=on, cause_event_id=event_id, eligible_on=eligible_on, **extra),
+                                   business_date=on, cause_event_id=event_id, eligible_on=eligible_on,
+                                   **extra),
     )
 
 
@@ -258,7 +265,8 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
             person_id=app.person_id, region_code=app.region_code, business_date=on, cause_event_id=None,
             workflow_input=EmergencyReliefInput(
                 case_id=case_id, trigger="application", person_id=app.person_id, region_code=app.region_code,
-                business_date=on, opened_by=registered_by, requested_amount_fen=app.details.requested_amount_fen,
+                business_date=on, opened_by=registered_by,
+                requested_amount_fen=app.details.requested_amount_fen,
                 measure=EMERGENCY_MEASURES[app.details.household_type], stranded=app.details.stranded,
                 application_id=application_id),
         )
@@ -270,21 +278,22 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
             # 「连续3个月无收入来源」: checked on application too; an early application waits for the day
             if app.details.last_income_month > f"{today:%Y-%m}":
                 raise InvalidApplication("details.last_income_month",
-                                         f"最后有收入的月份 {app.details.last_income_month} 晚于申请日期 / the last income "
-                                         "month is after the application")
-            met, completed, _ = load_library().job_loss_gap(app.region_code, app.details.last_income_month, today)
+                                         f"最后有收入的月份 {app.details.last_income_month} 晚于申请日期 / "
+                                         "the last income month is after the application")
+            met, completed, _ = load_library().job_loss_gap(app.region_code, app.details.last_income_month,
+                                                            today)
             on = completed
             eligible_on = None if met else completed
         return CaseStart(
             case_id=case_id, pathway=ONE_OFF.name, trigger=measure, workflow=bound(ONE_OFF.name).workflow_type,
-            person_id=app.person_id,
-            region_code=app.region_code, business_date=on, cause_event_id=None,
+            person_id=app.person_id, region_code=app.region_code, business_date=on, cause_event_id=None,
             workflow_input=OneOffInput(
                 case_id=case_id, measure=measure, person_id=app.person_id, region_code=app.region_code,
                 business_date=on, opened_by=registered_by,
                 unemployment_insured=app.details.unemployment_insured,
                 annual_medical_self_pay_fen=app.details.annual_medical_self_pay_fen,
-                requested_amount_fen=app.details.requested_amount_fen if app.kind == "temporary_assistance" else None,
+                requested_amount_fen=(app.details.requested_amount_fen if app.kind == "temporary_assistance"
+                                      else None),
                 monthly_rigid_expenditure_fen=app.details.monthly_rigid_expenditure_fen,
                 eligible_on=eligible_on,
                 application=ApplicationReceived(application_id=application_id, registered_by=registered_by,
@@ -295,5 +304,5 @@ def route_application(app: ApplicationIn, application_id: str, registered_by: st
 
 def application_update(app: ApplicationIn, application_id: str, registered_by: str, role: str,
                        region: str) -> ApplicationReceived:
-    return ApplicationReceived(application_id=application_id, registered_by=registered_by, role=role, region=region,
-                               consent=app.consent)
+    return ApplicationReceived(application_id=application_id, registered_by=registered_by, role=role,
+                               region=region, consent=app.consent)

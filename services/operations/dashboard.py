@@ -38,8 +38,9 @@ DAY_TIMEZONE = "Asia/Shanghai"
 # The page loads only its own script and style sheet and talks only to this origin: a bearer token sits
 # in its sessionStorage, so no inline script, no third-party origin, no framing.
 PAGE_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                                "base-uri 'none'; frame-ancestors 'none'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -48,8 +49,8 @@ PAGE_HEADERS = {
 # Every official may read the dashboard; service accounts have no business here.
 DashboardReader = Annotated[Principal, Depends(require_roles(
     Role.clerk, Role.township_approver, Role.county_approver, Role.committee, Role.finance, Role.auditor))]
-RegionPrefix = Annotated[str | None, Query(pattern=r"^\d{2,9}$",
-                                           description="narrow to a region-code prefix inside your jurisdiction")]
+RegionPrefix = Annotated[str | None, Query(
+    pattern=r"^\d{2,9}$", description="narrow to a region-code prefix inside your jurisdiction")]
 
 
 class Count(BaseModel):
@@ -70,7 +71,8 @@ class PaymentSeries(BaseModel):
     until: date
     count: int
     amount_fen: int
-    series: list[DayPayments] = Field(description="one entry per day, oldest first, days without payments at 0")
+    series: list[DayPayments] = Field(
+        description="one entry per day, oldest first, days without payments at 0")
 
 
 class Stats(BaseModel):
@@ -115,8 +117,8 @@ class PathwayLabel(BaseModel):
 
 
 def pathway_labels() -> list[PathwayLabel]:
-    return [PathwayLabel(key=p.name, label_zh=p.label_zh, label_en=p.label_en, older_names=list(p.legacy_names))
-            for p in pathways.PATHWAYS.values()]
+    return [PathwayLabel(key=p.name, label_zh=p.label_zh, label_en=p.label_en,
+                         older_names=list(p.legacy_names)) for p in pathways.PATHWAYS.values()]
 
 
 class AttentionList(BaseModel):
@@ -141,8 +143,8 @@ async def stats(
 ) -> Stats:
     async with request.app.state.ops.read() as conn:
         counts = await store.dashboard_counts(conn, jurisdiction=principal.region, region_code=region_code)
-        today, paid = await store.payments_per_day(conn, jurisdiction=principal.region, region_code=region_code,
-                                                   days=days, tz=DAY_TIMEZONE)
+        today, paid = await store.payments_per_day(conn, jurisdiction=principal.region,
+                                                   region_code=region_code, days=days, tz=DAY_TIMEZONE)
         as_of = await store.database_now(conn)
     since = today - timedelta(days=days - 1)
     series = []
@@ -156,8 +158,8 @@ async def stats(
         by_pathway=_counts(counts["by_pathway"]), by_status=_counts(counts["by_status"]),
         by_outcome=_counts(counts["by_outcome"]), by_county=_counts(counts["by_county"]),
         payments=PaymentSeries(days=days, timezone=DAY_TIMEZONE, since=since, until=today,
-                               count=sum(d.count for d in series), amount_fen=sum(d.amount_fen for d in series),
-                               series=series),
+                               count=sum(d.count for d in series),
+                               amount_fen=sum(d.amount_fen for d in series), series=series),
     )
 
 
@@ -173,8 +175,8 @@ async def attention(
     rt = request.app.state.runtime
     ui, namespace = rt.settings.temporal_ui_url, rt.settings.temporal_namespace
     async with request.app.state.ops.read() as conn:
-        rows, total = await store.attention_cases(conn, jurisdiction=principal.region, region_code=region_code,
-                                                  limit=limit, offset=offset)
+        rows, total = await store.attention_cases(conn, jurisdiction=principal.region,
+                                                  region_code=region_code, limit=limit, offset=offset)
         as_of = await store.database_now(conn)
     items = []
     for r in rows:
@@ -191,7 +193,8 @@ async def attention(
     return AttentionList(items=items, total=total, as_of=as_of)
 
 
-@router.get("/pathways", response_model=list[PathwayLabel], summary="The pathways and their labels (中文 / English)")
+@router.get("/pathways", response_model=list[PathwayLabel],
+            summary="The pathways and their labels (中文 / English)")
 async def pathway_list(principal: DashboardReader) -> list[PathwayLabel]:
     return pathway_labels()
 
@@ -205,7 +208,8 @@ async def index() -> FileResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Mount the dashboard on the operations app: its API routes, the page at ``/``, its files at ``/static``."""
+    """Mount the dashboard on the operations app: its API routes, the page at ``/``, its files at
+    ``/static``."""
     app.include_router(router)
     app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="dashboard-static")

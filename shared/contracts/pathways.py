@@ -33,9 +33,11 @@ MEASURES: dict[str, str] = {
     "medical_self_pay": "expenditure-type aid after large medical self-pay (因病支出型)",
     "temporary_assistance_individual": "temporary assistance, individual (个人对象)",
     "temporary_assistance_emergency_household": "temporary assistance, emergency-type household (急难型家庭)",
-    "temporary_assistance_expenditure_household": "temporary assistance, expenditure-type household (支出型家庭)",
+    "temporary_assistance_expenditure_household":
+        "temporary assistance, expenditure-type household (支出型家庭)",
     "temporary_assistance_emergency": "emergency-type temporary assistance, no type split (急难型临时救助)",
-    "temporary_assistance_expenditure": "expenditure-type temporary assistance, no type split (支出型临时救助)",
+    "temporary_assistance_expenditure":
+        "expenditure-type temporary assistance, no type split (支出型临时救助)",
     "temporary_hardship_high_risk_area": "one-off aid in medium/high-risk epidemic areas (疫情中高风险地区)",
     "one_time_living_subsidy": "one-time living subsidy to recipients (一次性生活补贴)",
     "price_linkage": "temporary price subsidy when the price-linkage mechanism triggers (价格临时补贴)",

@@ -105,7 +105,8 @@ class NatsUser:
                 f"$JS.ACK.{c.stream}.{c.durable}.>",
             ]
         if self.watches_bus:
-            allow += [f"{JS_API}.CONSUMER.INFO.{c.stream}.{c.durable}" for u in service_users() for c in u.consumes]
+            allow += [f"{JS_API}.CONSUMER.INFO.{c.stream}.{c.durable}"
+                      for u in service_users() for c in u.consumes]
         if self.reads_dead_letters:
             allow += [
                 f"{JS_API}.STREAM.NAMES",  # nats-py finds the stream of a subject before an ordered read
@@ -137,7 +138,8 @@ def _service_permissions() -> tuple[NatsUser, ...]:
     return (
         NatsUser(
             "intake",
-            "opens and advances cases from inbound events (services/intake/subscribers.py, cohort.py, service.py)",
+            "opens and advances cases from inbound events (services/intake/subscribers.py, cohort.py,"
+            " service.py)",
             publishes=(CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_CLOSED, DLQ_EVENTS_SUBJECT),
             consumes=tuple(Consumer(STREAM_EVENTS, f"intake-{family}", f"{EVENTS_SUBJECT_PREFIX}{family}.>")
                            for family in event_families()),
@@ -154,8 +156,8 @@ def _service_permissions() -> tuple[NatsUser, ...]:
             "read model from case and payment events, stalled cases, projection DLQ, DLQ list and redelivery"
             " (services/operations/subscribers.py, sweep.py, admin.py); projects dead letters into alerts and"
             " watches streams and consumers (bus_health.py)",
-            # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*); a message a
-            # consumer gave up on (max_deliver) is dead-lettered from its stream (bus_health.py).
+            # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*); a
+            # message a consumer gave up on (max_deliver) is dead-lettered from its stream (bus_health.py).
             publishes=(CASE_STALLED, DLQ_PROJECTION, DLQ_EVENTS_SUBJECT, f"{EVENTS_SUBJECT_PREFIX}>"),
             consumes=(
                 Consumer(STREAM_CASES, "operations-cases", "doudi.case.>"),
@@ -163,7 +165,8 @@ def _service_permissions() -> tuple[NatsUser, ...]:
                 Consumer(STREAM_DLQ, "operations-dlq", "doudi.dlq.>"),
                 Consumer(STREAM_DLQ, "operations-max-deliveries", f"{MAX_DELIVERIES_ADVISORY}.>"),
             ),
-            extra_publish=tuple(f"{JS_API}.STREAM.MSG.GET.{s}" for s in (STREAM_EVENTS, STREAM_CASES, STREAM_PAYMENTS)),
+            extra_publish=tuple(f"{JS_API}.STREAM.MSG.GET.{s}"
+                                for s in (STREAM_EVENTS, STREAM_CASES, STREAM_PAYMENTS)),
             reads_dead_letters=True,
             watches_bus=True,
         ),

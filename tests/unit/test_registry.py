@@ -33,14 +33,15 @@ def winter_heating(monkeypatch: pytest.MonkeyPatch) -> registry.BoundPathway:
     """The example pathway registered: its measure, its entry, its binding (undone after the test)."""
     monkeypatch.setitem(pathways.MEASURES, example.MEASURE, example.MEASURE_DESCRIPTION)
     monkeypatch.setitem(pathways.PATHWAYS, example.WINTER_HEATING.name, example.WINTER_HEATING)
-    binding = registry.BoundPathway(example.WINTER_HEATING, example.WinterHeatingWorkflow,
-                                    example.WinterHeatingInput, opens_from_event=example.WinterHeatingInput.opened)
+    binding = registry.BoundPathway(example.WINTER_HEATING, example.WinterHeatingWorkflow, example.WinterHeatingInput,
+                                    opens_from_event=example.WinterHeatingInput.opened)
     monkeypatch.setitem(registry.BINDINGS, binding.name, binding)
     return binding
 
 
 def heating_lost(event_id: str = "evt-heating-1") -> InboundEvent:
-    data = example.HeatingLost(person_id="11010519491231002X", region_code="640104", lost_on=date(2024, 1, 10))
+    data = example.HeatingLost(person_id="11010519491231002X", region_code="640104",
+                               lost_on=date(2024, 1, 10))
     envelope = CloudEvent.model_validate(make_cloudevent("heating.lost", data.model_dump(mode="json"),
                                                          event_id=event_id))
     return InboundEvent(name="heating.lost", envelope=envelope, data=data)
@@ -88,7 +89,8 @@ def test_routing_without_the_pathway_opens_nothing_for_that_family():
 
 
 def test_a_pathway_without_an_opening_screens_its_events_out_with_the_reason(winter_heating, monkeypatch):
-    monkeypatch.setitem(registry.BINDINGS, "winter_heating", dataclasses.replace(winter_heating, opens_from_event=None))
+    without = dataclasses.replace(winter_heating, opens_from_event=None)
+    monkeypatch.setitem(registry.BINDINGS, "winter_heating", without)
     routed = routing.route_event(heating_lost(), facts=None, reported_on=REPORTED)
     assert isinstance(routed, routing.ScreenedOut) and "winter_heating" in routed.reason
 
@@ -102,7 +104,8 @@ def test_the_dashboard_labels_the_added_pathway(winter_heating):
 
 def test_the_nats_permissions_let_intake_consume_the_added_family(winter_heating):
     intake = next(u for u in nats_permissions.service_users() if u.name == "intake")
-    assert nats_permissions.Consumer("DOUDI_EVENTS", "intake-heating", "doudi.events.heating.>") in intake.consumes
+    consumer = nats_permissions.Consumer("DOUDI_EVENTS", "intake-heating", "doudi.events.heating.>")
+    assert consumer in intake.consumes
     conf = nats_permissions.render_authorization(None)
     assert "$JS.API.CONSUMER.CREATE.DOUDI_EVENTS.intake-heating" in conf
 
@@ -159,7 +162,8 @@ def test_every_event_family_has_one_pathway_an_owner_and_a_way_to_open():
         assert pathway is not None
         event = next(name for name in INBOUND_EVENTS if name.startswith(f"{family}."))
         assert owner_of(event).families  # a source agency publishes it
-        assert pathway.name in routing.EVENT_RULES or registry.bound(pathway.name).opens_from_event is not None
+        opens = registry.bound(pathway.name).opens_from_event
+        assert pathway.name in routing.EVENT_RULES or opens is not None
 
 
 def test_intake_consumes_exactly_the_registered_families():
@@ -184,7 +188,8 @@ def test_the_service_registry_drives_the_stack_the_cli_and_nats():
         "intake": 9101, "verification": 9102, "approval": 9103, "payment": 9104}
 
 
-def test_the_worker_refuses_a_pathway_on_a_queue_it_does_not_poll(winter_heating, monkeypatch: pytest.MonkeyPatch):
+def test_the_worker_refuses_a_pathway_on_a_queue_it_does_not_poll(winter_heating,
+                                                                  monkeypatch: pytest.MonkeyPatch):
     elsewhere = dataclasses.replace(winter_heating, pathway=dataclasses.replace(example.WINTER_HEATING,
                                                                               task_queue="heating"))
     monkeypatch.setitem(registry.BINDINGS, "winter_heating", elsewhere)
