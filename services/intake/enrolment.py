@@ -40,6 +40,7 @@ from shared.contracts.domain_events import CASE_OPENED, CaseEventData, domain_cl
 from shared.infra.outbox import add_many_to_outbox
 from shared.policy import load_library, standards
 from shared.policy.benefit import BenefitHousehold, WorkPlace
+from workflows.registry import bound
 from workflows.renewal.inputs import (
     PATHWAY,
     EnrolmentApplication,
@@ -57,6 +58,8 @@ __all__ = ["facts_columns"]  # kept here for its callers: the roster's columns o
 
 log = logging.getLogger(__name__)
 SOURCE = "urn:doudi:intake"
+# the workflow a renewal case runs (its type name from the pathway registry's binding)
+RENEWAL_WORKFLOW = bound(PATHWAY).workflow_type
 
 # Ages that make a member "working-age" (有劳动能力, half-yearly reviews, seed 004) and "special"
 # (minors and the elderly get the add-on, seed 004). Local practice: the seeds give no ages; these are
@@ -223,7 +226,7 @@ async def open_review_cases(conn: asyncpg.Connection, openings: list[ReviewOpeni
 
 
 def review_start(inp: RenewalInput, on: date, trigger: str, cause: str | None) -> CaseStart:
-    return CaseStart(case_id=inp.case_id, pathway=PATHWAY, trigger=trigger, workflow="Renewal",
+    return CaseStart(case_id=inp.case_id, pathway=PATHWAY, trigger=trigger, workflow=RENEWAL_WORKFLOW,
                      person_id=inp.person_id, region_code=inp.region_code, business_date=on,
                      cause_event_id=cause, workflow_input=inp)
 
@@ -328,6 +331,6 @@ async def application_start(conn: asyncpg.Connection, *, case_id: str, person_id
                        hand_back=True, application=application,
                        first_due_at=due_at(period),
                        enrolled_from=period, enrolment_id=case_id)
-    return CaseStart(case_id=case_id, pathway=PATHWAY, trigger="application", workflow="Renewal",
+    return CaseStart(case_id=case_id, pathway=PATHWAY, trigger="application", workflow=RENEWAL_WORKFLOW,
                      person_id=person_id, region_code=h["region_code"], business_date=on, cause_event_id=None,
                      workflow_input=inp), h["household_id"]

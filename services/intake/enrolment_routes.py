@@ -29,7 +29,9 @@ from services.intake.store import exports, roster
 from services.intake.store.roster import CycleView, EnrolmentView
 from shared.auth import Principal, Role, require_jurisdiction, require_roles, visible_to
 from shared.config import TASK_QUEUE_WORKFLOWS
+from shared.contracts.pathways import BENEFIT_CYCLE
 from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_for
+from workflows.registry import bound
 
 router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
 
@@ -78,7 +80,7 @@ async def start_cycle(
     require_jurisdiction(principal, cycle.region_prefix)
     cid = cycle_id_for(cycle.region_prefix, cycle.period)
     with contextlib.suppress(WorkflowAlreadyStartedError):
-        await temporal.start_workflow("BenefitCycle", cycle, id=cid, task_queue=TASK_QUEUE_WORKFLOWS,
+        await temporal.start_workflow(bound(BENEFIT_CYCLE.name).workflow_type, cycle, id=cid, task_queue=TASK_QUEUE_WORKFLOWS,
                                       id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     return CycleStarted(cycle_id=cid, workflow_id=cid, region_prefix=cycle.region_prefix, period=cycle.period)
 
@@ -95,7 +97,8 @@ async def schedule_cycle(
     created = True
     try:
         await temporal.create_schedule(sid, Schedule(
-            action=ScheduleActionStartWorkflow("BenefitCycle", CycleInput(region_prefix=region_prefix),
+            action=ScheduleActionStartWorkflow(bound(BENEFIT_CYCLE.name).workflow_type,
+                                               CycleInput(region_prefix=region_prefix),
                                                id=f"{sid}-run", task_queue=TASK_QUEUE_WORKFLOWS),
             spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=tz),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
