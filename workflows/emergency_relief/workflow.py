@@ -22,13 +22,10 @@ from workflows.common import (
     verified_principal,
 )
 from workflows.escalation import CommitteeEscalation
-from workflows.one_matter.workflow import OneMatterWorkflow
-from workflows.staged_aid.workflow import StagedAidWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import (
         TASK_QUEUE_APPROVAL,
-        TASK_QUEUE_INTAKE,
         TASK_QUEUE_PAYMENT,
         TASK_QUEUE_VERIFICATION,
     )
@@ -46,8 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Escalation,
         IneligibleResolution,
     )
-    from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
-    from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
+    from workflows.one_matter.inputs import OneMatterResult
 
 
 DECIDERS = ("county_approver", "admin")
@@ -121,6 +117,13 @@ class EmergencyReliefWorkflow(CommitteeEscalation, CaseworkerAssessment):
 
     def _awaited_tier(self) -> str | None:
         return "county" if self._awaiting_county else None
+
+    def _subject(self) -> EmergencyReliefInput:
+        assert self._inp is not None
+        return self._inp
+
+    def _registered_by(self) -> str:
+        return self._subject().opened_by
 
     def _escalable(self) -> bool:
         return True  # every decision the county awaits may go up to the committee
@@ -221,7 +224,7 @@ class EmergencyReliefWorkflow(CommitteeEscalation, CaseworkerAssessment):
         committee: OneMatterResult | None = None
         if entitlement.amount_fen > levels.committee_threshold_fen:
             committee = await self._refer_to_committee(
-                inp, entitlement, f"need of {entitlement.amount_fen} fen exceeds the cap of "
+                entitlement, f"need of {entitlement.amount_fen} fen exceeds the cap of "
                 f"{levels.committee_threshold_fen} fen")
             approval = act.ApprovalOutcome(case_id=inp.case_id, decision="approved", tier="committee",
                                            decided_by="committee", amount_fen=committee.amount_fen,
@@ -235,7 +238,7 @@ class EmergencyReliefWorkflow(CommitteeEscalation, CaseworkerAssessment):
             if decision is None:  # escalated: one matter, one discussion
                 assert self._escalation is not None
                 committee = await self._refer_to_committee(
-                    inp, entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
+                    entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
                 amount, pay_from = committee.amount_fen, "county_fund"
             else:
                 await self._record_decision(inp, decision, entitlement)
@@ -256,7 +259,7 @@ class EmergencyReliefWorkflow(CommitteeEscalation, CaseworkerAssessment):
                 return await self._close(inp, "rejected", f"the committee refused: {committee.reason}", policy)
         if committee is not None:
             if committee.plan:
-                staged = await self._run_staged_plan(inp, entitlement, committee)
+                staged = await self._run_staged_plan(entitlement, committee)
                 return await self._close(inp, "staged_plan", f"the committee decided {committee.amount_fen} fen in "
                                          f"{len(committee.plan)} installments; staged plan {staged.case_id} "
                                          f"{staged.outcome}: {staged.paid_fen} fen paid", policy,
@@ -348,53 +351,6 @@ class EmergencyReliefWorkflow(CommitteeEscalation, CaseworkerAssessment):
         self._awaiting_county = False
         assert self._county_decision is not None
         return self._county_decision
-
-    def _base_fen(self) -> int:
-        """The amount the policy itself grants (fixed, or the 不低于 floor); 0 when it leaves it open."""
-        return self._rule.policy_fen if self._rule is not None and self._rule.kind != "open" else 0
-
-    async def _refer_to_committee(self, inp: EmergencyReliefInput, entitlement: Entitlement,
-                                  why: str) -> OneMatterResult:
-        """一事一议: the matter becomes a case of the county coordination committee (a child workflow);
-        this case waits for its decision."""
-        matter_id = f"om-{inp.case_id}"
-        matter = OneMatterInput(case_id=matter_id, parent_case_id=inp.case_id, parent_pathway=PATHWAY,
-                                person_id=inp.person_id, region_code=inp.region_code,
-                                business_date=inp.business_date, requested_amount_fen=entitlement.amount_fen,
-                                reason=why, registered_by=inp.opened_by, base_entitlement_fen=self._base_fen(),
-                                dossier={"measure": entitlement.measure, "policy_reason": entitlement.reason})
-        await self._open_child_case(matter_id, "one_matter", "committee", inp, "OneMatterOneDiscussion",
-                                    matter.model_dump(mode="json"), why)
-        await self._record("awaiting_decision", "referred_to_committee", f"{why}: matter {matter_id}",
-                           escalated=True, escalated_to="committee")
-        return await workflow.execute_child_workflow(
-            OneMatterWorkflow.run, matter, id=matter_id, task_queue=workflow.info().task_queue)
-
-    async def _run_staged_plan(self, inp: EmergencyReliefInput, entitlement: Entitlement,
-                               committee: OneMatterResult) -> StagedAidResult:
-        """The staged plan is a case of its own (its installments, pauses and re-checks); this case
-        stays open until the plan ends."""
-        plan_id = f"sa-{inp.case_id}"
-        staged = StagedAidInput(case_id=plan_id, person_id=inp.person_id, region_code=inp.region_code,
-                                business_date=inp.business_date, measure=entitlement.measure, plan=committee.plan,
-                                cause_event_id=inp.cause_event_id, opened_by="committee",
-                                parent_case_id=inp.case_id)
-        await self._open_child_case(plan_id, "staged_aid", "committee_plan", inp, "StagedAid",
-                                    staged.model_dump(mode="json"), "staged plan decided by the committee")
-        await self._record("open", "staged_plan", f"paid in {len(committee.plan)} installments: plan {plan_id}",
-                           amount=committee.amount_fen)
-        return await workflow.execute_child_workflow(StagedAidWorkflow.run, staged, id=plan_id,
-                                                     task_queue=workflow.info().task_queue)
-
-    async def _open_child_case(self, case_id: str, pathway: str, trigger: str, inp: EmergencyReliefInput,
-                               workflow_type: str, workflow_input: dict[str, Any], note: str) -> None:
-        await workflow.execute_activity(
-            act.OPEN_CASE,
-            act.CaseOpen(case_id=case_id, pathway=pathway, trigger=trigger, person_id=inp.person_id,
-                         region_code=inp.region_code, business_date=inp.business_date, parent_case_id=inp.case_id,
-                         cause_event_id=inp.cause_event_id, workflow_type=workflow_type,
-                         workflow_input=workflow_input, note=note),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     async def _record_decision(self, inp: EmergencyReliefInput, decision: CountyDecision,
                                entitlement: Entitlement) -> None:

@@ -19,15 +19,12 @@ from workflows.common import (
     verified_principal,
 )
 from workflows.escalation import CommitteeEscalation
-from workflows.one_matter.workflow import OneMatterWorkflow
-from workflows.staged_aid.workflow import StagedAidWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
+    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
     from shared.policy import Entitlement
-    from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
     from workflows.one_off_assistance.inputs import (
         PATHWAY,
         ApplicationReceived,
@@ -36,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         OneOffInput,
         OneOffResult,
     )
-    from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
 
 INTAKE_ROLES = ("clerk", "township_approver", "service", "admin")
 
@@ -118,6 +114,10 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
 
     def _escalable(self) -> bool:
         return self._may_escalate
+
+    def _subject(self) -> OneOffInput:
+        assert self._inp is not None
+        return self._inp
 
     def _household_ids(self) -> set[str]:
         assert self._inp is not None
@@ -310,53 +310,6 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
             task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
         return decision
-
-    def _base_fen(self) -> int:
-        """The amount the policy itself grants (fixed, or the 不低于 floor); 0 when it leaves it open."""
-        return self._rule.policy_fen if self._rule is not None and self._rule.kind != "open" else 0
-
-    async def _refer_to_committee(self, entitlement: Entitlement, why: str) -> OneMatterResult:
-        """一事一议: the matter becomes a case of the county coordination committee (a child workflow);
-        this case waits for its decision."""
-        assert self._inp is not None
-        matter_id = f"om-{self._case_id}"
-        matter = OneMatterInput(case_id=matter_id, parent_case_id=self._case_id, parent_pathway=PATHWAY,
-                                person_id=self._inp.person_id, region_code=self._region,
-                                business_date=self._inp.business_date, requested_amount_fen=entitlement.amount_fen,
-                                reason=why, registered_by=self._registered_by(), base_entitlement_fen=self._base_fen(),
-                                dossier={"measure": entitlement.measure, "policy_reason": entitlement.reason})
-        await self._open_child_case(matter_id, "one_matter", "committee", "OneMatterOneDiscussion",
-                                    matter.model_dump(mode="json"), why)
-        await self._record("awaiting_decision", "referred_to_committee", f"{why}: matter {matter_id}",
-                           escalated=True, escalated_to="committee")
-        return await workflow.execute_child_workflow(
-            OneMatterWorkflow.run, matter, id=matter_id, task_queue=workflow.info().task_queue)
-
-    async def _run_staged_plan(self, entitlement: Entitlement, committee: OneMatterResult) -> StagedAidResult:
-        """The committee's staged plan is a case of its own; this case stays open until the plan ends."""
-        assert self._inp is not None
-        plan_id = f"sa-{self._case_id}"
-        staged = StagedAidInput(case_id=plan_id, person_id=self._inp.person_id, region_code=self._region,
-                                business_date=self._inp.business_date, measure=entitlement.measure,
-                                plan=committee.plan, cause_event_id=self._inp.cause_event_id,
-                                opened_by="committee", parent_case_id=self._case_id)
-        await self._open_child_case(plan_id, "staged_aid", "committee_plan", "StagedAid",
-                                    staged.model_dump(mode="json"), "staged plan decided by the committee")
-        await self._record("open", "staged_plan", f"paid in {len(committee.plan)} installments: plan {plan_id}",
-                           amount=committee.amount_fen)
-        return await workflow.execute_child_workflow(StagedAidWorkflow.run, staged, id=plan_id,
-                                                     task_queue=workflow.info().task_queue)
-
-    async def _open_child_case(self, case_id: str, pathway: str, trigger: str, workflow_type: str,
-                               workflow_input: dict[str, Any], note: str) -> None:
-        assert self._inp is not None
-        await workflow.execute_activity(
-            act.OPEN_CASE,
-            act.CaseOpen(case_id=case_id, pathway=pathway, trigger=trigger, person_id=self._inp.person_id,
-                         region_code=self._region, business_date=self._inp.business_date,
-                         parent_case_id=self._case_id, cause_event_id=self._inp.cause_event_id,
-                         workflow_type=workflow_type, workflow_input=workflow_input, note=note),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
 
     async def _pay(self, facts: act.RecipientFacts, entitlement: Entitlement, amount: int) -> act.Disbursement:
         assert self._inp is not None
