@@ -173,8 +173,8 @@ def province_admin(principal: Annotated[Principal, Depends(require_roles())]) ->
     """An administrator whose jurisdiction is the whole province: for what belongs to no one region (the
     sweep, dead letters, the Temporal codec). A regional administrator is refused (403)."""
     if principal.region:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"this is for province-wide administrators; your jurisdiction is {principal.region}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this is for province-wide administrators; your "
+                            f"jurisdiction is {principal.region}")
     return principal
 
 
@@ -212,7 +212,8 @@ def sees_full_ids(role: Role | str | None) -> bool:
 def _role_of(headers: list[tuple[bytes, bytes]]) -> Role | None:
     """The caller's role by the same parser the routes use; None (masked) for anything it refuses."""
     try:
-        return principal_from_headers([v.decode("latin-1") for k, v in headers if k.lower() == b"authorization"]).role
+        values = [v.decode("latin-1") for k, v in headers if k.lower() == b"authorization"]
+        return principal_from_headers(values).role
     except Exception:
         return None
 

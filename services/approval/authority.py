@@ -23,7 +23,8 @@ def township_decision(request: ApprovalRequest) -> ApprovalOutcome:
     limit = lib.township_limit_fen(request.region_code, request.business_date)
     within = lib.township_may_approve(request.region_code, request.business_date, request.amount_fen)
     limits = authority_limits(request.region_code, request.business_date, lib)
-    common = dict(case_id=request.case_id, amount_fen=request.amount_fen, township_limit_fen=limit, limits=limits)
+    common = dict(case_id=request.case_id, amount_fen=request.amount_fen, township_limit_fen=limit,
+                  limits=limits)
     entitled_by_status = not request.economic_check_required and (
         request.direct_payment or not request.requires_application or request.application_received)
     if entitled_by_status:
@@ -31,15 +32,15 @@ def township_decision(request: ApprovalRequest) -> ApprovalOutcome:
                else "paid on the person's application with no check needed (不再进行家庭经济状况核查)"
                if request.application_received else "issued to enrolled recipients (发放)")
         return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
-                               reason=f"measure {request.measure} is {how}: entitled by status, no application, "
-                                      "check or appraisal", **common)
+                               reason=f"measure {request.measure} is {how}: entitled by status, no "
+                                      "application, check or appraisal", **common)
     inclusive = lib.township_limit_inclusive(request.region_code, request.business_date)
     bound = "up to and including" if inclusive else "under"
     if within:
+        within_why = (f"{request.amount_fen} fen is within the township limit ({bound} {limit} fen): "
+                      "approved by the township on the county's behalf, paid from its reserve")
         return ApprovalOutcome(decision="approved", tier="township", decided_by=TOWNSHIP_AUTO,
-                               reason=f"{request.amount_fen} fen is within the township limit ({bound} {limit} fen): "
-                                      "approved by the township on the county's behalf, paid from its reserve",
-                               pay_from="township_reserve", **common)
+                               reason=within_why, pay_from="township_reserve", **common)
     why = ("no township limit in the policy pack" if limit is None
            else f"{request.amount_fen} fen is not within the township limit ({bound} {limit} fen)")
     return ApprovalOutcome(decision="needs_county", tier="county", decided_by="pending",

@@ -31,7 +31,8 @@ class OfficialIn(BaseModel):
     person_id: NationalId = Field(description="the official's own national ID (conflict-of-interest checks)")
     name: str = Field(min_length=1, max_length=100)
     roles: list[Role] = Field(min_length=1, max_length=len(OFFICIAL_ROLES))
-    jurisdiction: str = Field(max_length=12, description="region-code prefix (2/4/6/9 digits) or '*' for every region")
+    jurisdiction: str = Field(max_length=12,
+                              description="region-code prefix (2/4/6/9 digits) or '*' for every region")
     active: bool = True
 
     @field_validator("roles")
@@ -71,10 +72,12 @@ Subject = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-
 
 
 @router.put("/officials/{subject}", response_model=Official, summary="Register or update an official")
-async def put_official(subject: Subject, body: OfficialIn, principal: ProvinceAdmin, request: Request) -> Official:
+async def put_official(subject: Subject, body: OfficialIn, principal: ProvinceAdmin,
+                       request: Request) -> Official:
     return await store.register_official(
         request.app.state.runtime.pool, subject, person_id=body.person_id, name=body.name,
-        roles=[str(r) for r in body.roles], jurisdiction="" if body.jurisdiction == "*" else body.jurisdiction,
+        roles=[str(r) for r in body.roles],
+        jurisdiction="" if body.jurisdiction == "*" else body.jurisdiction,
         active=body.active, registered_by=principal.subject)
 
 
@@ -82,7 +85,8 @@ def registry_reader(principal: Annotated[Principal, Depends(require_roles(Role.s
     """A province-wide administrator, or another service's account (four eyes by registered person in
     payment and operations, shared/infra/officials_registry.py: they ask here, never read this schema)."""
     if principal.region:
-        raise HTTPException(403, f"the officials registry is read province-wide; your jurisdiction is {principal.region}")
+        raise HTTPException(403, "the officials registry is read province-wide; your jurisdiction is "
+                                 f"{principal.region}")
     return principal
 
 

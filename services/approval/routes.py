@@ -46,8 +46,10 @@ class DecisionIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
     pay_from: Literal["township_reserve", "county_fund"] | None = None
     vote: Literal["approve", "reject"] | None = Field(default=None, description="opinion: a member's vote")
-    approve: bool | None = Field(default=None, description="committee_decision: the chair records the outcome")
-    plan: list[PlannedInstallment] = Field(default_factory=list, description="committee_decision: staged plan")
+    approve: bool | None = Field(default=None,
+                                 description="committee_decision: the chair records the outcome")
+    plan: list[PlannedInstallment] = Field(default_factory=list,
+                                           description="committee_decision: staged plan")
 
     @model_validator(mode="after")
     def _fields_for_decision(self) -> DecisionIn:
@@ -85,7 +87,8 @@ async def _above_authority(temporal: Any, case_id: str, amount_fen: int) -> tupl
 async def _refuse_above_authority(temporal: Any, case_id: str, body: DecisionIn, principal: Principal,
                                   by: Any) -> None:
     """A decision above the official's delegated limit is refused (409, in Chinese and English) and the
-    case goes up a tier: an emergency case to the county coordination committee (一事一议). Nothing is paid."""
+    case goes up a tier: an emergency case to the county coordination committee (一事一议). Nothing is
+    paid."""
     if body.decision != "approve" or body.amount_fen is None:
         return
     above = await _above_authority(temporal, case_id, body.amount_fen)
@@ -97,7 +100,8 @@ async def _refuse_above_authority(temporal: Any, case_id: str, body: DecisionIn,
             await update_case(temporal, case_id, CommitteeEscalation.escalate, Escalation(
                 official=principal.subject, role=str(principal.role), region=principal.region,
                 reason=f"decision above the delegated limit: {message}"), by=by)
-            message += " — 已报县级困难群众基本生活保障工作协调机制（一事一议） / escalated to the county coordination committee"
+            message += (" — 已报县级困难群众基本生活保障工作协调机制（一事一议） / escalated to the county"
+                        " coordination committee")
         except (Conflict, NotFound):
             pass  # the case cannot go up (not escalable now): refused all the same
     raise HTTPException(409, message)
@@ -122,11 +126,12 @@ async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Re
     elif body.decision == "committee_decision":
         assert body.approve is not None  # the body's validator requires it for the committee's decision
         await update_case(temporal, case_id, OneMatterWorkflow.decide, CommitteeDecision(
-            member_id=principal.subject, role=str(principal.role), region=principal.region, approve=body.approve,
-            amount_fen=body.amount_fen, plan=body.plan, reason=body.reason), by=by)
+            member_id=principal.subject, role=str(principal.role), region=principal.region,
+            approve=body.approve, amount_fen=body.amount_fen, plan=body.plan, reason=body.reason), by=by)
     elif body.decision == "county_pays_directly":
         await update_case(temporal, case_id, EmergencyReliefWorkflow.pay_from_county, CountyPayment(
-            official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason), by=by)
+            official=principal.subject, role=str(principal.role), region=principal.region,
+            reason=body.reason), by=by)
     else:
         action: Literal["recover", "good_faith_correction"] = (
             "recover" if body.decision == "recover" else "good_faith_correction")
@@ -158,7 +163,8 @@ class EscalationIn(BaseModel):
 async def escalate(case_id: str, body: EscalationIn, principal: Escalator, request: Request) -> DecisionOut:
     by = await signatory_for(request.app.state.runtime.pool, principal)
     await update_case(request.app.state.runtime.temporal, case_id, CommitteeEscalation.escalate, Escalation(
-        official=principal.subject, role=str(principal.role), region=principal.region, reason=body.reason), by=by)
+        official=principal.subject, role=str(principal.role), region=principal.region,
+        reason=body.reason), by=by)
     return DecisionOut(case_id=case_id, decision="escalate", accepted=True, by=principal.subject)
 
 
@@ -166,7 +172,8 @@ class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    department: str = Field(min_length=1, max_length=100, description="e.g. 民政, 财政, 人社, 医保, 卫健, 教育")
+    department: str = Field(min_length=1, max_length=100,
+                            description="e.g. 民政, 财政, 人社, 医保, 卫健, 教育")
     chair: bool = False
     active: bool = True
 
@@ -179,7 +186,8 @@ class MemberOut(MemberIn):
 @router.put("/committees/{county_code}/members/{member_id}", response_model=MemberOut,
             summary="Appoint or update a committee member")
 async def put_member(county_code: Annotated[str, Path(pattern=r"^\d{6}$")], member_id: str, body: MemberIn,
-                     principal: Annotated[Principal, Depends(require_roles())], request: Request) -> MemberOut:
+                     principal: Annotated[Principal, Depends(require_roles())],
+                     request: Request) -> MemberOut:
     found_in_jurisdiction(principal, county_code, f"committee {county_code}")
     await store.put_committee_member(request.app.state.runtime.pool, county_code, member_id, name=body.name,
                                      department=body.department, chair=body.chair, active=body.active)
@@ -218,5 +226,6 @@ async def committee_view(county_code: str, principal: Annotated[Principal, Depen
     rt = request.app.state.runtime
     return CommitteeView(
         county_code=county_code, members=await store.committee_members(rt.pool, county_code),
-        open_matters=[await _live(rt.temporal, m) for m in await store.open_committee_matters(rt.pool, county_code)],
+        open_matters=[await _live(rt.temporal, m)
+                      for m in await store.open_committee_matters(rt.pool, county_code)],
         minutes=await store.recent_minutes(rt.pool, county_code))

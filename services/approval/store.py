@@ -159,14 +159,15 @@ async def put_committee_member(pool: asyncpg.Pool, county_code: str, member_id: 
     """Appoint or update a member; a new chair replaces the old one in the same transaction."""
     async with pool.acquire() as conn, conn.transaction():
         if chair:
-            await conn.execute("UPDATE committee_members SET chair = false WHERE county_code = $1 AND member_id <> $2",
-                               county_code, member_id)
+            await conn.execute("UPDATE committee_members SET chair = false"
+                               " WHERE county_code = $1 AND member_id <> $2", county_code, member_id)
         await conn.execute(
             """
             INSERT INTO committee_members (county_code, member_id, name, department, chair, active)
             VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (county_code, member_id) DO UPDATE SET name = EXCLUDED.name, department = EXCLUDED.department,
-                chair = EXCLUDED.chair, active = EXCLUDED.active, updated_at = now()
+            ON CONFLICT (county_code, member_id) DO UPDATE SET name = EXCLUDED.name,
+                department = EXCLUDED.department, chair = EXCLUDED.chair, active = EXCLUDED.active,
+                updated_at = now()
             """, county_code, member_id, name, department, chair, active)
 
 
