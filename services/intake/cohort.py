@@ -8,11 +8,11 @@ and who had not died by ``on``::
     ordinal,person_id,household_id,region_code,categories,urban
     1,640104198001010012,hh-1,640104,"{dibao,extreme_poverty}",t
 
-Who is a recipient, and of what, is the roster's answer (``RECIPIENTS_CTE`` in services/intake/store/exports.py). ``ordinal`` numbers
-the rows 1..N (the payment side's chunks are ranges of it); ``categories`` is a
-PostgreSQL array literal; ``urban`` is ``t``/``f``. The ``X-Cohort-Count`` header carries N, counted in
-the same REPEATABLE READ snapshot as the rows, so a consumer can tell a complete export from a cut one
-(the streaming: services/intake/store/exports.py).
+Who is a recipient, and of what, is the roster's answer (``RECIPIENTS_CTE`` in
+services/intake/store/exports.py). ``ordinal`` numbers the rows 1..N (the payment side's chunks are
+ranges of it); ``categories`` is a PostgreSQL array literal; ``urban`` is ``t``/``f``. The
+``X-Cohort-Count`` header carries N, counted in the same REPEATABLE READ snapshot as the rows, so a
+consumer can tell a complete export from a cut one (the streaming: services/intake/store/exports.py).
 
 Service accounts only: it is the whole registry of a region.
 """
@@ -58,12 +58,14 @@ def _intake_pool(request: Request) -> asyncpg.Pool:
 
 @router.get("/export", summary="Stream a region's recipients at a date as CSV (service accounts only)",
             response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}, "headers": {"X-Cohort-Count": {"description": "rows"}}}})
+            responses={200: {"content": {"text/csv": {}},
+                             "headers": {"X-Cohort-Count": {"description": "rows"}}}})
 async def export_cohort(
     principal: Annotated[Principal, Depends(require_service)],
     pool: Annotated[asyncpg.Pool, Depends(_intake_pool)],
     region_prefix: Annotated[str, Query(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")],
-    categories: Annotated[str, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$", description="comma-separated; any of them")],
+    categories: Annotated[str, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$",
+                                     description="comma-separated; any of them")],
     on: Annotated[date, Query(description="the snapshot date: who had died by then is left out")],
 ) -> StreamingResponse:
     require_jurisdiction(principal, region_prefix)

@@ -4,7 +4,8 @@ reviews the households the cycle carries and takes the period's payment roll.
 0. 提标: a newer entry of the standards register reprices the set and back-pays the months paid at the
    old level (``reprice``); what the price table does not cover is priced by ``monthly_benefit``;
 1. a household whose registry data changed since its last review gets a review case of its own;
-2. everyone else due for review continues at the same level (seed 004: 「对没有明显变化的，不再调整救助水平」);
+2. everyone else due for review continues at the same level (seed 004:
+   「对没有明显变化的，不再调整救助水平」);
 3. the period's payment roll of everyone the cycle carries, then the back-pay rows.
 The statements themselves are in services/intake/store/cycle.py.
 """
@@ -51,12 +52,13 @@ def _standards_table(regions: list[str], period: str) -> list[tuple[Any, ...]]:
             for kind in ("dibao", "extreme_poverty"):
                 for m in months:
                     on = date.fromisoformat(m + "-01")
-                    pp = standards.per_person(lib, r, on, urban=urban, extreme_poverty=kind == "extreme_poverty")
-                    terms = level_terms(lib, r, on, urban=urban, extreme_poverty=kind == "extreme_poverty")
+                    extreme = kind == "extreme_poverty"
+                    pp = standards.per_person(lib, r, on, urban=urban, extreme_poverty=extreme)
+                    terms = level_terms(lib, r, on, urban=urban, extreme_poverty=extreme)
                     if pp is not None and terms is not None:
-                        out.append((r, urban, kind, m, pp.fen, pp.version, pp.effective_from, terms.standard_fen,
-                                    terms.remote_pp_fen, terms.special_pp_fen, terms.employment_pp_fen,
-                                    terms.rigid_deducted))
+                        out.append((r, urban, kind, m, pp.fen, pp.version, pp.effective_from,
+                                    terms.standard_fen, terms.remote_pp_fen, terms.special_pp_fen,
+                                    terms.employment_pp_fen, terms.rigid_deducted))
     return out
 
 
@@ -71,7 +73,8 @@ async def reprice(conn: asyncpg.Connection, region_prefix: str, period: str, cyc
     # a minor: born after this date; elderly: born on or before this one (household_from_registry's ages)
     await sql.select_repriced(conn, region_prefix, period, ahead=add_months(period, STANDARDS_WINDOW_AHEAD),
                               back=add_months(period, -STANDARDS_WINDOW_BACK),
-                              minor_after=_years_before(on, MINOR_UNDER), elderly_by=_years_before(on, ELDERLY_FROM),
+                              minor_after=_years_before(on, MINOR_UNDER),
+                              elderly_by=_years_before(on, ELDERLY_FROM),
                               cycle_id=cycle_id)
     await _price_in_python(conn, period, cycle_id)
     return await sql.reprice_changed(conn, period, cycle_id)
@@ -90,8 +93,9 @@ async def _price_in_python(conn: asyncpg.Connection, period: str, cycle_id: str)
     undecidable: list[str] = []  # a figure is missing (e.g. the place of work's standard): priced next cycle
     for r in await sql.priced_in_python(conn):
         facts = (BenefitHousehold.model_validate(r["benefit_facts"]) if r["facts_kept"] else
-                 await enrolment.registry_facts(conn, r["household_id"], kind=r["kind"], person_id=r["person_id"],
-                                                period=period, rigid_fen=r["monthly_rigid_expenditure_fen"],
+                 await enrolment.registry_facts(conn, r["household_id"], kind=r["kind"],
+                                                person_id=r["person_id"], period=period,
+                                                rigid_fen=r["monthly_rigid_expenditure_fen"],
                                                 single_person=r["single_person"]))
         now = None if facts is None else _level(facts, r["region_code"], period)
         if facts is None or now is None:
@@ -130,16 +134,17 @@ def _back_pay_rows(r: asyncpg.Record, facts: BenefitHousehold, cycle_id: str) ->
     while r["paid_through"] is not None and month <= r["paid_through"]:
         pp = standards.per_person(lib, r["region_code"], date.fromisoformat(month + "-01"), urban=r["urban"],
                                   extreme_poverty=r["kind"] == "extreme_poverty")
-        new = _level(facts, r["region_code"], month) if pp is not None and pp.effective_from > r["old_from"] else None
+        newer = pp is not None and pp.effective_from > r["old_from"]
+        new = _level(facts, r["region_code"], month) if newer else None
         if pp is not None and new is not None and new > r["old_level"]:
             o = owed.setdefault(pp.version, _Owed(first=month, last=month))
             o.last, o.months, o.new_level = month, o.months + 1, new
             o.per_person_fen += pp.fen - r["old_fen"]
             o.amount_fen += new - r["old_level"]
         month = add_months(month, 1)
-    return [(r["household_id"], o.first, o.last, o.months, version, r["old_fen"], o.per_person_fen, r["persons"],
-             o.amount_fen, f"dibao-topup:{r['household_id']}:{o.first}:{version}", cycle_id, r["old_level"],
-             o.new_level) for version, o in owed.items()]
+    return [(r["household_id"], o.first, o.last, o.months, version, r["old_fen"], o.per_person_fen,
+             r["persons"], o.amount_fen, f"dibao-topup:{r['household_id']}:{o.first}:{version}", cycle_id,
+             r["old_level"], o.new_level) for version, o in owed.items()]
 
 
 # -- the cycle ---------------------------------------------------------------------------------------
@@ -169,15 +174,15 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort) -> act.
                              cases_opened=opened, on_roll=on_roll + back_rows, roll_fen=roll_fen + back_fen)
     await sql.record_cycle(conn, cycle_id=req.cycle_id, region_prefix=req.region_prefix, period=req.period,
                            enrolled=enrolled, due=due, continued=continued, cases_opened=opened,
-                           on_roll=out.on_roll, roll_fen=out.roll_fen, repriced=repriced, back_pay_rows=back_rows,
-                           back_pay_fen=back_fen)
+                           on_roll=out.on_roll, roll_fen=out.roll_fen, repriced=repriced,
+                           back_pay_rows=back_rows, back_pay_fen=back_fen)
     return out
 
 
 def _already_reviewed(done: roster.CycleView) -> act.CohortReviewed:
-    return act.CohortReviewed(cycle_id=done.cycle_id, enrolled=done.enrolled, due=done.due, continued=done.continued,
-                              cases_opened=done.cases_opened, on_roll=done.on_roll, roll_fen=done.roll_fen,
-                              already_done=True)
+    return act.CohortReviewed(cycle_id=done.cycle_id, enrolled=done.enrolled, due=done.due,
+                              continued=done.continued, cases_opened=done.cases_opened, on_roll=done.on_roll,
+                              roll_fen=done.roll_fen, already_done=True)
 
 
 async def _open_changed(conn: asyncpg.Connection, req: act.ReviewCohort) -> int:
@@ -192,8 +197,8 @@ async def _open_changed(conn: asyncpg.Connection, req: act.ReviewCohort) -> int:
         due_now = e["next_review"] is not None and e["next_review"] <= req.period
         why = (f"{'scheduled' if due_now else 'off-cycle'} review {req.period}: the registry "
                f"changed since the last review (version {e['reviewed_version']} -> {e['version']})")
-        inp = enrolment.review_input(e, e, members.get(e["household_id"], []), case_id=case_id, on=on, why=why,
-                                     pending=None)
+        inp = enrolment.review_input(e, e, members.get(e["household_id"], []), case_id=case_id, on=on,
+                                     why=why, pending=None)
         openings.append(ReviewOpening(enrolment.review_start(inp, on, "review_cycle", req.cycle_id),
                                       e["household_id"], why, e["level_fen"]))
     await enrolment.open_review_cases(conn, openings, period=req.period, kind="cycle", cycle_id=req.cycle_id)

@@ -90,7 +90,8 @@ def household_from_registry(members: list[dict[str, Any]], *, monthly_income_fen
     living = [m for m in members if m.get("deceased_on") is None or m["deceased_on"] > on]
     cats = set(categories or ())
     out = []
-    for m in sorted(living, key=lambda m: (m["person_id"] != applicant, m.get("relation") != "head", m["person_id"])):
+    for m in sorted(living, key=lambda m: (m["person_id"] != applicant, m.get("relation") != "head",
+                                           m["person_id"])):
         age = _age(m["birth_date"], on)
         flags = set(m.get("flags") or ())
         working = WORKING_FLAG in flags
@@ -104,10 +105,12 @@ def household_from_registry(members: list[dict[str, Any]], *, monthly_income_fen
                           full_care=FULL_CARE_FLAG in flags))
     orphan = None
     if "orphan" in cats and extreme_poverty:  # orphans are carried as their own (特困-kind) roster record
-        orphan = "institutional" if any(INSTITUTION_FLAG in (m.get("flags") or ()) for m in living) else "dispersed"
-    return Household(members=out or [Member(person_id=members[0]["person_id"])], monthly_income_fen=monthly_income_fen,
-                     urban=urban, extreme_poverty=extreme_poverty, income_stable=income_stable, remote=remote,
-                     registry_version=registry_version, marginal=bool(cats & MARGINAL_CATEGORIES), orphan=orphan)
+        in_institution = any(INSTITUTION_FLAG in (m.get("flags") or ()) for m in living)
+        orphan = "institutional" if in_institution else "dispersed"
+    return Household(members=out or [Member(person_id=members[0]["person_id"])],
+                     monthly_income_fen=monthly_income_fen, urban=urban, extreme_poverty=extreme_poverty,
+                     income_stable=income_stable, remote=remote, registry_version=registry_version,
+                     marginal=bool(cats & MARGINAL_CATEGORIES), orphan=orphan)
 
 
 def due_at(period: str) -> datetime:
@@ -151,8 +154,9 @@ async def settle(conn: asyncpg.Connection, s: act.EnrolmentSettlement) -> bool:
     return True
 
 
-def _household_of(h: asyncpg.Record, members: list[dict[str, Any]], *, kind: str, on: date, applicant: str | None,
-                  rigid_fen: int, single_person: bool, income_stable: bool = True) -> Household:
+def _household_of(h: asyncpg.Record, members: list[dict[str, Any]], *, kind: str, on: date,
+                  applicant: str | None, rigid_fen: int, single_person: bool,
+                  income_stable: bool = True) -> Household:
     """The renewal workflow's view of a registered household (``h``: its registry row) for a roster kind."""
     return household_from_registry(
         members, monthly_income_fen=h["monthly_income_fen"], urban=h["urban"],
@@ -178,8 +182,8 @@ def review_input(e: asyncpg.Record, h: asyncpg.Record, members: list[dict[str, A
     """The input of an enrolled household's review case (``e``: its roster row, ``h``: its registry row)."""
     first_period = add_months(e["paid_through"], 1) if e["paid_through"] else e["enrolled_from"]
     household = _household_of(h, members, kind=e["kind"], on=on, applicant=e["person_id"],
-                              income_stable=e["cadence"] == "stable", rigid_fen=e["monthly_rigid_expenditure_fen"],
-                              single_person=e["single_person"])
+                              income_stable=e["cadence"] == "stable",
+                              rigid_fen=e["monthly_rigid_expenditure_fen"], single_person=e["single_person"])
     state = RenewalState(period=first_period, household=household, level_fen=e["level_fen"], kind=e["kind"],
                          next_review=e["next_review"], last_income_reason=h["income_reason"],
                          pending=[pending] if pending else [],
@@ -203,26 +207,31 @@ class ReviewOpening:
     level_fen: int
 
 
-async def open_review_cases(conn: asyncpg.Connection, openings: list[ReviewOpening], *, period: str, kind: str,
-                            cycle_id: str | None = None) -> None:
+async def open_review_cases(conn: asyncpg.Connection, openings: list[ReviewOpening], *, period: str,
+                            kind: str, cycle_id: str | None = None) -> None:
     """Open review cases in bulk: the case rows and their ``doudi.case.opened`` events (one outbox row
     each); the households are carried by their cases from now on, and their review history says so."""
     if not openings:
         return
     await store.open_cases(conn, [
-        (o.start.case_id, o.start.pathway, o.start.trigger, o.start.person_id, o.household_id, o.start.region_code,
-         o.start.business_date, o.start.cause_event_id, o.start.workflow, o.start.workflow_input.model_dump(mode="json"))
-        for o in openings])
-    await add_many_to_outbox(conn, schema=store.SCHEMA, events=[(
-        f"{o.start.case_id}:opened", CASE_OPENED, domain_cloudevent(CASE_OPENED, f"{o.start.case_id}:opened", CaseEventData(
-            case_id=o.start.case_id, pathway=o.start.pathway, status="open", stage="opened",
-            person_id=o.start.person_id, household_id=o.household_id, region_code=o.start.region_code,
-            cause_event_id=o.start.cause_event_id, note=o.note), source=SOURCE))
-        for o in openings])
+        (o.start.case_id, o.start.pathway, o.start.trigger, o.start.person_id, o.household_id,
+         o.start.region_code, o.start.business_date, o.start.cause_event_id, o.start.workflow,
+         o.start.workflow_input.model_dump(mode="json")) for o in openings])
+    await add_many_to_outbox(conn, schema=store.SCHEMA, events=[_opened_event(o) for o in openings])
     household_ids, case_ids = [o.household_id for o in openings], [o.start.case_id for o in openings]
     await roster.hand_to_cases(conn, household_ids, case_ids)
     await roster.record_cases_opened(conn, period=period, kind=kind, household_ids=household_ids,
-                                     levels=[o.level_fen for o in openings], case_ids=case_ids, cycle_id=cycle_id)
+                                     levels=[o.level_fen for o in openings], case_ids=case_ids,
+                                     cycle_id=cycle_id)
+
+
+def _opened_event(o: ReviewOpening) -> tuple[str, str, dict[str, Any]]:
+    """The review case's ``doudi.case.opened`` (event id ``<case_id>:opened``) for the outbox."""
+    event_id = f"{o.start.case_id}:opened"
+    return event_id, CASE_OPENED, domain_cloudevent(CASE_OPENED, event_id, CaseEventData(
+        case_id=o.start.case_id, pathway=o.start.pathway, status="open", stage="opened",
+        person_id=o.start.person_id, household_id=o.household_id, region_code=o.start.region_code,
+        cause_event_id=o.start.cause_event_id, note=o.note), source=SOURCE)
 
 
 def review_start(inp: RenewalInput, on: date, trigger: str, cause: str | None) -> CaseStart:
@@ -274,8 +283,8 @@ async def on_reported_change(conn: asyncpg.Connection, household_id: str, event_
     inp = review_input(e, h, members, case_id=case_id, on=on, pending=pending,
                        why=f"off-cycle review: {kind.replace('_', ' ')} reported (event {event_id})")
     start = review_start(inp, on, "reported_change", event_id)
-    await open_review_cases(conn, [ReviewOpening(start, household_id, inp.review_reason or "", e["level_fen"])],
-                            period=period_of(on), kind="off-cycle")
+    opening = ReviewOpening(start, household_id, inp.review_reason or "", e["level_fen"])
+    await open_review_cases(conn, [opening], period=period_of(on), kind="off-cycle")
     return ReviewOpened(start)
 
 
@@ -293,8 +302,8 @@ def whole_figure(name: str, region_code: str, on: date) -> int | None:
 
 
 def pays_rural_quarterly(region_code: str, on: date) -> bool:
-    """Seed 003 「农村低保金按季度发放的地区要实行季度首月发放」: only a region whose pack says it pays rural dibao
-    quarterly does; everywhere else rural dibao is paid monthly, like urban dibao."""
+    """Seed 003 「农村低保金按季度发放的地区要实行季度首月发放」: only a region whose pack says it pays
+    rural dibao quarterly does; everywhere else rural dibao is paid monthly, like urban dibao."""
     fig = load_library().parameter("rural_dibao_paid_quarterly", region_code, on)
     return fig is not None and fig.value is True
 
@@ -314,16 +323,18 @@ async def application_start(conn: asyncpg.Connection, *, case_id: str, person_id
     knows it; the case checks, asks the county, reviews and pays its first period, then hands it back."""
     h = await store.household_of_member(conn, person_id)
     if h is None:
-        raise NotEnrollable("the applicant's household is not registered: register it first (POST /api/households)")
+        raise NotEnrollable("the applicant's household is not registered: register it first"
+                            " (POST /api/households)")
     if not h["region_code"].startswith(region_code[:6]):
         raise NotEnrollable(f"the household is registered in {h['region_code']}, not in {region_code}")
     e = await roster.roster_row(conn, h["household_id"])
     if e is not None and e["status"] != "terminated":
-        raise NotEnrollable(f"household {h['household_id']} is already enrolled ({e['kind']}, {e['status']})", 409)
+        raise NotEnrollable(f"household {h['household_id']} is already enrolled ({e['kind']}, {e['status']})",
+                            409)
     members = (await store.members_of(conn, [h["household_id"]])).get(h["household_id"], [])
     kind = "extreme_poverty" if "extreme_poverty" in (h["categories"] or []) else "dibao"
-    household = _household_of(h, members, kind=kind, on=on, applicant=person_id, rigid_fen=rigid_expenditure_fen,
-                              single_person=single_person)
+    household = _household_of(h, members, kind=kind, on=on, applicant=person_id,
+                              rigid_fen=rigid_expenditure_fen, single_person=single_person)
     period = period_of(on)
     inp = RenewalInput(case_id=case_id, person_id=person_id, household_id=h["household_id"],
                        region_code=h["region_code"], household=household, first_period=period,

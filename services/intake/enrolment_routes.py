@@ -45,8 +45,8 @@ def _temporal(request: Request) -> Client:
 
 
 @router.post("/import", response_model=ImportResult,
-             summary="Import existing recipient households (NDJSON, one ImportLine per line); all or nothing; "
-                     "streamed (64 MB, 64 KB a line by default: 413 beyond)")
+             summary="Import existing recipient households (NDJSON, one ImportLine per line); all or "
+                     "nothing; streamed (64 MB, 64 KB a line by default: 413 beyond)")
 async def import_enrolments(
     request: Request,
     principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin, Role.service))],
@@ -80,7 +80,8 @@ async def start_cycle(
     require_jurisdiction(principal, cycle.region_prefix)
     cid = cycle_id_for(cycle.region_prefix, cycle.period)
     with contextlib.suppress(WorkflowAlreadyStartedError):
-        await temporal.start_workflow(bound(BENEFIT_CYCLE.name).workflow_type, cycle, id=cid, task_queue=TASK_QUEUE_WORKFLOWS,
+        await temporal.start_workflow(bound(BENEFIT_CYCLE.name).workflow_type, cycle, id=cid,
+                                      task_queue=TASK_QUEUE_WORKFLOWS,
                                       id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     return CycleStarted(cycle_id=cid, workflow_id=cid, region_prefix=cycle.region_prefix, period=cycle.period)
 
@@ -143,4 +144,5 @@ async def get_enrolment(
     pool: Annotated[asyncpg.Pool, Depends(_pool)],
 ) -> EnrolmentView:
     return visible_to(principal, await roster.enrolment_view(pool, household_id), lambda e: e.region_code,
-                      f"enrolment of household {household_id}", detail=f"no enrolment for household {household_id}")
+                      f"enrolment of household {household_id}",
+                      detail=f"no enrolment for household {household_id}")

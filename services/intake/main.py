@@ -21,10 +21,12 @@ def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi intake", version="1")
     app.state.intake = service
     app.include_router(routes.router)
-    subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)  # every family, price included
+    # every family, price included
+    subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)
     app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE, activities=IntakeActivities(rt.pool, service).all())
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
+                        activities=IntakeActivities(rt.pool, service).all())
 
 
 def main() -> None:

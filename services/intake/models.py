@@ -22,13 +22,17 @@ class ImportLine(BaseModel):
     household: HouseholdIn
     kind: Literal["dibao", "extreme_poverty"] = "dibao"
     enrolled_from: Period
-    level_fen: int | None = Field(default=None, gt=0, description="default: computed by the pack in force")
-    next_review: Period | None = Field(default=None, description="default: enrolled_from plus the pack's review "
-                                       "interval for the household's profile (none if no pack sets one)")
-    paid_through: Period | None = Field(default=None, description="the last period the earlier system paid")
+    level_fen: int | None = Field(default=None, gt=0,
+                                  description="default: computed by the pack in force")
+    next_review: Period | None = Field(default=None,
+                                       description="default: enrolled_from plus the pack's review interval "
+                                       "for the household's profile (none if no pack sets one)")
+    paid_through: Period | None = Field(default=None,
+                                        description="the last period the earlier system paid")
     income_stable: bool = True
     rural_quarterly: bool = False
-    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0, description="verified; deducted where a pack says so")
+    monthly_rigid_expenditure_fen: int = Field(default=0, ge=0,
+                                               description="verified; deducted where a pack says so")
     single_person: bool = Field(default=False, description="单人保: the head alone is enrolled")
 
 

@@ -7,9 +7,10 @@
   takeover (the registry used to ``ON CONFLICT (person_id) DO UPDATE`` the member into the new household).
 - **Categories that carry money are not typed by a clerk.** ``MONEY_CATEGORIES`` decide payments: today
   every category is named by some measure of a policy pack as eligible for it or excluded from it, and a
-  new one counts as carrying money unless declared otherwise (a unit test checks the packs against it). They are set by the decisions that enrol a household and by an authorised roster
-  registration (``POST /api/households/roster``, the county's civil-affairs approvers or a service
-  account of the roster system; ``POST /api/enrolments/import`` likewise), each recorded. A clerk's
+  new one counts as carrying money unless declared otherwise (a unit test checks the packs against
+  it). They are set by the decisions that enrol a household and by an authorised roster registration
+  (``POST /api/households/roster``, the county's civil-affairs approvers or a service account of the
+  roster system; ``POST /api/enrolments/import`` likewise), each recorded. A clerk's
   registration (``POST /api/households``) may not add one (403 naming ``categories``); the ones the
   household already holds stay as they are whatever the clerk sends (a clerk does not remove them either).
 """
@@ -83,10 +84,12 @@ def _elsewhere(h: HouseholdIn, person_id: str) -> RegistrationRefused:
     return RegistrationRefused(
         409, _member_loc(h, person_id),
         f"成员 {person_id} 已在其他辖区的家庭中登记，不能登记到本家庭；跨辖区迁移须由原辖区办理迁出"
-        f" (person {person_id} belongs to a household of another jurisdiction)", "member_of_another_jurisdiction")
+        f" (person {person_id} belongs to a household of another jurisdiction)",
+        "member_of_another_jurisdiction")
 
 
-async def place_members(conn: asyncpg.Connection, h: HouseholdIn, by: Registrar, moves: Collection[str]) -> None:
+async def place_members(conn: asyncpg.Connection, h: HouseholdIn, by: Registrar,
+                        moves: Collection[str]) -> None:
     """Members already in another household: refused, unless an explicit move within the registrar's own
     county and jurisdiction, which is made (and recorded) here."""
     for row in await store.members_elsewhere(conn, [m.person_id for m in h.members], h.household_id):

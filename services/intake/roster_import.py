@@ -36,7 +36,8 @@ class ImportRefused(Exception):
 def _imported_household(line: ImportLine) -> Household:
     """The renewal workflow's view of an imported household at ``enrolled_from`` (its head first)."""
     return enrolment.household_from_registry(
-        [m.model_dump() for m in line.household.members], monthly_income_fen=line.household.monthly_income_fen,
+        [m.model_dump() for m in line.household.members],
+        monthly_income_fen=line.household.monthly_income_fen,
         urban=line.household.urban, extreme_poverty=line.kind == "extreme_poverty",
         income_stable=line.income_stable, on=_first_day(line.enrolled_from), remote=line.household.remote,
         categories=[str(c) for c in line.household.categories],
@@ -88,7 +89,8 @@ async def ndjson_lines(chunks: AsyncIterator[bytes], max_line: int) -> AsyncIter
         yield n + 1, pending
 
 
-def _checked_line(raw: bytes, may_see: Callable[[str], bool]) -> tuple[ImportLine, int] | list[dict[str, Any]]:
+def _checked_line(raw: bytes,
+                  may_see: Callable[[str], bool]) -> tuple[ImportLine, int] | list[dict[str, Any]]:
     """The line and its level, or what is wrong with it."""
     try:
         line = ImportLine.model_validate(json.loads(raw))
@@ -112,7 +114,8 @@ async def _enrol(conn: asyncpg.Connection, line: ImportLine, level: int) -> bool
     cadence = cadence_of(h)
     return await roster.enrol_imported(
         conn, household_id=line.household.household_id,
-        enrolment_id=enrolment.enrolment_id_for_import(line.household.household_id), person_id=h.members[0].person_id,
+        enrolment_id=enrolment.enrolment_id_for_import(line.household.household_id),
+        person_id=h.members[0].person_id,
         kind=line.kind, level_fen=level, cadence=cadence, rural_quarterly=line.rural_quarterly,
         next_review=line.next_review or _first_review(line, cadence), paid_through=line.paid_through,
         enrolled_from=line.enrolled_from, rigid_fen=line.monthly_rigid_expenditure_fen,

@@ -35,7 +35,8 @@ def _service(request: Request) -> IntakeService:
 
 MoveMembers = Annotated[list[str], Query(
     max_length=50, description="迁入: members who belong to another household of the same county and "
-    "jurisdiction and are moved into this one (recorded); anyone else already in a household is refused (409)")]
+    "jurisdiction and are moved into this one (recorded); anyone else already in a household is refused "
+    "(409)")]
 
 
 async def _register(household: HouseholdIn, principal: Principal, service: IntakeService, moves: list[str],
@@ -44,7 +45,8 @@ async def _register(household: HouseholdIn, principal: Principal, service: Intak
     known = await service.household(household.household_id)
     if known is not None:  # no taking over a foreign household
         require_jurisdiction(principal, known.region_code, what=f"household {household.household_id}")
-    by = Registrar(subject=principal.subject, role=str(principal.role), region=principal.region, roster=roster)
+    by = Registrar(subject=principal.subject, role=str(principal.role), region=principal.region,
+                   roster=roster)
     try:
         return await service.register_household(household, by, moves)
     except RegistrationRefused as exc:
@@ -68,11 +70,13 @@ def _registration(name: str, path: str, roles: tuple[Role, ...], *, roster: bool
 
 
 _registration("register_household", "/households", (Role.clerk, Role.service), roster=False,
-              summary="Register or update a household (idempotent by household_id); categories that carry money "
-                      "are not set here (403): see /api/households/roster")
-_registration("register_roster_household", "/households/roster", (Role.county_approver, Role.service), roster=True,
-              summary="Authorised roster registration (名册登记): a household with the categories that carry money "
-                      "(dibao, extreme_poverty, ...), as decided; county approvers and the roster system; recorded")
+              summary="Register or update a household (idempotent by household_id); categories that carry "
+                      "money are not set here (403): see /api/households/roster")
+_registration("register_roster_household", "/households/roster", (Role.county_approver, Role.service),
+              roster=True,
+              summary="Authorised roster registration (名册登记): a household with the categories that "
+                      "carry money (dibao, extreme_poverty, ...), as decided; county approvers and the "
+                      "roster system; recorded")
 
 
 @router.post("/applications", status_code=202, response_model=ApplicationAccepted,
@@ -94,12 +98,15 @@ async def apply(
         raise HTTPException(exc.status_code, exc.reason) from None
     except PermissionError as exc:  # the application id belongs to another jurisdiction's case
         raise HTTPException(409, str(exc)) from None
-    return ApplicationAccepted(case_id=case_id, application_id=application_id, status_url=f"/api/cases/{case_id}")
+    return ApplicationAccepted(case_id=case_id, application_id=application_id,
+                               status_url=f"/api/cases/{case_id}")
 
 
-@router.get("/households/{household_id}", response_model=HouseholdView, summary="A household as the registry knows it")
+@router.get("/households/{household_id}", response_model=HouseholdView,
+            summary="A household as the registry knows it")
 async def get_household(
-    household_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],  # as registered
+    # as registered
+    household_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
     principal: Annotated[Principal, Depends(require_roles(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
     service: Annotated[IntakeService, Depends(_service)],
@@ -113,7 +120,8 @@ async def get_household(
 async def assess(
     case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")],
     body: AssessmentIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver, Role.county_approver))],
+    principal: Annotated[Principal, Depends(require_roles(Role.clerk, Role.township_approver,
+                                                          Role.county_approver))],
     request: Request,
 ) -> AssessmentOut:
     service: IntakeService = request.app.state.intake
