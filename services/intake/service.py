@@ -105,7 +105,8 @@ class IntakeService:
                 followup = await self._apply_registry_change(conn, event, reported_on)
                 routed = route_event(event, facts, reported_on)
                 if isinstance(routed, ScreenedOut):
-                    await store.record_screening(conn, event.id, routed.measure, routed.person_id, routed.reason)
+                    await store.record_screening(conn, event.id, routed.measure, routed.person_id,
+                                                 routed.reason)
                     log.info("event %s opens no case: %s", event.id, routed.reason)
                     routed = None
                 if routed is not None and routed.incident is not None:
@@ -130,10 +131,10 @@ class IntakeService:
 
     async def _household_incident(self, conn: asyncpg.Connection, event: InboundEvent,
                                   routed: CaseStart) -> CaseStart:
-        """Aid the seed grants per 家庭 and incident (quarantine: 「因家庭成员被隔离收治等原因导致基本生活出现暂时
-        困难的家庭」): a member reported within the incident window of the household's case joins that case,
-        one payment for the household. Serialised per household, so two members' reports arriving together
-        still make one case."""
+        """Aid the seed grants per 家庭 and incident (quarantine: 「因家庭成员被隔离收治等原因导致基本生活
+        出现暂时困难的家庭」): a member reported within the incident window of the household's case
+        joins that case, one payment for the household. Serialised per household, so two members' reports
+        arriving together still make one case."""
         incident = routed.incident
         assert incident is not None
         await store.lock_household(conn, incident.household_id)
@@ -142,8 +143,8 @@ class IntakeService:
         if existing is None or existing == routed.case_id:
             return routed
         await store.record_screening(conn, event.id, incident.trigger, getattr(event.data, "person_id", None),
-                                     f"same household incident as case {existing}: the household is paid once "
-                                     f"(per 家庭 and incident, {incident.window_days}-day window)")
+                                     f"same household incident as case {existing}: the household is paid "
+                                     f"once (per 家庭 and incident, {incident.window_days}-day window)")
         start = await store.start_for_case(conn, existing)
         assert start is not None
         return start
@@ -186,7 +187,8 @@ class IntakeService:
                 await report_change(self._temporal, case_id, arg, by=INTAKE_SERVICE, update_id=event.id)
                 return case_id
             except WorkflowUpdateFailedError as exc:
-                log.info("case %s refused %s from event %s: %s", case_id, type(arg).__name__, event.id, exc.cause)
+                log.info("case %s refused %s from event %s: %s", case_id, type(arg).__name__, event.id,
+                         exc.cause)
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
@@ -233,12 +235,14 @@ class IntakeService:
                 case_id, start = known, await store.start_for_case(conn, known)
             elif app.kind == "dibao":
                 start, _ = await enrolment.application_start(
-                    conn, case_id=incident_case_id("rn", "application", application_id), person_id=app.person_id,
+                    conn, case_id=incident_case_id("rn", "application", application_id),
+                    person_id=app.person_id,
                     region_code=app.region_code, on=app.details.incident_date or today,
                     rigid_expenditure_fen=app.details.monthly_rigid_expenditure_fen or 0,
                     single_person=app.details.single_person,
-                    application=EnrolmentApplication(application_id=application_id, registered_by=registered_by,
-                                                     role=role, region=region, consent=app.consent))
+                    application=EnrolmentApplication(application_id=application_id,
+                                                     registered_by=registered_by, role=role, region=region,
+                                                     consent=app.consent))
                 await self._open(conn, start)
                 case_id = start.case_id
             else:
@@ -247,18 +251,20 @@ class IntakeService:
                 case_id = start.case_id
             await store.record_application(
                 conn, application_id=application_id, case_id=case_id, person_id=app.person_id,
-                region_code=app.region_code, kind=app.kind, consent_given=app.consent, registered_by=registered_by,
-                details=app.details.model_dump(mode="json"))
+                region_code=app.region_code, kind=app.kind, consent_given=app.consent,
+                registered_by=registered_by, details=app.details.model_dump(mode="json"))
         if start is not None:
             await self.ensure_started(start)
         return case_id, application_id
 
     async def _open(self, conn: asyncpg.Connection, start: CaseStart, *, parent_case_id: str | None = None,
                     note: str = "") -> bool:
-        facts = await store.recipient_facts(conn, start.person_id, start.business_date) if start.person_id else None
+        facts = (await store.recipient_facts(conn, start.person_id, start.business_date)
+                 if start.person_id else None)
+        household_id = facts.household_id if facts else None
         created = await store.open_case(
             conn, case_id=start.case_id, pathway=start.pathway, trigger=start.trigger,
-            person_id=start.person_id, household_id=facts.household_id if facts else None,
+            person_id=start.person_id, household_id=household_id,
             region_code=start.region_code, business_date=start.business_date,
             cause_event_id=start.cause_event_id, workflow_type=start.workflow,
             workflow_input=start.workflow_input if isinstance(start.workflow_input, dict)
@@ -266,13 +272,14 @@ class IntakeService:
         )
         if created:
             data = CaseEventData(case_id=start.case_id, pathway=start.pathway, status="open", stage="opened",
-                                 person_id=start.person_id, household_id=facts.household_id if facts else None,
+                                 person_id=start.person_id, household_id=household_id,
                                  region_code=start.region_code, cause_event_id=start.cause_event_id,
-                                 note=note or f"opened by {start.trigger} on {start.business_date.isoformat()}",
+                                 note=note or f"opened by {start.trigger} on "
+                                                 f"{start.business_date.isoformat()}",
                                  parent_case_id=parent_case_id)
-            await add_to_outbox(conn, schema=store.SCHEMA, event_id=f"{start.case_id}:opened", subject=CASE_OPENED,
-                                payload=domain_cloudevent(CASE_OPENED, f"{start.case_id}:opened", data,
-                                                          source=SOURCE))
+            event_id = f"{start.case_id}:opened"
+            await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=CASE_OPENED,
+                                payload=domain_cloudevent(CASE_OPENED, event_id, data, source=SOURCE))
         return created
 
     async def ensure_started(self, start: CaseStart) -> None:
@@ -294,8 +301,9 @@ class IntakeService:
     async def open_related_case(self, c: CaseOpen) -> bool:
         """A case a workflow opens for its own next step (a committee matter, a staged plan)."""
         async with unit_of_work(self._pool) as conn:
-            start = CaseStart(case_id=c.case_id, pathway=c.pathway, trigger=c.trigger, workflow=c.workflow_type,
-                              person_id=c.person_id, region_code=c.region_code, business_date=c.business_date,
+            start = CaseStart(case_id=c.case_id, pathway=c.pathway, trigger=c.trigger,
+                              workflow=c.workflow_type, person_id=c.person_id, region_code=c.region_code,
+                              business_date=c.business_date,
                               cause_event_id=c.cause_event_id, workflow_input=c.workflow_input)
             return await self._open(conn, start, parent_case_id=c.parent_case_id, note=c.note)
 
