@@ -131,9 +131,10 @@ async def replay(case_id: str, body: ReplayIn, principal: Admin, request: Reques
     failure, after a fix is deployed (Temporal reset: the history up to there is kept)."""
     rt = request.app.state.runtime
     if body.mode == "retry":
-        detail = await update_case(rt.temporal, case_id, CaseSteps.retry_failed_step, RetryRequest(
-            official=principal.subject, role=str(principal.role), reason=body.reason, region=principal.region),
-            by=signatory(principal))
+        retry = RetryRequest(official=principal.subject, role=str(principal.role), reason=body.reason,
+                             region=principal.region)
+        detail = await update_case(rt.temporal, case_id, CaseSteps.retry_failed_step, retry,
+                                   by=signatory(principal))
     else:
         try:
             detail = await reset_to_last_good_task(rt.temporal, rt.settings.temporal_namespace, case_id,

@@ -162,8 +162,8 @@ class DocumentService:
     async def _send(self, case_id: str, submission_id: str, arg: DocumentsSubmitted) -> str:
         handle = self._temporal.get_workflow_handle(case_id)
         try:
-            return await asyncio.wait_for(handle.execute_update(EmergencyReliefWorkflow.submit_documents, arg, id=submission_id),
-                                          timeout=self._timeout)
+            update = handle.execute_update(EmergencyReliefWorkflow.submit_documents, arg, id=submission_id)
+            return await asyncio.wait_for(update, timeout=self._timeout)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             raise SubmissionRejected(getattr(cause, "message", None) or str(cause) or str(exc)) from None
