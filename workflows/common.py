@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.assertions import Assertion, PrincipalClaims
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
+    from shared.contracts.authority import AmountRule, amount_rule
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
     from workflows.errors import NON_RETRYABLE
     from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
@@ -251,3 +252,9 @@ def policy_of(entitlement: Entitlement) -> dict[str, str | None]:
     """What the case records of the policy it applied."""
     return {"pack_id": entitlement.pack_id, "pack_version": entitlement.pack_version,
             "measure": entitlement.measure, "region_prefix": entitlement.region_prefix}
+
+
+def amount_rule_of(entitlement: Entitlement) -> AmountRule:
+    """What the policy says of the amount a person decides (fixed / 不低于 floor / open, issue 14)."""
+    return amount_rule(amount_fen=entitlement.amount_fen, amount_is_minimum=entitlement.amount_is_minimum,
+                       floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)

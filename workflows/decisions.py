@@ -4,6 +4,8 @@ model of its own (``CountyDecision``, ``ApproverDecision``, ``EnrolmentDecision`
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from shared.assertions import Assertion
@@ -43,3 +45,11 @@ class AuthorityView(BaseModel):
     limits: AuthorityLimits | None = None
     rule: AmountRule | None = None
     escalable: bool = False
+
+
+class CaseStateView(BaseModel):
+    """A case's step, its open deadlines and its flags (query ``state``)."""
+
+    stage: str
+    deadlines: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)

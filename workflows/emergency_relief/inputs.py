@@ -79,10 +79,13 @@ class CountyPayment(BaseModel):
     assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
+Outcome = Literal["paid", "not_payable", "rejected", "confirmed", "recovery_opened", "corrected_in_good_faith",
+                  "staged_plan"]
+
+
 class EmergencyReliefResult(BaseModel):
     case_id: str
-    outcome: Literal["paid", "not_payable", "rejected", "confirmed", "recovery_opened",
-                     "corrected_in_good_faith", "staged_plan"]
+    outcome: Outcome
     amount_fen: int = 0
     payment_id: str | None = None
     reason: str = ""

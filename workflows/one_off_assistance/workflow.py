@@ -14,6 +14,7 @@ from workflows.common import (
     CHECK_TIMEOUT,
     SERVICE_RETRY,
     STEP_TIMEOUT,
+    amount_rule_of,
     check_official,
     policy_of,
     verified_principal,
@@ -23,7 +24,7 @@ from workflows.escalation import CommitteeEscalation
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
-    from shared.contracts.authority import AmountRule, AuthorityLimits, amount_rule, check_decided_amount
+    from shared.contracts.authority import AmountRule, AuthorityLimits, check_decided_amount
     from shared.policy import Entitlement
     from workflows.one_off_assistance.inputs import (
         PATHWAY,
@@ -166,8 +167,7 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
         approval = await self._approve(entitlement)
         if workflow.patched(AUTHORITY):
             self._limits = approval.limits
-            self._rule = amount_rule(amount_fen=entitlement.amount_fen, amount_is_minimum=entitlement.amount_is_minimum,
-                                     floor_fen=entitlement.floor_fen, amount_open=entitlement.amount_open)
+            self._rule = amount_rule_of(entitlement)
         if approval.decision == "needs_county":
             self._may_escalate = workflow.patched(ESCALATION)
             decision = await self._await_decision("county", approval)
