@@ -176,56 +176,77 @@ class RecordingCaseOpener:
         return f"case-{event.id}"
 
 
+def handler_name(handler: Any) -> str:
+    """The wire name of a workflow's update, query or signal handler (or the name itself)."""
+    if isinstance(handler, str):
+        return handler
+    query = getattr(handler, "__temporal_query_definition", None)
+    if query is not None:
+        return str(query.name)
+    return workflow._UpdateDefinition.get_name_and_result_type(handler)[0]
+
+
+def workflow_type_name(workflow: type | str) -> str:
+    if isinstance(workflow, str):
+        return workflow
+    return str(getattr(workflow, "__temporal_workflow_definition").name)
+
+
 @dataclass
 class FakeHandle:
     temporal: FakeTemporal
     workflow_id: str
 
-    async def query(self, name: Any) -> Any:
+    async def query(self, query: Any, *_: Any, **__: Any) -> Any:
         """A test's answer (as the query's typed result, for a typed query), else the started input."""
-        defn = None if isinstance(name, str) else workflow._QueryDefinition.from_fn(name)
-        answer = self.temporal.queries.get((self.workflow_id, defn.name if defn and defn.name else str(name)))
+        answer = self.temporal.queries.get((self.workflow_id, handler_name(query)))
         if answer is not None:
-            kind = defn.ret_type if defn else None
-            if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(answer, dict):
-                return kind.model_validate(answer)
+            defn = None if isinstance(query, str) else workflow._QueryDefinition.from_fn(query)
+            result = defn.ret_type if defn is not None else None
+            if isinstance(result, type) and issubclass(result, BaseModel) and isinstance(answer, dict):
+                return result.model_validate(answer)
             return answer
+        if self.workflow_id not in self.temporal.started:
+            raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
         arg = self.temporal.started[self.workflow_id][1]
         request = getattr(arg, "request", arg)
         return request.model_dump(mode="json") if isinstance(request, BaseModel) else request
 
+    async def describe(self) -> Any:
+        if self.workflow_id not in self.temporal.running:
+            raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
+        return SimpleNamespace(id=self.workflow_id, workflow_type=self.temporal.running[self.workflow_id])
+
     async def execute_update(self, update: Any, arg: Any = None, *, id: str | None = None, **_: Any) -> Any:
-        """Recorded when the workflow runs (``running``) and its validator accepts; else as the server answers.
-        A typed update (``Workflow.handler``, its model) is recorded as what goes over the wire: the update's
-        name and its JSON."""
+        """Recorded (by name, with the JSON that goes on the wire) when the workflow runs and its validator
+        accepts (``refusal`` None); else what the server answers."""
         if self.workflow_id not in self.temporal.running:
             raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
         if self.temporal.refusal is not None:
             raise WorkflowUpdateFailedError(ApplicationError(self.temporal.refusal))
-        name = update if isinstance(update, str) else workflow._UpdateDefinition.get_name_and_result_type(update)[0]
-        body = arg.model_dump(mode="json") if isinstance(arg, BaseModel) else arg
-        self.temporal.updates.append((self.workflow_id, name, body))
+        wire = arg.model_dump(mode="json") if isinstance(arg, BaseModel) else arg
+        self.temporal.updates.append((self.workflow_id, handler_name(update), wire))
         return None
-
-    async def describe(self) -> Any:
-        """The workflow type running the case: the started one's, else ``FakeTemporal.types`` (a test's case)."""
-        if self.workflow_id not in self.temporal.running and self.workflow_id not in self.temporal.started:
-            raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
-        started = self.temporal.started.get(self.workflow_id)
-        return SimpleNamespace(workflow_type=started[0] if started else self.temporal.types.get(self.workflow_id))
 
 
 @dataclass
 class FakeTemporal:
-    """A Temporal client's start_workflow (once per id, as the server's id reuse policy) and handles; the
-    updates the running workflows accepted, or the reason their validator gives (``refusal``)."""
+    """A Temporal client's start_workflow (once per id, as the server's id reuse policy) and handles: the
+    workflows running (id -> type), the updates they accepted, or the reason their validator gives
+    (``refusal``), and what their queries answer."""
 
     started: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    running: set[str] = field(default_factory=set)
+    running: dict[str, str] = field(default_factory=dict)
     updates: list[tuple[str, str, Any]] = field(default_factory=list)
     refusal: str | None = None
-    queries: dict[tuple[str, str], Any] = field(default_factory=dict)  # (workflow id, query) -> its answer
-    types: dict[str, str] = field(default_factory=dict)  # workflow id -> its type, for a case not started here
+    queries: dict[tuple[str, str], Any] = field(default_factory=dict)  # (workflow id, query name) -> answer
+
+    def run(self, workflow_id: str, workflow: type | str) -> None:
+        """A workflow of this type runs under this id (its updates are accepted, its type described)."""
+        self.running[workflow_id] = workflow_type_name(workflow)
+
+    def answer(self, workflow_id: str, query: Any, value: Any) -> None:
+        self.queries[(workflow_id, handler_name(query))] = value
 
     def sent(self, workflow_id: str) -> list[str]:
         """The updates ``workflow_id`` accepted, by name, in order."""

@@ -17,11 +17,14 @@ from services.intake import main as intake_main
 from services.intake.store import HouseholdView
 from shared import assertions
 from shared.auth import issue_token
+from shared.contracts.authority import AuthorityLimits, Cap
 from shared.contracts.money import MAX_CASE_AMOUNT_FEN
 from shared.infra.errors import Conflict, NotFound
 from shared.infra.process import install_error_handlers
 from tests.unit.conftest import TEST_SIGNER
 from tests.unit.fakes import FakeIntake, FakeOfficials, FakeTemporal, service_app
+from workflows.decisions import AuthorityView
+from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 
 YINCHUAN = "640104"  # 银川市兴庆区
 
@@ -87,7 +90,7 @@ def test_an_assessment_reaches_the_cases_workflow_signed_with_the_amount_as_type
         intake: tuple[TestClient, FakeIntake]) -> None:
     client, fake = intake
     fake.case_regions["c-1"] = YINCHUAN
-    fake.temporal.running.add("c-1")
+    fake.temporal.run("c-1", EmergencyReliefWorkflow)
     status, body = assess(client, "c-1", {"amount_fen": 120000, "reason": "房屋受损"})
     assert (status, body) == (200, {"case_id": "c-1", "accepted": True, "by": "clerk-7"})
     [(case_id, update, arg)] = fake.temporal.updates
@@ -108,7 +111,7 @@ def test_an_assessment_amount_out_of_range_is_422_naming_the_field(
         intake: tuple[TestClient, FakeIntake], amount: object, why: str) -> None:
     client, fake = intake
     fake.case_regions["c-1"] = YINCHUAN
-    fake.temporal.running.add("c-1")
+    fake.temporal.run("c-1", EmergencyReliefWorkflow)
     status, body = assess(client, "c-1", {"amount_fen": amount, "reason": "x"})
     assert status == 422
     [error] = body["detail"]  # type: ignore[index]
@@ -121,7 +124,7 @@ def test_an_assessment_up_to_the_sane_maximum_goes_to_the_workflow_whose_ceiling
         intake: tuple[TestClient, FakeIntake], amount: int) -> None:
     client, fake = intake
     fake.case_regions["c-1"] = YINCHUAN
-    fake.temporal.running.add("c-1")
+    fake.temporal.run("c-1", EmergencyReliefWorkflow)
     assert assess(client, "c-1", {"amount_fen": amount, "reason": "x"})[0] == 200
     assert [arg["amount_fen"] for _, _, arg in fake.temporal.updates] == [amount]
 
@@ -137,7 +140,7 @@ def test_an_assessment_of_a_case_unknown_or_outside_the_jurisdiction_is_404_and_
         intake: tuple[TestClient, FakeIntake]) -> None:
     client, fake = intake
     fake.case_regions["c-far"] = "650102"
-    fake.temporal.running.add("c-far")
+    fake.temporal.run("c-far", EmergencyReliefWorkflow)
     assert assess(client, "c-far", {"amount_fen": 1, "reason": "x"})[0] == 404
     assert assess(client, "c-404", {"amount_fen": 1, "reason": "x"})[0] == 404
     assert fake.temporal.updates == []
@@ -147,7 +150,7 @@ def test_the_workflows_refusal_is_409_with_its_reason_and_a_finished_case_is_404
         intake: tuple[TestClient, FakeIntake]) -> None:
     client, fake = intake
     fake.case_regions["c-1"] = YINCHUAN
-    fake.temporal.running.add("c-1")
+    fake.temporal.run("c-1", EmergencyReliefWorkflow)
     fake.temporal.refusal = "the case is not awaiting an assessment"
     assert assess(client, "c-1", {"amount_fen": 1, "reason": "x"}) == (
         409, {"detail": "the case is not awaiting an assessment"})
@@ -193,11 +196,9 @@ def approval(signs: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Tes
     officials = FakeOfficials().install(monkeypatch)
     officials.register("township-1", "650102198001010011", "township_approver", XINJIANG_TOWNSHIP)
     temporal = app.state.runtime.temporal
-    temporal.running.add("er-1")
-    temporal.types["er-1"] = "EmergencyRelief"  # the decision goes as the case's own model (CountyDecision)
-    temporal.queries[("er-1", "authority")] = {
-        "awaiting": "township", "escalable": True,
-        "limits": {"township": {"limit_fen": TOWNSHIP_LIMIT_FEN, "inclusive": True}}}
+    temporal.run("er-1", EmergencyReliefWorkflow)  # the decision goes as the case's own model (CountyDecision)
+    temporal.answer("er-1", "authority", AuthorityView(
+        awaiting="township", escalable=True, limits=AuthorityLimits(township=Cap(limit_fen=TOWNSHIP_LIMIT_FEN))))
     with TestClient(app) as client:
         yield client, temporal
 
