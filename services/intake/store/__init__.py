@@ -54,10 +54,12 @@ from services.intake.store.registry import (
 SCHEMA = "intake"
 
 __all__ = [
-    "SCHEMA", "HouseholdView", "MemberElsewhere", "MemberView", "application_case", "case_row", "cases_not_started", "household_categories",
-    "household_id_of", "household_incident_case", "household_of_case", "household_of_member", "household_row",
-    "household_view", "link_cause", "lock_household", "mark_deceased", "mark_workflow_started", "members_elsewhere",
-    "members_of", "move_member_out", "open_case", "open_case_for", "open_cases", "recipient_facts",
-    "record_application", "record_roster_registration", "record_screening", "record_transition", "registry_changes",
-    "review_cases_to_start", "set_income", "start_for_case", "start_for_event", "start_of", "upsert_household",
+    "SCHEMA", "HouseholdView", "MemberElsewhere", "MemberView", "application_case", "case_row",
+    "cases_not_started", "household_categories", "household_id_of", "household_incident_case",
+    "household_of_case", "household_of_member", "household_row", "household_view", "link_cause",
+    "lock_household", "mark_deceased", "mark_workflow_started", "members_elsewhere", "members_of",
+    "move_member_out", "open_case", "open_case_for", "open_cases", "recipient_facts", "record_application",
+    "record_roster_registration", "record_screening", "record_transition", "registry_changes",
+    "review_cases_to_start", "set_income", "start_for_case", "start_for_event", "start_of",
+    "upsert_household",
 ]

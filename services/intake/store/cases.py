@@ -36,14 +36,14 @@ def start_of(row: asyncpg.Record) -> CaseStart:
     from services.intake.routing import CaseStart
 
     return CaseStart(case_id=row["case_id"], pathway=row["pathway"], trigger=row["trigger"],
-                     workflow=row["workflow_type"], person_id=row["person_id"], region_code=row["region_code"],
-                     business_date=row["business_date"], cause_event_id=row["cause_event_id"],
-                     workflow_input=row["workflow_input"])
+                     workflow=row["workflow_type"], person_id=row["person_id"],
+                     region_code=row["region_code"], business_date=row["business_date"],
+                     cause_event_id=row["cause_event_id"], workflow_input=row["workflow_input"])
 
 
 async def start_for_event(conn: Conn, event_id: str) -> CaseStart | None:
-    row = await conn.fetchrow("SELECT c.* FROM case_causes x JOIN cases c USING (case_id) WHERE x.event_id = $1",
-                              event_id)
+    row = await conn.fetchrow("SELECT c.* FROM case_causes x JOIN cases c USING (case_id)"
+                              " WHERE x.event_id = $1", event_id)
     return start_of(row) if row is not None and row["workflow_type"] else None
 
 

@@ -24,7 +24,8 @@ WITH due AS (
     UPDATE enrolments e
     SET next_review = to_char(to_date($2 || '-01', 'YYYY-MM-DD')
                               + make_interval(months => CASE e.cadence WHEN 'stable' THEN t.stable_months
-                                                                       ELSE t.unstable_months END), 'YYYY-MM'),
+                                                                       ELSE t.unstable_months END),
+                              'YYYY-MM'),
         updated_at = now()
     FROM cycle_terms t
     WHERE t.region_code = e.region_code AND starts_with(e.region_code, $1) AND e.status = 'active'
@@ -44,27 +45,33 @@ WITH due AS (
     SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind,
            coalesce(p.new_level, e.level_fen) AS level_fen, p.new_fen, p.new_version, p.new_from,
            -- the first month not yet paid: no month of entitlement is ever skipped (arrears included)
-           greatest(e.enrolled_from, to_char(to_date(e.paid_through || '-01', 'YYYY-MM-DD') + interval '1 month',
-                                             'YYYY-MM')) AS first_month,
+           greatest(e.enrolled_from,
+                    to_char(to_date(e.paid_through || '-01', 'YYYY-MM-DD') + interval '1 month', 'YYYY-MM'))
+               AS first_month,
            -- rural dibao paid quarterly (seed 003): everything up to the next payment month at once (in
            -- the payment month, the whole quarter); monthly: up to this period
            to_char(to_date($2 || '-01', 'YYYY-MM-DD') + make_interval(months => CASE
                WHEN e.rural_quarterly AND t.quarter_month IS NOT NULL
-               THEN coalesce(nullif(((t.quarter_month - (((substr($2, 6, 2)::int - 1) % 3) + 1)) % 3 + 3) % 3, 0), 3) - 1
+               THEN coalesce(nullif(((t.quarter_month - (((substr($2, 6, 2)::int - 1) % 3) + 1)) % 3 + 3) % 3,
+                                    0), 3) - 1
                ELSE 0 END), 'YYYY-MM') AS through
     FROM enrolments e JOIN cycle_terms t ON t.region_code = e.region_code
     -- repriced this cycle (提标): the new level, written below with paid_through in the same row version
     LEFT JOIN cycle_repriced p ON p.household_id = e.household_id
     WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle'
-      AND coalesce(p.new_level, e.level_fen) > 0 AND e.enrolled_from <= $2 AND (e.paid_through IS NULL OR e.paid_through < $2)
+      AND coalesce(p.new_level, e.level_fen) > 0 AND e.enrolled_from <= $2
+      AND (e.paid_through IS NULL OR e.paid_through < $2)
 ), roll AS (
     SELECT d.*, d.level_fen * ((substr(d.through, 1, 4)::int * 12 + substr(d.through, 6, 2)::int)
-                               - (substr(d.first_month, 1, 4)::int * 12 + substr(d.first_month, 6, 2)::int) + 1)
+                               - (substr(d.first_month, 1, 4)::int * 12
+                                  + substr(d.first_month, 6, 2)::int) + 1)
                 AS amount
     FROM due d
 ), ins AS (
-    INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen)
-    SELECT $3, row_number() OVER (ORDER BY household_id), household_id, enrolment_id, person_id, region_code, kind, amount
+    INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure,
+                              amount_fen)
+    SELECT $3, row_number() OVER (ORDER BY household_id), household_id, enrolment_id, person_id, region_code,
+           kind, amount
     FROM roll
     RETURNING household_id, amount_fen
 ), upd AS (
@@ -77,9 +84,9 @@ WITH due AS (
 SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM ins
 """
 
-STANDARDS_COLUMNS = ("region_code text, urban boolean, kind text, period text, per_person_fen bigint, version text,"
-                     " effective date, std_fen bigint, remote_pp bigint, special_pp bigint, emp_pp bigint,"
-                     " rigid boolean")
+STANDARDS_COLUMNS = ("region_code text, urban boolean, kind text, period text, per_person_fen bigint,"
+                     " version text, effective date, std_fen bigint, remote_pp bigint, special_pp bigint,"
+                     " emp_pp bigint, rigid boolean")
 
 
 def level_sql(f: str, s: str) -> str:
@@ -88,10 +95,10 @@ def level_sql(f: str, s: str) -> str:
     ``monthly_benefit`` term by term, so 提标 gives the level a review would (not a linear shift of the old
     one: the add-ons and the employment-cost deduction scale with the standard).
     - extreme poverty (seed 002 「按照城乡低保月标准1.3倍执行」): the per-person support x persons;
-    - dibao (seed 004 「根据差额发放低保金」): standard x persons - counted income, where the counted income is
-      the income less the rigid expenditure (where a pack deducts it) less 30 % of the standard per member
-      working at home (seed 001, never below zero); nothing when that is not positive; else plus the remote
-      add-on per member and the special-member add-on per special member (seed 004)."""
+    - dibao (seed 004 「根据差额发放低保金」): standard x persons - counted income, where the counted
+      income is the income less the rigid expenditure (where a pack deducts it) less 30 % of the standard
+      per member working at home (seed 001, never below zero); nothing when that is not positive; else plus
+      the remote add-on per member and the special-member add-on per special member (seed 004)."""
     inc = f"({f}.income_fen - CASE WHEN {s}.rigid THEN least({f}.income_fen, {f}.rigid_fen) ELSE 0 END)"
     ded = (f"(CASE WHEN {f}.working_at_home > 0 AND {s}.emp_pp IS NOT NULL"
            f" THEN least({inc}, {s}.emp_pp * {f}.working_at_home) ELSE 0 END)")
@@ -104,7 +111,8 @@ def level_sql(f: str, s: str) -> str:
 
 # A roster row priced before the register existed: priced at the standard of its last paid month.
 PRICE_UNPRICED_SQL = """
-UPDATE enrolments e SET standard_fen = s.per_person_fen, standard_version = s.version, standard_from = s.effective
+UPDATE enrolments e
+SET standard_fen = s.per_person_fen, standard_version = s.version, standard_from = s.effective
 FROM households h, cycle_standards s
 WHERE h.household_id = e.household_id AND starts_with(e.region_code, $1) AND e.status <> 'terminated'
   AND e.standard_fen IS NULL AND s.region_code = e.region_code AND s.urban = h.urban AND s.kind = e.kind
@@ -138,7 +146,8 @@ WITH f AS (
                                         OR flags && '{severely_disabled,seriously_ill}'))::int AS special,
                       (count(*) FILTER (WHERE flags @> '{employed}' AND work_region_code IS NULL))::int
                           AS working_at_home,
-                      (count(*) FILTER (WHERE flags @> '{employed}' AND work_region_code IS NOT NULL))::int AS away,
+                      (count(*) FILTER (WHERE flags @> '{employed}' AND work_region_code IS NOT NULL))::int
+                          AS away,
                       (count(*) FILTER (WHERE flags @> '{full_care}'))::int AS full_care
                FROM members WHERE deceased_on IS NULL OR deceased_on >= to_date($2 || '-01', 'YYYY-MM-DD')
                GROUP BY household_id) m USING (household_id)
@@ -195,9 +204,9 @@ ON CONFLICT DO NOTHING
 """.replace("LEVEL", level_sql("t", "p"))
 
 PRICED_IN_PYTHON_SQL = """
-SELECT t.household_id, t.person_id, t.region_code, t.kind, t.urban, t.enrolled_from, t.paid_through, t.old_level,
-       t.old_fen, t.old_from, t.persons, t.facts_kept, e.benefit_facts, e.monthly_rigid_expenditure_fen,
-       e.single_person
+SELECT t.household_id, t.person_id, t.region_code, t.kind, t.urban, t.enrolled_from, t.paid_through,
+       t.old_level, t.old_fen, t.old_from, t.persons, t.facts_kept, e.benefit_facts,
+       e.monthly_rigid_expenditure_fen, e.single_person
 FROM cycle_repriced t JOIN enrolments e USING (household_id)
 WHERE t.priced_in_python
 """
@@ -232,8 +241,8 @@ BACK_PAY_ROLL_SQL = """
 WITH ins AS (
     INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure,
                               amount_fen, idempotency_key)
-    SELECT $1, $2 + row_number() OVER (ORDER BY b.household_id, b.standard_version), b.household_id, t.enrolment_id,
-           t.person_id, t.region_code, t.kind, b.amount_fen, b.idempotency_key
+    SELECT $1, $2 + row_number() OVER (ORDER BY b.household_id, b.standard_version), b.household_id,
+           t.enrolment_id, t.person_id, t.region_code, t.kind, b.amount_fen, b.idempotency_key
     FROM enrolment_back_pay b JOIN cycle_repriced t USING (household_id)
     WHERE b.cycle_id = $1
     RETURNING amount_fen
@@ -249,8 +258,8 @@ async def lock_cycle(conn: Conn, cycle_id: str) -> None:
 
 async def enrolled_regions(conn: Conn, region_prefix: str) -> list[str]:
     return [r["region_code"] for r in await conn.fetch(
-        "SELECT DISTINCT region_code FROM enrolments WHERE starts_with(region_code, $1) AND status <> 'terminated'",
-        region_prefix)]
+        "SELECT DISTINCT region_code FROM enrolments"
+        " WHERE starts_with(region_code, $1) AND status <> 'terminated'", region_prefix)]
 
 
 async def load_terms(conn: Conn, rows: list[tuple[str, int | None, int | None, int | None]]) -> None:
@@ -287,8 +296,9 @@ async def write_python_prices(conn: Conn, *, undecidable: list[str], levels: lis
     await conn.execute("DELETE FROM cycle_repriced WHERE household_id = ANY($1::text[])", undecidable)
     await conn.executemany("UPDATE cycle_repriced SET new_level = $2 WHERE household_id = $1", levels)
     await conn.executemany(
-        "INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version, old_fen,"
-        " per_person_fen, persons, amount_fen, idempotency_key, cycle_id, old_level_fen, new_level_fen)"
+        "INSERT INTO enrolment_back_pay (household_id, period, last_period, months, standard_version,"
+        " old_fen, per_person_fen, persons, amount_fen, idempotency_key, cycle_id, old_level_fen,"
+        " new_level_fen)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING", back_pay)
 
 
@@ -330,8 +340,8 @@ async def take_roll(conn: Conn, region_prefix: str, period: str,
 
 
 async def record_cycle(conn: Conn, *, cycle_id: str, region_prefix: str, period: str, enrolled: int,
-                       due: int, continued: int, cases_opened: int, on_roll: int, roll_fen: int, repriced: int,
-                       back_pay_rows: int, back_pay_fen: int) -> None:
+                       due: int, continued: int, cases_opened: int, on_roll: int, roll_fen: int,
+                       repriced: int, back_pay_rows: int, back_pay_fen: int) -> None:
     await conn.execute(
         "INSERT INTO review_cycles (cycle_id, region_prefix, period, enrolled, due, continued, cases_opened,"
         " on_roll, roll_fen, repriced, back_pay_rows, back_pay_fen)"

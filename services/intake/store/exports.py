@@ -21,8 +21,10 @@ RECIPIENTS_CTE = """
 WITH recipients AS (
     SELECT h.household_id, h.region_code, h.urban,
            CASE WHEN e.household_id IS NULL THEN h.categories
-                ELSE array(SELECT c FROM unnest(h.categories) AS c WHERE c NOT IN ('dibao', 'extreme_poverty'))
-                     || CASE WHEN e.status <> 'terminated' AND e.enrolled_from <= to_char($3::date, 'YYYY-MM')
+                ELSE array(SELECT c FROM unnest(h.categories) AS c
+                           WHERE c NOT IN ('dibao', 'extreme_poverty'))
+                     || CASE WHEN e.status <> 'terminated'
+                                  AND e.enrolled_from <= to_char($3::date, 'YYYY-MM')
                              THEN ARRAY[e.kind] ELSE '{}'::text[] END
            END AS categories
     FROM households h LEFT JOIN enrolments e USING (household_id)
@@ -40,8 +42,9 @@ WHERE h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $
 """
 QUEUE_CHUNKS = 8
 
-ROLL_SQL = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen, idempotency_key"
-            " FROM period_rolls WHERE cycle_id = $1 ORDER BY ordinal")
+ROLL_SQL = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen,"
+            " idempotency_key FROM period_rolls WHERE cycle_id = $1 ORDER BY ordinal")
+ROLL_COUNT_SQL = "SELECT coalesce(max(on_roll), 0) FROM review_cycles WHERE cycle_id = $1"
 
 
 async def cohort_export(pool: asyncpg.Pool, region_prefix: str, categories: list[str],
@@ -53,8 +56,7 @@ async def cohort_export(pool: asyncpg.Pool, region_prefix: str, categories: list
 
 async def roll_export(pool: asyncpg.Pool, cycle_id: str) -> tuple[int, AsyncIterator[bytes]]:
     """How many rows, and the rows of a cycle's payment roll, by ordinal."""
-    return await _snapshot_export(pool, "SELECT coalesce(max(on_roll), 0) FROM review_cycles WHERE cycle_id = $1",
-                                  ROLL_SQL, cycle_id)
+    return await _snapshot_export(pool, ROLL_COUNT_SQL, ROLL_SQL, cycle_id)
 
 
 async def _snapshot_export(pool: asyncpg.Pool, count_sql: str, rows_sql: str,

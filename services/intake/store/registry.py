@@ -15,7 +15,8 @@ from shared.contracts.api import HouseholdIn
 
 async def household_categories(conn: Conn, household_id: str) -> set[str] | None:
     """The categories a registered household holds (None: not registered), locked for this transaction."""
-    row = await conn.fetchrow("SELECT categories FROM households WHERE household_id = $1 FOR UPDATE", household_id)
+    row = await conn.fetchrow("SELECT categories FROM households WHERE household_id = $1 FOR UPDATE",
+                              household_id)
     return None if row is None else set(row["categories"])
 
 
@@ -24,8 +25,10 @@ async def members_elsewhere(conn: Conn, person_ids: list[str],
     """The given people who belong to another household than ``household_id``: person_id, household_id,
     region_code (their rows locked, so no one moves them meanwhile)."""
     return await conn.fetch(
-        "SELECT m.person_id, m.household_id, h.region_code FROM members m JOIN households h USING (household_id)"
-        " WHERE m.person_id = ANY($1::text[]) AND m.household_id <> $2 ORDER BY m.person_id FOR UPDATE OF m",
+        "SELECT m.person_id, m.household_id, h.region_code"
+        " FROM members m JOIN households h USING (household_id)"
+        " WHERE m.person_id = ANY($1::text[]) AND m.household_id <> $2"
+        " ORDER BY m.person_id FOR UPDATE OF m",
         person_ids, household_id)
 
 
@@ -33,17 +36,25 @@ async def move_member_out(conn: Conn, person_id: str, from_household_id: str, to
                           *, actor: str, role: str) -> None:
     """An explicit move (same county): the person leaves their household, which the monthly cycle then
     reviews (its version moves); recorded with who moved them."""
-    await conn.execute("DELETE FROM members WHERE person_id = $1 AND household_id = $2", person_id, from_household_id)
-    await conn.execute("UPDATE households SET updated_at = now(), version = version + 1 WHERE household_id = $1",
-                       from_household_id)
+    await conn.execute("DELETE FROM members WHERE person_id = $1 AND household_id = $2",
+                       person_id, from_household_id)
+    await _changed(conn, from_household_id)
     await conn.execute(
         "INSERT INTO registry_changes (kind, household_id, person_id, from_household_id, actor, role)"
-        " VALUES ('member_moved', $1, $2, $3, $4, $5)", to_household_id, person_id, from_household_id, actor, role)
+        " VALUES ('member_moved', $1, $2, $3, $4, $5)",
+        to_household_id, person_id, from_household_id, actor, role)
+
+
+async def _changed(conn: Conn, household_id: str) -> None:
+    """The household's data changed: its version moves (the monthly cycle reviews it)."""
+    await conn.execute("UPDATE households SET updated_at = now(), version = version + 1"
+                       " WHERE household_id = $1", household_id)
 
 
 async def record_roster_registration(conn: Conn, h: HouseholdIn, *, actor: str, role: str) -> None:
     await conn.execute(
-        "INSERT INTO registry_changes (kind, household_id, categories, actor, role) VALUES ('roster', $1, $2, $3, $4)",
+        "INSERT INTO registry_changes (kind, household_id, categories, actor, role)"
+        " VALUES ('roster', $1, $2, $3, $4)",
         h.household_id, sorted({str(c) for c in h.categories}), actor, role)
 
 
@@ -64,8 +75,8 @@ class MemberElsewhere(Exception):
 
 async def _members_changed(conn: Conn, h: HouseholdIn) -> bool:
     """Whether the living members registered differ from ``h``'s (False for a new household)."""
-    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags, work_region_code FROM members"
-                              " WHERE household_id = $1 AND deceased_on IS NULL", h.household_id)
+    before = await conn.fetch("SELECT person_id, name, relation, birth_date, flags, work_region_code"
+                              " FROM members WHERE household_id = $1 AND deceased_on IS NULL", h.household_id)
     after = {(m.person_id, m.name, m.relation, m.birth_date, tuple(sorted(set(m.flags))), m.work_region_code)
              for m in h.members}
     return bool(before) and {(r["person_id"], r["name"], r["relation"], r["birth_date"], tuple(r["flags"]),
@@ -110,8 +121,8 @@ async def upsert_household(conn: Conn, h: HouseholdIn) -> tuple[int, bool]:
             work_region_code = EXCLUDED.work_region_code
         WHERE members.household_id = EXCLUDED.household_id  -- never a silent move (MemberElsewhere below)
         """,
-        [(m.person_id, h.household_id, m.name, m.relation, m.birth_date, sorted(set(m.flags)), m.work_region_code)
-         for m in h.members],
+        [(m.person_id, h.household_id, m.name, m.relation, m.birth_date, sorted(set(m.flags)),
+          m.work_region_code) for m in h.members],
     )
     elsewhere = await members_elsewhere(conn, keep, h.household_id)
     if elsewhere:
@@ -186,11 +197,10 @@ async def recipient_facts(conn: Conn, person_id: str, on: date) -> RecipientFact
 
 
 async def mark_deceased(conn: Conn, person_id: str, died_on: date) -> bool:
-    row = await conn.fetchrow("UPDATE members SET deceased_on = $2 WHERE person_id = $1 RETURNING household_id",
-                              person_id, died_on)
+    row = await conn.fetchrow("UPDATE members SET deceased_on = $2 WHERE person_id = $1"
+                              " RETURNING household_id", person_id, died_on)
     if row is not None:
-        await conn.execute("UPDATE households SET updated_at = now(), version = version + 1 WHERE household_id = $1",
-                           row["household_id"])
+        await _changed(conn, row["household_id"])
     return row is not None
 
 
@@ -199,7 +209,8 @@ async def set_income(conn: Conn, household_id: str, monthly_income_fen: int,
     row = await conn.fetchrow(
         "UPDATE households SET monthly_income_fen = $2, income_reason = coalesce($3, income_reason),"
         " income_changed_on = coalesce($4, income_changed_on), updated_at = now(), version = version + 1"
-        " WHERE household_id = $1 RETURNING household_id", household_id, monthly_income_fen, reason, effective_on)
+        " WHERE household_id = $1 RETURNING household_id",
+        household_id, monthly_income_fen, reason, effective_on)
     return row is not None
 
 
@@ -219,8 +230,9 @@ async def household_id_of(conn: Conn, person_id: str) -> str | None:
 
 async def members_of(conn: Conn, household_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The members (living or not) of each household, by household id."""
-    rows = await conn.fetch("SELECT household_id, person_id, relation, birth_date, flags, deceased_on, work_region_code"
-                            " FROM members WHERE household_id = ANY($1::text[])", household_ids)
+    rows = await conn.fetch("SELECT household_id, person_id, relation, birth_date, flags, deceased_on,"
+                            " work_region_code FROM members WHERE household_id = ANY($1::text[])",
+                            household_ids)
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r["household_id"], []).append(dict(r))

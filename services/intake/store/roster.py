@@ -17,8 +17,8 @@ from shared.policy.benefit import BenefitHousehold, needs_full_computation
 
 
 async def roster_row(conn: Conn, household_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM enrolments WHERE household_id = $1" + (" FOR UPDATE" if lock else ""),
-                               household_id)
+    return await conn.fetchrow("SELECT * FROM enrolments WHERE household_id = $1"
+                               + (" FOR UPDATE" if lock else ""), household_id)
 
 
 def facts_columns(facts: BenefitHousehold | None) -> tuple[Any, ...]:
@@ -26,8 +26,8 @@ def facts_columns(facts: BenefitHousehold | None) -> tuple[Any, ...]:
     and the coefficients of a plain household's level that the cycle's 提标 SQL reads."""
     if facts is None:
         return (None,) * 7
-    return (facts.model_dump(mode="json"), facts.size, facts.monthly_income_fen, facts.special_members, facts.remote,
-            facts.working_members - len(facts.work_places), needs_full_computation(facts))
+    return (facts.model_dump(mode="json"), facts.size, facts.monthly_income_fen, facts.special_members,
+            facts.remote, facts.working_members - len(facts.work_places), needs_full_computation(facts))
 
 
 def priced_columns(priced: standards.PerPerson | None) -> tuple[Any, ...]:
@@ -41,11 +41,12 @@ async def write_settlement(conn: Conn, s: act.EnrolmentSettlement, *, registry_v
     ended starts a new enrolment; paid_through never moves back)."""
     await conn.execute(
         """
-        INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, status, level_fen, cadence,
-                                rural_quarterly, next_review, paid_through, reviewed_version, managed_by,
-                                review_case_id, enrolled_from, source, monthly_rigid_expenditure_fen, single_person,
-                                standard_fen, standard_version, standard_from, benefit_facts, persons, income_fen,
-                                special_members, remote, working_at_home, priced_in_python)
+        INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, status, level_fen,
+                                cadence, rural_quarterly, next_review, paid_through, reviewed_version,
+                                managed_by, review_case_id, enrolled_from, source,
+                                monthly_rigid_expenditure_fen, single_person,
+                                standard_fen, standard_version, standard_from, benefit_facts, persons,
+                                income_fen, special_members, remote, working_at_home, priced_in_python)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'application', $16, $17,
                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
         ON CONFLICT (household_id) DO UPDATE SET
@@ -64,7 +65,8 @@ async def write_settlement(conn: Conn, s: act.EnrolmentSettlement, *, registry_v
             monthly_rigid_expenditure_fen = EXCLUDED.monthly_rigid_expenditure_fen,
             standard_fen = EXCLUDED.standard_fen, standard_version = EXCLUDED.standard_version,
             standard_from = EXCLUDED.standard_from, benefit_facts = EXCLUDED.benefit_facts,
-            persons = EXCLUDED.persons, income_fen = EXCLUDED.income_fen, special_members = EXCLUDED.special_members,
+            persons = EXCLUDED.persons, income_fen = EXCLUDED.income_fen,
+            special_members = EXCLUDED.special_members,
             remote = EXCLUDED.remote, working_at_home = EXCLUDED.working_at_home,
             priced_in_python = EXCLUDED.priced_in_python, updated_at = now()
         """,
@@ -74,8 +76,8 @@ async def write_settlement(conn: Conn, s: act.EnrolmentSettlement, *, registry_v
         s.monthly_rigid_expenditure_fen, s.single_person, *priced_columns(priced), *facts_columns(facts))
 
 
-async def enrol_imported(conn: Conn, *, household_id: str, enrolment_id: str, person_id: str,
-                         kind: str, level_fen: int, cadence: str, rural_quarterly: bool, next_review: str | None,
+async def enrol_imported(conn: Conn, *, household_id: str, enrolment_id: str, person_id: str, kind: str,
+                         level_fen: int, cadence: str, rural_quarterly: bool, next_review: str | None,
                          paid_through: str | None, enrolled_from: str, rigid_fen: int, single_person: bool,
                          priced: standards.PerPerson | None, facts: BenefitHousehold | None) -> bool:
     """Enrol an imported (already registered) household at the registry's region and version; True when
@@ -85,15 +87,15 @@ async def enrol_imported(conn: Conn, *, household_id: str, enrolment_id: str, pe
         INSERT INTO enrolments (household_id, enrolment_id, person_id, region_code, kind, level_fen, cadence,
                                 rural_quarterly, next_review, paid_through, reviewed_version, enrolled_from,
                                 source, monthly_rigid_expenditure_fen, single_person,
-                                standard_fen, standard_version, standard_from, benefit_facts, persons, income_fen,
-                                special_members, remote, working_at_home, priced_in_python)
+                                standard_fen, standard_version, standard_from, benefit_facts, persons,
+                                income_fen, special_members, remote, working_at_home, priced_in_python)
         SELECT $1, $2, $3, region_code, $4, $5, $6, $7, $8, $9, version, $10, 'import', $11, $12,
                $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
         FROM households WHERE household_id = $1
         ON CONFLICT (household_id) DO NOTHING RETURNING 1
         """,
-        household_id, enrolment_id, person_id, kind, level_fen, cadence, rural_quarterly, next_review, paid_through,
-        enrolled_from, rigid_fen, single_person, *priced_columns(priced), *facts_columns(facts))
+        household_id, enrolment_id, person_id, kind, level_fen, cadence, rural_quarterly, next_review,
+        paid_through, enrolled_from, rigid_fen, single_person, *priced_columns(priced), *facts_columns(facts))
     return bool(created)
 
 
@@ -207,11 +209,12 @@ async def enrolment_view(pool: asyncpg.Pool, household_id: str) -> EnrolmentView
         row = await roster_row(conn, household_id)
         if row is None:
             return None
-        reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id FROM enrolment_reviews"
-                                   " WHERE household_id = $1 ORDER BY period, reviewed_at", household_id)
-        back_pay = await conn.fetch("SELECT period, last_period, months, standard_version, old_fen, per_person_fen,"
-                                    " persons, amount_fen, idempotency_key, cycle_id, old_level_fen, new_level_fen"
-                                    " FROM enrolment_back_pay WHERE household_id = $1 ORDER BY created_at, period",
-                                    household_id)
+        reviews = await conn.fetch("SELECT period, kind, outcome, level_fen, case_id, cycle_id"
+                                   " FROM enrolment_reviews WHERE household_id = $1"
+                                   " ORDER BY period, reviewed_at", household_id)
+        back_pay = await conn.fetch("SELECT period, last_period, months, standard_version, old_fen,"
+                                    " per_person_fen, persons, amount_fen, idempotency_key, cycle_id,"
+                                    " old_level_fen, new_level_fen FROM enrolment_back_pay"
+                                    " WHERE household_id = $1 ORDER BY created_at, period", household_id)
     return EnrolmentView(**dict(row), reviews=[ReviewView(**dict(r)) for r in reviews],
                          back_pay=[BackPayView(**dict(r)) for r in back_pay])
