@@ -16,7 +16,7 @@ from services.verification.checks import confirm_event
 from shared.contracts.activities import EventCheckRequest, RecipientFacts
 from shared.contracts.events import parse_inbound
 from shared.policy import HouseholdProfile, load_library
-from tests.support import national_id
+from tests.support import national_id, wait_for
 from workflows.emergency_relief.inputs import EmergencyReliefInput
 from workflows.one_off_assistance.inputs import OneOffInput
 
@@ -267,6 +267,11 @@ async def test_an_early_job_loss_waits_for_the_three_months_then_pays(env):
     try:
         handle = await start(env, fakes, workers, application=APPLICATION, eligible_on=eligible_on)
         await at_stage(handle, "waiting_for_condition")
+
+        async def recorded() -> bool:  # the stage is the workflow's; its record is an activity's, a moment later
+            return bool(fakes.transitions)
+
+        await wait_for(recorded, timeout=20)
         assert fakes.payments == [] and fakes.transitions[-1].deadlines[0]["kind"] == "condition"
         result = await handle.result()  # time skips to the day the condition is met
     finally:
