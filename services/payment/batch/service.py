@@ -30,6 +30,7 @@ from shared.policy import PolicyLibrary
 from workflows.batch_subsidy import contracts as c
 from workflows.batch_subsidy.inputs import BatchControl, BatchPlan, BatchRequest, InstallmentPlan
 from workflows.batch_subsidy.starter import start_batch
+from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,8 @@ class BatchService:
         handle = self._temporal.get_workflow_handle(batch_id)
         try:
             by = Signatory(subject=req.official, role=req.role, region=req.region)
-            await handle.execute_update("control", signed(batch_id, "control", req, by), result_type=dict)
+            update = BatchSubsidyWorkflow.control
+            await handle.execute_update(update, signed(batch_id, update, req, by))
         except WorkflowUpdateFailedError as exc:
             raise BatchNotRunning(str(exc.cause or exc)) from None
         except RPCError as exc:
