@@ -292,11 +292,28 @@ class FakeOfficials:
                                            updated_at=datetime(2022, 8, 1, tzinfo=UTC))
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeOfficials:
-        async def find_official(db: Any, subject: str) -> Official | None:
+        async def find_official(owner: Any, subject: str) -> Official | None:  # owner: the store (or its pool)
             return self.officials.get(subject)
 
-        monkeypatch.setattr(approval_store, "find_official", find_official)
+        store_class = getattr(approval_store, "ApprovalStore", None)
+        monkeypatch.setattr(store_class or approval_store, "find_official", find_official)
         return self
+
+
+@dataclass
+class FakeReferences:
+    """Verification's reference table (``ReferenceStore``) in memory: one record per source and person."""
+
+    rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    async def put(self, source: str, person_id: str, payload: dict[str, Any]) -> tuple[datetime, bool]:
+        created = (source, person_id) not in self.rows
+        loaded_at = datetime(2022, 8, 1, tzinfo=UTC)
+        self.rows[(source, person_id)] = {"payload": payload, "loaded_at": loaded_at}
+        return loaded_at, created
+
+    async def get(self, source: str, person_id: str) -> dict[str, Any] | None:
+        return self.rows.get((source, person_id))
 
 
 def service_app(build: Callable[[Runtime], ServiceParts], name: str) -> FastAPI:

@@ -15,18 +15,20 @@ from fastapi.testclient import TestClient
 from services.approval import main as approval_main
 from services.intake import main as intake_main
 from services.intake.store import HouseholdView
+from services.verification import main as verification_main
 from shared import assertions
 from shared.auth import issue_token
 from shared.contracts.authority import AuthorityLimits, Cap
-from shared.contracts.money import MAX_CASE_AMOUNT_FEN
+from shared.contracts.money import MAX_ANNUAL_SELF_PAY_FEN, MAX_CASE_AMOUNT_FEN, MAX_MONTHLY_INCOME_FEN
 from shared.infra.errors import Conflict, NotFound
 from shared.infra.process import install_error_handlers
 from tests.unit.conftest import TEST_SIGNER
-from tests.unit.fakes import FakeIntake, FakeOfficials, FakeTemporal, service_app
+from tests.unit.fakes import FakeIntake, FakeOfficials, FakeReferences, FakeTemporal, service_app
 from workflows.decisions import AuthorityView
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 
 YINCHUAN = "640104"  # 银川市兴庆区
+PERSON_YINCHUAN = "640104198001010013"  # a valid ID (check character by GB 11643) of 兴庆区
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
@@ -258,3 +260,83 @@ def test_a_decision_needs_a_deciding_role_and_the_role_the_registry_grants(
     # registered for its township, the token says another region: refused
     assert decide(client, 1000, region="650103")[0] == 403
     assert temporal.updates == []
+
+
+# -- verification: the department reference source ---------------------------------------------------------
+
+
+@pytest.fixture
+def verification() -> Iterator[tuple[TestClient, FakeReferences]]:
+    app = service_app(verification_main.build, "verification")
+    references = FakeReferences()
+    app.state.reference = references
+    with TestClient(app) as client:
+        yield client, references
+
+
+def test_a_service_seeds_a_department_record_once_and_reads_it_back(
+        verification: tuple[TestClient, FakeReferences]) -> None:
+    client, references = verification
+    body = {"insured": True, "self_pay": [{"year": 2022, "self_pay_fen": 1_250_000}]}
+    url = f"/api/reference-data/medical_insurance/{PERSON_YINCHUAN}"
+    first = client.put(url, headers=bearer("service"), json=body)
+    again = client.put(url, headers=bearer("service"), json=body)
+    assert (first.status_code, first.json()["created"]) == (201, True)
+    assert (again.status_code, again.json()["created"]) == (200, False)
+    read = client.get(url, headers=bearer("auditor"))
+    assert read.status_code == 200 and read.json()["payload"] == body
+    assert list(references.rows) == [("medical_insurance", PERSON_YINCHUAN)]
+
+
+def test_only_the_service_account_seeds_and_a_region_reads_only_its_own_people(
+        verification: tuple[TestClient, FakeReferences]) -> None:
+    client, references = verification
+    url = f"/api/reference-data/hrss/{PERSON_YINCHUAN}"
+    assert client.put(url, headers=bearer("clerk", "6401"), json={}).status_code == 403
+    assert client.put(url, headers=bearer("service"), json={}).status_code == 201
+    assert client.get(url, headers=bearer("auditor", "6401")).status_code == 200
+    outside = client.get(url, headers=bearer("auditor", "6501"))
+    assert outside.status_code == 404 and PERSON_YINCHUAN not in outside.text  # nothing of a foreign person
+
+
+def test_a_bad_id_an_unknown_source_or_a_bad_field_is_refused_naming_it(
+        verification: tuple[TestClient, FakeReferences]) -> None:
+    client, references = verification
+    bad_id = client.put(f"/api/reference-data/hrss/{PERSON_YINCHUAN[:17]}0", headers=bearer("service"), json={})
+    assert bad_id.status_code == 422 and bad_id.json()["detail"][0]["loc"] == ["path", "person_id"]
+    unknown = client.put(f"/api/reference-data/horoscope/{PERSON_YINCHUAN}", headers=bearer("service"), json={})
+    assert unknown.status_code == 404 and "horoscope" in unknown.json()["detail"]
+    field = client.put(f"/api/reference-data/hrss/{PERSON_YINCHUAN}", headers=bearer("service"),
+                       json={"employments": [{"employer": "x", "start_on": "2022-01-01"}]})
+    assert field.status_code == 422
+    assert field.json()["detail"][0]["loc"] == ["body", "employments", 0, "monthly_wage_fen"]
+    assert references.rows == {}
+
+
+@pytest.mark.parametrize(("payload", "loc"), [
+    # a month's wage, benefit or pension: at most the sane monthly maximum (1,000,000 yuan)
+    ({"employments": [{"employer": "x", "start_on": "2022-01-01", "monthly_wage_fen": MAX_MONTHLY_INCOME_FEN + 1}]},
+     ["body", "employments", 0, "monthly_wage_fen"]),
+    ({"pensions": [{"start_on": "2022-01-01", "monthly_pension_fen": 2**63 - 1}]},
+     ["body", "pensions", 0, "monthly_pension_fen"]),
+    ({"unemployment_benefits": [{"start_on": "2022-01-01", "monthly_benefit_fen": -1}]},
+     ["body", "unemployment_benefits", 0, "monthly_benefit_fen"]),
+])
+def test_an_absurd_monthly_amount_in_a_department_record_is_422(
+        verification: tuple[TestClient, FakeReferences], payload: dict[str, object], loc: list[object]) -> None:
+    client, references = verification
+    r = client.put(f"/api/reference-data/hrss/{PERSON_YINCHUAN}", headers=bearer("service"), json=payload)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc
+    assert references.rows == {}
+
+
+@pytest.mark.parametrize(("self_pay", "status"), [
+    (MAX_ANNUAL_SELF_PAY_FEN - 1, 201), (MAX_ANNUAL_SELF_PAY_FEN, 201),  # a year's self-pay up to 10,000,000 yuan
+    (MAX_ANNUAL_SELF_PAY_FEN + 1, 422), (2**63 - 1, 422),
+])
+def test_a_years_medical_self_pay_is_bounded_by_its_sane_maximum(
+        verification: tuple[TestClient, FakeReferences], self_pay: int, status: int) -> None:
+    client, _ = verification
+    r = client.put(f"/api/reference-data/medical_insurance/{PERSON_YINCHUAN}", headers=bearer("service"),
+                   json={"self_pay": [{"year": 2022, "self_pay_fen": self_pay}]})
+    assert r.status_code == status, r.text

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from shared.contracts.money import Fen
+from shared.contracts.money import Fen, IncomeFen, SelfPayFen
 
 
 class _Strict(BaseModel):
@@ -38,15 +38,15 @@ class _Period(_Strict):
 
 class Employment(_Period):
     employer: str = Field(min_length=1, max_length=200)
-    monthly_wage_fen: Fen
+    monthly_wage_fen: IncomeFen  # a month's amount: at most the sane monthly maximum, an absurd one is 422
 
 
 class UnemploymentBenefit(_Period):
-    monthly_benefit_fen: Fen
+    monthly_benefit_fen: IncomeFen
 
 
 class Pension(_Period):
-    monthly_pension_fen: Fen
+    monthly_pension_fen: IncomeFen
 
 
 class HrssRecord(_Strict):
@@ -60,7 +60,7 @@ class HrssRecord(_Strict):
 
 class SelfPayYear(_Strict):
     year: StrictInt = Field(ge=2000, le=2100)
-    self_pay_fen: Fen
+    self_pay_fen: SelfPayFen  # a year's self-pay: at most its sane maximum
 
 
 class MedicalInsuranceRecord(_Strict):
