@@ -24,7 +24,7 @@ from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.renewal.workflow import RenewalWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
-from workflows.updates import decide_on_case, type_name
+from workflows.updates import decide_on_case
 
 CASE_WORKFLOWS = (EmergencyReliefWorkflow, OneOffAssistanceWorkflow, RenewalWorkflow, OneMatterWorkflow,
                   StagedAidWorkflow, BatchSubsidyWorkflow)
@@ -66,8 +66,7 @@ def test_decide_has_one_model_per_workflow_and_keeps_its_name() -> None:
 async def test_the_inbox_sends_a_decision_as_the_cases_own_model(signs: AssertionSigner, cls: type,
                                                                  with_pay_from: bool) -> None:
     temporal = FakeTemporal()
-    temporal.running.add("c-1")
-    temporal.types["c-1"] = type_name(cls)
+    temporal.run("c-1", cls)
     await decide_on_case(temporal, "c-1", decision(pay_from="county_fund"), by=COUNTY)  # type: ignore[arg-type]  # the fake stands in for the client
     [(case_id, update, body)] = temporal.updates
     assert (case_id, update) == ("c-1", "decide") and body["amount_fen"] == 195000
@@ -84,8 +83,7 @@ def _model(cls: type) -> type[BaseModel]:
 
 async def test_a_committee_matter_takes_no_approvers_decision(signs: AssertionSigner) -> None:
     temporal = FakeTemporal()
-    temporal.running.add("om-1")
-    temporal.types["om-1"] = type_name(OneMatterWorkflow)
+    temporal.run("om-1", OneMatterWorkflow)
     with pytest.raises(Conflict):
         await decide_on_case(temporal, "om-1", decision(), by=COUNTY)  # type: ignore[arg-type]  # the fake client
     assert temporal.updates == []
@@ -96,7 +94,7 @@ async def test_an_unknown_case_is_not_found_and_a_refusal_is_a_conflict(signs: A
     escalation = Escalation(official="county-7", role="county_approver", region="6401", reason="above the cap")
     with pytest.raises(NotFound):
         await update_case(temporal, "nope", CommitteeEscalation.escalate, escalation, by=COUNTY)  # type: ignore[arg-type]  # the fake client
-    temporal.running.add("er-1")
+    temporal.run("er-1", EmergencyReliefWorkflow)
     temporal.refusal = "already escalated"
     with pytest.raises(Conflict, match="already escalated"):
         await update_case(temporal, "er-1", CommitteeEscalation.escalate, escalation, by=COUNTY)  # type: ignore[arg-type]  # the fake client

@@ -17,33 +17,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
 
-from workflows.common import (
-    CHECK_TIMEOUT,
-    SERVICE_RETRY,
-    STEP_TIMEOUT,
-    CaseSteps,
-    check_official,
-    verified_principal,
-    verified_service,
-)
+from workflows.renewal.changes import ReportedChanges
+from workflows.renewal.enrolment import EnrolmentSteps
+from workflows.renewal.standard import STANDARD_FOLLOWS, StandardFollows
+from workflows.renewal.steps import KEEP_REVIEWS
 
 with workflow.unsafe.imports_passed_through():
-    from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
-    from shared.policy import BenefitHousehold
-    from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
-    from workflows.renewal.activities import (
-        PeriodQuery,
-        PeriodTerms,
-        RaiseQuery,
-        period_terms,
-        raised_levels,
-    )
+    from workflows.renewal.activities import PeriodTerms
     from workflows.renewal.inputs import (
         PATHWAY,
         EnrolmentDecision,
-        Household,
-        IncomeChange,
         MemberDeath,
         PendingChange,
         RenewalInput,
@@ -52,17 +36,6 @@ with workflow.unsafe.imports_passed_through():
         add_months,
         cadence_of,
     )
-
-KEEP_REVIEWS = 24  # review outcomes kept in the carried state (the case record has them all)
-DECIDERS = ("county_approver", "admin")  # dibao is confirmed by the county (审核确认, seed 003)
-# where the region's pack devolves confirmation to the township (确认权限下放: Ningxia seed 002 item 14, XPCC
-# seed 004 item 25), the township's approver confirms too
-TOWNSHIP_CONFIRMS = "renewal-township-confirms"
-# a raised standard (提标) reaches a household its case carries (in gradual exit, or under review): the
-# level follows the newer entry at the next period, and the months already paid at the old level (by the
-# case, or by the cycle before it opened) are back-paid under dibao-topup:<household>:<first month>:<version>
-STANDARD_FOLLOWS = "renewal-standard-follows"
-BACK_PAY_WINDOW = 35  # months back a raise is paid for (the cycle's window, services/intake/enrolment.py)
 
 
 def first_of(period: str) -> date:
@@ -78,7 +51,7 @@ def shift_months(at: datetime, n: int) -> datetime:
 
 
 @workflow.defn(name="Renewal")
-class RenewalWorkflow(CaseSteps):
+class RenewalWorkflow(ReportedChanges, EnrolmentSteps, StandardFollows):
     @workflow.init
     def __init__(self, inp: RenewalInput) -> None:
         self._init_steps(inp.case_id, inp.region_code, PATHWAY)
@@ -91,73 +64,6 @@ class RenewalWorkflow(CaseSteps):
         self._proposed_fen = 0
         self._member_ids: list[str] = [m.person_id for m in inp.household.members]
         self._township_confirms = False  # the pack devolves the confirmation to the township
-
-    # ---- queries and reported changes -------------------------------------------------------------
-
-    @workflow.query
-    def status(self) -> RenewalState:
-        return self._s.model_copy(update={"seq": self._seq})
-
-    @workflow.update
-    async def income_changed(self, change: IncomeChange) -> str:
-        change = change.model_copy(update={"assertion": None})  # verified by the validator; not carried
-        self._s.pending.append(PendingChange(kind="income_changed", effective_on=change.effective_on, income=change))
-        return f"income change recorded; reviewed at the first period from {change.effective_on}"
-
-    @income_changed.validator
-    def _validate_income(self, change: IncomeChange) -> None:
-        verified_service(change, "income_changed")
-        self._open_for_changes()
-        ids = {m.person_id for m in self._s.household.members}
-        unknown = set(change.working_person_ids or ()) - ids
-        if unknown:
-            raise ValueError(f"{sorted(unknown)} are not members of the household")
-
-    @workflow.update
-    async def member_deceased(self, death: MemberDeath) -> str:
-        death = death.model_copy(update={"assertion": None})  # verified by the validator; not carried
-        self._s.pending.append(PendingChange(kind="member_deceased", effective_on=death.died_on, death=death))
-        return f"death of {death.person_id} recorded; reviewed at the next period"
-
-    @member_deceased.validator
-    def _validate_death(self, death: MemberDeath) -> None:
-        verified_service(death, "member_deceased")
-        self._open_for_changes()
-        if death.person_id not in {m.person_id for m in self._s.household.members}:
-            raise ValueError(f"{death.person_id} is not a living member of the household")
-        if any(p.death and p.death.person_id == death.person_id for p in self._s.pending):
-            raise ValueError(f"the death of {death.person_id} is already reported")
-
-    @workflow.update
-    async def decide(self, decision: EnrolmentDecision) -> str:
-        self._decision = decision
-        return "recorded"
-
-    @decide.validator
-    def _validate_decision(self, decision: EnrolmentDecision) -> None:
-        app = self._inp.application
-        if not self._awaiting_decision or app is None:
-            raise ValueError("this case is not waiting for a decision")
-        claims = verified_principal(decision, "decide", subject=decision.approver, role=decision.role,
-                                    region=decision.region, person_id=decision.person_id, registered=True)
-        confirmers = (*DECIDERS, "township_approver") if self._township_confirms else DECIDERS
-        if decision.role not in confirmers:
-            raise ValueError(f"role {decision.role} cannot confirm a dibao enrolment "
-                             f"({'township or county' if self._township_confirms else 'county'} level)")
-        check_official(case_region=self._region, registered_by=app.registered_by,
-                       household={self._inp.person_id, *self._member_ids}, official=decision.approver,
-                       region=decision.region, official_person_id=claims.person_id)
-        if not decision.approve and not decision.reason:
-            raise ValueError("a refusal needs a reason")
-        if decision.approve and decision.amount_fen != self._proposed_fen:
-            raise ValueError(f"the level is the policy's: confirm {self._proposed_fen} fen/month, or refuse "
-                             "with a reason")
-
-    def _open_for_changes(self) -> None:
-        if self._closing:
-            raise ValueError("the household is handed back to the monthly cycle: report the change again")
-        if self._s.status == "terminated":
-            raise ValueError("the household's benefit is terminated")
 
     # ---- the periods ------------------------------------------------------------------------------
 
@@ -207,47 +113,6 @@ class RenewalWorkflow(CaseSteps):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 s.seq, s.runs = self._seq, s.runs + 1
                 workflow.continue_as_new(inp.model_copy(update={"state": s, "first_due_at": first_due}))
-
-    async def _terms(self, on: date) -> PeriodTerms:
-        h = self._s.household
-        return await workflow.execute_local_activity(
-            period_terms, PeriodQuery(region_code=self._region, on=on, household=self._benefit_household(h)),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
-
-    @staticmethod
-    def _benefit_household(h: Household) -> BenefitHousehold:
-        return h.benefit_facts()
-
-    def _apply_changes(self, on: date) -> list[str]:
-        """Apply the reported changes in effect by the period's first day; what changed, in words."""
-        s, notes = self._s, []
-        due = sorted((p for p in s.pending if p.effective_on <= on), key=lambda p: p.effective_on)
-        s.pending = [p for p in s.pending if p.effective_on > on]
-        h = s.household
-        for p in due:
-            if p.income is not None:
-                c = p.income
-                members = h.members
-                if c.working_person_ids is not None:
-                    members = [m.model_copy(update={"working": m.person_id in c.working_person_ids}) for m in members]
-                h = h.model_copy(update={"monthly_income_fen": c.monthly_income_fen, "members": members,
-                                         "income_stable": h.income_stable if c.income_stable is None
-                                         else c.income_stable})
-                s.last_income_reason = c.reason
-                notes.append(f"income {c.monthly_income_fen} fen/month from {c.effective_on} ({c.reason})")
-            elif p.death is not None:
-                d = p.death
-                h = h.model_copy(update={
-                    "members": [m for m in h.members if m.person_id != d.person_id],
-                    "monthly_income_fen": h.monthly_income_fen if d.monthly_income_fen is None
-                    else d.monthly_income_fen})
-                notes.append(f"{d.person_id} died on {d.died_on}")
-        if h.members:
-            s.household = h
-        else:
-            s.household = h.model_copy(update={"members": s.household.members[:1]})  # kept for the record
-            notes.append("no living member remains")
-        return notes
 
     def _interval(self, terms: PeriodTerms) -> tuple[int | None, str]:
         h = self._s.household
@@ -353,58 +218,6 @@ class RenewalWorkflow(CaseSteps):
         self._count_exit_month()
         return "paid"
 
-    async def _follow_standard(self, terms: PeriodTerms) -> None:
-        """提标 (seed 001 「完成困难群众救助标准提标提补工作」, seed 004 「与自治区同步调整救助标准」): when the
-        standard entry in force is newer than the one the level is priced at, the level becomes what the
-        policy gives under it (monthly_benefit for the household's facts; a gradual exit's kept level moves
-        by the raise), and every month already paid at the old level is back-paid the difference, once."""
-        s, inp = self._s, self._inp
-        if terms.standard_from is None or s.status == "terminated" or inp.household_id is None:
-            return
-        if s.priced_from is None or not s.reviews:  # an older run's state, or before the first review
-            s.priced_from, s.priced_version = terms.standard_from, terms.standard_version
-            return
-        if terms.standard_from <= s.priced_from:
-            return
-        # months paid at level_fen: by this case, or by the region's cycle before the case opened
-        last_paid = s.paid_through or (add_months(inp.first_period, -1) if inp.opening_state is not None else None)
-        first = max(inp.enrolled_from or inp.first_period, add_months(s.period, -BACK_PAY_WINDOW))
-        paid: list[str] = []
-        while last_paid is not None and first <= last_paid:
-            paid.append(first)
-            first = add_months(first, 1)
-        raised = await workflow.execute_local_activity(
-            raised_levels, RaiseQuery(region_code=self._region, household=self._benefit_household(s.household),
-                                      months=sorted(set(paid) | {s.period}), priced_from=s.priced_from,
-                                      level_fen=s.level_fen, exiting=s.status != "active"),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
-        owed: dict[str, tuple[str, int, int]] = {}  # version -> (first month, months, fen)
-        for m in raised.months:
-            if m.period in paid and m.level_fen > s.level_fen:
-                first_month, months, fen = owed.get(m.version, (m.period, 0, 0))
-                owed[m.version] = (first_month, months + 1, fen + m.level_fen - s.level_fen)
-        old_level = s.level_fen
-        for version, (first_month, months, fen) in owed.items():
-            self._stage = "paying"
-            payment = await self._disburse(act.DisbursementRequest(
-                idempotency_key=f"dibao-topup:{inp.household_id}:{first_month}:{version}", case_id=self._case_id,
-                pathway=PATHWAY, person_id=inp.person_id, household_id=inp.household_id, region_code=self._region,
-                amount_fen=fen, installment=s.index + 1, account=act.account(act.COUNTY_FUND, self._region[:6]),
-                measure=s.kind))
-            s.paid_fen += fen
-            await self._record("paid", "standard_back_paid",
-                               f"back-pay from {first_month} ({months} months paid at {old_level} fen) under the "
-                               f"standard {version}: {fen} fen, {payment.payment_id}", amount=s.paid_fen)
-        now = next((m for m in raised.months if m.period == s.period), None)
-        s.priced_from, s.priced_version = terms.standard_from, terms.standard_version
-        if now is not None and now.level_fen > 0:
-            s.level_fen = now.level_fen
-        s.reviews = (s.reviews + [{"period": s.period, "kind": "standard", "outcome": "repriced",
-                                   "level_fen": s.level_fen}])[-KEEP_REVIEWS:]
-        await self._record("open", "review_repriced", f"standard {terms.standard_version} in force from "
-                           f"{terms.standard_from}: {old_level} -> {s.level_fen} fen/month ({s.status})",
-                           amount=s.level_fen)
-
     def _count_exit_month(self) -> None:
         if self._s.status == "gradual_exit" and self._s.exit_months_left > 0:
             self._s.exit_months_left -= 1
@@ -430,71 +243,6 @@ class RenewalWorkflow(CaseSteps):
 
     # ---- enrolment, and the roster ----------------------------------------------------------------
 
-    async def _enrolment_decision(self, on: date) -> str | None:
-        """A dibao application: the economic status check, then the county's confirmation. Returns the
-        reason of a refusal, or None."""
-        inp, s = self._inp, self._s
-        assert inp.application is not None
-        self._stage = "checking"
-        facts = await self._look_up(inp.person_id, on)
-        self._member_ids = facts.member_ids or self._member_ids
-        h = s.household
-        rigid = next((-ln.amount_fen for ln in (await self._terms(on)).benefit.lines
-                      if ln.label == "rigid_expenditure_deduction"), 0)
-        check = await workflow.execute_activity(
-            act.CHECK_ECONOMIC_STATUS,
-            act.EconomicCheckRequest(check_id=f"{self._case_id}:1", case_id=self._case_id, person_id=inp.person_id,
-                                     household_id=inp.household_id, member_ids=self._member_ids,
-                                     region_code=self._region, business_date=on, urban=h.urban,
-                                     household_size=len(h.members), declared_monthly_income_fen=h.monthly_income_fen,
-                                     rigid_expenditure_fen=rigid, compare_income=not h.single_person),
-            task_queue=TASK_QUEUE_VERIFICATION, start_to_close_timeout=CHECK_TIMEOUT, retry_policy=SERVICE_RETRY,
-            result_type=act.EconomicCheckResult)
-        await self._record("open", "checked", f"economic status check {check.outcome}: " + "; ".join(check.reasons))
-        if check.outcome != "eligible":
-            return "economic status check: " + "; ".join(check.reasons)
-        if check.household_income_fen is not None and check.household_income_fen > h.monthly_income_fen:
-            # the departments found more than was declared: the benefit is computed on what was verified
-            s.household = h.model_copy(update={"monthly_income_fen": check.household_income_fen})
-        terms = await self._terms(on)
-        if not terms.benefit.payable:
-            return terms.benefit.reason
-        self._stage = "approving"
-        confirmer = "county_approver"
-        if workflow.patched(TOWNSHIP_CONFIRMS):
-            limits = await workflow.execute_local_activity(
-                authority_limits_activity, LimitsQuery(region_code=self._region, on=on),
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
-            self._township_confirms = limits.confirmation_devolved_to_township
-            confirmer = "township_approver" if self._township_confirms else confirmer
-        self._awaiting_decision, self._proposed_fen = True, terms.benefit.amount_fen
-        await self._open_task("approval", confirmer, None, terms.benefit.amount_fen,
-                              f"dibao enrolment: {terms.benefit.amount_fen} fen/month?")
-        await self._record("awaiting_decision", "awaiting_approval",
-                           f"dibao {terms.benefit.amount_fen} fen/month awaits the county's confirmation: "
-                           f"{terms.benefit.reason}", amount=terms.benefit.amount_fen)
-        await workflow.wait_condition(lambda: self._decision is not None)
-        self._awaiting_decision = False
-        d = self._decision
-        assert d is not None
-        await self._close_task("approval", d.approver, "approved" if d.approve else "rejected")
-        await workflow.execute_activity(
-            act.RECORD_DECISION,
-            act.DecisionRecord(case_id=self._case_id, step="county", decision="approved" if d.approve else "rejected",
-                               tier="county", amount_fen=terms.benefit.amount_fen if d.approve else 0,
-                               decided_by=d.approver, role=d.role, reason=d.reason, region_code=self._region,
-                               measure=terms.benefit.kind, at=workflow.now()),
-            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
-        return None if d.approve else f"refused by {d.approver}: {d.reason}"
-
-    async def _close_rejected(self, reason: str) -> RenewalResult:
-        s = self._s
-        s.status = "terminated"
-        await self._record("closed", "closed", reason, closed=True, outcome="rejected")
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return RenewalResult(case_id=self._case_id, outcome="rejected", reason=reason, last_period=s.period,
-                             paid_fen=0, paid_periods=0, runs=s.runs)
-
     def _may_hand_back(self) -> bool:
         s = self._s
         return (self._inp.hand_back and self._inp.household_id is not None and s.status == "active"
@@ -509,28 +257,3 @@ class RenewalWorkflow(CaseSteps):
         return RenewalResult(case_id=self._case_id, outcome="handed_back", reason=why, last_period=s.period,
                              paid_fen=s.paid_fen, paid_periods=s.paid_periods, runs=s.runs)
 
-    async def _settle(self, managed_by: str, note: str) -> None:
-        inp, s = self._inp, self._s
-        if not inp.hand_back or inp.household_id is None:
-            return
-        await workflow.execute_activity(
-            act.SETTLE_ENROLMENT,
-            act.EnrolmentSettlement(
-                case_id=self._case_id, household_id=inp.household_id, person_id=inp.person_id,
-                region_code=self._region, kind=s.kind, status=s.status, level_fen=s.level_fen,
-                cadence=cadence_of(s.household), rural_quarterly=inp.rural_quarterly,
-                next_review=s.next_review, paid_through=s.paid_through,
-                managed_by="cycle" if managed_by == "cycle" else "case",
-                enrolled_from=inp.enrolled_from or inp.first_period, note=note,
-                monthly_rigid_expenditure_fen=s.household.monthly_rigid_expenditure_fen,
-                single_person=s.household.single_person, priced_at=self._priced_at(),
-                facts=s.household.benefit_facts()),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
-
-    def _priced_at(self) -> str | None:
-        """The period of the review that set the level (the standard it is priced at, for 提标)."""
-        return next((str(r["period"]) for r in reversed(self._s.reviews) if "level_fen" in r), None)
-
-    async def _terminate(self, why: str) -> str:
-        self._s.status = "terminated"
-        return why
