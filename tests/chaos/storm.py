@@ -41,9 +41,9 @@ import nats
 from deploy.embedded import SERVICES, EmbeddedStack, Ports
 from shared.contracts.events import make_cloudevent
 from shared.contracts.sources import SOURCE_USERS, owner_of
-from shared.infra.bus import connect
+from shared.infra.bus import STREAM_EVENTS, connect
 from shared.infra.nats_permissions import ADMIN
-from tests.support import StackClient, household, national_id
+from tests.support import StackClient, consumer_settled, household, national_id
 
 log = logging.getLogger("doudi.chaos")
 
@@ -498,10 +498,29 @@ def _stuck_case_ids(report: ChaosReport, limit: int = 5) -> list[str]:
     return ids[:limit]
 
 
+async def _events_settled(stack: EmbeddedStack | None, timeout: float) -> None:
+    """Every intake consumer of the inbound events settled (tests/support.py ``consumer_settled``); without
+    a stack of ours to ask, a short pause instead."""
+    from services.intake.subscribers import CONSUMED
+
+    if stack is None:
+        await asyncio.sleep(3.0)
+        return
+    deadline = time.monotonic() + timeout
+    nc = await connect(stack.admin_nats_url)
+    try:
+        for family in CONSUMED:
+            with contextlib.suppress(AssertionError):  # not settled within max_wait: the check below reports
+                await consumer_settled(nc, STREAM_EVENTS, f"intake-{family}",
+                                       timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        await nc.close()
+
+
 async def _settle(pool: asyncpg.Pool, plan: Sequence[PlannedEvent], report: ChaosReport, *,
                   max_wait: float, quiet: float, stack: EmbeddedStack | None = None) -> None:
-    """Wait until every case reached its final state (then a little longer, so a late duplicate would
-    show), or nothing changed for ``quiet`` seconds, or ``max_wait`` passed."""
+    """Wait until every case reached its final state (then until intake's consumers settled, so a late
+    duplicate would show), or nothing changed for ``quiet`` seconds, or ``max_wait`` passed."""
     start = last_change = last_describe = time.monotonic()
     last: tuple[Any, ...] | None = None
     while True:
@@ -509,7 +528,9 @@ async def _settle(pool: asyncpg.Pool, plan: Sequence[PlannedEvent], report: Chao
         verify(plan, state, report)
         now = time.monotonic()
         if report.violations == 0:
-            await asyncio.sleep(3.0)
+            # a late duplicate would come from a redelivery: wait until intake's consumers have none left
+            # (nothing waiting, nothing delivered unacknowledged), then check again
+            await _events_settled(stack, max(1.0, max_wait - (now - start)))
             state = await read_state(pool)
             verify(plan, state, report)
             if report.violations == 0 or time.monotonic() - start > max_wait:
