@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from shared.contracts import asyncapi
+from deploy import asyncapi
 from shared.contracts.domain_events import DOMAIN_SUBJECTS
 from shared.contracts.events import EVENTS_SUBJECT_PREFIX, INBOUND_EVENTS
 from shared.contracts.pathways import event_families
@@ -13,7 +13,7 @@ from shared.contracts.pathways import event_families
 
 def test_the_committed_asyncapi_document_is_current() -> None:
     assert asyncapi.OUTPUT.read_text(encoding="utf-8") == asyncapi.render(), (
-        "docs/asyncapi.json is stale: run python -m shared.contracts.asyncapi")
+        "docs/asyncapi.json is stale: run python -m deploy.asyncapi")
 
 
 def test_every_inbound_and_outbound_subject_and_every_intake_consumer_is_a_channel() -> None:

@@ -9,11 +9,10 @@ One broker per party on the bus, nothing connected:
   publish (``shared/infra/nats_permissions.py``) with the outbound models (``domain_events.py``);
 - payment publishes its payment events.
 
-The services are imported here only, to read their subscriber tables: a document generator, never a
-runtime dependency of shared/ on services/.
+It lives in deploy/ (which may import services) because it reads the services' own subscriber tables.
 
-    python -m shared.contracts.asyncapi           # writes docs/asyncapi.json
-    python -m shared.contracts.asyncapi --check   # exit 1 when the committed file is not current
+    python -m deploy.asyncapi           # writes docs/asyncapi.json
+    python -m deploy.asyncapi --check   # exit 1 when the committed file is not current
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.sources import SOURCES
 
-OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.json"
 # The embedded default's address; the cluster path has three nodes (docker-compose.yml).
 SERVER = "nats://127.0.0.1:4222"
 VERSION = "1"
@@ -101,7 +100,7 @@ class _NotConnected:
 
 
 def intake_broker() -> NatsBroker:
-    from services.intake import subscribers  # the generator's one read of a service (see the docstring)
+    from services.intake import subscribers
 
     broker = NatsBroker(SERVER, description="intake: opens and advances cases from inbound events")
     nothing: Any = _NotConnected()
@@ -151,7 +150,7 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
-            print(f"{OUTPUT} is not current: run python -m shared.contracts.asyncapi", file=sys.stderr)
+            print(f"{OUTPUT} is not current: run python -m deploy.asyncapi", file=sys.stderr)
             return 1
         return 0
     OUTPUT.write_text(text, encoding="utf-8")
