@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.approval import officials, routes
 from services.approval.activities import ApprovalActivities
-from services.approval.store import SCHEMA
+from services.approval.store import SCHEMA, ApprovalStore
 from shared.config import TASK_QUEUE_APPROVAL
 from shared.infra.process import Runtime, ServiceParts, run
 
@@ -19,7 +19,8 @@ def build(rt: Runtime) -> ServiceParts:
     app = FastAPI(title="doudi approval", version="1")
     app.include_router(routes.router)
     app.include_router(officials.router)
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_APPROVAL, activities=ApprovalActivities(rt.pool).all())
+    app.state.store = store = ApprovalStore(rt.pool)
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_APPROVAL, activities=ApprovalActivities(store).all())
 
 
 def main() -> None:

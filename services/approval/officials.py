@@ -8,17 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.approval import store
-from services.approval.store import Official
+from services.approval.store import ApprovalStore, Official
 from shared.assertions import Signatory
 from shared.auth import Principal, ProvinceAdmin, Role, require_roles, validate_jurisdiction
 from shared.contracts.identity import NationalId
 
 router = APIRouter(prefix="/api")
+
+
+def approval_store(request: Request) -> ApprovalStore:
+    """The service's store (``main.build`` puts it on the app): what approval's routes read and write."""
+    store: ApprovalStore = request.app.state.store
+    return store
+
+
+Store = Annotated[ApprovalStore, Depends(approval_store)]
 
 # Roles registered officials act in; a service account or a clerk is no official deciding money.
 OFFICIAL_ROLES = (Role.township_approver, Role.county_approver, Role.committee, Role.finance, Role.admin,
@@ -48,12 +55,12 @@ class OfficialIn(BaseModel):
         return validate_jurisdiction(value)
 
 
-async def signatory_for(pool: asyncpg.Pool, principal: Principal) -> Signatory:
+async def signatory_for(store: ApprovalStore, principal: Principal) -> Signatory:
     """Who signs a human update: the token's subject, role and jurisdiction, with the registered person id
     when the subject is an active official registered for that role and jurisdiction. A registered
     official acting outside what the registry grants is refused (403); someone not registered signs
     without a person id, which no workflow accepts for a decision on money."""
-    official = await store.find_official(pool, principal.subject)
+    official = await store.find_official(principal.subject)
     who = Signatory(subject=principal.subject, role=str(principal.role), region=principal.region)
     if official is None or not official.active:
         return who
@@ -73,9 +80,9 @@ Subject = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-
 
 @router.put("/officials/{subject}", response_model=Official, summary="Register or update an official")
 async def put_official(subject: Subject, body: OfficialIn, principal: ProvinceAdmin,
-                       request: Request) -> Official:
+                       store: Store) -> Official:
     return await store.register_official(
-        request.app.state.runtime.pool, subject, person_id=body.person_id, name=body.name,
+        subject, person_id=body.person_id, name=body.name,
         roles=[str(r) for r in body.roles],
         jurisdiction="" if body.jurisdiction == "*" else body.jurisdiction,
         active=body.active, registered_by=principal.subject)
@@ -92,8 +99,8 @@ def registry_reader(principal: Annotated[Principal, Depends(require_roles(Role.s
 
 @router.get("/officials/{subject}", response_model=Official, summary="An official of the registry")
 async def get_official(subject: Subject, principal: Annotated[Principal, Depends(registry_reader)],
-                       request: Request) -> Official:
-    official = await store.find_official(request.app.state.runtime.pool, subject)
+                       store: Store) -> Official:
+    official = await store.find_official(subject)
     if official is None:
         raise HTTPException(404, f"no official {subject}")
     return official

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.approval import store
-from services.approval.officials import signatory_for
+from services.approval.officials import Store, signatory_for
 from services.approval.store import MinutesRow, OpenMatterRow, TaskRow
 from shared.auth import Principal, Role, current_principal, found_in_jurisdiction, require_roles
 from shared.contracts.activities import CommitteeMember
@@ -108,10 +107,11 @@ async def _refuse_above_authority(temporal: Any, case_id: str, body: DecisionIn,
 
 
 @router.post("/cases/{case_id}/decisions", response_model=DecisionOut, summary="Decide on a case")
-async def decide(case_id: str, body: DecisionIn, principal: Decider, request: Request) -> DecisionOut:
+async def decide(case_id: str, body: DecisionIn, principal: Decider, store: Store,
+                 request: Request) -> DecisionOut:
     temporal = request.app.state.runtime.temporal
     # the update is signed for the workflow (shared/assertions.py) with the registered person id, if any
-    by = await signatory_for(request.app.state.runtime.pool, principal)
+    by = await signatory_for(store, principal)
     if body.decision in ("approve", "reject"):
         await _refuse_above_authority(temporal, case_id, body, principal, by)
         await decide_on_case(temporal, case_id, CountyDecision(
@@ -145,10 +145,10 @@ TaskView = TaskRow  # an open step as the inbox shows it
 
 
 @router.get("/tasks", response_model=list[TaskView], summary="Your inbox: open steps waiting for your role")
-async def inbox(principal: Annotated[Principal, Depends(current_principal)], request: Request,
+async def inbox(principal: Annotated[Principal, Depends(current_principal)], store: Store,
                 kind: str | None = None) -> list[TaskView]:
     """Open tasks for the caller's role inside the caller's jurisdiction (admins see every role's)."""
-    return await store.open_tasks(request.app.state.runtime.pool, principal.region,
+    return await store.open_tasks(principal.region,
                                   None if principal.role == Role.admin else str(principal.role), kind)
 
 
@@ -160,8 +160,9 @@ class EscalationIn(BaseModel):
 
 @router.post("/cases/{case_id}/escalate", response_model=DecisionOut,
              summary="Raise a case waiting for the county to one matter, one discussion (一事一议)")
-async def escalate(case_id: str, body: EscalationIn, principal: Escalator, request: Request) -> DecisionOut:
-    by = await signatory_for(request.app.state.runtime.pool, principal)
+async def escalate(case_id: str, body: EscalationIn, principal: Escalator, store: Store,
+                   request: Request) -> DecisionOut:
+    by = await signatory_for(store, principal)
     await update_case(request.app.state.runtime.temporal, case_id, CommitteeEscalation.escalate, Escalation(
         official=principal.subject, role=str(principal.role), region=principal.region,
         reason=body.reason), by=by)
@@ -187,9 +188,9 @@ class MemberOut(MemberIn):
             summary="Appoint or update a committee member")
 async def put_member(county_code: Annotated[str, Path(pattern=r"^\d{6}$")], member_id: str, body: MemberIn,
                      principal: Annotated[Principal, Depends(require_roles())],
-                     request: Request) -> MemberOut:
+                     store: Store) -> MemberOut:
     found_in_jurisdiction(principal, county_code, f"committee {county_code}")
-    await store.put_committee_member(request.app.state.runtime.pool, county_code, member_id, name=body.name,
+    await store.put_committee_member(county_code, member_id, name=body.name,
                                      department=body.department, chair=body.chair, active=body.active)
     return MemberOut(county_code=county_code, member_id=member_id, **body.model_dump())
 
@@ -221,11 +222,12 @@ async def _live(temporal: Any, matter: OpenMatterRow) -> OpenMatter:
 @router.get("/committees/{county_code}", response_model=CommitteeView,
             summary="The committee's own view: members, open matters, minutes")
 async def committee_view(county_code: str, principal: Annotated[Principal, Depends(require_roles(
-        Role.committee, Role.county_approver, Role.auditor))], request: Request) -> CommitteeView:
+        Role.committee, Role.county_approver, Role.auditor))], store: Store,
+                         request: Request) -> CommitteeView:
     found_in_jurisdiction(principal, county_code, f"committee {county_code}")
-    rt = request.app.state.runtime
+    temporal = request.app.state.runtime.temporal
     return CommitteeView(
-        county_code=county_code, members=await store.committee_members(rt.pool, county_code),
-        open_matters=[await _live(rt.temporal, m)
-                      for m in await store.open_committee_matters(rt.pool, county_code)],
-        minutes=await store.recent_minutes(rt.pool, county_code))
+        county_code=county_code, members=await store.committee_members(county_code),
+        open_matters=[await _live(temporal, m)
+                      for m in await store.open_committee_matters(county_code)],
+        minutes=await store.recent_minutes(county_code))

@@ -23,12 +23,11 @@ import logging
 from datetime import date
 from typing import Annotated
 
-import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 from temporalio.client import Client
 
-from services.intake.store import exports
+from services.intake.roster_service import Roster
 from shared.auth import Principal, Role, current_principal, require_jurisdiction
 from shared.contracts.events import InboundEvent, PriceLinkageTriggered
 from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, Poison
@@ -52,24 +51,20 @@ def require_service(principal: Annotated[Principal, Depends(current_principal)])
     return principal
 
 
-def _intake_pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.runtime.pool
-
-
 @router.get("/export", summary="Stream a region's recipients at a date as CSV (service accounts only)",
             response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}},
                              "headers": {"X-Cohort-Count": {"description": "rows"}}}})
 async def export_cohort(
     principal: Annotated[Principal, Depends(require_service)],
-    pool: Annotated[asyncpg.Pool, Depends(_intake_pool)],
+    roster: Roster,
     region_prefix: Annotated[str, Query(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")],
     categories: Annotated[str, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$",
                                      description="comma-separated; any of them")],
     on: Annotated[date, Query(description="the snapshot date: who had died by then is left out")],
 ) -> StreamingResponse:
     require_jurisdiction(principal, region_prefix)
-    count, rows = await exports.cohort_export(pool, region_prefix, sorted(set(categories.split(","))), on)
+    count, rows = await roster.cohort_export(region_prefix, sorted(set(categories.split(","))), on)
     return StreamingResponse(rows, media_type="text/csv",
                              headers={"X-Cohort-Count": str(count), "Cache-Control": "no-store"})
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import StreamingResponse
 from temporalio.client import (
@@ -25,7 +24,7 @@ from services.intake import registry, roster_import
 from services.intake.cohort import require_service
 from services.intake.models import CycleSchedule, CycleStarted, ImportResult
 from services.intake.roster_import import LineTooLong
-from services.intake.store import exports, roster
+from services.intake.roster_service import Roster
 from services.intake.store.roster import CycleView, EnrolmentView
 from shared.auth import Principal, Role, require_jurisdiction, require_roles, visible_to
 from shared.config import TASK_QUEUE_WORKFLOWS
@@ -34,10 +33,6 @@ from workflows.benefit_cycle.inputs import REGION_PREFIX, CycleInput, cycle_id_f
 from workflows.registry import bound
 
 router = APIRouter(prefix="/api/enrolments", tags=["enrolments"])
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.runtime.pool
 
 
 def _temporal(request: Request) -> Client:
@@ -50,14 +45,14 @@ def _temporal(request: Request) -> Client:
 async def import_enrolments(
     request: Request,
     principal: Annotated[Principal, Depends(require_roles(Role.county_approver, Role.admin, Role.service))],
-    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+    roster: Roster,
 ) -> ImportResult:
     # An authorised roster import: it registers households with the categories that carry money; all or
     # nothing, read line by line as the body streams in (services/intake/roster_import.py).
     by = registry.Registrar(subject=principal.subject, role=str(principal.role), region=principal.region,
                             roster=True)
     try:
-        return await roster_import.import_roster(pool, request.stream(), by, principal.may_see,
+        return await roster.import_roster(request.stream(), by, principal.may_see,
                                                  max_line=request.app.state.runtime.settings.max_import_line_bytes)
     except roster_import.ImportRefused as exc:
         raise HTTPException(422, {"message": f"{exc.refused} line(s) refused; nothing imported",
@@ -113,9 +108,9 @@ async def get_cycle(
     cycle_id: str,
     principal: Annotated[Principal, Depends(require_roles(
         Role.county_approver, Role.admin, Role.auditor, Role.finance, Role.service))],
-    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+    roster: Roster,
 ) -> CycleView:
-    return visible_to(principal, await roster.review_cycle(pool, cycle_id), lambda c: c.region_prefix,
+    return visible_to(principal, await roster.cycle(cycle_id), lambda c: c.region_prefix,
                       f"cycle {cycle_id}", detail=f"cycle {cycle_id} not found (not reviewed yet?)")
 
 
@@ -124,13 +119,13 @@ async def get_cycle(
 async def export_roll(
     cycle_id: str,
     principal: Annotated[Principal, Depends(require_service)],
-    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+    roster: Roster,
 ) -> StreamingResponse:
-    cycle = await roster.review_cycle(pool, cycle_id)  # written once, with its roll: read before the snapshot
+    cycle = await roster.cycle(cycle_id)  # written once, with its roll: read before the snapshot
     if cycle is None:
         raise HTTPException(404, f"cycle {cycle_id} has no roll yet")
     require_jurisdiction(principal, cycle.region_prefix, what=f"cycle {cycle_id}")
-    count, rows = await exports.roll_export(pool, cycle_id)
+    count, rows = await roster.roll_export(cycle_id)
     return StreamingResponse(rows, media_type="text/csv",
                              headers={"X-Roll-Count": str(count), "Cache-Control": "no-store"})
 
@@ -141,8 +136,8 @@ async def get_enrolment(
     household_id: str,
     principal: Annotated[Principal, Depends(require_roles(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.admin, Role.service))],
-    pool: Annotated[asyncpg.Pool, Depends(_pool)],
+    roster: Roster,
 ) -> EnrolmentView:
-    return visible_to(principal, await roster.enrolment_view(pool, household_id), lambda e: e.region_code,
+    return visible_to(principal, await roster.enrolment(household_id), lambda e: e.region_code,
                       f"enrolment of household {household_id}",
                       detail=f"no enrolment for household {household_id}")

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.intake import cohort, enrolment_routes, routes, subscribers
 from services.intake.activities import IntakeActivities
+from services.intake.roster_service import RosterService
 from services.intake.service import IntakeService
 from services.intake.store import SCHEMA
 from shared.config import TASK_QUEUE_INTAKE
@@ -20,6 +21,7 @@ def build(rt: Runtime) -> ServiceParts:
     service = IntakeService(rt.pool, rt.temporal)
     app = FastAPI(title="doudi intake", version="1")
     app.state.intake = service
+    app.state.roster = RosterService(rt.pool)  # the roster's reads, exports and import
     app.include_router(routes.router)
     # every family, price included
     subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)
