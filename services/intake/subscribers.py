@@ -94,7 +94,8 @@ def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool, tem
         digest = content_digest(subject, event.envelope.model_dump(mode="json"))
         if await held.claim(event.id, subject, digest) is Content.CONFLICT:
             raise Poison(f"conflicting duplicate: event id {event.id!r} was received before with different"
-                         " content; this one is not applied", event_id=event.id, kind=KIND_CONFLICTING_DUPLICATE)
+                         " content; this one is not applied", event_id=event.id,
+                         kind=KIND_CONFLICTING_DUPLICATE)
 
     async def release(event: InboundEvent, subject: str) -> None:
         """A message dead-lettered after failing: forget its content unless it was applied, so that an
@@ -112,7 +113,8 @@ def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool, tem
     for family, subject in CONSUMED.items():
         effect = start_batch if family == "price" else open_case
         durable_consumer(
-            broker, stream=STREAM_EVENTS, subject=subject, durable=f"intake-{family}", dlq_subject=DLQ_EVENTS_SUBJECT,
+            broker, stream=STREAM_EVENTS, subject=subject, durable=f"intake-{family}",
+            dlq_subject=DLQ_EVENTS_SUBJECT,
             parse=parse_from_source, handle=_claimed_first(claim, effect), on_give_up=release,
             # events are independent; order within an incident is settled by the case id
             max_workers=1 if family == "price" else CONCURRENCY, title=f"intake:{family}")
@@ -122,7 +124,8 @@ Effect = Callable[[InboundEvent, str], Awaitable[None]]
 
 
 def _claimed_first(claim: Effect, effect: Effect) -> Effect:
-    """Every family's handler: the content claim (a conflicting duplicate is never applied), then its effect."""
+    """Every family's handler: the content claim (a conflicting duplicate is never applied), then its
+    effect."""
 
     async def handle(event: InboundEvent, subject: str) -> None:
         await claim(event, subject)

@@ -30,7 +30,8 @@ async def _domain_event(delivered: Delivered) -> dict[str, Any]:
         event = json.loads(delivered.body)
     except ValueError as exc:  # not JSON, or not UTF-8
         raise Poison(f"not JSON: {exc}") from None
-    if not isinstance(event, dict) or not isinstance(event.get("data"), dict) or not isinstance(event.get("id"), str):
+    has_id = isinstance(event, dict) and isinstance(event.get("id"), str)
+    if not has_id or not isinstance(event.get("data"), dict):
         raise Poison("not a doudi domain event (a JSON object with a string id and a data object)",
                      event_id=event_id_of(event))
     return event

@@ -72,6 +72,11 @@ class Redelivery:
     def nak_delay(self, delivered: int) -> float:
         return self.nak_delays[min(max(delivered, 1), len(self.nak_delays)) - 1]
 
+    def is_last(self, delivered: int, *, transient: bool) -> bool:
+        """The last delivery of a failing message: the server's last, or, for a failure of the message
+        itself (not of the infrastructure), ``dead_letter_after``."""
+        return delivered >= self.max_deliver or (not transient and delivered >= self.dead_letter_after)
+
 
 DEFAULT_REDELIVERY = Redelivery()
 
@@ -81,8 +86,8 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TransactionRollbackError, asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.QueryCanceledError,
 )
-_TRANSIENT_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
-                  RPCStatusCode.ABORTED, RPCStatusCode.CANCELLED}
+_TRANSIENT_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                  RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.ABORTED, RPCStatusCode.CANCELLED}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -92,7 +97,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _header_value(value: str, limit: int) -> str:
-    """A header value is one line of text: control characters (CR/LF would end the header) escaped, bounded."""
+    """A header value is one line of text: control characters (CR/LF would end the header) escaped,
+    bounded."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value[:limit])[:limit]
 
 
@@ -105,7 +111,8 @@ def _describe(exc: BaseException) -> str:
 
 
 async def dead_letter(broker: NatsBroker, dlq_subject: str, subject: str, raw: bytes, reason: str,
-                      event_id: str | None, *, kind: str = KIND_INVALID, deliveries: int | None = None) -> None:
+                      event_id: str | None, *, kind: str = KIND_INVALID,
+                      deliveries: int | None = None) -> None:
     """Publish ``raw`` to ``dlq_subject`` with the reason (JetStream-deduplicated per subject and bytes)."""
     digest = hashlib.sha256(subject.encode() + b"\0" + raw).hexdigest()
     headers = {
@@ -127,7 +134,8 @@ async def dead_letter(broker: NatsBroker, dlq_subject: str, subject: str, raw: b
         max_payload = DEFAULT_MAX_PAYLOAD
     room = max_payload - sum(len(k) + len(v.encode()) + 4 for k, v in headers.items()) - 1024
     if len(raw) > room:
-        headers["Doudi-Dlq-Truncated"] = f"original {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}"
+        digest_of_original = hashlib.sha256(raw).hexdigest()
+        headers["Doudi-Dlq-Truncated"] = f"original {len(raw)} bytes, sha256 {digest_of_original}"
         raw = raw[:room]
     await broker.publish(raw, dlq_subject, headers=headers, stream=STREAM_DLQ, timeout=5.0)
     log.warning("dead-lettered message on %s (%s): %s", subject, kind, reason[:300])
@@ -144,63 +152,70 @@ class Delivered:
     deliveries: int
 
 
+Parse = Callable[[Delivered], Awaitable[T]]
+Handle = Callable[[T, str], Awaitable[None]]
+
+
 class _Consumer(Generic[T]):
-    def __init__(self, broker: NatsBroker, dlq_subject: str, parse: Callable[[Delivered], Awaitable[T]],
-                 handle: Callable[[T, str], Awaitable[None]], policy: Redelivery,
-                 on_give_up: Callable[[T, str], Awaitable[None]] | None):
-        self.broker, self.dlq_subject, self.parse, self.handle, self.policy = broker, dlq_subject, parse, handle, policy
-        self.on_give_up = on_give_up
+    def __init__(self, broker: NatsBroker, dlq_subject: str, parse: Parse[T], handle: Handle[T],
+                 policy: Redelivery, on_give_up: Handle[T] | None):
+        self.broker, self.dlq_subject, self.policy = broker, dlq_subject, policy
+        self.parse, self.handle, self.on_give_up = parse, handle, on_give_up
 
     async def on_message(self, body: bytes, msg: NatsMessage) -> None:
+        """Parse, handle, acknowledge; poison is dead-lettered at once, a failure retried or given up on."""
         raw = msg.raw_message
-        subject = raw.subject
         meta = _metadata(raw)
-        delivered = meta.num_delivered if meta is not None else 1
+        delivery = Delivered(subject=raw.subject, body=body, headers=dict(raw.headers or {}),
+                             stream_seq=meta.sequence.stream if meta is not None else None,
+                             deliveries=meta.num_delivered if meta is not None else 1)
         try:
-            item = await self.parse(Delivered(subject=subject, body=body, headers=dict(raw.headers or {}),
-                                              stream_seq=meta.sequence.stream if meta is not None else None,
-                                              deliveries=delivered))
+            item = await self.parse(delivery)
         except Poison as poison:
-            return await self._give_up(msg, subject, body, poison.reason, poison.event_id, poison.kind, delivered)
+            return await self._give_up(msg, delivery, poison.reason, poison.event_id, poison.kind)
         except Exception as exc:  # RecursionError, MemoryError on a huge nesting, a parser bug: never a loop
-            return await self._give_up(msg, subject, body, f"cannot parse: {_describe(exc)}", None, KIND_INVALID,
-                                       delivered)
+            return await self._give_up(msg, delivery, f"cannot parse: {_describe(exc)}", None, KIND_INVALID)
         try:
-            await self.handle(item, subject)
+            await self.handle(item, delivery.subject)
         except Poison as poison:
-            return await self._give_up(msg, subject, body, poison.reason, poison.event_id, poison.kind, delivered)
+            return await self._give_up(msg, delivery, poison.reason, poison.event_id, poison.kind)
         except Exception as exc:
-            transient = is_transient(exc)
-            last = delivered >= self.policy.max_deliver or (not transient and delivered >= self.policy.dead_letter_after)
-            if last:
-                log.exception("giving up on a message on %s after %d deliveries", subject, delivered)
-                if self.on_give_up is not None:
-                    try:
-                        await self.on_give_up(item, subject)
-                    except Exception as hook_failed:  # the database is away too: retry the whole message later
-                        log.warning("could not settle a failed message on %s: %s", subject, _describe(hook_failed))
-                        await msg.nack(delay=self.policy.nak_delay(delivered))
-                        return None
-                return await self._give_up(msg, subject, body, f"failed {delivered} deliveries: {_describe(exc)}",
-                                           event_id_of(item), KIND_FAILED, delivered)
+            return await self._failed(msg, delivery, item, exc)
+        await msg.ack()
+
+    async def _failed(self, msg: NatsMessage, delivery: Delivered, item: T, exc: Exception) -> None:
+        """A handler failed: redelivered after the policy's delay, or, at its last delivery, settled
+        (``on_give_up``) and dead-lettered."""
+        transient, delivered = is_transient(exc), delivery.deliveries
+        if not self.policy.is_last(delivered, transient=transient):
             delay = self.policy.nak_delay(delivered)
             log.warning("could not handle %s on %s (delivery %d, %s): %s; will be redelivered in %.0fs",
-                        event_id_of(item) or "a message", subject, delivered,
-                        "transient" if transient else "dead-lettered if it keeps failing", _describe(exc), delay,
-                        exc_info=not transient)
+                        event_id_of(item) or "a message", delivery.subject, delivered,
+                        "transient" if transient else "dead-lettered if it keeps failing", _describe(exc),
+                        delay, exc_info=not transient)
             await msg.nack(delay=delay)
-            return None
-        await msg.ack()
-        return None
+            return
+        log.exception("giving up on a message on %s after %d deliveries", delivery.subject, delivered)
+        if self.on_give_up is not None:
+            try:
+                await self.on_give_up(item, delivery.subject)
+            except Exception as hook_failed:  # the database is away too: retry the whole message later
+                log.warning("could not settle a failed message on %s: %s", delivery.subject,
+                            _describe(hook_failed))
+                await msg.nack(delay=self.policy.nak_delay(delivered))
+                return
+        await self._give_up(msg, delivery, f"failed {delivered} deliveries: {_describe(exc)}",
+                            event_id_of(item), KIND_FAILED)
 
-    async def _give_up(self, msg: NatsMessage, subject: str, body: bytes, reason: str, event_id: str | None,
-                       kind: str, delivered: int) -> None:
+    async def _give_up(self, msg: NatsMessage, delivery: Delivered, reason: str, event_id: str | None,
+                       kind: str) -> None:
         try:
-            await dead_letter(self.broker, self.dlq_subject, subject, body, reason, event_id, kind=kind,
-                              deliveries=delivered)
+            await dead_letter(self.broker, self.dlq_subject, delivery.subject, delivery.body, reason,
+                              event_id, kind=kind, deliveries=delivery.deliveries)
         except Exception as exc:  # the DLQ is away: keep the message, try again later (nothing lost)
-            log.warning("could not dead-letter a message on %s (%s); retrying", subject, _describe(exc))
-            await msg.nack(delay=self.policy.nak_delay(delivered))
+            log.warning("could not dead-letter a message on %s (%s); retrying", delivery.subject,
+                        _describe(exc))
+            await msg.nack(delay=self.policy.nak_delay(delivery.deliveries))
             return
         await msg.ack()
 
@@ -226,22 +241,22 @@ async def _raw_body(msg: Any) -> bytes:  # the handler sees the original bytes; 
 
 
 def durable_consumer(broker: NatsBroker, *, stream: str, subject: str, durable: str, dlq_subject: str,
-                     parse: Callable[[Delivered], Awaitable[T]], handle: Callable[[T, str], Awaitable[None]],
-                     policy: Redelivery = DEFAULT_REDELIVERY, batch_size: int = 16, max_workers: int = 1,
-                     title: str | None = None,
-                     on_give_up: Callable[[T, str], Awaitable[None]] | None = None) -> ConsumerConfig:
+                     parse: Parse[T], handle: Handle[T], policy: Redelivery = DEFAULT_REDELIVERY,
+                     batch_size: int = 16, max_workers: int = 1, title: str | None = None,
+                     on_give_up: Handle[T] | None = None) -> ConsumerConfig:
     """Declare and subscribe one durable pull consumer through the wrapper. Returns its configuration.
     ``on_give_up`` runs before a parsed message that kept failing is dead-lettered."""
-    config = ConsumerConfig(durable_name=durable, name=durable, filter_subject=subject, ack_policy=JsAckPolicy.EXPLICIT,
-                            max_deliver=policy.max_deliver, backoff=list(policy.ack_timeouts),
-                            max_ack_pending=policy.max_ack_pending)
+    config = ConsumerConfig(durable_name=durable, name=durable, filter_subject=subject,
+                            ack_policy=JsAckPolicy.EXPLICIT, max_deliver=policy.max_deliver,
+                            backoff=list(policy.ack_timeouts), max_ack_pending=policy.max_ack_pending)
     declare = getattr(broker, "declare_consumer", None)
     if declare is not None:
         declare(stream, config)
     consumer = _Consumer(broker, dlq_subject, parse, handle, policy, on_give_up)
-    subscriber = broker.subscriber(subject, stream=JStream(stream, declare=False), durable=durable, config=config,
-                                   pull_sub=PullSub(batch_size=batch_size, timeout=1.0), decoder=_raw_body,
-                                   ack_policy=AckPolicy.MANUAL, max_workers=max_workers, title=title or durable)
+    subscriber = broker.subscriber(subject, stream=JStream(stream, declare=False), durable=durable,
+                                   config=config, pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+                                   decoder=_raw_body, ack_policy=AckPolicy.MANUAL, max_workers=max_workers,
+                                   title=title or durable)
 
     async def on_message(body: bytes, msg: NatsMessage) -> None:
         await consumer.on_message(body, msg)

@@ -37,7 +37,8 @@ class Conflict(DomainError):
 
 
 class Refused(DomainError):
-    """The caller may not do this (403), decided below the HTTP layer (e.g. a jurisdiction the store knows)."""
+    """The caller may not do this (403), decided below the HTTP layer (e.g. a jurisdiction only the store
+    knows)."""
 
     status = 403
 

@@ -173,7 +173,8 @@ async def _refuse_body(send: Any, limit: int) -> None:
 
     body = json.dumps({"detail": body_too_large_message(limit)}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
