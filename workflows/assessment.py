@@ -15,27 +15,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from temporalio import workflow
 
-from workflows.common import CaseSteps, verified_principal
+from workflows.common import CaseSteps
 
 with workflow.unsafe.imports_passed_through():
-    from shared.assertions import Assertion
     from shared.policy import ServiceLevels
+    from workflows.decisions import SignedAction
 
 ASSESSORS = ("clerk", "township_approver", "county_approver", "admin")
 
 
-class AssessmentSubmitted(BaseModel):
+class AssessmentSubmitted(SignedAction):
     """The caseworker's assessed amount (核定救助金额) and why."""
 
     official: str                 # the caseworker who assesses
-    role: str
-    region: str = ""
     amount_fen: int
     reason: str = Field(min_length=1)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class CaseworkerAssessment(CaseSteps):
@@ -61,11 +58,8 @@ class CaseworkerAssessment(CaseSteps):
             raise ValueError("this case is not waiting for a caseworker's assessment")
         if self._assessment is not None:
             raise ValueError("the amount has been assessed")
-        claims = verified_principal(assessment, "assess", subject=assessment.official, role=assessment.role,
-                                    region=assessment.region)
-        if assessment.role not in ASSESSORS:
-            raise ValueError(f"role {assessment.role} cannot assess an amount")
-        self._check_jurisdiction(assessment.region)
+        claims = self._verified_official(assessment, "assess", subject=assessment.official, roles=ASSESSORS,
+                                         doing="assess an amount")
         if claims.person_id and claims.person_id in self._household_ids():
             raise ValueError("an official cannot assess a case of their own household (conflict of interest)")
         if assessment.amount_fen <= 0:
@@ -87,11 +81,9 @@ class CaseworkerAssessment(CaseSteps):
                            f"{what}: the policy fixes no amount; a caseworker assesses it by {due.isoformat()}, "
                            "then the approval tiers decide")
         if not await self._wait_until(arrived, due):
-            self._flags.append("assessment_overdue")
-            await self._record("awaiting_decision", "assessment_overdue",
-                               "the caseworker's assessment is overdue: escalated to the county",
-                               escalated=True, escalated_to="county")
-            await workflow.wait_condition(arrived)
+            await self._escalate_overdue("assessment_overdue", "awaiting_decision", "assessment_overdue",
+                                         "the caseworker's assessment is overdue: escalated to the county",
+                                         to="county", arrived=arrived)
         self._awaiting_assessment = False
         self._deadlines = []
         assessment = self._assessment

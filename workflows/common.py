@@ -17,11 +17,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from shared import assertions
-    from shared.assertions import Assertion, PrincipalClaims
+    from shared.assertions import PrincipalClaims
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, amount_rule
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
+    from workflows.decisions import SignedAction
     from workflows.errors import NON_RETRYABLE
     from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
 
@@ -96,14 +97,11 @@ def signed_person_id(arg: BaseModel) -> str | None:
     return assertion.claims.person_id if assertion is not None else None
 
 
-class RetryRequest(BaseModel):
+class RetryRequest(SignedAction):
     """An administrator re-runs a step that failed after its retries (after the cause was fixed)."""
 
     official: str
-    role: str
     reason: str = Field(min_length=1)
-    region: str = ""  # the administrator's jurisdiction ("" = the province)
-    assertion: Assertion | None = None  # the front door's signature of who sends it
 
 
 class StallMark(BaseModel):
@@ -127,6 +125,25 @@ class CaseSteps:
     @workflow.query
     def stage(self) -> str:
         return self._stage
+
+    def _verified_official(self, arg: SignedAction, update: str, *, subject: str, roles: tuple[str, ...], doing: str,
+                           registered: bool = False) -> PrincipalClaims:
+        """The signed principal of a person's update (``arg`` carries ``role`` and ``region``), whose role is
+        one of ``roles`` and whose jurisdiction holds the case; raises ValueError naming what is wrong."""
+        role, region = arg.role, arg.region
+        claims = verified_principal(arg, update, subject=subject, role=role, region=region, registered=registered)
+        if role not in roles:
+            raise ValueError(f"role {role} cannot {doing}")
+        self._check_jurisdiction(region)
+        return claims
+
+    async def _escalate_overdue(self, flag: str, status: str, stage: str, note: str, *, to: str,
+                                arrived: Callable[[], bool]) -> None:
+        """A deadline passed: flag the case, record its escalation to ``to``, and keep waiting (never
+        silently closed)."""
+        self._flags.append(flag)
+        await self._record(status, stage, note, escalated=True, escalated_to=to)
+        await workflow.wait_condition(arrived)
 
     def _check_jurisdiction(self, region: str) -> None:
         """An official of ``region`` (a prefix; "" = the province) acts only on the region's cases."""

@@ -12,28 +12,32 @@ from shared.assertions import Assertion
 from shared.contracts.authority import AmountRule, AuthorityLimits
 
 
-class TierDecision(BaseModel):
+class SignedAction(BaseModel):
+    """What every person's (or service's) update carries besides its own fields: the sender's role and
+    jurisdiction (a region prefix; "" = the province), and the front door's signed assertion of both
+    (shared/assertions.py), which the workflow's validator verifies."""
+
+    role: str
+    region: str = ""
+    assertion: Assertion | None = None
+
+
+class TierDecision(SignedAction):
     """An approver's decision at a tier of authority: approve an amount, or refuse with a reason."""
 
     approver: str
-    role: str
     approve: bool
     amount_fen: int | None = None
     reason: str = ""
-    region: str = ""                     # the approver's jurisdiction (region prefix)
     person_id: str | None = None         # the approver's registered national ID, for conflict-of-interest checks
-    assertion: Assertion | None = None   # who sends it, signed by the front door (shared/assertions.py)
 
 
-class Escalation(BaseModel):
+class Escalation(SignedAction):
     """An approver or administrator raises a case waiting for a decision to one matter, one discussion
     (一事一议): a decision above the awaited tier's authority sends it up (services/approval/routes.py)."""
 
     official: str
-    role: str
-    region: str = ""
     reason: str = Field(min_length=1)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class AuthorityView(BaseModel):

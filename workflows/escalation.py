@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from temporalio import workflow
 
-from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps, verified_principal
+from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
 from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.staged_aid.workflow import StagedAidWorkflow
 
@@ -70,11 +70,8 @@ class CommitteeEscalation(CaseSteps):
             raise ValueError("only a case waiting for a decision can be escalated to the committee")
         if self._escalation is not None:
             raise ValueError("already escalated")
-        verified_principal(escalation, "escalate", subject=escalation.official, role=escalation.role,
-                           region=escalation.region)
-        if escalation.role not in ESCALATORS:
-            raise ValueError(f"role {escalation.role} cannot escalate a case")
-        self._check_jurisdiction(escalation.region)
+        self._verified_official(escalation, "escalate", subject=escalation.official, roles=ESCALATORS,
+                                doing="escalate a case")
 
     # -- one matter, one discussion: the committee's case, and the staged plan it may decide ---------------
 

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from shared.assertions import Assertion
 from shared.contracts.money import MAX_PER_PERSON_SUBSIDY_FEN
 from shared.contracts.pathways import BATCH_SUBSIDY
+from workflows.decisions import SignedAction
 
 PATHWAY = BATCH_SUBSIDY.name  # the registry's key (shared/contracts/pathways.py)
 WORKFLOW = "BatchSubsidy"
@@ -136,15 +136,12 @@ class BatchPlan(BaseModel):
     region_prefix: str = ""
 
 
-class BatchControl(BaseModel):
-    """An official pauses, resumes or cancels a batch (a validated update)."""
+class BatchControl(SignedAction):
+    """An official pauses, resumes or cancels a batch (a validated update; signed by the payment service)."""
 
     action: Literal["pause", "resume", "cancel"]
     official: str = Field(min_length=1)
-    role: str
-    region: str = ""
     reason: str = Field(min_length=1, max_length=1000)
-    assertion: Assertion | None = None  # who sends it, signed by the payment service (shared/assertions.py)
 
 
 class BatchResume(BaseModel):

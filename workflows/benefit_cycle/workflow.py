@@ -16,7 +16,9 @@ number of households.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -27,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import NON_RETRYABLE
 
 # unlimited: a person fixes the cause meanwhile; a failure no retry cures (workflows/errors.py) stops at once
+Result = TypeVar("Result")
+
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                     maximum_interval=timedelta(minutes=1), non_retryable_error_types=NON_RETRYABLE)
 
@@ -46,24 +50,27 @@ class BenefitCycleWorkflow:
 
     @workflow.run
     async def run(self, inp: CycleInput) -> CycleResult:
-        reviewed = await workflow.execute_activity(
-            act.REVIEW_COHORT, act.ReviewCohort(cycle_id=self._cycle_id, region_prefix=inp.region_prefix,
-                                                period=self._period),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(minutes=20),
-            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=act.CohortReviewed)
+        reviewed = await _step(act.REVIEW_COHORT, act.ReviewCohort(
+            cycle_id=self._cycle_id, region_prefix=inp.region_prefix, period=self._period),
+            TASK_QUEUE_INTAKE, timedelta(minutes=20), act.CohortReviewed)
         self._stage = "paying"
-        paid = await workflow.execute_activity(
-            act.PAY_PERIOD_ROLL, act.PayPeriodRoll(cycle_id=self._cycle_id, period=self._period,
-                                                   chunk_size=inp.chunk_size),
-            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=timedelta(hours=1),
-            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=act.PeriodRollPaid)
+        paid = await _step(act.PAY_PERIOD_ROLL, act.PayPeriodRoll(
+            cycle_id=self._cycle_id, period=self._period, chunk_size=inp.chunk_size),
+            TASK_QUEUE_PAYMENT, timedelta(hours=1), act.PeriodRollPaid)
         self._stage = "starting review cases"
-        started = await workflow.execute_activity(
-            act.START_REVIEW_CASES, act.StartReviewCases(cycle_id=self._cycle_id),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=timedelta(seconds=60), retry_policy=RETRY, result_type=int)
+        started = await _step(act.START_REVIEW_CASES, act.StartReviewCases(cycle_id=self._cycle_id),
+                              TASK_QUEUE_INTAKE, timedelta(hours=2), int)
         self._stage = "done"
         return CycleResult(cycle_id=self._cycle_id, period=self._period, enrolled=reviewed.enrolled,
                            due=reviewed.due, continued=reviewed.continued, cases_opened=reviewed.cases_opened,
                            cases_started=started, on_roll=reviewed.on_roll, paid_count=paid.paid_count,
                            paid_fen=paid.paid_fen)
+
+
+async def _step(activity: str, arg: BaseModel, queue: str, timeout: timedelta, result: type[Result]) -> Result:
+    """One set-based step of the cycle: a heartbeating activity on its service's queue, retried until it
+    succeeds (each step is idempotent)."""
+    answer: Result = await workflow.execute_activity(
+        activity, arg, task_queue=queue, start_to_close_timeout=timeout, heartbeat_timeout=timedelta(seconds=60),
+        retry_policy=RETRY, result_type=result)
+    return answer

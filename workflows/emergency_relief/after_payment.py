@@ -75,11 +75,9 @@ class AfterPayment(EmergencyReliefHandlers):
         else:
             on_time = await self._wait_until(arrived, due)
         if not on_time:
-            self._flags.append("documents_overdue")
-            await self._record("open", "documents_overdue",
-                               "documents not received by the deadline: flagged and escalated to the county",
-                               escalated=True, escalated_to="county")
-            await workflow.wait_condition(arrived)
+            await self._escalate_overdue("documents_overdue", "open", "documents_overdue",
+                                         "documents not received by the deadline: flagged and escalated to the county",
+                                         to="county", arrived=arrived)
         self._awaiting_documents = False
         self._deadlines = []
         assert self._documents is not None

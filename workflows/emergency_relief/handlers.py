@@ -98,11 +98,8 @@ class EmergencyReliefHandlers(CommitteeEscalation, CaseworkerAssessment):
     def _validate_documents(self, documents: DocumentsSubmitted) -> None:
         if not self._awaiting_documents:
             raise ValueError("this case is not waiting for documents")
-        verified_principal(documents, "submit_documents", subject=documents.submitted_by, role=documents.role,
-                           region=documents.region)
-        if documents.role not in DOCUMENT_CLERKS:
-            raise ValueError(f"role {documents.role} cannot file documents")
-        self._check_jurisdiction(documents.region)
+        self._verified_official(documents, "submit_documents", subject=documents.submitted_by, roles=DOCUMENT_CLERKS,
+                                doing="file documents")
         if not documents.documents and not documents.note:
             raise ValueError("send at least one document or an explanation")
 
@@ -133,11 +130,8 @@ class EmergencyReliefHandlers(CommitteeEscalation, CaseworkerAssessment):
     def _validate_county_payment(self, payment: CountyPayment) -> None:
         if not self._awaiting_reserve:
             raise ValueError("this case is not waiting for the township reserve")
-        verified_principal(payment, "pay_from_county", subject=payment.official, role=payment.role,
-                           region=payment.region, registered=True)
-        if payment.role not in COUNTY_PAYERS:
-            raise ValueError(f"role {payment.role} cannot pay from the county fund")
-        self._check_jurisdiction(payment.region)
+        self._verified_official(payment, "pay_from_county", subject=payment.official, roles=COUNTY_PAYERS,
+                                doing="pay from the county fund", registered=True)
 
     def _check_corrector(self, official: str, person_id: str | None) -> None:
         """容错纠错 waives the recovery of money paid: never by the official who approved the payment

@@ -5,10 +5,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.assertions import Assertion
 from shared.contracts.pathways import EMERGENCY_RELIEF
 from workflows.decisions import Escalation as Escalation
-from workflows.decisions import TierDecision
+from workflows.decisions import SignedAction, TierDecision
 
 PATHWAY = EMERGENCY_RELIEF.name  # the registry's key (shared/contracts/pathways.py)
 
@@ -45,38 +44,29 @@ class CountyDecision(TierDecision):
     pay_from: Literal["township_reserve", "county_fund"] | None = None
 
 
-class DocumentsSubmitted(BaseModel):
+class DocumentsSubmitted(SignedAction):
     """Supplementary explanation and documents after an assist-first payment (后补齐说明)."""
 
     submitted_by: str
-    role: str
-    region: str = ""
     documents: list[dict[str, Any]] = Field(default_factory=list)
     note: str = ""
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
-class IneligibleResolution(BaseModel):
+class IneligibleResolution(SignedAction):
     """After verification found the person ineligible: recover (追回) or record a good-faith correction
     (容错纠错: the official who erred in good faith and corrected it is not punished)."""
 
     official: str
-    role: str
-    region: str = ""
     person_id: str | None = None
     action: Literal["recover", "good_faith_correction"]
     reason: str = Field(min_length=1)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
-class CountyPayment(BaseModel):
+class CountyPayment(SignedAction):
     """While the township reserve is empty, the county may pay directly from its own fund."""
 
     official: str
-    role: str
-    region: str = ""
     reason: str = ""
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 Outcome = Literal["paid", "not_payable", "rejected", "confirmed", "recovery_opened", "corrected_in_good_faith",

@@ -212,11 +212,10 @@ class EmergencyReliefWorkflow(AfterPayment):
             await self._record("awaiting_decision", "awaiting_county_decision",
                                f"reminder: the county decision is due by {due.isoformat()}")
             if not await self._wait_until(arrived, due):
-                self._flags.append("county_decision_overdue")
-                await self._record("awaiting_decision", "awaiting_county_decision",
-                                   "the county decision is overdue: escalated to the prefecture",
-                                   escalated=True, escalated_to="prefecture")
-                await workflow.wait_condition(arrived)
+                await self._escalate_overdue("county_decision_overdue", "awaiting_decision",
+                                             "awaiting_county_decision",
+                                             "the county decision is overdue: escalated to the prefecture",
+                                             to="prefecture", arrived=arrived)
         self._deadlines = []
         if self._escalation is not None:
             await self._close_task("county_decision", self._escalation.official, "escalated")

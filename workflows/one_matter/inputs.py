@@ -5,8 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.assertions import Assertion
 from shared.contracts.pathways import ONE_MATTER
+from workflows.decisions import SignedAction
 from workflows.staged_aid.inputs import PlannedInstallment
 
 PATHWAY = ONE_MATTER.name  # the registry's key (shared/contracts/pathways.py)
@@ -28,27 +28,21 @@ class OneMatterInput(BaseModel):
     base_entitlement_fen: int = Field(default=0, ge=0)
 
 
-class Opinion(BaseModel):
+class Opinion(SignedAction):
     member_id: str
-    role: str
-    region: str = ""
     vote: Literal["approve", "reject"]
     amount_fen: int | None = None
     reason: str = Field(min_length=1)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
-class CommitteeDecision(BaseModel):
+class CommitteeDecision(SignedAction):
     """The chair records the committee's decision once the quorum has given opinions."""
 
     member_id: str
-    role: str
-    region: str = ""
     approve: bool
     amount_fen: int | None = None
     plan: list[PlannedInstallment] = Field(default_factory=list)  # empty: paid at once
     reason: str = Field(min_length=1)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class OneMatterResult(BaseModel):

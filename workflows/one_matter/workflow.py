@@ -60,10 +60,7 @@ class OneMatterWorkflow(CaseSteps):
 
     @opinion.validator
     def _validate_opinion(self, opinion: Opinion) -> None:
-        claims = verified_principal(opinion, "opinion", subject=opinion.member_id, role=opinion.role,
-                                    region=opinion.region, registered=True)
-        self._check_interest(claims.person_id)
-        member = self._member(opinion.member_id, opinion.region)
+        member = self._verified_member(opinion, "opinion", opinion.member_id)
         if member is None:
             raise ValueError(f"{opinion.member_id} is not a member of this committee")
         if any(o.member_id == opinion.member_id for o in self._opinions):
@@ -80,10 +77,7 @@ class OneMatterWorkflow(CaseSteps):
 
     @decide.validator
     def _validate_decision(self, decision: CommitteeDecision) -> None:
-        claims = verified_principal(decision, "decide", subject=decision.member_id, role=decision.role,
-                                    region=decision.region, registered=True)
-        self._check_interest(claims.person_id)
-        member = self._member(decision.member_id, decision.region)
+        member = self._verified_member(decision, "decide", decision.member_id)
         if member is None or not member.chair:
             raise ValueError("only the committee's chair records its decision")
         if self._decision is not None:
@@ -105,6 +99,14 @@ class OneMatterWorkflow(CaseSteps):
                                  rule=AmountRule(kind="floor", policy_fen=base) if base else None)
             if decision.plan and sum(i.amount_fen for i in decision.plan) != total:
                 raise ValueError("the staged plan must add up to the decided amount")
+
+    def _verified_member(self, arg: Opinion | CommitteeDecision, update: str, member_id: str
+                         ) -> act.CommitteeMember | None:
+        """The committee member who signed ``arg`` (a registered person, none of the matter's household),
+        or None when the signer is no member of this committee."""
+        claims = verified_principal(arg, update, subject=member_id, role=arg.role, region=arg.region, registered=True)
+        self._check_interest(claims.person_id)
+        return self._member(member_id, arg.region)
 
     def _check_interest(self, person_id: str | None) -> None:
         """A member whose own household the matter is about takes no part (回避), by the registry's person id."""
@@ -144,11 +146,10 @@ class OneMatterWorkflow(CaseSteps):
                                f"reminder: opinions owed by {', '.join(self.matter()['owed_by']) or 'nobody'}; "
                                f"decision due {due.isoformat()}")
             if not await self._wait_until(decided, due):
-                self._flags.append("committee_overdue")
-                await self._record("awaiting_decision", "escalated",
-                                   f"no decision by {due.isoformat()} ({len(self._opinions)} of {self._quorum} "
-                                   "opinions): escalated to the prefecture", escalated=True, escalated_to="prefecture")
-                await workflow.wait_condition(decided)
+                await self._escalate_overdue("committee_overdue", "awaiting_decision", "escalated",
+                                             f"no decision by {due.isoformat()} ({len(self._opinions)} of "
+                                             f"{self._quorum} opinions): escalated to the prefecture",
+                                             to="prefecture", arrived=decided)
         decision = self._decision
         assert decision is not None
         self._deadlines = []

@@ -5,25 +5,21 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from shared.assertions import Assertion
 from shared.contracts.pathways import ONE_OFF
 from workflows.decisions import Escalation as Escalation
-from workflows.decisions import TierDecision
+from workflows.decisions import SignedAction, TierDecision
 
 PATHWAY = ONE_OFF.name  # the registry's key (shared/contracts/pathways.py)
 
 Measure = Literal["job_loss", "graduate", "medical_self_pay", "temporary_assistance_expenditure_household"]
 
 
-class ApplicationReceived(BaseModel):
+class ApplicationReceived(SignedAction):
     """The person's own application (一门受理), with the signed check authorisation."""
 
     application_id: str
     registered_by: str
-    role: str
-    region: str = ""
     consent: bool = True
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class OneOffInput(BaseModel):

@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.assertions import Assertion
 from shared.contracts.pathways import STAGED_AID
+from workflows.decisions import SignedAction
 
 PATHWAY = STAGED_AID.name  # the registry's key (shared/contracts/pathways.py)
 
@@ -34,16 +34,13 @@ class StagedAidInput(BaseModel):
     parent_case_id: str | None = None  # the case whose decision set up this plan
 
 
-class PlanChange(BaseModel):
+class PlanChange(SignedAction):
     """pause | resume | cancel | adjust (new amounts for installments not yet paid)."""
 
     official: str
-    role: str
-    region: str = ""
     action: Literal["pause", "resume", "cancel", "adjust"]
     reason: str = Field(min_length=1)
     amounts: dict[int, int] = Field(default_factory=dict)  # installment number -> new amount (adjust)
-    assertion: Assertion | None = None  # who sends it, signed by the front door (shared/assertions.py)
 
 
 class StagedAidResult(BaseModel):

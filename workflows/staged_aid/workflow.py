@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.common import CaseSteps, policy_of, verified_principal
+from workflows.common import CaseSteps, policy_of
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import activities as act
@@ -75,12 +75,8 @@ class StagedAidWorkflow(CaseSteps):
     @change.validator
     def _validate_change(self, change: PlanChange) -> None:
         assert self._inp is not None
-        verified_principal(change, "change", subject=change.official, role=change.role, region=change.region,
-                           registered=True)
-        if change.role not in CHANGERS:
-            raise ValueError(f"role {change.role} cannot change an aid plan")
-        if change.region and not self._inp.region_code.startswith(change.region):
-            raise ValueError(f"case region {self._inp.region_code} is outside jurisdiction {change.region}")
+        self._verified_official(change, "change", subject=change.official, roles=CHANGERS, doing="change an aid plan",
+                                registered=True)
         if self._cancelled is not None:
             raise ValueError("the plan is cancelled")
         if change.action == "pause" and self._paused:
