@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench chaos install clean
+.PHONY: run test test-unit lint bench chaos install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 ## make test: the whole suite, against the real embedded PostgreSQL, NATS and Temporal
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## make test-unit: the fast rings only, no embedded stack: policy and contracts, the conformance table, the
+## workflows on Temporal's time-skipping server, subscribers on FastStream's TestNatsBroker, routes with TestClient
+test-unit: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/conformance $(PYTEST_ARGS)
 
 ## make bench: batch subsidy for Fujian's 617,800 recipients vs a raw COPY, event-to-payment latency vs the raw
 ## Temporal dev server, a review cycle of 617,800 enrolled households (5% changed) vs a bare UPDATE and raw starts, 提标 for 617,800 households with 6 months of back-pay vs a bare UPDATE (each starts its own embedded stack; BENCH_ARGS=--help)
