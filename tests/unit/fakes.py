@@ -132,6 +132,12 @@ def record_settlements(monkeypatch: pytest.MonkeyPatch) -> Settlements:
     return recorded
 
 
+def delivery(n: int, stream: str = "DOUDI_EVENTS", consumer: str = "test") -> str:
+    """The reply subject JetStream gives the ``n``-th delivery of a message (its metadata): publish with
+    ``reply_to=delivery(n)`` and the in-memory broker's message says it was delivered ``n`` times."""
+    return f"$JS.ACK.{stream}.{consumer}.{n}.1.1.1700000000000000000.0"
+
+
 @asynccontextmanager
 async def bus_under_test(register: Callable[[NatsBroker], None]) -> AsyncIterator[tuple[NatsBroker, DeadLetters]]:
     """A doudi broker with a service's subscribers (``register(broker)``) and a dead-letter listener, in

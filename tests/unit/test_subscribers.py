@@ -20,6 +20,7 @@ from shared.contracts.sources import BY_USER
 from shared.infra.consumer import (
     DEFAULT_REDELIVERY,
     KIND_CONFLICTING_DUPLICATE,
+    KIND_FAILED,
     KIND_INVALID,
     Delivered,
 )
@@ -31,6 +32,7 @@ from tests.unit.fakes import (
     RecordingCaseOpener,
     Settlements,
     bus_under_test,
+    delivery,
 )
 from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_occasion
 
@@ -118,6 +120,37 @@ async def test_the_database_away_is_a_nak_with_the_backoff_never_a_dead_letter(s
     assert dead.letters == [] and fakes.service.accepted == []
 
 
+async def test_a_deterministic_failure_is_dead_lettered_at_the_nth_delivery_and_its_content_released(
+        settlements: Settlements) -> None:
+    fakes = Intake()
+    n = DEFAULT_REDELIVERY.dead_letter_after
+    fakes.service.failures += [KeyError("a bug that fails every time"), KeyError("a bug that fails every time")]
+    async with bus_under_test(fakes.register) as (broker, dead):
+        await broker.publish(quarantine("evt-9"), QUARANTINED, reply_to=delivery(n - 1))
+        assert settlements.naks(QUARANTINED) == [DEFAULT_REDELIVERY.nak_delay(n - 1)] and dead.letters == []
+        await broker.publish(quarantine("evt-9"), QUARANTINED, reply_to=delivery(n))
+        [letter] = dead.letters
+        assert letter.kind == KIND_FAILED and letter.event_id == "evt-9" and "KeyError" in letter.reason
+        assert letter.headers["Doudi-Deliveries"] == str(n) and letter.body == quarantine("evt-9")
+        # its content is forgotten: an operator's corrected redelivery (same id) is applied, not a conflict
+        assert fakes.claims.released == ["evt-9"]
+        await broker.publish(quarantine("evt-9", person_id=national_id("640104")), QUARANTINED)
+    assert fakes.service.accepted == [("evt-9", QUARANTINED)] and len(dead.letters) == 1
+
+
+async def test_the_database_away_is_retried_until_the_servers_last_delivery(settlements: Settlements) -> None:
+    fakes = Intake()
+    away = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+    last = DEFAULT_REDELIVERY.max_deliver
+    fakes.service.failures += [away, away]
+    async with bus_under_test(fakes.register) as (broker, dead):
+        await broker.publish(quarantine(), QUARANTINED, reply_to=delivery(last - 1))  # long past dead_letter_after
+        assert dead.letters == [] and settlements.naks(QUARANTINED) == [DEFAULT_REDELIVERY.nak_delay(last - 1)]
+        await broker.publish(quarantine(), QUARANTINED, reply_to=delivery(last))
+    [letter] = dead.letters
+    assert letter.kind == KIND_FAILED and "CannotConnectNowError" in letter.reason
+
+
 async def test_a_price_linkage_event_starts_its_batch_at_doudis_amount_once(settlements: Settlements) -> None:
     fakes = Intake()
     subject = "doudi.events.price.linkage_triggered"
@@ -183,6 +216,21 @@ async def test_an_unreadable_domain_event_is_dead_lettered_with_its_id_and_becom
     # operations' own DLQ consumer turns each dead letter into an alert
     assert [d.subject for d in fakes.recorded] == [operations.DLQ_PROJECTION] * 2
     assert settlements.acks("doudi.payment.disbursed") == 1 and settlements.acks("doudi.case.opened") == 1
+
+
+async def test_a_projection_that_keeps_failing_is_dead_lettered_with_its_event_id(
+        monkeypatch: pytest.MonkeyPatch, settlements: Settlements) -> None:
+    fakes = Operations(monkeypatch)
+
+    async def broken(pool: Any, subject: str, event: dict[str, Any]) -> bool:
+        raise KeyError("a projection bug")
+
+    monkeypatch.setattr(operations, "project", broken)
+    event = json.dumps({"id": "e-4", "data": {}}).encode()
+    async with bus_under_test(fakes.register) as (broker, dead):
+        await broker.publish(event, "doudi.case.opened", reply_to=delivery(DEFAULT_REDELIVERY.dead_letter_after))
+    [letter] = dead.letters
+    assert (letter.subject, letter.kind, letter.event_id) == (operations.DLQ_PROJECTION, KIND_FAILED, "e-4")
 
 
 async def test_a_projection_failure_is_a_nak_with_the_backoff_not_a_dead_letter(
