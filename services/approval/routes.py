@@ -212,11 +212,10 @@ class CommitteeView(BaseModel):
 
 async def _live(temporal: Any, matter: OpenMatterRow) -> OpenMatter:
     try:
-        state = await temporal.get_workflow_handle(matter.case_id).query("matter")
+        state = await temporal.get_workflow_handle(matter.case_id).query(OneMatterWorkflow.matter)
     except Exception:  # a matter whose workflow is gone still shows, without the live state
-        state = {}
-    return OpenMatter(**matter.model_dump(), owed_by=state.get("owed_by"), opinions=state.get("opinions"),
-                      quorum=state.get("quorum"))
+        return OpenMatter(**matter.model_dump())
+    return OpenMatter(**matter.model_dump(), owed_by=state.owed_by, opinions=state.opinions, quorum=state.quorum)
 
 
 @router.get("/committees/{county_code}", response_model=CommitteeView,

@@ -39,6 +39,7 @@ from workflows.batch_subsidy.inputs import (
     price_linkage_occasion,
 )
 from workflows.batch_subsidy.starter import start_batch
+from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ async def _same_content(temporal: Client, batch_id: str, req: BatchRequest, even
     forged) event must not silently absorb a genuine one that computes otherwise. A conflict is dead-lettered
     as such, with both contents, for an operator."""
     try:
-        running = await temporal.get_workflow_handle(batch_id).query("request")
+        running = (await temporal.get_workflow_handle(batch_id).query(BatchSubsidyWorkflow.request)).model_dump()
     except Exception:  # a batch recorded before the query existed: nothing to compare with
         return
     wanted = req.identity()

@@ -216,7 +216,11 @@ class FakeHandle:
             raise RPCError(f"workflow {self.workflow_id} not found", RPCStatusCode.NOT_FOUND, b"")
         arg = self.temporal.started[self.workflow_id][1]
         request = getattr(arg, "request", arg)
-        return request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+        started = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+        result = None if isinstance(query, str) else getattr(workflow._QueryDefinition.from_fn(query), "ret_type", None)
+        if isinstance(result, type) and issubclass(result, BaseModel) and isinstance(started, dict):
+            return result.model_validate(started)  # a typed query answers its model
+        return started
 
     async def describe(self) -> Any:
         if self.workflow_id not in self.temporal.running:

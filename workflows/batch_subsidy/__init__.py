@@ -12,5 +12,3 @@ streaming export COPYed into payment's staging table) -> per installment: wait f
 (a durable timer), re-check who is still eligible, pay chunk after chunk (one transaction per chunk,
 ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING``).
 """
-
-TASK_QUEUE = "doudi-cases"  # the batch workflow runs with every other pathway on the workflow worker

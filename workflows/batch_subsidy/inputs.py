@@ -172,3 +172,31 @@ class BatchResult(BaseModel):
     paid_fen: int
     chunks_done: int
     reason: str = ""
+
+
+class BatchProgress(BaseModel):
+    """Where a batch stands (query ``progress``, and what a control update answers)."""
+
+    batch_id: str
+    stage: str
+    paused: bool
+    cancelled: bool
+    installment_index: int
+    next_chunk: int
+    chunks: int
+    paid_count: int
+    paid_fen: int
+    chunks_done: int
+
+
+class BatchRequestView(BaseModel):
+    """What a running batch pays (its request's identity, ``BatchRequest.identity``) and the event that
+    started it (query ``request``)."""
+
+    measure: str
+    region_prefix: str
+    snapshot_on: str  # ISO date, as the identity compares it
+    amount_fen_per_person: int | None = None
+    categories: list[str] | None = None
+    month: str | None = None
+    cause_event_id: str | None = None

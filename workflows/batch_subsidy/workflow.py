@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         WORKFLOW,
         BatchControl,
         BatchPlan,
+        BatchProgress,
+        BatchRequestView,
         BatchResult,
         BatchResume,
         BatchSubsidyInput,
@@ -78,19 +80,19 @@ class BatchSubsidyWorkflow:
     # -- queries and updates ---------------------------------------------------------------------
 
     @workflow.query
-    def progress(self) -> dict[str, Any]:
-        return {"batch_id": self._batch_id, "stage": self._stage, "paused": self._paused,
-                "cancelled": self._cancel is not None, "installment_index": self._installment_index,
-                "next_chunk": self._next_chunk, "chunks": self._chunks, "paid_count": self._paid_count,
-                "paid_fen": self._paid_fen, "chunks_done": self._chunks_done}
+    def progress(self) -> BatchProgress:
+        return BatchProgress(batch_id=self._batch_id, stage=self._stage, paused=self._paused,
+                             cancelled=self._cancel is not None, installment_index=self._installment_index,
+                             next_chunk=self._next_chunk, chunks=self._chunks, paid_count=self._paid_count,
+                             paid_fen=self._paid_fen, chunks_done=self._chunks_done)
 
     @workflow.query
-    def request(self) -> dict[str, Any]:
+    def request(self) -> BatchRequestView:
         """What the batch pays (its request's identity) and which event started it."""
-        return {**self._inp.request.identity(), "cause_event_id": self._inp.request.cause_event_id}
+        return BatchRequestView(**self._inp.request.identity(), cause_event_id=self._inp.request.cause_event_id)
 
     @workflow.update
-    async def control(self, req: BatchControl) -> dict[str, Any]:
+    async def control(self, req: BatchControl) -> BatchProgress:
         if req.action == "cancel":
             self._cancel = req
         elif req.action == "pause":

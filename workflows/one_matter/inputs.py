@@ -52,3 +52,14 @@ class OneMatterResult(BaseModel):
     plan: list[PlannedInstallment] = Field(default_factory=list)
     reason: str = ""
     opinions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class MatterView(BaseModel):
+    """The committee's matter as it stands (query ``matter``): its step, quorum, deadline, the opinions given
+    (without their signatures) and the members who still owe one."""
+
+    stage: str
+    quorum: int
+    deadlines: list[dict[str, Any]] = Field(default_factory=list)
+    opinions: list[dict[str, Any]] = Field(default_factory=list)
+    owed_by: list[str] = Field(default_factory=list)

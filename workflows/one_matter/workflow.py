@@ -5,7 +5,6 @@ once a quorum has spoken and it follows the majority, and keep the minutes."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 
@@ -18,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.one_matter.inputs import (
         PATHWAY,
         CommitteeDecision,
+        MatterView,
         OneMatterInput,
         OneMatterResult,
         Opinion,
@@ -43,15 +43,15 @@ class OneMatterWorkflow(CaseSteps):
         self._limits: AuthorityLimits | None = None  # every tier's cap in force (the committee's binds the chair)
 
     @workflow.query
-    def matter(self) -> dict[str, Any]:
+    def matter(self) -> MatterView:
         members = self._roster.members if self._roster else []
         given = {o.member_id for o in self._opinions}
-        return {"stage": self._stage, "quorum": self._quorum, "deadlines": self._deadlines,
-                "opinions": [o.model_dump(exclude={"assertion"}) for o in self._opinions],
-                "owed_by": [m.member_id for m in members if m.member_id not in given]}
+        return MatterView(stage=self._stage, quorum=self._quorum, deadlines=self._deadlines,
+                          opinions=[o.model_dump(exclude={"assertion"}) for o in self._opinions],
+                          owed_by=[m.member_id for m in members if m.member_id not in given])
 
     @workflow.update
-    async def opinion(self, opinion: Opinion) -> dict[str, Any]:
+    async def opinion(self, opinion: Opinion) -> MatterView:
         self._opinions.append(opinion)
         await self._record("awaiting_decision", "collecting_opinions",
                            f"opinion of {opinion.member_id}: {opinion.vote}"
@@ -143,7 +143,7 @@ class OneMatterWorkflow(CaseSteps):
         decided = lambda: self._decision is not None  # noqa: E731
         if not await self._wait_until(decided, workflow.now() + (due - workflow.now()) / 2):
             await self._record("awaiting_decision", "collecting_opinions",
-                               f"reminder: opinions owed by {', '.join(self.matter()['owed_by']) or 'nobody'}; "
+                               f"reminder: opinions owed by {', '.join(self.matter().owed_by) or 'nobody'}; "
                                f"decision due {due.isoformat()}")
             if not await self._wait_until(decided, due):
                 await self._escalate_overdue("committee_overdue", "awaiting_decision", "escalated",

@@ -3,6 +3,7 @@ answer, with pack id and version, is recorded in the workflow history)."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,8 +38,11 @@ def _int(name: str, region: str, on: date, cites: list[str]) -> int | None:
     fig = load_library().parameter(name, region, on)
     if fig is None or fig.value is None:
         return None
+    if isinstance(fig.value, bool) or not isinstance(fig.value, int | Decimal):
+        # a pack that gives months as a date or a flag is wrong: PolicyError (no retry), named
+        raise ValueError(f"{name}: {fig.value!r} is not a number of months")
     cites.append(fig.cite())
-    return int(fig.value)  # type: ignore[arg-type]
+    return int(fig.value)
 
 
 def period_terms_now(q: PeriodQuery) -> PeriodTerms:

@@ -49,3 +49,14 @@ class StagedAidResult(BaseModel):
     paid_fen: int
     paid_installments: list[int]
     reason: str = ""
+
+
+class PlanView(BaseModel):
+    """A staged plan as it stands (query ``plan``, and what a change answers): the installments, what was
+    paid per installment number, whether it is paused or cancelled, and the plan's total."""
+
+    plan: list[PlannedInstallment]
+    paid: dict[int, int]
+    paused: bool
+    cancelled: bool
+    plan_total_fen: int

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         PATHWAY,
         PlanChange,
         PlannedInstallment,
+        PlanView,
         StagedAidInput,
         StagedAidResult,
     )
@@ -46,12 +47,12 @@ class StagedAidWorkflow(CaseSteps):
         self._stage_before_pause = "waiting"  # what a resumed plan reports at once
 
     @workflow.query
-    def plan(self) -> dict[str, Any]:
-        return {"plan": [i.model_dump(mode="json") for i in self._plan], "paid": self._paid,
-                "paused": self._paused, "cancelled": self._cancelled is not None, "plan_total_fen": self._plan_total}
+    def plan(self) -> PlanView:
+        return PlanView(plan=self._plan, paid=self._paid, paused=self._paused, cancelled=self._cancelled is not None,
+                        plan_total_fen=self._plan_total)
 
     @workflow.update
-    async def change(self, change: PlanChange) -> dict[str, Any]:
+    async def change(self, change: PlanChange) -> PlanView:
         stage = self._stage
         if change.action == "pause":
             self._paused, self._stage_before_pause, stage = True, self._stage, "paused"
