@@ -14,7 +14,6 @@ from __future__ import annotations
 from services.intake.store.cases import (
     application_case,
     case_row,
-    cases_not_started,
     household_incident_case,
     household_of_case,
     link_cause,
@@ -55,7 +54,7 @@ SCHEMA = "intake"
 
 __all__ = [
     "SCHEMA", "HouseholdView", "MemberElsewhere", "MemberView", "application_case", "case_row",
-    "cases_not_started", "household_categories", "household_id_of", "household_incident_case",
+    "household_categories", "household_id_of", "household_incident_case",
     "household_of_case", "household_of_member", "household_row", "household_view", "link_cause",
     "lock_household", "mark_deceased", "mark_workflow_started", "members_elsewhere", "members_of",
     "move_member_out", "open_case", "open_case_for", "open_cases", "recipient_facts", "record_application",

@@ -93,12 +93,6 @@ async def mark_workflow_started(conn: Conn, case_id: str) -> None:
                        " WHERE case_id = $1", case_id)
 
 
-async def cases_not_started(conn: Conn, older_than_s: float) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM cases WHERE workflow_started_at IS NULL"
-        " AND opened_at < now() - make_interval(secs => $1) ORDER BY opened_at LIMIT 100", older_than_s)
-
-
 async def record_transition(conn: Conn, *, case_id: str, seq: int, status: str, stage: str,
                             note: str, detail: dict[str, Any]) -> bool:
     row = await conn.fetchrow(
