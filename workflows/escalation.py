@@ -7,8 +7,9 @@ Mixed into a case workflow (deterministic: activities, child workflows and the s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from temporalio import workflow
 
@@ -26,6 +27,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
 
 ESCALATORS = ("township_approver", "county_approver", "admin")
+
+
+Closing = TypeVar("Closing", bound=str)
+
+
+@dataclass(frozen=True)
+class Decided(Generic[Closing]):
+    """What the approval tiers (or the committee) decided: pay ``amount`` (from ``pay_from``) with ``reason``
+    recorded on the case, or close the case (``closing``: the pathway's outcome, e.g. refused)."""
+
+    amount: int = 0
+    pay_from: str | None = None
+    reason: str = ""
+    closing: Closing | None = None
 
 
 class CaseSubject(Protocol):

@@ -9,7 +9,6 @@ The handlers live in handlers.py, the steps after the payment in after_payment.p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from temporalio import workflow
 
 from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, amount_rule_of, policy_of
 from workflows.emergency_relief.after_payment import AfterPayment
+from workflows.escalation import Decided
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL
@@ -44,17 +44,6 @@ CASEWORKER_ASSESSMENT = "emergency-relief-caseworker-assessment"  # an amount th
 # a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit; a
 # committee that refuses to raise aid leaves the base entitlement due (issue 13 item 11, issue 14)
 AUTHORITY = "emergency-relief-authority"
-
-
-@dataclass(frozen=True)
-class Decided:
-    """What the approval tiers (or the committee) decided: pay ``amount`` from ``pay_from`` with ``reason``
-    recorded on the case, or close the case (``closing``: refused, or paid by a staged plan)."""
-
-    amount: int = 0
-    pay_from: str | None = None
-    reason: str = ""
-    closing: Outcome | None = None
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -126,7 +115,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         return entitlement, policy, authority
 
     async def _decide_amount(self, inp: EmergencyReliefInput, entitlement: Entitlement, levels: ServiceLevels,
-                             authority: bool) -> Decided:
+                             authority: bool) -> Decided[Outcome]:
         """Above the committee's threshold the committee decides; else the township within its authority,
         above it the county (or, escalated, the committee)."""
         committee: OneMatterResult | None = None
@@ -151,30 +140,30 @@ class EmergencyReliefWorkflow(AfterPayment):
             else:
                 await self._record_decision(inp, decision, entitlement)
                 if not decision.approve:
-                    return Decided(closing="rejected", reason=decision.reason)
+                    return Decided[Outcome](closing="rejected", reason=decision.reason)
                 amount = decision.amount_fen or amount
                 pay_from = decision.pay_from or "county_fund"
         if committee is not None:
             return await self._committee_outcome(entitlement, committee, authority, approval, amount, pay_from)
-        return Decided(amount=amount, pay_from=pay_from, reason=_approved(approval, amount))
+        return Decided[Outcome](amount=amount, pay_from=pay_from, reason=_approved(approval, amount))
 
     async def _committee_outcome(self, entitlement: Entitlement, committee: OneMatterResult, authority: bool,
-                                 approval: act.ApprovalOutcome, amount: int, pay_from: str | None) -> Decided:
+                                 approval: act.ApprovalOutcome, amount: int, pay_from: str | None) -> Decided[Outcome]:
         if not committee.approve and authority and self._base_fen() > 0:
             # the committee only ever raises aid: its refusal leaves the policy's own amount due
             base = self._base_fen()
-            return Decided(amount=base, pay_from="county_fund",
+            return Decided[Outcome](amount=base, pay_from="county_fund",
                            reason=f"the committee did not raise the aid ({committee.reason}); the base entitlement "
                                   f"of {base} fen ({self._rule.describe() if self._rule else 'the policy'}) stays due")
         if not committee.approve:
-            return Decided(closing="rejected", reason=f"the committee refused: {committee.reason}")
+            return Decided[Outcome](closing="rejected", reason=f"the committee refused: {committee.reason}")
         if committee.plan:
             staged = await self._run_staged_plan(entitlement, committee)
-            return Decided(closing="staged_plan", amount=staged.paid_fen,
+            return Decided[Outcome](closing="staged_plan", amount=staged.paid_fen,
                            reason=f"the committee decided {committee.amount_fen} fen in {len(committee.plan)} "
                                   f"installments; staged plan {staged.case_id} {staged.outcome}: "
                                   f"{staged.paid_fen} fen paid")
-        return Decided(amount=amount, pay_from=pay_from, reason=_approved(approval, amount))
+        return Decided[Outcome](amount=amount, pay_from=pay_from, reason=_approved(approval, amount))
 
     async def _assess(self, inp: EmergencyReliefInput, facts: act.RecipientFacts) -> Entitlement:
         profile = facts.profile()

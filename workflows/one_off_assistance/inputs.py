@@ -44,9 +44,12 @@ class ApproverDecision(TierDecision):
     """The awaited tier's decision on a one-off case (update ``decide``)."""
 
 
+Outcome = Literal["paid", "not_payable", "rejected", "no_application"]
+
+
 class OneOffResult(BaseModel):
     case_id: str
-    outcome: Literal["paid", "not_payable", "rejected", "no_application"]
+    outcome: Outcome
     amount_fen: int = 0
     payment_id: str | None = None
     reason: str = ""

@@ -19,7 +19,7 @@ from workflows.common import (
     policy_of,
     verified_principal,
 )
-from workflows.escalation import CommitteeEscalation
+from workflows.escalation import CommitteeEscalation, Decided
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         Escalation,
         OneOffInput,
         OneOffResult,
+        Outcome,
     )
 
 INTAKE_ROLES = ("clerk", "township_approver", "service", "admin")
@@ -145,24 +146,42 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
         if not entitlement.payable and not assessed_by_caseworker:
             return await self._close("not_payable", entitlement.reason, policy)
 
-        if entitlement.requires_application and self._application is None:
-            if not await self._invite_to_apply():
-                return await self._close("no_application", "the person did not apply within the outreach window",
-                                         policy)
-        if entitlement.economic_check_required:
-            check = await self._check(facts, entitlement)
-            if check.outcome != "eligible":
-                return await self._close("rejected", "economic status check: " + "; ".join(check.reasons), policy)
-        else:
-            await self._record("open", "check_waived", "no economic status check: the policy waives it for "
-                               f"{', '.join(sorted(set(facts.categories))) or 'this measure'}")
-
+        refused = await self._eligibility(facts, entitlement)
+        if refused is not None:
+            return await self._close(refused[0], refused[1], policy)
         if assessed_by_caseworker:
             # 「发放一次性临时救助金」 with no amount: the caseworker assesses it, the approval tiers decide it
             assessment = await self._await_assessment(await self._levels(inp.business_date), inp.measure)
             entitlement = await self._evaluate(inp.measure, inp.business_date, profile, assessment.amount_fen)
             if not entitlement.payable:
                 return await self._close("not_payable", entitlement.reason, policy)
+        decided = await self._decide_amount(entitlement)
+        if decided.closing is not None:
+            return await self._close(decided.closing, decided.reason, policy, amount=decided.amount)
+        amount = decided.amount
+        await self._record("open", "approved", decided.reason, policy=policy, amount=amount)
+        payment = await self._pay(facts, entitlement, amount)
+        await self._record("paid", "paid", f"paid {amount} fen, payment {payment.payment_id}", policy=policy,
+                           amount=amount)
+        return await self._close("paid", entitlement.reason, policy, amount=amount, payment_id=payment.payment_id)
+
+    async def _eligibility(self, facts: act.RecipientFacts, entitlement: Entitlement) -> tuple[Outcome, str] | None:
+        """The person's application where the policy needs one (主动发现: invited), and the economic status
+        check unless the policy waives it; the outcome and reason that close the case, or None."""
+        if entitlement.requires_application and self._application is None:
+            if not await self._invite_to_apply():
+                return "no_application", "the person did not apply within the outreach window"
+        if entitlement.economic_check_required:
+            check = await self._check(facts, entitlement)
+            if check.outcome != "eligible":
+                return "rejected", "economic status check: " + "; ".join(check.reasons)
+        else:
+            await self._record("open", "check_waived", "no economic status check: the policy waives it for "
+                               f"{', '.join(sorted(set(facts.categories))) or 'this measure'}")
+        return None
+
+    async def _decide_amount(self, entitlement: Entitlement) -> Decided[Outcome]:
+        """The township within its authority; above it the county, or (escalated) the committee."""
         amount = entitlement.amount_fen
         approval = await self._approve(entitlement)
         if workflow.patched(AUTHORITY):
@@ -172,37 +191,32 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
             self._may_escalate = workflow.patched(ESCALATION)
             decision = await self._await_decision("county", approval)
             if decision is None:  # above the county's authority: one matter, one discussion
-                assert self._escalation is not None
-                committee = await self._refer_to_committee(
-                    entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
-                if committee.approve and committee.plan:
-                    staged = await self._run_staged_plan(entitlement, committee)
-                    return await self._close("paid", f"the committee decided {committee.amount_fen} fen in "
-                                             f"{len(committee.plan)} installments; staged plan {staged.case_id} "
-                                             f"{staged.outcome}: {staged.paid_fen} fen paid", policy,
-                                             amount=staged.paid_fen)
-                if committee.approve:
-                    amount = committee.amount_fen
-                elif self._base_fen() > 0:
-                    # the committee only ever raises aid: its refusal leaves the policy's own amount due
-                    amount = self._base_fen()
-                else:
-                    return await self._close("rejected", f"the committee refused: {committee.reason}", policy)
-                approval = act.ApprovalOutcome(
-                    case_id=self._case_id, decision="approved", tier="committee", decided_by="committee",
-                    amount_fen=amount, reason=f"decided by the county coordination committee: {committee.reason}"
-                    if committee.approve else f"the committee did not raise the aid ({committee.reason}); the "
-                    f"base entitlement of {amount} fen stays due")
-            elif not decision.approve:
-                return await self._close("rejected", f"refused by {decision.approver}: {decision.reason}", policy)
-            else:
-                amount = decision.amount_fen or amount
-        await self._record("open", "approved", approval.reason if approval.decision == "approved"
-                           else f"approved: {amount} fen", policy=policy, amount=amount)
-        payment = await self._pay(facts, entitlement, amount)
-        await self._record("paid", "paid", f"paid {amount} fen, payment {payment.payment_id}", policy=policy,
-                           amount=amount)
-        return await self._close("paid", entitlement.reason, policy, amount=amount, payment_id=payment.payment_id)
+                return await self._committee_outcome(entitlement)
+            if not decision.approve:
+                return Decided[Outcome](closing="rejected", reason=f"refused by {decision.approver}: {decision.reason}")
+            amount = decision.amount_fen or amount
+        return Decided[Outcome](amount=amount, reason=approval.reason if approval.decision == "approved"
+                                else f"approved: {amount} fen")
+
+    async def _committee_outcome(self, entitlement: Entitlement) -> Decided[Outcome]:
+        assert self._escalation is not None
+        committee = await self._refer_to_committee(
+            entitlement, f"escalated by {self._escalation.official}: {self._escalation.reason}")
+        if committee.approve and committee.plan:
+            staged = await self._run_staged_plan(entitlement, committee)
+            return Decided[Outcome](closing="paid", amount=staged.paid_fen,
+                                    reason=f"the committee decided {committee.amount_fen} fen in {len(committee.plan)} "
+                                           f"installments; staged plan {staged.case_id} {staged.outcome}: "
+                                           f"{staged.paid_fen} fen paid")
+        if committee.approve:
+            return Decided[Outcome](amount=committee.amount_fen,
+                                    reason=f"decided by the county coordination committee: {committee.reason}")
+        if self._base_fen() > 0:
+            # the committee only ever raises aid: its refusal leaves the policy's own amount due
+            return Decided[Outcome](amount=self._base_fen(),
+                                    reason=f"the committee did not raise the aid ({committee.reason}); the base "
+                                           f"entitlement of {self._base_fen()} fen stays due")
+        return Decided[Outcome](closing="rejected", reason=f"the committee refused: {committee.reason}")
 
     async def _invite_to_apply(self) -> bool:
         """主动发现: the caseworker invites the person; their application joins this case."""
@@ -320,7 +334,7 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
             amount_fen=amount, installment=1, account=act.account(act.COUNTY_FUND, self._region[:6]),
             cause_event_id=self._inp.cause_event_id, measure=entitlement.measure))
 
-    async def _close(self, outcome: str, reason: str, policy: dict[str, Any], *, amount: int = 0,
+    async def _close(self, outcome: Outcome, reason: str, policy: dict[str, Any], *, amount: int = 0,
                      payment_id: str | None = None) -> OneOffResult:
         await self._record("closed", "closed", reason, closed=True, outcome=outcome, policy=policy,
                            amount=amount or None)
