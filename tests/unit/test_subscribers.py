@@ -17,6 +17,7 @@ from services.operations import bus_health
 from services.operations import subscribers as operations
 from shared.contracts.events import DLQ_EVENTS_SUBJECT, make_cloudevent
 from shared.contracts.sources import BY_USER
+from shared.infra.bus import MAX_DELIVERIES_ADVISORY, STREAM_DLQ
 from shared.infra.consumer import (
     DEFAULT_REDELIVERY,
     KIND_CONFLICTING_DUPLICATE,
@@ -247,6 +248,21 @@ async def test_a_projection_failure_is_a_nak_with_the_backoff_not_a_dead_letter(
     # a first delivery (the in-memory broker has no redeliveries): retried later; dead-lettered only once it
     # failed ``dead_letter_after`` deliveries (tests/unit/test_consumer_wrapper.py counts them)
     assert settlements.naks("doudi.case.opened") == [DEFAULT_REDELIVERY.nak_delay(1)] and dead.letters == []
+
+
+async def test_the_servers_give_up_advisory_on_a_dead_letter_is_itself_kept_as_one(
+        monkeypatch: pytest.MonkeyPatch, settlements: Settlements) -> None:
+    """operations-max-deliveries: a consumer of the DLQ itself gave up (its process died on the letter each
+    time): nothing to fetch from a source stream, the advisory is dead-lettered with the reason."""
+    fakes = Operations(monkeypatch)
+    subject = f"{MAX_DELIVERIES_ADVISORY}.{STREAM_DLQ}.operations-dlq"
+    advisory = {"stream": STREAM_DLQ, "consumer": "operations-dlq", "stream_seq": 42, "deliveries": 50}
+    async with bus_under_test(fakes.register) as (broker, dead):
+        await broker.publish(json.dumps(advisory).encode(), subject, stream=STREAM_DLQ)
+    [letter] = dead.letters
+    assert letter.subject == operations.DLQ_PROJECTION and letter.kind == KIND_INVALID
+    assert "gave up on message 42 after 50 deliveries" in letter.reason
+    assert settlements.acks(subject) == 1
 
 
 # -- every durable consumer -------------------------------------------------------------------------------
