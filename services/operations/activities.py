@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import (
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 class OperationsActivities:
     def __init__(self, ops: OperationsStore, temporal: Client, stuck_after: timedelta):
         self._ops, self._temporal, self._stuck_after = ops, temporal, stuck_after
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity of the service: the worker registers these."""
+        return [self.sweep_stalled]
 
     @activity.defn(name=SWEEP_ACTIVITY)
     async def sweep_stalled(self, _: SweepInput) -> SweepSummary:

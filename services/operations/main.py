@@ -71,7 +71,7 @@ def build(rt: Runtime) -> ServiceParts:
     async def watch_streams() -> None:
         await bus_health.watch_streams(ops, s.nats_url)
 
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_OPERATIONS, activities=[activities.sweep_stalled],
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_OPERATIONS, activities=activities.all(),
                         background=[schedule_sweep, watch_streams])
 
 

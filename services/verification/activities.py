@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 from temporalio import activity
@@ -19,6 +20,10 @@ class VerificationActivities:
         self._pool = pool
         self._sources = list(sources)
         self._library = library
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity of the service: the worker registers these."""
+        return [self.check_economic_status, self.confirm_event]
 
     @activity.defn(name=act.CHECK_ECONOMIC_STATUS)
     async def check_economic_status(self, request: act.EconomicCheckRequest) -> act.EconomicCheckResult:

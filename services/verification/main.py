@@ -30,8 +30,7 @@ def build(rt: Runtime) -> ServiceParts:
     app.include_router(routes.router)
     sources = department_sources(LocalReferenceBackend(rt.pool))
     activities = VerificationActivities(rt.pool, sources, load_library())
-    return ServiceParts(app=app, task_queue=TASK_QUEUE_VERIFICATION,
-                        activities=[activities.check_economic_status, activities.confirm_event])
+    return ServiceParts(app=app, task_queue=TASK_QUEUE_VERIFICATION, activities=activities.all())
 
 
 def main() -> None:
