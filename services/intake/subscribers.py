@@ -19,6 +19,7 @@ import asyncpg
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
+from services.intake.cohort import start_price_linkage_batch
 from shared.contracts.events import (
     DLQ_EVENTS_SUBJECT,
     EVENTS_SUBJECT_PREFIX,
@@ -106,8 +107,6 @@ def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool, tem
         await service.accept_event(event, subject)
 
     async def start_batch(event: InboundEvent, subject: str) -> None:
-        from services.intake.cohort import start_price_linkage_batch
-
         await start_price_linkage_batch(temporal, event)
 
     for family, subject in CONSUMED.items():
