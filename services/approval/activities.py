@@ -11,6 +11,7 @@ from temporalio import activity
 from services.approval.authority import township_decision
 from services.approval.store import ApprovalStore
 from shared.contracts import activities as act
+from workflows.errors import policy_errors
 
 
 class ApprovalActivities:
@@ -24,7 +25,8 @@ class ApprovalActivities:
 
     @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
     async def decide_within_authority(self, request: act.ApprovalRequest) -> act.ApprovalOutcome:
-        outcome = township_decision(request)
+        with policy_errors():  # a region or date no pack answers for fails once (PolicyError), not for ever
+            outcome = township_decision(request)
         first = await self._store.record_township_decision(request, outcome)
         # A retry returns what was decided the first time.
         return outcome.model_copy(update=first)

@@ -13,7 +13,7 @@ import pytest
 from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared.config import TASK_QUEUE_INTAKE
@@ -117,3 +117,20 @@ async def test_an_outage_is_still_retried(env: WorkflowEnvironment):
         await run_plan(env, calls, "no_such_measure",
                        [RuntimeError("registry unavailable"), RuntimeError("registry unavailable")])
     assert calls.lookups == 3 and calls.evaluations == 1 and failure_type(err) == POLICY_ERROR
+
+
+class NoStore:
+    async def record_township_decision(self, *_: Any) -> dict[str, Any]:
+        raise AssertionError("nothing is recorded for a request the policy cannot answer")
+
+
+async def test_approval_raises_a_policy_error_for_a_region_no_pack_can_answer() -> None:
+    """The township's authority of a malformed region code: PolicyError, raised once (non-retryable)."""
+    from services.approval.activities import ApprovalActivities
+
+    activities = ApprovalActivities(NoStore())  # type: ignore[arg-type]  # only the store's recording is reached
+    request = act.ApprovalRequest(case_id="er-x", pathway="emergency_relief", measure="quarantine",
+                                  region_code="64-01", business_date=date(2022, 6, 7), amount_fen=195000)
+    with pytest.raises(PolicyError) as err:
+        await ActivityEnvironment().run(activities.decide_within_authority, request)
+    assert err.value.non_retryable and err.value.type == POLICY_ERROR and "region_code" in str(err.value)
