@@ -229,7 +229,7 @@ async def test_a_case_from_an_agency_event_is_paid_and_agency_sees_no_other_inbo
             await nc.flush()
             await errors.wait_for(f'permissions violation for subscription to "{forbidden}"')
         errors.seen.clear()
-        await nc.subscribe("_INBOX.health.>", cb=record)
+        own = await nc.subscribe("_INBOX.health.>", cb=record)
         pid = national_id(YINCHUAN_URBAN)
         await client.register(household(pid, region=YINCHUAN_URBAN, categories=["dibao"]))
         event_id = f"evt-{uuid.uuid4()}"
@@ -242,7 +242,10 @@ async def test_a_case_from_an_agency_event_is_paid_and_agency_sees_no_other_inbo
         case = await client.closed_case(pid)
         assert (case["outcome"], case["cause_event_id"]) == ("paid", event_id)
         assert [p["amount_fen"] for p in case["payments"]] == [195000]
-        await asyncio.sleep(0.5)
+        # everything the server routed to this connection has arrived (a round trip) and reached the
+        # callback (nothing left in the subscription's queue): only then is "nothing else" a finding
+        await nc.flush()
+        await wait_for(lambda: asyncio.sleep(0, own.pending_msgs == 0), timeout=10, interval=0.01)
     finally:
         await nc.close()
     assert seen, "the agency's own JetStream ack arrives on its inbox"
