@@ -186,3 +186,22 @@ def test_make_cloudevent_with_the_agency_source_passes_the_check() -> None:
         for name in agency.events:
             body = make_cloudevent(name, {}, event_id="e", source=agency.source_uri)
             assert verify_source(f"doudi.events.{name}", name, body["source"]) is agency
+
+
+def test_the_infrastructure_away_is_transient_a_refusal_or_a_bug_is_not() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from shared.infra.consumer import is_transient
+
+    assert is_transient(RPCError("temporal is away", RPCStatusCode.UNAVAILABLE, b""))
+    assert is_transient(RPCError("too slow", RPCStatusCode.DEADLINE_EXCEEDED, b""))
+    assert is_transient(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert is_transient(ConnectionRefusedError("NATS is away"))
+    assert not is_transient(RPCError("bad request", RPCStatusCode.INVALID_ARGUMENT, b""))
+    assert not is_transient(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+    assert not is_transient(KeyError("a bug"))
+    # the last delivery: the server's for a transient failure, ``dead_letter_after`` for any other
+    assert not POLICY.is_last(POLICY.max_deliver - 1, transient=True)
+    assert POLICY.is_last(POLICY.max_deliver, transient=True)
+    assert not POLICY.is_last(POLICY.dead_letter_after - 1, transient=False)
+    assert POLICY.is_last(POLICY.dead_letter_after, transient=False)
