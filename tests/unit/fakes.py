@@ -354,11 +354,9 @@ class Recorded:
         return [t.stage for t in self.transitions]
 
 
-def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMember] = (),
-                         paid_at_start: bool = True) -> dict[str, Any]:
+def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMember] = ()) -> dict[str, Any]:
     """The activity fakes every pathway's tests share (intake's, approval's and payment's), by name. Every
-    disburse call is recorded; ``paid_at_start`` stamps ``paid_at`` with the activity's start (the
-    time-skipping clock)."""
+    disburse call is recorded and paid at the activity's start (the time-skipping clock)."""
 
     @activity.defn(name=act.RECORD_CASE_TRANSITION)
     async def record_transition(t: act.CaseTransition) -> bool:
@@ -401,7 +399,7 @@ def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMemb
         rec.payments.append(req)  # every call: a second request for one cause is a finding
         return act.Disbursement(payment_id=f"pay-{req.idempotency_key}", idempotency_key=req.idempotency_key,
                                 amount_fen=req.amount_fen,
-                                paid_at=activity.info().started_time if paid_at_start else None)
+                                paid_at=activity.info().started_time)
 
     return {"record_transition": record_transition, "open_case": open_case, "settle": settle,
             "record_decision": record_decision, "open_task": open_task, "close_task": close_task,

@@ -219,7 +219,7 @@ async def test_an_unreadable_domain_event_is_dead_lettered_with_its_id_and_becom
     assert settlements.acks("doudi.payment.disbursed") == 1 and settlements.acks("doudi.case.opened") == 1
 
 
-async def test_a_projection_that_keeps_failing_is_dead_lettered_with_its_event_id(
+async def test_a_failing_projection_is_retried_then_dead_lettered_at_the_nth_delivery_with_its_event_id(
         monkeypatch: pytest.MonkeyPatch, settlements: Settlements) -> None:
     fakes = Operations(monkeypatch)
 
@@ -229,25 +229,11 @@ async def test_a_projection_that_keeps_failing_is_dead_lettered_with_its_event_i
     monkeypatch.setattr(operations, "project", broken)
     event = json.dumps({"id": "e-4", "data": {}}).encode()
     async with bus_under_test(fakes.register) as (broker, dead):
+        await broker.publish(event, "doudi.case.opened")  # a first delivery: retried after the backoff
+        assert settlements.naks("doudi.case.opened") == [DEFAULT_REDELIVERY.nak_delay(1)] and dead.letters == []
         await broker.publish(event, "doudi.case.opened", reply_to=delivery(DEFAULT_REDELIVERY.dead_letter_after))
     [letter] = dead.letters
     assert (letter.subject, letter.kind, letter.event_id) == (operations.DLQ_PROJECTION, KIND_FAILED, "e-4")
-
-
-async def test_a_projection_failure_is_a_nak_with_the_backoff_not_a_dead_letter(
-        monkeypatch: pytest.MonkeyPatch, settlements: Settlements) -> None:
-    fakes = Operations(monkeypatch)
-
-    async def broken(pool: Any, subject: str, event: dict[str, Any]) -> bool:
-        raise KeyError("a projection bug")
-
-    monkeypatch.setattr(operations, "project", broken)
-    event = json.dumps({"id": "e-3", "data": {}}).encode()
-    async with bus_under_test(fakes.register) as (broker, dead):
-        await broker.publish(event, "doudi.case.opened")
-    # a first delivery (the in-memory broker has no redeliveries): retried later; dead-lettered only once it
-    # failed ``dead_letter_after`` deliveries (tests/unit/test_consumer_wrapper.py counts them)
-    assert settlements.naks("doudi.case.opened") == [DEFAULT_REDELIVERY.nak_delay(1)] and dead.letters == []
 
 
 async def test_the_servers_give_up_advisory_on_a_dead_letter_is_itself_kept_as_one(
