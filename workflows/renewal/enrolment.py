@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from workflows.one_matter.limits import LimitsQuery, authority_limits_activity
+    from workflows.renewal.activities import PeriodTerms
     from workflows.renewal.inputs import EnrolmentDecision, RenewalResult
 
 DECIDERS = ("county_approver", "admin")  # dibao is confirmed by the county (审核确认, seed 003)
@@ -59,6 +60,17 @@ class EnrolmentSteps(RenewalSteps):
     async def _enrolment_decision(self, on: date) -> str | None:
         """A dibao application: the economic status check, then the county's confirmation. Returns the
         reason of a refusal, or None."""
+        refused = await self._economic_check(on)
+        if refused is not None:
+            return refused
+        terms = await self._terms(on)
+        if not terms.benefit.payable:
+            return terms.benefit.reason
+        return await self._confirmation(on, terms)
+
+    async def _economic_check(self, on: date) -> str | None:
+        """The departments' check of the household's income and assets (a refusal's reason, or None); a
+        higher income than declared is what the benefit is computed on."""
         inp, s = self._inp, self._s
         assert inp.application is not None
         self._stage = "checking"
@@ -82,9 +94,11 @@ class EnrolmentSteps(RenewalSteps):
         if check.household_income_fen is not None and check.household_income_fen > h.monthly_income_fen:
             # the departments found more than was declared: the benefit is computed on what was verified
             s.household = h.model_copy(update={"monthly_income_fen": check.household_income_fen})
-        terms = await self._terms(on)
-        if not terms.benefit.payable:
-            return terms.benefit.reason
+        return None
+
+    async def _confirmation(self, on: date, terms: PeriodTerms) -> str | None:
+        """The county's (or, devolved, the township's) confirmation at the policy's level; a refusal's
+        reason, or None."""
         self._stage = "approving"
         confirmer = "county_approver"
         if workflow.patched(TOWNSHIP_CONFIRMS):

@@ -150,28 +150,7 @@ class RenewalWorkflow(ReportedChanges, EnrolmentSteps, StandardFollows):
         schedule = (f"next review {s.next_review} ({cadence})" if months
                     else "no pack in force sets a review interval: reviews only on reported changes")
         changes = f" after {'; '.join(notes)}" if notes else ""
-        s.kind = b.kind
-        if not b.decidable:
-            outcome, why = "continue", f"level unchanged at {s.level_fen} fen: {b.reason}"
-        elif b.payable:
-            outcome = "continue" if b.amount_fen == s.level_fen else "adjust"
-            if s.status in ("gradual_exit", "exit_suspended"):
-                outcome = "adjust"
-            s.status, s.exit_months_left = "active", 0
-            why = f"{b.amount_fen} fen/month ({b.reason})"
-            s.level_fen = b.amount_fen
-        elif s.status in ("gradual_exit", "exit_suspended"):
-            outcome, why = "continue", f"still above the standard ({b.reason}); {s.status} continues"
-        elif s.last_income_reason == "employment" and (changed or opened_for) and terms.gradual_exit_months:
-            s.status, s.exit_months_left = "gradual_exit", terms.gradual_exit_months
-            s.exit_reason = f"income above the standard through employment ({b.reason})"
-            outcome = "gradual_exit"
-            why = (f"{terms.gradual_exit_months} months of gradual exit at {s.level_fen} fen/month, "
-                   f"then exit ({s.exit_reason})")
-        else:
-            outcome = "exit"
-            s.status, s.exit_months_left, s.exit_reason = "gradual_exit", 0, b.reason
-            why = f"exit: {b.reason}"
+        outcome, why = self._review_outcome(terms, reported=changed or opened_for)
         if first:
             outcome = "enrolled"
         s.reviews = (s.reviews + [{"period": s.period, "kind": kind, "outcome": outcome,
@@ -182,6 +161,29 @@ class RenewalWorkflow(ReportedChanges, EnrolmentSteps, StandardFollows):
         if first and self._inp.hand_back and s.status == "active":
             await self._settle("case", "enrolled")  # on the roster from now on, carried by this case
         return why
+
+    def _review_outcome(self, terms: PeriodTerms, *, reported: bool) -> tuple[str, str]:
+        """The level the review sets (seed 004 「没有明显变化的，不再调整救助水平」), or the household's exit:
+        gradual where its income rose through employment (a reported change; seeds 001/002/004), else at once.
+        Returns the outcome and why."""
+        s, b = self._s, terms.benefit
+        s.kind = b.kind
+        if not b.decidable:
+            return "continue", f"level unchanged at {s.level_fen} fen: {b.reason}"
+        if b.payable:
+            outcome = "adjust" if b.amount_fen != s.level_fen or s.status in ("gradual_exit", "exit_suspended") \
+                else "continue"
+            s.status, s.exit_months_left, s.level_fen = "active", 0, b.amount_fen
+            return outcome, f"{b.amount_fen} fen/month ({b.reason})"
+        if s.status in ("gradual_exit", "exit_suspended"):
+            return "continue", f"still above the standard ({b.reason}); {s.status} continues"
+        if s.last_income_reason == "employment" and reported and terms.gradual_exit_months:
+            s.status, s.exit_months_left = "gradual_exit", terms.gradual_exit_months
+            s.exit_reason = f"income above the standard through employment ({b.reason})"
+            return "gradual_exit", (f"{terms.gradual_exit_months} months of gradual exit at {s.level_fen} fen/month, "
+                                    f"then exit ({s.exit_reason})")
+        s.status, s.exit_months_left, s.exit_reason = "gradual_exit", 0, b.reason
+        return "exit", f"exit: {b.reason}"
 
     async def _exit_or_pay(self, on: date, terms: PeriodTerms) -> str:
         s = self._s
