@@ -34,7 +34,8 @@ class RefusingDesk:
     async def redeliver(self, seq: int, body: Any, principal: Any) -> RedeliveryOut:
         if self.error is not None:
             raise self.error
-        return RedeliveryOut(seq=seq, subject="doudi.events.x", status="redelivered", changes=[], published_seq=9)
+        return RedeliveryOut(seq=seq, subject="doudi.events.x", status="redelivered", changes=[],
+                             published_seq=9)
 
     async def approve(self, seq: int, body: Any, principal: Any) -> RedeliveryOut:
         return await self.redeliver(seq, body, principal)
@@ -120,9 +121,9 @@ async def test_the_case_list_filters_each_given_column_inside_the_jurisdiction()
     from services.operations import store
 
     conn = Captured()
-    items, total = await store.list_cases(
-        conn, jurisdiction="6401", filters=store.CaseFilters(person_id="p-1", region_code="640104", stalled=False),
-        limit=5, offset=10, temporal_ui="http://ui", namespace="default")
+    filters = store.CaseFilters(person_id="p-1", region_code="640104", stalled=False)
+    items, total = await store.list_cases(conn, jurisdiction="6401", filters=filters, limit=5, offset=10,
+                                          temporal_ui="http://ui", namespace="default")
     (count_sql, count_args), (page_sql, page_args) = conn.statements
     assert (items, total) == ([], 0)
     assert count_sql.endswith("WHERE starts_with(region_code, $1) AND person_id = $2"
