@@ -44,9 +44,6 @@ class CaseworkerAssessment(CaseSteps):
         self._awaiting_assessment = False
         self._assessment_ceiling_fen = 0
 
-    def _household_ids(self) -> set[str]:  # pragma: no cover - overridden by the workflow
-        return set()
-
     @workflow.update
     async def assess(self, assessment: AssessmentSubmitted) -> str:
         self._assessment = assessment

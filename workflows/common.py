@@ -145,6 +145,19 @@ class CaseSteps:
         await self._record(status, stage, note, escalated=True, escalated_to=to)
         await workflow.wait_condition(arrived)
 
+    def _registered_by(self) -> str:
+        """Who registered the case (may not decide it)."""
+        raise NotImplementedError
+
+    def _household_ids(self) -> set[str]:
+        """The national IDs of the case's household (its officials may not act on it)."""
+        raise NotImplementedError
+
+    def _check_decider(self, official: str, region: str, person_id: str | None) -> None:
+        """An official deciding this case: jurisdiction, separation of duties, conflict of interest."""
+        check_official(case_region=self._region, registered_by=self._registered_by(), household=self._household_ids(),
+                       official=official, region=region, official_person_id=person_id)
+
     def _check_jurisdiction(self, region: str) -> None:
         """An official of ``region`` (a prefix; "" = the province) acts only on the region's cases."""
         if region and not self._region.startswith(region):

@@ -94,10 +94,6 @@ class CommitteeEscalation(CaseSteps):
         """Whose case it is (the workflow's input)."""
         raise NotImplementedError
 
-    def _registered_by(self) -> str:
-        """Who registered the case (the committee's dossier names them)."""
-        raise NotImplementedError
-
     def _base_fen(self) -> int:
         """The amount the policy itself grants (fixed, or the 不低于 floor); 0 when it leaves it open."""
         return self._rule.policy_fen if self._rule is not None and self._rule.kind != "open" else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from workflows.assessment import CaseworkerAssessment
-from workflows.common import check_official, signed_person_id, verified_principal
+from workflows.common import signed_person_id, verified_principal
 from workflows.escalation import CommitteeEscalation
 
 with workflow.unsafe.imports_passed_through():
@@ -69,7 +69,7 @@ class EmergencyReliefHandlers(CommitteeEscalation, CaseworkerAssessment):
                                     region=decision.region, person_id=decision.person_id, registered=True)
         if decision.role not in DECIDERS:
             raise ValueError(f"role {decision.role} cannot decide above the township's authority")
-        self._check_official(decision.approver, decision.region, claims.person_id)
+        self._check_decider(decision.approver, decision.region, claims.person_id)
         if decision.approve:
             # the policy's rule and the county's delegated limit (above it: refused, the case goes up a tier)
             check_decided_amount(decision.amount_fen, tier="county", limits=self._limits, rule=self._rule)
@@ -117,7 +117,7 @@ class EmergencyReliefHandlers(CommitteeEscalation, CaseworkerAssessment):
                                     registered=True)
         if resolution.role not in RESOLVERS:
             raise ValueError(f"role {resolution.role} cannot resolve an ineligibility finding")
-        self._check_official(resolution.official, resolution.region, claims.person_id)
+        self._check_decider(resolution.official, resolution.region, claims.person_id)
         if resolution.action == "good_faith_correction":
             self._check_corrector(resolution.official, claims.person_id)
 
@@ -140,12 +140,6 @@ class EmergencyReliefHandlers(CommitteeEscalation, CaseworkerAssessment):
         if approver is not None and (official == approver.approver
                                      or (person_id is not None and person_id == signed_person_id(approver))):
             raise ValueError("a good-faith correction needs an official other than the one who approved the payment")
-
-    def _check_official(self, official: str, region: str, person_id: str | None) -> None:
-        assert self._inp is not None
-        household = {self._inp.person_id, *(self._facts.member_ids if self._facts else [])}
-        check_official(case_region=self._inp.region_code, registered_by=self._inp.opened_by, household=household,
-                       official=official, region=region, official_person_id=person_id)
 
     def _household_ids(self) -> set[str]:
         assert self._inp is not None

@@ -15,7 +15,6 @@ from workflows.common import (
     SERVICE_RETRY,
     STEP_TIMEOUT,
     amount_rule_of,
-    check_official,
     policy_of,
     verified_principal,
 )
@@ -102,9 +101,7 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
                                     region=decision.region, person_id=decision.person_id, registered=True)
         if decision.role not in DECIDERS[tier]:
             raise ValueError(f"role {decision.role} cannot decide at {tier} level")
-        check_official(case_region=self._inp.region_code, registered_by=self._registered_by(),
-                       household={self._inp.person_id, *(self._facts.member_ids if self._facts else [])},
-                       official=decision.approver, region=decision.region, official_person_id=claims.person_id)
+        self._check_decider(decision.approver, decision.region, claims.person_id)
         if decision.approve:
             # the policy's rule and the deciding tier's delegated limit (above it: refused, never paid)
             check_decided_amount(decision.amount_fen, tier=tier, limits=self._limits, rule=self._rule)

@@ -10,7 +10,7 @@ from datetime import date
 
 from temporalio import workflow
 
-from workflows.common import CHECK_TIMEOUT, SERVICE_RETRY, STEP_TIMEOUT, check_official, verified_principal
+from workflows.common import CHECK_TIMEOUT, SERVICE_RETRY, STEP_TIMEOUT, verified_principal
 from workflows.renewal.steps import RenewalSteps
 
 with workflow.unsafe.imports_passed_through():
@@ -32,6 +32,14 @@ class EnrolmentSteps(RenewalSteps):
     _proposed_fen: int
     _township_confirms: bool  # the pack devolves the confirmation to the township
 
+    def _registered_by(self) -> str:
+        """Who registered the application (a case with none takes no decision: its validator refuses)."""
+        app = self._inp.application
+        return app.registered_by if app is not None else "system"
+
+    def _household_ids(self) -> set[str]:
+        return {self._inp.person_id, *self._member_ids}
+
     @workflow.update
     async def decide(self, decision: EnrolmentDecision) -> str:
         self._decision = decision
@@ -48,9 +56,7 @@ class EnrolmentSteps(RenewalSteps):
         if decision.role not in confirmers:
             raise ValueError(f"role {decision.role} cannot confirm a dibao enrolment "
                              f"({'township or county' if self._township_confirms else 'county'} level)")
-        check_official(case_region=self._region, registered_by=app.registered_by,
-                       household={self._inp.person_id, *self._member_ids}, official=decision.approver,
-                       region=decision.region, official_person_id=claims.person_id)
+        self._check_decider(decision.approver, decision.region, claims.person_id)
         if not decision.approve and not decision.reason:
             raise ValueError("a refusal needs a reason")
         if decision.approve and decision.amount_fen != self._proposed_fen:
