@@ -57,3 +57,14 @@ class CaseStateView(BaseModel):
     stage: str
     deadlines: list[dict[str, Any]] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
+
+
+class CaseResult(BaseModel):
+    """How a one-time case ended (each pathway's result adds its own ``outcome``): what was paid, by which
+    payment, why, under which policy."""
+
+    case_id: str
+    amount_fen: int = 0
+    payment_id: str | None = None
+    reason: str = ""
+    policy: dict[str, str | None] | None = None

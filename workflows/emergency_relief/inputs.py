@@ -6,8 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.contracts.pathways import EMERGENCY_RELIEF
+from workflows.decisions import CaseResult, SignedAction, TierDecision
 from workflows.decisions import Escalation as Escalation
-from workflows.decisions import SignedAction, TierDecision
 
 PATHWAY = EMERGENCY_RELIEF.name  # the registry's key (shared/contracts/pathways.py)
 
@@ -73,10 +73,5 @@ Outcome = Literal["paid", "not_payable", "rejected", "confirmed", "recovery_open
                   "staged_plan"]
 
 
-class EmergencyReliefResult(BaseModel):
-    case_id: str
+class EmergencyReliefResult(CaseResult):
     outcome: Outcome
-    amount_fen: int = 0
-    payment_id: str | None = None
-    reason: str = ""
-    policy: dict[str, str | None] | None = None

@@ -6,8 +6,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from shared.contracts.pathways import ONE_OFF
+from workflows.decisions import CaseResult, SignedAction, TierDecision
 from workflows.decisions import Escalation as Escalation
-from workflows.decisions import SignedAction, TierDecision
 
 PATHWAY = ONE_OFF.name  # the registry's key (shared/contracts/pathways.py)
 
@@ -47,10 +47,5 @@ class ApproverDecision(TierDecision):
 Outcome = Literal["paid", "not_payable", "rejected", "no_application"]
 
 
-class OneOffResult(BaseModel):
-    case_id: str
+class OneOffResult(CaseResult):
     outcome: Outcome
-    amount_fen: int = 0
-    payment_id: str | None = None
-    reason: str = ""
-    policy: dict[str, str | None] | None = None
