@@ -88,7 +88,6 @@ NATS_NODES = ("nats-1", "nats-2", "nats-3")
 SEARCH_ATTRIBUTES = {
     "DoudiPathway": "Keyword",
     "DoudiRegion": "Keyword",
-    "DoudiStage": "Keyword",
     "DoudiStalled": "Bool",
 }
 

@@ -13,7 +13,6 @@ from shared.infra.codec import AesGcmCodec, load_keys, sealed
 SEARCH_ATTRIBUTES = {
     "DoudiPathway": "Keyword",
     "DoudiRegion": "Keyword",
-    "DoudiStage": "Keyword",
     "DoudiStalled": "Bool",
 }
 

@@ -55,7 +55,6 @@ ensure_search_attribute() {
 
 ensure_search_attribute DoudiPathway Keyword
 ensure_search_attribute DoudiRegion Keyword
-ensure_search_attribute DoudiStage Keyword
 ensure_search_attribute DoudiStalled Bool
 
 echo "temporal-setup: done"
