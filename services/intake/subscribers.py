@@ -87,7 +87,7 @@ class CaseOpener(Protocol):
 def register(broker: NatsBroker, service: CaseOpener, *, pool: asyncpg.Pool, temporal: Client,
              claims: Claims | None = None) -> None:
     """Every family's durable consumer. ``claims`` defaults to the pool's ``inbound_content``."""
-    held: Claims = claims or InboundClaims(pool)
+    held: Claims = claims if claims is not None else InboundClaims(pool)
 
     async def claim(event: InboundEvent, subject: str) -> None:
         """Same id, same content: a redelivery (the service layer makes it a no-op). Same id, different
