@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -50,10 +50,13 @@ class _Data(BaseModel):
     # Agencies may add fields; we read the ones the contract names and ignore the rest.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    # the field that dates the facts, where one does (each model names it)
+    dated_by: ClassVar[str | None] = None
+
     def business_date(self, reported_on: date) -> date:
         """The date the policy is resolved by: the event's own facts where they carry one (each model says
         which), the report's date only where they carry none."""
-        return reported_on
+        return getattr(self, self.dated_by) if self.dated_by else reported_on
 
 
 class _PersonInRegion(_Data):
@@ -65,16 +68,12 @@ class _PersonInRegion(_Data):
 
 class CovidDiagnosed(_PersonInRegion):
     diagnosed_on: date
-
-    def business_date(self, reported_on: date) -> date:
-        return self.diagnosed_on
+    dated_by = "diagnosed_on"
 
 
 class Quarantined(_PersonInRegion):
     quarantined_on: date
-
-    def business_date(self, reported_on: date) -> date:
-        return self.quarantined_on
+    dated_by = "quarantined_on"
 
 
 class JobLost(_PersonInRegion):
@@ -106,25 +105,19 @@ class IncomeChanged(_Data):
     monthly_income_fen: IncomeFen
     reason: Literal["employment", "other"]
     effective_on: date
-
-    def business_date(self, reported_on: date) -> date:
-        return self.effective_on
+    dated_by = "effective_on"
 
 
 class MemberDeceased(_Data):
     person_id: NationalId
     died_on: date
-
-    def business_date(self, reported_on: date) -> date:
-        return self.died_on
+    dated_by = "died_on"
 
 
 class DisasterAffected(_PersonInRegion):
     disaster_id: CeString = Field(min_length=1, max_length=64)
     occurred_on: date
-
-    def business_date(self, reported_on: date) -> date:
-        return self.occurred_on
+    dated_by = "occurred_on"
 
 
 class PriceLinkageTriggered(_Data):
