@@ -203,7 +203,8 @@ def _opened_from_event(pathway: Pathway, event: InboundEvent, reported_on: date)
     opening = CaseOpening(case_id=case_id, pathway=pathway.name, trigger=event.name, person_id=person_id,
                           region_code=region_code, business_date=on, cause_event_id=event.id)
     return CaseStart(case_id=case_id, pathway=pathway.name, trigger=event.name,
-                     workflow=binding.workflow_type, person_id=person_id, region_code=region_code, business_date=on, cause_event_id=event.id,
+                     workflow=binding.workflow_type, person_id=person_id, region_code=region_code, business_date=on,
+                     cause_event_id=event.id,
                      workflow_input=binding.opens_from_event(opening))
 
 

@@ -101,7 +101,8 @@ async def _visible(service: BatchService, batch_id: str, principal: Principal) -
 async def start(body: BatchIn, principal: Starters, service: Service) -> BatchAccepted:
     require_jurisdiction(principal, body.region_prefix)
     try:
-        req = BatchRequest.model_validate({**body.model_dump(), "requested_by": f"{principal.role}:{principal.subject}"})
+        req = BatchRequest.model_validate(
+            {**body.model_dump(), "requested_by": f"{principal.role}:{principal.subject}"})
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     with _answers():

@@ -1,8 +1,8 @@
 """Payment's HTTP routes: township reserve funds (乡镇临时救助备用金) and their replenishment.
 
 The front door forwards ``/api/reserves`` here. Routes authorise (role, then jurisdiction: reads need
-the township in the caller's region, changes need its county) and hand over to ``ReserveService``; no SQL here, and its refusals
-become status codes in one place (``_answers``).
+the township in the caller's region, changes need its county) and hand over to ``ReserveService``; no SQL
+here, and its refusals become status codes in one place (``_answers``).
 """
 
 from __future__ import annotations

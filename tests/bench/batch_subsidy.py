@@ -181,13 +181,15 @@ def main() -> None:
     print()
     print(f"batch subsidy, Fujian one-time living subsidy, {r['recipients']:,} recipients x {r['amount_fen']:,} fen "
           f"= {r['paid_fen']:,} fen ({r['chunks']} chunks of {r['chunk_size']:,})")
-    print(f"  start -> every payment in the ledger : {r['wall_s']:7.2f} s  ({r['recipients'] / r['wall_s']:,.0f} payments/s)"
+    print(f"  start -> every payment in the ledger : {r['wall_s']:7.2f} s  "
+          f"({r['recipients'] / r['wall_s']:,.0f} payments/s)"
           f"   [target < 60 s: {'met' if r['wall_s'] < 60 else 'MISSED'}]")
     print(f"    of which cohort export + load      : {r['load_s']:7.2f} s")
     print(f"    of which paying the chunks         : {r['pay_s']:7.2f} s")
     if r["events_s"] is not None:
         print(f"  start -> every per-payment event out : {r['events_s']:7.2f} s")
-    print(f"  raw COPY of the same rows (no index) : {r['raw_copy_s']:7.2f} s  ({r['recipients'] / r['raw_copy_s']:,.0f} rows/s)")
+    print(f"  raw COPY of the same rows (no index) : {r['raw_copy_s']:7.2f} s  "
+          f"({r['recipients'] / r['raw_copy_s']:,.0f} rows/s)")
     print(f"  COPY into a ledger copy with indexes : {r['indexed_copy_s']:7.2f} s")
     print(f"  ratio batch / raw COPY               : {ratio:7.1f} x")
 

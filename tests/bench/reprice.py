@@ -10,8 +10,8 @@ used as the size). Then the region's cycle for 2023-07 runs.
 Measured, from ``POST /api/enrolments/cycles`` until every row is in the ledger (the cycle's payment
 finished): the set-based repricing (every household's level raised by 50 yuan x persons), the back-pay
 for the 6 months 2023-01..2023-06 (one row per household, key
-``dibao-topup:<household>:2023-01:<standard-version>``) and the July payment at the new level. Baseline on the same machine, same run: a bare ``UPDATE`` of every
-roster row.
+``dibao-topup:<household>:2023-01:<standard-version>``) and the July payment at the new level. Baseline
+on the same machine, same run: a bare ``UPDATE`` of every roster row.
 
     python -m tests.bench.reprice [--households N] [--keep]
 """

@@ -68,10 +68,10 @@ async def seed(conn: asyncpg.Connection, households: int, changed: float, rng: r
             members.append((pid, hid, "测试", "head" if k == 0 else "member", birth, []))
             if k == 0:
                 head = pid
-        roster.append((hid, f"en-rc-{i}", head, region, "dibao", STANDARD * size - income, "unstable", PERIOD, "2022-10",
-                       1, "2022-01", "import"))
-    await conn.copy_records_to_table("households", schema_name="intake", records=hh,
-                                     columns=["household_id", "region_code", "urban", "categories", "monthly_income_fen"])
+        roster.append((hid, f"en-rc-{i}", head, region, "dibao", STANDARD * size - income, "unstable", PERIOD,
+                       "2022-10", 1, "2022-01", "import"))
+    await conn.copy_records_to_table("households", schema_name="intake", records=hh, columns=[
+        "household_id", "region_code", "urban", "categories", "monthly_income_fen"])
     await conn.copy_records_to_table("members", schema_name="intake", records=members,
                                      columns=["person_id", "household_id", "name", "relation", "birth_date", "flags"])
     await conn.copy_records_to_table("enrolments", schema_name="intake", records=roster, columns=[
@@ -118,7 +118,8 @@ async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, An
                         "SELECT 1 FROM intake.review_cycles WHERE cycle_id = $1", cycle_id):
                     marks["review"] = now
                 if "paid" not in marks and await db.fetchval(
-                        "SELECT 1 FROM payment.period_cycles WHERE cycle_id = $1 AND finished_at IS NOT NULL", cycle_id):
+                        "SELECT 1 FROM payment.period_cycles WHERE cycle_id = $1 AND finished_at IS NOT NULL",
+                        cycle_id):
                     marks["paid"] = now
                 started = await db.fetchval("SELECT count(*) FROM intake.cases WHERE cause_event_id = $1"
                                             " AND workflow_started_at IS NOT NULL", cycle_id)

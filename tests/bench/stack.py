@@ -15,7 +15,8 @@ from deploy.embedded import EmbeddedStack, Ports
 
 
 @contextlib.asynccontextmanager
-async def bench_stack(prefix: str, *, keep: bool = False, env: dict[str, str] | None = None) -> AsyncIterator[EmbeddedStack]:
+async def bench_stack(prefix: str, *, keep: bool = False,
+                      env: dict[str, str] | None = None) -> AsyncIterator[EmbeddedStack]:
     data = Path(tempfile.mkdtemp(prefix=f"doudi-bench-{prefix}-"))
     stack = EmbeddedStack(data, Ports.free(), extra_env={"DOUDI_ENV": "test", **(env or {})})
     print(f"starting the embedded stack in {data} ...", flush=True)

@@ -86,7 +86,8 @@ def test_row(row: Row) -> None:
         exit_ = gradual_exit(lib, region, on, BenefitHousehold(**row.household))  # type: ignore[arg-type]
         low, high = row.expected_months  # type: ignore[misc]
         assert exit_.months is not None and low <= exit_.months and (high is None or exit_.months <= high), (
-            f"{row.id}: {exit_.months} months of gradual exit, the seed allows {low}..{high or '(open)'}: {exit_.basis}")
+            f"{row.id}: {exit_.months} months of gradual exit, the seed allows {low}..{high or '(open)'}: "
+            f"{exit_.basis}")
     elif row.kind == "exit_paused":
         pause = exit_paused(lib, region, on)
         assert pause.suspended is row.expected, f"{row.id}: {pause.basis}"

@@ -48,7 +48,8 @@ REFUSED = {401, 403, 404, 409, 422}
 
 
 def bearer(role: Role | str, region: str = "", **kw: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(f'matrix-{role}-{uuid.uuid4().hex[:6]}', role, region=region, **kw)}"}
+    token = issue_token(f"matrix-{role}-{uuid.uuid4().hex[:6]}", role, region=region, **kw)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def bad_tokens() -> dict[str, dict[str, str]]:
@@ -317,8 +318,10 @@ async def test_every_route_times_every_role_in_a_foreign_jurisdiction_gets_nothi
         stack: EmbeddedStack, client: StackClient, world: World):
     routes = await _routes(stack)
     described = {f"{m} {p}" for _, _, m, p in routes}
-    assert not described - EXPECT.keys(), f"routes without an entry in EXPECT: {sorted(described - EXPECT.keys())}"
-    assert not EXPECT.keys() - described, f"EXPECT entries for routes that are gone: {sorted(EXPECT.keys() - described)}"
+    assert not described - EXPECT.keys(), (
+        f"routes without an entry in EXPECT: {sorted(described - EXPECT.keys())}")
+    assert not EXPECT.keys() - described, (
+        f"EXPECT entries for routes that are gone: {sorted(EXPECT.keys() - described)}")
 
     failures, calls, statuses = [], 0, {}
     markers = world.markers()

@@ -215,8 +215,10 @@ async def test_ningxia_pays_three_installments_and_stops_who_died_in_between(
     # died 2022-07-15: paid June and July, stopped by the re-check for August
     assert {p: sorted(v) for p, v in by_person.items() if p in died.ineligible} == {
         p: [(1, 20000), (2, 20000)] for p in died.ineligible}
-    assert [(i["sequence"], i["month"], i["due_at"][:10], i["paid_count"], i["stopped"]) for i in done["installments"]] == [
-        (1, "2022-06", "2022-06-01", 130, 0), (2, "2022-07", "2022-07-01", 130, 0), (3, "2022-08", "2022-08-01", 120, 10)]
+    assert [(i["sequence"], i["month"], i["due_at"][:10], i["paid_count"], i["stopped"])
+            for i in done["installments"]] == [
+        (1, "2022-06", "2022-06-01", 130, 0), (2, "2022-07", "2022-07-01", 130, 0),
+        (3, "2022-08", "2022-08-01", 120, 10)]
     assert done["paid_fen"] == (130 + 130 + 120) * 20000 == done["expected_fen"]
     assert done["policy"]["pack_id"] == "ningxia-2022-20-measures"
 

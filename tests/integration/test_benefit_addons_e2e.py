@@ -35,7 +35,8 @@ async def test_remote_add_on_full_care_and_orphan_allowance_from_the_registry_ar
     cared["categories"] = ["extreme_poverty"]
     await _import(client, XPCC,
                   {"household": remote, "enrolled_from": "2022-07", "paid_through": "2022-08"},
-                  {"household": cared, "kind": "extreme_poverty", "enrolled_from": "2022-07", "paid_through": "2022-08"})
+                  {"household": cared, "kind": "extreme_poverty", "enrolled_from": "2022-07",
+                   "paid_through": "2022-08"})
     # seed 004 remote add-on 「按照不高于低保标准 20% 的比例增发救助金」 (fixture 20%): differential 2 x 60005 = 120010,
     # + 0.20 x 60005 = 12001 per member x 2 = 24002: 144012
     assert (await roster(stack, remote["household_id"]))["level_fen"] == 144012
@@ -47,7 +48,8 @@ async def test_remote_add_on_full_care_and_orphan_allowance_from_the_registry_ar
     orphan["members"][0].update(birth_date="2012-06-01", flags=["raised_in_institution"])
     orphan["categories"] = ["orphan", "extreme_poverty"]
     await _import(client, YINCHUAN_JINFENG,
-                  {"household": orphan, "kind": "extreme_poverty", "enrolled_from": "2022-07", "paid_through": "2022-08"})
+                  {"household": orphan, "kind": "extreme_poverty", "enrolled_from": "2022-07",
+                   "paid_through": "2022-08"})
     # seed 002 「机构内养育孤儿和社会散居孤儿津贴标准，分别提高到每人每月1500元、1000元」: 150000
     assert (await roster(stack, orphan["household_id"]))["level_fen"] == 150000
 

@@ -30,7 +30,8 @@ E2E = [r for r in rows() if r.e2e is not None]
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject or f'conf-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+    token = issue_token(subject or f"conf-{role}-{uuid.uuid4().hex[:6]}", role, region=region)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def county_approver(client: StackClient, region: str) -> dict[str, str]:
@@ -68,7 +69,8 @@ def household_of(row: Row, region: str, *, births: list[str] | None = None) -> d
         "urban": facts.get("urban", h.get("urban", True)),
         "categories": list(facts.get("categories", [])),
         "monthly_income_fen": facts.get("monthly_income_fen", h.get("monthly_income_fen", 0)),
-        "members": [{"person_id": national_id(region[:6]), "name": f"成员{i}", "relation": "head" if i == 0 else "member",
+        "members": [{"person_id": national_id(region[:6]), "name": f"成员{i}",
+                     "relation": "head" if i == 0 else "member",
                      "birth_date": births[i % len(births)], "flags": []} for i in range(size)],
     }
 

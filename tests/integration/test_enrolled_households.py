@@ -23,7 +23,8 @@ XIXIA = "640105"  # 银川市西夏区: this module's own county, so its cycles 
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {official_token(subject or f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+    token = official_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def family(income_fen: int, *, size: int = 3, region: str = XIXIA, urban: bool = True,

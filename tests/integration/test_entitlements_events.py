@@ -22,7 +22,8 @@ URUMQI = "650102"
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject or f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+    token = issue_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def db_row(stack: EmbeddedStack, sql: str, *args: Any) -> asyncpg.Record | None:
@@ -41,7 +42,8 @@ async def case_at(client: StackClient, pid: str, stages: set[str], timeout: floa
 
 
 async def test_two_quarantined_members_of_one_household_get_one_payment(client: StackClient, stack: EmbeddedStack):
-    """Seed 002 measure 7: 「对低保对象、特困人员以及因家庭成员被隔离收治等原因导致基本生活出现暂时困难的家庭，按照当地城市
+    """Seed 002 measure 7:
+    「对低保对象、特困人员以及因家庭成员被隔离收治等原因导致基本生活出现暂时困难的家庭，按照当地城市
     低保月标准3倍，直接给予一次性临时救助金」: the household's aid, once per incident.
     3 x 650 yuan (城乡低保标准…每人每月650元) = 1,950 yuan = 195,000 fen, one payment for the household."""
     head, spouse = national_id(YINCHUAN), national_id(YINCHUAN)
@@ -75,7 +77,8 @@ async def test_two_quarantined_members_of_one_household_get_one_payment(client: 
     assert [p["amount_fen"] for p in done["payments"]] == [195000]
     rows = await client.ledger(household_id=body["household_id"], kind="disbursement")
     assert [r["amount_fen"] for r in rows] == [195000]
-    joined = await db_row(stack, "SELECT reason FROM intake.screenings WHERE event_id = ANY($1::text[])", [first, second])
+    joined = await db_row(stack, "SELECT reason FROM intake.screenings WHERE event_id = ANY($1::text[])",
+                          [first, second])
     assert joined is not None and "same household incident" in joined["reason"]
 
 
@@ -97,7 +100,8 @@ async def test_an_early_job_loss_is_kept_and_opens_its_case(client: StackClient,
 
 async def test_a_2022_self_pay_report_arriving_now_opens_its_case_under_2022s_policy(
         client: StackClient, stack: EmbeddedStack):
-    """Seed 002 measure 8: 「剩余政策范围内个人自负费用达到2万元及以上的，按照支出型困难家庭给予人均不低于当地城市低保月标准3倍
+    """Seed 002 measure 8:
+    「剩余政策范围内个人自负费用达到2万元及以上的，按照支出型困难家庭给予人均不低于当地城市低保月标准3倍
     的救助」; the Ningxia measures run 2022-06-07 to 2023-12-31. A 2022 report arriving today (no CloudEvents
     time: the arrival) is judged on 2022-12-31, not today: 3 x 650 yuan = 195,000 fen for one person."""
     pid = national_id(YINCHUAN)
@@ -114,8 +118,8 @@ async def test_a_2022_self_pay_report_arriving_now_opens_its_case_under_2022s_po
 
 async def test_a_job_loss_aid_without_an_amount_is_assessed_by_a_caseworker_and_paid(
         client: StackClient, stack: EmbeddedStack):
-    """Xinjiang (seed 000) 「未纳入低保范围的，经本人申请，由务工地或经常居住地发放一次性临时救助金」: granted, no amount. The
-    case asks a caseworker for the amount (a task with a deadline), then the approval tiers decide it:
+    """Xinjiang (seed 000) 「未纳入低保范围的，经本人申请，由务工地或经常居住地发放一次性临时救助金」: granted, no
+    amount. The case asks a caseworker for the amount (a task with a deadline), then the approval tiers decide it:
     1,500 yuan = 150,000 fen is under the township's 「2000元以下」 authority (200,000 fen)."""
     pid = national_id(URUMQI)
     await client.register(household(pid, region=URUMQI, categories=[], income_fen=0))

@@ -161,7 +161,8 @@ async def test_what_the_api_fuzz_found_answers_4xx_not_500(stack: EmbeddedStack)
         # NUL in document text reached the INSERT (a lone surrogate is refused too, but FastAPI's 422 then echoes
         # the input and fails to encode it: open, see the report)
         for bad, field in (({"documents": [{"kind": "explanation", "reference": "scan\u0000"}]}, "reference"),
-                           ({"documents": [{"kind": "explanation", "reference": "scan-1"}], "note": "a\u0000"}, "note")):
+                           ({"documents": [{"kind": "explanation", "reference": "scan-1"}], "note": "a\u0000"},
+                            "note")):
             r = await http.post("/api/cases/em-000000000000000000000000/documents", content=json.dumps(bad).encode(),
                                 headers={**clerk, "content-type": "application/json"})
             assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == field, r.text

@@ -458,7 +458,8 @@ async def send_and_settle(client: StackClient, stack: EmbeddedStack, messages: l
         f"{m.subject} {m.raw[:300]!r}" for m in missing_valid[:10])
     assert not missing_dead, "invalid events not dead-lettered: " + "; ".join(
         f"{m.mutation} {m.subject} {m.raw[:200]!r} ({m.reason})" for m in missing_dead[:10])
-    assert not redelivered, "valid events the consumer could not take (redelivery loop):\n" + "\n".join(redelivered[:10])
+    assert not redelivered, ("valid events the consumer could not take (redelivery loop):\n"
+                             + "\n".join(redelivered[:10]))
     assert [r[0] for r in wrongly] == []
     for m in invalid:
         letter = out.dead[_dlq_key(m)]

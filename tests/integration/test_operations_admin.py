@@ -152,8 +152,9 @@ async def test_a_corrected_dead_letter_redelivered_opens_its_case(client: StackC
                                json={"reason": "ID corrected with the health commission", "corrected": corrected})
     assert r.status_code == 200 and r.json()["status"] == "awaiting_second_official", r.text
     # the person changed: a second official approves (four eyes) before it is published
+    second = official_token(f"ops-admin-b-{uuid.uuid4().hex[:4]}", "admin")
     r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve", headers={
-                               "Authorization": f"Bearer {official_token(f'ops-admin-b-{uuid.uuid4().hex[:4]}', 'admin')}"},
+                               "Authorization": f"Bearer {second}"},
                                json={"reason": "checked with the health commission"})
     assert r.status_code == 200, r.text
     done = await client.closed_case(pid)

@@ -47,7 +47,8 @@ ABSURD = [2**63 - 1, 9_000_000_000_000_000_000, 10**9 * 100, -1, 0]
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject or f'amt-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+    token = issue_token(subject or f"amt-{role}-{uuid.uuid4().hex[:6]}", role, region=region)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def official(client: StackClient, role: str, region: str, subject: str | None = None) -> dict[str, str]:
@@ -344,7 +345,7 @@ async def batch_rows(stack: EmbeddedStack, batch_id: str) -> list[asyncpg.Record
         await conn.close()
 
 
-async def test_a_price_linkage_event_carrying_10_million_yuan_pays_the_computed_subsidy_and_a_conflicting_one_is_dead_lettered(
+async def test_a_price_linkage_event_carrying_10m_yuan_pays_the_computed_subsidy_and_a_conflicting_one_is_dead_lettered(
         client: StackClient, stack: EmbeddedStack):
     from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_occasion
 
@@ -423,7 +424,8 @@ async def test_a_batch_whose_amount_a_person_sets_pays_nothing_until_a_second_of
     assert r.status_code == 409
 
 
-async def test_four_eyes_on_a_batch_are_two_registered_persons_not_two_logins(client: StackClient, stack: EmbeddedStack):
+async def test_four_eyes_on_a_batch_are_two_registered_persons_not_two_logins(
+        client: StackClient, stack: EmbeddedStack):
     # the officials registry (approval's, asked over HTTP by payment) says who a login is
     person = national_id("110105")
     asker = f"amt-fin-p-{uuid.uuid4().hex[:6]}"
@@ -434,8 +436,10 @@ async def test_four_eyes_on_a_batch_are_two_registered_persons_not_two_logins(cl
     assert r.status_code == 202 and r.json()["status"] == "awaiting_second_approval", r.text
     batch_id = r.json()["batch_id"]
     # another login of the same registered person is the same pair of eyes
-    other_login = {"Authorization": f"Bearer {official_token(f'amt-fin-p2-{uuid.uuid4().hex[:6]}', 'finance', person_id=person)}"}
-    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=other_login, json={"reason": "my other login"})
+    other_token = official_token(f"amt-fin-p2-{uuid.uuid4().hex[:6]}", "finance", person_id=person)
+    other_login = {"Authorization": f"Bearer {other_token}"}
+    r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=other_login,
+                               json={"reason": "my other login"})
     assert r.status_code == 409 and "same registered person" in r.json()["detail"], r.text
     # a finance official not in the registry cannot be the second
     r = await client.http.post(f"/api/batches/{batch_id}/approve", headers=bearer("finance"), json={"reason": "who?"})
@@ -480,7 +484,8 @@ async def dibao_application(client: StackClient, region: str, on: str = "2022-08
 
 async def test_ningxia_devolves_dibao_confirmation_to_the_township_while_its_measures_are_in_force(
         client: StackClient):
-    # Ningxia, seed 002 item 14: 「县级民政部门要指导乡镇（街道）按照社会救助确认权限下放工作要求」: the township confirms
+    # Ningxia, seed 002 item 14: 「县级民政部门要指导乡镇（街道）按照社会救助确认权限下放工作要求」:
+    # the township confirms
     case_id, head = await dibao_application(client, XIXIA)
     level = (await client.http.get(f"/api/cases/{case_id}", headers=bearer("admin"))).json()["approved_amount_fen"]
     township = await official(client, "township_approver", XIXIA)
@@ -489,7 +494,8 @@ async def test_ningxia_devolves_dibao_confirmation_to_the_township_while_its_mea
     await at_stage(client, case_id, "closed", "paid", "handed_back", timeout=90)
     assert [r["amount_fen"] for r in await client.ledger(person_id=head)] == [level]
     # after the 20 measures (in force to 2023-12-31) no pack in force devolves it: the national notice's
-    # county confirmation (「全面落实县、乡两级审批政策规定」, local-practice flag false); a township approver is refused
+    # county confirmation (「全面落实县、乡两级审批政策规定」, local-practice flag false); a township approver
+    # is refused
     case_id, head = await dibao_application(client, XIXIA, on="2024-02-10")
     level = (await client.http.get(f"/api/cases/{case_id}", headers=bearer("admin"))).json()["approved_amount_fen"]
     township = await official(client, "township_approver", XIXIA)

@@ -154,8 +154,9 @@ async def test_a_body_claiming_another_agency_is_dead_lettered_by_intake(stack: 
     claimed = f"evt-claim-{uuid.uuid4()}"
     smuggled = f"evt-smuggled-{uuid.uuid4()}"
     try:
-        job_lost = make_cloudevent("employment.job_lost", {"person_id": pid, "region_code": YINCHUAN_URBAN,
-                                                           "last_income_month": "2022-07", "unemployment_insured": False},
+        job_lost = make_cloudevent("employment.job_lost",
+                                   {"person_id": pid, "region_code": YINCHUAN_URBAN,
+                                    "last_income_month": "2022-07", "unemployment_insured": False},
                                    event_id=claimed, source="urn:doudi:source:health")
         assert await try_publish(nc, "doudi.events.employment.job_lost", job_lost, claimed)
         covid = make_cloudevent("health.covid_diagnosed", {"person_id": pid, "region_code": YINCHUAN_URBAN,

@@ -120,7 +120,8 @@ async def test_malformed_authorization_headers_answer_401_and_never_unmasked_dat
         assert pid not in r.text
     # two Authorization headers (the second of a role that sees full IDs): refused, not the more generous one
     clerk = issue_token("sec-clerk", "clerk")
-    r = await client.http.get(path, headers=[("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {clerk}")])
+    r = await client.http.get(path, headers=[("Authorization", f"Bearer {token}"),
+                                             ("Authorization", f"Bearer {clerk}")])
     assert r.status_code == 401 and pid not in r.text
     # the well-formed header still works, masked for the auditor
     r = await client.http.get(path, headers=bearer(token))

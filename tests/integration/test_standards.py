@@ -35,7 +35,8 @@ SHANGRAO_RAISE = "test-shangrao-361104-2023-standard@2023.1"
 
 
 def bearer(role: str, region: str = "", subject: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(subject or f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
+    token = issue_token(subject or f"test-{role}-{uuid.uuid4().hex[:6]}", role, region=region)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def family(income_fen: int, *, region: str, size: int = 3, urban: bool = True,

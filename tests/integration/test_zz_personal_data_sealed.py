@@ -24,7 +24,8 @@ async def test_no_national_id_sits_in_temporal_in_plaintext(client: StackClient,
     conn = await asyncpg.connect(stack.database_url)
     try:
         ids = {r["person_id"] for r in await conn.fetch("SELECT person_id FROM intake.members")}
-        ids |= {r["person_id"] for r in await conn.fetch("SELECT person_id FROM payment.ledger WHERE person_id IS NOT NULL")}
+        ids |= {r["person_id"]
+                for r in await conn.fetch("SELECT person_id FROM payment.ledger WHERE person_id IS NOT NULL")}
     finally:
         await conn.close()
     assert pid in ids and len(ids) > 10

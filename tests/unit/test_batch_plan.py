@@ -35,7 +35,8 @@ def test_ningxia_one_time_subsidy_is_three_installments_of_200_yuan_at_the_month
     for cats in (("dibao",), ("extreme_poverty",)):
         g = group("one_time_living_subsidy", "640104", date(2022, 6, 7), cats, installments=(1, 2, 3))
         assert g.amounts == {1: 20000, 2: 20000, 3: 20000}
-    assert group("one_time_living_subsidy", "640104", date(2022, 6, 7), ("marginal",), installments=(1, 2, 3)).amounts == {}
+    assert group("one_time_living_subsidy", "640104", date(2022, 6, 7), ("marginal",),
+                 installments=(1, 2, 3)).amounts == {}
 
 
 def test_ningxia_amount_is_fixed_by_the_pack():
@@ -61,7 +62,8 @@ def test_price_linkage_takes_the_events_amount_but_not_below_xinjiangs_minimum()
     assert raised.amounts == {1: 2000}
     assert "raised from 1500 to the pack minimum 2000" in raised.reason and "提高至 20元" in raised.reason
     assert group("price_linkage", "652301", on, requested=2500).amounts == {1: 2500}
-    planned = plan_request(req(measure="price_linkage", region_prefix="6523", snapshot_on=on, amount_fen_per_person=1500))
+    planned = plan_request(req(measure="price_linkage", region_prefix="6523", snapshot_on=on,
+                               amount_fen_per_person=1500))
     assert "raised from 1500 to 2000" in planned.amount_note and planned.installments[0].due_at is None
     # no pack prices it (Fujian): the event's amount, no floor
     assert group("price_linkage", "350102", on, requested=1500).amounts == {1: 1500}
@@ -81,7 +83,8 @@ def test_packs_without_an_amount_need_one_from_the_request():
 
 
 def test_jiangxi_one_time_subsidy_is_each_households_own_june_level_never_a_flat_amount():
-    # seed 001 「各地要于 7 月 15 日前为低保对象、特困人员、孤儿及事实无人抚养儿童按照 6 月份发放标准增发一次性生活补贴」
+    # seed 001
+    # 「各地要于 7 月 15 日前为低保对象、特困人员、孤儿及事实无人抚养儿童按照 6 月份发放标准增发一次性生活补贴」
     on = date(2022, 7, 10)
     planned = plan_request(req(measure="one_time_living_subsidy", region_prefix="36", snapshot_on=on))
     assert "own 2022-06 level" in planned.amount_note and "按照 6 月份发放标准" in planned.amount_note

@@ -57,7 +57,8 @@ def test_single_person_facts_come_from_the_registry_the_applicant_first():
                                     categories=[], applicant=SPOUSE).model_copy(update={"single_person": True})
     assert not monthly_benefit(load_library(), NINGXIA, SEP_2022, plain.benefit_facts()).payable
     head = household_from_registry(members, monthly_income_fen=400000, urban=True, extreme_poverty=False, on=on,
-                                   categories=["low_income_db"], applicant=HEAD).model_copy(update={"single_person": True})
+                                   categories=["low_income_db"], applicant=HEAD,
+                                   ).model_copy(update={"single_person": True})
     assert not monthly_benefit(load_library(), NINGXIA, SEP_2022, head.benefit_facts()).payable  # the head is not
 
 
@@ -113,7 +114,8 @@ def test_a_registered_remote_household_gets_the_xpcc_remote_add_on(tmp_path, mon
     h = household_from_registry([m.model_dump() for m in reg.members], monthly_income_fen=0, urban=True,
                                 extreme_poverty=False, on=date(2022, 9, 1), remote=reg.remote)
     b = monthly_benefit(lib, XPCC, SEP_2022, h.benefit_facts())
-    # seed 004 「对距离团部 30 公里以上的连队或边境团场的低保对象……按照不高于低保标准 20% 的比例增发救助金」 (fixture 20%):
+    # seed 004 「对距离团部 30 公里以上的连队或边境团场的低保对象……按照不高于低保标准 20% 的比例增发救助金」
+    # (fixture 20%):
     # differential 2 x 60005 = 120010; remote 0.20 x 60005 = 12001 x 2 = 24002; total 144012
     assert [(ln.label, ln.amount_fen) for ln in b.lines] == [("dibao_differential", 120010), ("remote_addon", 24002)]
     assert b.amount_fen == 144012
@@ -150,7 +152,8 @@ def test_ningxia_orphan_allowance_1500_in_an_institution_1000_dispersed():
     # from the registry: an orphan household carried as extreme-poverty kind, raised in an institution
     h = household_from_registry(registry_members(["raised_in_institution"]), monthly_income_fen=0, urban=True,
                                 extreme_poverty=True, on=date(2022, 9, 1), categories=["orphan", "extreme_poverty"])
-    assert h.orphan == "institutional" and monthly_benefit(lib, NINGXIA, SEP_2022, h.benefit_facts()).amount_fen == 150000
+    assert h.orphan == "institutional"
+    assert monthly_benefit(lib, NINGXIA, SEP_2022, h.benefit_facts()).amount_fen == 150000
 
 
 def test_categories_for_de_facto_unsupported_children_and_people_lifted_out_of_poverty():

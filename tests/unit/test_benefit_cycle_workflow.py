@@ -61,7 +61,8 @@ async def test_review_then_pay_then_start_review_cases(env: WorkflowEnvironment)
 async def test_a_scheduled_start_without_a_period_takes_the_month_it_runs_in(env: WorkflowEnvironment):
     now = await env.get_current_time()
     calls, result = await run_cycle(env, CycleInput(region_prefix="64"))
-    assert result.period == f"{now.year:04d}-{now.month:02d}" and calls[0].startswith(f"review cycle-64-{result.period}")
+    assert result.period == f"{now.year:04d}-{now.month:02d}"
+    assert calls[0].startswith(f"review cycle-64-{result.period}")
 
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"

@@ -88,7 +88,8 @@ async def _ok(item: Any, subject: str) -> None:
 
 
 def _nested(depth: int) -> bytes:
-    return b'{"specversion":"1.0","id":"deep","source":"x","type":"t","data":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+    return (b'{"specversion":"1.0","id":"deep","source":"x","type":"t","data":'
+            + b'{"a":' * depth + b"1" + b"}" * depth + b"}")
 
 
 async def test_a_handled_message_is_acknowledged() -> None:
@@ -168,7 +169,8 @@ def test_every_inbound_event_has_exactly_one_owner() -> None:
 
 
 def test_the_source_is_the_subjects_owner_never_a_field_in_the_body() -> None:
-    assert verify_source("doudi.events.health.covid_diagnosed", "health.covid_diagnosed", "urn:anything").user == "health"
+    assert verify_source("doudi.events.health.covid_diagnosed", "health.covid_diagnosed",
+                         "urn:anything").user == "health"
     assert verify_source("doudi.events.health.quarantined", "health.quarantined",
                          "urn:doudi:source:health:his-640100").user == "health"
     # a family that is not the publishing source's

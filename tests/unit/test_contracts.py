@@ -46,8 +46,10 @@ def _raw(name: str, data: dict, **over) -> bytes:
 
 def test_every_inbound_event_type_parses():
     samples = {
-        "health.covid_diagnosed": {"person_id": "11010519491231002X", "region_code": "640104", "diagnosed_on": "2022-08-12"},
-        "health.quarantined": {"person_id": "11010519491231002X", "region_code": "640104", "quarantined_on": "2022-08-10"},
+        "health.covid_diagnosed": {"person_id": "11010519491231002X", "region_code": "640104",
+                                   "diagnosed_on": "2022-08-12"},
+        "health.quarantined": {"person_id": "11010519491231002X", "region_code": "640104",
+                               "quarantined_on": "2022-08-10"},
         "employment.job_lost": {"person_id": "11010519491231002X", "region_code": "640104",
                                 "last_income_month": "2022-05", "unemployment_insured": False},
         "education.graduate_unemployed": {"person_id": "11010519491231002X", "region_code": "361102",

@@ -324,7 +324,8 @@ async def test_an_amount_left_to_the_county_waits_for_the_caseworker_then_the_ti
 
 
 async def test_a_disaster_outside_ningxia_is_assessed_paid_and_verified_against_the_event(env):
-    """Seed 003 「对受到灾害影响,导致基本生活出现困难的家庭和个人,要按照“先行救助”有关政策规定,直接实施临时救助」: no amount.
+    """Seed 003 「对受到灾害影响,导致基本生活出现困难的家庭和个人,要按照“先行救助”有关政策规定,直接实施临时救助」:
+    no amount.
     The caseworker assesses 1,200 yuan = 120,000 fen; the tier approves; paid once; the documents follow and
     the event (reported by emergency management) is what verification confirms."""
     import uuid as _uuid

@@ -42,6 +42,7 @@ def test_the_same_person_the_unregistered_and_the_mislabelled_are_refused(second
 
 
 def test_an_unregistered_first_official_leaves_no_second_person_to_establish():
-    why = second_official_refusal(first_subject="fin-x", first=None, second=Principal(subject="fin-b", role=Role.finance),
+    why = second_official_refusal(first_subject="fin-x", first=None,
+                                  second=Principal(subject="fin-b", role=Role.finance),
                                   registered_second=registered("fin-b", PERSON_B))
     assert why is not None and "ask again as a registered official" in why

@@ -59,7 +59,8 @@ class Fakes(Recorded):
             return act.EconomicCheckResult(check_id=req.check_id, outcome="eligible" if self.eligible else "ineligible",
                                            per_capita_income_fen=0 if self.eligible else 150000,
                                            limit_fen_per_capita=65000,
-                                           reasons=["ok"] if self.eligible else ["per-capita income above the standard"],
+                                           reasons=["ok"] if self.eligible
+                                           else ["per-capita income above the standard"],
                                            evidence=[], sources=[])
 
         return {"wf": [evaluate_entitlement, service_levels, authority_limits_activity],

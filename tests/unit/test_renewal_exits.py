@@ -68,7 +68,8 @@ async def test_ningxia_exit_due_inside_the_epidemic_control_period_waits_for_its
     assert "exit_suspended" in [t.stage for t in fakes.transitions]
 
 
-async def test_xpcc_grants_a_gradual_exit_of_the_national_default_months(env: WorkflowEnvironment, tmp_path, monkeypatch):
+async def test_xpcc_grants_a_gradual_exit_of_the_national_default_months(
+        env: WorkflowEnvironment, tmp_path, monkeypatch):
     # seed 004 「并在其家庭成员人均收入超过当地低保标准后给予一定时间的渐退期」: no figure, the national pack's
     # local-practice 6 months. First division fixture: standard 60005, special-member add-on 10%:
     # (3 x 60005) - 90000 = 90015, + 0.10 x 60005 = 6000.5 -> 6001 for the child: 96016 a month

@@ -48,9 +48,9 @@ async def test_a_case_carried_household_follows_a_late_raise_and_is_back_paid_on
         period="2023-01", household=h, status=status, level_fen=114000, exit_months_left=12,
         last_income_reason="employment", priced_from=date(2022, 7, 1), priced_version="test-shangrao@2022.1",
         reviews=[{"period": "2022-10", "kind": "roster", "outcome": "enrolled", "level_fen": 114000}],
-        pending=[] if status != "active" else [PendingChange(kind="income_changed", effective_on=date(2024, 1, 1),
-                                                             income=IncomeChange(monthly_income_fen=150000, reason="other",
-                                                                                 effective_on=date(2024, 1, 1)))])
+        pending=[] if status != "active" else [PendingChange(
+            kind="income_changed", effective_on=date(2024, 1, 1),
+            income=IncomeChange(monthly_income_fen=150000, reason="other", effective_on=date(2024, 1, 1)))])
     fakes = Fakes(region=COUNTY)
     async with Renewal(env, fakes, region_code=COUNTY, household=h, household_id="hh-raise", hand_back=True,
                        first_period="2023-01", enrolled_from="2022-10", opening_state=state,

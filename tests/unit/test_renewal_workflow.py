@@ -131,7 +131,8 @@ async def employment_in_september_2022(env: WorkflowEnvironment, fakes: Fakes, h
 
 async def test_employment_lifts_income_above_the_standard_gradual_exit_for_the_packs_months_then_terminated(
         env: WorkflowEnvironment, tmp_path, monkeypatch):
-    local_packs(tmp_path, monkeypatch)  # Jiangxi/Shangrao: standard 800 yuan (fixture), exit >= 6 months, no epidemic flag
+    # Jiangxi/Shangrao: standard 800 yuan (fixture), exit >= 6 months, no epidemic flag
+    local_packs(tmp_path, monkeypatch)
     fakes = Fakes(region="361102")
     async with Renewal(env, fakes) as handle:
         # 3 x 80000 - 90000 = 150000; then 300000 - 30% x 80000 = 276000 counted > 240000

@@ -101,7 +101,8 @@ async def test_a_family_published_in_another_agencys_name_is_dead_lettered(settl
     assert fakes.service.accepted == []
 
 
-async def test_the_same_id_with_other_content_is_a_conflicting_duplicate_never_applied(settlements: Settlements) -> None:
+async def test_the_same_id_with_other_content_is_a_conflicting_duplicate_never_applied(
+        settlements: Settlements) -> None:
     fakes = Intake()
     async with bus_under_test(fakes.register) as (broker, dead):
         await broker.publish(quarantine("evt-7"), QUARANTINED)

@@ -21,8 +21,9 @@ PATHWAY = BATCH_SUBSIDY.name  # the registry's key (shared/contracts/pathways.py
 WORKFLOW = "BatchSubsidy"
 MEASURES = ("one_time_living_subsidy", "price_linkage")
 
-RegionPrefix = Annotated[str, Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$",
-                                    description="GB/T 2260 prefix: province (2), prefecture (4), county (6), township (9)")]
+RegionPrefix = Annotated[str, Field(
+    pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$",
+    description="GB/T 2260 prefix: province (2), prefecture (4), county (6), township (9)")]
 YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 Measure = Literal["one_time_living_subsidy", "price_linkage"]
 
@@ -44,7 +45,8 @@ class BatchRequest(BaseModel):
     snapshot_on: date = Field(description="who is a recipient is decided as of this date (the business date)")
     amount_fen_per_person: StrictInt | None = Field(default=None, gt=0, le=MAX_PER_PERSON_SUBSIDY_FEN)
     categories: list[str] | None = Field(default=None, description="default: the measure's eligible categories")
-    month: YearMonth | None = Field(default=None, description="price linkage: the month it is for (default: the snapshot's)")
+    month: YearMonth | None = Field(
+        default=None, description="price linkage: the month it is for (default: the snapshot's)")
     chunk_size: StrictInt = Field(default=DEFAULT_CHUNK_SIZE, ge=100, le=50_000)
     payment_events: bool = Field(default=True, description="also publish one doudi.payment.disbursed per payment")
     cause_event_id: str | None = Field(default=None, max_length=200)

@@ -158,7 +158,8 @@ class OneMatterWorkflow(CaseSteps):
         await workflow.execute_activity(
             act.RECORD_MINUTES,
             act.Minutes(case_id=inp.case_id, parent_case_id=inp.parent_case_id, county_code=inp.region_code[:6],
-                        opinions=opinions, decision=decision.model_dump(mode="json", exclude={"assertion"}), quorum=self._quorum,
+                        opinions=opinions, decision=decision.model_dump(mode="json", exclude={"assertion"}),
+                        quorum=self._quorum,
                         recorded_at=workflow.now()),
             task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
         summary = "; ".join(f"{o.member_id}: {o.vote}" for o in self._opinions)

@@ -314,7 +314,8 @@ class OneOffAssistanceWorkflow(CommitteeEscalation, CaseworkerAssessment):
         await self._close_task("approval", decision.approver, "approved" if decision.approve else "rejected")
         await workflow.execute_activity(
             act.RECORD_DECISION,
-            act.DecisionRecord(case_id=self._case_id, step=tier, decision="approved" if decision.approve else "rejected",
+            act.DecisionRecord(case_id=self._case_id, step=tier,
+                               decision="approved" if decision.approve else "rejected",
                                tier=tier, amount_fen=decision.amount_fen or 0, decided_by=decision.approver,
                                role=decision.role, reason=decision.reason, region_code=self._region,
                                measure=self._inp.measure, at=workflow.now()),

@@ -94,7 +94,8 @@ class StagedAidWorkflow(CaseSteps):
                 raise ValueError("amounts must be positive (cancel instead)")
             total = sum(change.amounts.get(i.number, i.amount_fen) for i in self._plan)
             if total > self._plan_total:
-                raise ValueError(f"the adjusted plan ({total} fen) would exceed the plan total ({self._plan_total} fen)")
+                raise ValueError(f"the adjusted plan ({total} fen) would exceed the plan total "
+                                 f"({self._plan_total} fen)")
 
     @workflow.run
     async def run(self, inp: StagedAidInput) -> StagedAidResult:

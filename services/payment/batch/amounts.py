@@ -73,7 +73,8 @@ def _open_amount(g: _Group, m: Measure) -> GroupAmounts:
     household is paid its own level (``batch_levels``)."""
     cats = set(g.categories)
     if cats & set(m.excluded_categories):
-        return GroupAmounts({}, f"not eligible: {m.name_en} excludes {', '.join(sorted(cats & set(m.excluded_categories)))}")
+        excluded = ", ".join(sorted(cats & set(m.excluded_categories)))
+        return GroupAmounts({}, f"not eligible: {m.name_en} excludes {excluded}")
     if m.eligible_categories and not cats & set(m.eligible_categories) and not m.others_eligible:
         return GroupAmounts({}, f"not eligible: {m.name_en} is for {', '.join(m.eligible_categories)}")
     level = level_month(g.lib, g.measure, g.region_code, g.on)

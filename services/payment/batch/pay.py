@@ -89,7 +89,8 @@ class ChunkPayer:
                 conn, row, kind="chunk", event_id=f"{req.batch_id}:{req.installment}:{req.chunk}:progress",
                 note=f"installment {req.installment}, chunk {req.chunk + 1}/{row['chunks_per_installment']}: "
                      f"{n} payments, {fen} fen",
-                extra={"installment": req.installment, "chunk": req.chunk, "chunk_paid_count": n, "chunk_paid_fen": fen})
+                extra={"installment": req.installment, "chunk": req.chunk,
+                       "chunk_paid_count": n, "chunk_paid_fen": fen})
         crash_point("payment.batch_chunk_after_commit")
         return c.ChunkPaid(batch_id=req.batch_id, installment=req.installment, chunk=req.chunk, paid_count=n,
                            paid_fen=fen)

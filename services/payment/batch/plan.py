@@ -59,12 +59,15 @@ def open_amount_reason(req: BatchRequest, lib: PolicyLibrary) -> str | None:
         return f"a price-linkage amount of {amount} fen per person set by a person, not computed from a price index"
     m = lib.measure(req.measure, req.region_prefix, req.snapshot_on)
     if m is not None and m.amount.kind == "not_fixed":
-        return f"the policy leaves the amount open ({m.amount.not_fixed_reason}): {amount} fen per person set by a person"
+        return (f"the policy leaves the amount open ({m.amount.not_fixed_reason}): "
+                f"{amount} fen per person set by a person")
     if m is not None:
-        ent = lib.entitlement(req.measure, req.region_prefix, req.snapshot_on,
-                              HouseholdProfile(categories=frozenset((req.categories or list(m.eligible_categories))[:1])))
+        ent = lib.entitlement(
+            req.measure, req.region_prefix, req.snapshot_on,
+            HouseholdProfile(categories=frozenset((req.categories or list(m.eligible_categories))[:1])))
         if ent.payable and ent.amount_is_minimum and amount > ent.amount_fen:
-            return f"{amount} fen per person is above the policy's floor of {ent.amount_fen} fen (不低于): set by a person"
+            return (f"{amount} fen per person is above the policy's floor of {ent.amount_fen} fen (不低于): "
+                    "set by a person")
     return None
 
 
