@@ -158,7 +158,8 @@ def test_each_retired_history_says_why_it_was_retired() -> None:
 def test_the_check_names_a_patch_no_history_carries(tmp_path: Path) -> None:
     """The check itself: a new ``patched`` id, literal or constant, that no history carries is reported
     with its place; one a history carries is not."""
-    source = 'NEW = "a-new-patch"\nif workflow.patched(NEW):\n    pass\nworkflow.deprecate_patch("renewal-standard-follows")\n'
+    source = ('NEW = "a-new-patch"\nif workflow.patched(NEW):\n    pass\n'
+              'workflow.deprecate_patch("renewal-standard-follows")\n')
     constants: dict[str, Any] = {"NEW": "a-new-patch"}
     code = {i: f"new.py:{line}" for i, line in patch_ids_in(source, constants.get).items()}
     assert code == {"a-new-patch": "new.py:2", "renewal-standard-follows": "new.py:4"}
