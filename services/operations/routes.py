@@ -39,7 +39,7 @@ async def list_cases(
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,9}$")] = None,
     stalled: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # beyond bigint was a 500
 ) -> CaseList:
     settings = request.app.state.runtime.settings
     filters = store.CaseFilters(person_id=person_id, household_id=household_id, pathway=pathway,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -130,3 +131,27 @@ async def test_the_case_list_filters_each_given_column_inside_the_jurisdiction()
                               " AND starts_with(region_code, $3) AND stalled = $4")
     assert count_args == page_args == ("6401", "p-1", "640104", False)
     assert page_sql.endswith("ORDER BY updated_at DESC, case_id LIMIT 5 OFFSET 10")
+
+
+@pytest.mark.parametrize(("offset", "status"), [(2**31 - 1, 200), (2**31, 422), (4 * 10**37, 422), (-1, 422)])
+def test_a_case_list_offset_beyond_the_databases_integer_is_refused_by_name(offset: int, status: int) -> None:
+    """Found by the API fuzz: an offset past bigint reached PostgreSQL and answered 500."""
+    from services.operations import routes
+
+    app = FastAPI()
+    app.include_router(routes.router)
+    app.state.ops = CaseRows()
+    app.state.runtime = SimpleNamespace(settings=SimpleNamespace(temporal_ui_url="http://ui",
+                                                                 temporal_namespace="default"))
+    r = TestClient(app).get("/api/cases", params={"offset": offset}, headers=ADMIN)
+    assert r.status_code == status, r.text
+    if status == 422:
+        assert r.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+class CaseRows:
+    """A fake store: ``read()`` yields a connection that finds no case."""
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Captured]:
+        yield Captured()
