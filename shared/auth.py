@@ -157,13 +157,19 @@ def current_principal(
                             headers={"WWW-Authenticate": "Bearer"}) from None
 
 
+def role_refusal(role: Role | str, allowed: set[Role]) -> str:
+    """The 403 a person reads: role names as they are written in tokens, not Python's enum repr."""
+    names = ", ".join(sorted(str(r.value) for r in allowed))
+    shown = role.value if isinstance(role, Role) else role
+    return f"角色 {shown} 无权执行此操作（须为：{names}）/ role {shown} may not do this (needs one of: {names})"
+
+
 def require_roles(*roles: Role):
     allowed = set(roles) | {Role.admin}
 
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"role {principal.role} may not do this (needs one of {sorted(allowed)})")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, role_refusal(principal.role, allowed))
         return principal
 
     return dependency

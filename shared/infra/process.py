@@ -30,6 +30,7 @@ from shared.config import Settings, get_settings
 from shared.infra.bus import ensure_streams, make_broker
 from shared.infra.db import create_pool, migrate
 from shared.infra.errors import DomainError
+from shared.infra.i18n import prefers_chinese, zh_message
 from shared.infra.outbox import OutboxRelay
 from shared.infra.temporal import connect_temporal
 from shared.telemetry import setup_telemetry
@@ -66,11 +67,14 @@ def configure_logging(name: str) -> None:
 
 def add_validation_handler(app: FastAPI) -> None:
     """422 with the field for every invalid body, whatever it contains: FastAPI's default answer echoes
-    the input and cannot encode a lone surrogate (a 500); here the echoed input is made printable."""
+    the input and cannot encode a lone surrogate (a 500); here the echoed input is made printable. Each
+    ``msg`` is Chinese when ``Accept-Language`` prefers Chinese (``shared.infra.i18n``)."""
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        chinese = prefers_chinese(request.headers.get("accept-language"))  # msg in Chinese, same shape
         errors = [{**{k: v for k, v in e.items() if k not in ("input", "ctx", "url")},
+                   **({"msg": zh_message(e)} if chinese else {}),
                    "input": _printable(e.get("input"))} for e in exc.errors()]
         return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={str: _printable})},
                             status_code=422)
