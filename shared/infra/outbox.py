@@ -13,6 +13,7 @@ import enum
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -158,3 +159,18 @@ class OutboxRelay:
             )
         finally:
             otel_context.detach(token)
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    rows: int           # committed, not yet published
+    oldest_s: float     # age of the oldest of them (0: none)
+
+
+async def outbox_backlog(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> OutboxBacklog:
+    """The relay's backlog in this service's schema (``/metrics``: a growing one means NATS is away)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_s"
+        " FROM outbox WHERE published_at IS NULL")
+    assert row is not None  # an aggregate always answers one row
+    return OutboxBacklog(rows=int(row["rows"]), oldest_s=float(row["oldest_s"]))

@@ -27,11 +27,14 @@ from temporalio.worker import Worker
 
 from shared.auth import MaskIdsMiddleware
 from shared.config import Settings, get_settings
+from shared.infra import metrics
+from shared.infra.api_docs import install_swagger_ui
 from shared.infra.bus import ensure_streams, make_broker
 from shared.infra.db import create_pool, migrate
 from shared.infra.errors import DomainError
+from shared.infra.health import CHECK_TIMEOUT_S, Check, add_health_routes
 from shared.infra.i18n import prefers_chinese, zh_message
-from shared.infra.outbox import OutboxRelay
+from shared.infra.outbox import OutboxRelay, outbox_backlog
 from shared.infra.temporal import connect_temporal
 from shared.telemetry import setup_telemetry
 
@@ -193,21 +196,46 @@ def install_body_limits(app: FastAPI, settings: Settings) -> None:
     ])
 
 
-def add_health_route(app: FastAPI, runtime: Runtime) -> None:
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, Any]:
+def readiness_checks(runtime: Runtime) -> dict[str, Check]:
+    """What a service needs to work: ``/readyz`` answers 503 naming the one that is down."""
+
+    async def database() -> object:
         async with runtime.pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
-        return {"service": runtime.name, "status": "ok"}
+            return await conn.fetchval("SELECT 1")
+
+    async def nats() -> bool:
+        return await runtime.broker.ping(timeout=CHECK_TIMEOUT_S)
+
+    async def temporal() -> bool:
+        return await runtime.temporal.service_client.check_health()
+
+    return {"database": database, "nats": nats, "temporal": temporal}
+
+
+def install_metrics(app: FastAPI, runtime: Runtime) -> None:
+    """``/metrics`` with every service's own outbox backlog beside the sources its ``build`` added."""
+
+    async def outbox() -> None:
+        async with runtime.pool.acquire() as conn:
+            backlog = await outbox_backlog(conn)
+        metrics.OUTBOX_BACKLOG.set(backlog.rows)
+        metrics.OUTBOX_OLDEST_S.set(backlog.oldest_s)
+
+    metrics.add_sources(app, [outbox])
+    metrics.add_metrics_route(app)
 
 
 def finish_app(app: FastAPI, runtime: Runtime) -> FastAPI:
     """What every service's app gets beside its routes (the app factory's half that ``serve`` and the route
-    tests share): the health route, the error answers, masking, body limits, the runtime in its state."""
-    add_health_route(app, runtime)
+    tests share): ``/healthz``, ``/readyz``, ``/metrics``, the error answers, masking, body limits, the
+    runtime in its state."""
+    add_health_routes(app, runtime.name, readiness_checks(runtime))
+    install_metrics(app, runtime)
     install_error_handlers(app)
+    install_swagger_ui(app)  # /docs with its assets served here, not from a CDN
     app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
-    install_body_limits(app, runtime.settings)  # outermost: nothing reads a body before its size is checked
+    install_body_limits(app, runtime.settings)  # nothing reads a body before its size is checked
+    app.add_middleware(metrics.MetricsMiddleware)  # outermost: a 413 is counted too
     app.state.runtime = runtime
     return app
 
