@@ -48,7 +48,7 @@ async def parse_from_source(delivered: Delivered) -> InboundEvent:
     """The contract, then the source: the agency is the one the server let publish on the subject."""
     subject = delivered.subject
     try:
-        event = parse_inbound(subject, delivered.body)
+        event = parse_inbound(subject, delivered.body, delivered.headers)
     except InvalidEvent as invalid:
         raise Poison(invalid.reason, event_id=invalid.event_id) from None
     try:

@@ -1,14 +1,14 @@
 """Inbound events from other agencies' systems (docs/contracts.md, "Events").
 
-CloudEvents 1.0 in structured JSON mode on JetStream subject ``doudi.events.<name>``, CloudEvents
-``type`` ``doudi.<name>.v1``. New versions of a type get a new model and a new ``.v2`` type; the
-old one keeps working.
+CloudEvents 1.0 in structured or binary content mode (cloudevent_binding.py) on JetStream subject
+``doudi.events.<name>``, CloudEvents ``type`` ``doudi.<name>.v1``. New versions of a type get a new model
+and a new ``.v2`` type; the old one keeps working.
 """
 
 from __future__ import annotations
 
-import json
 import unicodedata
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.contracts.cloudevent_binding import BindingError, envelope_of
 from shared.contracts.identity import NationalId, RegionCode
 from shared.contracts.money import IncomeFen, SelfPayFen
 
@@ -149,7 +150,7 @@ def event_type(name: str) -> str:
 
 
 class CloudEvent(BaseModel):
-    """The CloudEvents 1.0 envelope (structured mode). Extension attributes are kept."""
+    """The CloudEvents 1.0 envelope (either content mode builds it). Extension attributes are kept."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -203,8 +204,9 @@ def _describe(err: ValidationError, prefix: str) -> str:
     return "; ".join(parts)
 
 
-def parse_inbound(subject: str, raw: bytes) -> InboundEvent:
-    """Validate one message from ``doudi.events.<name>``; raise InvalidEvent with a reason."""
+def parse_inbound(subject: str, raw: bytes, headers: Mapping[str, str] | None = None) -> InboundEvent:
+    """Validate one message from ``doudi.events.<name>`` (its ``headers`` carry a binary-mode event's
+    attributes, shared/contracts/cloudevent_binding.py); raise InvalidEvent with a reason."""
     if not subject.startswith(EVENTS_SUBJECT_PREFIX):
         raise InvalidEvent(f"subject {subject!r} is not under {EVENTS_SUBJECT_PREFIX}")
     name = subject[len(EVENTS_SUBJECT_PREFIX):]
@@ -212,12 +214,9 @@ def parse_inbound(subject: str, raw: bytes) -> InboundEvent:
     if model is None:
         raise InvalidEvent(f"unknown event name {name!r} (subject {subject})")
     try:
-        # strictly: json.loads(bytes) would let lone surrogates through
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent(f"body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent("body is not a JSON object (CloudEvents structured mode)")
+        body = envelope_of(headers, raw)  # structured or binary content mode: the same envelope
+    except BindingError as err:
+        raise InvalidEvent(err.reason, event_id=err.event_id) from None
     try:
         envelope = CloudEvent.model_validate(body)
     except ValidationError as exc:
