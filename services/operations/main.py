@@ -12,6 +12,7 @@ from services.operations import bus_health, frontdoor, routes, store, subscriber
 from services.operations.activities import OperationsActivities, ensure_sweep_schedule
 from services.operations.dead_letters import DeadLetterDesk
 from services.operations.store import OperationsStore
+from shared.infra.api_docs import install_asyncapi
 from shared.infra.process import Runtime, ServiceParts, run
 from workflows.stalled_sweep import TASK_QUEUE_OPERATIONS
 
@@ -53,6 +54,7 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, approval_url=s.approval_url,
                                             codec=rt.temporal.data_converter.payload_codec)
     routes.install(app, door)
+    install_asyncapi(app)  # the bus's contract beside the HTTP one (/docs comes with finish_app)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
