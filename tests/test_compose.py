@@ -57,6 +57,7 @@ SECRETS = {
     # signed principal assertions (docs/adr/0014): the signing key only where HTTP requests are served
     "DOUDI_ASSERTION_SIGNING_KEY": "UUiOOtN9AvdMXcw1ExTLDoCEDj18H/Z9RdM/5UKNToo=",
     "DOUDI_ASSERTION_VERIFY_KEYS": "30408d7f541732f8:6Z3uQpikK+LII8p1QR10dyo+0taNi/GyhSaLwAEGYng=",
+    "GRAFANA_ADMIN_PASSWORD": "test-grafana-admin-password",
     # one NATS user per process, per source agency, and admin (shared/infra/nats_permissions.py)
     **{f"NATS_{user}_PASSWORD": f"test-nats-{user.lower()}-password"
        for user in ("INTAKE", "VERIFICATION", "APPROVAL", "PAYMENT", "OPERATIONS", "HEALTH", "HR_SOCIAL_SECURITY",
@@ -83,6 +84,8 @@ INFRA_SERVICES = {
     "nats-3",
     "otel-collector",
     "jaeger",
+    "prometheus",
+    "grafana",
 }
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 SEARCH_ATTRIBUTES = {

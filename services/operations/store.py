@@ -425,3 +425,22 @@ async def redelivery_statuses(conn: Conn) -> dict[int, str]:
     """Every claimed dead letter's redelivery status, by DLQ sequence."""
     rows = await conn.fetch("SELECT dlq_seq, status FROM dlq_redeliveries")
     return {r["dlq_seq"]: r["status"] for r in rows}
+
+
+# -- what operators measure (/metrics, services/operations/metrics.py) ---------------------------------------
+
+async def case_counts(conn: Conn) -> list[asyncpg.Record]:
+    """Cases by pathway, stage and status, with how many of them are stalled."""
+    return await conn.fetch("SELECT pathway, stage, status, count(*) AS cases,"
+                            " count(*) FILTER (WHERE stalled) AS stalled FROM cases GROUP BY 1, 2, 3")
+
+
+async def unresolved_dead_letter_count(conn: Conn) -> int:
+    """Dead letters recorded and not yet redelivered by an operator."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM bus_alerts a WHERE a.alert_id LIKE 'dlq:%' AND NOT EXISTS (SELECT 1"
+        " FROM dlq_redeliveries r WHERE r.dlq_seq = (a.detail->>'dlq_seq')::bigint AND r.status = 'redelivered')")
+
+
+async def open_alert_counts(conn: Conn) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT kind, count(*) AS alerts FROM bus_alerts WHERE cleared_at IS NULL GROUP BY kind")

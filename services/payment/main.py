@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.payment import batch_routes, routes
+from services.payment import batch_routes, metrics, routes
 from services.payment.activities import PaymentActivities
 from services.payment.batch.events import PaymentEventPublisher
 from services.payment.batch.load import CohortLoader
@@ -17,6 +17,7 @@ from services.payment.ledger import SCHEMA
 from services.payment.periods import PeriodPayments
 from services.payment.reserves import ReserveService
 from shared.config import TASK_QUEUE_PAYMENT
+from shared.infra.metrics import add_sources
 from shared.infra.process import Runtime, ServiceParts, run
 from shared.policy import load_library
 
@@ -32,6 +33,7 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.batches = batches
     app.include_router(routes.router)
     app.include_router(batch_routes.router)
+    add_sources(app, metrics.sources(rt.pool))
     activities = PaymentActivities(
         rt.pool, batches=batches, cohorts=CohortLoader(rt.pool, lib, intake_url=rt.settings.intake_url),
         chunks=ChunkPayer(rt.pool), periods=PeriodPayments(rt.pool, intake_url=rt.settings.intake_url))

@@ -57,3 +57,9 @@ async def movements(conn: Conn, account: str, limit: int) -> list[asyncpg.Record
     """The latest rows on an account, newest first."""
     return await conn.fetch("SELECT * FROM ledger WHERE account = $1 ORDER BY entry_seq DESC LIMIT $2",
                             account, limit)
+
+
+async def totals_by_kind(conn: Conn) -> list[asyncpg.Record]:
+    """Entries and their amounts in fen, by kind (``/metrics``)."""
+    return await conn.fetch("SELECT kind, count(*) AS entries, coalesce(sum(amount_fen), 0)::float8 AS fen"
+                            " FROM ledger GROUP BY kind")

@@ -173,3 +173,8 @@ async def decide_request(conn: Conn, request_id: str, *, status: str, approved_a
         request_id, status, approved_amount_fen, decided_by, decided_role, reason)
     assert row is not None
     return row
+
+
+async def levels(conn: Conn) -> list[asyncpg.Record]:
+    """Every reserve's balance and threshold in fen (``/metrics``)."""
+    return await conn.fetch("SELECT township_code, balance_fen, threshold_fen FROM reserve_accounts")
