@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.operations import bus_health, frontdoor, routes, store, subscribers
+from services.operations import bus_health, frontdoor, metrics, routes, store, subscribers
 from services.operations.activities import OperationsActivities, ensure_sweep_schedule
 from services.operations.dead_letters import DeadLetterDesk
 from services.operations.store import OperationsStore
 from shared.infra.api_docs import install_asyncapi
+from shared.infra.metrics import add_sources
 from shared.infra.process import Runtime, ServiceParts, run
 from workflows.stalled_sweep import TASK_QUEUE_OPERATIONS
 
@@ -54,6 +55,7 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, approval_url=s.approval_url,
                                             codec=rt.temporal.data_converter.payload_codec)
     routes.install(app, door)
+    add_sources(app, metrics.sources(ops, s.nats_url))  # /metrics: the front door answers its own
     install_asyncapi(app)  # the bus's contract beside the HTTP one (/docs comes with finish_app)
 
     @app.get("/openapi.json", include_in_schema=False)
