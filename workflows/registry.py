@@ -34,7 +34,7 @@ from workflows.renewal.inputs import RenewalInput
 from workflows.renewal.workflow import RenewalWorkflow
 from workflows.staged_aid.inputs import StagedAidInput
 from workflows.staged_aid.workflow import StagedAidWorkflow
-from workflows.stalled_sweep import StalledCaseSweepWorkflow
+from workflows.stalled_sweep import StalledCaseSweepLoopWorkflow, StalledCaseSweepWorkflow
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ BINDINGS: dict[str, BoundPathway] = {b.name: b for b in (
     BoundPathway(registry.BENEFIT_CYCLE, BenefitCycleWorkflow, CycleInput),
 )}
 
-# Workflows that run no pathway: the hourly stalled-case sweep.
-SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepWorkflow,)
+# Workflows that run no pathway: the stalled-case sweep's loop (and its one-sweep runs of the retired Schedule).
+SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepLoopWorkflow, StalledCaseSweepWorkflow)
 
 # The policy local activities the pathways' workflows call (they run in the worker, not in a service).
 LOCAL_ACTIVITIES: tuple[Callable[..., Any], ...] = (

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.operations import bus_health, frontdoor, metrics, routes, store, subscribers
-from services.operations.activities import OperationsActivities, ensure_sweep_schedule
+from services.operations.activities import OperationsActivities, ensure_sweep_loop
 from services.operations.dead_letters import DeadLetterDesk
 from services.operations.store import OperationsStore
 from shared.infra.api_docs import install_asyncapi
@@ -70,7 +70,7 @@ def build(rt: Runtime) -> ServiceParts:
     activities = OperationsActivities(ops, rt.temporal, timedelta(seconds=s.stuck_step_seconds))
 
     async def schedule_sweep() -> None:
-        await ensure_sweep_schedule(rt.temporal, timedelta(seconds=s.stall_sweep_seconds))
+        await ensure_sweep_loop(rt.temporal, timedelta(seconds=s.stall_sweep_seconds))
 
     async def watch_streams() -> None:
         await bus_health.watch_streams(ops, s.nats_url)

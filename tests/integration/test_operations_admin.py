@@ -163,10 +163,22 @@ async def test_a_corrected_dead_letter_redelivered_opens_its_case(client: StackC
     assert next(d for d in again if d["seq"] == letter["seq"])["redelivered"]
 
 
-async def test_the_sweep_runs_on_a_temporal_schedule(stack: EmbeddedStack):
-    schedule = stack_client_temporal(stack).get_schedule_handle("doudi-stalled-sweep")
-    desc = await schedule.describe()
-    assert desc.schedule.spec.intervals[0].every.total_seconds() == 60
+async def test_the_sweep_is_one_long_lived_workflow_not_a_schedule_run_a_minute(stack: EmbeddedStack):
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    from workflows.stalled_sweep import StalledCaseSweepLoopWorkflow
+
+    client = stack_client_temporal(stack)
+    loop = client.get_workflow_handle("doudi-stalled-sweep-loop")
+    desc = await loop.describe()
+    assert desc.workflow_type == "StalledCaseSweepLoop" and desc.status == WorkflowExecutionStatus.RUNNING
+
+    async def swept() -> bool:
+        return await loop.query(StalledCaseSweepLoopWorkflow.last_sweep) is not None
+    await wait_for(swept, timeout=60)
+    with pytest.raises(RPCError):  # the per-minute Schedule is gone
+        await client.get_schedule_handle("doudi-stalled-sweep").describe()
 
 
 async def test_the_admin_cli_lists_stalled_cases_and_dead_letters(stack: EmbeddedStack):

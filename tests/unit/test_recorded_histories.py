@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity, workflow
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -39,8 +39,10 @@ from tests.support import wait_for
 from workflows.stalled_sweep import (
     SWEEP_ACTIVITY,
     TASK_QUEUE_OPERATIONS,
+    StalledCaseSweepLoopWorkflow,
     StalledCaseSweepWorkflow,
     SweepInput,
+    SweepLoopInput,
     SweepSummary,
 )
 
@@ -51,7 +53,8 @@ PATCH_CALLS = ("patched", "deprecate_patch")
 # the file-name prefix of each workflow type's histories
 PREFIX = {"EmergencyRelief": "emergency_relief", "OneOffAssistance": "one_off", "Renewal": "renewal",
           "BenefitCycle": "benefit_cycle", "OneMatterOneDiscussion": "one_matter", "StagedAid": "staged_aid",
-          "BatchSubsidy": "batch_subsidy", "StalledCaseSweep": "stalled_sweep"}
+          "BatchSubsidy": "batch_subsidy", "StalledCaseSweep": "stalled_sweep",
+          "StalledCaseSweepLoop": "stalled_sweep_loop"}
 
 
 # -- what the code patches and what the histories carry ------------------------------------------------
@@ -202,6 +205,7 @@ async def record(env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.M
     await staged_aid_from_the_policy(rec)
     await batch_paused_and_resumed(rec)
     await stalled_sweep(rec)
+    await stalled_sweep_loop(rec)
 
 
 async def child(env: WorkflowEnvironment, workflow_id: str, query: Any, stage: str) -> WorkflowHandle:
@@ -464,4 +468,26 @@ async def stalled_sweep(rec: Recording) -> None:
                                                      id=f"sweep-{uuid.uuid4()}", task_queue=queue)
         assert (await handle.result()).stalled == ["em-stalled"]
         await rec.save("stalled_sweep", "swept", handle)
+
+
+async def stalled_sweep_loop(rec: Recording) -> None:
+    """One run of the sweep's long-lived loop: two sweeps a minute apart, then continue-as-new."""
+    @activity.defn(name=SWEEP_ACTIVITY)
+    async def sweep(_: SweepInput) -> SweepSummary:
+        return SweepSummary(checked=3, stalled=["em-stalled"], recovered=[])
+
+    queue = f"wf-{uuid.uuid4()}"
+    async with Worker(rec.env.client, task_queue=queue, workflows=[StalledCaseSweepLoopWorkflow]), \
+            Worker(rec.env.client, task_queue=TASK_QUEUE_OPERATIONS, activities=[sweep]):
+        handle = await rec.env.client.start_workflow(
+            StalledCaseSweepLoopWorkflow.run, SweepLoopInput(every_seconds=60, sweeps_per_run=2),
+            id=f"sweep-loop-{uuid.uuid4()}", task_queue=queue)
+        first = rec.env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+
+        async def continued() -> bool:
+            await rec.env.sleep(timedelta(minutes=1))
+            return (await first.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+        await wait_for(continued, timeout=60)
+        await rec.save("stalled_sweep_loop", "continued", first)
+        await handle.terminate("recorded")
 
