@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.api_client import api_client
+from deploy.api_client import answer, api_client
 
 admin_app = typer.Typer(help="Stalled cases, escalation, replay, dead letters", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-lettered inbound events", no_args_is_help=True)
@@ -30,10 +30,7 @@ def _client() -> httpx.Client:
 
 
 def _check(r: httpx.Response) -> Any:
-    if r.status_code >= 400:
-        console.print(f"[red]{r.status_code}[/red] {r.text}")
-        raise typer.Exit(1)
-    return r.json()
+    return answer(r)
 
 
 @admin_app.command("list-stalled")
@@ -87,11 +84,15 @@ def dlq_list() -> None:
 
 @dlq_app.command()
 def redeliver(seq: int, reason: str = typer.Option(..., help="why (audited)"),
-              corrected: Path | None = typer.Option(None, help="a JSON file with the corrected CloudEvent"),
+              corrected: Path | None = typer.Option(None, exists=True, dir_okay=False, readable=True,
+                                                    help="a JSON file with the corrected CloudEvent"),
               ) -> None:
     body: dict[str, Any] = {"reason": reason}
     if corrected is not None:
-        body["corrected"] = json.loads(corrected.read_text(encoding="utf-8"))
+        try:
+            body["corrected"] = json.loads(corrected.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise typer.BadParameter(f"{corrected} is not JSON: {exc}", param_hint="--corrected") from None
     with _client() as c:
         console.print(_check(c.post(f"/api/admin/dlq/{seq}/redeliver", json=body)))
 

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from deploy.api_client import api_client
+from deploy.api_client import answer, api_client
 
 batch_app = typer.Typer(help="Batch subsidies: one-time living subsidy and price-linkage subsidy to a whole "
                              "region", no_args_is_help=True)
@@ -36,14 +36,16 @@ def _client(role: str = "finance", timeout: float = 30.0) -> httpx.Client:
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        console.print(f"[red]{response.status_code}[/red] {detail}")
-        raise typer.Exit(1)
-    return response.json()
+    out: dict[str, Any] = answer(response)
+    return out
+
+
+def _iso_date(value: str) -> str:
+    """A YYYY-MM-DD option, refused in one line naming the format (2022/09/30 is not one)."""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD (e.g. 2022-09-30)") from None
 
 
 def _yuan(fen: int | None) -> str:
@@ -54,7 +56,7 @@ def _yuan(fen: int | None) -> str:
 def start(
     measure: str = typer.Option(..., help="one_time_living_subsidy or price_linkage"),
     region: str = typer.Option(..., help="region prefix: province (64), prefecture (6401), county (640104)"),
-    snapshot: str = typer.Option(..., help="snapshot date YYYY-MM-DD: who is a recipient then"),
+    snapshot: str = typer.Option(..., callback=_iso_date, help="snapshot date YYYY-MM-DD: who is a recipient then"),
     amount: int | None = typer.Option(None,
                                       help="fen per person (price linkage; packs without a fixed amount)"),
     categories: str | None = typer.Option(None, help="comma-separated (default: the measure's own)"),
@@ -64,7 +66,7 @@ def start(
 ) -> None:
     """Start a batch (idempotent: the same request answers the same batch id)."""
     body: dict[str, Any] = {"measure": measure, "region_prefix": region,
-                            "snapshot_on": date.fromisoformat(snapshot).isoformat(), "chunk_size": chunk_size}
+                            "snapshot_on": snapshot, "chunk_size": chunk_size}
     if amount is not None:
         body["amount_fen_per_person"] = amount
     if categories:
@@ -101,13 +103,13 @@ def list_batches(status_: str | None = typer.Option(None, "--status"), limit: in
         params["status"] = status_
     with _client() as http:
         items = _answer(http.get("/api/batches", params=params))["items"]
-    table = Table(title="batches")
-    for col in ("batch", "measure", "region", "snapshot", "status", "paid", "amount"):
-        table.add_column(col)
-    for b in items:
-        table.add_row(b["batch_id"], b["measure"], b["region_prefix"], b["snapshot_on"], b["status"],
-                      f"{b['paid_count']:,}/{(b['expected_payments'] or 0):,}", _yuan(b["paid_fen"]))
-    console.print(table)
+    # plain lines, not a table: a table narrower than its ids cuts them, and an id is copied from here
+    rows = [("batch", "measure", "region", "snapshot", "status", "paid", "amount")]
+    rows += [(b["batch_id"], b["measure"], b["region_prefix"], b["snapshot_on"], b["status"],
+              f"{b['paid_count']:,}/{(b['expected_payments'] or 0):,}", _yuan(b["paid_fen"])) for b in items]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @batch_app.command()

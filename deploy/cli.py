@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -11,11 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deploy.api_client import choose_api_url
 from deploy.batch_cli import batch_app
+from deploy.cli_errors import OneLineErrors, show_tracebacks
 from deploy.enrolment_cli import cycle_app, import_enrolments
+from shared.contracts.events import INBOUND_EVENTS
 
 app = typer.Typer(help="doudi (兜底): basic-living relief as durable, event-driven processes",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=OneLineErrors)
 console = Console()
 app.add_typer(batch_app, name="batch")
 app.add_typer(cycle_app, name="cycle")
@@ -24,6 +28,17 @@ app.command("import")(import_enrolments)
 from deploy.admin_cli import admin_app  # noqa: E402
 
 app.add_typer(admin_app, name="admin")
+
+
+@app.callback()
+def root(api_url: str = typer.Option("", help="the stack's API (default: DOUDI_API_URL, else the endpoints.json "
+                                              "`doudi up` wrote into DOUDI_DATA_DIR, else 127.0.0.1:8000)"),
+         debug: bool = typer.Option(False, "--debug", envvar="DOUDI_DEBUG",
+                                    help="show the traceback of a failure (otherwise one line)"),
+         ) -> None:
+    """doudi (兜底): basic-living relief as durable, event-driven processes."""
+    choose_api_url(api_url)
+    show_tracebacks(debug)
 
 
 @app.command()
@@ -37,6 +52,7 @@ def up(
 ) -> None:
     """Start PostgreSQL, NATS, the Temporal dev server and every service; Ctrl-C stops them all."""
     from deploy.embedded import EmbeddedStack, Ports
+    from deploy.endpoints import hold_lock, mark_stopped, release_lock, write_endpoints
     from shared.infra.process import configure_logging
     from shared.services import HTTP_BACKENDS
 
@@ -45,6 +61,9 @@ def up(
                   postgres=postgres_port, nats_monitor=nats_port + 4000,
                   **{s.name: s.port_beside(api_port) for s in HTTP_BACKENDS})
     stack = EmbeddedStack(data_dir, ports)
+    # one stack per data folder: refused here, before anything starts (deploy/endpoints.py)
+    lock = hold_lock(stack.data_dir)
+    write_endpoints(stack.data_dir, stack.endpoints())
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -70,6 +89,8 @@ def up(
         finally:
             console.print("stopping…")
             await asyncio.to_thread(stack.stop)
+            mark_stopped(stack.data_dir)
+            release_lock(lock)
             console.print("stopped")
 
     asyncio.run(main())
@@ -126,9 +147,12 @@ def migrate() -> None:
     asyncio.run(main())
 
 
+PUBLISH_TIMEOUT_S = 30.0  # connecting and the stream's acknowledgement, whatever happens
+
+
 @app.command()
 def publish(
-    name: str = typer.Argument(..., help="event name, e.g. health.quarantined"),
+    name: str = typer.Argument(..., help=f"the event's name, one of: {', '.join(INBOUND_EVENTS)}"),
     data: str = typer.Argument(..., help="the data object as JSON"),
     event_id: str = typer.Option(..., "--id", help="the CloudEvents id (the same id twice is one event)"),
     as_source: str = typer.Option("", "--as", help="the source agency to publish as (health,"
@@ -141,7 +165,7 @@ def publish(
     agency's system does). Another agency's event is refused by NATS: only its owner may publish it."""
     from nats import errors as nats_errors
 
-    from shared.contracts.events import INBOUND_EVENTS, make_cloudevent
+    from shared.contracts.events import InvalidEvent, make_cloudevent, parse_inbound
     from shared.contracts.sources import BY_USER, owner_of
     from shared.infra.bus import connect
 
@@ -150,12 +174,24 @@ def publish(
     if as_source and as_source not in BY_USER:
         raise typer.BadParameter(f"unknown source agency {as_source!r}; one of {', '.join(BY_USER)}")
     agency = BY_USER[as_source] if as_source else owner_of(name)
+    try:
+        event = make_cloudevent(name, json.loads(data), event_id=event_id, source=source or agency.source_uri)
+    except ValueError as exc:
+        raise typer.BadParameter(f"DATA is not JSON: {exc}", param_hint="DATA") from None
+    body = json.dumps(event, ensure_ascii=False).encode()
+    try:  # what the consumers will check, checked before anything is sent
+        parse_inbound(f"doudi.events.{name}", body)
+    except InvalidEvent as exc:
+        raise typer.BadParameter(f"{name} refused by its contract: {exc}") from None
+
+    async def ignore(_: Exception) -> None:
+        """nats-py logs every failed attempt with its traceback; the failure is reported once, in one line."""
 
     async def main() -> None:
-        nc = await connect(_nats_url(agency.user), connect_timeout=5, max_reconnect_attempts=0)
+        # one attempt per server: nats-py's max_reconnect_attempts=0 retries a refused server forever
+        nc = await connect(_nats_url(agency.user), connect_timeout=5, max_reconnect_attempts=1,
+                           allow_reconnect=False, error_cb=ignore)
         try:
-            body = json.dumps(make_cloudevent(name, json.loads(data), event_id=event_id,
-                                              source=source or agency.source_uri)).encode()
             ack = await nc.jetstream(timeout=5).publish(f"doudi.events.{name}", body,
                                                         headers={"Nats-Msg-Id": event_id})
             console.print(f"published to {ack.stream} seq {ack.seq} as {agency.user}"
@@ -166,18 +202,21 @@ def publish(
         finally:
             await nc.close()
 
-    asyncio.run(main())
+    asyncio.run(asyncio.wait_for(main(), timeout=PUBLISH_TIMEOUT_S))
 
 
 def _nats_url(user: str | None = None) -> str:
     """NATS as this process's user (DOUDI_NATS_USER/PASSWORD) or else, for the embedded default, as
     ``user`` (``admin`` unless named) with the password the stack generated in the data folder."""
+    from deploy.endpoints import read_endpoints
     from shared.config import get_settings, nats_url_with_credentials
     from shared.infra.nats_permissions import ADMIN, PASSWORDS_FILE, load_passwords
 
     settings = get_settings()
     if settings.nats_user:
         return settings.nats_url
+    running = read_endpoints(settings.data_dir)
+    server = running.nats_url if running and not os.environ.get("DOUDI_NATS_URL") else settings.nats_url
     user = user or ADMIN
     try:
         password = load_passwords(settings.data_dir, create=False)[user]
@@ -185,7 +224,7 @@ def _nats_url(user: str | None = None) -> str:
         raise typer.BadParameter(f"no {settings.data_dir / PASSWORDS_FILE}: set DOUDI_NATS_USER and "
                                  "DOUDI_NATS_PASSWORD, or DOUDI_DATA_DIR to the folder `doudi up` uses"
                                  ) from None
-    return nats_url_with_credentials(settings.nats_url, user, password)
+    return nats_url_with_credentials(server, user, password)
 
 
 @app.command()

@@ -25,6 +25,7 @@ import asyncpg
 import httpx
 
 from deploy import postgres
+from deploy.endpoints import Endpoints
 from deploy.postgres import DATABASE, PG_HBA, PG_PASSWORD_FILE, PG_SUPERUSER, scram_verifier
 from deploy.procs import Proc, _bin
 from shared import assertions
@@ -371,6 +372,15 @@ class EmbeddedStack:
         postgres_alive = self.procs.get("postgres") is not None and self.procs["postgres"].alive
         if hasattr(self, "_postgres_socket_dir") and not postgres_alive:
             shutil.rmtree(self._postgres_socket_dir, ignore_errors=True)
+
+    def endpoints(self) -> Endpoints:
+        """Where this stack answers, for the data folder's ``endpoints.json`` (deploy/endpoints.py)."""
+        return Endpoints(pid=os.getpid(), api_url=self.api_url, nats_url=self.nats_url,
+                         temporal_address=self.temporal_address,
+                         temporal_ui_url=f"http://127.0.0.1:{self.ports.temporal_ui}",
+                         postgres_url=self.postgres_url(with_password=False),
+                         services={s.name: f"http://127.0.0.1:{self.ports.http_port(s)}"
+                                   for s in REGISTRY if s.default_port is not None})
 
     def urls(self) -> dict[str, str]:
         p = self.ports

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -24,18 +25,22 @@ def import_enrolments(file: Path = typer.Argument(
     with _client("admin", timeout=600.0) as http:
         r = http.post("/api/enrolments/import", content=file.read_bytes(),
                       headers={"Content-Type": "application/x-ndjson"})
-        if r.status_code == 422:
-            detail = r.json().get("detail", {})
-            structured = isinstance(detail, dict)
-            console.print(f"[red]{detail.get('message', r.text) if structured else detail}[/red]")
-            for line in (detail.get("lines", []) if structured else [])[:50]:
-                for e in line["errors"]:
-                    where = ".".join(map(str, e.get("loc", [])))
-                    console.print(f"  line {line['line']}: {where}: {e['msg']}")
-            raise typer.Exit(1)
+        if r.status_code == 422 and isinstance(detail := r.json().get("detail"), dict):
+            _refused(detail)
         out = _answer(r)
     console.print(f"{out['lines']} households: {out['enrolled']} enrolled, "
                   f"{out['already_enrolled']} already enrolled")
+
+
+def _refused(detail: dict[str, Any]) -> None:
+    """The first refused line and field on the error line; every further one (up to 50) listed below it."""
+    refused = [f"line {line['line']}: {'.'.join(map(str, e.get('loc', []))) or '(line)'}: {e['msg']}"
+               for line in detail.get("lines", []) for e in line["errors"]]
+    typer.echo(f"doudi import: {detail.get('message', 'refused')}"
+               + (f": {refused[0]}" if refused else ""), err=True)
+    for more in refused[1:50]:
+        typer.echo(f"  {more}", err=True)
+    raise typer.Exit(1)
 
 
 @cycle_app.command()

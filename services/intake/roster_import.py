@@ -95,7 +95,8 @@ def _checked_line(raw: bytes,
     try:
         line = ImportLine.model_validate(json.loads(raw))
     except ValidationError as exc:
-        return [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+        # without ctx: it may hold the validator's exception, which no JSON answer can carry (a 500)
+        return [dict(e) for e in exc.errors(include_url=False, include_input=False, include_context=False)]
     except ValueError as exc:
         return [{"msg": f"not JSON: {exc}"}]
     if not may_see(line.household.region_code):
