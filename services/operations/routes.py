@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 
-from services.operations import admin, codec, dashboard, frontdoor, store
+from services.operations import admin, agency_events, codec, dashboard, frontdoor, store
 from services.operations.store import OperationsStore
 from shared.auth import Authenticated, Principal, Role, require_roles
 from shared.contracts.api import CaseList, CaseView
@@ -71,6 +71,7 @@ async def whoami(principal: Authenticated) -> Principal:
 def install(app: FastAPI, door: frontdoor.FrontDoor) -> None:
     """Every route of the operations process, in the order they are matched."""
     app.include_router(router)
+    app.include_router(agency_events.router)  # POST /events: agencies' CloudEvents over HTTPS
     app.include_router(admin.router)   # stalled cases, sweep, replay, dead letters, the bus, the audit log
     app.include_router(codec.router)   # the Temporal UI's remote codec (admin, audited)
     dashboard.install(app)             # the page at /, its files at /static, GET /api/stats[/attention]
