@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -147,7 +148,7 @@ def migrate() -> None:
     asyncio.run(main())
 
 
-PUBLISH_TIMEOUT_S = 30.0  # connecting and the stream's acknowledgement, whatever happens
+PUBLISH_TIMEOUT_S = 30.0  # connecting and NATS's answer (publish, streams), whatever happens
 
 
 @app.command()
@@ -233,7 +234,14 @@ def streams() -> None:
     from shared.config import get_settings
     from shared.infra.bus import STREAMS, ensure_streams
 
-    asyncio.run(ensure_streams(_nats_url(), replicas=get_settings().nats_stream_replicas))
+    # nats-py logs each refused attempt with a traceback; a failure is reported once, in one line
+    logging.getLogger("nats").setLevel(logging.CRITICAL)
+    try:
+        asyncio.run(asyncio.wait_for(ensure_streams(_nats_url(), replicas=get_settings().nats_stream_replicas),
+                                     timeout=PUBLISH_TIMEOUT_S))
+    except TimeoutError:
+        raise TimeoutError(f"NATS did not answer within {PUBLISH_TIMEOUT_S:.0f} s; is `doudi up` running on "
+                           f"{get_settings().data_dir}?") from None
     console.print(f"streams ready: {', '.join(STREAMS)}")
 
 
