@@ -58,6 +58,9 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The workflow worker's Temporal SDK metrics, Prometheus text on this port (0: none; the worker serves no
+    # HTTP of its own). docker-compose sets the registry's port (shared/services.py, ``metrics_port``).
+    metrics_port: int = 0
 
     # Where the front door (operations) forwards the routes other services own.
     intake_url: str = "http://127.0.0.1:8101"

@@ -27,6 +27,7 @@ class Service:
     task_queue: str                 # the Temporal task queue its worker polls
     default_port: int | None        # its HTTP port on the embedded default (None: no HTTP)
     uses_nats: bool = True          # has a NATS user; the workflow worker never touches NATS
+    metrics_port: int | None = None  # a process without HTTP: its Temporal SDK metrics' port (Prometheus)
 
     def port_beside(self, api_port: int) -> int:
         """Its port at the same distance from the front door's as on the default: ``doudi up --api-port
@@ -44,7 +45,7 @@ SERVICES: tuple[Service, ...] = (
     Service("approval", "services.approval", TASK_QUEUE_APPROVAL, 8103),
     Service("payment", "services.payment", TASK_QUEUE_PAYMENT, 8104),
     Service(FRONT_DOOR, "services.operations", TASK_QUEUE_OPERATIONS, API_PORT),
-    Service("workflows", "workflows.worker", TASK_QUEUE_WORKFLOWS, None, uses_nats=False),
+    Service("workflows", "workflows.worker", TASK_QUEUE_WORKFLOWS, None, uses_nats=False, metrics_port=9464),
 )
 
 BY_NAME: dict[str, Service] = {s.name: s for s in SERVICES}

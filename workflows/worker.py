@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from shared.assertions import trust_configured_keys
 from shared.config import TASK_QUEUE_WORKFLOWS, get_settings
 from shared.infra.process import configure_logging
-from shared.infra.temporal import connect_temporal
+from shared.infra.temporal import connect_temporal, metrics_runtime
 from shared.policy import load_library
 from shared.telemetry import setup_telemetry
 from workflows import registry
@@ -45,7 +45,9 @@ async def main() -> None:
     # the public keys human updates are verified with (shared/assertions.py): refuse to start without them
     log.info("trusting principal assertions signed by %s", sorted(trust_configured_keys()))
     settings = get_settings()
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    # the SDK's metrics for Prometheus, where a port is set (docker-compose; the embedded stack sets none)
+    runtime = metrics_runtime(f"{settings.http_host}:{settings.metrics_port}") if settings.metrics_port else None
+    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace, runtime=runtime)
     worker = build_worker(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

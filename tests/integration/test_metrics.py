@@ -5,11 +5,13 @@ readiness with the database, NATS and Temporal checked, and the same on every se
 from __future__ import annotations
 
 import re
+import socket
 
 import httpx
 import pytest
 
 from deploy.embedded import EmbeddedStack
+from shared.infra.temporal import connect_temporal, metrics_runtime
 from shared.services import HTTP_BACKENDS
 from tests.support import StackClient, household, national_id, wait_for
 
@@ -92,3 +94,21 @@ async def test_every_service_port_answers_metrics_and_readyz(stack: EmbeddedStac
     assert ready.json() == {"service": service.name, "status": "ready", "down": [],
                             "checks": {"database": "ok", "nats": "ok", "temporal": "ok"}}
     assert (await get(base + "/healthz")).status_code == 200
+
+
+async def test_the_workflow_workers_temporal_metrics_answer_prometheus(stack: EmbeddedStack):
+    """The worker serves no HTTP: its Temporal client's runtime exports the SDK's metrics on the port set
+    (workflows/worker.py with DOUDI_METRICS_PORT); here the same runtime on a free port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = await connect_temporal(stack.temporal_address, "doudi",
+                                    runtime=metrics_runtime(f"127.0.0.1:{port}"))
+    await client.count_workflows()  # one request through the runtime
+
+    async def scraped() -> str | None:
+        answer = await get(f"http://127.0.0.1:{port}/metrics")
+        return answer.text if answer.status_code == 200 and "temporal_request" in answer.text else None
+
+    text = await wait_for(scraped)
+    assert "# TYPE temporal_request_total counter" in text

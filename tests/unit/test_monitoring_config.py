@@ -34,6 +34,12 @@ def test_prometheus_scrapes_every_http_service_on_its_port() -> None:
         assert sd["names"] == [service.name] and sd["port"] == service.default_port
         assert jobs[service.name].get("metrics_path", "/metrics") == "/metrics"
     assert FRONT_DOOR in jobs
+    worker = next(s for s in SERVICES if s.metrics_port is not None)  # the workflow worker: Temporal SDK metrics
+    compose = yaml.safe_load((DEPLOY.parent / "docker-compose.yml").read_text(encoding="utf-8"))
+    container = next(name for name, c in compose["services"].items() if worker.module in c.get("command", []))
+    assert compose["services"][container]["environment"]["DOUDI_METRICS_PORT"] == str(worker.metrics_port)
+    sd = jobs[container]["dns_sd_configs"][0]
+    assert sd["names"] == [container] and sd["port"] == worker.metrics_port
 
 
 def test_the_alerts_the_issue_asks_for_exist_and_name_real_metrics() -> None:
