@@ -198,3 +198,19 @@ async def test_the_admin_cli_lists_stalled_cases_and_dead_letters(stack: Embedde
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     assert proc.returncode == 1 and "404" in out.decode()
+
+
+async def test_the_front_door_documents_its_api_and_its_bus_offline(stack: EmbeddedStack):
+    import re
+
+    import httpx
+
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+        page = await http.get("/docs")
+        assert page.status_code == 200 and not re.search(r"https?://", page.text)
+        for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+            assert asset in page.text and (await http.get(asset)).status_code == 200
+        assert (await http.get("/openapi.json")).status_code == 200
+        bus = await http.get("/asyncapi")
+        assert bus.status_code == 200 and "doudi.events." in bus.text and "<script" not in bus.text
+        assert (await http.get("/asyncapi.json")).json()["asyncapi"].startswith("3.")
