@@ -67,6 +67,8 @@ class OneLineErrors(TyperGroup):
         except Exception as exc:
             if _debugging():
                 raise
-            command = f"doudi {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "doudi"
+            usage = getattr(exc, "ctx", None)  # a usage error knows its command (`doudi batch start`)
+            command = (usage.command_path if usage is not None else
+                       f"doudi {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "doudi")
             typer.echo(f"{command}: " + " ".join(one_line(exc).split()), err=True)
             raise typer.Exit(exc.exit_code if isinstance(exc, typer.TyperException) else 1) from None

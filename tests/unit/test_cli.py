@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from deploy import admin_cli, batch_cli
+from deploy import admin_cli, batch_cli, enrolment_cli
 from deploy.api_client import ApiError, answer
 from deploy.cli import app
 from deploy.endpoints import (
@@ -208,3 +208,24 @@ def test_a_wrong_id_check_character_in_an_import_is_a_field_error_not_a_500():
     json.dumps(errors)  # the 422 answer carries them: they must be JSON (a ValueError in ctx was a 500)
     assert errors[0]["loc"] == ("household", "members", 0, "person_id")
     assert "check character" in errors[0]["msg"]
+
+
+def test_import_names_the_refused_line_and_field_in_its_first_line(data_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    pid = national_id("640104")
+    wrong = pid[:-1] + ("0" if pid[-1] != "0" else "1")
+    good = {"household": household(national_id("640104"), categories=["dibao"]), "enrolled_from": "2022-01"}
+    bad: dict[str, Any] = {"household": household(wrong, categories=["dibao"]), "enrolled_from": "2022-01"}
+    errors = _checked_line(json.dumps(bad).encode(), lambda region: True)
+    # what POST /api/enrolments/import answers for it (services/intake/enrolment_routes.py)
+    detail = {"message": "1 line(s) refused; nothing imported", "lines": [{"line": 2, "errors": errors}]}
+    monkeypatch.setattr(enrolment_cli, "_client", mock_client(
+        lambda r: httpx.Response(422, content=json.dumps({"detail": detail}))))
+    ndjson = data_dir / "roster.ndjson"
+    ndjson.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    code, err = run("import", str(ndjson))
+    assert code == 1
+    assert_one_line(err, "nothing imported", "line 2", "household.members.0.person_id", "check character")
+    code, err = run("import", str(data_dir / "missing.ndjson"))
+    assert code == 2
+    assert_one_line(err, "missing.ndjson")
