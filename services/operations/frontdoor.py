@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from shared.auth import InvalidCredentials, principal_from_headers
+from shared.infra import metrics
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class FrontDoor:
         one path segment) -> upstream base URL. The first match wins."""
         self._routes = [(re.compile(pattern.replace("{id}", "[^/]+") + "(/.*)?$"), base)
                         for pattern, base in routes.items()]
+        self._patterns = list(routes)  # by the same index: what /metrics counts a forwarded request under
         self._client = httpx.AsyncClient(timeout=30.0)
         self._case_region = case_region
 
@@ -51,6 +53,11 @@ class FrontDoor:
             if pattern.match(path):
                 return base
         return None
+
+    def pattern_for(self, path: str) -> str | None:
+        """The routes table's pattern a forwarded path matched (``/api/cases/{id}/decisions``)."""
+        return next((self._patterns[i] for i, (pattern, _) in enumerate(self._routes) if pattern.match(path)),
+                    None)
 
     async def forward(self, request: Request, base: str) -> Response:
         # the path as the client sent it (percent-encoded): the decoded one may hold characters no URL can
@@ -99,10 +106,12 @@ def install(app: FastAPI, door: FrontDoor) -> None:
     @app.middleware("http")
     async def route_to_owner(request: Request,
                              call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        base = door.upstream_for(request.url.path)
+        if base is not None:  # counted under the table's pattern, not the raw path (a series per route, not case)
+            request.scope[metrics.ROUTE_KEY] = f"{door.pattern_for(request.url.path)} (forwarded)"
         # every case route, forwarded or served here (replay, the case itself): a foreign case is unknown
         if await door.outside_jurisdiction(request):
             return Response('{"detail":"case not found"}', status_code=404, media_type="application/json")
-        base = door.upstream_for(request.url.path)
         if base is not None:
             return await door.forward(request, base)
         return await call_next(request)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 MetricSource = Callable[[], Awaitable[None]]  # reads its store, sets its gauges
 SOURCE_TIMEOUT_S = 5.0
-UNMATCHED = "(unmatched)"  # a path no route serves (a 404, or the front door forwarding it)
+UNMATCHED = "(unmatched)"  # a path no route serves (a 404)
+ROUTE_KEY = "doudi.route"  # a route template set by what answers without a route (the front door forwarding)
 
 # -- HTTP ------------------------------------------------------------------------------------------------
 
@@ -104,6 +105,8 @@ def add_metrics_route(app: FastAPI) -> None:
 
 
 def route_template(scope: dict[str, Any]) -> str:
+    if scope.get(ROUTE_KEY):
+        return str(scope[ROUTE_KEY])
     route = scope.get("route")
     return str(getattr(route, "path_format", None) or getattr(route, "path", None) or UNMATCHED)
 

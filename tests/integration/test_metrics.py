@@ -61,6 +61,8 @@ async def test_front_door_metrics_name_requests_cases_and_the_bus(stack: Embedde
     # the scrape itself is counted by its route template on the next one (the front door answered it)
     again = (await get(stack.api_url + "/metrics")).text
     assert (value(again, "doudi_http_requests_total", method="GET", route="/metrics", status="200") or 0) >= 1
+    # the household was registered through the front door: counted under the routes table's pattern
+    assert (value(again, "doudi_http_requests_total", method="POST", route="/api/households (forwarded)") or 0) >= 1
 
     # the payment service's own port: the ledger in fen holds the disbursement
     payment = next(s for s in HTTP_BACKENDS if s.name == "payment")

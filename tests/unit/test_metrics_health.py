@@ -4,10 +4,13 @@ counted instead of failing the scrape, ``/healthz`` touching nothing, ``/readyz`
 
 from __future__ import annotations
 
+import socket
+
 from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+from services.operations import frontdoor
 from shared.infra import metrics
 from shared.infra.health import add_health_routes
 
@@ -134,3 +137,21 @@ def test_a_check_answering_false_is_down() -> None:
     add_health_routes(app, "payment", {"temporal": refused})
     answer = TestClient(app).get("/readyz")
     assert answer.status_code == 503 and answer.json()["checks"] == {"temporal": "down: refused"}
+
+
+def test_the_front_door_counts_a_forwarded_request_under_its_pattern() -> None:
+    """Forwarded paths match no route of the front door's own: they are counted under the routes table's
+    pattern (one series per route, not per case), here with the owner away (503)."""
+    with socket.socket() as s:  # a port nobody listens on: the owner is away
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    app = FastAPI()
+    frontdoor.install(app, frontdoor.FrontDoor({"/api/cases/{id}/decisions": f"http://127.0.0.1:{closed}"}))
+    app.add_middleware(metrics.MetricsMiddleware)
+    labels = dict(method="POST", route="/api/cases/{id}/decisions (forwarded)", status="503")
+    before = sample("doudi_http_requests_total", **labels)
+
+    assert TestClient(app).post("/api/cases/c-1/decisions", json={}).status_code == 503
+    assert TestClient(app).post("/api/cases/c-2/decisions", json={}).status_code == 503
+
+    assert sample("doudi_http_requests_total", **labels) == before + 2
