@@ -30,6 +30,7 @@ from temporalio.converter import PayloadCodec
 from services.operations import store
 from services.operations.store import OperationsStore
 from shared.auth import Principal
+from shared.contracts.cloudevent_binding import restored_from_dead_letter
 from shared.contracts.events import DLQ_EVENTS_SUBJECT
 from shared.contracts.identity import mask_national_id
 from shared.infra import bus
@@ -360,9 +361,11 @@ class DeadLetterDesk:
     async def _publish(self, seq: int, subject: str, data: bytes) -> PubAck:
         """Publish the one redelivery of ``seq`` and record it: one message id per dead letter, so a repeated
         publish after a crash is dropped by JetStream."""
+        # a binary-mode event's attributes are the dead letter's kept ce- headers: the same event again
+        binding = restored_from_dead_letter((await self._dead_letter(seq)).headers)
         nc = await bus.connect(self._nats_url)
         try:
-            ack = await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": message_id(seq)})
+            ack = await nc.jetstream().publish(subject, data, headers={**binding, "Nats-Msg-Id": message_id(seq)})
         finally:
             await nc.close()
         async with self._ops.read() as conn:

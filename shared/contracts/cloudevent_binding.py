@@ -107,3 +107,25 @@ def envelope_of(headers: Mapping[str, str] | None, raw: bytes, *, percent_encode
     if is_binary_mode(headers):
         return binary_envelope(headers or {}, raw, percent_encoded=percent_encoded)
     return structured_envelope(raw)
+
+
+# A dead letter keeps the original bytes; a binary-mode event's attributes are its headers, so the dead
+# letter keeps those too (the ``ce-`` headers as they were, the content type under this name: the dead
+# letter's own is ``application/octet-stream``) and a redelivery restores them: the same event again.
+ORIGINAL_CONTENT_TYPE = "Doudi-Original-Content-Type"
+
+
+def kept_for_dead_letter(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers of a binary-mode event that are the event itself; nothing for a structured one."""
+    if not is_binary_mode(headers):
+        return {}
+    kept = {k: v for k, v in (headers or {}).items() if k.lower().startswith(CE_HEADER_PREFIX)}
+    content_type = _lowered(headers).get(CONTENT_TYPE)
+    return kept | ({ORIGINAL_CONTENT_TYPE: content_type} if content_type is not None else {})
+
+
+def restored_from_dead_letter(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The binding headers to redeliver a dead letter with (``kept_for_dead_letter``'s inverse)."""
+    restored = {k: v for k, v in (headers or {}).items() if k.lower().startswith(CE_HEADER_PREFIX)}
+    content_type = (headers or {}).get(ORIGINAL_CONTENT_TYPE)
+    return restored | ({CONTENT_TYPE: content_type} if restored and content_type is not None else {})

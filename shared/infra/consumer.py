@@ -13,7 +13,8 @@ handler so that every message ends in exactly one of:
   every failure was transient (database, NATS or Temporal away), at the consumer's last delivery.
 
 A dead letter's headers: ``Doudi-Dlq-Reason``, ``Doudi-Dlq-Kind`` (``invalid``, ``conflicting_duplicate``,
-``failed``), ``Doudi-Original-Subject``, ``Doudi-Deliveries`` and, where it can be one, ``Doudi-Event-Id``.
+``failed``), ``Doudi-Original-Subject``, ``Doudi-Deliveries`` and, where it can be one, ``Doudi-Event-Id``;
+a binary-mode CloudEvent's ``ce-`` headers and ``Doudi-Original-Content-Type`` (its attributes).
 Operations projects every dead letter into its alerts (services/operations/subscribers.py).
 """
 
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -36,6 +38,7 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.contracts.cloudevent_binding import kept_for_dead_letter
 from shared.infra.bus import STREAM_DLQ
 
 log = logging.getLogger(__name__)
@@ -112,10 +115,16 @@ def _describe(exc: BaseException) -> str:
 
 async def dead_letter(broker: NatsBroker, dlq_subject: str, subject: str, raw: bytes, reason: str,
                       event_id: str | None, *, kind: str = KIND_INVALID,
-                      deliveries: int | None = None) -> None:
-    """Publish ``raw`` to ``dlq_subject`` with the reason (JetStream-deduplicated per subject and bytes)."""
-    digest = hashlib.sha256(subject.encode() + b"\0" + raw).hexdigest()
+                      deliveries: int | None = None, original_headers: Mapping[str, str] | None = None) -> None:
+    """Publish ``raw`` to ``dlq_subject`` with the reason (JetStream-deduplicated per subject and bytes), and a
+    binary-mode CloudEvent's attribute headers from ``original_headers`` (a redelivery restores them)."""
+    kept = kept_for_dead_letter(original_headers)
+    identity = subject.encode() + b"\0" + raw
+    if kept:  # the same data with other attributes is another event, hence another dead letter
+        identity += json.dumps(kept, sort_keys=True).encode()
+    digest = hashlib.sha256(identity).hexdigest()
     headers = {
+        **kept,
         "Nats-Msg-Id": f"dlq-{digest}",
         "Doudi-Dlq-Reason": _header_value(reason, 2000),
         "Doudi-Dlq-Kind": kind,
@@ -211,7 +220,8 @@ class _Consumer(Generic[T]):
                        kind: str) -> None:
         try:
             await dead_letter(self.broker, self.dlq_subject, delivery.subject, delivery.body, reason,
-                              event_id, kind=kind, deliveries=delivery.deliveries)
+                              event_id, kind=kind, deliveries=delivery.deliveries,
+                              original_headers=delivery.headers)
         except Exception as exc:  # the DLQ is away: keep the message, try again later (nothing lost)
             log.warning("could not dead-letter a message on %s (%s); retrying", delivery.subject,
                         _describe(exc))

@@ -24,7 +24,7 @@ from cloudevents.core.v1.event import CloudEvent as SdkEvent
 
 from deploy.embedded import EmbeddedStack
 from tests.integration.test_security_bus import dead_letters
-from tests.support import StackClient, household, national_id
+from tests.support import StackClient, household, national_id, official_token, wait_for
 
 YINCHUAN_URBAN = "640104"
 QUARANTINED = "doudi.events.health.quarantined"
@@ -46,6 +46,16 @@ async def sdk_quarantine(client: StackClient, pid: str) -> SdkEvent:
                     {"person_id": pid, "region_code": YINCHUAN_URBAN, "quarantined_on": "2022-08-10"})
 
 
+async def dead_letter_listed(client: StackClient, event_id: str, admin: dict[str, str]) -> dict[str, Any]:
+    async def listed() -> dict[str, Any] | None:
+        r = await client.http.get("/api/admin/dlq", headers=admin)
+        assert r.status_code == 200, r.text
+        return next((d for d in r.json() if d["event_id"] == event_id), None)
+
+    found: dict[str, Any] = await wait_for(listed, timeout=60, interval=0.5)
+    return found
+
+
 async def publish_as_health(client: StackClient, message: HTTPMessage, *, msg_id: str | None) -> Any:
     """Over NATS as the health agency's own user: the SDK's headers are the NATS message's headers."""
     nc, _ = await client.publisher("health.quarantined")
@@ -53,14 +63,14 @@ async def publish_as_health(client: StackClient, message: HTTPMessage, *, msg_id
     return await nc.jetstream().publish(QUARANTINED, message.body, headers=headers)
 
 
-async def paid_once(client: StackClient, pid: str, event_id: str) -> None:
+async def paid_once(client: StackClient, pid: str, event_id: str, *, dead_lettered: int = 0) -> None:
     case = await client.closed_case(pid, timeout=180)
     assert (case["outcome"], case["cause_event_id"]) == ("paid", event_id)
     await client.settled("intake-health")  # every copy handled: only then is "once" a finding
     rows = await client.ledger(person_id=pid, kind="disbursement")
     assert [r["amount_fen"] for r in rows] == [PAID_FEN]
     assert len(await client.cases(person_id=pid)) == 1
-    assert await dead_letters(client, event_id=event_id) == []
+    assert len(await dead_letters(client, event_id=event_id)) == dead_lettered
 
 
 async def test_a_structured_mode_sdk_event_over_nats_pays_once(stack: EmbeddedStack, client: StackClient) -> None:
@@ -94,6 +104,30 @@ async def test_the_same_event_in_both_modes_pays_once(stack: EmbeddedStack, clie
     stored = await publish_as_health(client, as_structured, msg_id=None)
     assert not stored.duplicate
     await paid_once(client, pid, event.get_id())
+
+
+async def test_a_binary_dead_letter_corrected_and_redelivered_pays_once(stack: EmbeddedStack,
+                                                                        client: StackClient) -> None:
+    """The dead letter keeps the event's ce- headers; the redelivery restores them: the same event, paid."""
+    pid = await quarantined_recipient(client)
+    event = await sdk_quarantine(client, pid)
+    wrong = to_binary(SdkEvent(event.get_attributes(), {"person_id": pid, "region_code": "64010",
+                                                        "quarantined_on": "2022-08-10"}), JSONFormat())
+    await publish_as_health(client, wrong, msg_id=event.get_id())
+    asker = {"Authorization": f"Bearer {official_token(f'ops-admin-a-{uuid.uuid4().hex[:4]}', 'admin')}"}
+    letter = await dead_letter_listed(client, event.get_id(), asker)
+    assert "data.region_code" in letter["reason"]
+    corrected = {"person_id": pid, "region_code": YINCHUAN_URBAN, "quarantined_on": "2022-08-10"}
+    r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/redeliver", headers=asker,
+                               json={"reason": "region code corrected with the health commission",
+                                     "corrected": corrected})
+    assert r.status_code == 200, r.text
+    if r.json()["status"] == "awaiting_second_official":  # a body that is data alone: four eyes, to be safe
+        second = official_token(f"ops-admin-b-{uuid.uuid4().hex[:4]}", "admin")
+        r = await client.http.post(f"/api/admin/dlq/{letter['seq']}/approve",
+                                   headers={"Authorization": f"Bearer {second}"}, json={"reason": "checked"})
+        assert r.status_code == 200, r.text
+    await paid_once(client, pid, event.get_id(), dead_lettered=1)
 
 
 # -- over HTTPS: POST /events ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from cloudevents.core.bindings.http import HTTPMessage, to_binary, to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent as SdkEvent
 
+from shared.contracts.cloudevent_binding import restored_from_dead_letter
+from shared.contracts.events import parse_inbound
 from shared.contracts.sources import BY_USER
 from shared.infra.consumer import KIND_CONFLICTING_DUPLICATE, KIND_INVALID
 from tests.support import national_id
@@ -84,3 +86,20 @@ async def test_a_binary_event_reusing_an_id_with_other_content_is_a_conflicting_
     [letter] = dead.letters
     assert letter.kind == KIND_CONFLICTING_DUPLICATE and letter.event_id == "evt-b7"
     assert letter.body == other.body  # the original bytes: the data alone, as it came
+
+
+async def test_a_binary_dead_letter_keeps_the_attributes_a_redelivery_restores(settlements: Settlements) -> None:
+    fakes = Intake()
+    message = binary(quarantine("evt-b9", person_id="640104"))  # not a national ID: data.person_id
+    async with bus_under_test(fakes.register) as (broker, dead):
+        await broker.publish(message.body, QUARANTINED, headers=message.headers)
+    [letter] = dead.letters
+    assert letter.reason.startswith("data.person_id") and letter.body == message.body
+    assert {k: letter.headers[k] for k in message.headers if k != "content-type"} == {
+        k: v for k, v in message.headers.items() if k != "content-type"}
+    assert letter.headers["Doudi-Original-Content-Type"] == "application/json"
+    # what the operator's redelivery publishes (services/operations/dead_letters.py) is the same event
+    restored = restored_from_dead_letter(letter.headers)
+    assert restored == message.headers
+    fixed = message.body.replace(b'"640104", "region_code"', f'"{PERSON}", "region_code"'.encode())
+    assert parse_inbound(QUARANTINED, fixed, restored).id == "evt-b9"
