@@ -81,7 +81,19 @@ async def _publish_as(nats_url: str, credentials: HTTPBasicCredentials, events: 
         await nc.close()
 
 
+_EXAMPLE = {"specversion": "1.0", "id": "his-640100-2022-000123", "source": "urn:doudi:source:health",
+            "type": "doudi.health.quarantined.v1", "datacontenttype": "application/json",
+            "data": {"person_id": "640104198001010013", "region_code": "640104", "quarantined_on": "2022-08-10"}}
+_REQUEST = {"required": True, "content": {
+    "application/cloudevents+json": {"schema": {"type": "object"}, "example": _EXAMPLE},
+    "application/cloudevents-batch+json": {"schema": {"type": "array", "items": {"type": "object"}},
+                                           "example": [_EXAMPLE]},
+    "application/json": {"schema": {"type": "object"}, "example": _EXAMPLE["data"],
+                         "description": "binary mode: the data alone, the attributes in ce- headers"}}}
+
+
 @router.post("/events", status_code=202, response_model=EventsAccepted, summary="An agency posts CloudEvents",
+             openapi_extra={"requestBody": _REQUEST},
              responses={401: {"description": "not a source agency's NATS credentials"},
                         403: {"description": "another agency's event family or source"},
                         413: {"description": "body over 4 MiB"},
