@@ -155,3 +155,23 @@ class CaseRows:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Captured]:
         yield Captured()
+
+
+@pytest.mark.parametrize("query", [{"pathway": "\x00"}, {"person_id": "a\x00b"}, {"household_id": "\x00"}])
+def test_a_nul_character_in_a_query_is_refused_by_name_before_the_database(query: dict[str, str]) -> None:
+    """Found by the API fuzz: ``?pathway=%00`` reached PostgreSQL (text cannot hold NUL) and answered 500."""
+    from services.operations import routes
+    from shared.infra.text_guard import RefuseNulMiddleware
+
+    app = FastAPI()
+    app.include_router(routes.router)
+    app.add_middleware(RefuseNulMiddleware)
+    app.state.ops = CaseRows()
+    app.state.runtime = SimpleNamespace(settings=SimpleNamespace(temporal_ui_url="http://ui",
+                                                                 temporal_namespace="default"))
+    client = TestClient(app)
+    r = client.get("/api/cases", params=query, headers=ADMIN)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", next(iter(query))]
+    assert client.get("/api/cases/c%00x", headers=ADMIN).json()["detail"][0]["loc"] == ["path"]
+    assert client.get("/api/cases", params={"pathway": "emergency_relief"}, headers=ADMIN).status_code == 200
