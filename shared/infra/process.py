@@ -236,7 +236,7 @@ def finish_app(app: FastAPI, runtime: Runtime) -> FastAPI:
     install_swagger_ui(app)  # /docs with its assets served here, not from a CDN
     app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
     install_body_limits(app, runtime.settings)  # nothing reads a body before its size is checked
-    app.add_middleware(RefuseNulMiddleware)  # a %00 in the path or query never reaches PostgreSQL
+    app.add_middleware(RefuseNulMiddleware)  # a %00 in a query parameter never reaches PostgreSQL
     app.add_middleware(metrics.MetricsMiddleware)  # outermost: a 413 is counted too
     app.state.runtime = runtime
     return app

@@ -1,5 +1,6 @@
-"""PostgreSQL's text cannot hold the NUL character: a query parameter or path carrying one (``%00``) would
-reach a statement and fail there as a 500. Refused here, before any route runs, as a 422 naming it."""
+"""PostgreSQL's text cannot hold the NUL character: a query parameter carrying one (``%00``) would reach a
+statement and fail there as a 500. Refused here, before any route runs, as a 422 naming the parameter. (Path
+parameters are each checked by their route's pattern, which names them.)"""
 
 from __future__ import annotations
 
@@ -28,8 +29,6 @@ class RefuseNulMiddleware:
 
 
 def _nul_in(scope: Scope) -> tuple[str, ...] | None:
-    if NUL in scope.get("path", ""):
-        return ("path",)
     query = scope.get("query_string", b"").decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
         if NUL in name or NUL in value:

@@ -173,5 +173,4 @@ def test_a_nul_character_in_a_query_is_refused_by_name_before_the_database(query
     r = client.get("/api/cases", params=query, headers=ADMIN)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["query", next(iter(query))]
-    assert client.get("/api/cases/c%00x", headers=ADMIN).json()["detail"][0]["loc"] == ["path"]
     assert client.get("/api/cases", params={"pathway": "emergency_relief"}, headers=ADMIN).status_code == 200
