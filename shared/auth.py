@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from shared.config import get_settings
+from shared.infra.asgi import HttpMiddleware
 
 T = TypeVar("T")
 
@@ -224,19 +225,13 @@ def _role_of(headers: list[tuple[bytes, bytes]]) -> Role | None:
         return None
 
 
-class MaskIdsMiddleware:
+class MaskIdsMiddleware(HttpMiddleware):
     """ASGI middleware every service installs: a JSON (or text) answer to a caller whose role may not
     see full IDs has every ID masked, and so has any answer to a caller without valid credentials (fail
     closed: a malformed header the route might still have read is never unmasked data). Streamed
     answers of other kinds (the service-only CSV export) pass untouched."""
 
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         role = _role_of(scope.get("headers") or [])
         if sees_full_ids(role):
             await self.app(scope, receive, send)

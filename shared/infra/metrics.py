@@ -20,6 +20,8 @@ from typing import Any
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
+from shared.infra.asgi import HttpMiddleware
+
 log = logging.getLogger(__name__)
 
 MetricSource = Callable[[], Awaitable[None]]  # reads its store, sets its gauges
@@ -111,17 +113,11 @@ def route_template(scope: dict[str, Any]) -> str:
     return str(getattr(route, "path_format", None) or getattr(route, "path", None) or UNMATCHED)
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Counts and times every HTTP request by method, route template and status (ASGI, outermost: a
     413 from the body limit and a 500 are counted too)."""
 
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         status = 500  # an exception before the answer started is answered 500 by the server
         started = time.perf_counter()
 

@@ -29,6 +29,7 @@ from shared.auth import MaskIdsMiddleware
 from shared.config import Settings, get_settings
 from shared.infra import metrics
 from shared.infra.api_docs import install_swagger_ui
+from shared.infra.asgi import HttpMiddleware
 from shared.infra.bus import ensure_streams, make_broker
 from shared.infra.db import create_pool, migrate
 from shared.infra.errors import DomainError
@@ -124,7 +125,7 @@ def body_too_large_message(limit: int) -> str:
     return f"请求体过大：超过 {limit} 字节的上限 (request body larger than {limit} bytes)"
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Every request body capped, before anything buffers it (ASGI, outermost).
 
     A ``Content-Length`` above the route's limit is answered 413 at once, without reading a byte of the
@@ -134,17 +135,14 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: Any, *, default: int, limits: Sequence[tuple[str, int]] = ()):
-        self.app = app
+        super().__init__(app)
         self.default = default
         self.limits = list(limits)
 
     def limit_for(self, path: str) -> int:
         return next((limit for prefix, limit in self.limits if path.startswith(prefix)), self.default)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = self.limit_for(scope.get("path", ""))
         declared = next((v for k, v in scope.get("headers") or [] if k.lower() == b"content-length"), None)
         if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):

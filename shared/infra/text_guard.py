@@ -4,31 +4,29 @@ parameters are each checked by their route's pattern, which names them.)"""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.infra.asgi import HttpMiddleware
 
 NUL = "\x00"
 
 
-class RefuseNulMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            where = _nul_in(scope)
-            if where is not None:
-                answer = JSONResponse(status_code=422, content={"detail": [{
-                    "loc": list(where), "type": "string_nul",
-                    "msg": "不得含有空字符（NUL, %00）/ must not contain the NUL character (%00)"}]})
-                await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+class RefuseNulMiddleware(HttpMiddleware):
+    async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        where = _nul_in(scope)
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        answer = JSONResponse(status_code=422, content={"detail": [{
+            "loc": list(where), "type": "string_nul",
+            "msg": "不得含有空字符（NUL, %00）/ must not contain the NUL character (%00)"}]})
+        await answer(scope, receive, send)
 
 
-def _nul_in(scope: Scope) -> tuple[str, ...] | None:
+def _nul_in(scope: dict[str, Any]) -> tuple[str, ...] | None:
     query = scope.get("query_string", b"").decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
         if NUL in name or NUL in value:
