@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,10 +18,12 @@ import httpx
 import nats
 from nats.js.api import ConsumerInfo
 
+from deploy.embedded import Ports
 from shared.auth import issue_token
 from shared.contracts.events import make_cloudevent
 from shared.contracts.identity import id_check_character
 from shared.infra.bus import STREAM_EVENTS, connect
+from shared.services import HTTP_BACKENDS
 
 T = TypeVar("T")
 _serial = itertools.count(1)
@@ -279,3 +282,27 @@ class StackClient:
 
 def d(value: str) -> date:
     return date.fromisoformat(value)
+
+
+def free_ports_for_up() -> Ports:
+    """Free ports for a `doudi up --api-port P` under test: `doudi up` puts each service at the same distance
+    from the API port as on the default (shared/services.py ``port_beside``), so P and those neighbours must
+    all be free, not only the ports `Ports.free()` drew."""
+    for _ in range(50):
+        base = Ports.free()
+        wanted = [base.api] + [s.port_beside(base.api) for s in HTTP_BACKENDS]
+        if all(_bindable(p) for p in wanted) and not set(wanted) & {base.nats, base.temporal, base.temporal_ui,
+                                                                    base.postgres, base.nats + 4000}:
+            return base
+    raise RuntimeError("no free API port whose service neighbours are free too")
+
+
+def _bindable(port: int) -> bool:
+    if not 0 < port < 65536:
+        return False
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

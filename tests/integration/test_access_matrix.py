@@ -111,6 +111,11 @@ EXPECT: dict[str, Probe] = {
     "GET /api/stats": Probe("list"),
     "GET /api/stats/attention": Probe("list"),
     "GET /api/pathways": Probe("list"),  # the registry's labels: nothing of anyone's
+    # agencies post their events with their own NATS credentials (basic auth): no official's token publishes
+    "POST /events": Probe("object", body=lambda w, region: {"specversion": "1.0", "id": "matrix-probe",
+                                                            "source": "urn:doudi:source:health",
+                                                            "type": "doudi.health.quarantined.v1",
+                                                            "data": {}}),
     "GET /api/admin/stalled": Probe("list"),
     "POST /api/admin/sweep": Probe("object"),
     "POST /api/cases/{case_id}/replay": Probe("object", body=lambda w, r: {"mode": "retry", "reason": "probe"}),

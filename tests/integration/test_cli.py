@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.embedded import Ports
 from deploy.endpoints import ENDPOINTS_FILE
-from tests.support import wait_for
+from tests.support import free_ports_for_up, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -35,7 +34,7 @@ def _up(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[byt
 
 async def test_a_second_up_is_refused_and_list_stalled_needs_only_the_data_folder(tmp_path: Path):
     data = (tmp_path / "data").resolve()
-    ports = Ports.free()
+    ports = free_ports_for_up()
     up_args = ["up", "--data-dir", str(data), "--api-port", str(ports.api), "--nats-port", str(ports.nats),
                "--temporal-port", str(ports.temporal), "--temporal-ui-port", str(ports.temporal_ui),
                "--postgres-port", str(ports.postgres)]

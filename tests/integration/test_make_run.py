@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from deploy.embedded import Ports
-from tests.support import StackClient, household, national_id, wait_for
+from tests.support import StackClient, free_ports_for_up, household, national_id, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -75,7 +75,7 @@ def _stop(proc: subprocess.Popen[bytes], clone: Path, log: Path) -> None:
 
 async def test_make_run_serves_the_api_and_a_restart_keeps_every_case(tmp_path: Path):
     clone = _fresh_clone(tmp_path / "doudi")
-    base = Ports.free()
+    base = free_ports_for_up()
     ports = Ports(api=base.api, nats=base.nats, temporal=base.temporal, temporal_ui=base.temporal_ui,
                   postgres=base.postgres, nats_monitor=base.nats + 4000)
     log = tmp_path / "make-run.log"
