@@ -6,11 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import cohort, enrolment_routes, routes, subscribers
+from services.intake import cohort, enrolment_routes, records_routes, routes, subscribers
 from services.intake.activities import IntakeActivities
 from services.intake.roster_service import RosterService
 from services.intake.service import IntakeService
 from services.intake.store import SCHEMA
+from services.intake.store.records import RecordReads
 from shared.config import TASK_QUEUE_INTAKE
 from shared.infra.process import Runtime, ServiceParts, run
 
@@ -27,6 +28,8 @@ def build(rt: Runtime) -> ServiceParts:
     subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)
     app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
+    app.state.records = RecordReads(rt.pool)
+    app.include_router(records_routes.router)  # search, roster, recipients for the office's records
     return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
                         activities=IntakeActivities(rt.pool, service).all())
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.payment import batch_routes, metrics, routes
+from services.payment import batch_routes, ledger_routes, metrics, routes
 from services.payment.activities import PaymentActivities
 from services.payment.batch.events import PaymentEventPublisher
 from services.payment.batch.load import CohortLoader
@@ -16,6 +16,7 @@ from services.payment.batch.service import BatchService
 from services.payment.ledger import SCHEMA
 from services.payment.periods import PeriodPayments
 from services.payment.reserves import ReserveService
+from services.payment.store.ledger_reads import LedgerRecords
 from shared.config import TASK_QUEUE_PAYMENT
 from shared.infra.metrics import add_sources
 from shared.infra.process import Runtime, ServiceParts, run
@@ -33,6 +34,8 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.batches = batches
     app.include_router(routes.router)
     app.include_router(batch_routes.router)
+    app.state.ledger_records = LedgerRecords(rt.pool)
+    app.include_router(ledger_routes.router)  # the ledger for the office's records (service accounts)
     add_sources(app, metrics.sources(rt.pool))
     activities = PaymentActivities(
         rt.pool, batches=batches, cohorts=CohortLoader(rt.pool, lib, intake_url=rt.settings.intake_url),

@@ -1,17 +1,15 @@
 """Intake's streamed exports (service accounts only): a region's cohort and a cycle's payment roll, as CSV
 from ``COPY (SELECT ...) TO STDOUT`` in one read-only REPEATABLE READ snapshot, so the count sent in a
-header and the rows agree. The rows are handed on as PostgreSQL produces them through a small bounded
-queue: a few chunks in memory whatever the size, and a slow reader slows the database (back-pressure)."""
+header and the rows agree (the streaming: shared/infra/copy_stream.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+
+from shared.infra.copy_stream import snapshot_export
 
 # Who is a recipient, and of what, is the roster's answer (intake's ``enrolments``): a household enrolled
 # through a dibao application is a dibao recipient whatever categories its registry row was created with,
@@ -40,8 +38,6 @@ COUNT_SQL = RECIPIENTS_CTE + """
 SELECT count(*) FROM recipients h JOIN members m USING (household_id)
 WHERE h.categories && $2::text[] AND (m.deceased_on IS NULL OR m.deceased_on > $3::date)
 """
-QUEUE_CHUNKS = 8
-
 ROLL_SQL = ("SELECT ordinal, household_id, enrolment_id, person_id, region_code, measure, amount_fen,"
             " idempotency_key FROM period_rolls WHERE cycle_id = $1 ORDER BY ordinal")
 ROLL_COUNT_SQL = "SELECT coalesce(max(on_roll), 0) FROM review_cycles WHERE cycle_id = $1"
@@ -51,54 +47,9 @@ async def cohort_export(pool: asyncpg.Pool, region_prefix: str, categories: list
                         on: date) -> tuple[int, AsyncIterator[bytes]]:
     """How many rows, and the rows: every living member (on ``on``) of the region's households holding
     any of ``categories`` (``RECIPIENTS_CTE``)."""
-    return await _snapshot_export(pool, COUNT_SQL, COHORT_SQL, region_prefix, categories, on)
+    return await snapshot_export(pool, COUNT_SQL, COHORT_SQL, region_prefix, categories, on)
 
 
 async def roll_export(pool: asyncpg.Pool, cycle_id: str) -> tuple[int, AsyncIterator[bytes]]:
     """How many rows, and the rows of a cycle's payment roll, by ordinal."""
-    return await _snapshot_export(pool, ROLL_COUNT_SQL, ROLL_SQL, cycle_id)
-
-
-async def _snapshot_export(pool: asyncpg.Pool, count_sql: str, rows_sql: str,
-                           *args: object) -> tuple[int, AsyncIterator[bytes]]:
-    """Count, then stream, in one snapshot held by a connection of its own until the stream ends."""
-    conn = await pool.acquire()
-    tx = conn.transaction(isolation="repeatable_read", readonly=True)
-    try:
-        await tx.start()
-        count = await conn.fetchval(count_sql, *args)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await tx.rollback()
-        await pool.release(conn)
-        raise
-    return int(count), _stream_copy(pool, conn, tx, rows_sql, *args)
-
-
-async def _stream_copy(pool: asyncpg.Pool, conn: PoolConnectionProxy, tx: asyncpg.transaction.Transaction,
-                       sql: str, *args: object) -> AsyncIterator[bytes]:
-    """Stream ``COPY (sql) TO STDOUT`` as CSV with a header, then roll back and release the connection."""
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
-
-    async def sink(data: bytes) -> None:
-        await queue.put(bytes(data))  # asyncpg hands over a reusable buffer
-
-    async def produce() -> None:
-        try:
-            await conn.copy_from_query(sql, *args, output=sink, format="csv", header=True)
-        finally:
-            await queue.put(None)
-
-    producer = asyncio.create_task(produce())
-    try:
-        while (data := await queue.get()) is not None:
-            yield data
-        await producer  # a failed COPY raises here: the response is cut, never completed
-    finally:
-        if not producer.done():
-            producer.cancel()
-            with contextlib.suppress(BaseException):
-                await producer
-        with contextlib.suppress(Exception):
-            await tx.rollback()
-        await pool.release(conn)
+    return await snapshot_export(pool, ROLL_COUNT_SQL, ROLL_SQL, cycle_id)
