@@ -29,6 +29,9 @@ app.command("import")(import_enrolments)
 from deploy.admin_cli import admin_app  # noqa: E402
 
 app.add_typer(admin_app, name="admin")
+from deploy.users_cli import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
 
 
 @app.callback()

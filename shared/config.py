@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     codec_keys: str | None = None
     jwt_issuer: str = "doudi"
 
+    # Sign-in at the front door (services/operations/session.py, oidc.py). Local practice of the embedded
+    # default, not policy: a session lasts a working day; 5 wrong passwords for one name lock it 15 minutes.
+    session_hours: int = 8
+    sign_in_max_failures: int = 5
+    sign_in_lockout_minutes: int = 15
+    session_cookie_secure: bool | None = None  # the cookies' Secure flag; None: set outside the embedded default
+    # OIDC for a real deployment (empty issuer: no OIDC sign-in). The claim ``oidc_username_claim`` of the
+    # provider's verified ID token names the local account (``doudi users add --no-password``) whose role and
+    # jurisdiction the session carries; a name with no account, or a disabled one, is refused.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str = ""  # default: the front door's own /auth/oidc/callback as the browser reached it
+    oidc_username_claim: str = "preferred_username"
+    oidc_scope: str = "openid profile email"
+
     # Request bodies (shared/infra/process.py, BodyLimitMiddleware): 413 beyond these, before buffering.
     max_body_bytes: int = 1024 * 1024             # every JSON route
     max_import_bytes: int = 64 * 1024 * 1024      # POST /api/enrolments/import (NDJSON, streamed)

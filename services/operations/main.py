@@ -6,9 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-
-from services.operations import bus_health, frontdoor, metrics, routes, store, subscribers
+from services.operations import bus_health, frontdoor, metrics, routes, session, store, subscribers
 from services.operations.activities import OperationsActivities, ensure_sweep_loop
 from services.operations.dead_letters import DeadLetterDesk
 from services.operations.store import OperationsStore
@@ -49,8 +47,9 @@ def build(rt: Runtime) -> ServiceParts:
     s = rt.settings
     ops = OperationsStore(rt.pool)
     door = front_door(rt, ops)
-    app = FastAPI(title="doudi", version="1", openapi_url=None,
-                  description="兜底 doudi: basic-living relief for people in hardship")
+    # a session cookie stands in for a bearer token (services/operations/session.py, FrontDoorApp)
+    app = session.FrontDoorApp(title="doudi", version="1", openapi_url=None,
+                               description="兜底 doudi: basic-living relief for people in hardship")
     app.state.ops = ops
     app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, approval_url=s.approval_url,
                                             codec=rt.temporal.data_converter.payload_codec)

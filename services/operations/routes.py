@@ -8,7 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 
-from services.operations import admin, agency_events, codec, dashboard, frontdoor, store
+from services.operations import (
+    accounts,
+    admin,
+    agency_events,
+    codec,
+    dashboard,
+    frontdoor,
+    oidc,
+    session,
+    store,
+)
 from services.operations.store import OperationsStore
 from shared.auth import Authenticated, Principal, Role, require_roles
 from shared.contracts.api import CaseList, CaseView
@@ -71,6 +81,9 @@ async def whoami(principal: Authenticated) -> Principal:
 def install(app: FastAPI, door: frontdoor.FrontDoor) -> None:
     """Every route of the operations process, in the order they are matched."""
     app.include_router(router)
+    app.include_router(session.router)  # GET/POST /login, POST /logout: a session in place of a token
+    app.include_router(oidc.router)     # /auth/oidc/login, /auth/oidc/callback
+    app.include_router(accounts.router)  # /api/accounts: local accounts (doudi users add|list|disable)
     app.include_router(agency_events.router)  # POST /events: agencies' CloudEvents over HTTPS
     app.include_router(admin.router)   # stalled cases, sweep, replay, dead letters, the bus, the audit log
     app.include_router(codec.router)   # the Temporal UI's remote codec (admin, audited)
