@@ -23,6 +23,7 @@ from workflows.benefit_cycle.inputs import CycleInput
 from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
 from workflows.emergency_relief.inputs import EmergencyReliefInput
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
+from workflows.enrolment_duties.policy import duty_terms_activity
 from workflows.one_matter.inputs import OneMatterInput
 from workflows.one_matter.limits import authority_limits_activity
 from workflows.one_matter.workflow import OneMatterWorkflow
@@ -75,7 +76,8 @@ SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepLoopWorkflow, StalledCase
 
 # The policy local activities the pathways' workflows call (they run in the worker, not in a service).
 LOCAL_ACTIVITIES: tuple[Callable[..., Any], ...] = (
-    evaluate_entitlement, service_levels, period_terms, authority_limits_activity, raised_levels)
+    evaluate_entitlement, service_levels, period_terms, authority_limits_activity, raised_levels,
+    duty_terms_activity)
 
 
 def bound(name: str) -> BoundPathway:

@@ -60,8 +60,9 @@ class Official(BaseModel):
     updated_at: datetime
 
 
-def _task_id(case_id: str, kind: str) -> str:
-    return f"{case_id}:{kind}"
+def _task_id(case_id: str, kind: str, round: int | None = None) -> str:
+    """``<case_id>:<kind>``; a later round of a step a case takes again ``<case_id>:<kind>:<round>``."""
+    return f"{case_id}:{kind}" if round is None else f"{case_id}:{kind}:{round}"
 
 
 class ApprovalStore:
@@ -106,7 +107,7 @@ class ApprovalStore:
 
     async def open_task(self, task: act.TaskOpen) -> str:
         """Open (or, while still open, refresh) a case's task of a kind; its id is ``<case_id>:<kind>``."""
-        task_id = _task_id(task.case_id, task.kind)
+        task_id = _task_id(task.case_id, task.kind, task.round)
         await self._pool.execute(
             """
             INSERT INTO tasks (task_id, case_id, pathway, kind, role, region_code, amount_fen, summary,
@@ -124,7 +125,7 @@ class ApprovalStore:
     async def close_task(self, task: act.TaskClose) -> None:
         await self._pool.execute("UPDATE tasks SET closed_at = now(), closed_by = $2, outcome = $3"
                                  " WHERE task_id = $1 AND closed_at IS NULL",
-                                 _task_id(task.case_id, task.kind), task.closed_by, task.outcome)
+                                 _task_id(task.case_id, task.kind, task.round), task.closed_by, task.outcome)
 
     async def open_tasks(self, region_prefix: str, role: str | None, kind: str | None) -> list[TaskRow]:
         """Open tasks inside a jurisdiction, of one role (None: every role) and kind (None: every kind)."""

@@ -257,12 +257,15 @@ class TaskOpen(BaseModel):
     case_id: str
     pathway: str
     kind: Literal["county_decision", "approval", "resolve_ineligible", "documents", "outreach", "committee",
-                  "assessment"]
+                  "assessment", "home_visit", "democratic_appraisal"]
     role: str
     region_code: str
     amount_fen: int | None = None
     summary: str = ""
     due_at: datetime | None = None
+    # a step a case may take again (a re-check after an objection, workflows/enrolment_duties): its round,
+    # so that each round is a task of its own (None: the step's only round)
+    round: int | None = Field(default=None, ge=2)
 
 
 class TaskClose(BaseModel):
@@ -270,6 +273,7 @@ class TaskClose(BaseModel):
     kind: str
     closed_by: str
     outcome: str
+    round: int | None = Field(default=None, ge=2)  # as TaskOpen's
 
 
 class CaseOpen(BaseModel):

@@ -20,9 +20,11 @@ from temporalio.worker import Replayer, Worker
 
 from shared.config import TASK_QUEUE_INTAKE, TASK_QUEUE_PAYMENT
 from shared.contracts import activities as act
+from shared.contracts import duties
 from tests.support import wait_for
 from tests.unit.fakes import Recorded, recording_activities
 from tests.unit.test_benefit import local_packs
+from workflows.enrolment_duties.policy import duty_terms_activity
 from workflows.one_matter.limits import authority_limits_activity
 from workflows.renewal.activities import period_terms, raised_levels
 from workflows.renewal.inputs import (
@@ -46,6 +48,7 @@ class Fakes(Recorded):
 
     region: str = "640104"
     lookups: list[date] = field(default_factory=list)
+    notices: list[Any] = field(default_factory=list)  # public notices posted and closed (enrolment duties)
 
     def workers(self, env: WorkflowEnvironment, queue: str) -> list[Worker]:
         shared = recording_activities(self)
@@ -63,10 +66,19 @@ class Fakes(Recorded):
             return act.Disbursement(payment_id=f"pay-{req.idempotency_key}", idempotency_key=req.idempotency_key,
                                     amount_fen=req.amount_fen)
 
+        @activity.defn(name=duties.POST_PUBLIC_NOTICE)
+        async def post_notice(notice: duties.PublicNoticePost) -> None:
+            self.notices.append(notice)
+
+        @activity.defn(name=duties.CLOSE_PUBLIC_NOTICE)
+        async def close_notice(closed: duties.PublicNoticeClose) -> None:
+            self.notices.append(closed)
+
         return [Worker(env.client, task_queue=queue, workflows=[RenewalWorkflow],
-                       activities=[period_terms, authority_limits_activity, raised_levels]),
+                       activities=[period_terms, authority_limits_activity, raised_levels, duty_terms_activity]),
                 Worker(env.client, task_queue=TASK_QUEUE_INTAKE,
-                       activities=[lookup, shared["record_transition"], shared["settle"]]),
+                       activities=[lookup, shared["record_transition"], shared["settle"], post_notice,
+                                   close_notice]),
                 Worker(env.client, task_queue=TASK_QUEUE_PAYMENT, activities=[disburse])]
 
 

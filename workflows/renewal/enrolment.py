@@ -11,6 +11,7 @@ from datetime import date
 from temporalio import workflow
 
 from workflows.common import CHECK_TIMEOUT, SERVICE_RETRY, STEP_TIMEOUT, verified_principal
+from workflows.enrolment_duties.steps import ENROLMENT_DUTIES, EnrolmentDuties
 from workflows.renewal.steps import RenewalSteps
 
 with workflow.unsafe.imports_passed_through():
@@ -26,7 +27,7 @@ DECIDERS = ("county_approver", "admin")  # dibao is confirmed by the county (审
 TOWNSHIP_CONFIRMS = "renewal-township-confirms"
 
 
-class EnrolmentSteps(RenewalSteps):
+class EnrolmentSteps(RenewalSteps, EnrolmentDuties):
     _decision: EnrolmentDecision | None
     _awaiting_decision: bool
     _proposed_fen: int
@@ -39,6 +40,12 @@ class EnrolmentSteps(RenewalSteps):
 
     def _household_ids(self) -> set[str]:
         return {self._inp.person_id, *self._member_ids}
+
+    def _subject_person(self) -> str:
+        return self._inp.person_id
+
+    def _subject_household(self) -> str | None:
+        return self._inp.household_id
 
     @workflow.update
     async def decide(self, decision: EnrolmentDecision) -> str:
@@ -72,6 +79,11 @@ class EnrolmentSteps(RenewalSteps):
         terms = await self._terms(on)
         if not terms.benefit.payable:
             return terms.benefit.reason
+        if workflow.patched(ENROLMENT_DUTIES):
+            # home visit, democratic appraisal where disputed, public notice (workflows/enrolment_duties)
+            h = self._s.household
+            await self._enrolment_duties(on, kind=terms.benefit.kind, monthly_fen=terms.benefit.amount_fen,
+                                         household_size=1 if h.single_person else len(h.members))
         return await self._confirmation(on, terms)
 
     async def _economic_check(self, on: date) -> str | None:
