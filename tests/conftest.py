@@ -14,6 +14,7 @@ os.environ.setdefault("DOUDI_CODEC_KEYS", "test1:" + base64.b64encode(os.urandom
 
 from deploy.embedded import EmbeddedStack, Ports  # noqa: E402
 from shared.contracts.sources import SOURCE_USERS  # noqa: E402
+from tests.oidc_provider import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_ISSUER  # noqa: E402
 from tests.support import StackClient, use_officials_registry  # noqa: E402
 
 
@@ -30,6 +31,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embed
         "DOUDI_OTEL_EXPORTER": f"jsonl:{data / 'traces'}",
         # a prefecture's own configuration (Shangrao's dibao standard, a test fixture)
         "DOUDI_POLICY_LOCAL_DIR": str(Path(__file__).parent / "fixtures" / "policy"),
+        # sign-in through the test's own OIDC provider (tests/oidc_provider.py, started by the test that uses it)
+        "DOUDI_OIDC_ISSUER": OIDC_ISSUER, "DOUDI_OIDC_CLIENT_ID": OIDC_CLIENT_ID,
+        "DOUDI_OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET,
     })
     try:
         await s.start()

@@ -27,6 +27,7 @@ from authlib.integrations.base_client import OAuthError  # type: ignore[import-u
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from joserfc.errors import JoseError
 
 from services.operations import store_accounts
 from services.operations.session import (
@@ -123,7 +124,7 @@ async def oidc_callback(request: Request, state: str = "", code: str = "", error
         token = await client.fetch_access_token(redirect_uri=redirect_url(request, settings), code=code,
                                                 code_verifier=flow.code_verifier)
         claims = await client.parse_id_token(token, nonce=flow.nonce)
-    except (OAuthError, ValueError, KeyError) as exc:
+    except (OAuthError, JoseError, ValueError, KeyError) as exc:  # a token that does not verify
         log.warning("OIDC sign-in refused: %r", exc)
         return refusal("统一身份认证的凭据无效", 401)
     except Exception as exc:  # the provider did not answer (or answered garbage)
