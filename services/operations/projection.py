@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from services.operations import store
+from services.operations import store, store_timeline, timeline_text
 from shared.contracts.domain_events import CASE_CLOSED, CASE_OPENED, CASE_STALLED, PAYMENT_DISBURSED
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import first_delivery
@@ -30,9 +30,11 @@ async def project(pool: asyncpg.Pool, subject: str, event: dict[str, Any]) -> bo
             await _project_case(conn, subject, data, at)
         elif subject == PAYMENT_DISBURSED:
             await store.project_payment(conn, data, paid_at=at)
-        await store.add_to_timeline(conn, event_id=event["id"], case_id=data["case_id"], at=at,
-                                    event=subject.removeprefix("doudi."), status=data.get("status"),
-                                    stage=data.get("stage"), note=_note(subject, data))
+        name = subject.removeprefix("doudi.")
+        code, params = timeline_text.message_of(name, data)
+        await store_timeline.add_entry(conn, event_id=event["id"], case_id=data["case_id"], at=at, event=name,
+                                       status=data.get("status"), stage=data.get("stage"),
+                                       note=_note(subject, data), code=code, params=params)
     return True
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from services.operations import store_timeline
 from shared.auth import Principal
 from shared.contracts.api import CaseView, PaymentView, TimelineEntry
 from shared.infra.db import unit_of_work
@@ -99,9 +100,7 @@ async def get_case(conn: Conn, case_id: str, *, jurisdiction: str, temporal_ui: 
     if row is None:
         return None
     payments = await _payments(conn, [case_id])
-    timeline = await conn.fetch("SELECT at, event, status, stage, note FROM timeline WHERE case_id = $1"
-                                " ORDER BY at, event_id", case_id)
-    entries = [TimelineEntry(**dict(t)) for t in timeline]
+    entries = await store_timeline.entries(conn, case_id)  # with each entry's words (timeline_text)
     return _view(row, payments.get(case_id, []), entries, temporal_ui, namespace)
 
 

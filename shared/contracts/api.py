@@ -6,10 +6,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from shared.contracts.identity import NationalId, RegionCode
+from shared.contracts.identity import KnownCountyCode, NationalId
 from shared.contracts.money import CaseFen, IncomeFen, SelfPayFen
+from shared.regions import region_name
+
+REGION_NAME = ("the region's name in the official table (GB/T 2260, shared/regions); null when the table does not "
+               "list the code")
 
 
 class Category(StrEnum):
@@ -38,7 +42,7 @@ class MemberIn(BaseModel):
                              description="e.g. severely_disabled, seriously_ill, employed, "
                                          "full_care (特困 person needing full care), "
                                          "raised_in_institution (orphan)")
-    work_region_code: RegionCode | None = Field(
+    work_region_code: KnownCountyCode | None = Field(
         default=None,
         description="务工地: where an employed member works away from home (employment-cost deduction)")
 
@@ -47,7 +51,7 @@ class HouseholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     household_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    region_code: RegionCode
+    region_code: KnownCountyCode
     urban: bool
     categories: list[Category] = Field(default_factory=list)
     monthly_income_fen: IncomeFen
@@ -99,7 +103,7 @@ class ApplicationIn(BaseModel):
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
         description="the caller's idempotency key; the same id is the same case")
     person_id: NationalId
-    region_code: RegionCode
+    region_code: KnownCountyCode
     kind: Literal["dibao", "temporary_assistance", "job_loss", "graduate", "medical", "emergency"]
     consent: bool = Field(description="the signed authorisation for the economic status check (授权书)")
     details: ApplicationDetails = Field(default_factory=ApplicationDetails)
@@ -129,6 +133,12 @@ class HouseholdOut(BaseModel):
     created: bool
     remote: bool = False
 
+    # pydantic's documented computed_field-over-property pattern, which mypy does not model
+    @computed_field(description=REGION_NAME)  # type: ignore[prop-decorator]
+    @property
+    def region_name(self) -> str | None:
+        return region_name(self.region_code)
+
 
 class PaymentView(BaseModel):
     payment_id: str
@@ -143,7 +153,12 @@ class TimelineEntry(BaseModel):
     event: str
     status: str | None = None
     stage: str | None = None
-    note: str = ""
+    note: str = Field(default="", description="the workflow's own note (English, as recorded)")
+    code: str | None = Field(default=None, description="the message code (services/operations/timeline_text.py); "
+                             "null for an entry recorded before codes, whose text is its note")
+    params: dict[str, Any] = Field(default_factory=dict, description="the message's parameters (amounts in fen)")
+    text_zh: str = Field(default="", description="the entry in Chinese: amounts in yuan (1,950.00 元), Beijing time")
+    text_en: str = Field(default="", description="the entry in English: amounts in yuan (¥1,950.00), Beijing time")
 
 
 class CaseSummary(BaseModel):
@@ -157,6 +172,12 @@ class CaseSummary(BaseModel):
     person_id: str | None
     household_id: str | None
     region_code: str | None
+
+    # pydantic's documented computed_field-over-property pattern, which mypy does not model
+    @computed_field(description=REGION_NAME)  # type: ignore[prop-decorator]
+    @property
+    def region_name(self) -> str | None:
+        return region_name(self.region_code)
 
 
 class CaseView(CaseSummary):

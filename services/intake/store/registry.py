@@ -6,11 +6,12 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from services.intake.store.conn import Conn
 from shared.contracts.activities import RecipientFacts
-from shared.contracts.api import HouseholdIn
+from shared.contracts.api import REGION_NAME, HouseholdIn
+from shared.regions import region_name
 
 
 async def household_categories(conn: Conn, household_id: str) -> set[str] | None:
@@ -159,6 +160,12 @@ class HouseholdView(BaseModel):
     income_changed_on: date | None = None
     remote: bool = False
     members: list[MemberView]
+
+    # pydantic's documented computed_field-over-property pattern, which mypy does not model
+    @computed_field(description=REGION_NAME)  # type: ignore[prop-decorator]
+    @property
+    def region_name(self) -> str | None:
+        return region_name(self.region_code)
 
 
 async def household_view(conn: Conn, household_id: str) -> HouseholdView | None:
