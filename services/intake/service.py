@@ -22,7 +22,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.intake import enrolment, registry, store
+from services.intake import enrolment, registry, residence, store
 from services.intake.enrolment import ChangeForCase, ReviewOpened
 from services.intake.registry import Registrar
 from services.intake.routing import (
@@ -35,6 +35,7 @@ from services.intake.routing import (
     route_application,
     route_event,
 )
+from services.intake.store import residence as residence_store
 from shared.assertions import Signatory
 from shared.config import TASK_QUEUE_WORKFLOWS
 from shared.contracts.activities import CaseOpen, CaseTransition
@@ -45,6 +46,7 @@ from shared.contracts.domain_events import (
     CASE_OPENED,
     CASE_UPDATED,
     CaseEventData,
+    FiledWhere,
     domain_cloudevent,
 )
 from shared.contracts.events import InboundEvent, IncomeChanged, MemberDeceased
@@ -223,9 +225,13 @@ class IntakeService:
             if known_row is not None and region and not known_row["region_code"].startswith(region):
                 raise PermissionError(f"application {application_id} is taken")  # no foreign case id leaks
             known = known_row["case_id"] if known_row is not None else None
-            outreach = None if known or app.kind not in ONE_OFF_KINDS else await store.open_case_for(
-                conn, app.person_id, ONE_OFF_KINDS[app.kind])
+            # where the person lives or works may take it too (raises 422 for an office that may not)
+            place = None if known else residence.filing_place(
+                app, await residence_store.registered_region(conn, app.person_id))
+            outreach = None if known or app.kind not in ONE_OFF_KINDS else await self._outreach_here(
+                conn, app, region)
             if known is None and outreach is not None:
+                await self._claim_once(conn, app, outreach)
                 # the application joins the outreach case: no second case (validated by the workflow)
                 await update_case(self._temporal, outreach, OneOffAssistanceWorkflow.apply,
                                   application_update(app, application_id, registered_by, role, region),
@@ -247,8 +253,11 @@ class IntakeService:
                 case_id = start.case_id
             else:
                 start = route_application(app, application_id, registered_by, role, region, today)
-                await self._open(conn, start)
+                await self._open(conn, start, filed_where=place)
+                await self._claim_once(conn, app, start.case_id)
                 case_id = start.case_id
+            if place is not None and place.informs_registration_office:
+                await self._inform_registration_office(conn, app, case_id, place)
             await store.record_application(
                 conn, application_id=application_id, case_id=case_id, person_id=app.person_id,
                 region_code=app.region_code, kind=app.kind, consent_given=app.consent,
@@ -257,8 +266,31 @@ class IntakeService:
             await self.ensure_started(start)
         return case_id, application_id
 
+    async def _outreach_here(self, conn: asyncpg.Connection, app: ApplicationIn, region: str) -> str | None:
+        """The person's open outreach case for the measure, which the application joins, if it is this office's
+        (another office's is not joined: this one opens its own, and the claim pays once)."""
+        outreach = await store.open_case_for(conn, app.person_id, ONE_OFF_KINDS[app.kind])
+        row = None if outreach is None else await store.case_row(conn, outreach)
+        return outreach if row is not None and row["region_code"].startswith(region) else None
+
+    async def _claim_once(self, conn: asyncpg.Connection, app: ApplicationIn, case_id: str) -> None:
+        """A one-off aid is paid once for its cause wherever the person applies (residence.once_key)."""
+        key = residence.once_key(app)
+        holder = None if key is None else await residence_store.claim_once(conn, key, case_id, app.region_code)
+        if holder is not None:
+            raise residence.PaidOnceElsewhere(holder["region_code"])
+
+    async def _inform_registration_office(self, conn: asyncpg.Connection, app: ApplicationIn, case_id: str,
+                                          place: residence.FilingPlace) -> None:
+        """The office where the household is registered is told who applied where, and on what basis."""
+        assert place.registered_region_code is not None
+        await residence_store.add_notice(conn, residence_store.Notice(
+            case_id=case_id, person_id=app.person_id, kind=app.kind, basis=place.basis,
+            registered_region_code=place.registered_region_code, deciding_region_code=app.region_code,
+            evidence=place.evidence))
+
     async def _open(self, conn: asyncpg.Connection, start: CaseStart, *, parent_case_id: str | None = None,
-                    note: str = "") -> bool:
+                    note: str = "", filed_where: residence.FilingPlace | None = None) -> bool:
         facts = (await store.recipient_facts(conn, start.person_id, start.business_date)
                  if start.person_id else None)
         household_id = facts.household_id if facts else None
@@ -277,6 +309,10 @@ class IntakeService:
                                  note=note or f"opened by {start.trigger} on "
                                                  f"{start.business_date.isoformat()}",
                                  parent_case_id=parent_case_id)
+            if filed_where is not None and filed_where.informs_registration_office:
+                # the registration office learns of it on the bus too (an added field of case.opened)
+                data.filed_where = FiledWhere(basis=filed_where.basis, deciding_region_code=start.region_code,
+                                              registered_region_code=filed_where.registered_region_code)
             event_id = f"{start.case_id}:opened"
             await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=CASE_OPENED,
                                 payload=domain_cloudevent(CASE_OPENED, event_id, data, source=SOURCE))

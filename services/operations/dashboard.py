@@ -183,7 +183,8 @@ async def attention(
         overdue = [OverdueDeadline(**d) for d in (r["overdue"] or [])]
         flags = list(r["flags"] or [])
         reasons = (["stalled"] if r["stalled"] else []) + [f"overdue:{d.kind}" for d in overdue] + [
-            f for f in flags if f in store.ATTENTION_FLAGS]
+            f for f in flags if f in store.ATTENTION_FLAGS] + (
+            ["overdue:referral"] if r.get("referral_overdue") else [])  # 转介 past due (referrals.py)
         items.append(AttentionItem(
             case_id=r["case_id"], pathway=r["pathway"], status=r["status"], stage=r["stage"],
             person_id=r["person_id"], household_id=r["household_id"], region_code=r["region_code"],

@@ -29,6 +29,7 @@ def front_door(rt: Runtime, ops: OperationsStore) -> frontdoor.FrontDoor:
     return frontdoor.FrontDoor({
         "/api/households": s.intake_url,
         "/api/applications": s.intake_url,
+        "/api/registration-notices": s.intake_url,
         "/api/enrolments": s.intake_url,
         "/api/cases/{id}/assessment": s.intake_url,
         "/api/cases/{id}/decisions": s.approval_url,

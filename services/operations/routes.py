@@ -16,6 +16,7 @@ from services.operations import (
     dashboard,
     frontdoor,
     oidc,
+    referrals,
     session,
     store,
 )
@@ -87,5 +88,6 @@ def install(app: FastAPI, door: frontdoor.FrontDoor) -> None:
     app.include_router(agency_events.router)  # POST /events: agencies' CloudEvents over HTTPS
     app.include_router(admin.router)   # stalled cases, sweep, replay, dead letters, the bus, the audit log
     app.include_router(codec.router)   # the Temporal UI's remote codec (admin, audited)
+    app.include_router(referrals.router)  # 转介: a case referred to a department or a charity, tracked
     dashboard.install(app)             # the page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)       # forwards the routes other services own; a foreign case is unknown

@@ -27,6 +27,9 @@ from shared.contracts.api import CaseView, PaymentView, TimelineEntry
 from shared.infra.db import unit_of_work
 
 SCHEMA = "operations"
+# the attention list's referral clause (its table is referrals.py's; the SQL lives beside the others)
+REFERRAL_OVERDUE = ("EXISTS (SELECT 1 FROM referrals r WHERE r.case_id = c.case_id"
+                    " AND r.outcome IS NULL AND r.due_at < now())")
 
 # a connection of the pool, as ``pool.acquire()`` or ``unit_of_work`` hands it out
 Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
@@ -155,7 +158,8 @@ LEFT JOIN LATERAL (
 """
 
 # Stalled (the sweep's mark, or set by hand), or - while the case is open - a lapsed deadline or flag.
-_NEEDS_ATTENTION = ("(c.stalled OR (c.status <> 'closed'"
+# A referral past due without an outcome counts too, on a closed case as well (store_referrals.py).
+_NEEDS_ATTENTION = ("(c.stalled OR " + REFERRAL_OVERDUE + " OR (c.status <> 'closed'"
                     " AND (c.flags && $2::text[] OR od.oldest_due IS NOT NULL)))")
 
 
@@ -233,7 +237,8 @@ async def attention_cases(conn: Conn, *, jurisdiction: str, region_code: str | N
     rows = await conn.fetch(
         f"""
         SELECT c.case_id, c.pathway, c.status, c.stage, c.person_id, c.household_id, c.region_code,
-               c.stalled, c.flags, c.escalated_to, c.opened_at, c.updated_at, od.overdue, od.oldest_due
+               c.stalled, c.flags, c.escalated_to, c.opened_at, c.updated_at, od.overdue, od.oldest_due,
+               {REFERRAL_OVERDUE} AS referral_overdue
         FROM cases c {_OVERDUE_LATERAL}
         WHERE {scope} AND {_NEEDS_ATTENTION}
         ORDER BY coalesce(od.oldest_due, c.updated_at), c.case_id

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
-from services.operations import store
+from services.operations import referrals, store
 from services.operations.store import OperationsStore
 from shared.contracts.domain_events import CASE_STALLED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_to_outbox
@@ -65,6 +65,8 @@ async def sweep(ops: OperationsStore, temporal: Client | None, now: datetime,
                 await store.clear_stalled(conn, row["case_id"])
             result.recovered.append(row["case_id"])
             await _signal(temporal, row["case_id"], False, "progress resumed")
+    async with ops.transaction() as conn:  # 转介 past due: once on its case's timeline (referrals.py)
+        await referrals.note_overdue(conn)
     return result
 
 

@@ -69,6 +69,22 @@ class HouseholdIn(BaseModel):
         return members
 
 
+class DeclaredResidence(BaseModel):
+    """Where the applicant lives or works when it is not where their household is registered (seeds 001/002:
+    graduates 「由户籍所在地或经常居住地」, migrant workers 「由务工地或经常居住地」; seed 004: 「推进持有居住证人员在
+    居住地申办社会救助」, 临时遇困人员 where the emergency happens). The office there decides and pays; the
+    registration office is informed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    basis: Literal["habitual_residence", "work_place", "emergency_place"] = Field(
+        description="经常居住地 / 务工地 / 急难发生地")
+    region_code: RegionCode = Field(description="where; must lie in the county the application is filed in")
+    evidence: str = Field(min_length=1, max_length=200,
+                          description="居住证号, the employer, or what happened where (recorded, shown to the "
+                                      "registration office)")
+
+
 class ApplicationDetails(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,6 +107,8 @@ class ApplicationDetails(BaseModel):
                                 description="dibao 单人保: the applicant alone, a severely disabled "
                                             "or seriously ill member of a low-income household")
     reason: str = Field(default="", max_length=2000)
+    residence: DeclaredResidence | None = Field(
+        default=None, description="applying where you live or work, not where the household is registered")
 
 
 class ApplicationIn(BaseModel):

@@ -43,6 +43,16 @@ class CaseEventData(BaseModel):
     policy: dict[str, Any] | None = None
     approved_amount_fen: int | None = None
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    filed_where: FiledWhere | None = None  # case.opened: applied where the person lives or works
+
+
+class FiledWhere(BaseModel):
+    """On ``doudi.case.opened`` of a case applied for where the person lives or works, not where their
+    household is registered: the registration office is informed (issue 17 item 5)."""
+
+    basis: str                    # habitual_residence | work_place | emergency_place
+    deciding_region_code: str     # the office that decides and pays (the case's region)
+    registered_region_code: str   # where the household is registered
 
 
 class PaymentEventData(BaseModel):

@@ -1,0 +1,48 @@
+"""The registration office's notices (户籍地告知): a person registered in its county applied where they live or
+work, and the office there decides and pays (services/intake/residence.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from services.intake.store import residence as residence_store
+from shared.auth import Principal, Role, require_roles
+
+router = APIRouter(prefix="/api", tags=["applications"])
+
+
+class RegistrationNotice(BaseModel):
+    case_id: str
+    person_id: str
+    kind: str = Field(description="the application's kind (graduate, job_loss, emergency, ...)")
+    basis: str = Field(description="habitual_residence (经常居住地) | work_place (务工地) | emergency_place")
+    registered_region_code: str = Field(description="your county: where the household is registered")
+    deciding_region_code: str = Field(description="the office that decides the case and pays it")
+    evidence: str
+    status: str = Field(description="the case's status at the deciding office")
+    noticed_at: datetime
+
+
+class RegistrationNotices(BaseModel):
+    items: list[RegistrationNotice]
+    total: int
+
+
+@router.get("/registration-notices", response_model=RegistrationNotices,
+            summary="Applications by people registered in your jurisdiction, filed where they live or work "
+                    "(the deciding office pays; you are informed)")
+async def registration_notices(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(
+        Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> RegistrationNotices:
+    async with request.app.state.intake_pool.acquire() as conn:
+        rows, total = await residence_store.notices_for(conn, principal.region, limit, offset)
+    return RegistrationNotices(items=[RegistrationNotice(**{k: r[k] for k in RegistrationNotice.model_fields})
+                                      for r in rows], total=total)
