@@ -4,6 +4,8 @@ keeps to it).
 
 - ``GET /api/registry/search?q=``: households by id, a member's national ID, or a member's name (prefix);
 - ``GET /api/registry/roster.csv?region_prefix=&month=``: the region's enrolled households, streamed;
+- ``GET /api/registry/areas.csv?region_prefix=``: every household of the region, urban or rural, by
+  household id (byte order), to split the ledger's dibao by area;
 - ``GET /api/registry/recipients?region_prefix=&month=&level=6``: the roster of a month by region, kind
   (低保/特困) and area (城市/农村): households and people.
 """
@@ -45,6 +47,16 @@ async def roster_export(principal: Service, request: Request, region_prefix: Reg
     count, rows = await _records(request).roster_export(scope(principal, region_prefix), month)
     return StreamingResponse(rows, media_type="text/csv",
                              headers={"X-Roster-Count": str(count), "Cache-Control": "no-store"})
+
+
+@router.get("/areas.csv", summary="Stream a region's households as urban or rural, as CSV (service accounts only)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}},
+                             "headers": {"X-Household-Count": {"description": "rows"}}}})
+async def areas_export(principal: Service, request: Request, region_prefix: RegionPrefix = "") -> StreamingResponse:
+    count, rows = await _records(request).areas_export(scope(principal, region_prefix))
+    return StreamingResponse(rows, media_type="text/csv",
+                             headers={"X-Household-Count": str(count), "Cache-Control": "no-store"})
 
 
 @router.get("/recipients", response_model=list[RecipientCount],

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from services.operations import bus_health, frontdoor, metrics, routes, session, store, subscribers
+from services.operations import bus_health, frontdoor, metrics, records_routes, routes, session, store, subscribers
 from services.operations.activities import OperationsActivities, ensure_sweep_loop
 from services.operations.dead_letters import DeadLetterDesk
 from services.operations.store import OperationsStore
@@ -54,6 +54,7 @@ def build(rt: Runtime) -> ServiceParts:
     app.state.ops = ops
     app.state.dead_letters = DeadLetterDesk(ops, nats_url=s.nats_url, approval_url=s.approval_url,
                                             codec=rt.temporal.data_converter.payload_codec)
+    records_routes.install(app, s)  # 家庭档案 and exports
     routes.install(app, door)
     add_sources(app, metrics.sources(ops, s.nats_url))  # /metrics: the front door answers its own
     install_asyncapi(app)  # the bus's contract beside the HTTP one (/docs comes with finish_app)

@@ -3,6 +3,8 @@ here with a service token carrying the official's own jurisdiction, so the ledge
 
 - ``GET /api/ledger/households/{household_id}?person_id=...``: the household's rows (and its members');
 - ``GET /api/ledger/export.csv?month=YYYY-MM&region_prefix=``: a month's rows of a region, streamed;
+- ``GET /api/ledger/household-sums.csv?month=&region_prefix=&measures=dibao``: a month's disbursements per
+  household (ordered by household id, byte order), to be split by the registry's urban/rural;
 - ``GET /api/ledger/summary?month=YYYY-MM&region_prefix=&level=6``: a month's sums by region and measure.
 """
 
@@ -45,6 +47,21 @@ async def household_rows(
 async def export_month(principal: Service, request: Request, month: Month,
                        region_prefix: RegionPrefix = "") -> StreamingResponse:
     count, rows = await _records(request).month_export(month, scope(principal, region_prefix))
+    return StreamingResponse(rows, media_type="text/csv",
+                             headers={"X-Ledger-Count": str(count), "Cache-Control": "no-store"})
+
+
+@router.get("/household-sums.csv",
+            summary="Stream a month's disbursements per household and county as CSV (service accounts only)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}},
+                             "headers": {"X-Ledger-Count": {"description": "rows"}}}})
+async def household_sums(
+    principal: Service, request: Request, month: Month, region_prefix: RegionPrefix = "",
+    measures: Annotated[str, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$", description="comma-separated")] = "dibao",
+) -> StreamingResponse:
+    count, rows = await _records(request).household_sums(month, scope(principal, region_prefix),
+                                                         sorted(set(measures.split(","))))
     return StreamingResponse(rows, media_type="text/csv",
                              headers={"X-Ledger-Count": str(count), "Cache-Control": "no-store"})
 

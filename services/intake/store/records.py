@@ -102,6 +102,18 @@ SELECT left(e.region_code, $3) AS region_code, e.kind, h.urban, count(*) AS hous
 """
 
 
+# every household of a region and whether it is urban (城市) or rural (农村), by household id in byte order
+AREA_COLUMNS = ("household_id", "urban")
+_AREAS_SQL = ("SELECT household_id, urban FROM households WHERE starts_with(region_code, $1)"
+              " ORDER BY household_id COLLATE \"C\"")
+_AREAS_COUNT_SQL = "SELECT count(*) FROM households WHERE starts_with(region_code, $1)"
+
+
+async def areas_export(pool: asyncpg.Pool, region_prefix: str) -> tuple[int, AsyncIterator[bytes]]:
+    """How many households, and the rows (CSV, ``AREA_COLUMNS``) of the region's households."""
+    return await snapshot_export(pool, _AREAS_COUNT_SQL, _AREAS_SQL, region_prefix)
+
+
 async def roster_export(pool: asyncpg.Pool, region_prefix: str, month: str) -> tuple[int, AsyncIterator[bytes]]:
     """How many households, and the rows (CSV with a header, ``ROSTER_COLUMNS``) of the region's roster."""
     return await snapshot_export(pool, _ROSTER_COUNT_SQL, _ROSTER_SQL, region_prefix, month)
@@ -125,6 +137,9 @@ class RecordReads:
 
     async def roster_export(self, region_prefix: str, month: str) -> tuple[int, AsyncIterator[bytes]]:
         return await roster_export(self._pool, region_prefix, month)
+
+    async def areas_export(self, region_prefix: str) -> tuple[int, AsyncIterator[bytes]]:
+        return await areas_export(self._pool, region_prefix)
 
     async def recipient_counts(self, region_prefix: str, month: str, level: int) -> list[RecipientCount]:
         async with self._pool.acquire() as conn:

@@ -32,6 +32,18 @@ _EXPORT_SQL = (f"SELECT {', '.join(EXPORT_COLUMNS[:-1])}, to_char(created_at AT 
                f" WHERE kind <> 'reserve_credit' AND {_IN_MONTH} ORDER BY entry_seq")
 _EXPORT_COUNT_SQL = f"SELECT count(*) FROM ledger WHERE kind <> 'reserve_credit' AND {_IN_MONTH}"
 
+# a month's disbursements of some measures per household (and county), in the byte order of the household
+# ids (COLLATE "C"), so that a reader can merge them with another service's list in the same order
+HOUSEHOLD_SUM_COLUMNS = ("household_id", "county_code", "payments", "persons", "amount_fen")
+_HOUSEHOLD_SUMS_WHERE = (f"kind = 'disbursement' AND household_id IS NOT NULL AND measure = ANY($3::text[])"
+                         f" AND {_IN_MONTH}")
+_HOUSEHOLD_SUMS_SQL = (
+    "SELECT household_id, left(region_code, 6) AS county_code, count(*) AS payments,"
+    " count(DISTINCT person_id) AS persons, sum(amount_fen)::bigint AS amount_fen FROM ledger"
+    f" WHERE {_HOUSEHOLD_SUMS_WHERE} GROUP BY 1, 2 ORDER BY household_id COLLATE \"C\", 2")
+_HOUSEHOLD_SUMS_COUNT_SQL = (f"SELECT count(*) FROM (SELECT DISTINCT household_id, left(region_code, 6)"
+                             f" FROM ledger WHERE {_HOUSEHOLD_SUMS_WHERE}) s")
+
 
 class LedgerRow(BaseModel):
     """One ledger row as the household file shows it (money in fen; ``kind``: disbursement, recovery_claim)."""
@@ -80,6 +92,14 @@ async def month_export(pool: asyncpg.Pool, month: str, region_prefix: str) -> tu
     return await snapshot_export(pool, _EXPORT_COUNT_SQL, _EXPORT_SQL, month, region_prefix)
 
 
+async def household_sums(pool: asyncpg.Pool, month: str, region_prefix: str,
+                         measures: list[str]) -> tuple[int, AsyncIterator[bytes]]:
+    """How many rows, and the rows (CSV, ``HOUSEHOLD_SUM_COLUMNS``) of a month's disbursements of
+    ``measures`` per household and county, by household id in byte order."""
+    return await snapshot_export(pool, _HOUSEHOLD_SUMS_COUNT_SQL, _HOUSEHOLD_SUMS_SQL, month, region_prefix,
+                                 measures)
+
+
 async def month_sums(conn: Conn, month: str, region_prefix: str, level: int) -> list[MeasureSum]:
     """A month's disbursements by region (its code's first ``level`` digits) and measure."""
     rows = await conn.fetch(
@@ -103,6 +123,10 @@ class LedgerRecords:
 
     async def month_export(self, month: str, region_prefix: str) -> tuple[int, AsyncIterator[bytes]]:
         return await month_export(self._pool, month, region_prefix)
+
+    async def household_sums(self, month: str, region_prefix: str,
+                             measures: list[str]) -> tuple[int, AsyncIterator[bytes]]:
+        return await household_sums(self._pool, month, region_prefix, measures)
 
     async def month_sums(self, month: str, region_prefix: str, level: int) -> list[MeasureSum]:
         async with self._pool.acquire() as conn:
