@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from services.operations import store
+from services.operations import store, workbench
 from shared.auth import Principal, Role, require_roles
 from shared.contracts import pathways
 from shared.contracts.api import CaseSummary
@@ -102,6 +102,12 @@ class AttentionItem(CaseSummary):
     overdue: list[OverdueDeadline] = Field(description="deadlines past due while the case is open")
     oldest_due: datetime | None
     reasons: list[str] = Field(description="stalled, overdue:<deadline kind>, or a lapsed-deadline flag")
+    stalled_reason: str | None = Field(default=None, description="why the sweep found it stalled", examples=[
+        "payment attempt 5/6 (payment.disburse); running since 2026-12-01T12:00:05+00:00 on 4242@payment; "
+        "last failure: activity StartToClose timeout"])
+    stalled_reason_zh: str | None = Field(default=None, description="同上，中文", examples=[
+        "支付第 5/6 次尝试（payment.disburse）；上次失败：activity StartToClose timeout"])
+    stalled_at: datetime | None = None
     opened_at: datetime | None
     updated_at: datetime | None
     workflow_url: str
@@ -190,6 +196,9 @@ async def attention(
             person_id=r["person_id"], household_id=r["household_id"], region_code=r["region_code"],
             stalled=r["stalled"], flags=flags, escalated_to=r["escalated_to"], overdue=overdue,
             oldest_due=r["oldest_due"], reasons=reasons, opened_at=r["opened_at"], updated_at=r["updated_at"],
+            stalled_reason=r["stalled_reason"] if r["stalled"] else None,
+            stalled_reason_zh=r["stalled_reason_zh"] if r["stalled"] else None,
+            stalled_at=r["stalled_at"] if r["stalled"] else None,
             workflow_url=f"{ui}/namespaces/{namespace}/workflows/{r['case_id']}"))
     return AttentionList(items=items, total=total, as_of=as_of)
 
@@ -209,8 +218,9 @@ async def index() -> FileResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Mount the dashboard on the operations app: its API routes, the page at ``/``, its files at
-    ``/static``."""
+    """Mount the dashboard on the operations app: its API routes, the page at ``/``, the workbench at
+    ``/workbench/`` (services/operations/workbench.py), their files at ``/static``."""
     app.include_router(router)
     app.include_router(pages)
+    workbench.install(app, static=STATIC, headers=PAGE_HEADERS)
     app.mount("/static", StaticFiles(directory=STATIC), name="dashboard-static")

@@ -8,7 +8,7 @@ import {
   LANG_KEY, TOKEN_KEY, state, t, term, formatFen, formatTime, formatClock, formatNumber,
   h, s, $, badge, statusBadge, caseLink, table, empty,
   loading, Unauthorized, token, api, errorBox, showView, parseHash, current,
-  breakdown, paymentsChart,
+  breakdown, paymentsChart, fill, approvedFen, proposedFen, authHeaders,
 } from './ui.js';
 
 const PAGE_SIZE = 25;
@@ -74,9 +74,15 @@ function renderWho() {
 
 /** Render what the hash names; ``quiet`` (the periodic refresh) keeps the old content until the new arrives. */
 async function route({ quiet = false } = {}) {
-  if (!token()) {
-    askForToken('');
-    return;
+  if (!token() && !state.me) {
+    // no pasted token: a signed-in browser's session cookie may answer (the sign-in page, /login)
+    try {
+      state.me = await api('/api/me');
+    } catch (err) {
+      askForToken('');
+      return;
+    }
+    renderWho();
   }
   const { parts, params } = parseHash();
   const [view = 'overview', arg] = parts;
@@ -265,7 +271,7 @@ async function renderCases(seq, params) {
     c.outcome ? term('outcome', c.outcome) : '—',
     c.region_code || '—',
     h('span', { class: 'mono' }, c.person_id || '—'),
-    formatFen(c.approved_amount_fen),
+    formatFen(approvedFen(c)),
     formatFen(c.payments.reduce((sum, p) => sum + p.amount_fen, 0)),
     formatTime(c.updated_at),
   ]);
@@ -319,6 +325,8 @@ async function renderCase(seq, caseId) {
     return;
   }
   if (!current(seq)) return;
+  const warning = await committeeWarning(c);
+  if (!current(seq)) return;
   const now = Date.now();
   const policy = c.policy || {};
   const paidTotal = c.payments.reduce((sum, p) => sum + p.amount_fen, 0);
@@ -336,7 +344,8 @@ async function renderCase(seq, caseId) {
         policy.pack_version ? ` (${t('policy.version')} ${policy.pack_version})` : '',
         policy.region_prefix ? ` · ${t('policy.region')} ${policy.region_prefix}` : '')
       : '—'],
-    ['field.approved', h('span', { class: 'money' }, formatFen(c.approved_amount_fen))],
+    ['field.approved', h('span', { class: 'money', id: 'case-approved' }, approvedFen(c) === null ? '' : formatFen(approvedFen(c)))],
+    ['field.proposed', proposedFen(c) === null ? null : h('span', { class: 'money' }, formatFen(proposedFen(c)))],
     ['field.paid', h('span', { class: 'money' }, formatFen(paidTotal))],
     ['field.escalatedTo', c.escalated_to || null],
     ['field.cause', c.cause_event_id ? h('span', { class: 'mono' }, c.cause_event_id) : null],
@@ -360,13 +369,14 @@ async function renderCase(seq, caseId) {
         e.status ? [' ', statusBadge(e.status)] : null),
       e.note ? h('p', { class: 'tl-note' }, e.note) : null)));
 
-  body.replaceChildren(
+  fill(body,
     h('div', { class: 'case-head' },
       h('h2', { id: 'case-heading' }, t('case.title', { id: c.case_id })),
       h('span', { class: 'badges' }, statusBadge(c.status), c.stalled ? badge(t('reason.stalled'), 'b-alert') : null),
       c.workflow_url ? h('a', { class: 'btn', href: c.workflow_url, target: '_blank', rel: 'noopener noreferrer' },
         t('case.workflow'), h('span', { 'aria-hidden': 'true' }, ' ↗')) : null),
     c.stalled ? h('p', { class: 'alert alert-warn' }, t('case.stalledNote')) : null,
+    warning,
     h('div', { class: 'case-grid' },
       h('section', { class: 'panel', 'aria-labelledby': 'case-summary' },
         h('h3', { id: 'case-summary' }, t('case.summary')),
@@ -390,6 +400,24 @@ async function renderCase(seq, caseId) {
       h('h3', { id: 'case-timeline' }, t('case.timeline')),
       timeline.length ? h('ol', { class: 'timeline' }, timeline) : empty(t('case.noTimeline'))));
   $('main').focus({ preventScroll: true });
+}
+
+// A case before the county's coordination committee (一事一议) whose committee has no active member: nobody
+// can give an opinion, so the page says so (the committee's roster: GET /api/committees/{county}).
+const COMMITTEE_STAGES = new Set(['referred_to_committee', 'dossier_assembled', 'collecting_opinions']);
+
+async function committeeWarning(c) {
+  if (!COMMITTEE_STAGES.has(c.stage) || !c.region_code || c.status === 'closed') return null;
+  let committee;
+  try {
+    committee = await api(`/api/committees/${encodeURIComponent(c.region_code.slice(0, 6))}`);
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    return null;  // a role that may not read the roster (403) sees the case without the warning
+  }
+  const active = (committee.members || []).filter((m) => m.active !== false).length;
+  return active ? null : h('p', { class: 'alert alert-warn', role: 'status', id: 'committee-empty-warning' },
+    t('committee.empty', { county: committee.county_code }));
 }
 
 // -- (5) township reserve funds -------------------------------------------------------------------
@@ -464,7 +492,12 @@ function start() {
   applyLanguage();
   $('token-form').addEventListener('submit', submitToken);
   $('change-token').addEventListener('click', () => askForToken(''));
-  $('sign-out').addEventListener('click', () => {
+  $('sign-out').addEventListener('click', async () => {
+    if (!token()) {  // a signed-in session ends at the sign-in's /logout
+      try {
+        await fetch('/logout', { method: 'POST', credentials: 'same-origin', headers: authHeaders('POST') });
+      } catch (_) { /* signed out locally all the same */ }
+    }
     askForToken('');
     location.hash = '';
   });
@@ -475,7 +508,7 @@ function start() {
   window.addEventListener('hashchange', () => route());
   // Keep the overview and the attention list current while the tab is visible.
   setInterval(() => {
-    if (document.visibilityState !== 'visible' || !token() || state.inFlight) return;
+    if (document.visibilityState !== 'visible' || !state.me || state.inFlight) return;
     if (state.view === 'overview' || state.view === 'attention') route({ quiet: true });
   }, REFRESH_MS);
   route();

@@ -44,6 +44,29 @@ export function formatFen(fen) {
   return `${negative ? '-' : ''}¥${yuan}.${cents}`;
 }
 
+// Stages before anyone decided the amount: the case carries the requested or assessed amount then, which
+// is not an approved one (核准金额 stays empty until a decision).
+const UNDECIDED_STAGES = new Set([
+  'opened', 'looking_up_recipient', 'assessing', 'assessed', 'checking', 'checked', 'check_waived', 'approving',
+  'awaiting_approval', 'awaiting_county_decision', 'referred_to_committee', 'dossier_assembled',
+  'collecting_opinions', 'escalated', 'outreach', 'application_received', 'waiting']);
+const REFUSED_OUTCOMES = new Set(['not_payable', 'rejected', 'no_application', 'cancelled']);
+
+/** The approved amount (fen) of a case, or null while nobody has decided it (or it was refused). */
+export function approvedFen(c) {
+  if (c.approved_amount_fen === null || c.approved_amount_fen === undefined) return null;
+  if ((c.payments || []).length) return c.approved_amount_fen;
+  if (c.status === 'closed') return REFUSED_OUTCOMES.has(c.outcome) ? null : c.approved_amount_fen;
+  if (c.status === 'awaiting_decision' || UNDECIDED_STAGES.has(c.stage)) return null;
+  return c.approved_amount_fen;
+}
+
+/** The amount a case carries while it waits for a decision (requested or assessed), else null. */
+export function proposedFen(c) {
+  if (c.approved_amount_fen === null || c.approved_amount_fen === undefined) return null;
+  return approvedFen(c) === null && c.status !== 'closed' ? c.approved_amount_fen : null;
+}
+
 export function locale() {
   return state.lang === 'en' ? 'en-GB' : 'zh-CN';
 }
@@ -103,6 +126,14 @@ export function append(el, children) {
   }
 }
 
+/** ``el``'s children replaced by ``children``: null, undefined and false are left out (replaceChildren
+ * itself would print them as the text "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 export function $(id) {
   return document.getElementById(id);
 }
@@ -138,9 +169,13 @@ export function loading(container) {
 // -- the API --------------------------------------------------------------------------------------
 
 export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
+  /** ``fields``: the 422's messages by field name (``amount_fen``, ``members[0].person_id``), as the API
+   * gives them (Chinese for a Chinese page: the request says Accept-Language zh-CN). */
+  constructor(status, message, fields = {}, detail = message) {
+    super(message);
     this.status = status;
+    this.fields = fields;
+    this.detail = detail;  // the API's own words, without "HTTP 409: "
   }
 }
 
@@ -150,12 +185,39 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-export async function api(path) {
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The sign-in's CSRF cookie (readable by the page), sent back as X-CSRF-Token on unsafe methods. */
+export function csrfToken() {
+  const found = document.cookie.split(';').map((c) => c.trim()).find((c) => c.startsWith('doudi_csrf='));
+  return found ? decodeURIComponent(found.slice('doudi_csrf='.length)) : '';
+}
+
+/** The headers of a call: a pasted bearer token where there is one (the fallback), else the session cookie
+ * the browser sends itself (credentials: 'same-origin') with the CSRF header on unsafe methods. */
+export function authHeaders(method = 'GET') {
+  const headers = { Accept: 'application/json', 'Accept-Language': state.lang === 'en' ? 'en' : 'zh-CN' };
   const tok = token();
-  if (!tok) throw new Unauthorized('no token');
+  if (tok) headers.Authorization = `Bearer ${tok}`;
+  else if (UNSAFE.has(method)) headers['X-CSRF-Token'] = csrfToken();
+  return headers;
+}
+
+/** The loc of a 422 item as a field name: ``["body", "members", 0, "name"]`` -> ``members[0].name``. */
+export function fieldName(loc) {
+  const parts = Array.isArray(loc) && loc.length > 1 && ['body', 'query', 'path', 'header', 'cookie'].includes(loc[0])
+    ? loc.slice(1) : (loc || []);
+  return parts.reduce((name, part) => (typeof part === 'number' ? `${name}[${part}]` : (name ? `${name}.${part}` : String(part))), '');
+}
+
+export async function api(path, { method = 'GET', body } = {}) {
+  const headers = authHeaders(method);
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
-    response = await fetch(path, { headers: { Authorization: `Bearer ${tok}`, Accept: 'application/json' } });
+    response = await fetch(path, {
+      method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     throw new ApiError(0, t('common.network'));
   }
@@ -164,14 +226,22 @@ export async function api(path) {
   }
   if (!response.ok) {
     let detail = response.statusText;
+    const fields = {};
     try {
-      const body = await response.json();
-      if (typeof body.detail === 'string') detail = body.detail;
-      else if (Array.isArray(body.detail)) detail = body.detail.map((d) => `${(d.loc || []).join('.')}: ${d.msg}`).join('; ');
+      const payload = await response.json();
+      if (typeof payload.detail === 'string') detail = payload.detail;
+      else if (Array.isArray(payload.detail)) {
+        for (const d of payload.detail) {
+          const name = fieldName(d.loc);
+          fields[name] = fields[name] ? `${fields[name]}；${d.msg}` : d.msg;
+        }
+        detail = payload.detail.map((d) => `${fieldName(d.loc)}: ${d.msg}`).join('; ');
+      }
     } catch (_) { /* not JSON */ }
-    throw new ApiError(response.status, response.status === 403 ? t('common.forbidden') : `HTTP ${response.status}: ${detail}`);
+    const text = response.status === 403 && method === 'GET' ? t('common.forbidden') : `HTTP ${response.status}: ${detail}`;
+    throw new ApiError(response.status, text, fields, detail);
   }
-  return response.json();
+  return response.status === 204 ? null : response.json();
 }
 
 export function errorBox(err, retry) {

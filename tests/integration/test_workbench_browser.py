@@ -1,0 +1,211 @@
+"""The workbench (待办工作台, /workbench/) in a real headless Chromium (Debian's /usr/bin/chromium driven by
+Playwright) against the real embedded stack: a clerk registers a household and files an application from
+the intake forms; a county approver finds the case in 待办 and approves it in yuan. A bad amount is
+refused beside the field, in Chinese: more than two decimals (the page's one yuan -> fen function), beyond
+any case's amount (the API's 422, Chinese for Accept-Language zh-CN) and below the policy's floor (the
+workflow's 409); then 1950.00 yuan is approved and exactly 195000 fen paid. A second case is raised to
+the committee (一事一议) from 待办, and the dashboard warns that the county's committee has no member.
+The dashboard's case page prints no "null" and leaves 核准金额 empty until the decision.
+Screenshots go to tests/.artifacts/.
+
+Figures by hand from seed 002 (Ningxia): 「急难型家庭…按照不低于城市低保月标准…2倍」 with the urban standard
+「每人每月650元」: floor 650 x 2 = 1,300 yuan = 130000 fen; 1,950.00 yuan approved = 1950 x 100 = 195000 fen
+(within the county's 10,000-yuan local-practice limit). The requested 2,500.00 yuan (250000 fen) is above
+the township's authority, so the case waits for the county.
+
+The cases live in 640425 (固原市彭阳县), a county no other test uses (its committee has no member).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from shared.auth import issue_token
+from tests.support import StackClient, national_id, official_token, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
+COUNTY = "640425"  # 固原市彭阳县
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 20_000
+FLOOR_FEN = 650 * 2 * 100       # 130000 fen: 不低于城市低保月标准 2 倍
+APPROVED_FEN = 1950 * 100       # 195000 fen: "1950.00" typed
+REQUESTED_YUAN = "2500.00"      # 250000 fen: above the township's authority
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
+                       "(apt-get install -y --no-install-recommends chromium)"),
+]
+
+
+@pytest.fixture
+async def browser_context(tmp_path: Path):
+    async with async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1360, "height": 900}, locale="zh-CN",
+            timezone_id="Asia/Shanghai")
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            await context.close()
+
+
+async def signed_in_page(context: Any, token: str, problems: list[str], base: str) -> Page:
+    """A tab holding ``token`` the way the pasted-token fallback keeps it (sessionStorage, this tab only)."""
+    page = await context.new_page()
+    await page.add_init_script(f"sessionStorage.setItem('doudi.token', {token!r});")
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    page.on("request", lambda req: problems.append(f"foreign request: {req.url}")
+            if not (req.url.startswith(base) or req.url.startswith("data:") or req.url.startswith("blob:")) else None)
+    return page
+
+
+async def case_at(client: StackClient, case_id: str, *stages: str, timeout: float = 90) -> dict[str, Any]:
+    admin = {"Authorization": f"Bearer {issue_token('wb-admin', 'admin')}"}
+
+    async def probe() -> dict[str, Any] | None:
+        r = await client.http.get(f"/api/cases/{case_id}", headers=admin)
+        return r.json() if r.status_code == 200 and r.json()["stage"] in stages else None
+    return await wait_for(probe, timeout=timeout)
+
+
+async def ledger_fen(client: StackClient, case_id: str) -> list[int]:
+    return [r["amount_fen"] for r in await client.ledger(case_id=case_id)]
+
+
+async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_todo_list(
+        client: StackClient, browser_context):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    clerk = await signed_in_page(browser_context, issue_token("wb-clerk", "clerk", region=COUNTY), problems, base)
+    approver_subject = f"wb-county-{uuid.uuid4().hex[:8]}"
+    approver = await signed_in_page(
+        browser_context, official_token(approver_subject, "county_approver", region=COUNTY), problems, base)
+
+    # -- the clerk registers a household and files an emergency application (受理登记)
+    pid = national_id(COUNTY)
+    await clerk.goto(f"{base}/workbench/#/intake")
+    register = clerk.locator("#register-form")
+    await expect(clerk.get_by_role("heading", name="登记家庭")).to_be_visible()
+    await expect(register.get_by_label("区划代码（6–9 位）")).to_have_value(COUNTY)
+    await register.get_by_label("身份证号", exact=True).fill(pid)
+    await register.get_by_label("姓名", exact=True).fill("王测试")
+    await register.get_by_label("出生日期").fill(f"{pid[6:10]}-{pid[10:12]}-{pid[12:14]}")
+    await register.get_by_role("button", name="登记家庭").click()
+    await expect(clerk.locator("#register-form-result")).to_contain_text("已登记")
+
+    apply = clerk.locator("#apply-form")
+    await expect(apply.get_by_label("申请人身份证号")).to_have_value(pid)
+    await apply.get_by_label("申请/测算金额（元，可不填）").fill(REQUESTED_YUAN)
+    await apply.get_by_label("发生日期").fill("2022-08-10")
+    await apply.get_by_label("困难情况").fill("家中失火")
+    await apply.get_by_role("button", name="受理申请").click()
+    # without the signed authorisation the API refuses, beside the checkbox, in Chinese
+    await expect(clerk.locator("#apply-form-consent-error")).to_contain_text("字段 consent")
+    await apply.get_by_label("已签署家庭经济状况核对授权书").check()
+    await apply.get_by_role("button", name="受理申请").click()
+    await expect(clerk.locator("#apply-form-result")).to_contain_text("已受理：案件")
+    case_id = (await clerk.locator("#apply-case-link").text_content() or "").strip()
+    assert case_id
+    await clerk.screenshot(path=str(ARTIFACTS / "workbench-intake.png"), full_page=True)
+    await case_at(client, case_id, "awaiting_county_decision")
+
+    # -- the dashboard's case page: no "null", 核准金额 empty before anyone decided
+    await clerk.goto(f"{base}/#/case/{case_id}")
+    await expect(clerk.get_by_role("heading", name=f"案件 {case_id}")).to_be_visible()
+    await expect(clerk.locator("dl.facts")).to_contain_text("¥2,500.00")   # shown as requested, not approved
+    assert "null" not in (await clerk.locator("#case-body").inner_text())
+    await expect(clerk.locator("#case-approved")).to_have_text("")
+
+    # -- the county approver: 待办 holds the case, the amount typed in yuan
+    await approver.goto(f"{base}/workbench/")
+    await expect(approver.get_by_role("heading", name="待办", exact=True)).to_be_visible()
+    card = approver.locator(f'article[data-case-id="{case_id}"][data-kind="county_decision"]')
+    await expect(card).to_be_visible()
+    await expect(card).to_contain_text("县级审批")
+    await expect(card).to_contain_text("¥2,500.00")
+    amount = card.get_by_label("核准金额（元）")
+    await expect(amount).to_have_value(REQUESTED_YUAN)
+    error = card.locator(f"#approve-{case_id}-amount_fen-error")
+    approve = card.get_by_role("button", name="批准", exact=True)
+
+    # more than two decimals: refused by the page, nothing sent
+    await amount.fill("1299.995")
+    await approve.click()
+    await expect(error).to_have_text("金额最多两位小数（精确到分）")
+    await expect(amount).to_have_attribute("aria-invalid", "true")
+    # beyond any case's amount: the API's 422, in Chinese, beside the field
+    await amount.fill("9999999.99")
+    await approve.click()
+    await expect(error).to_contain_text("字段 amount_fen 须小于或等于")
+    # below the policy's floor (1,300 yuan): the workflow's 409, its fen read in yuan too
+    await amount.fill("1299.99")
+    await approve.click()
+    await expect(error).to_contain_text("不低于")
+    await expect(error).to_contain_text("¥1,300.00（130000分）")
+    await approver.screenshot(path=str(ARTIFACTS / "workbench-todo-refused.png"), full_page=True)
+    assert await ledger_fen(client, case_id) == []
+
+    # the good amount: 1950.00 yuan, read back before it is sent, approved and paid once
+    await amount.fill("1950.00")
+    await expect(card.locator(f"#approve-{case_id}-amount_fen-preview")).to_have_text("= ¥1,950.00（195000 分）")
+    await approve.click()
+    await expect(card.locator(f"#approve-{case_id}-result")).to_have_text("已提交：批准 ¥1,950.00")
+    await expect(error).to_be_hidden()
+    await approver.screenshot(path=str(ARTIFACTS / "workbench-todo-approved.png"), full_page=True)
+    await case_at(client, case_id, "awaiting_documents", "closed")
+    assert await ledger_fen(client, case_id) == [APPROVED_FEN]
+
+    # the dashboard now shows the approved amount
+    await approver.goto(f"{base}/#/case/{case_id}")
+    await expect(approver.locator("#case-approved")).to_have_text("¥1,950.00")
+
+    # -- a second case raised to the committee from 待办; its county has no member: the dashboard warns
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": national_id(COUNTY), "region_code": COUNTY, "kind": "emergency", "consent": True,
+        "details": {"incident_date": "2022-08-11", "requested_amount_fen": 250_000,
+                    "household_type": "emergency_household", "reason": "重病"}})
+    assert r.status_code == 202, r.text
+    second = r.json()["case_id"]
+    await case_at(client, second, "awaiting_county_decision")
+    await approver.goto(f"{base}/workbench/")
+    card = approver.locator(f'article[data-case-id="{second}"][data-kind="county_decision"]')
+    escalate = card.locator(f"#escalate-{second}")
+    await escalate.get_by_role("button", name="提请一事一议").click()
+    await expect(card.locator(f"#escalate-{second}-reason-error")).to_have_text("请填写理由")
+    await escalate.get_by_label("理由").fill("情况复杂，提请协调机制")
+    await escalate.get_by_role("button", name="提请一事一议").click()
+    await expect(card.locator(f"#escalate-{second}-result")).to_contain_text("已提交")
+    await case_at(client, second, "referred_to_committee", "dossier_assembled", "collecting_opinions")
+    await approver.goto(f"{base}/#/case/{second}")
+    await expect(approver.locator("#committee-empty-warning")).to_contain_text("尚无成员（0 人）")
+    await approver.screenshot(path=str(ARTIFACTS / "workbench-committee-empty.png"), full_page=True)
+    assert await ledger_fen(client, second) == []
+
+    assert not problems, problems
+
+
+async def test_the_workbench_page_is_served_with_its_own_scripts_only(client: StackClient):
+    r = await client.http.get("/workbench/")
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"].startswith("default-src 'none'; script-src 'self'")
+    assert '<script type="module" src="/static/workbench.js"></script>' in r.text
+    for script in ("workbench.js", "workbench-forms.js", "workbench-actions.js", "workbench-pages.js",
+                   "workbench-i18n.js", "money.js"):
+        assert (await client.http.get(f"/static/{script}")).status_code == 200, script
+    bare = await client.http.get("/workbench", follow_redirects=False)
+    assert bare.status_code == 308 and bare.headers["location"] == "/workbench/"
+    assert re.search(r'href="/workbench/"', (await client.http.get("/")).text)
