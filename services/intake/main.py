@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import cohort, enrolment_routes, records_routes, residence_routes, routes, subscribers
+from services.intake import cohort, duties, enrolment_routes, records_routes, residence_routes, routes, subscribers
 from services.intake.activities import IntakeActivities
 from services.intake.roster_service import RosterService
 from services.intake.service import IntakeService
@@ -32,8 +32,10 @@ def build(rt: Runtime) -> ServiceParts:
     app.include_router(records_routes.router)  # search, roster, recipients for the office's records
     app.state.intake_pool = rt.pool
     app.include_router(residence_routes.router)  # the registration office's notices (applying where you live)
+    app.state.duties_pool = rt.pool
+    app.include_router(duties.router)  # home visit, appraisal, objections, the public notice list
     return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
-                        activities=IntakeActivities(rt.pool, service).all())
+                        activities=IntakeActivities(rt.pool, service).all() + duties.NoticeActivities(rt.pool).all())
 
 
 def main() -> None:

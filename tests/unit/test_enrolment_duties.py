@@ -11,9 +11,11 @@ every application.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ from workflows.one_off_assistance.inputs import ApproverDecision
 from workflows.renewal.inputs import EnrolmentApplication
 from workflows.renewal.workflow import RenewalWorkflow
 
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 LEVEL = 105000  # Ningxia 650 yuan urban standard, household of 3 with 900 yuan: (65000 - 30000) x 3
 
 
@@ -236,3 +239,29 @@ async def test_a_home_visit_not_recorded_is_reminded_then_escalated_to_the_count
         await at_stage(handle, "public_notice")
         assert "home_visit_overdue" not in fakes.transitions[-1].flags
         await handle.terminate("test over")
+
+
+async def test_record_enrolment_duty_histories(env: WorkflowEnvironment):
+    """With DOUDI_RECORD_HISTORIES=<version>: record the patched branch (enrolment-duties) for the replay
+    test (tests/unit/test_recorded_histories.py): a Ningxia application visited undisputed (no appraisal),
+    an objection during the notice, the check again with an appraisal, a clean notice, confirmed."""
+    version = os.environ.get("DOUDI_RECORD_HISTORIES")
+    if not version:
+        return
+    fakes = Fakes()
+    async with enrolment(env, fakes) as handle:
+        await at_stage(handle, "awaiting_home_visit")
+        day = await today(env)
+        await handle.execute_update(RenewalWorkflow.record_home_visit, visit(day, disputed=False))
+        await at_stage(handle, "public_notice")
+        await handle.execute_update(RenewalWorkflow.record_objection, Objection(
+            official="clerk-2", role="clerk", region="6401", received_on=day, grounds="申请人有一辆营运货车"))
+        await at_stage(handle, "awaiting_home_visit")
+        await handle.execute_update(RenewalWorkflow.record_home_visit, visit(day, disputed=True))
+        await at_stage(handle, "awaiting_democratic_appraisal")
+        await handle.execute_update(RenewalWorkflow.record_appraisal, appraisal(day))
+        await at_stage(handle, "public_notice")
+        await env.sleep(timedelta(days=8))
+        await confirm_and_close(handle)
+        history = await handle.fetch_history()
+    (HISTORIES / f"renewal-{version}-duties_objection_reopened.json").write_text(history.to_json(), encoding="utf-8")

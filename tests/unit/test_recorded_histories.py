@@ -384,6 +384,7 @@ async def renewal_enrolments(rec: Recording, tmp_path: Path, monkeypatch: pytest
     next at once (renewal-quarter-remainder, seed 003)."""
     from tests.unit.test_renewal_workflow import Fakes, Renewal, household
     from tests.unit.test_standards import local_packs
+    from workflows.enrolment_duties.inputs import HomeVisitFindings
     from workflows.one_off_assistance.inputs import ApproverDecision
     from workflows.renewal.inputs import EnrolmentApplication, Member
     from workflows.renewal.workflow import RenewalWorkflow
@@ -404,6 +405,16 @@ async def renewal_enrolments(rec: Recording, tmp_path: Path, monkeypatch: pytest
         try:
             async with Renewal(rec.env, fakes, household_id=f"hh-{scenario}", hand_back=True,
                                application=application, **over) as handle:
+                async def visiting(h: WorkflowHandle = handle) -> bool:
+                    return bool(await h.query(RenewalWorkflow.stage) == "awaiting_home_visit")
+                await wait_for(visiting, timeout=20)
+                # the enrolment duties (enrolment-duties): an undisputed visit recorded a month after the
+                # fact, so its public notice has run its period (Ningxia: no appraisal, seed 002)
+                visited_on = (await rec.env.get_current_time()).date() - timedelta(days=30)
+                await handle.execute_update(RenewalWorkflow.record_home_visit, HomeVisitFindings(
+                    official="clerk-2", role="clerk", region=region[:4], visited_on=visited_on, disputed=False,
+                    notes="无争议"))
+
                 async def awaiting(h: WorkflowHandle = handle) -> bool:
                     return bool(await h.query(RenewalWorkflow.stage) == "awaiting_approval")
                 await wait_for(awaiting, timeout=20)
