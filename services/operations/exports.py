@@ -91,9 +91,9 @@ Client = Annotated[RecordsClient, Depends(_client)]
                                          "text/csv": {}}}})
 async def export(
     kind: ExportKind, fmt: ExportFormat, request: Request, principal: ExportReader, client: Client,
-    month: Annotated[str | None, Query(max_length=64, description="YYYY-MM (Beijing time); this month if absent")]
+    month: Annotated[str | None, Query(description="YYYY-MM (Beijing time); this month if absent")]
     = None,
-    region: Annotated[str | None, Query(max_length=64, description="a region-code prefix in your jurisdiction")]
+    region: Annotated[str | None, Query(description="a region-code prefix in your jurisdiction")]
     = None,
 ) -> Response:
     the_month, prefix = export_month(month), export_region(principal, region)
