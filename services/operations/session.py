@@ -35,7 +35,7 @@ from services.operations import store_accounts
 from services.operations.accounts import SignInRefused, check_password
 from services.operations.store import OperationsStore
 from services.operations.store_accounts import AccountRow
-from shared.auth import MaskIdsMiddleware, issue_token
+from shared.auth import MaskIdsMiddleware, Principal, Role, issue_token
 from shared.config import Settings
 from shared.infra.asgi import HttpMiddleware
 
@@ -77,12 +77,14 @@ def secure_cookies(settings: Settings) -> bool:
 
 async def open_session(ops: OperationsStore, settings: Settings, account: AccountRow, via: str,
                        response: Response) -> None:
-    """A new session for ``account``; its cookies set on ``response``."""
+    """A new session for ``account``; its cookies set on ``response``; the sign-in in the audit log."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = timedelta(hours=settings.session_hours)
     async with ops.transaction() as conn:
         await store_accounts.open_session(conn, token_sha256=token_digest(token), username=account.username,
                                           csrf_token=csrf, via=via, expires_at=datetime.now(UTC) + lifetime)
+    who = Principal(subject=account.username, role=Role(account.role), region=account.jurisdiction)
+    await ops.audit(who, "session.open", None, f"signed in ({via})", {"via": via})
     secure, max_age = secure_cookies(settings), int(lifetime.total_seconds())
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", secure=secure, httponly=True,
                         samesite="strict")

@@ -21,7 +21,8 @@ from argon2 import PasswordHasher
 
 from shared.auth import Role, issue_token
 from tests.oidc_provider import Provider, RunningProvider
-from tests.support import StackClient, household, national_id
+from tests.support import StackClient, national_id
+from tests.support import household as any_household
 
 pytestmark = pytest.mark.stack
 
@@ -30,6 +31,13 @@ FOREIGN = "640104"  # 银川市兴庆区: outside the accounts' jurisdiction
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = {"Authorization": f"Bearer {issue_token('signin-admin', Role.admin)}"}
 PASSWORD = "青山绿水-2026-sign-in"
+
+
+def household(person_id: str, *, region: str) -> dict:
+    """A one-person household whose birth date is the ID's (digits 7-14)."""
+    body = any_household(person_id, region=region)
+    body["members"][0]["birth_date"] = f"{person_id[6:10]}-{person_id[10:12]}-{person_id[12:14]}"
+    return body
 
 
 def username(prefix: str) -> str:
@@ -108,6 +116,13 @@ async def test_a_session_acts_as_the_account_on_the_front_door_and_forwarded_rou
         assert me.json() == {"subject": name, "role": "clerk", "region": COUNTY, "person_id": None}
         mine = await browser.get("/api/accounts/me")
         assert mine.json()["display_name"] == "李娜"
+        conn = await asyncpg.connect(client.database_url)
+        try:  # each sign-in is in the audit log
+            signed = await conn.fetch("SELECT role, detail->>'via' AS via FROM operations.audit_log WHERE actor = $1"
+                                      " AND action = 'session.open'", name)
+        finally:
+            await conn.close()
+        assert [(r["role"], r["via"]) for r in signed] == [("clerk", "password")] * 2
 
         # a forwarded route (intake): a household in the account's county is registered...
         pid = national_id(COUNTY)
