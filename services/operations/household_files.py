@@ -36,10 +36,13 @@ HouseholdId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 # ---- what intake and payment answer (the fields the file shows) ---------------------------------------
 
-class FileMember(BaseModel):
+class SearchMember(BaseModel):
     person_id: str = Field(description="居民身份证号码 (masked for roles that may not see it)")
     name: str
     relation: str
+
+
+class FileMember(SearchMember):
     birth_date: date
     flags: list[str]
     deceased_on: date | None = None
@@ -189,12 +192,6 @@ class HouseholdFile(BaseModel):
     back_pay: list[FileBackPay]
     level_history: list[LevelStep]
     totals: FileTotals
-
-
-class SearchMember(BaseModel):
-    person_id: str
-    name: str
-    relation: str
 
 
 class HouseholdHit(BaseModel):
