@@ -227,6 +227,27 @@ class StackClient:
         assert r.status_code == 200, r.text
         return r.json()
 
+    async def through_enrolment_duties(self, case_id: str, visited_on: str, timeout: float = 60.0) -> None:
+        """A dibao / 特困 application's duties before its confirmation (workflows/enrolment_duties): an
+        undisputed home visit dated ``visited_on`` (the application's business date: a record made after the
+        fact, so the public notice from that day has run its period and the case goes on to its
+        confirmation), and a democratic appraisal where the pack holds one for every application (the
+        national default; Ningxia's measures skip it for an undisputed one)."""
+        async def at(*stages: str) -> str | None:
+            case = await self.case_once_visible(case_id)
+            return case["stage"] if case is not None and case["stage"] in stages else None
+
+        await wait_for(lambda: at("awaiting_home_visit"), timeout)
+        r = await self.http.post(f"/api/cases/{case_id}/home-visit", headers=self.clerk, json={
+            "visited_on": visited_on, "disputed": False, "notes": "入户调查无争议"})
+        assert r.status_code == 200, r.text
+        if await wait_for(lambda: at("awaiting_democratic_appraisal", "awaiting_approval"), timeout) \
+                == "awaiting_democratic_appraisal":
+            r = await self.http.post(f"/api/cases/{case_id}/appraisal", headers=self.clerk, json={
+                "held_on": visited_on, "participants": ["村委会主任", "村民代表"], "outcome": "supported",
+                "minutes": "无异议"})
+            assert r.status_code == 200, r.text
+
     async def closed_case(self, person_id: str, timeout: float = 30.0) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:
             items = await self.cases(person_id=person_id)

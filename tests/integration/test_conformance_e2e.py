@@ -336,6 +336,7 @@ async def dibao_application(row: Row, client: StackClient, stack: EmbeddedStack)
         "person_id": head(h), "region_code": region, "kind": "dibao", "consent": True,
         "details": {"incident_date": row.business_date.isoformat()}})
     assert r.status_code == 202, r.text
+    await client.through_enrolment_duties(r.json()["case_id"], row.business_date.isoformat())
     await settle(client, row, r.json()["case_id"], region)
     period = row.business_date.strftime("%Y-%m")
     return await ledger_amounts(client, idempotency_key=f"dibao:{h['household_id']}:{period}")

@@ -76,6 +76,7 @@ async def enrol_by_application(client: StackClient, stack: EmbeddedStack, hh: di
         "details": {"incident_date": period_day}})
     assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
+    await client.through_enrolment_duties(case_id, period_day)
 
     async def awaiting() -> dict[str, Any] | None:
         r = await client.http.get(f"/api/cases/{case_id}", headers=client.clerk)
@@ -240,6 +241,7 @@ async def test_a_severely_disabled_member_of_a_low_income_household_is_enrolled_
         "details": {"incident_date": "2022-09-05", "single_person": True}})
     assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
+    await client.through_enrolment_duties(case_id, "2022-09-05")
 
     async def awaiting() -> dict[str, Any] | None:
         c = await client.case_once_visible(case_id)
@@ -323,6 +325,7 @@ async def test_a_household_whose_benefit_ended_can_be_enrolled_again(client: Sta
     assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
     assert case_id != first["case_id"]
+    await client.through_enrolment_duties(case_id, "2022-12-01")
 
     async def awaiting() -> dict[str, Any] | None:
         c = await client.case_once_visible(case_id)

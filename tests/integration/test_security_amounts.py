@@ -478,6 +478,7 @@ async def dibao_application(client: StackClient, region: str, on: str = "2022-08
         "details": {"incident_date": on}})
     assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
+    await client.through_enrolment_duties(case_id, on)
     await at_stage(client, case_id, "awaiting_approval")
     return case_id, head
 

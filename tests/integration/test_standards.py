@@ -94,6 +94,7 @@ async def enrol(client: StackClient, hh: dict[str, Any], day: str, level_fen: in
         "details": {"incident_date": day}})
     assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
+    await client.through_enrolment_duties(case_id, day)
 
     async def awaiting() -> dict[str, Any] | None:
         c = await client.case_once_visible(case_id)
