@@ -21,6 +21,7 @@ from workflows.batch_subsidy.inputs import BatchSubsidyInput
 from workflows.batch_subsidy.workflow import BatchSubsidyWorkflow
 from workflows.benefit_cycle.inputs import CycleInput
 from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
+from workflows.emergency_relief.disaster import disaster_topup_activity
 from workflows.emergency_relief.inputs import EmergencyReliefInput
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.enrolment_duties.policy import duty_terms_activity
@@ -77,7 +78,7 @@ SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepLoopWorkflow, StalledCase
 # The policy local activities the pathways' workflows call (they run in the worker, not in a service).
 LOCAL_ACTIVITIES: tuple[Callable[..., Any], ...] = (
     evaluate_entitlement, service_levels, period_terms, authority_limits_activity, raised_levels,
-    duty_terms_activity)
+    duty_terms_activity, disaster_topup_activity)
 
 
 def bound(name: str) -> BoundPathway:

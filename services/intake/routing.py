@@ -33,6 +33,7 @@ from shared.contracts.pathways import (
 )
 from shared.contracts.sources import family_of
 from shared.policy import HouseholdProfile, load_library
+from shared.policy.disaster import DisasterLoss
 from workflows.emergency_relief.inputs import MEASURE_FOR_TRIGGER as EMERGENCY_MEASURE_FOR_TRIGGER
 from workflows.emergency_relief.inputs import EmergencyReliefInput, Trigger
 from workflows.one_off_assistance.inputs import ApplicationReceived, Measure, OneOffInput
@@ -144,7 +145,8 @@ def _emergency_event(event: InboundEvent, facts: RecipientFacts | None,
         trigger: Trigger = "quarantine" if isinstance(data, Quarantined) else "covid_diagnosis"
         return _emergency(trigger, data.person_id, data.region_code, on, event.id, on.isoformat(), facts)
     if isinstance(data, DisasterAffected):
-        return _emergency("disaster", data.person_id, data.region_code, on, event.id, data.disaster_id, facts)
+        return _emergency("disaster", data.person_id, data.region_code, on, event.id, data.disaster_id, facts,
+                          disaster=disaster_loss(data))
     return None
 
 
@@ -208,8 +210,15 @@ def _opened_from_event(pathway: Pathway, event: InboundEvent, reported_on: date)
                      workflow_input=binding.opens_from_event(opening))
 
 
+def disaster_loss(data: DisasterAffected) -> DisasterLoss | None:
+    """The household's losses and casualties the report states (None: none stated)."""
+    loss = DisasterLoss(deaths=data.deaths or 0, serious_injuries=data.serious_injuries or 0,
+                        direct_loss_fen=data.direct_loss_fen or 0)
+    return loss if loss.any else None
+
+
 def _emergency(trigger: Trigger, person_id: str, region: str, on: date, event_id: str, key: str,
-               facts: RecipientFacts | None = None) -> CaseStart:
+               facts: RecipientFacts | None = None, disaster: DisasterLoss | None = None) -> CaseStart:
     lib = load_library()
     measure = lib.measure(EMERGENCY_MEASURE_FOR_TRIGGER.get(trigger, trigger), region, on)
     incident = None
@@ -232,7 +241,7 @@ def _emergency(trigger: Trigger, person_id: str, region: str, on: date, event_id
         region_code=region, business_date=on, cause_event_id=event_id,
         workflow_input=EmergencyReliefInput(case_id=case_id, trigger=trigger, person_id=person_id,
                                             region_code=region, business_date=on, cause_event_id=event_id,
-                                            measure=chosen),
+                                            measure=chosen, disaster=disaster),
         incident=incident,
     )
 

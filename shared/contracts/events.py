@@ -119,6 +119,12 @@ class DisasterAffected(_PersonInRegion):
     disaster_id: CeString = Field(min_length=1, max_length=64)
     occurred_on: date
     dated_by = "occurred_on"
+    # the household's losses and casualties as the disaster report (灾情核定) states them: facts, never an
+    # amount paid; doudi raises the aid by its pack's scale within the deciding tier's limit (seed 003
+    # 「并根据因灾损失、人员伤亡等情况,适当提高救助水平」; shared/policy/disaster.py, whose bounds these are)
+    deaths: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
+    serious_injuries: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
+    direct_loss_fen: Annotated[StrictInt, Field(ge=0, le=10**12)] | None = None
 
 
 class PriceLinkageTriggered(_Data):

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.contracts.pathways import EMERGENCY_RELIEF
+from shared.policy.disaster import DisasterLoss
 from workflows.decisions import CaseResult, SignedAction, TierDecision
 from workflows.decisions import Escalation as Escalation
 
@@ -36,6 +37,8 @@ class EmergencyReliefInput(BaseModel):
     measure: str | None = None
     stranded: bool = False    # 流浪乞讨/临时遇困: no household-registration restriction
     application_id: str | None = None
+    # a disaster report's losses and casualties: the aid is raised for them (patch emergency-relief-disaster-topup)
+    disaster: DisasterLoss | None = None
 
 
 class CountyDecision(TierDecision):

@@ -23,7 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits
     from shared.policy import Entitlement, ServiceLevels
+    from shared.policy.disaster import DisasterLoss
     from workflows.decisions import Escalation
+    from workflows.emergency_relief.disaster import DisasterTopUpQuery, disaster_topup_activity
     from workflows.emergency_relief.inputs import (
         MEASURE_FOR_TRIGGER,
         PATHWAY,
@@ -44,6 +46,8 @@ CASEWORKER_ASSESSMENT = "emergency-relief-caseworker-assessment"  # an amount th
 # a person's amount is bound by the policy's rule (fixed / 不低于 floor / open) and their tier's limit; a
 # committee that refuses to raise aid leaves the base entitlement due (issue 13 item 11, issue 14)
 AUTHORITY = "emergency-relief-authority"
+# a disaster report's losses and casualties raise the aid within the deciding tier's limit (issue 17 item 6)
+DISASTER_TOPUP = "emergency-relief-disaster-topup"
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -112,7 +116,27 @@ class EmergencyReliefWorkflow(AfterPayment):
             entitlement = await self._assessed_entitlement(inp, facts, entitlement)
             if self._rule is not None:  # the decided-amount rule follows the assessment
                 self._rule = amount_rule_of(entitlement)
+        if inp.disaster is not None and entitlement.payable and workflow.patched(DISASTER_TOPUP):
+            entitlement = await self._raised_for_disaster(inp, inp.disaster, entitlement)
         return entitlement, policy, authority
+
+    async def _raised_for_disaster(self, inp: EmergencyReliefInput, loss: DisasterLoss,
+                                   entitlement: Entitlement) -> Entitlement:
+        """Seed 003 「并根据因灾损失、人员伤亡等情况,适当提高救助水平」: the report's losses and casualties raise the
+        aid by the pack's scale, within the limit of the tier that decides it (shared/policy/disaster.py)."""
+        topup = await workflow.execute_local_activity(
+            disaster_topup_activity, DisasterTopUpQuery(region_code=inp.region_code, on=inp.business_date,
+                                                        base_fen=entitlement.amount_fen, loss=loss),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+        await self._record("open", "raised_for_disaster", topup.reason, amount=topup.amount_fen)
+        if topup.amount_fen == entitlement.amount_fen:
+            return entitlement
+        raised = entitlement.model_copy(update={
+            "amount_fen": topup.amount_fen, "reason": f"{entitlement.reason}; {topup.reason}",
+            "citations": [*entitlement.citations, *topup.citations]})
+        if self._rule is not None:  # the decided-amount rule follows the raised amount
+            self._rule = amount_rule_of(raised)
+        return raised
 
     async def _decide_amount(self, inp: EmergencyReliefInput, entitlement: Entitlement, levels: ServiceLevels,
                              authority: bool) -> Decided[Outcome]:
