@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from services.operations import store, workbench
+from services.operations import store, store_care, workbench
 from shared.auth import Principal, Role, require_roles
 from shared.contracts import pathways
 from shared.contracts.api import CaseSummary
@@ -127,10 +127,26 @@ def pathway_labels() -> list[PathwayLabel]:
                          older_names=list(p.legacy_names)) for p in pathways.PATHWAYS.values()]
 
 
+class OverdueCareVisit(BaseModel):
+    """A dispersed 特困 person whose visit is overdue (services/operations/care_visits.py)."""
+
+    person_id: str
+    name: str | None
+    region_code: str
+    care_level: str
+    caregiver: str
+    visit_every_days: int
+    last_visited_at: datetime | None
+    next_visit_due: datetime
+
+
 class AttentionList(BaseModel):
     items: list[AttentionItem]
     total: int
     as_of: datetime
+    care_visits: list[OverdueCareVisit] = Field(
+        default_factory=list, description="分散供养特困人员 whose visit is overdue, the longest overdue first")
+    care_visits_total: int = 0
 
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
@@ -183,6 +199,8 @@ async def attention(
     async with request.app.state.ops.read() as conn:
         rows, total = await store.attention_cases(conn, jurisdiction=principal.region,
                                                   region_code=region_code, limit=limit, offset=offset)
+        visits, visits_total = await store_care.overdue_visits(conn, jurisdiction=principal.region,
+                                                               region_code=region_code, limit=limit)
         as_of = await store.database_now(conn)
     items = []
     for r in rows:
@@ -200,7 +218,9 @@ async def attention(
             stalled_reason_zh=r["stalled_reason_zh"] if r["stalled"] else None,
             stalled_at=r["stalled_at"] if r["stalled"] else None,
             workflow_url=f"{ui}/namespaces/{namespace}/workflows/{r['case_id']}"))
-    return AttentionList(items=items, total=total, as_of=as_of)
+    return AttentionList(items=items, total=total, as_of=as_of, care_visits_total=visits_total,
+                         care_visits=[OverdueCareVisit(**{k: v[k] for k in OverdueCareVisit.model_fields})
+                                      for v in visits])
 
 
 @router.get("/pathways", response_model=list[PathwayLabel],

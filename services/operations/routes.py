@@ -12,6 +12,7 @@ from services.operations import (
     accounts,
     admin,
     agency_events,
+    care_visits,
     codec,
     dashboard,
     frontdoor,
@@ -89,5 +90,6 @@ def install(app: FastAPI, door: frontdoor.FrontDoor) -> None:
     app.include_router(admin.router)   # stalled cases, sweep, replay, dead letters, the bus, the audit log
     app.include_router(codec.router)   # the Temporal UI's remote codec (admin, audited)
     app.include_router(referrals.router)  # 转介: a case referred to a department or a charity, tracked
+    app.include_router(care_visits.router)  # 分散供养特困人员探视巡访: schedule, visits, caregiver changes
     dashboard.install(app)             # the page at /, its files at /static, GET /api/stats[/attention]
     frontdoor.install(app, door)       # forwards the routes other services own; a foreign case is unknown

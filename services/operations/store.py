@@ -137,7 +137,8 @@ def _view(r: asyncpg.Record, payments: list[PaymentView], timeline: list[Timelin
 # -- the operations dashboard (运营工作台): aggregate counts, payments per day, cases needing attention --
 
 # Flags a workflow raises when a deadline lapsed; a case carrying one needs a person (escalation).
-ATTENTION_FLAGS = ("documents_overdue", "county_decision_overdue", "committee_overdue")
+ATTENTION_FLAGS = ("documents_overdue", "county_decision_overdue", "committee_overdue",
+                   "home_visit_overdue", "democratic_appraisal_overdue")  # enrolment duties
 
 # A deadline's ``due`` cast only when it looks like an ISO 8601 date/time: one odd row must not fail the page.
 _DUE = ("CASE WHEN d->>'due' ~ "
