@@ -44,8 +44,9 @@ def list_stalled(sweep: bool = typer.Option(False, help="run the sweep first")) 
     for col in ("case", "pathway", "stage", "region", "since", "why"):
         table.add_column(col)
     for r in rows:
+        why = "\n".join(w for w in (r["stalled_reason"], r.get("stalled_reason_zh")) if w)  # English, then 中文
         table.add_row(r["case_id"], r["pathway"], r["stage"], r["region_code"] or "",
-                      str(r["stalled_at"] or ""), r["stalled_reason"] or "")
+                      str(r["stalled_at"] or ""), why)
     console.print(table)
 
 

@@ -75,12 +75,24 @@ def _refusals() -> Iterator[None]:
 # ---- stalled cases, the sweep, replay ---------------------------------------------------------------------
 
 class StalledCase(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "status": "open", "stage": "approved",
+            "region_code": "640104",
+            "stalled_reason": "payment attempt 5/6 (payment.disburse); last failure: activity StartToClose timeout",
+            "stalled_reason_zh": "支付第 5/6 次尝试（payment.disburse）；上次失败：activity StartToClose timeout",
+            "stalled_at": "2026-12-01T08:30:04+08:00", "updated_at": "2026-12-01T08:30:00+08:00",
+            "workflow_url": "http://127.0.0.1:8233/namespaces/doudi/workflows/em-7f3c2a91",
+        },
+    ]})
+
     case_id: str
     pathway: str
     status: str
     stage: str
     region_code: str | None
     stalled_reason: str | None
+    stalled_reason_zh: str | None = Field(default=None, description="the reason in Chinese (停滞原因)")
     stalled_at: datetime | None
     updated_at: datetime
     workflow_url: str
@@ -97,6 +109,10 @@ async def list_stalled(principal: Watcher, request: Request, ops: Ops) -> list[S
 
 
 class SweepOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"checked": 42, "stalled": ["em-7f3c2a91"], "recovered": []},
+    ]})
+
     checked: int
     stalled: list[str]
     recovered: list[str]
@@ -112,13 +128,19 @@ async def run_sweep(principal: ProvinceAdmin, request: Request, ops: Ops) -> Swe
 
 
 class ReplayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"mode": "retry", "reason": "支付服务已恢复，重试支付步骤"},
+    ]})
 
     mode: Literal["retry", "reset"]
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class ReplayOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"case_id": "em-7f3c2a91", "mode": "retry", "detail": "retrying payment"},
+    ]})
+
     case_id: str
     mode: str
     detail: str
@@ -185,6 +207,24 @@ async def approve_redelivery(seq: DlqSeq, body: ApproveRedeliveryIn, principal: 
 # ---- the bus --------------------------------------------------------------------------------------
 
 class BusOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "streams": [
+                {
+                    "stream": "DOUDI_EVENTS", "messages": 1204, "bytes": 1830000, "max_bytes": 10737418240,
+                    "max_age_s": 31536000.0, "used": 0.0002, "near_limit": False, "why": "",
+                },
+            ],
+            "consumers": [
+                {
+                    "stream": "DOUDI_EVENTS", "durable": "intake-health-quarantined", "pending": 0, "ack_pending": 0,
+                    "redelivered": 0, "max_deliver": 10, "backoff_s": [1.0, 5.0, 30.0], "found": True,
+                },
+            ],
+            "open_alerts": 0,
+        },
+    ]})
+
     streams: list[bus_health.StreamState]
     consumers: list[bus_health.ConsumerState]
     open_alerts: int
@@ -202,6 +242,15 @@ async def bus_state(principal: ProvinceAdmin, request: Request, ops: Ops) -> Bus
 
 
 class AlertOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "alert_id": "dlq:doudi.dlq.events:17", "kind": "dead_letter",
+            "subject": "doudi.events.health.quarantined", "event_id": "evt-health-20220810-0002",
+            "reason": "data.person_id: 身份证号码校验位错误", "detail": {"seq": 17},
+            "raised_at": "2026-12-01T08:30:00+08:00", "cleared_at": None,
+        },
+    ]})
+
     alert_id: str
     kind: str
     subject: str | None
@@ -225,6 +274,14 @@ async def alerts(principal: ProvinceAdmin, ops: Ops, kind: bus_health.AlertKind 
 # ---- the audit log --------------------------------------------------------------------------------
 
 class AuditEntry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "seq": 12, "at": "2026-12-01T08:30:00+08:00", "actor": "admin.zhao", "role": "admin",
+            "action": "replay_retry", "case_id": "em-7f3c2a91", "reason": "支付服务已恢复，重试支付步骤",
+            "detail": {},
+        },
+    ]})
+
     seq: int
     at: datetime
     actor: str

@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.operations import store, store_care, workbench
 from shared.auth import Principal, Role, require_roles
@@ -76,6 +76,21 @@ class PaymentSeries(BaseModel):
 
 
 class Stats(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "jurisdiction": "640104", "region_code": None, "as_of": "2026-12-01T08:30:00+08:00", "total": 128,
+            "open": 9, "stalled": 1, "attention": 3,
+            "by_pathway": [{"key": "emergency_relief", "count": 96}, {"key": "renewal", "count": 32}],
+            "by_status": [{"key": "closed", "count": 119}, {"key": "open", "count": 9}],
+            "by_outcome": [{"key": "paid", "count": 110}, {"key": "not_payable", "count": 9}],
+            "by_county": [{"key": "640104", "count": 128}],
+            "payments": {
+                "days": 1, "timezone": "Asia/Shanghai", "since": "2026-12-01", "until": "2026-12-01", "count": 2,
+                "amount_fen": 390000, "series": [{"day": "2026-12-01", "count": 2, "amount_fen": 390000}],
+            },
+        },
+    ]})
+
     jurisdiction: str = Field(description="the caller's region prefix; empty = everywhere")
     region_code: str | None = None
     as_of: datetime
@@ -116,6 +131,10 @@ class AttentionItem(CaseSummary):
 class PathwayLabel(BaseModel):
     """A pathway's name on screen (the registry, shared/contracts/pathways.py): the page never shows a key."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"key": "emergency_relief", "label_zh": "临时救助", "label_en": "Emergency relief", "older_names": []},
+    ]})
+
     key: str = Field(description="the pathway key cases and filters carry")
     label_zh: str
     label_en: str
@@ -141,6 +160,25 @@ class OverdueCareVisit(BaseModel):
 
 
 class AttentionList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "items": [
+                {
+                    "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "status": "open", "stage": "approved",
+                    "person_id": "640104198003151020", "household_id": "hh-640104-000123", "region_code": "640104",
+                    "stalled": True, "flags": [], "escalated_to": None, "overdue": [], "oldest_due": None,
+                    "reasons": ["stalled"],
+                    "stalled_reason": "payment attempt 5/6 (payment.disburse); last failure: timeout",
+                    "stalled_reason_zh": "支付第 5/6 次尝试（payment.disburse）；上次失败：超时",
+                    "stalled_at": "2026-12-01T08:30:04+08:00", "opened_at": "2026-12-01T08:30:00+08:00",
+                    "updated_at": "2026-12-01T08:30:00+08:00",
+                    "workflow_url": "http://127.0.0.1:8233/namespaces/doudi/workflows/em-7f3c2a91",
+                },
+            ],
+            "total": 1, "as_of": "2026-12-01T08:30:04+08:00",
+        },
+    ]})
+
     items: list[AttentionItem]
     total: int
     as_of: datetime

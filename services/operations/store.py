@@ -239,7 +239,7 @@ async def attention_cases(conn: Conn, *, jurisdiction: str, region_code: str | N
         f"""
         SELECT c.case_id, c.pathway, c.status, c.stage, c.person_id, c.household_id, c.region_code,
                c.stalled, c.flags, c.escalated_to, c.opened_at, c.updated_at, od.overdue, od.oldest_due,
-               {REFERRAL_OVERDUE} AS referral_overdue
+               {REFERRAL_OVERDUE} AS referral_overdue, c.stalled_reason, c.stalled_reason_zh, c.stalled_at
         FROM cases c {_OVERDUE_LATERAL}
         WHERE {scope} AND {_NEEDS_ATTENTION}
         ORDER BY coalesce(od.oldest_due, c.updated_at), c.case_id
@@ -327,13 +327,20 @@ async def cases_to_sweep(conn: Conn) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM cases WHERE status <> 'closed' OR stalled")
 
 
-async def mark_stalled(conn: Conn, case_id: str, reason: str, at: datetime) -> None:
-    await conn.execute("UPDATE cases SET stalled = true, stalled_reason = $2, stalled_at = $3"
-                       " WHERE case_id = $1", case_id, reason, at)
+async def mark_stalled(conn: Conn, case_id: str, reason: str, at: datetime, *, reason_zh: str | None = None) -> None:
+    await conn.execute("UPDATE cases SET stalled = true, stalled_reason = $2, stalled_at = $3,"
+                       " stalled_reason_zh = $4 WHERE case_id = $1", case_id, reason, at, reason_zh)
+
+
+async def update_stalled_reason(conn: Conn, case_id: str, reason: str, reason_zh: str) -> None:
+    """A case still stalled, for a reason that moved (an activity's attempt count): since when stays."""
+    await conn.execute("UPDATE cases SET stalled_reason = $2, stalled_reason_zh = $3 WHERE case_id = $1 AND stalled",
+                       case_id, reason, reason_zh)
 
 
 async def clear_stalled(conn: Conn, case_id: str) -> None:
-    await conn.execute("UPDATE cases SET stalled = false, stalled_reason = NULL WHERE case_id = $1", case_id)
+    await conn.execute("UPDATE cases SET stalled = false, stalled_reason = NULL, stalled_reason_zh = NULL"
+                       " WHERE case_id = $1", case_id)
 
 
 async def stalled_cases(conn: Conn, jurisdiction: str) -> list[asyncpg.Record]:

@@ -1,6 +1,8 @@
-"""The stalled-case sweep: which open cases have made no progress past their deadline or their step's
-time, flagged in the read model, published as ``doudi.case.stalled`` and mirrored into the workflow's
-DoudiStalled search attribute. Run every minute by a Temporal Schedule, or on demand by an admin."""
+"""The stalled-case sweep: which open cases cannot make progress - past their deadline, a step failed after
+its retries, a system step without progress for too long (the read model), or a pending activity nobody picks
+up or whose attempts keep failing (Temporal's view: services/operations/stalls.py). Flagged in the read model
+with the reason in English and Chinese, published as ``doudi.case.stalled`` and mirrored into the workflow's
+DoudiStalled search attribute. Run every minute by the long-lived sweep workflow, or on demand by an admin."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import asyncpg
 from temporalio.client import Client
 
 from services.operations import referrals, store
+from services.operations.stalls import StallReason, cases_to_describe, pending_activity_reasons, read_model_reasons
 from services.operations.store import OperationsStore
 from shared.contracts.domain_events import CASE_STALLED, CaseEventData, domain_cloudevent
 from shared.infra.outbox import add_to_outbox
@@ -33,51 +36,47 @@ class SweepResult:
     recovered: list[str] = field(default_factory=list)
 
 
-def stall_reasons(row: asyncpg.Record, now: datetime, stuck_after: timedelta) -> list[str]:
-    reasons = []
-    for d in row["deadlines"] or []:
-        due = datetime.fromisoformat(d["due"])
-        if due < now:
-            reasons.append(f"{d['kind']} deadline passed {due.isoformat()}")
-    flags = set(row["flags"] or [])
-    reasons += [f"step failed after its retries: {f.removesuffix('_failed')}" for f in sorted(flags)
-                if f.endswith("_failed")]
-    reasons += [f"overdue: {f}" for f in sorted(flags & OVERDUE_FLAGS)]
-    if row["stage"] in SYSTEM_STEPS and row["updated_at"] < now - stuck_after:
-        reasons.append(f"no progress in {row['stage']} since {row['updated_at'].isoformat()}")
-    return reasons
-
-
 async def sweep(ops: OperationsStore, temporal: Client | None, now: datetime,
                 stuck_after: timedelta = timedelta(minutes=5)) -> SweepResult:
     result = SweepResult()
     async with ops.read() as conn:
         rows = await store.cases_to_sweep(conn)
+    asked = cases_to_describe(rows, now) if temporal is not None else []
+    pending = await pending_activity_reasons(temporal, asked, now)
+    unknown = set(asked) - set(pending)  # Temporal did not answer for these: their marks stay as they are
     for row in rows:
         result.checked += 1
-        reasons = stall_reasons(row, now, stuck_after) if row["status"] != "closed" else []
+        case_id = row["case_id"]
+        reasons: list[StallReason] = []
+        if row["status"] != "closed":
+            reasons = read_model_reasons(row, now, stuck_after, system_steps=SYSTEM_STEPS,
+                                         overdue_flags=OVERDUE_FLAGS) + pending.get(case_id, [])
+        en, zh = "; ".join(r.en for r in reasons), "；".join(r.zh for r in reasons)
         if reasons and not row["stalled"]:
-            await _mark(ops, row, "; ".join(reasons), now)
-            result.stalled.append(row["case_id"])
-            await _signal(temporal, row["case_id"], True, "; ".join(reasons))
-        elif not reasons and row["stalled"]:
+            await _mark(ops, row, en, zh, now)
+            result.stalled.append(case_id)
+            await _signal(temporal, case_id, True, en)
+        elif reasons and (en, zh) != (row["stalled_reason"], row["stalled_reason_zh"]):
+            async with ops.read() as conn:  # still stalled, for a reason that moved (the attempt count)
+                await store.update_stalled_reason(conn, case_id, en, zh)
+        elif not reasons and row["stalled"] and case_id not in unknown:
             async with ops.read() as conn:
-                await store.clear_stalled(conn, row["case_id"])
-            result.recovered.append(row["case_id"])
-            await _signal(temporal, row["case_id"], False, "progress resumed")
+                await store.clear_stalled(conn, case_id)
+            result.recovered.append(case_id)
+            await _signal(temporal, case_id, False, "progress resumed")
     async with ops.transaction() as conn:  # 转介 past due: once on its case's timeline (referrals.py)
         await referrals.note_overdue(conn)
     return result
 
 
-async def _mark(ops: OperationsStore, row: asyncpg.Record, reason: str, now: datetime) -> None:
+async def _mark(ops: OperationsStore, row: asyncpg.Record, reason: str, reason_zh: str, now: datetime) -> None:
     event_id = f"{row['case_id']}:stalled:{int(row['updated_at'].timestamp())}"
     data = CaseEventData(case_id=row["case_id"], pathway=row["pathway"], status=row["status"],
                          stage=row["stage"], person_id=row["person_id"], household_id=row["household_id"],
                          region_code=row["region_code"],
                          cause_event_id=row["cause_event_id"], note=f"stalled: {reason}", occurred_at=now)
     async with ops.transaction() as conn:
-        await store.mark_stalled(conn, row["case_id"], reason, now)
+        await store.mark_stalled(conn, row["case_id"], reason, now, reason_zh=reason_zh)
         await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=CASE_STALLED,
                             payload=domain_cloudevent(CASE_STALLED, event_id, data, source=SOURCE, time=now))
 
