@@ -367,7 +367,7 @@ async function renderCase(seq, caseId) {
       h('p', { class: 'tl-head' }, h('strong', {}, term('event', e.event)),
         e.stage ? [' · ', term('stage', e.stage)] : null,
         e.status ? [' ', statusBadge(e.status)] : null),
-      e.note ? h('p', { class: 'tl-note' }, e.note) : null)));
+      timelineText(e) ? h('p', { class: 'tl-note' }, timelineText(e)) : null)));
 
   fill(body,
     h('div', { class: 'case-head' },
@@ -400,6 +400,11 @@ async function renderCase(seq, caseId) {
       h('h3', { id: 'case-timeline' }, t('case.timeline')),
       timeline.length ? h('ol', { class: 'timeline' }, timeline) : empty(t('case.noTimeline'))));
   $('main').focus({ preventScroll: true });
+}
+
+/** A timeline entry's words in the page's language (text_zh/text_en: yuan, Beijing time), else its note. */
+function timelineText(e) {
+  return (state.lang === 'en' ? e.text_en : e.text_zh) || e.note || '';
 }
 
 // A case before the county's coordination committee (一事一议) whose committee has no active member: nobody
