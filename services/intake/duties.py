@@ -9,7 +9,8 @@ democratic appraisal, objections to the public notice, and the public notice lis
   「全面落实社会救助对象信息公示制度」); the national ID is always masked (first 6 + ******** + last 4).
 
 Each action is the case's typed, signed update: its validator says whether the case waits for it (409
-with the reason otherwise). Intake's activities post and close the notices (one row per case and round).
+with the reason otherwise). Intake's activities post and close the notices (one row per case and round:
+services/intake/notice_activities.py).
 """
 
 from __future__ import annotations
@@ -21,15 +22,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio import activity
 
-from services.intake.store import notices as store
+from services.intake.store.notices import NoticeBoard
 from shared.auth import Principal, Role, found_in_jurisdiction, mask_ids, require_roles
-from shared.contracts import duties as contract
 from shared.infra.case_updates import signatory, update_case
 from workflows.enrolment_duties.inputs import AppraisalRecord, HomeVisitFindings, Objection
 from workflows.renewal.workflow import RenewalWorkflow
@@ -149,10 +147,8 @@ HEADERS = ["姓名", "身份证号", "地区代码", "救助类别", "家庭人�
 async def _notices(request: Request, principal: Principal, region: str, open_only: bool,
                    limit: int) -> PublicNoticeList:
     found_in_jurisdiction(principal, region if principal.may_see(region) else None, f"region {region}")
-    pool: asyncpg.Pool = request.app.state.duties_pool
-    async with pool.acquire() as conn:
-        rows = await store.notices(conn, region_prefix=region, open_only=open_only, limit=limit)
-        as_of = await store.database_now(conn)
+    board: NoticeBoard = request.app.state.notice_board
+    rows, as_of = await board.list(region_prefix=region, open_only=open_only, limit=limit)
     items = [PublicNotice(person_id_masked=mask_ids(r["person_id"]), **{
         k: r[k] for k in PublicNotice.model_fields if k != "person_id_masked"}) for r in rows]
     return PublicNoticeList(region=region, items=items, as_of=as_of)
@@ -203,25 +199,3 @@ async def public_notices_xlsx(request: Request, principal: NoticeReader, region:
     book.save(out)
     return _download(out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      f"public-notices-{region}.xlsx")
-
-
-# ---- intake's activities for the notice board --------------------------------------------------------------
-
-class NoticeActivities:
-    """Posting and closing the notices (task queue ``intake``); idempotent by case and round."""
-
-    def __init__(self, pool: asyncpg.Pool):
-        self._pool = pool
-
-    def all(self) -> list[Callable[..., Any]]:
-        return [self.post_public_notice, self.close_public_notice]
-
-    @activity.defn(name=contract.POST_PUBLIC_NOTICE)
-    async def post_public_notice(self, notice: contract.PublicNoticePost) -> None:
-        async with self._pool.acquire() as conn:
-            await store.post_notice(conn, notice)
-
-    @activity.defn(name=contract.CLOSE_PUBLIC_NOTICE)
-    async def close_public_notice(self, closed: contract.PublicNoticeClose) -> None:
-        async with self._pool.acquire() as conn:
-            await store.close_notice(conn, closed)

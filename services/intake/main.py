@@ -8,9 +8,11 @@ from fastapi import FastAPI
 
 from services.intake import cohort, duties, enrolment_routes, records_routes, residence_routes, routes, subscribers
 from services.intake.activities import IntakeActivities
+from services.intake.notice_activities import NoticeActivities
 from services.intake.roster_service import RosterService
 from services.intake.service import IntakeService
 from services.intake.store import SCHEMA
+from services.intake.store.notices import NoticeBoard
 from services.intake.store.records import RecordReads
 from shared.config import TASK_QUEUE_INTAKE
 from shared.infra.process import Runtime, ServiceParts, run
@@ -32,10 +34,10 @@ def build(rt: Runtime) -> ServiceParts:
     app.include_router(records_routes.router)  # search, roster, recipients for the office's records
     app.state.intake_pool = rt.pool
     app.include_router(residence_routes.router)  # the registration office's notices (applying where you live)
-    app.state.duties_pool = rt.pool
+    app.state.notice_board = board = NoticeBoard(rt.pool)
     app.include_router(duties.router)  # home visit, appraisal, objections, the public notice list
     return ServiceParts(app=app, task_queue=TASK_QUEUE_INTAKE,
-                        activities=IntakeActivities(rt.pool, service).all() + duties.NoticeActivities(rt.pool).all())
+                        activities=IntakeActivities(rt.pool, service).all() + NoticeActivities(board).all())
 
 
 def main() -> None:

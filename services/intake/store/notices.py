@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from services.intake.store.conn import Conn
 from shared.contracts.duties import PublicNoticeClose, PublicNoticePost
 
@@ -45,3 +47,24 @@ async def notices(conn: Conn, *, region_prefix: str, open_only: bool, limit: int
 
 async def database_now(conn: Conn) -> datetime:
     return await conn.fetchval("SELECT now()")
+
+
+class NoticeBoard:
+    """The notice list on the service's pool, for the routes and the activities (each call one connection)."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    async def post(self, n: PublicNoticePost) -> None:
+        async with self._pool.acquire() as conn:
+            await post_notice(conn, n)
+
+    async def close(self, c: PublicNoticeClose) -> None:
+        async with self._pool.acquire() as conn:
+            await close_notice(conn, c)
+
+    async def list(self, *, region_prefix: str, open_only: bool, limit: int) -> tuple[list[dict[str, Any]], datetime]:
+        """The notices and the database's clock they were read at."""
+        async with self._pool.acquire() as conn:
+            return (await notices(conn, region_prefix=region_prefix, open_only=open_only, limit=limit),
+                    await database_now(conn))
