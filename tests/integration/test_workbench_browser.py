@@ -173,6 +173,24 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
     await approver.goto(f"{base}/#/case/{case_id}")
     await expect(approver.locator("#case-approved")).to_have_text("¥1,950.00")
 
+    # -- 家庭档案: the clerk finds the household by the ID; the payment and the decision letter's link show
+    await clerk.goto(f"{base}/workbench/#/files")
+    await clerk.get_by_label("姓名、身份证号或户编号").fill(pid)
+    await clerk.get_by_role("button", name="查询", exact=True).click()
+    hit = clerk.locator("#file-results a").first
+    await expect(hit).to_be_visible()
+    await hit.click()
+    await expect(clerk.locator("#file-heading")).to_contain_text("家庭档案")
+    await expect(clerk.locator("#file-members")).to_contain_text("王测试")
+    await expect(clerk.locator("#file-payments tbody tr")).to_have_count(1)
+    await expect(clerk.locator("#file-payments tbody tr").first).to_contain_text("¥1,950.00")
+    await expect(clerk.locator("#file-cases")).to_contain_text(case_id)
+    letter = clerk.locator(f"#letter-{case_id}")
+    assert await letter.get_attribute("href") == f"/api/cases/{case_id}/decision-letter.pdf"
+    await expect(clerk.locator("#export-statistics")).to_have_attribute("href", re.compile(
+        r"^/api/exports/statistics\.xlsx\?month=\d{4}-\d{2}$"))
+    await clerk.screenshot(path=str(ARTIFACTS / "workbench-household-file.png"), full_page=True)
+
     # -- a second case raised to the committee from 待办; its county has no member: the dashboard warns
     r = await client.http.post("/api/applications", headers=client.clerk, json={
         "person_id": national_id(COUNTY), "region_code": COUNTY, "kind": "emergency", "consent": True,
