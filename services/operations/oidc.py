@@ -133,6 +133,8 @@ async def oidc_callback(request: Request, state: str = "", code: str = "", error
     if claims is None:
         return refusal("统一身份认证未返回身份令牌", 401)
     username = claims.get(settings.oidc_username_claim)
+    if settings.oidc_username_claim == "email" and claims.get("email_verified") is not True:
+        return refusal("统一身份认证未确认该邮箱，无法据此登录", 403)  # an unverified address names nobody
     async with ops.read() as conn:
         account = await store_accounts.find_account(conn, username) if isinstance(username, str) else None
     if account is None or account.disabled:

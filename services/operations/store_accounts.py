@@ -78,6 +78,8 @@ async def set_password_hash(conn: Conn, username: str, password_hash: str) -> No
 
 async def open_session(conn: Conn, *, token_sha256: str, username: str, csrf_token: str, via: str,
                        expires_at: datetime) -> None:
+    """A new session row; sessions over for a day are removed on the way (the audit log keeps the sign-in)."""
+    await conn.execute("DELETE FROM sessions WHERE COALESCE(ended_at, expires_at) < now() - interval '1 day'")
     await conn.execute(
         "INSERT INTO sessions (token_sha256, username, csrf_token, via, expires_at)"
         " VALUES ($1, $2, $3, $4, $5)", token_sha256, username, csrf_token, via, expires_at)
