@@ -84,7 +84,8 @@ class World:
         return {"case_id": self.case_id, "household_id": self.household_id, "township_code": TOWNSHIP,
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
                 "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
-                "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104"}
+                "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104",
+                "username": "matrix-account-of-640104"}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
@@ -111,6 +112,13 @@ EXPECT: dict[str, Probe] = {
     "GET /api/stats": Probe("list"),
     "GET /api/stats/attention": Probe("list"),
     "GET /api/pathways": Probe("list"),  # the registry's labels: nothing of anyone's
+    # local accounts (sign-in): province-wide administrators only; /me is the caller's own account (none here)
+    "POST /api/accounts": Probe("object", body=lambda w, r: {
+        "username": "matrix-intruder", "display_name": "intruder", "role": "admin", "region": "*",
+        "password": "intruder-password"}),
+    "GET /api/accounts": Probe("object"),
+    "GET /api/accounts/me": Probe("object"),
+    "POST /api/accounts/{username}/disable": Probe("object"),
     # agencies post their events with their own NATS credentials (basic auth): no official's token publishes
     "POST /events": Probe("object", body=lambda w, region: {"specversion": "1.0", "id": "matrix-probe",
                                                             "source": "urn:doudi:source:health",
