@@ -18,7 +18,7 @@ function approveForm(task, ctx) {
     fields: [{ name: 'amount_fen', label: 'wb.field.amountYuan', type: 'yuan', required: true, value: task.amount_fen },
       OPTIONAL_REASON],
     request: (v) => decision(task.case_id, { decision: 'approve', amount_fen: v.amount_fen, reason: v.reason }),
-    done: (v) => `${t('wb.act.approve')} ${formatFen(v.amount_fen)}`, onDone: ctx.onDone,
+    done: (v) => t('wb.done', { what: `${t('wb.act.approve')} ${formatFen(v.amount_fen)}` }), onDone: ctx.onDone,
   }, ctx);
 }
 
@@ -72,7 +72,7 @@ function assessmentForm(task, ctx) {
     id: `assess-${idPart(task.case_id)}`, action: 'assessment', label: 'wb.act.assess', primary: 'amount_fen',
     fields: [{ name: 'amount_fen', label: 'wb.field.assessedYuan', type: 'yuan', required: true }, REASON],
     request: (v) => ({ path: `/api/cases/${enc(task.case_id)}/assessment`, body: { amount_fen: v.amount_fen, reason: v.reason } }),
-    done: (v) => `${t('wb.act.assess')} ${formatFen(v.amount_fen)}`, onDone: ctx.onDone,
+    done: (v) => t('wb.done', { what: `${t('wb.act.assess')} ${formatFen(v.amount_fen)}` }), onDone: ctx.onDone,
   }, ctx);
 }
 
@@ -131,7 +131,7 @@ export function replenishmentForms(reserve, ctx, { mayApprove }) {
       id: `${base}-approve`, action: 'replenish_approve', label: 'wb.act.replenishApprove', primary: 'amount_fen',
       fields: [{ name: 'amount_fen', label: 'wb.field.replenishYuan', type: 'yuan', value: req.amount_fen }, REASON],
       request: (v) => ({ path, body: { approve: true, amount_fen: v.amount_fen ?? undefined, reason: v.reason } }),
-      done: (v) => `${t('wb.act.replenishApprove')} ${formatFen(v.amount_fen ?? req.amount_fen)}`, onDone: ctx.onDone,
+      done: (v) => t('wb.done', { what: `${t('wb.act.replenishApprove')} ${formatFen(v.amount_fen ?? req.amount_fen)}` }), onDone: ctx.onDone,
     }, ctx));
   }
   forms.push(actionForm({

@@ -159,7 +159,7 @@ export function actionForm(spec, { onUnauthorized } = {}) {
     result.textContent = t('wb.submitting');
     try {
       const answer = await api(built.path, { method: built.method || 'POST', body: built.body });
-      result.textContent = t('wb.done', { what: spec.done ? spec.done(values, answer) : t(spec.label) });
+      result.textContent = spec.done ? spec.done(values, answer) : t('wb.done', { what: t(spec.label) });
       form.classList.add('done');
       if (spec.onDone) spec.onDone(answer);
     } catch (err) {
