@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.operations import store_files
 from services.operations.records_client import RecordsClient
@@ -164,7 +164,8 @@ class LevelStep(BaseModel):
     level_fen: int
     level_yuan: str
     change_fen: int = Field(description="against the step before; the first step's is its level")
-    why: str = Field(description="enrolment | review:<outcome> | back_pay:<standard version>")
+    why: str = Field(description="enrolment | review:<outcome> | back_pay:<standard version> | current (the "
+                                 "roster's level, changed by a step that keeps no per-household record)")
 
 
 class FileTotals(BaseModel):
@@ -177,6 +178,65 @@ class FileTotals(BaseModel):
 
 
 class HouseholdFile(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
+            "monthly_income_fen": 0, "version": 1, "updated_at": "2026-12-01T08:30:00+08:00",
+            "members": [
+                {
+                    "person_id": "640104198003151020", "name": "马建国", "relation": "本人",
+                    "birth_date": "1980-03-15", "flags": [],
+                },
+                {
+                    "person_id": "640104195207082019", "name": "马秀兰", "relation": "母亲",
+                    "birth_date": "1952-07-08", "flags": ["seriously_ill"],
+                },
+            ],
+            "enrolment": {
+                "enrolment_id": "enr-hh-640104-000123-dibao", "kind": "dibao", "status": "active",
+                "level_fen": 130000, "cadence": "stable", "enrolled_from": "2026-06", "paid_through": "2026-11",
+                "next_review": "2027-06", "managed_by": "cycle", "source": "application", "standard_fen": 65000,
+                "standard_version": "640104-2022",
+            },
+            "cases": [
+                {
+                    "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "pathway_zh": "临时救助",
+                    "stage": "closed", "status": "closed", "outcome": "paid", "reason": None,
+                    "person_id": "640104198003151020", "region_code": "640104", "stalled": False,
+                    "approved_amount_fen": 195000, "paid_fen": 195000, "paid_yuan": "1,950.00",
+                    "opened_at": "2026-12-01T08:30:00+08:00", "updated_at": "2026-12-01T08:30:04+08:00",
+                    "payments": [],
+                },
+            ],
+            "payments": [
+                {
+                    "entry_seq": 312, "payment_id": "pay-em-7f3c2a91-1", "kind": "disbursement", "kind_zh": "发放",
+                    "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "measure": "quarantine",
+                    "measure_zh": "隔离", "person_id": "640104198003151020", "region_code": "640104",
+                    "amount_fen": 195000, "amount_yuan": "1,950.00", "installment": 1, "note": None,
+                    "created_at": "2026-12-01T08:30:04+08:00", "created_at_beijing": "2026-12-01 08:30",
+                },
+            ],
+            "reviews": [
+                {
+                    "period": "2026-12", "kind": "scheduled", "outcome": "continue", "level_fen": 130000,
+                    "case_id": None, "cycle_id": "cycle-6401-2026-12",
+                },
+            ],
+            "back_pay": [],
+            "level_history": [
+                {
+                    "period": "2026-06", "level_fen": 130000, "level_yuan": "1,300.00", "change_fen": 130000,
+                    "why": "enrolled: 2 persons × 650.00",
+                },
+            ],
+            "totals": {
+                "cases": 1, "open_cases": 0, "disbursed_fen": 195000, "disbursed_yuan": "1,950.00",
+                "recovery_claimed_fen": 0, "recovery_claimed_yuan": "0.00",
+            },
+        },
+    ]})
+
     household_id: str
     region_code: str
     urban: bool
@@ -207,6 +267,22 @@ class HouseholdHit(BaseModel):
 
 
 class HouseholdSearch(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "q": "马建国",
+            "items": [
+                {
+                    "household_id": "hh-640104-000123", "region_code": "640104", "urban": True,
+                    "categories": ["dibao"], "matched_by": "name", "enrolment_kind": "dibao",
+                    "enrolment_status": "active",
+                    "members": [{"person_id": "640104198003151020", "name": "马建国", "relation": "本人"}],
+                    "file_url": "/api/household-files/hh-640104-000123",
+                },
+            ],
+            "total": 1,
+        },
+    ]})
+
     q: str
     items: list[HouseholdHit]
     total: int
@@ -301,6 +377,13 @@ def level_history(enrolment: _Enrolment) -> list[LevelStep]:
             continue
         steps.append(LevelStep(period=period, level_fen=level, level_yuan=yuan_text(level),
                                change_fen=level - before, why=why))
+    if not steps:  # never reviewed nor re-priced since it was enrolled: its level since then
+        return [LevelStep(period=enrolment.enrolled_from, level_fen=enrolment.level_fen,
+                          level_yuan=yuan_text(enrolment.level_fen), change_fen=enrolment.level_fen, why="enrolment")]
+    if steps[-1].level_fen != enrolment.level_fen:  # changed by a step that keeps no per-household record
+        steps.append(LevelStep(period=enrolment.paid_through or steps[-1].period, level_fen=enrolment.level_fen,
+                               level_yuan=yuan_text(enrolment.level_fen),
+                               change_fen=enrolment.level_fen - steps[-1].level_fen, why="current"))
     return steps
 
 

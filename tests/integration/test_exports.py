@@ -188,6 +188,23 @@ async def test_payments_and_roster_stream_in_yuan_with_ids_masked_for_finance(cl
     assert r.status_code == 200 and csv_rows(r.content)[0][0] == "任务编号", r.text
 
 
+async def test_an_enrolled_household_s_file_shows_its_level_and_the_cycle_s_payment(client: StackClient,
+                                                                                   county: dict[str, Any]):
+    urban = county["urban"]
+    r = await client.http.get(f"/api/household-files/{urban['household_id']}",
+                              headers=bearer(Role.township_approver, COUNTY))
+    assert r.status_code == 200, r.text
+    file = r.json()
+    # 3 x 650 - 900 = 1050.00 yuan a month (by hand, as above), paid for 2022-10 by the cycle
+    assert (file["enrolment"]["kind"], file["enrolment"]["level_fen"], file["enrolment"]["paid_through"]) == (
+        "dibao", 105000, "2022-10")
+    assert file["level_history"] == [{"period": "2022-07", "level_fen": 105000, "level_yuan": "1050.00",
+                                      "change_fen": 105000, "why": "enrolment"}]
+    assert [(p["measure"], p["amount_yuan"], p["pathway"]) for p in file["payments"]] == [
+        ("dibao", "1050.00", "renewal")]  # the cycle pays under the renewal pathway
+    assert file["totals"]["disbursed_fen"] == 105000
+
+
 async def test_a_bad_month_or_region_is_refused_in_chinese_and_a_foreign_region_is_forbidden(
         client: StackClient, county: dict[str, Any]):
     headers = bearer(Role.county_approver, COUNTY)
