@@ -49,9 +49,10 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # the minted bearer token lives only for the one request it is put on
 MINTED_TOKEN_TTL_S = 120
 HOME = "/workbench/"  # where a signed-in person lands (the workbench, services/operations/static)
-# the sign-in routes check their own form's token; static files need no principal
+# the sign-in routes check their own form's token; static files need no principal; the machines' endpoints
+# (agencies' events with their NATS credentials, the Temporal UI's codec with a bearer token) take no session
 SELF_CHECKED = frozenset({"/login", "/logout"})
-NO_SESSION_PREFIXES = ("/static/", "/auth/oidc/")
+NO_SESSION_PREFIXES = ("/static/", "/auth/oidc/", "/codec/", "/events")
 
 router = APIRouter()
 
