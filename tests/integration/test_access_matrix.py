@@ -154,6 +154,26 @@ EXPECT: dict[str, Probe] = {
     "PUT /api/enrolments/cycles/schedules/{region_prefix}": Probe("object"),
     "GET /api/enrolments/rolls/{cycle_id}": Probe("object"),
     "GET /api/enrolments/{household_id}": Probe("object"),
+    # intake: the enrolment duties (home visit, appraisal, objections) and the public notice list
+    "POST /api/cases/{case_id}/home-visit": Probe("object", body=lambda w, r: {
+        "visited_on": "2022-09-06", "disputed": False, "notes": "probe"}),
+    "POST /api/cases/{case_id}/appraisal": Probe("object", body=lambda w, r: {
+        "held_on": "2022-09-06", "participants": ["probe"], "outcome": "supported", "minutes": "probe"}),
+    "POST /api/cases/{case_id}/objections": Probe("object", body=lambda w, r: {
+        "received_on": "2022-09-06", "grounds": "probe"}),
+    "GET /api/public-notices": Probe("list", query=lambda w: {"region": OWN}),
+    "GET /api/public-notices.csv": Probe("object", query=lambda w: {"region": OWN}),
+    "GET /api/public-notices.xlsx": Probe("object", query=lambda w: {"region": OWN}),
+    # operations: visits to dispersed 特困 persons (a person of 640104 is neither registered nor visited)
+    "PUT /api/care-recipients/{person_id}": Probe("object", body=lambda w, r: {
+        "region_code": TOWNSHIP, "care_level": "full_care", "caregiver": "intruder"}),
+    "GET /api/care-recipients": Probe("list", query=lambda w: {"region": OWN}),
+    "GET /api/care-recipients/{person_id}": Probe("object"),
+    "POST /api/care-visits": Probe("object", body=lambda w, r: {
+        "person_id": w.pid, "visited_at": "2022-09-06T10:00:00+08:00", "caregiver_performing": True,
+        "findings": "probe"}),
+    "POST /api/care-recipients/{person_id}/caregiver": Probe("object", body=lambda w, r: {
+        "caregiver": "intruder", "reason": "probe"}),
     # approval
     "POST /api/cases/{case_id}/assessment": Probe("object", body=lambda w, r: {"amount_fen": 100000,
                                                                                "reason": "核定救助金额"}),
