@@ -216,6 +216,67 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
     assert not problems, problems
 
 
+COMMITTEE_COUNTY = "640323"  # 吴忠市盐池县: a committee of its own (no other test appoints members there)
+COMMITTEE_FEN = 20_000 * 100   # 2000000 fen: "20000.00" typed, within the committee's 50,000-yuan local-practice limit
+
+
+async def test_the_committee_gives_opinions_and_the_chair_decides_in_yuan_from_the_todo_list(
+        client: StackClient, browser_context):
+    """一事一议 from 待办: two members' opinions (a quorum of 2 of 3), then the chair's decision in yuan."""
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    admin = {"Authorization": f"Bearer {issue_token('wb-admin', 'admin')}"}
+    pages = []
+    for i, dept in enumerate(("民政", "财政", "卫健")):
+        subject = f"wb-member-{uuid.uuid4().hex[:8]}"
+        r = await client.http.put(f"/api/committees/{COMMITTEE_COUNTY}/members/{subject}", headers=admin,
+                                  json={"name": dept, "department": dept, "chair": i == 0})
+        assert r.status_code == 200, r.text
+        token = official_token(subject, "committee", region=COMMITTEE_COUNTY)
+        pages.append(await signed_in_page(browser_context, token, problems, base))
+    chair, *members = pages
+    r = await client.http.post("/api/applications", headers=client.clerk, json={
+        "person_id": national_id(COMMITTEE_COUNTY), "region_code": COMMITTEE_COUNTY, "kind": "emergency",
+        "consent": True, "details": {"incident_date": "2022-08-12", "requested_amount_fen": 250_000,
+                                     "household_type": "emergency_household", "reason": "房屋倒塌"}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+    await case_at(client, case_id, "awaiting_county_decision")
+    approver = {"Authorization": "Bearer " + official_token(f"wb-county-{uuid.uuid4().hex[:8]}", "county_approver",
+                                                            region=COMMITTEE_COUNTY)}
+    r = await client.http.post(f"/api/cases/{case_id}/escalate", headers=approver, json={"reason": "重大困难"})
+    assert r.status_code == 200, r.text
+    matter_id = f"om-{case_id}"
+    await case_at(client, matter_id, "dossier_assembled", "collecting_opinions")
+
+    for page in members:
+        await page.goto(f"{base}/workbench/")
+        card = page.locator(f'article[data-case-id="{matter_id}"][data-kind="committee"]')
+        await expect(card).to_contain_text("一事一议：协调机制意见")
+        await expect(page.locator("#todo-committee")).to_contain_text("协调机制成员 3 人")
+        opinion = card.locator(f"#opinion-{matter_id}")
+        await opinion.get_by_label("表决").select_option("approve")
+        await opinion.get_by_label("建议金额（元，可不填）").fill("20000.00")
+        await opinion.get_by_label("理由").fill("同意提高救助")
+        await opinion.get_by_role("button", name="提交意见").click()
+        await expect(card.locator(f"#opinion-{matter_id}-result")).to_contain_text("已提交")
+
+    await chair.goto(f"{base}/workbench/")
+    decide = chair.locator(f"#chair-{matter_id}")
+    await decide.get_by_label("决定", exact=True).select_option("true")
+    await decide.get_by_label("决定金额（元，可不填）").fill("20000.001")
+    await decide.get_by_label("理由").fill("一事一议")
+    await decide.get_by_role("button", name="主任决定").click()
+    await expect(chair.locator(f"#chair-{matter_id}-amount_fen-error")).to_have_text("金额最多两位小数（精确到分）")
+    await decide.get_by_label("决定金额（元，可不填）").fill("20000.00")
+    await decide.get_by_role("button", name="主任决定").click()
+    await expect(chair.locator(f"#chair-{matter_id}-result")).to_contain_text("已提交")
+    await chair.screenshot(path=str(ARTIFACTS / "workbench-committee.png"), full_page=True)
+    await case_at(client, case_id, "awaiting_documents", "closed")
+    assert await ledger_fen(client, case_id) == [COMMITTEE_FEN]
+    assert not problems, problems
+
+
 async def test_a_signed_in_clerk_acts_by_session_cookie_and_a_signed_out_one_is_sent_to_login(
         client: StackClient, browser_context):
     """The session path (no token anywhere): /workbench/ without a session goes to /login; signed in, the
