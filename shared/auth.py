@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.config import get_settings
 from shared.infra.asgi import HttpMiddleware
@@ -64,6 +64,10 @@ def validate_jurisdiction(value: str) -> str:
 
 
 class Principal(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"subject": "wang.fang", "role": "county_approver", "region": "640104", "person_id": "640104197506203035"},
+    ]})
+
     subject: str
     role: Role
     region: str = ""  # jurisdiction prefix; "" = everywhere (only from an explicit "*" claim)

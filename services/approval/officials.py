@@ -33,7 +33,12 @@ OFFICIAL_ROLES = (Role.township_approver, Role.county_approver, Role.committee, 
 
 
 class OfficialIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "person_id": "640104197506203035", "name": "王芳", "roles": ["county_approver"], "jurisdiction": "640104",
+            "active": True,
+        },
+    ]})
 
     person_id: NationalId = Field(description="the official's own national ID (conflict-of-interest checks)")
     name: str = Field(min_length=1, max_length=100)

@@ -37,7 +37,12 @@ class DecisionIn(BaseModel):
     resolve an ineligibility finding after verification; ``county_pays_directly`` pays a case that
     waits on an empty township reserve from the county fund."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "decision": "approve", "amount_fen": 195000, "reason": "材料齐全，符合宁夏 20 条第 2 条",
+            "pay_from": "county_fund",
+        },
+    ]})
 
     decision: Literal["approve", "reject", "recover", "good_faith_correction", "county_pays_directly",
                       "opinion", "committee_decision"]
@@ -65,6 +70,10 @@ class DecisionIn(BaseModel):
 
 
 class DecisionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"case_id": "em-7f3c2a91", "decision": "approve", "accepted": True, "by": "wang.fang"},
+    ]})
+
     case_id: str
     decision: str
     accepted: bool
@@ -153,7 +162,9 @@ async def inbox(principal: Annotated[Principal, Depends(current_principal)], sto
 
 
 class EscalationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "超出县级审批额度，提交一事一议"},
+    ]})
 
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -170,7 +181,9 @@ async def escalate(case_id: str, body: EscalationIn, principal: Escalator, store
 
 
 class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "张丽", "department": "县民政局", "chair": True, "active": True},
+    ]})
 
     name: str = Field(min_length=1, max_length=100)
     department: str = Field(min_length=1, max_length=100,
@@ -180,6 +193,13 @@ class MemberIn(BaseModel):
 
 
 class MemberOut(MemberIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "name": "张丽", "department": "县民政局", "chair": True, "active": True, "county_code": "640104",
+            "member_id": "m-zhangli",
+        },
+    ]})
+
     county_code: str
     member_id: str
 
@@ -204,6 +224,25 @@ class OpenMatter(OpenMatterRow):
 
 
 class CommitteeView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "county_code": "640104",
+            "members": [
+                {"member_id": "m-zhangli", "name": "张丽", "department": "县民政局", "chair": True},
+                {"member_id": "m-liuqiang", "name": "刘强", "department": "县财政局", "chair": False},
+            ],
+            "open_matters": [
+                {
+                    "case_id": "om-5d1e", "summary": "一事一议：重病家庭医疗支出 6 万元", "amount_fen": 6000000,
+                    "due_at": "2026-12-08T17:00:00+08:00", "opened_at": "2026-12-01T08:30:00+08:00",
+                    "owed_by": ["m-liuqiang"], "opinions": [{"member_id": "m-zhangli", "vote": "approve"}],
+                    "quorum": 2,
+                },
+            ],
+            "minutes": [],
+        },
+    ]})
+
     county_code: str
     members: list[CommitteeMember]
     open_matters: list[OpenMatter]

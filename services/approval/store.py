@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.contracts import activities as act
 
@@ -20,6 +20,15 @@ SCHEMA = "approval"
 # ---- rows as the routes read them -------------------------------------------------------------------
 
 class TaskRow(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "task_id": "task-em-7f3c2a91-approval", "case_id": "em-7f3c2a91", "pathway": "emergency_relief",
+            "kind": "approval", "role": "county_approver", "region_code": "640104", "amount_fen": 195000,
+            "summary": "临时救助 1,950.00 元待县级审批", "due_at": "2026-12-04T17:00:00+08:00",
+            "opened_at": "2026-12-01T08:30:00+08:00", "overdue": False,
+        },
+    ]})
+
     task_id: str
     case_id: str
     pathway: str
@@ -50,6 +59,14 @@ class MinutesRow(BaseModel):
 
 
 class Official(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "subject": "wang.fang", "person_id": "640104197506203035", "name": "王芳", "roles": ["county_approver"],
+            "jurisdiction": "640104", "active": True, "registered_by": "admin.zhao",
+            "updated_at": "2026-12-01T08:30:00+08:00",
+        },
+    ]})
+
     subject: str
     person_id: str
     name: str

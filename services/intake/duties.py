@@ -72,6 +72,10 @@ class ObjectionIn(BaseModel):
 
 
 class DutyRecorded(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"case_id": "db-app-20261201-0007", "accepted": True, "answer": "home visit recorded", "by": "li.caseworker"},
+    ]})
+
     case_id: str
     accepted: bool
     answer: str = Field(description="the case's answer")
@@ -131,6 +135,21 @@ class PublicNotice(BaseModel):
 
 
 class PublicNoticeList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "region": "640104",
+            "items": [
+                {
+                    "case_id": "db-app-20261201-0007", "round": 1, "name": "马**",
+                    "person_id_masked": "640104********1020", "region_code": "640104", "kind": "dibao",
+                    "household_size": 2, "monthly_amount_fen": 130000, "posted_on": "2026-12-01",
+                    "ends_at": "2026-12-08T17:00:00+08:00", "outcome": None,
+                },
+            ],
+            "as_of": "2026-12-01T08:30:00+08:00",
+        },
+    ]})
+
     region: str
     items: list[PublicNotice]
     as_of: datetime
@@ -171,7 +190,8 @@ async def public_notices(request: Request, principal: NoticeReader, region: Regi
     return await _notices(request, principal, region, open_only, limit)
 
 
-@router.get("/public-notices.csv", summary="The public notice list as CSV (UTF-8 with a byte-order mark)")
+@router.get("/public-notices.csv", summary="The public notice list as CSV (UTF-8 with a byte-order mark)",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def public_notices_csv(request: Request, principal: NoticeReader, region: Region,
                              open_only: OpenOnly = False, limit: Limit = 10000) -> Response:
     notices = await _notices(request, principal, region, open_only, limit)
@@ -183,7 +203,8 @@ async def public_notices_csv(request: Request, principal: NoticeReader, region: 
     return _download(out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", f"public-notices-{region}.csv")
 
 
-@router.get("/public-notices.xlsx", summary="The public notice list as an Excel workbook")
+@router.get("/public-notices.xlsx", summary="The public notice list as an Excel workbook", response_class=Response,
+            responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 async def public_notices_xlsx(request: Request, principal: NoticeReader, region: Region,
                               open_only: OpenOnly = False, limit: Limit = 10000) -> Response:
     from openpyxl import Workbook  # type: ignore[import-untyped]  # no stubs installed (asked the lead)

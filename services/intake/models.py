@@ -37,12 +37,21 @@ class ImportLine(BaseModel):
 
 
 class ImportResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"lines": 3, "enrolled": 2, "already_enrolled": 1}]})
+
     lines: int
     enrolled: int
     already_enrolled: int
 
 
 class CycleStarted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "cycle_id": "cycle-6401-2026-12", "workflow_id": "cycle-6401-2026-12", "region_prefix": "6401",
+            "period": "2026-12",
+        },
+    ]})
+
     cycle_id: str
     workflow_id: str
     region_prefix: str
@@ -50,6 +59,13 @@ class CycleStarted(BaseModel):
 
 
 class CycleSchedule(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "schedule_id": "doudi-benefit-cycle-6401", "cron": "0 2 1 * *", "timezone": "Asia/Shanghai",
+            "created": True,
+        },
+    ]})
+
     schedule_id: str
     cron: str
     timezone: str
@@ -60,7 +76,9 @@ class AssessmentIn(BaseModel):
     """核定救助金额: the amount a caseworker assesses where the policy grants aid but leaves the amount to
     the county; the approval tiers then decide it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"amount_fen": 150000, "reason": "入户核查：医疗自付 1.2 万元，按支出型核定"},
+    ]})
 
     # at most one case's sane maximum: an absurd amount is 422 naming the field, never sent to the workflow
     amount_fen: PositiveCaseFen = Field(description="the assessed amount in fen")
@@ -68,6 +86,10 @@ class AssessmentIn(BaseModel):
 
 
 class AssessmentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"case_id": "ta-app-20261201-0042", "accepted": True, "by": "li.caseworker"},
+    ]})
+
     case_id: str
     accepted: bool
     by: str

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.store import residence as residence_store
 from shared.auth import Principal, Role, require_roles
@@ -28,6 +28,20 @@ class RegistrationNotice(BaseModel):
 
 
 class RegistrationNotices(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "items": [
+                {
+                    "case_id": "ta-app-20261201-0042", "person_id": "640104198003151020", "kind": "graduate",
+                    "basis": "habitual_residence", "registered_region_code": "360102",
+                    "deciding_region_code": "640104", "evidence": "居住证 640104-2026-001234", "status": "sent",
+                    "noticed_at": "2026-12-01T08:30:00+08:00",
+                },
+            ],
+            "total": 1,
+        },
+    ]})
+
     items: list[RegistrationNotice]
     total: int
 

@@ -141,6 +141,13 @@ class AccountIn(BaseModel):
 
 
 class AccountView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "username": "wang.fang", "display_name": "王芳", "role": "county_approver", "region": "640104",
+            "disabled": False, "signs_in_with": "password", "created_at": "2026-12-01T08:30:00+08:00",
+        },
+    ]})
+
     username: str
     display_name: str
     role: Role

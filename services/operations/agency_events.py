@@ -19,7 +19,7 @@ import nats
 import nats.errors
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.config import nats_url_with_credentials
 from shared.contracts.http_events import Outbound, Refused, events_from_http
@@ -40,6 +40,14 @@ class AcceptedEvent(BaseModel):
 
 
 class EventsAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "accepted": [
+                {"id": "evt-health-20220810-0001", "subject": "doudi.events.health.quarantined", "duplicate": False},
+            ],
+        },
+    ]})
+
     accepted: list[AcceptedEvent]
 
 

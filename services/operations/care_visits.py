@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,7 +61,27 @@ class CareRecipientIn(BaseModel):
     caregiver_phone: str | None = Field(default=None, max_length=30)
 
 
+# the example the OpenAPI document shows (validated against the model by tests/unit/test_openapi_examples.py)
+_CARE_EXAMPLE: dict[str, Any] = {
+    "person_id": "640324195001010016", "region_code": "640324101", "household_id": "hh-640324-000071", "name": "马某",
+    "care_level": "full_care", "caregiver": "马某某", "caregiver_phone": "13900000000", "visit_every_days": 7,
+    "cadence_rule": ("care_visit_days_full_care = 7 (003_6315efd14f4b4bc1.txt: "
+                     "「加强对分散供养特困人员定期探访和照料服务」)"),
+    "registered_by": "zhou.township", "registered_at": "2026-12-01T08:30:00+08:00",
+    "last_visited_at": "2026-12-01T08:30:04+08:00", "next_visit_due": "2026-12-08T08:30:04+08:00", "overdue": False,
+}
+
+
+_CAREGIVER_CHANGE_EXAMPLE: dict[str, Any] = {
+    "change_id": "cg-640324195001010016-1", "previous_caregiver": "马某某", "new_caregiver": "李某某",
+    "reason": "探访发现照料服务人长期外出，未履行照料义务", "visit_id": "visit-640324195001010016-20261201",
+    "decided_by": "zhou.township", "role": "township_approver", "decided_at": "2026-12-01T08:30:04+08:00",
+}
+
+
 class CareRecipient(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CARE_EXAMPLE]})
+
     person_id: str
     region_code: str
     household_id: str | None
@@ -88,6 +108,8 @@ class CareVisit(BaseModel):
 
 
 class CaregiverChange(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CAREGIVER_CHANGE_EXAMPLE]})
+
     change_id: str
     previous_caregiver: str
     new_caregiver: str
@@ -99,18 +121,34 @@ class CaregiverChange(BaseModel):
 
 
 class CareRecipientFile(CareRecipient):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            **_CARE_EXAMPLE,
+            "visits": [
+                {
+                    "visit_id": "visit-640324195001010016-20261201", "visited_at": "2026-12-01T08:30:04+08:00",
+                    "visited_by": "zhou.township", "caregiver": "马某某", "caregiver_performing": True,
+                    "findings": "照料到位，居室整洁，药品按时服用",
+                },
+            ],
+            "caregiver_changes": [_CAREGIVER_CHANGE_EXAMPLE],
+        },
+    ]})
+
     visits: list[CareVisit]
     caregiver_changes: list[CaregiverChange]
 
 
 class CareRecipientList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_CARE_EXAMPLE], "total": 1}]})
+
     items: list[CareRecipient]
     total: int
 
 
 class CareVisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "person_id": "640324195001010012", "visited_at": "2026-12-01T10:00:00+08:00", "caregiver_performing": False,
+        "person_id": "640324195001010016", "visited_at": "2026-12-01T10:00:00+08:00", "caregiver_performing": False,
         "findings": "照料服务人未按协议送餐，老人独自在家"}]})
 
     visit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
@@ -123,6 +161,13 @@ class CareVisitIn(BaseModel):
 
 
 class CareVisitOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "visit_id": "visit-640324195001010016-20261201", "recorded": True,
+            "next_visit_due": "2026-12-08T08:30:04+08:00",
+        },
+    ]})
+
     visit_id: str
     recorded: bool = Field(description="False: the same visit was recorded before")
     next_visit_due: datetime

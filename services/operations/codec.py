@@ -34,6 +34,22 @@ MAX_PAYLOADS = 1000
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 
 
+# What the Temporal UI sends and gets back (proto3 JSON, every value base64): a payload as the workers seal it
+# (encoding binary/doudi-aes-gcm, the key id) and the same payload unsealed (json/plain, {"case_id": ...}).
+SEALED_EXAMPLE = {"payloads": [{"metadata": {"encoding": "YmluYXJ5L2RvdWRpLWFlcy1nY20=",
+                                             "encryption-key-id": "MjAyNi0wMQ=="},
+                                "data": "q0vN2y1c8m3o0hYx4bQ1XbX2m0d9rXg6k3WJ0pQ7mC3YUa8="}]}
+PLAIN_EXAMPLE = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="},
+                               "data": "eyJjYXNlX2lkIjogImVtLTdmM2MyYTkxIn0="}]}
+
+
+def _answers(example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI document's 200 (with its example) and the refusals every codec call may get."""
+    return {200: {"content": {"application/json": {"example": example}}},
+            401: {"description": "no bearer token / 未登录"},
+            403: {"description": "not a province-wide admin, or a foreign Origin / 仅限省级管理员"}}
+
+
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -84,12 +100,14 @@ async def _convert(action: str, request: Request, response: Response, principal:
     return json_format.MessageToDict(Payloads(payloads=converted))
 
 
-@router.post("/decode", summary="Temporal remote codec: unseal payloads (admin only, audited)")
+@router.post("/decode", summary="Temporal remote codec: unseal payloads (admin only, audited)",
+             responses=_answers(PLAIN_EXAMPLE))
 async def decode(request: Request, response: Response, principal: Operator) -> dict[str, Any]:
     return await _convert("decode", request, response, principal)
 
 
-@router.post("/encode", summary="Temporal remote codec: seal payloads (admin only, audited)")
+@router.post("/encode", summary="Temporal remote codec: seal payloads (admin only, audited)",
+             responses=_answers(SEALED_EXAMPLE))
 async def encode(request: Request, response: Response, principal: Operator) -> dict[str, Any]:
     return await _convert("encode", request, response, principal)
 

@@ -144,6 +144,16 @@ def digest(body: bytes) -> str:
 # ---- the routes' models ------------------------------------------------------------------------------------
 
 class DeadLetter(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "seq": 17, "subject": "doudi.dlq.events", "original_subject": "doudi.events.health.quarantined",
+            "reason": "data.person_id: 身份证号码校验位错误", "event_id": "evt-health-20220810-0002",
+            "received_at": "2026-12-01T08:30:00+08:00",
+            "body": "{\"specversion\": \"1.0\", \"type\": \"health.quarantined\", \"...\": \"...\"}",
+            "redelivered": False, "redelivery": None,
+        },
+    ]})
+
     seq: int
     subject: str
     original_subject: str | None
@@ -156,7 +166,9 @@ class DeadLetter(BaseModel):
 
 
 class RedeliverIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "机构更正了身份证号码校验位", "corrected": {"person_id": "640104198003151020"}},
+    ]})
 
     reason: str = Field(min_length=1, max_length=2000)
     corrected: dict[str, Any] | None = Field(default=None,
@@ -164,12 +176,22 @@ class RedeliverIn(BaseModel):
 
 
 class ApproveRedeliveryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "已核对更正内容与机构来函一致"},
+    ]})
 
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class RedeliveryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "seq": 17, "subject": "doudi.events.health.quarantined", "status": "awaiting_second_official",
+            "changes": ["data.person_id"], "changed_fields": ["data.person_id"], "published_seq": None,
+            "duplicate": False,
+        },
+    ]})
+
     seq: int
     subject: str
     status: Literal["awaiting_second_official", "redelivered"]

@@ -53,7 +53,12 @@ Service = Annotated[BatchService, Depends(_service)]
 class BatchIn(BaseModel):
     """``POST /api/batches``: pay a subsidy to every eligible recipient of a region at a snapshot date."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "measure": "one_time_living_subsidy", "region_prefix": "64", "snapshot_on": "2022-05-31",
+            "categories": ["dibao", "extreme_poverty"], "chunk_size": 5000, "payment_events": True,
+        },
+    ]})
 
     measure: Literal["one_time_living_subsidy", "price_linkage"]
     region_prefix: str = Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")
@@ -68,7 +73,9 @@ class BatchIn(BaseModel):
 
 
 class ControlIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "第二审批人核对名册后同意发放"},
+    ]})
 
     reason: str = Field(min_length=1, max_length=1000)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
@@ -23,7 +23,9 @@ TOWNSHIP_CODE_PATTERN = r"^[0-9]{6}([0-9]{3})?$"
 class ReserveConfigIn(BaseModel):
     """Create a reserve or change when it asks the county for more (``PUT /api/reserves/{code}``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"threshold_fen": 200000, "target_fen": 1000000},
+    ]})
 
     threshold_fen: ConfigFen = Field(description="below this balance the township asks the county to replenish")
     target_fen: ConfigFen = Field(description="the county's approved size of the reserve: a replenishment brings the "
@@ -42,7 +44,9 @@ class ReserveCreditIn(BaseModel):
     The credit stands on the reserve's approved size: the balance after it may not exceed ``target_fen``
     (above that, a replenishment request, which the county approves)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"amount_fen": 1000000, "idempotency_key": "initial-650102001", "reason": "initial allocation"},
+    ]})
 
     amount_fen: PositiveFen
     idempotency_key: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/-]+$")
@@ -53,7 +57,9 @@ class ReplenishmentDecisionIn(BaseModel):
     """The county (finance or a county approver) decides a replenishment request. Without
     ``amount_fen`` an approval grants what was asked."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"approve": True, "amount_fen": 180000, "reason": "同意补充乡镇备用金"},
+    ]})
 
     approve: StrictBool
     amount_fen: PositiveFen | None = None
@@ -118,22 +124,62 @@ class ReserveView(BaseModel):
     updated_at: datetime
 
 
+# the example the OpenAPI document shows (validated against the model by tests/unit/test_openapi_examples.py)
+_RESERVE_EXAMPLE: dict[str, Any] = {
+    "township_code": "650102001", "county_code": "650102", "account": "township-reserve:650102001",
+    "balance_fen": 820000, "threshold_fen": 200000, "target_fen": 1000000, "waiting_count": 0, "waiting_fen": 0,
+    "open_request": None, "updated_at": "2026-12-01T08:30:00+08:00",
+}
+
+
+_MOVEMENT_EXAMPLE: dict[str, Any] = {
+    "entry_seq": 311, "entry_id": "led-311", "kind": "reserve_credit", "direction": "in", "amount_fen": 1000000,
+    "idempotency_key": "initial-650102001", "reference": None, "note": "initial allocation",
+    "recorded_by": "finance.sun", "created_at": "2026-12-01T08:30:00+08:00",
+}
+
+
+_REQUEST_EXAMPLE: dict[str, Any] = {
+    "request_id": "rr-650102001-3", "township_code": "650102001", "amount_fen": 180000, "status": "approved",
+    "requested_at": "2026-12-01T08:30:00+08:00", "updated_at": "2026-12-01T08:30:04+08:00",
+    "approved_amount_fen": 180000, "decided_by": "wang.fang", "decided_role": "county_approver",
+    "decided_at": "2026-12-01T08:30:04+08:00", "reason": "备用金不足以支付一笔 1,800 元救助",
+}
+
+
 class ReserveList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_RESERVE_EXAMPLE]}]})
+
     items: list[ReserveView]
 
 
 class ReserveDetail(ReserveView):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "township_code": "650102001", "county_code": "650102", "account": "township-reserve:650102001",
+            "balance_fen": 820000, "threshold_fen": 200000, "target_fen": 1000000, "waiting_count": 0,
+            "waiting_fen": 0, "open_request": None, "updated_at": "2026-12-01T08:30:00+08:00",
+            "movements": [_MOVEMENT_EXAMPLE], "waiting": [], "requests": [_REQUEST_EXAMPLE],
+        },
+    ]})
+
     movements: list[MovementView] = Field(description="the latest ledger rows on this account, newest first")
     waiting: list[WaitingPaymentView] = Field(description="payments waiting for this reserve, oldest first")
     requests: list[ReplenishmentView] = Field(description="the latest replenishment requests, newest first")
 
 
 class ReserveConfigOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"created": True, "reserve": _RESERVE_EXAMPLE}]})
+
     created: bool
     reserve: ReserveView
 
 
 class ReserveCreditOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"duplicate": False, "movement": _MOVEMENT_EXAMPLE, "reserve": _RESERVE_EXAMPLE, "signalled": 0},
+    ]})
+
     duplicate: bool
     movement: MovementView
     reserve: ReserveView
@@ -141,6 +187,10 @@ class ReserveCreditOut(BaseModel):
 
 
 class ReplenishmentDecisionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"request": _REQUEST_EXAMPLE, "movement": None, "reserve": _RESERVE_EXAMPLE, "signalled": 1},
+    ]})
+
     request: ReplenishmentView
     movement: MovementView | None = None
     reserve: ReserveView

@@ -68,7 +68,12 @@ class DocumentIn(BaseModel):
 
 
 class DocumentsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "documents": [{"kind": "quarantine_notice", "reference": "兴庆区疾控隔离通知书 2022-0810-17"}],
+            "note": "", "submission_id": "sub-20261201-01",
+        },
+    ]})
 
     documents: list[DocumentIn] = Field(min_length=1, max_length=50)
     note: Annotated[str, AfterValidator(_storable)] = Field(default="", max_length=4000)
@@ -89,7 +94,22 @@ class DocumentView(BaseModel):
     received_role: str
 
 
+# the example the OpenAPI document shows (validated against the model by tests/unit/test_openapi_examples.py)
+_DOCUMENT_EXAMPLE: dict[str, Any] = {
+    "document_id": "doc-1", "submission_id": "sub-20261201-01", "case_id": "em-7f3c2a91", "kind": "quarantine_notice",
+    "reference": "兴庆区疾控隔离通知书 2022-0810-17", "note": "", "received_at": "2026-12-01T08:30:00+08:00",
+    "received_by": "li.caseworker", "received_role": "clerk",
+}
+
+
 class DocumentsAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "case_id": "em-7f3c2a91", "submission_id": "sub-20261201-01", "documents": [_DOCUMENT_EXAMPLE],
+            "duplicate": False, "workflow_answer": "documents received",
+        },
+    ]})
+
     case_id: str
     submission_id: str
     documents: list[DocumentView]
@@ -98,6 +118,10 @@ class DocumentsAccepted(BaseModel):
 
 
 class DocumentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"case_id": "em-7f3c2a91", "items": [_DOCUMENT_EXAMPLE]},
+    ]})
+
     case_id: str
     items: list[DocumentView]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.verification.documents import (
     CaseNotAnswering,
@@ -30,7 +30,21 @@ CaseId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9
 
 # ---- reference data (development / test department source) ---------------------------------------------
 
+# One department's record of one person, as PUT takes it and GET answers it (the OpenAPI document's example):
+# 人社部门 knows an unemployment insurance claim and no current employment.
+HRSS_EXAMPLE: dict[str, Any] = {"employments": [], "unemployment_insured": True, "unemployment_benefits": [],
+                                "pensions": []}
+
 class ReferenceRecordOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "source": "hrss", "department_zh": "人力资源和社会保障部门",
+            "department_en": "human resources and social security",
+            "person_id": "640104198003151020", "payload": HRSS_EXAMPLE,
+            "loaded_at": "2026-12-01T08:30:00+08:00", "created": True,
+        },
+    ]})
+
     source: str
     department_zh: str
     department_en: str
@@ -41,6 +55,14 @@ class ReferenceRecordOut(BaseModel):
 
 
 class SourceInfo(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "source": "hrss", "department_zh": "人力资源和社会保障部门",
+            "department_en": "human resources and social security",
+            "payload_schema": {"type": "object", "properties": {"unemployment_insured": {"type": "boolean"}}},
+        },
+    ]})
+
     source: str
     department_zh: str
     department_en: str
@@ -88,7 +110,9 @@ async def list_sources(
 async def put_reference_data(
     source: str,
     person_id: str,
-    payload: Annotated[dict[str, Any], Body(description="the source's payload (GET /api/reference-data)")],
+    payload: Annotated[dict[str, Any], Body(description="the source's payload (GET /api/reference-data)",
+                                            openapi_examples={"hrss": {"summary": "人社部门：失业保险参保，无在职记录",
+                                                                       "value": HRSS_EXAMPLE}})],
     response: Response,
     principal: Annotated[Principal, Depends(require_roles(Role.service))],
     references: References,

@@ -32,7 +32,12 @@ class Category(StrEnum):
 
 
 class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "person_id": "640104198003151020", "name": "马建国", "relation": "本人", "birth_date": "1980-03-15",
+            "flags": ["employed"],
+        },
+    ]})
 
     person_id: NationalId
     name: str = Field(min_length=1, max_length=100)
@@ -48,7 +53,22 @@ class MemberIn(BaseModel):
 
 
 class HouseholdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
+            "monthly_income_fen": 0,
+            "members": [
+                {
+                    "person_id": "640104198003151020", "name": "马建国", "relation": "本人",
+                    "birth_date": "1980-03-15", "flags": [],
+                },
+                {
+                    "person_id": "640104195207082019", "name": "马秀兰", "relation": "母亲",
+                    "birth_date": "1952-07-08", "flags": ["seriously_ill"],
+                },
+            ],
+        },
+    ]})
 
     household_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     region_code: KnownCountyCode
@@ -115,7 +135,16 @@ class ApplicationIn(BaseModel):
     """One-window intake (一门受理). Only the ID and the signed check authorisation may be demanded
     (一证一书): nothing a department source can look up."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {
+            "application_id": "app-20261201-0042", "person_id": "640104198003151020", "region_code": "640104",
+            "kind": "emergency", "consent": True,
+            "details": {
+                "incident_date": "2026-11-28", "requested_amount_fen": 195000,
+                "household_type": "emergency_household", "reason": "家中失火",
+            },
+        },
+    ]})
 
     application_id: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
@@ -135,12 +164,33 @@ class ApplicationIn(BaseModel):
 
 
 class ApplicationAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "case_id": "ta-app-20261201-0042", "application_id": "app-20261201-0042",
+            "status_url": "/api/cases/ta-app-20261201-0042",
+        },
+    ]})
+
     case_id: str
     application_id: str
     status_url: str
 
 
 class HouseholdOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
+            "monthly_income_fen": 0,
+            "members": [
+                {
+                    "person_id": "640104198003151020", "name": "马建国", "relation": "本人",
+                    "birth_date": "1980-03-15", "flags": [],
+                },
+            ],
+            "version": 1, "created": True, "remote": False,
+        },
+    ]})
+
     household_id: str
     region_code: str
     urban: bool
@@ -198,7 +248,71 @@ class CaseSummary(BaseModel):
         return region_name(self.region_code)
 
 
+# the example the OpenAPI document shows (validated against the model by tests/unit/test_openapi_examples.py)
+_CASE_EXAMPLE: dict[str, Any] = {
+    "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "status": "closed", "stage": "closed",
+    "person_id": "640104198003151020", "household_id": "hh-640104-000123", "region_code": "640104",
+    "cause_event_id": "evt-health-20220810-0001",
+    "policy": {
+        "pack_id": "ningxia-2022-20-measures", "pack_version": "2022-05-01", "measure": "quarantine",
+        "region_prefix": "64",
+    },
+    "approved_amount_fen": 195000, "outcome": "paid", "reason": None,
+    "payments": [
+        {
+            "payment_id": "pay-em-7f3c2a91-1", "amount_fen": 195000, "status": "disbursed", "installment": 1,
+            "paid_at": "2026-12-01T08:30:04+08:00",
+        },
+    ],
+    "deadlines": [], "flags": [], "escalated_to": None,
+    "timeline": [
+        {
+            "at": "2026-12-01T08:30:00+08:00", "event": "doudi.case.opened", "status": "open", "stage": "opened",
+            "note": "quarantined on 2022-08-10",
+        },
+        {
+            "at": "2026-12-01T08:30:04+08:00", "event": "doudi.case.closed", "status": "closed", "stage": "closed",
+            "note": "paid 195000 fen",
+        },
+    ],
+    "opened_at": "2026-12-01T08:30:00+08:00", "updated_at": "2026-12-01T08:30:04+08:00", "stalled": False,
+    "workflow_url": "http://127.0.0.1:8233/namespaces/doudi/workflows/em-7f3c2a91",
+}
+
+
 class CaseView(CaseSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "status": "closed", "stage": "closed",
+            "person_id": "640104198003151020", "household_id": "hh-640104-000123", "region_code": "640104",
+            "cause_event_id": "evt-health-20220810-0001",
+            "policy": {
+                "pack_id": "ningxia-2022-20-measures", "pack_version": "2022-05-01", "measure": "quarantine",
+                "region_prefix": "64",
+            },
+            "approved_amount_fen": 195000, "outcome": "paid", "reason": None,
+            "payments": [
+                {
+                    "payment_id": "pay-em-7f3c2a91-1", "amount_fen": 195000, "status": "disbursed", "installment": 1,
+                    "paid_at": "2026-12-01T08:30:04+08:00",
+                },
+            ],
+            "deadlines": [], "flags": [], "escalated_to": None,
+            "timeline": [
+                {
+                    "at": "2026-12-01T08:30:00+08:00", "event": "doudi.case.opened", "status": "open",
+                    "stage": "opened", "note": "quarantined on 2022-08-10",
+                },
+                {
+                    "at": "2026-12-01T08:30:04+08:00", "event": "doudi.case.closed", "status": "closed",
+                    "stage": "closed", "note": "paid 195000 fen",
+                },
+            ],
+            "opened_at": "2026-12-01T08:30:00+08:00", "updated_at": "2026-12-01T08:30:04+08:00", "stalled": False,
+            "workflow_url": "http://127.0.0.1:8233/namespaces/doudi/workflows/em-7f3c2a91",
+        },
+    ]})
+
     cause_event_id: str | None
     policy: dict[str, Any] | None
     approved_amount_fen: int | None
@@ -216,5 +330,7 @@ class CaseView(CaseSummary):
 
 
 class CaseList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_CASE_EXAMPLE], "total": 1}]})
+
     items: list[CaseView]
     total: int

@@ -1,7 +1,7 @@
 """Inputs of the monthly benefit cycle of a region (pathway 4 at scale)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.renewal.inputs import PERIOD
 
@@ -14,6 +14,10 @@ def cycle_id_for(region_prefix: str, period: str) -> str:
 
 
 class CycleInput(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"region_prefix": "6401", "period": "2026-12", "chunk_size": 20000},
+    ]})
+
     region_prefix: str = Field(pattern=REGION_PREFIX)
     # None: the month the workflow runs in (a monthly Temporal Schedule starts it without arguments)
     period: str | None = Field(default=None, pattern=PERIOD)

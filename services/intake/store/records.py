@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.intake.store.conn import Conn
 from shared.infra.copy_stream import snapshot_export
@@ -23,6 +23,14 @@ class HitMember(BaseModel):
 class HouseholdHit(BaseModel):
     """A household a search found, with why (``matched_by``: household_id, person_id or name)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
+            "matched_by": "name", "enrolment_kind": "dibao", "enrolment_status": "active",
+            "members": [{"person_id": "640104198003151020", "name": "马建国", "relation": "本人"}],
+        },
+    ]})
+
     household_id: str
     region_code: str
     urban: bool
@@ -35,6 +43,13 @@ class HouseholdHit(BaseModel):
 
 class RecipientCount(BaseModel):
     """Enrolled households of one kind in one region and area (城市/农村) in a month, and their people."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "region_code": "640104", "kind": "dibao", "urban": True, "households": 812, "persons": 1530,
+            "level_fen": 99450000,
+        },
+    ]})
 
     region_code: str
     kind: str          # dibao | extreme_poverty

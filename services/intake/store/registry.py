@@ -146,7 +146,21 @@ class MemberView(BaseModel):
 class HouseholdView(BaseModel):
     """A household as the registry holds it (its row and its members)."""
 
-    model_config = ConfigDict(extra="allow")  # a column added by a later migration still shows
+    # extra="allow": a column added by a later migration still shows
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {
+            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
+            "monthly_income_fen": 0, "created_at": "2026-12-01T08:30:00+08:00",
+            "updated_at": "2026-12-01T08:30:00+08:00", "version": 1, "income_reason": None, "income_changed_on": None,
+            "remote": False,
+            "members": [
+                {
+                    "person_id": "640104198003151020", "name": "马建国", "relation": "本人",
+                    "birth_date": "1980-03-15", "flags": [], "deceased_on": None, "work_region_code": None,
+                },
+            ],
+        },
+    ]})
 
     household_id: str
     region_code: str

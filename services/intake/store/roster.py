@@ -120,7 +120,14 @@ async def record_cases_opened(conn: Conn, *, period: str, kind: str, household_i
 class CycleView(BaseModel):
     """A cycle's review figures (``review_cycles``)."""
 
-    model_config = ConfigDict(extra="allow")  # a column added by a later migration still shows
+    # extra="allow": a column added by a later migration still shows
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {
+            "cycle_id": "cycle-6401-2026-12", "region_prefix": "6401", "period": "2026-12", "enrolled": 1200,
+            "due": 100, "continued": 96, "cases_opened": 4, "on_roll": 1196, "roll_fen": 155480000,
+            "reviewed_at": "2026-12-01T08:30:00+08:00", "repriced": 0, "back_pay_rows": 0, "back_pay_fen": 0,
+        },
+    ]})
 
     cycle_id: str
     region_prefix: str
@@ -164,7 +171,26 @@ class BackPayView(BaseModel):
 class EnrolmentView(BaseModel):
     """A household's roster row, its review history and its back-pay."""
 
-    model_config = ConfigDict(extra="allow")  # a column added by a later migration still shows
+    # extra="allow": a column added by a later migration still shows
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {
+            "household_id": "hh-640104-000123", "enrolment_id": "enr-hh-640104-000123-dibao",
+            "person_id": "640104198003151020", "region_code": "640104", "kind": "dibao", "status": "active",
+            "level_fen": 130000, "cadence": "stable", "rural_quarterly": False, "next_review": "2027-06",
+            "paid_through": "2026-11", "reviewed_version": 1, "managed_by": "cycle", "review_case_id": None,
+            "enrolled_from": "2026-06", "source": "application", "updated_at": "2026-12-01T08:30:00+08:00",
+            "monthly_rigid_expenditure_fen": 0, "single_person": False, "standard_fen": 65000,
+            "standard_version": "640104-2022", "standard_from": "2022-01-01", "benefit_facts": None, "persons": 2,
+            "income_fen": 0, "special_members": 1, "remote": False, "working_at_home": 0, "priced_in_python": False,
+            "reviews": [
+                {
+                    "period": "2026-12", "kind": "scheduled", "outcome": "continue", "level_fen": 130000,
+                    "case_id": None, "cycle_id": "cycle-6401-2026-12",
+                },
+            ],
+            "back_pay": [],
+        },
+    ]})
 
     household_id: str
     enrolment_id: str

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.payment.store import Conn
 from services.payment.store import batch_views as store
@@ -34,7 +34,54 @@ class AmountView(BaseModel):
     reason: str
 
 
+# the example the OpenAPI document shows (validated against the model by tests/unit/test_openapi_examples.py)
+_BATCH_EXAMPLE: dict[str, Any] = {
+    "batch_id": "batch-64-2022-06", "measure": "one_time_living_subsidy", "region_prefix": "64",
+    "snapshot_on": "2022-05-31", "month": None, "categories": ["dibao", "extreme_poverty"], "status": "running",
+    "note": "", "amount_note": "", "requested_amount_fen": None,
+    "policy": {"pack_id": "ningxia-2022-20-measures", "measure": "one_time_living_subsidy"}, "total": 12000,
+    "payable": 12000, "loaded_rows": 12000, "expected_payments": 36000, "expected_fen": 720000000,
+    "paid_count": 12000, "paid_fen": 240000000, "chunks_done": 3, "chunk_count": 9, "chunk_size": 5000,
+    "percent": 33.3,
+    "installments": [
+        {
+            "sequence": 1, "month": "2022-06", "due_at": None, "status": "paid", "expected_payments": 12000,
+            "stopped": 0, "paid_count": 12000, "paid_fen": 240000000, "chunks_done": 3, "chunks": 3,
+        },
+    ],
+    "amounts": [{"installment": 1, "amount_fen": 20000, "recipients": 12000, "reason": "每人每月 200 元"}],
+    "payment_events": True, "payment_events_published": 12000, "cause_event_id": None, "requested_by": "finance.sun",
+    "second_approved_by": "wang.fang", "created_at": "2026-12-01T08:30:00+08:00",
+    "loaded_at": "2026-12-01T08:30:00+08:00", "started_at": "2026-12-01T08:30:00+08:00", "finished_at": None,
+    "updated_at": "2026-12-01T08:30:04+08:00", "status_url": "/api/batches/batch-64-2022-06",
+}
+
+
 class BatchView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "batch_id": "batch-64-2022-06", "measure": "one_time_living_subsidy", "region_prefix": "64",
+            "snapshot_on": "2022-05-31", "month": None, "categories": ["dibao", "extreme_poverty"],
+            "status": "running", "note": "", "amount_note": "", "requested_amount_fen": None,
+            "policy": {"pack_id": "ningxia-2022-20-measures", "measure": "one_time_living_subsidy"}, "total": 12000,
+            "payable": 12000, "loaded_rows": 12000, "expected_payments": 36000, "expected_fen": 720000000,
+            "paid_count": 12000, "paid_fen": 240000000, "chunks_done": 3, "chunk_count": 9, "chunk_size": 5000,
+            "percent": 33.3,
+            "installments": [
+                {
+                    "sequence": 1, "month": "2022-06", "due_at": None, "status": "paid", "expected_payments": 12000,
+                    "stopped": 0, "paid_count": 12000, "paid_fen": 240000000, "chunks_done": 3, "chunks": 3,
+                },
+            ],
+            "amounts": [{"installment": 1, "amount_fen": 20000, "recipients": 12000, "reason": "每人每月 200 元"}],
+            "payment_events": True, "payment_events_published": 12000, "cause_event_id": None,
+            "requested_by": "finance.sun", "second_approved_by": "wang.fang",
+            "created_at": "2026-12-01T08:30:00+08:00", "loaded_at": "2026-12-01T08:30:00+08:00",
+            "started_at": "2026-12-01T08:30:00+08:00", "finished_at": None, "updated_at": "2026-12-01T08:30:04+08:00",
+            "status_url": "/api/batches/batch-64-2022-06",
+        },
+    ]})
+
     batch_id: str
     measure: str
     region_prefix: str
@@ -74,11 +121,20 @@ class BatchView(BaseModel):
 
 
 class BatchList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_BATCH_EXAMPLE], "total": 1}]})
+
     items: list[BatchView]
     total: int
 
 
 class BatchAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "batch_id": "batch-64-2022-06", "status": "awaiting_approval", "created": True,
+            "status_url": "/api/batches/batch-64-2022-06",
+        },
+    ]})
+
     batch_id: str
     status: str
     created: bool

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.payment.store import Conn
 from shared.infra.copy_stream import snapshot_export
@@ -48,6 +48,15 @@ _HOUSEHOLD_SUMS_COUNT_SQL = (f"SELECT count(*) FROM (SELECT DISTINCT household_i
 class LedgerRow(BaseModel):
     """One ledger row as the household file shows it (money in fen; ``kind``: disbursement, recovery_claim)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "entry_seq": 312, "payment_id": "pay-em-7f3c2a91-1", "kind": "disbursement", "case_id": "em-7f3c2a91",
+            "pathway": "emergency_relief", "person_id": "640104198003151020", "household_id": "hh-640104-000123",
+            "region_code": "640104", "measure": "quarantine", "amount_fen": 195000, "installment": 1,
+            "reference": None, "note": None, "created_at": "2026-12-01T08:30:04+08:00",
+        },
+    ]})
+
     entry_seq: int
     payment_id: str
     kind: str
@@ -66,6 +75,13 @@ class LedgerRow(BaseModel):
 
 class MeasureSum(BaseModel):
     """A month's disbursements of one measure in one region (``region_code``: the code cut to the level)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "region_code": "640104", "measure": "quarantine", "payments": 2, "persons": 2, "households": 2,
+            "amount_fen": 390000,
+        },
+    ]})
 
     region_code: str
     measure: str
