@@ -25,6 +25,7 @@ from services.operations.records_client import RecordsClient
 from services.operations.records_format import LEDGER_KIND_ZH, beijing_text, measure_zh, pathway_zh, yuan_text
 from services.operations.store import OperationsStore
 from shared.auth import Principal, Role, require_roles
+from shared.regions import region_name
 
 router = APIRouter(prefix="/api/household-files", tags=["household files"])
 
@@ -180,7 +181,8 @@ class FileTotals(BaseModel):
 class HouseholdFile(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {
-            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
+            "household_id": "hh-640104-000123", "region_code": "640104",
+            "region_name": "宁夏回族自治区银川市兴庆区", "urban": True, "categories": ["dibao"],
             "monthly_income_fen": 0, "version": 1, "updated_at": "2026-12-01T08:30:00+08:00",
             "members": [
                 {
@@ -200,10 +202,10 @@ class HouseholdFile(BaseModel):
             },
             "cases": [
                 {
-                    "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "pathway_zh": "临时救助",
+                    "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "pathway_zh": "急难救助（先行救助）",
                     "stage": "closed", "status": "closed", "outcome": "paid", "reason": None,
                     "person_id": "640104198003151020", "region_code": "640104", "stalled": False,
-                    "approved_amount_fen": 195000, "paid_fen": 195000, "paid_yuan": "1,950.00",
+                    "approved_amount_fen": 195000, "paid_fen": 195000, "paid_yuan": "1950.00",
                     "opened_at": "2026-12-01T08:30:00+08:00", "updated_at": "2026-12-01T08:30:04+08:00",
                     "payments": [],
                 },
@@ -212,9 +214,9 @@ class HouseholdFile(BaseModel):
                 {
                     "entry_seq": 312, "payment_id": "pay-em-7f3c2a91-1", "kind": "disbursement", "kind_zh": "发放",
                     "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "measure": "quarantine",
-                    "measure_zh": "隔离", "person_id": "640104198003151020", "region_code": "640104",
-                    "amount_fen": 195000, "amount_yuan": "1,950.00", "installment": 1, "note": None,
-                    "created_at": "2026-12-01T08:30:04+08:00", "created_at_beijing": "2026-12-01 08:30",
+                    "measure_zh": "临时救助（隔离收治）", "person_id": "640104198003151020", "region_code": "640104",
+                    "amount_fen": 195000, "amount_yuan": "1950.00", "installment": 1, "note": None,
+                    "created_at": "2026-12-01T08:30:04+08:00", "created_at_beijing": "2026-12-01 08:30:04",
                 },
             ],
             "reviews": [
@@ -226,12 +228,12 @@ class HouseholdFile(BaseModel):
             "back_pay": [],
             "level_history": [
                 {
-                    "period": "2026-06", "level_fen": 130000, "level_yuan": "1,300.00", "change_fen": 130000,
-                    "why": "enrolled: 2 persons × 650.00",
+                    "period": "2026-06", "level_fen": 130000, "level_yuan": "1300.00", "change_fen": 130000,
+                    "why": "enrolment",
                 },
             ],
             "totals": {
-                "cases": 1, "open_cases": 0, "disbursed_fen": 195000, "disbursed_yuan": "1,950.00",
+                "cases": 1, "open_cases": 0, "disbursed_fen": 195000, "disbursed_yuan": "1950.00",
                 "recovery_claimed_fen": 0, "recovery_claimed_yuan": "0.00",
             },
         },
@@ -239,6 +241,7 @@ class HouseholdFile(BaseModel):
 
     household_id: str
     region_code: str
+    region_name: str | None = Field(description="GB/T 2260 name of the region (shared/regions)")
     urban: bool
     categories: list[str]
     monthly_income_fen: int
@@ -257,6 +260,7 @@ class HouseholdFile(BaseModel):
 class HouseholdHit(BaseModel):
     household_id: str
     region_code: str
+    region_name: str | None = None
     urban: bool
     categories: list[str]
     matched_by: str = Field(description="household_id | person_id | name")
@@ -272,7 +276,8 @@ class HouseholdSearch(BaseModel):
             "q": "马建国",
             "items": [
                 {
-                    "household_id": "hh-640104-000123", "region_code": "640104", "urban": True,
+                    "household_id": "hh-640104-000123", "region_code": "640104",
+                    "region_name": "宁夏回族自治区银川市兴庆区", "urban": True,
                     "categories": ["dibao"], "matched_by": "name", "enrolment_kind": "dibao",
                     "enrolment_status": "active",
                     "members": [{"person_id": "640104198003151020", "name": "马建国", "relation": "本人"}],
@@ -312,6 +317,7 @@ async def search(principal: FileReader, client: Client,
                                    "户籍登记 / the registry", params={"q": q.strip() or q})
     for hit in hits:
         hit.file_url = f"/api/household-files/{hit.household_id}"
+        hit.region_name = region_name(hit.region_code)
     return HouseholdSearch(q=q, items=hits, total=len(hits))
 
 
@@ -332,7 +338,7 @@ async def household_file(household_id: HouseholdId, principal: FileReader, clien
         cases, case_payments = await store_files.household_cases(conn, household_id, person_ids,
                                                                   jurisdiction=principal.region)
     return HouseholdFile(
-        **household.model_dump(),
+        **household.model_dump(), region_name=region_name(household.region_code),
         enrolment=FileEnrolment(**enrolment.model_dump()) if enrolment else None,
         cases=_cases(cases, case_payments), payments=[_shown(p) for p in ledger],
         reviews=enrolment.reviews if enrolment else [],

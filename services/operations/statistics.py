@@ -22,8 +22,10 @@ from pydantic import BaseModel
 from services.operations.export_sheets import Row, Yuan
 from services.operations.records_client import RecordsClient
 from shared.auth import Principal
+from shared.regions import region_name
 
-HEADERS = ["月份", "地区代码", "类别", "在册户数", "在册人数", "发放人次", "发放户数", "发放人数", "支出（元）"]
+HEADERS = ["月份", "地区代码", "地区名称", "类别", "在册户数", "在册人数", "发放人次", "发放户数", "发放人数",
+           "支出（元）"]
 COUNTY_DIGITS = 6
 
 URBAN_DIBAO, RURAL_DIBAO, DIBAO_NO_AREA = "城市低保", "农村低保", "低保（城乡未登记）"
@@ -110,8 +112,8 @@ class ReportRow:
 
 def sheet_row(month: str, r: ReportRow) -> Row:
     t = r.tally
-    return [month, r.region_code, r.category, t.roster_households, t.roster_persons, t.payments,
-            t.paid_households, t.paid_persons, Yuan(t.amount_fen)]
+    return [month, r.region_code, region_name(r.region_code) or "", r.category, t.roster_households,
+            t.roster_persons, t.payments, t.paid_households, t.paid_persons, Yuan(t.amount_fen)]
 
 
 async def monthly_report(client: RecordsClient, principal: Principal, month: str, prefix: str) -> list[ReportRow]:
@@ -169,7 +171,7 @@ def layout(by_county: dict[str, dict[str, Tally]], prefix: str) -> list[ReportRo
             subtotal.add(tally)
             totals[category].add(tally)
         rows.append(ReportRow(county, SUBTOTAL, subtotal))
-    region = prefix or "全部"
+    region = prefix or "全部"  # 全部: the whole province-wide jurisdiction
     grand = Tally()
     for category in present:
         rows.append(ReportRow(region, f"{TOTAL}：{category}", totals[category]))

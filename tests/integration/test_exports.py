@@ -116,9 +116,10 @@ async def test_the_monthly_statistics_report_has_the_totals_computed_by_hand(cli
     assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
     xlsx = r.content
     rows = sheet_rows(xlsx)
-    assert rows[0] == ["月份", "地区代码", "类别", "在册户数", "在册人数", "发放人次", "发放户数", "发放人数",
-                       "支出（元）"]
-    by_category = {(row[1], row[2]): row[3:] for row in rows[1:]}
+    assert rows[0] == ["月份", "地区代码", "地区名称", "类别", "在册户数", "在册人数", "发放人次", "发放户数",
+                       "发放人数", "支出（元）"]
+    by_category = {(row[1], row[3]): row[4:] for row in rows[1:]}
+    assert {row[2] for row in rows[1:]} == {"宁夏回族自治区吴忠市青铜峡市"}
 
     def figures(region: str, category: str) -> list[Any]:
         values = by_category[(region, category)]

@@ -52,6 +52,7 @@ async def test_a_paid_household_is_found_and_its_file_shows_the_case_and_the_pay
     file = r.json()
     assert file["household_id"] == household_id and file["region_code"] == COUNTY and file["urban"] is True
     assert file["categories"] == ["dibao"]
+    assert file["region_name"] == "宁夏回族自治区吴忠市红寺堡区"
     assert [(m["person_id"], m["name"]) for m in file["members"]] == sorted([(head, name), (spouse, name + "妻")])
     # seed 002 (Ningxia): a quarantined dibao recipient gets 3 x the city monthly standard 650 yuan
     # = 3 x 65000 fen = 195000 fen = 1950.00 yuan
