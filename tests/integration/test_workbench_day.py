@@ -237,9 +237,9 @@ async def test_a_caseworkers_day_in_the_browser(client: StackClient, browser_con
     download = await downloading.value
     xlsx = kept(await download.path(), "workbench-day-5-statistics.xlsx")
     rows = sheet_rows(xlsx)
-    assert rows[0] == ["月份", "地区代码", "类别", "在册户数", "在册人数", "发放人次", "发放户数", "发放人数",
-                       "支出（元）"]
-    by_category = {(row[1], row[2]): row[3:] for row in rows[1:]}
+    assert rows[0] == ["月份", "地区代码", "地区名称", "类别", "在册户数", "在册人数", "发放人次", "发放户数",
+                       "发放人数", "支出（元）"]
+    by_category = {(row[1], row[3]): row[4:] for row in rows[1:]}
 
     def figures(region: str, category: str) -> list[Any]:
         values = by_category[(region, category)]
@@ -247,8 +247,8 @@ async def test_a_caseworkers_day_in_the_browser(client: StackClient, browser_con
 
     # 2 payments (1950.00 + 1300.00), to 2 one-person households, none of them on a roster
     assert figures(COUNTY, "临时救助") == [0, 0, 2, 2, 2, MONTH_TOTAL]
-    grand = next(row for row in rows[1:] if row[2] == "总计")
-    assert Decimal(str(grand[8])).quantize(Decimal("0.01")) == MONTH_TOTAL
+    grand = next(row for row in rows[1:] if row[3] == "总计")
+    assert Decimal(str(grand[9])).quantize(Decimal("0.01")) == MONTH_TOTAL
     await page.screenshot(path=str(ARTIFACTS / "workbench-day-5-exports.png"), full_page=True)
 
     # -- the decision letter (决定书) downloads; its text has the amount in yuan and how to appeal
