@@ -168,6 +168,13 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
     await approver.screenshot(path=str(ARTIFACTS / "workbench-todo-approved.png"), full_page=True)
     await case_at(client, case_id, "awaiting_documents", "closed")
     assert await ledger_fen(client, case_id) == [APPROVED_FEN]
+    await expect(approver.locator("#todo-export")).to_have_attribute("href", "/api/exports/tasks.xlsx")
+    # English on demand, then back
+    await approver.get_by_role("button", name="English").click()
+    await expect(approver.get_by_role("heading", name="To do", exact=True)).to_be_visible()
+    await expect(approver.get_by_role("link", name="Household files")).to_be_visible()
+    await approver.get_by_role("button", name="中文").click()
+    await expect(approver.get_by_role("heading", name="待办", exact=True)).to_be_visible()
 
     # the dashboard now shows the approved amount
     await approver.goto(f"{base}/#/case/{case_id}")

@@ -140,7 +140,7 @@ export function renderIntake(container, ctx) {
 
 /** A link that downloads: the browser's own download with the session cookie; with a pasted token (no
  * cookie to send) the file is fetched with the token and saved from memory. */
-function downloadLink(href, text, attrs = {}) {
+export function downloadLink(href, text, attrs = {}) {
   return h('a', { ...attrs, href, download: '', class: 'btn btn-small', onclick: async (event) => {
     if (!token()) return;
     event.preventDefault();

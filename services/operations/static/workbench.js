@@ -14,7 +14,7 @@ import { idPart, withYuan } from './workbench-forms.js';
 import {
   taskForms, countyPaysForm, replenishmentForms, batchApproveForm, deadLetterForms, replayForm,
 } from './workbench-actions.js';
-import { renderIntake, renderFiles, renderFile } from './workbench-pages.js';
+import { renderIntake, renderFiles, renderFile, downloadLink } from './workbench-pages.js';
 
 const VIEWS = ['signin', 'todo', 'intake', 'files', 'file', 'ops'];
 const REFRESH_LIMIT = 200;
@@ -253,7 +253,8 @@ async function renderTodo(seq) {
       h('div', { class: 'task-forms' }, batchApproveForm(b, ctx))))) : null)));
   }
   if (!current(seq)) return;
-  fill(body, sections);
+  fill(body, sections, h('p', { class: 'downloads' },
+    downloadLink('/api/exports/tasks.xlsx', t('wb.export.tasks'), { id: 'todo-export' })));
   $('todo-updated').textContent = t('common.updated', { time: formatClock() });
 }
 
