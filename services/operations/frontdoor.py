@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 
+from services.operations.openapi_merge import merge_service_document
 from shared.auth import InvalidCredentials, principal_from_headers
 from shared.infra import metrics
 
@@ -89,13 +90,10 @@ class FrontDoor:
                 sub = (await self._client.get(base + "/openapi.json")).json()
             except (httpx.HTTPError, ValueError):
                 continue
-            for path, item in sub.get("paths", {}).items():
-                if self.upstream_for(path) == base:
-                    doc["paths"][path] = item
-            doc["components"]["schemas"].update(sub.get("components", {}).get("schemas", {}))
-            for k, v in sub.get("components", {}).items():
-                if k != "schemas":
-                    doc["components"].setdefault(k, {}).update(v)
+            # a schema another service names differently is renamed <service>.<Name> (openapi_merge.py)
+            service = str(sub.get("info", {}).get("title", base)).split()[-1]
+            merge_service_document(doc, sub, service=service,
+                                   forwarded={path for path in sub.get("paths", {}) if self.upstream_for(path) == base})
         return doc
 
     async def close(self) -> None:

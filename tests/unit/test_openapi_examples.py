@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -116,3 +117,51 @@ def test_route_level_examples_are_valid_json_values(specs: dict[str, Spec]) -> N
         for media in op.get("requestBody", {}).get("content", {}).values():
             for name, example in media.get("examples", {}).items():
                 assert "value" in example and example.get("summary"), (where, name)
+
+
+# -- the front door's merged document ----------------------------------------------------------------------
+
+def _inlined(spec: Spec, node: Any, depth: int = 0) -> Any:
+    """``node`` with every schema reference replaced by what it names (to compare documents by meaning)."""
+    assert depth < 40, "a schema that refers to itself"
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inlined(spec, _resolve(spec, node), depth + 1)
+        return {k: _inlined(spec, v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inlined(spec, v, depth + 1) for v in node]
+    return node
+
+
+async def test_the_front_doors_merged_document_shows_each_operation_as_its_service_does(specs: dict[str, Spec]):
+    """GET /openapi.json on the front door: every forwarded operation reads exactly as in its own service's
+    document (two services' schemas of one name, intake's and approval's MemberIn, stay apart), and every
+    operation in it has its description and its examples."""
+    import httpx
+    from fastapi.openapi.utils import get_openapi
+
+    from services.operations import main as operations_main
+    from shared.config import get_settings
+
+    settings = get_settings()
+    by_base = {settings.intake_url: "intake", settings.approval_url: "approval",
+               settings.verification_url: "verification", settings.payment_url: "payment"}
+    runtime = SimpleNamespace(settings=settings)
+    door = operations_main.front_door(runtime, ops=None)  # type: ignore[arg-type]  # only its routes table
+    door._client = httpx.AsyncClient(transport=httpx.MockTransport(  # each service answers its own document
+        lambda request: httpx.Response(200, json=specs[by_base[f"{request.url.scheme}://{request.url.netloc.decode()}"]])))
+    front = app_of("operations")
+    merged = await door.merged_openapi(get_openapi(title=front.title, version=front.version, routes=front.routes))
+    await door._client.aclose()
+
+    forwarded = 0
+    for path, item in merged["paths"].items():
+        service = next((s for base, s in by_base.items() if door.upstream_for(path) == base), "operations")
+        own = specs[service]
+        for method, op in item.items():
+            assert _inlined(merged, op) == _inlined(own, own["paths"][path][method]), f"{method} {path}"
+            forwarded += service != "operations"
+    assert forwarded >= 20
+    assert "approval.MemberIn" in merged["components"]["schemas"]  # renamed, not replacing intake's
+    test_every_operation_has_a_summary_or_a_description({"front door": merged})
+    test_every_json_request_body_and_2xx_answer_has_an_example({"front door": merged})
