@@ -324,6 +324,29 @@ async def test_a_signed_in_clerk_acts_by_session_cookie_and_a_signed_out_one_is_
     assert not problems, problems
 
 
+@pytest.mark.parametrize("role", ["clerk", "township_approver", "county_approver", "committee", "finance",
+                                  "auditor", "admin"])
+async def test_every_roles_todo_list_draws_without_a_script_error(client: StackClient, browser_context, role: str):
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    region = "" if role == "admin" else COUNTY
+    page = await signed_in_page(browser_context, official_token(f"wb-{role}-{uuid.uuid4().hex[:6]}", role,
+                                                                region=region), problems, base)
+    await page.goto(f"{base}/workbench/")
+    await expect(page.get_by_role("heading", name="待办", exact=True)).to_be_visible()
+    await expect(page.locator("#todo-tasks")).to_be_visible()
+    await expect(page.locator("#todo-updated")).to_contain_text("更新于")
+    if role == "admin":
+        await page.get_by_role("link", name="运维处理").click()
+        await expect(page.get_by_role("heading", name="死信（未能处理的事件）")).to_be_visible()
+        await expect(page.get_by_role("heading", name="停滞案件")).to_be_visible()
+    else:
+        await expect(page.get_by_role("link", name="运维处理")).to_be_hidden()
+    await page.get_by_role("link", name="家庭档案").click()
+    await expect(page.locator("#exports")).to_be_visible()
+    assert not problems, problems
+
+
 async def test_the_workbench_page_is_served_with_its_own_scripts_only(client: StackClient):
     r = await client.http.get("/workbench/")
     assert r.status_code == 200

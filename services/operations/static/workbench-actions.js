@@ -80,7 +80,9 @@ const DOCUMENT_KINDS = ['explanation', 'id_card', 'authorisation', 'hospital_rec
   'disaster_certificate', 'other'];
 
 function documentsForm(task, ctx) {
-  // the field names are the API's own paths, so a 422 on documents[0].reference lands beside that field
+  // the field names are the API's own paths, so a 422 on documents[0].reference lands beside that field;
+  // one submission id per form drawn: a second click records the documents once
+  const submissionId = `docs-${idPart(task.case_id).slice(-24)}-${Date.now().toString(36)}`;
   return actionForm({
     id: `documents-${idPart(task.case_id)}`, action: 'documents', label: 'wb.act.documents', primary: 'documents[0].reference',
     fields: [{ name: 'documents[0].kind', label: 'wb.field.docKind', type: 'select', value: 'explanation',
@@ -88,7 +90,8 @@ function documentsForm(task, ctx) {
     { name: 'documents[0].reference', label: 'wb.field.docRef', type: 'text', required: true, maxlength: 500 },
     { name: 'note', label: 'wb.field.note', type: 'textarea', wide: true }],
     request: (v) => ({ path: `/api/cases/${enc(task.case_id)}/documents`, body: {
-      documents: [{ kind: v['documents[0].kind'], reference: v['documents[0].reference'] }], note: v.note } }),
+      documents: [{ kind: v['documents[0].kind'], reference: v['documents[0].reference'] }], note: v.note,
+      submission_id: submissionId } }),
     onDone: ctx.onDone,
   }, ctx);
 }
