@@ -64,6 +64,17 @@ STAGES: Mapping[str, tuple[str, str]] = {
     "review_repriced": ("复核调整金额", "review repriced"),
     "exit_suspended": ("暂停退出", "exit suspended"),
     "outreach": ("主动发现", "outreach"),
+    # the enrolment duties (workflows/enrolment_duties)
+    "awaiting_home_visit": ("待入户调查", "awaiting the home visit"),
+    "home_visited": ("已入户调查", "home visited"),
+    "home_visit_overdue": ("入户调查逾期", "home visit overdue"),
+    "awaiting_democratic_appraisal": ("待民主评议", "awaiting the democratic appraisal"),
+    "appraised": ("已民主评议", "democratic appraisal held"),
+    "democratic_appraisal_overdue": ("民主评议逾期", "democratic appraisal overdue"),
+    "appraisal_skipped": ("无争议，不再进行民主评议", "undisputed: no democratic appraisal"),
+    "public_notice": ("张榜公示中", "on public notice"),
+    "notice_objected": ("公示期间有异议，重新核查", "objection during the notice: checked again"),
+    "notice_clean": ("公示期满无异议", "notice ended without objection"),
     "closed": ("已结案", "closed"),
 }
 
