@@ -241,7 +241,7 @@ async def test_a_home_visit_not_recorded_is_reminded_then_escalated_to_the_count
         await handle.terminate("test over")
 
 
-async def test_record_enrolment_duty_histories(env: WorkflowEnvironment):
+async def test_recorded_enrolment_duty_histories(env: WorkflowEnvironment):
     """With DOUDI_RECORD_HISTORIES=<version>: record the patched branch (enrolment-duties) for the replay
     test (tests/unit/test_recorded_histories.py): a Ningxia application visited undisputed (no appraisal),
     an objection during the notice, the check again with an appraisal, a clean notice, confirmed."""
