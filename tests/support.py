@@ -29,13 +29,18 @@ T = TypeVar("T")
 _serial = itertools.count(1)
 
 
-def national_id(region: str = "640104") -> str:
+def national_id(region: str = "640104", born: date | str | None = None) -> str:
     """A fresh, valid 18-character national ID, unique within a test run (the birth date and the
-    sequence number both come from one counter)."""
+    sequence number both come from one counter, unless ``born`` names the birth date)."""
     n = next(_serial)
-    birth = date(1950, 1, 1) + timedelta(days=n // 1000)
+    birth = date.fromisoformat(born) if isinstance(born, str) else born or date(1950, 1, 1) + timedelta(days=n // 1000)
     first17 = f"{region}{birth:%Y%m%d}{n % 1000:03d}"
     return first17 + id_check_character(first17)
+
+
+def born_on(person_id: str) -> str:
+    """The birth date (YYYY-MM-DD) an ID carries in its 7th-14th characters: a member's birth_date must be it."""
+    return f"{person_id[6:10]}-{person_id[10:12]}-{person_id[12:14]}"
 
 
 def household(person_id: str, *, region: str = "640104", urban: bool = True, categories=(),
@@ -47,7 +52,7 @@ def household(person_id: str, *, region: str = "640104", urban: bool = True, cat
         "categories": list(categories),
         "monthly_income_fen": income_fen,
         "members": [{"person_id": person_id, "name": "测试", "relation": "head",
-                     "birth_date": "1980-01-01", "flags": []}],
+                     "birth_date": born_on(person_id), "flags": []}],
     }
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.intake.enrolment import NotEnrollable
 from services.intake.models import AssessmentIn, AssessmentOut
-from services.intake.registry import Registrar, RegistrationRefused
+from services.intake.registry import IfMatch, Registrar, RegistrationRefused, etag
 from services.intake.routing import InvalidApplication, NotYetRouted
 from services.intake.service import IntakeService
 from services.intake.store import HouseholdView
@@ -39,8 +39,15 @@ MoveMembers = Annotated[list[str], Query(
     "(409)")]
 
 
+IfMatchHeader = Annotated[str | None, Header(
+    alias="If-Match", max_length=200,
+    description="the household's ETag as read (GET /api/households/{id}): the update is made only if no one "
+    "changed the household since (412 otherwise, nothing written). Without it the registration replaces the "
+    "household as before: agencies' scripts and doudi import re-register by household id")]
+
+
 async def _register(household: HouseholdIn, principal: Principal, service: IntakeService, moves: list[str],
-                    *, roster: bool) -> HouseholdOut:
+                    if_match: str | None, response: Response, *, roster: bool) -> HouseholdOut:
     require_jurisdiction(principal, household.region_code)
     known = await service.household(household.household_id)
     if known is not None:  # no taking over a foreign household
@@ -48,9 +55,11 @@ async def _register(household: HouseholdIn, principal: Principal, service: Intak
     by = Registrar(subject=principal.subject, role=str(principal.role), region=principal.region,
                    roster=roster)
     try:
-        return await service.register_household(household, by, moves)
+        registered = await service.register_household(household, by, moves, IfMatch.parse(if_match))
     except RegistrationRefused as exc:
         raise HTTPException(exc.status_code, exc.detail()) from None
+    response.headers["ETag"] = etag(registered.version)
+    return registered
 
 
 def _registration(name: str, path: str, roles: tuple[Role, ...], *, roster: bool, summary: str) -> None:
@@ -59,18 +68,21 @@ def _registration(name: str, path: str, roles: tuple[Role, ...], *, roster: bool
     async def route(
         household: HouseholdIn,
         service: Annotated[IntakeService, Depends(_service)],
+        response: Response,
+        if_match: IfMatchHeader = None,
         move_members: MoveMembers = [],  # noqa: B006 (FastAPI copies defaults)
         # a default, not an annotation: the roles are this factory's (annotations are strings here)
         principal: Principal = Depends(require_roles(*roles)),  # noqa: B008
     ) -> HouseholdOut:
-        return await _register(household, principal, service, move_members, roster=roster)
+        return await _register(household, principal, service, move_members, if_match, response, roster=roster)
 
     route.__name__ = name  # the OpenAPI operation id, as before
     router.post(path, response_model=HouseholdOut, summary=summary)(route)
 
 
 _registration("register_household", "/households", (Role.clerk, Role.service), roster=False,
-              summary="Register or update a household (idempotent by household_id); categories that carry "
+              summary="Register or update a household (idempotent by household_id; If-Match with the ETag read "
+                      "makes an update conditional, 412 if it changed meanwhile); categories that carry "
                       "money are not set here (403): see /api/households/roster")
 _registration("register_roster_household", "/households/roster", (Role.county_approver, Role.service),
               roster=True,
@@ -110,9 +122,12 @@ async def get_household(
     principal: Annotated[Principal, Depends(require_roles(
         Role.clerk, Role.township_approver, Role.county_approver, Role.auditor, Role.service))],
     service: Annotated[IntakeService, Depends(_service)],
+    response: Response,
 ) -> HouseholdView:
-    return visible_to(principal, await service.household(household_id), lambda h: h.region_code,
-                      f"household {household_id}")
+    household = visible_to(principal, await service.household(household_id), lambda h: h.region_code,
+                           f"household {household_id}")
+    response.headers["ETag"] = etag(household.version)  # an update names it in If-Match
+    return household
 
 
 @router.post("/cases/{case_id}/assessment", response_model=AssessmentOut,

@@ -80,12 +80,13 @@ class IntakeService:
             row = await store.case_row(conn, case_id)
         return row["region_code"] if row is not None else None
 
-    async def register_household(self, household: HouseholdIn, by: Registrar,
-                                 moves: Collection[str] = ()) -> HouseholdOut:
+    async def register_household(self, household: HouseholdIn, by: Registrar, moves: Collection[str] = (),
+                                 if_match: registry.IfMatch | None = None) -> HouseholdOut:
         """Under the registry's rules (services/intake/registry.py): one household per person, money
-        categories only from an authorised roster registration. Raises ``RegistrationRefused``."""
+        categories only from an authorised roster registration; with ``if_match`` only over the version
+        the caller read. Raises ``RegistrationRefused``."""
         async with unit_of_work(self._pool) as conn:
-            household, version, created = await registry.register(conn, household, by, moves)
+            household, version, created = await registry.register(conn, household, by, moves, if_match)
             view = await store.household_view(conn, household.household_id)
         assert view is not None
         return HouseholdOut(household_id=view.household_id, region_code=view.region_code, urban=view.urban,

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator
 
-from shared.contracts.identity import KnownCountyCode, NationalId
+from shared.contracts.identity import KnownCountyCode, NationalId, RegionCode, birth_date_of
 from shared.contracts.money import CaseFen, IncomeFen, SelfPayFen
 from shared.regions import region_name
 
@@ -50,6 +50,16 @@ class MemberIn(BaseModel):
     work_region_code: KnownCountyCode | None = Field(
         default=None,
         description="务工地: where an employed member works away from home (employment-cost deduction)")
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born_as_the_id_says(cls, born: date, info: ValidationInfo) -> date:
+        """The ID's 7th-14th characters are the birth date (GB 11643-1999): a typo in either is refused."""
+        person_id = info.data.get("person_id")  # absent when the ID itself was refused
+        if person_id is not None and born != birth_date_of(person_id):
+            raise ValueError(f"出生日期 {born.isoformat()} 与身份证号码第 7-14 位（{person_id[6:14]}）不一致"
+                             f" (birth_date does not match the national ID's 7th-14th digits)")
+        return born
 
 
 class HouseholdIn(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -37,6 +38,14 @@ def validate_region_code(value: str) -> str:
     if value[:2] == "00":
         raise ValueError("region_code has no province")
     return value
+
+
+def birth_date_of(national_id: str) -> date | None:
+    """The birth date an 18-character ID carries in its 7th-14th characters (None if they are not a date)."""
+    try:
+        return date(int(national_id[6:10]), int(national_id[10:12]), int(national_id[12:14]))
+    except ValueError:
+        return None
 
 
 def mask_national_id(value: str) -> str:

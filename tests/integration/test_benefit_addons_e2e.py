@@ -13,7 +13,7 @@ import pytest
 
 from deploy.embedded import EmbeddedStack
 from tests.integration.test_enrolled_households import bearer, family, roster, run_cycle
-from tests.support import StackClient
+from tests.support import StackClient, national_id
 
 pytestmark = pytest.mark.stack
 
@@ -31,7 +31,8 @@ async def test_remote_add_on_full_care_and_orphan_allowance_from_the_registry_ar
         client: StackClient, stack: EmbeddedStack):
     remote = {**family(0, size=2, region=XPCC), "remote": True}  # two adults, no income, a remote company
     cared = family(0, size=1, region=XPCC)
-    cared["members"][0].update(birth_date="1940-03-03", flags=["full_care"])
+    cared["members"][0].update(person_id=national_id(XPCC, born="1940-03-03"), birth_date="1940-03-03",
+                               flags=["full_care"])
     cared["categories"] = ["extreme_poverty"]
     await _import(client, XPCC,
                   {"household": remote, "enrolled_from": "2022-07", "paid_through": "2022-08"},
@@ -45,7 +46,8 @@ async def test_remote_add_on_full_care_and_orphan_allowance_from_the_registry_ar
     assert (await roster(stack, cared["household_id"]))["level_fen"] == 211008
 
     orphan = family(0, size=1, region=YINCHUAN_JINFENG)
-    orphan["members"][0].update(birth_date="2012-06-01", flags=["raised_in_institution"])
+    orphan["members"][0].update(person_id=national_id(YINCHUAN_JINFENG, born="2012-06-01"), birth_date="2012-06-01",
+                                flags=["raised_in_institution"])
     orphan["categories"] = ["orphan", "extreme_poverty"]
     await _import(client, YINCHUAN_JINFENG,
                   {"household": orphan, "kind": "extreme_poverty", "enrolled_from": "2022-07",

@@ -69,7 +69,7 @@ def household_of(row: Row, region: str, *, births: list[str] | None = None) -> d
         "urban": facts.get("urban", h.get("urban", True)),
         "categories": list(facts.get("categories", [])),
         "monthly_income_fen": facts.get("monthly_income_fen", h.get("monthly_income_fen", 0)),
-        "members": [{"person_id": national_id(region[:6]), "name": f"成员{i}",
+        "members": [{"person_id": national_id(region[:6], born=births[i % len(births)]), "name": f"成员{i}",
                      "relation": "head" if i == 0 else "member",
                      "birth_date": births[i % len(births)], "flags": []} for i in range(size)],
     }

@@ -31,7 +31,8 @@ def family(income_fen: int, *, size: int = 3, region: str = XIXIA, urban: bool =
            births: list[str] | None = None) -> dict[str, Any]:
     """Head 1980 (working age), spouse 1982, child 2010: a household of ``size`` (head first)."""
     births = births or ["1980-01-01", "1982-01-01", "2010-01-01", "1950-05-05"]
-    members = [{"person_id": national_id(region), "name": f"成员{i}", "relation": "head" if i == 0 else "member",
+    members = [{"person_id": national_id(region, born=births[i]), "name": f"成员{i}",
+                "relation": "head" if i == 0 else "member",
                 "birth_date": births[i], "flags": []} for i in range(size)]
     return {"household_id": f"hh-{uuid.uuid4().hex[:12]}", "region_code": region, "urban": urban,
             "categories": ["dibao"], "monthly_income_fen": income_fen, "members": members}

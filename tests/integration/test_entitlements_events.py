@@ -13,7 +13,7 @@ import pytest
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from tests.support import StackClient, household, national_id, wait_for
+from tests.support import StackClient, born_on, household, national_id, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -48,7 +48,7 @@ async def test_two_quarantined_members_of_one_household_get_one_payment(client: 
     3 x 650 yuan (城乡低保标准…每人每月650元) = 1,950 yuan = 195,000 fen, one payment for the household."""
     head, spouse = national_id(YINCHUAN), national_id(YINCHUAN)
     body = household(head, region=YINCHUAN, categories=["dibao"], income_fen=0)
-    body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse", "birth_date": "1981-02-02",
+    body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse", "birth_date": born_on(spouse),
                             "flags": []})
     await client.register(body)
     # the same week, both reports at once (intake serialises them per household)

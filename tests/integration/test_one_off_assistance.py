@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from deploy.embedded import EmbeddedStack
-from tests.support import StackClient, household, national_id, official_token, wait_for
+from tests.support import StackClient, born_on, household, national_id, official_token, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -163,7 +163,7 @@ async def test_jiangxi_graduate_is_paid_the_configured_multiple_of_the_local_sta
 async def test_an_official_related_to_the_household_cannot_approve(client: StackClient):
     pid, spouse = national_id(YINCHUAN), national_id(YINCHUAN)
     body = household(pid, region=YINCHUAN, categories=[], income_fen=0)
-    body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse", "birth_date": "1981-02-02"})
+    body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse", "birth_date": born_on(spouse)})
     await client.register(body)
     # applied directly at the window, no outreach first (the clerk notes the insurance status)
     await apply(client, pid, "job_loss", details={"incident_date": "2022-09-05", "unemployment_insured": False})

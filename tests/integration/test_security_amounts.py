@@ -26,7 +26,7 @@ import pytest
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from tests.support import StackClient, household, national_id, official_token, wait_for
+from tests.support import StackClient, born_on, household, national_id, official_token, wait_for
 from tests.townships import fresh_township
 
 pytestmark = pytest.mark.stack
@@ -262,7 +262,7 @@ async def test_an_approver_cannot_change_a_fixed_amount(client: StackClient):
     await client.register({"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": YINCHUAN,
                            "urban": True, "categories": [], "monthly_income_fen": 0,
                            "members": [{"person_id": pid, "name": "张三", "relation": "head",
-                                        "birth_date": "1980-01-01"}]})
+                                        "birth_date": born_on(pid)}]})
     r = await client.http.post("/api/applications", headers=client.clerk, json={
         "person_id": pid, "region_code": YINCHUAN, "kind": "job_loss", "consent": True,
         "details": {"incident_date": "2022-09-05", "unemployment_insured": False}})
@@ -304,7 +304,7 @@ async def test_absurd_amounts_in_the_http_contracts_answer_422_naming_the_field(
     body: dict[str, Any] = (
         {"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": YINCHUAN, "urban": True,
          "monthly_income_fen": 2**63 - 1, "members": [{"person_id": pid, "name": "张三", "relation": "head",
-                                                     "birth_date": "1980-01-01"}]}
+                                                     "birth_date": born_on(pid)}]}
         if path == "/api/households" else
         {"person_id": pid, "region_code": YINCHUAN, "kind": "emergency", "consent": True,
          "details": {"requested_amount_fen": 2**63 - 1}})
@@ -349,7 +349,7 @@ async def test_a_price_linkage_event_carrying_10m_yuan_pays_the_computed_subsidy
         client: StackClient, stack: EmbeddedStack):
     from workflows.batch_subsidy.inputs import batch_id_for, price_linkage_occasion
 
-    pid = national_id(JINFENG)
+    pid = national_id(JINFENG, born="1960-01-01")
     await client.register({"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": JINFENG, "urban": True,
                            "categories": ["dibao"], "monthly_income_fen": 0,
                            "members": [{"person_id": pid, "name": "李四", "relation": "head",
@@ -468,7 +468,7 @@ async def test_four_eyes_need_the_first_official_registered_too(client: StackCli
 
 
 async def dibao_application(client: StackClient, region: str, on: str = "2022-08-10") -> tuple[str, str]:
-    head = national_id(region)
+    head = national_id(region, born="1960-01-01")
     await client.register({"household_id": f"hh-amt-{uuid.uuid4().hex[:8]}", "region_code": region, "urban": True,
                            "categories": [], "monthly_income_fen": 0,
                            "members": [{"person_id": head, "name": "王五", "relation": "head",

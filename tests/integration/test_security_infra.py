@@ -167,7 +167,8 @@ async def test_a_160_mb_import_does_not_drive_intake_memory_up(stack: EmbeddedSt
     one line past 64 KB; intake's memory stays flat. The legitimate import still enrols."""
     headers = {**bearer("county_approver", OWN), "Content-Type": "application/x-ndjson"}
     # a realistic line (a household of four), refused by validation (an unknown kind): cheap to check
-    members = [{"person_id": national_id(OWN), "name": "测试成员", "relation": "member", "birth_date": "1980-01-01",
+    members = [{"person_id": national_id(OWN, born="1980-01-01"), "name": "测试成员", "relation": "member",
+                "birth_date": "1980-01-01",
                 "flags": []} for _ in range(4)]
     line = json.dumps({"household": {"household_id": "hh-bulk", "region_code": OWN, "urban": True,
                                      "categories": ["dibao"], "monthly_income_fen": 0, "members": members},

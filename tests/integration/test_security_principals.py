@@ -27,7 +27,7 @@ from shared.auth import issue_token
 from shared.config import get_settings
 from shared.infra.temporal import data_converter
 from tests.integration.test_one_off_assistance import apply, one_case
-from tests.support import StackClient, household, national_id, official_token, register_official, wait_for
+from tests.support import StackClient, born_on, household, national_id, official_token, register_official, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -54,7 +54,8 @@ async def job_loss_case(client: StackClient, *, spouse: str | None = None) -> tu
     pid = national_id(YINCHUAN)
     body = household(pid, region=YINCHUAN, categories=[], income_fen=0)
     if spouse:
-        body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse", "birth_date": "1981-02-02"})
+        body["members"].append({"person_id": spouse, "name": "配偶", "relation": "spouse",
+                                "birth_date": born_on(spouse)})
     await client.register(body)
     await apply(client, pid, "job_loss", details={"incident_date": "2022-09-05", "unemployment_insured": False})
     return pid, await one_case(client, pid, "awaiting_approval")

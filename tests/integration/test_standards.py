@@ -43,7 +43,8 @@ def family(income_fen: int, *, region: str, size: int = 3, urban: bool = True,
            categories: list[str] | None = None) -> dict[str, Any]:
     """Head 1980, spouse 1982, child 2010 (no add-on in Ningxia, no one employed)."""
     births = ["1980-01-01", "1982-01-01", "2010-01-01"]
-    members = [{"person_id": national_id(region), "name": f"成员{i}", "relation": "head" if i == 0 else "member",
+    members = [{"person_id": national_id(region, born=births[i]), "name": f"成员{i}",
+                "relation": "head" if i == 0 else "member",
                 "birth_date": births[i], "flags": []} for i in range(size)]
     return {"household_id": f"hh-std-{uuid.uuid4().hex[:12]}", "region_code": region, "urban": urban,
             "categories": ["dibao"] if categories is None else categories, "monthly_income_fen": income_fen,

@@ -160,8 +160,8 @@ def test_categories_for_de_facto_unsupported_children_and_people_lifted_out_of_p
     assert {"de_facto_unsupported_child", "poverty_alleviated"} <= CATEGORIES
     HouseholdIn.model_validate(dict(household_id="hh-c", region_code="361102", urban=True, monthly_income_fen=0,
                                     categories=["de_facto_unsupported_child", "poverty_alleviated"],
-                                    members=[dict(person_id=HEAD, name="甲", relation="head",
-                                                  birth_date="2015-01-01")]))
+                                    members=[dict(person_id=CHILD, name="甲", relation="head",
+                                                  birth_date="2010-01-01")]))
     lib = load_library()
     on = date(2022, 7, 1)
     # seed 001 「为低保对象、特困人员、孤儿及事实无人抚养儿童按照 6 月份发放标准增发一次性生活补贴」

@@ -38,6 +38,7 @@ from services.intake.store.registry import (
     household_id_of,
     household_of_member,
     household_row,
+    household_version,
     household_view,
     mark_deceased,
     members_elsewhere,
@@ -55,7 +56,7 @@ SCHEMA = "intake"
 __all__ = [
     "SCHEMA", "HouseholdView", "MemberElsewhere", "MemberView", "application_case", "case_row",
     "household_categories", "household_id_of", "household_incident_case",
-    "household_of_case", "household_of_member", "household_row", "household_view", "link_cause",
+    "household_of_case", "household_of_member", "household_row", "household_version", "household_view", "link_cause",
     "lock_household", "mark_deceased", "mark_workflow_started", "members_elsewhere", "members_of",
     "move_member_out", "open_case", "open_case_for", "open_cases", "recipient_facts", "record_application",
     "record_roster_registration", "record_screening", "record_transition", "registry_changes",

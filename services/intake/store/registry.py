@@ -21,6 +21,11 @@ async def household_categories(conn: Conn, household_id: str) -> set[str] | None
     return None if row is None else set(row["categories"])
 
 
+async def household_version(conn: Conn, household_id: str) -> int | None:
+    """The version of a household's data (None: not registered)."""
+    return await conn.fetchval("SELECT version FROM households WHERE household_id = $1", household_id)
+
+
 async def members_elsewhere(conn: Conn, person_ids: list[str],
                             household_id: str) -> list[asyncpg.Record]:
     """The given people who belong to another household than ``household_id``: person_id, household_id,
