@@ -5,7 +5,8 @@ Seeds: 001 「严格落实分散供养特困人员探视巡访制度，加大探
 「加强对分散供养特困人员定期探访和照料服务」; 002 names who to visit (「对分散供养特困人员、低保及低保边缘家庭中的
 老年人、未成年人、重度残疾人等特殊困难群众，加大探访频次」).
 
-- ``PUT /api/care-recipients/{person_id}``: a dispersed 特困 person's care level and caregiver (照料服务人);
+- ``PUT /api/care-recipients/{person_id}``: a dispersed 特困 person's care level and caregiver (照料服务人):
+  a member of a household the registry holds as 特困 (its categories or its enrolment), in the county;
   the cadence is the pack's ``care_visit_days_<level>`` (LOCAL PRACTICE in the national pack: full care 7,
   partial care 15, self-care 30 days; a region's pack overrides).
 - ``GET /api/care-recipients?region=&overdue=``, ``GET /api/care-recipients/{person_id}`` (visits and
@@ -31,6 +32,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.operations import store_care as sql
+from services.operations.records_client import RecordsClient
 from services.operations.store import OperationsStore
 from shared.auth import Principal, Role, found_in_jurisdiction, require_jurisdiction, require_roles
 from shared.contracts.identity import NationalId
@@ -54,8 +56,9 @@ class CareRecipientIn(BaseModel):
         "caregiver_phone": "13900000000"}]})
 
     region_code: str = Field(pattern=r"^\d{6,9}$", description="where the person lives (county or township)")
-    household_id: str | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, max_length=100)
+    household_id: str | None = Field(default=None, max_length=100,
+                                     description="not needed: the registry's household is recorded")
+    name: str | None = Field(default=None, max_length=100, description="used only where the registry has no name")
     care_level: CareLevel = Field(description="全护理 full_care, 半护理 partial_care, 全自理 self_care")
     caregiver: str = Field(min_length=1, max_length=100, description="照料服务人")
     caregiver_phone: str | None = Field(default=None, max_length=30)
@@ -197,17 +200,41 @@ def cadence(region_code: str, level: CareLevel, on: date) -> tuple[int, str]:
     return fig.value, f"{name} = {fig.value} ({fig.cite()})"
 
 
+async def extreme_poverty_member(request: Request, principal: Principal, person_id: str,
+                                 region_code: str) -> tuple[str, str | None]:
+    """The person's household id and name as the registry knows them (intake, read with the caller's
+    jurisdiction): a member of a 特困 household living in ``region_code``'s county; else 422 naming why."""
+    records: RecordsClient = request.app.state.records
+    hits = await records.get_json(f"{records.intake_url}/api/registry/search", principal,
+                                  "户籍登记 / the household registry", params={"q": person_id})
+    hit = next((h for h in hits if any(m["person_id"] == person_id for m in h["members"])), None)
+    if hit is None:
+        raise HTTPException(422, "person_id: 户籍登记中没有该人员 (not in the household registry)")
+    if "extreme_poverty" not in hit["categories"] and hit.get("enrolment_kind") != "extreme_poverty":
+        raise HTTPException(422, "person_id: 该人员不是特困供养人员 (not an extreme-poverty (特困) recipient)")
+    if hit["region_code"][:6] != region_code[:6]:
+        raise HTTPException(422, f"region_code: 与户籍登记的 {hit['region_code']} 不在同一县 "
+                                 "(not the county the registry has)")
+    name = next((m.get("name") for m in hit["members"] if m["person_id"] == person_id), None)
+    return hit["household_id"], name
+
+
 @router.put("/care-recipients/{person_id}", response_model=CareRecipient,
             summary="A dispersed 特困 person's care level and caregiver (the visit schedule follows)")
 async def register(person_id: PersonId, body: CareRecipientIn, principal: Visitor, request: Request) -> CareRecipient:
     require_jurisdiction(principal, body.region_code)
+    async with _ops(request).read() as conn:
+        known = await sql.recipient(conn, person_id)
+    if known is not None:  # no taking over another jurisdiction's person
+        require_jurisdiction(principal, known["region_code"], what=f"person {person_id[:6]}")
+    household_id, name = await extreme_poverty_member(request, principal, person_id, body.region_code)
     days, rule = cadence(body.region_code, body.care_level, datetime.now(UTC).date())
     async with _ops(request).transaction() as conn:
         known = await sql.recipient_for_update(conn, person_id)
-        if known is not None:  # no taking over another jurisdiction's person
+        if known is not None:  # and still so under the row's lock
             require_jurisdiction(principal, known["region_code"], what=f"person {person_id[:6]}")
         row = await sql.register(conn, sql.Recipient(
-            person_id=person_id, region_code=body.region_code, household_id=body.household_id, name=body.name,
+            person_id=person_id, region_code=body.region_code, household_id=household_id, name=name or body.name,
             care_level=body.care_level, caregiver=body.caregiver if known is None else known["caregiver"],
             caregiver_phone=body.caregiver_phone, visit_every_days=days, cadence_rule=rule,
             registered_by=principal.subject))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import StackClient, national_id, official_token, wait_for
+from tests.support import StackClient, household, national_id, official_token, wait_for
 from tests.townships import fresh_township
 
 pytestmark = pytest.mark.stack
@@ -25,6 +25,15 @@ def bearer(role: str, region: str = COUNTY) -> dict[str, str]:
     return {"Authorization": f"Bearer {official_token(f'care-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
 
 
+async def dispersed_extreme_poverty(client: StackClient, township: str) -> str:
+    """A person of a 特困 household on the registry (categories that carry money come from the roster)."""
+    person = national_id(COUNTY)
+    r = await client.http.post("/api/households/roster", headers=client.roster, json=household(
+        person, region=township, categories=["extreme_poverty"], income_fen=0))
+    assert r.status_code in (200, 201), r.text
+    return person
+
+
 async def attention(client: StackClient, township: str) -> dict[str, Any]:
     r = await client.http.get("/api/stats/attention", params={"region_code": township}, headers=bearer("clerk"))
     assert r.status_code == 200, r.text
@@ -33,7 +42,7 @@ async def attention(client: StackClient, township: str) -> dict[str, Any]:
 
 async def test_a_visit_falls_overdue_onto_the_attention_list_and_the_caregiver_is_replaced(client: StackClient):
     township = fresh_township(COUNTY)
-    person = national_id(COUNTY)
+    person = await dispersed_extreme_poverty(client, township)
     r = await client.http.put(f"/api/care-recipients/{person}", headers=bearer("clerk"), json={
         "region_code": township, "name": "马老汉", "care_level": "full_care", "caregiver": "马照料",
         "caregiver_phone": "13900000000"})
@@ -95,14 +104,25 @@ async def test_a_visit_falls_overdue_onto_the_attention_list_and_the_caregiver_i
     await wait_for(cleared, timeout=10)
 
 
-async def test_a_visit_in_the_future_or_of_an_unknown_person_is_refused(client: StackClient):
-    person = national_id(COUNTY)
+async def test_only_a_registered_extreme_poverty_person_is_scheduled_and_no_visit_is_in_the_future(
+        client: StackClient):
+    township = fresh_township(COUNTY)
+    person = await dispersed_extreme_poverty(client, township)
     r = await client.http.post("/api/care-visits", headers=bearer("clerk"), json={
         "person_id": person, "visited_at": datetime.now(UTC).isoformat(), "caregiver_performing": True,
         "findings": "x"})
-    assert r.status_code == 404, r.text
+    assert r.status_code == 404, r.text  # not scheduled yet
+    # a person of a dibao household, and one the registry does not know, are refused naming person_id
+    dibao = national_id(COUNTY)
+    r = await client.http.post("/api/households/roster", headers=client.roster, json=household(
+        dibao, region=township, categories=["dibao"], income_fen=0))
+    assert r.status_code in (200, 201), r.text
+    for who, why in ((dibao, "不是特困供养人员"), (national_id(COUNTY), "户籍登记中没有该人员")):
+        r = await client.http.put(f"/api/care-recipients/{who}", headers=bearer("clerk"), json={
+            "region_code": township, "care_level": "self_care", "caregiver": "邻居"})
+        assert r.status_code == 422 and "person_id" in r.text and why in r.text, r.text
     r = await client.http.put(f"/api/care-recipients/{person}", headers=bearer("clerk"), json={
-        "region_code": fresh_township(COUNTY), "care_level": "self_care", "caregiver": "邻居"})
+        "region_code": township, "care_level": "self_care", "caregiver": "邻居"})
     assert r.status_code == 200 and r.json()["visit_every_days"] == 30, r.text  # LOCAL PRACTICE self-care
     r = await client.http.post("/api/care-visits", headers=bearer("clerk"), json={
         "person_id": person, "visited_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
