@@ -44,10 +44,8 @@ PLAIN_EXAMPLE = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="},
 
 
 def _answers(example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI document's 200 (with its example) and the refusals every codec call may get."""
-    return {200: {"content": {"application/json": {"example": example}}},
-            401: {"description": "no bearer token / 未登录"},
-            403: {"description": "not a province-wide admin, or a foreign Origin / 仅限省级管理员"}}
+    """The OpenAPI document's 200 with its example (its 401/403: shared/infra/api_docs.py document_refusals)."""
+    return {200: {"content": {"application/json": {"example": example}}}}
 
 
 def _origin_of(url: str) -> str:

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -117,3 +119,61 @@ def asyncapi_html(doc: dict[str, Any]) -> str:
 
 def _e(text: object) -> str:
     return html.escape(str(text))
+
+
+# -- the refusals every operation may answer ------------------------------------------------------------------
+
+# What a refused request answers (FastAPI's HTTPException): {"detail": ...}, Chinese first where a person reads it.
+REFUSAL_SCHEMA: dict[str, Any] = {"type": "object", "title": "Refusal", "required": ["detail"],
+                                  "properties": {"detail": {"type": "string", "title": "Detail"}}}
+REFUSALS: dict[int, tuple[str, str]] = {
+    401: ("no valid bearer token (or signed-in session) / 未登录或令牌无效", "bearer token required"),
+    403: ("the caller's role or jurisdiction may not do this / 角色或辖区无权执行此操作",
+          "角色 clerk 无权执行此操作（须为：admin, county_approver）/ role clerk may not do this "
+          "(needs one of: admin, county_approver)"),
+}
+
+
+def document_refusals(app: FastAPI) -> None:
+    """Every operation behind a bearer token documents its 401, and behind a role check its 403, with the body
+    it answers: the OpenAPI document names the refusals a client must handle, not only FastAPI's 422."""
+    from shared.auth import current_principal, province_admin
+
+    for route in _api_routes(app.routes):
+        calls = _dependency_calls(route.dependant)
+        refusals = ([401] if current_principal in calls else []) + (
+            [403] if province_admin in calls or any(_qualname(c).startswith("require_roles.") for c in calls) else [])
+        for code in refusals:
+            description, example = REFUSALS[code]
+            route.responses.setdefault(code, {"description": description, "content": _refusal_body(example)})
+        for status, answer in route.responses.items():
+            if status in REFUSALS and "content" not in answer:  # a route's own description: its words, our body
+                answer["content"] = _refusal_body(answer.get("description") or REFUSALS[int(status)][1])
+
+
+def _refusal_body(example: str) -> dict[str, Any]:
+    return {"application/json": {"schema": REFUSAL_SCHEMA, "example": {"detail": example}}}
+
+
+def _api_routes(routes: list[BaseRoute]) -> list[APIRoute]:
+    """The API routes, those of included routers too (which FastAPI keeps as one route per router), before
+    FastAPI builds each inclusion's effective route from them."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found += _api_routes(included.routes)
+    return found
+
+
+def _dependency_calls(dependant: Dependant) -> list[Any]:
+    calls = []
+    for sub in dependant.dependencies:
+        calls += [sub.call, *_dependency_calls(sub)]
+    return calls
+
+
+def _qualname(call: Any) -> str:
+    return str(getattr(call, "__qualname__", ""))

@@ -28,7 +28,7 @@ from temporalio.worker import Worker
 from shared.auth import MaskIdsMiddleware
 from shared.config import Settings, get_settings
 from shared.infra import metrics
-from shared.infra.api_docs import install_swagger_ui
+from shared.infra.api_docs import document_refusals, install_swagger_ui
 from shared.infra.asgi import HttpMiddleware
 from shared.infra.bus import ensure_streams, make_broker
 from shared.infra.db import create_pool, migrate
@@ -232,6 +232,7 @@ def finish_app(app: FastAPI, runtime: Runtime) -> FastAPI:
     install_metrics(app, runtime)
     install_error_handlers(app)
     install_swagger_ui(app)  # /docs with its assets served here, not from a CDN
+    document_refusals(app)  # 401/403 with their bodies in the OpenAPI document
     app.add_middleware(MaskIdsMiddleware)  # roles that need no full national ID see it masked
     install_body_limits(app, runtime.settings)  # nothing reads a body before its size is checked
     app.add_middleware(RefuseNulMiddleware)  # a %00 in a query parameter never reaches PostgreSQL

@@ -165,3 +165,20 @@ async def test_the_front_doors_merged_document_shows_each_operation_as_its_servi
     assert "approval.MemberIn" in merged["components"]["schemas"]  # renamed, not replacing intake's
     test_every_operation_has_a_summary_or_a_description({"front door": merged})
     test_every_json_request_body_and_2xx_answer_has_an_example({"front door": merged})
+
+
+def test_every_operation_behind_a_token_documents_its_refusals(specs: dict[str, Spec]) -> None:
+    """401 on every operation that takes a bearer token, 403 on those behind a role check, each with the body
+    it answers ({"detail": ...}) and an example; FastAPI documents only its own 422."""
+    lacking, forbidden = [], 0
+    for service, spec, where, op in _operations(specs):
+        answers = op.get("responses", {})
+        if op.get("security") and "401" not in answers:
+            lacking.append(f"{service}: {where} 401")
+        for code in ("401", "403"):
+            media = answers.get(code, {}).get("content", {}).get("application/json")
+            if code in answers and (media is None or not _has_example(spec, media)):
+                lacking.append(f"{service}: {where} {code} without its body's example")
+        forbidden += "403" in answers
+    assert not lacking, "\n".join(lacking)
+    assert forbidden >= 60  # the role checks (require_roles, province_admin) are found
