@@ -116,3 +116,108 @@ def test_quiet_open_cases_are_asked_about_stalled_first_then_the_most_recently_m
     rows = [row("busy", timedelta(seconds=1)), row("old", timedelta(days=30)), row("recent", timedelta(minutes=2)),
             row("marked", timedelta(days=60), stalled=True), row("done", timedelta(hours=1), status="closed")]
     assert stalls.cases_to_describe(rows, NOW) == ["marked", "recent", "old"]  # type: ignore[arg-type]  # dicts as rows
+
+
+# -- the sweep's verdicts: mark once, follow the attempt count, clear on recovery, keep when unknown ----------
+
+class FakeOps:
+    """OperationsStore's two context managers; the store functions are replaced in ``sweep_world``."""
+
+    class _Conn:
+        pass
+
+    def read(self) -> Any:
+        return self._cm()
+
+    def transaction(self) -> Any:
+        return self._cm()
+
+    @staticmethod
+    def _cm() -> Any:
+        import contextlib
+
+        @contextlib.asynccontextmanager
+        async def cm() -> Any:
+            yield FakeOps._Conn()
+        return cm()
+
+
+@dataclass
+class SweepWorld:
+    rows: list[dict[str, Any]]
+    marked: list[tuple[str, str, str | None]] = field(default_factory=list)
+    updated: list[tuple[str, str, str]] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+
+
+def sweep_world(monkeypatch: Any, rows: list[dict[str, Any]]) -> SweepWorld:
+    from services.operations import store, sweep
+
+    world = SweepWorld(rows)
+
+    async def cases_to_sweep(conn: Any) -> list[dict[str, Any]]:
+        return world.rows
+
+    async def mark_stalled(conn: Any, case_id: str, reason: str, at: datetime, *, reason_zh: str | None = None) -> None:
+        world.marked.append((case_id, reason, reason_zh))
+
+    async def update_stalled_reason(conn: Any, case_id: str, reason: str, reason_zh: str) -> None:
+        world.updated.append((case_id, reason, reason_zh))
+
+    async def clear_stalled(conn: Any, case_id: str) -> None:
+        world.cleared.append(case_id)
+
+    async def add_to_outbox(conn: Any, **_: Any) -> None:
+        pass
+
+    for name, fake in [("cases_to_sweep", cases_to_sweep), ("mark_stalled", mark_stalled),
+                       ("update_stalled_reason", update_stalled_reason), ("clear_stalled", clear_stalled)]:
+        monkeypatch.setattr(store, name, fake)
+    monkeypatch.setattr(sweep, "add_to_outbox", add_to_outbox)
+    monkeypatch.setattr(sweep.referrals, "note_overdue", add_to_outbox)  # (overdue referrals: not this test's)
+    return world
+
+
+def case_row(case_id: str, *, stalled: bool = False, reason: str | None = None, reason_zh: str | None = None,
+             stage: str = "approved") -> dict[str, Any]:
+    return {"case_id": case_id, "pathway": "emergency_relief", "status": "open", "stage": stage,
+            "person_id": None, "household_id": None, "region_code": "640104", "cause_event_id": None,
+            "deadlines": [], "flags": [], "updated_at": NOW - timedelta(minutes=2), "stalled": stalled,
+            "stalled_reason": reason, "stalled_reason_zh": reason_zh}
+
+
+class SignalledTemporal(FakeTemporal):
+    def get_workflow_handle(self, workflow_id: str) -> Any:
+        handle = super().get_workflow_handle(workflow_id)
+
+        async def signal(*_: Any) -> None:
+            pass
+        handle.signal = signal  # type: ignore[attr-defined]  # the sweep's mark_stalled signal, accepted
+        return handle
+
+
+async def test_the_sweep_marks_once_follows_the_attempt_count_clears_on_recovery_and_keeps_an_unknown(monkeypatch):
+    from services.operations.sweep import sweep
+
+    def hung(attempt: int) -> DescribeWorkflowExecutionResponse:
+        return DescribeWorkflowExecutionResponse(pending_activities=[pending(
+            attempt=attempt, state=STARTED, scheduled_ago=timedelta(seconds=2),
+            failure="activity StartToClose timeout")])
+
+    world = sweep_world(monkeypatch, [case_row("new"), case_row("moving"), case_row("recovered"), case_row("unknown")])
+    temporal = SignalledTemporal({"new": hung(3), "moving": hung(4), "recovered": DescribeWorkflowExecutionResponse(),
+                                  "unknown": RuntimeError("Temporal is restarting")})
+    # "moving" was marked at attempt 3 by an earlier sweep; "recovered" and "unknown" were marked earlier too
+    reason3 = stalls.activity_reason(hung(3).pending_activities[0], "activity StartToClose timeout", NOW)
+    assert reason3 is not None
+    world.rows[1].update(stalled=True, stalled_reason=reason3.en, stalled_reason_zh=reason3.zh)
+    world.rows[2].update(stalled=True, stalled_reason="payment attempt 6/6 ...")
+    world.rows[3].update(stalled=True, stalled_reason="payment attempt 5/6 ...")
+
+    result = await sweep(FakeOps(), temporal, NOW)  # type: ignore[arg-type]  # fakes
+    assert result.stalled == ["new"] and result.recovered == ["recovered"]
+    [(case_id, reason, reason_zh)] = world.marked
+    assert case_id == "new" and "payment attempt 3/6" in reason and reason_zh and "支付第 3/6 次尝试" in reason_zh
+    [(case_id, reason, reason_zh)] = world.updated  # the same mark, its reason now at attempt 4
+    assert case_id == "moving" and "payment attempt 4/6" in reason and "支付第 4/6 次尝试" in reason_zh
+    assert world.cleared == ["recovered"]  # "unknown" keeps its mark until Temporal answers for it
