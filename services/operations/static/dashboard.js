@@ -8,7 +8,7 @@ import {
   LANG_KEY, TOKEN_KEY, state, t, term, formatFen, formatTime, formatClock, formatNumber,
   h, s, $, badge, statusBadge, caseLink, table, empty,
   loading, Unauthorized, token, api, errorBox, showView, parseHash, current,
-  breakdown, paymentsChart, fill, approvedFen, proposedFen, authHeaders,
+  breakdown, paymentsChart, fill, approvedFen, proposedFen, authHeaders, committeeWarning, timelineText,
 } from './ui.js';
 
 const PAGE_SIZE = 25;
@@ -400,29 +400,6 @@ async function renderCase(seq, caseId) {
       h('h3', { id: 'case-timeline' }, t('case.timeline')),
       timeline.length ? h('ol', { class: 'timeline' }, timeline) : empty(t('case.noTimeline'))));
   $('main').focus({ preventScroll: true });
-}
-
-/** A timeline entry's words in the page's language (text_zh/text_en: yuan, Beijing time), else its note. */
-function timelineText(e) {
-  return (state.lang === 'en' ? e.text_en : e.text_zh) || e.note || '';
-}
-
-// A case before the county's coordination committee (一事一议) whose committee has no active member: nobody
-// can give an opinion, so the page says so (the committee's roster: GET /api/committees/{county}).
-const COMMITTEE_STAGES = new Set(['referred_to_committee', 'dossier_assembled', 'collecting_opinions']);
-
-async function committeeWarning(c) {
-  if (!COMMITTEE_STAGES.has(c.stage) || !c.region_code || c.status === 'closed') return null;
-  let committee;
-  try {
-    committee = await api(`/api/committees/${encodeURIComponent(c.region_code.slice(0, 6))}`);
-  } catch (err) {
-    if (err instanceof Unauthorized) throw err;
-    return null;  // a role that may not read the roster (403) sees the case without the warning
-  }
-  const active = (committee.members || []).filter((m) => m.active !== false).length;
-  return active ? null : h('p', { class: 'alert alert-warn', role: 'status', id: 'committee-empty-warning' },
-    t('committee.empty', { county: committee.county_code }));
 }
 
 // -- (5) township reserve funds -------------------------------------------------------------------
