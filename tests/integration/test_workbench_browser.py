@@ -319,6 +319,16 @@ async def test_a_signed_in_clerk_acts_by_session_cookie_and_a_signed_out_one_is_
     await register.get_by_role("button", name="登记家庭").click()
     await expect(page.locator("#register-form-result")).to_contain_text("已登记")
 
+    # an application whose own words name a field: the refusal stands beside that field
+    apply = page.locator("#apply-form")
+    await apply.get_by_label("申请类型").select_option("job_loss")
+    await apply.get_by_label("失业保险（失业人员）").select_option("false")
+    await apply.get_by_label("最后有收入的月份（YYYY-MM）").fill("2099-01")
+    await apply.get_by_label("已签署家庭经济状况核对授权书").check()
+    await apply.get_by_role("button", name="受理申请").click()
+    await expect(page.locator("#apply-form-details_last_income_month-error")).to_contain_text("晚于申请日期")
+    await expect(page.locator("#apply-form-result")).to_have_text("")
+
     await page.get_by_role("button", name="退出").click()
     await expect(page).to_have_url(re.compile(r"/login"))
     assert not problems, problems

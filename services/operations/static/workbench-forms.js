@@ -118,13 +118,17 @@ export function readFields(form, specs) {
 /** What a refusal says, beside the field it names (a 422), else beside ``primary``, else over the form. */
 export function showApiError(form, err, primary) {
   const fields = err instanceof ApiError ? err.fields : {};
-  let placed = false;
-  for (const [name, message] of Object.entries(fields)) {
-    placed = showFieldError(form, name, message) || placed;
+  if (Object.keys(fields).length) {  // each beside its field; one the form does not show, over the form
+    const elsewhere = Object.entries(fields).filter(([name, message]) => !showFieldError(form, name, message));
+    if (elsewhere.length) showFormError(form, elsewhere.map(([name, message]) => `${name}: ${message}`).join('；'));
+    return;
   }
-  if (placed) return;
   const message = err instanceof ApiError ? err.message : String(err && err.message ? err.message : err);
-  if (!(primary && showFieldError(form, primary, err instanceof ApiError ? err.detail : message))) showFormError(form, message);
+  const detail = err instanceof ApiError ? String(err.detail) : message;
+  // a refusal whose words start with the field it is about ("details.last_income_month: …") goes beside it
+  const named = /^([A-Za-z_][\w.[\]]*): (.+)$/s.exec(detail);
+  if (named && showFieldError(form, named[1], named[2])) return;
+  if (!(primary && showFieldError(form, primary, detail))) showFormError(form, message);
 }
 
 /**

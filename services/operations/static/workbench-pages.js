@@ -111,11 +111,20 @@ function applicationForm(ctx) {
         options: HOUSEHOLD_TYPES.map((k) => [k, `wb.ht.${k}`]) },
       { name: 'details.incident_date', label: 'wb.app.incident', type: 'date' },
       { name: 'details.requested_amount_fen', label: 'wb.app.requestedYuan', type: 'yuan' },
+      { name: 'details.unemployment_insured', label: 'wb.app.insured', type: 'select', value: '',
+        options: [['', 'wb.app.notApplicable'], ['false', 'wb.app.insuredNo'], ['true', 'wb.app.insuredYes']] },
+      { name: 'details.last_income_month', label: 'wb.app.lastIncome', type: 'text', placeholder: '2022-06', maxlength: 7 },
+      { name: 'details.annual_medical_self_pay_fen', label: 'wb.app.medicalYuan', type: 'yuan', placeholder: '' },
+      { name: 'details.monthly_rigid_expenditure_fen', label: 'wb.app.rigidYuan', type: 'yuan', placeholder: '' },
       { name: 'details.reason', label: 'wb.app.reason', type: 'textarea', wide: true },
       { name: 'consent', label: 'wb.app.consent', type: 'checkbox' },
     ],
-    request: (v) => ({ path: '/api/applications', body: {
-      application_id: applicationId, ...nested({ ...v, consent: null, person_id: v.person_id.toUpperCase() }), consent: v.consent } }),
+    request: (v) => {
+      const insured = v['details.unemployment_insured'];
+      const body = nested({ ...v, consent: null, 'details.unemployment_insured': null, person_id: v.person_id.toUpperCase() });
+      if (insured) (body.details ??= {}).unemployment_insured = insured === 'true';
+      return { path: '/api/applications', body: { application_id: applicationId, ...body, consent: v.consent } };
+    },
     done: (v, answer) => t('wb.intake.filed', { id: answer.case_id }),
     onDone: (answer) => {
       applicationId = freshId('app');  // the next application is another case
@@ -208,9 +217,12 @@ export async function renderFiles(seq, container, params, ctx) {
     : empty(t('wb.files.empty')), exportsPanel());
 }
 
-function letterLink(c) {
+/** The case's documents (决定书, 审批表) once it was decided: paid or closed. */
+function letterLinks(c) {
   if (c.status !== 'closed' && !(c.payments || []).length) return '—';
-  return downloadLink(`/api/cases/${enc(c.case_id)}/decision-letter.pdf`, t('wb.file.letter'), { id: `letter-${idPart(c.case_id)}` });
+  return h('span', { class: 'downloads' },
+    downloadLink(`/api/cases/${enc(c.case_id)}/decision-letter.pdf`, t('wb.file.letter'), { id: `letter-${idPart(c.case_id)}` }),
+    downloadLink(`/api/cases/${enc(c.case_id)}/approval-form.pdf`, t('wb.file.approvalForm'), { id: `approval-form-${idPart(c.case_id)}` }));
 }
 
 function part(id, titleKey, rows, headers, cells, numeric = []) {
@@ -246,7 +258,7 @@ export async function renderFile(seq, container, householdId, ctx) {
       [t('field.caseId'), t('field.pathway'), t('field.status'), t('field.outcome'), t('field.approved'), t('field.paid'), t('wb.file.letter')],
       (c) => [h('a', { href: `/#/case/${enc(c.case_id)}`, class: 'mono' }, c.case_id), c.pathway_zh || term('pathway', c.pathway),
         statusBadge(c.status), c.outcome ? term('outcome', c.outcome) : '—',
-        approvedFen(c) === null ? '' : formatFen(approvedFen(c)), formatFen(c.paid_fen ?? 0), letterLink(c)], [4, 5]),
+        approvedFen(c) === null ? '' : formatFen(approvedFen(c)), formatFen(c.paid_fen ?? 0), letterLinks(c)], [4, 5]),
     part('file-payments', 'wb.file.payments', f.payments,
       [t('payment.paidAt'), t('payment.status'), t('policy.measure'), t('payment.amount'), t('payment.installment'), t('field.caseId')],
       (p) => [formatTime(p.created_at), p.kind_zh || p.kind, p.measure_zh || term('measure', p.measure),
