@@ -149,6 +149,17 @@ export function renderIntake(container, ctx) {
 
 /** A link that downloads: the browser's own download with the session cookie; with a pasted token (no
  * cookie to send) the file is fetched with the token and saved from memory. */
+/** The file name a Content-Disposition gives: ``filename*=UTF-8''…`` (RFC 6266, any script) or ``filename="…"``. */
+function fileName(disposition) {
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  if (encoded) {
+    try {
+      return decodeURIComponent(encoded[1]);
+    } catch (_) { /* not percent-encoded after all */ }
+  }
+  return /filename="?([^";]+)"?/i.exec(disposition)?.[1] || '';
+}
+
 export function downloadLink(href, text, attrs = {}) {
   return h('a', { ...attrs, href, download: '', class: 'btn btn-small', onclick: async (event) => {
     if (!token()) return;
@@ -158,7 +169,7 @@ export function downloadLink(href, text, attrs = {}) {
       event.target.after(h('span', { class: 'field-error', role: 'alert' }, ` HTTP ${response.status}`));
       return;
     }
-    const name = (response.headers.get('content-disposition') || '').match(/filename="?([^";]+)"?/)?.[1] || href.split('/').pop();
+    const name = fileName(response.headers.get('content-disposition') || '') || href.split('?')[0].split('/').pop();
     const url = URL.createObjectURL(await response.blob());
     const a = h('a', { href: url, download: name, hidden: true });
     document.body.append(a);
@@ -178,6 +189,7 @@ function exportsPanel() {
     if (kind !== 'tasks' && month.value) query.set('month', month.value);
     return downloadLink(`/api/exports/${kind}.xlsx${query.toString() ? `?${query}` : ''}`, t(`wb.export.${kind}`), { id: `export-${kind}` });
   }));
+  month.addEventListener('input', draw);
   month.addEventListener('change', draw);
   draw();
   return h('section', { class: 'panel', id: 'exports', 'aria-labelledby': 'exports-heading' },
