@@ -100,20 +100,7 @@ _REFERRAL_EXAMPLE: dict[str, Any] = {
 
 
 class ReferralView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {
-            "referral_id": "ref-em-7f3c2a91-1", "case_id": "em-7f3c2a91", "region_code": "640104",
-            "to_kind": "charity_organisation", "to_name": "银川市慈善总会", "service": "charity_aid",
-            "reason": "超出临时救助标准的医疗费用缺口", "referred_by": "li.caseworker",
-            "referred_at": "2026-12-01T08:30:00+08:00", "due_at": "2026-12-16T08:30:00+08:00",
-            "deadline_rule": {
-                "figure": "referral_response_days", "days": 15, "seed": "001_e4998f21954ea220.txt",
-                "quote": "鼓励、支持慈善组织、志愿者、专业社会工作者等社会力量积极参与社会救助",
-                "local_practice": True,
-            },
-            "status": "open", "outcome": None, "outcome_note": None, "outcome_by": None, "outcome_at": None,
-        },
-    ]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_REFERRAL_EXAMPLE]})
 
     referral_id: str
     case_id: str

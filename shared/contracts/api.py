@@ -291,37 +291,7 @@ _CASE_EXAMPLE: dict[str, Any] = {
 
 
 class CaseView(CaseSummary):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {
-            "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "status": "closed", "stage": "closed",
-            "person_id": "640104198003151020", "household_id": "hh-640104-000123", "region_code": "640104",
-            "cause_event_id": "evt-health-20220810-0001",
-            "policy": {
-                "pack_id": "ningxia-2022-20-measures", "pack_version": "2022-05-01", "measure": "quarantine",
-                "region_prefix": "64",
-            },
-            "approved_amount_fen": 195000, "outcome": "paid", "reason": None,
-            "payments": [
-                {
-                    "payment_id": "pay-em-7f3c2a91-1", "amount_fen": 195000, "status": "disbursed", "installment": 1,
-                    "paid_at": "2026-12-01T08:30:04+08:00",
-                },
-            ],
-            "deadlines": [], "flags": [], "escalated_to": None,
-            "timeline": [
-                {
-                    "at": "2026-12-01T08:30:00+08:00", "event": "doudi.case.opened", "status": "open",
-                    "stage": "opened", "note": "quarantined on 2022-08-10",
-                },
-                {
-                    "at": "2026-12-01T08:30:04+08:00", "event": "doudi.case.closed", "status": "closed",
-                    "stage": "closed", "note": "paid 195000 fen",
-                },
-            ],
-            "opened_at": "2026-12-01T08:30:00+08:00", "updated_at": "2026-12-01T08:30:04+08:00", "stalled": False,
-            "workflow_url": "http://127.0.0.1:8233/namespaces/doudi/workflows/em-7f3c2a91",
-        },
-    ]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_CASE_EXAMPLE]})
 
     cause_event_id: str | None
     policy: dict[str, Any] | None

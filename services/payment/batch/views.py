@@ -58,29 +58,7 @@ _BATCH_EXAMPLE: dict[str, Any] = {
 
 
 class BatchView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {
-            "batch_id": "batch-64-2022-06", "measure": "one_time_living_subsidy", "region_prefix": "64",
-            "snapshot_on": "2022-05-31", "month": None, "categories": ["dibao", "extreme_poverty"],
-            "status": "running", "note": "", "amount_note": "", "requested_amount_fen": None,
-            "policy": {"pack_id": "ningxia-2022-20-measures", "measure": "one_time_living_subsidy"}, "total": 12000,
-            "payable": 12000, "loaded_rows": 12000, "expected_payments": 36000, "expected_fen": 720000000,
-            "paid_count": 12000, "paid_fen": 240000000, "chunks_done": 3, "chunk_count": 9, "chunk_size": 5000,
-            "percent": 33.3,
-            "installments": [
-                {
-                    "sequence": 1, "month": "2022-06", "due_at": None, "status": "paid", "expected_payments": 12000,
-                    "stopped": 0, "paid_count": 12000, "paid_fen": 240000000, "chunks_done": 3, "chunks": 3,
-                },
-            ],
-            "amounts": [{"installment": 1, "amount_fen": 20000, "recipients": 12000, "reason": "每人每月 200 元"}],
-            "payment_events": True, "payment_events_published": 12000, "cause_event_id": None,
-            "requested_by": "finance.sun", "second_approved_by": "wang.fang",
-            "created_at": "2026-12-01T08:30:00+08:00", "loaded_at": "2026-12-01T08:30:00+08:00",
-            "started_at": "2026-12-01T08:30:00+08:00", "finished_at": None, "updated_at": "2026-12-01T08:30:04+08:00",
-            "status_url": "/api/batches/batch-64-2022-06",
-        },
-    ]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_BATCH_EXAMPLE]})
 
     batch_id: str
     measure: str
