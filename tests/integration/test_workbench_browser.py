@@ -197,6 +197,13 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
     await expect(clerk.locator("#export-statistics")).to_have_attribute("href", re.compile(
         r"^/api/exports/statistics\.xlsx\?month=\d{4}-\d{2}$"))
     await clerk.screenshot(path=str(ARTIFACTS / "workbench-household-file.png"), full_page=True)
+    # with a pasted token (no cookie to send) the page fetches the file with the token and saves it
+    await clerk.get_by_role("link", name="← 返回查询").click()
+    async with clerk.expect_download() as downloading:
+        await clerk.locator("#export-payments").click()
+    download = await downloading.value
+    assert download.suggested_filename.endswith(".xlsx")
+    assert Path(await download.path()).read_bytes()[:2] == b"PK"   # an xlsx is a zip
 
     # -- a second case raised to the committee from 待办; its county has no member: the dashboard warns
     r = await client.http.post("/api/applications", headers=client.clerk, json={
