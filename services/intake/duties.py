@@ -22,13 +22,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.store.notices import NoticeBoard
+from shared.assertions import Signatory
 from shared.auth import Principal, Role, found_in_jurisdiction, mask_ids, require_roles
 from shared.infra.case_updates import signatory, update_case
+from shared.infra.officials_registry import RegistryUnavailable, registered_official
 from workflows.enrolment_duties.inputs import AppraisalRecord, HomeVisitFindings, Objection
 from workflows.renewal.workflow import RenewalWorkflow
 
@@ -82,13 +84,25 @@ class DutyRecorded(BaseModel):
     by: str
 
 
+async def _signatory(request: Request, principal: Principal) -> Signatory:
+    """The caller, with the person id the officials registry holds for them, if any: the workflow then
+    refuses an official who visits, appraises or takes an objection on their own household's case
+    (关系保、人情保). A caseworker need not be registered; a registry that does not answer is a 503."""
+    try:
+        official = await registered_official(request.app.state.runtime.settings.approval_url, principal.subject,
+                                             service="intake")
+    except RegistryUnavailable as exc:
+        raise HTTPException(503, f"官员登记暂不可用 / the officials registry is unavailable: {exc}") from exc
+    return signatory(principal, official.person_id if official is not None and official.active else None)
+
+
 async def _send(request: Request, case_id: str, principal: Principal, update: Any,
                 build: Callable[[str, str, str], Any]) -> DutyRecorded:
     """The case's typed update built from the caller's principal (never from the body), signed by intake."""
     service = request.app.state.intake
     found_in_jurisdiction(principal, await service.case_region(case_id), f"case {case_id}")
     arg = build(principal.subject, str(principal.role), principal.region)
-    answer = await update_case(service.temporal, case_id, update, arg, by=signatory(principal))
+    answer = await update_case(service.temporal, case_id, update, arg, by=await _signatory(request, principal))
     return DutyRecorded(case_id=case_id, accepted=True, answer=str(answer), by=principal.subject)
 
 

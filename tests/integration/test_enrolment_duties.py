@@ -117,6 +117,14 @@ async def test_a_disputed_application_holds_a_recorded_appraisal(client: StackCl
     township = fresh_township(COUNTY)
     case_id, head = await apply(client, township, "李有争")
     await at_stage(client, case_id, "awaiting_home_visit")
+    # a caseworker the officials registry knows as a member of the household may not visit it (关系保)
+    relative = f"duty-relative-{uuid.uuid4().hex[:6]}"
+    r = await client.http.put(f"/api/officials/{relative}", headers=bearer("admin"), json={
+        "person_id": head, "name": "李有争", "roles": ["clerk"], "jurisdiction": COUNTY})
+    assert r.status_code == 200, r.text
+    r = await client.http.post(f"/api/cases/{case_id}/home-visit", headers=bearer("clerk", COUNTY, relative), json={
+        "visited_on": "2022-09-06", "disputed": False, "notes": "自己家"})
+    assert r.status_code == 409 and "conflict of interest" in r.text, r.text
     r = await client.http.post(f"/api/cases/{case_id}/home-visit", headers=bearer("clerk", region=COUNTY), json={
         "visited_on": "2022-09-06", "disputed": True, "notes": "邻居反映申请人有经营收入"})
     assert r.status_code == 200, r.text
