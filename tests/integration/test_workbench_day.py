@@ -254,6 +254,8 @@ async def test_a_caseworkers_day_in_the_browser(client: StackClient, browser_con
     # -- the decision letter (决定书) downloads; its text has the amount in yuan and how to appeal
     await page.goto(f"{base}/workbench/#/file/{household_id}")
     letter = page.locator(f"#letter-{re.sub(r'[^A-Za-z0-9_-]', '_', case_id)}")
+    answer = await page.request.get(f"{base}{await letter.get_attribute('href')}")  # the session's cookies
+    assert answer.status == 200, f"the decision letter: {answer.status} {(await answer.text())[:300]}"
     async with page.expect_download() as downloading:
         await letter.click()
     download = await downloading.value
