@@ -32,7 +32,6 @@ def build(rt: Runtime) -> ServiceParts:
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
     app.state.records = RecordReads(rt.pool)
     app.include_router(records_routes.router)  # search, roster, recipients for the office's records
-    app.state.intake_pool = rt.pool
     app.include_router(residence_routes.router)  # the registration office's notices (applying where you live)
     app.state.notice_board = board = NoticeBoard(rt.pool)
     app.include_router(duties.router)  # home visit, appraisal, objections, the public notice list

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.store import residence as residence_store
+from services.intake.service import IntakeService
 from shared.auth import Principal, Role, require_roles
 
 router = APIRouter(prefix="/api", tags=["applications"])
@@ -56,7 +56,7 @@ async def registration_notices(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> RegistrationNotices:
-    async with request.app.state.intake_pool.acquire() as conn:
-        rows, total = await residence_store.notices_for(conn, principal.region, limit, offset)
+    service: IntakeService = request.app.state.intake
+    rows, total = await service.registration_notices(principal.region, limit, offset)
     return RegistrationNotices(items=[RegistrationNotice(**{k: r[k] for k in RegistrationNotice.model_fields})
                                       for r in rows], total=total)

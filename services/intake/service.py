@@ -267,6 +267,12 @@ class IntakeService:
             await self.ensure_started(start)
         return case_id, application_id
 
+    async def registration_notices(self, jurisdiction: str, limit: int, offset: int
+                                   ) -> tuple[list[asyncpg.Record], int]:
+        """The notices to the registration offices in ``jurisdiction`` (applied where the person lives)."""
+        async with self._pool.acquire() as conn:
+            return await residence_store.notices_for(conn, jurisdiction, limit, offset)
+
     async def _outreach_here(self, conn: asyncpg.Connection, app: ApplicationIn, region: str) -> str | None:
         """The person's open outreach case for the measure, which the application joins, if it is this office's
         (another office's is not joined: this one opens its own, and the claim pays once)."""
