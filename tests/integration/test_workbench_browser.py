@@ -18,6 +18,8 @@ The cases live in 640425 (固原市彭阳县), a county no other test uses (its 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
 from pathlib import Path
@@ -203,7 +205,8 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
         await clerk.locator("#export-payments").click()
     download = await downloading.value
     assert download.suggested_filename.endswith(".xlsx")
-    assert Path(await download.path()).read_bytes()[:2] == b"PK"   # an xlsx is a zip
+    saved = await download.path()
+    assert (await asyncio.to_thread(Path(saved).read_bytes))[:2] == b"PK"   # an xlsx is a zip
 
     # -- a second case raised to the committee from 待办; its county has no member: the dashboard warns
     r = await client.http.post("/api/applications", headers=client.clerk, json={
@@ -288,6 +291,63 @@ async def test_the_committee_gives_opinions_and_the_chair_decides_in_yuan_from_t
     await chair.screenshot(path=str(ARTIFACTS / "workbench-committee.png"), full_page=True)
     await case_at(client, case_id, "awaiting_documents", "closed")
     assert await ledger_fen(client, case_id) == [COMMITTEE_FEN]
+    assert not problems, problems
+
+
+DLQ_COUNTY = "640303"  # 吴忠市红寺堡区: no other test's households
+
+
+async def test_an_administrator_corrects_and_redelivers_a_dead_letter_from_the_workbench(
+        client: StackClient, browser_context):
+    """运维处理: a quarantine event with a wrong region code is dead-lettered; an administrator corrects it
+    in the workbench (JSON), a second administrator approves where four eyes are needed; paid once:
+    seed 002, a Ningxia dibao household in quarantine, 650 yuan x 3 = 1,950 yuan = 195000 fen."""
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    pid = national_id(DLQ_COUNTY)
+    await client.register({
+        "household_id": f"hh-wb-{uuid.uuid4().hex[:10]}", "region_code": DLQ_COUNTY, "urban": True,
+        "categories": ["dibao"], "monthly_income_fen": 0,
+        "members": [{"person_id": pid, "name": "马测试", "relation": "head",
+                     "birth_date": f"{pid[6:10]}-{pid[10:12]}-{pid[12:14]}", "flags": []}]})
+    event_id = await client.publish("health.quarantined", {
+        "person_id": pid, "region_code": "64030", "quarantined_on": "2022-08-10"})
+    first = await signed_in_page(browser_context, official_token(f"wb-admin-a-{uuid.uuid4().hex[:6]}", "admin"),
+                                 problems, base)
+    admin = {"Authorization": f"Bearer {issue_token('wb-admin', 'admin')}"}
+
+    async def listed() -> dict[str, Any] | None:
+        r = await client.http.get("/api/admin/dlq", headers=admin, params={"event_id": event_id})
+        return next(iter(r.json()), None) if r.status_code == 200 else None
+    letter = await wait_for(listed, timeout=60, interval=0.5)
+    seq = letter["seq"]
+
+    await first.goto(f"{base}/workbench/#/ops")
+    card = first.locator(f"#dlq-{seq}")
+    await expect(card).to_contain_text("region_code")
+    form = card.locator(f"#dlq-{seq}-redeliver")
+    await form.get_by_label("理由").fill("区划代码经卫健委核实更正")
+    corrected = form.get_by_label("更正后的事件（JSON）")
+    shown = json.loads(await corrected.input_value())   # the dead-lettered event, to edit in place
+    assert shown["id"] == event_id and shown["data"]["region_code"] == "64030"
+    await corrected.fill("{not json")
+    await form.get_by_role("button", name="更正并重新投递").click()
+    await expect(card.locator(f"#dlq-{seq}-redeliver-corrected-error")).to_contain_text("JSON")
+    shown["data"]["region_code"] = DLQ_COUNTY
+    await corrected.fill(json.dumps(shown, ensure_ascii=False))
+    await form.get_by_role("button", name="更正并重新投递").click()
+    await expect(card.locator(f"#dlq-{seq}-redeliver-result")).to_contain_text("已提交")
+    await first.screenshot(path=str(ARTIFACTS / "workbench-dead-letter.png"), full_page=True)
+    if (await listed() or {}).get("redelivery") == "awaiting_second_official":
+        second = await signed_in_page(
+            browser_context, official_token(f"wb-admin-b-{uuid.uuid4().hex[:6]}", "admin"), problems, base)
+        await second.goto(f"{base}/workbench/#/ops")
+        approve = second.locator(f"#dlq-{seq}-approve")
+        await approve.get_by_label("理由").fill("已核对")
+        await approve.get_by_role("button", name="第二人复核通过").click()
+        await expect(second.locator(f"#dlq-{seq}-approve-result")).to_contain_text("已提交")
+    case = await client.closed_case(pid, timeout=120)
+    assert [p["amount_fen"] for p in case["payments"]] == [195000]
     assert not problems, problems
 
 

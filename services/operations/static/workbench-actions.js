@@ -152,6 +152,14 @@ export function batchApproveForm(batch, ctx) {
   }, ctx);
 }
 
+function prettyJson(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch (_) {
+    return '';  // not JSON: nothing to edit; a correction is typed whole
+  }
+}
+
 /** A dead letter: correct and redeliver once; a correction changing a person or an amount needs a second official. */
 export function deadLetterForms(letter, ctx) {
   const base = `dlq-${letter.seq}`;
@@ -164,7 +172,9 @@ export function deadLetterForms(letter, ctx) {
   if (letter.redelivered) return [];
   return [actionForm({
     id: `${base}-redeliver`, action: 'dlq_redeliver', label: 'wb.act.redeliver', primary: 'corrected',
-    fields: [REASON, { name: 'corrected', label: 'wb.field.corrected', type: 'textarea', rows: 5, wide: true, maxlength: 100000 }],
+    // the event as it was dead-lettered, to edit in place (left as it is: redelivered unchanged)
+    fields: [REASON, { name: 'corrected', label: 'wb.field.corrected', type: 'textarea', rows: 8, wide: true, maxlength: 100000,
+      value: prettyJson(letter.body) }],
     request: (v) => {
       if (!v.corrected) return { path: `/api/admin/dlq/${letter.seq}/redeliver`, body: { reason: v.reason } };
       try {

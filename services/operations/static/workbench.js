@@ -272,7 +272,6 @@ async function renderOps(seq) {
     return open.length ? h('div', { class: 'stack' }, open.map((d) => h('article', { class: 'panel task', id: `dlq-${d.seq}`, 'data-seq': d.seq },
       h('h4', {}, `#${d.seq} · ${d.original_subject || d.subject}`),
       h('p', { class: 'muted' }, d.reason || '', ' · ', formatTime(d.received_at)),
-      h('details', {}, h('summary', {}, 'JSON'), h('pre', { class: 'mono small' }, d.body)),
       h('div', { class: 'task-forms' }, deadLetterForms(d, ctx))))) : empty(t('wb.ops.empty'));
   });
   const stalled = await section('wb.ops.stalled', 'ops-stalled', () => api('/api/admin/stalled'), (items) => (items.length
