@@ -33,6 +33,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
 from deploy.embedded import EmbeddedStack
+from services.operations.referrals import ReferralIn, referral_id
 from shared.auth import Role, issue_token
 from shared.config import get_settings
 from tests.support import StackClient, household, national_id, official_token, wait_for
@@ -85,7 +86,7 @@ class World:
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
                 "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
                 "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104",
-                "username": "matrix-account-of-640104"}
+                "username": "matrix-account-of-640104", "referral_id": referral_id(self.case_id, MATRIX_REFERRAL)}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
@@ -98,6 +99,11 @@ class Probe:
     kind: str  # "object": no 2xx; "list": a 2xx names nothing of 640104; "self": the caller's own identity
     body: Callable[[World, str], Any] | None = None
     query: Callable[[World], dict[str, str]] | None = None
+
+
+# the case of 640104 is referred to a charity (转介) by its own caseworker: an object the others aim at
+MATRIX_REFERRAL = ReferralIn(to_kind="charity_organisation", to_name="兴庆区慈善协会", service="charity_aid",
+                             reason="access matrix")
 
 
 def _reason(_: World, __: str) -> dict[str, Any]:
@@ -119,6 +125,12 @@ EXPECT: dict[str, Probe] = {
     "GET /api/accounts": Probe("object"),
     "GET /api/accounts/me": Probe("object"),
     "POST /api/accounts/{username}/disable": Probe("object"),
+    # referrals (转介) of a case, and their outcome
+    "POST /api/cases/{case_id}/referrals": Probe("object", body=lambda w, r: MATRIX_REFERRAL.model_dump()),
+    "GET /api/cases/{case_id}/referrals": Probe("object"),
+    "GET /api/referrals": Probe("list", query=lambda w: {"region_code": OWN}),
+    "POST /api/referrals/{referral_id}/outcome": Probe("object", body=lambda w, r: {
+        "outcome": "declined", "note": "probe"}),
     # agencies post their events with their own NATS credentials (basic auth): no official's token publishes
     "POST /events": Probe("object", body=lambda w, region: {"specversion": "1.0", "id": "matrix-probe",
                                                             "source": "urn:doudi:source:health",
@@ -141,6 +153,7 @@ EXPECT: dict[str, Probe] = {
     "POST /api/households/roster": Probe("object", body=lambda w, r: household(
         w.pid, region=r or FOREIGN, household_id=w.household_id, income_fen=1, categories=["dibao"])),
     "GET /api/households/{household_id}": Probe("object"),
+    "GET /api/registration-notices": Probe("list"),  # the registration office's own (its jurisdiction)
     "POST /api/applications": Probe("object", body=lambda w, r: {
         "application_id": w.application_id, "person_id": w.pid, "region_code": r or FOREIGN, "kind": "job_loss",
         "consent": True}),
@@ -259,6 +272,9 @@ async def world(client: StackClient, stack: EmbeddedStack) -> World:
     assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
     await wait_for(lambda: _stage(client, pid, "awaiting_approval"), timeout=60)
+    r = await h.post(f"/api/cases/{case_id}/referrals", headers=bearer(Role.clerk, OWN),
+                     json=MATRIX_REFERRAL.model_dump())
+    assert r.status_code == 201, r.text
 
     r = await h.put(f"/api/reference-data/hrss/{pid}", headers=bearer(Role.service), json={"employments": []})
     assert r.status_code in (200, 201), r.text
