@@ -31,6 +31,9 @@ from workflows.one_matter.workflow import OneMatterWorkflow
 from workflows.one_off_assistance.inputs import OneOffInput
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.policy import evaluate_entitlement, service_levels
+from workflows.reconsideration.complaint import ComplaintWorkflow
+from workflows.reconsideration.inputs import ComplaintInput, ReconsiderationInput
+from workflows.reconsideration.workflow import ReconsiderationWorkflow
 from workflows.renewal.activities import period_terms, raised_levels
 from workflows.renewal.inputs import RenewalInput
 from workflows.renewal.workflow import RenewalWorkflow
@@ -71,6 +74,11 @@ BINDINGS: dict[str, BoundPathway] = {b.name: b for b in (
     BoundPathway(registry.BATCH_SUBSIDY, BatchSubsidyWorkflow, BatchSubsidyInput),
     BoundPathway(registry.BENEFIT_CYCLE, BenefitCycleWorkflow, CycleInput),
 )}
+# the office's duties (issue 17): reconsideration (复核) and complaints (监督投诉), opened by approval's routes
+BINDINGS.update({b.name: b for b in (
+    BoundPathway(registry.RECONSIDERATION, ReconsiderationWorkflow, ReconsiderationInput),
+    BoundPathway(registry.COMPLAINT, ComplaintWorkflow, ComplaintInput),
+)})
 
 # Workflows that run no pathway: the stalled-case sweep's loop (and its one-sweep runs of the retired Schedule).
 SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepLoopWorkflow, StalledCaseSweepWorkflow)

@@ -40,6 +40,11 @@ def front_door(rt: Runtime, ops: OperationsStore) -> frontdoor.FrontDoor:
         "/api/public-notices.xlsx": s.intake_url,
         "/api/cases/{id}/decisions": s.approval_url,
         "/api/cases/{id}/escalate": s.approval_url,
+        "/api/cases/{id}/decision": s.approval_url,  # the decision record, its letters, reconsideration
+        "/api/cases/{id}/decision-letter.pdf": s.approval_url,
+        "/api/cases/{id}/approval-form.pdf": s.approval_url,
+        "/api/cases/{id}/appeals": s.approval_url,
+        "/api/complaints": s.approval_url,
         "/api/tasks": s.approval_url,
         "/api/committees": s.approval_url,
         "/api/officials": s.approval_url,

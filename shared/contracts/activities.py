@@ -257,7 +257,7 @@ class TaskOpen(BaseModel):
     case_id: str
     pathway: str
     kind: Literal["county_decision", "approval", "resolve_ineligible", "documents", "outreach", "committee",
-                  "assessment", "home_visit", "democratic_appraisal"]
+                  "assessment", "home_visit", "democratic_appraisal", "reconsideration", "complaint"]
     role: str
     region_code: str
     amount_fen: int | None = None

@@ -96,9 +96,14 @@ BATCH_SUBSIDY = Pathway("batch_subsidy", "批量补贴", "Batch subsidy",
                         measures=("one_time_living_subsidy", "price_linkage"), event_families=("price",),
                         legacy_names=("batch",))
 BENEFIT_CYCLE = Pathway("benefit_cycle", "按月发放与定期核查", "Monthly benefit cycle", measures=("dibao",))
+# the office's duties towards the applicant (issue 17 item 1): a decision contested (复核, decided by an
+# official other than the original decider), a complaint through the supervision hotline (seed 001)
+RECONSIDERATION = Pathway("reconsideration", "复核", "Reconsideration")
+COMPLAINT = Pathway("complaint", "监督投诉", "Complaint")
 
 PATHWAYS: dict[str, Pathway] = {p.name: p for p in (
     EMERGENCY_RELIEF, ONE_OFF, STAGED_AID, ONE_MATTER, RENEWAL, BATCH_SUBSIDY, BENEFIT_CYCLE)}
+PATHWAYS.update({p.name: p for p in (RECONSIDERATION, COMPLAINT)})
 
 
 def canonical(name: str) -> str:

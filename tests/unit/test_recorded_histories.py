@@ -54,7 +54,7 @@ PATCH_CALLS = ("patched", "deprecate_patch")
 PREFIX = {"EmergencyRelief": "emergency_relief", "OneOffAssistance": "one_off", "Renewal": "renewal",
           "BenefitCycle": "benefit_cycle", "OneMatterOneDiscussion": "one_matter", "StagedAid": "staged_aid",
           "BatchSubsidy": "batch_subsidy", "StalledCaseSweep": "stalled_sweep",
-          "StalledCaseSweepLoop": "stalled_sweep_loop"}
+          "StalledCaseSweepLoop": "stalled_sweep_loop", "Reconsideration": "reconsideration", "Complaint": "complaint"}
 
 
 # -- what the code patches and what the histories carry ------------------------------------------------

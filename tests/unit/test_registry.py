@@ -149,7 +149,7 @@ def test_every_pathway_has_its_workflow_and_the_type_names_stay():
     assert {name: b.workflow_type for name, b in registry.BINDINGS.items()} == {
         "emergency_relief": "EmergencyRelief", "one_off": "OneOffAssistance", "staged_aid": "StagedAid",
         "one_matter": "OneMatterOneDiscussion", "renewal": "Renewal", "batch_subsidy": "BatchSubsidy",
-        "benefit_cycle": "BenefitCycle"}
+        "benefit_cycle": "BenefitCycle", "reconsideration": "Reconsideration", "complaint": "Complaint"}
 
 
 def test_every_event_family_has_one_pathway_an_owner_and_a_way_to_open():

@@ -166,6 +166,9 @@ class RenewalInput(BaseModel):
     enrolment_id: str | None = None
     enrolled_from: str | None = None
     opening_state: RenewalState | None = None  # a review case starts from the roster's state
+    # a refusal reversed on reconsideration (workflows/reconsideration/): the case pays every month from the
+    # month of application through this one (back pay) before handing the household to the cycle
+    back_pay_through: str | None = Field(default=None, pattern=PERIOD)
 
 
 class RenewalResult(BaseModel):

@@ -38,6 +38,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# a case opened by a reversed reconsideration pays the months owed before handing back (H6, issue 17)
+REVERSAL_BACK_PAY = "renewal-reversal-back-pay"
+
+
 def first_of(period: str) -> date:
     y, m = (int(x) for x in period.split("-"))
     return date(y, m, 1)
@@ -247,6 +251,9 @@ class RenewalWorkflow(ReportedChanges, EnrolmentSteps, StandardFollows):
 
     def _may_hand_back(self) -> bool:
         s = self._s
+        if self._inp.back_pay_through and s.period < self._inp.back_pay_through \
+                and workflow.patched(REVERSAL_BACK_PAY):
+            return False  # a reversed refusal: the months owed since the application are this case's to pay
         return (self._inp.hand_back and self._inp.household_id is not None and s.status == "active"
                 and not s.pending and s.level_fen > 0)
 
