@@ -168,7 +168,17 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
     await expect(card.locator(f"#approve-{case_id}-result")).to_have_text("已提交：批准 ¥1,950.00")
     await expect(error).to_be_hidden()
     await approver.screenshot(path=str(ARTIFACTS / "workbench-todo-approved.png"), full_page=True)
-    await case_at(client, case_id, "awaiting_documents", "closed")
+    await case_at(client, case_id, "awaiting_documents")
+    assert await ledger_fen(client, case_id) == [APPROVED_FEN]
+    # 先行救助, 后补齐说明材料: the clerk files the documents from 待办 and the case closes, paid once
+    await clerk.goto(f"{base}/workbench/")
+    documents = clerk.locator(f'article[data-case-id="{case_id}"][data-kind="documents"]')
+    await expect(documents).to_contain_text("补齐说明材料")
+    await documents.get_by_label("材料类型").select_option("explanation")
+    await documents.get_by_label("材料编号或存放位置").fill("扫描件 PY-2022-0810-001")
+    await documents.get_by_role("button", name="登记材料").click()
+    await expect(documents.locator(f"#documents-{case_id}-result")).to_contain_text("已提交")
+    await case_at(client, case_id, "closed")
     assert await ledger_fen(client, case_id) == [APPROVED_FEN]
     await expect(approver.locator("#todo-export")).to_have_attribute("href", "/api/exports/tasks.xlsx")
     # English on demand, then back
