@@ -62,6 +62,33 @@ class Remedies(BaseModel):
 class DecisionRecord(BaseModel):
     """One decision on a case (``GET /api/cases/{id}/decision``)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "case_id": "em-7f3c2a91", "pathway": "emergency_relief", "region_code": "640104", "outcome": "approved",
+            "outcome_zh": "批准", "amount_fen": 195000, "policy_amount_fen": 195000,
+            "reason": "家庭成员被隔离收治，按当地城市低保月标准 3 倍给予一次性临时救助金",
+            "rule": {
+                "measure": "quarantine", "pack_id": "ningxia-2022-20-measures", "pack_version": "2022-05-01",
+                "figure": "quarantine_multiple", "seed": "002_c6f97725f515410c.txt",
+                "quote": "按照当地城市低保月标准3倍，直接给予一次性临时救助金",
+            },
+            "decided_by": "wang.fang", "decided_role": "county_approver", "decided_on": "2026-12-01",
+            "remedies": {
+                "reconsideration_days": 60, "reconsideration_deadline": "2027-01-30",
+                "administrative_review_days": 60, "administrative_litigation_months": 6, "complaint_answer_days": 15,
+                "local_practice": [
+                    "reconsideration_request_days", "administrative_review_days", "administrative_litigation_months",
+                    "complaint_answer_days",
+                ],
+                "how_zh": ("如对本决定有异议，可自收到本决定书之日起60日内（即2027-01-30前）向作出决定的民"
+                           "政部门申请复核（由原决定人以外的工作人员办理）；也可自知道该决定之日起60日内依法申请行政"
+                           "复议，或者6个月内依法提起行政诉讼。对办理过程有意见的，可通过公布的服务热线、监督投诉电话"
+                           "申诉，民政部门在15日内答复。"),
+            },
+            "appeal_id": None,
+        },
+    ]})
+
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "case_id": "rn-3f2a", "pathway": "renewal", "region_code": "640205", "outcome": "refused",
         "outcome_zh": "不予批准", "amount_fen": 0, "policy_amount_fen": 105000,

@@ -66,6 +66,14 @@ class AppealDecision(SignedAction):
 class AppealView(BaseModel):
     """Query ``appeal``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {
+            "appeal_id": "rc-em-7f3c2a91", "case_id": "em-7f3c2a91", "stage": "awaiting_reconsideration",
+            "due": "2026-12-31", "outcome": None, "decided_by": None, "reason": None, "reenrolment_case_id": None,
+            "flags": [],
+        },
+    ]})
+
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "appeal_id": "rc-rn-3f2a", "case_id": "rn-3f2a", "stage": "awaiting_reconsideration",
         "due": "2027-01-01T12:00:00+00:00", "flags": []}]})
