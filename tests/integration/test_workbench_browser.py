@@ -304,6 +304,63 @@ async def test_the_committee_gives_opinions_and_the_chair_decides_in_yuan_from_t
     assert not problems, problems
 
 
+ASSESS_COUNTY = "650105"  # 乌鲁木齐市沙依巴克区: no other test's households
+
+
+async def test_a_clerk_assesses_an_amount_the_policy_leaves_open_in_yuan_from_the_todo_list(
+        client: StackClient, browser_context):
+    """Xinjiang (seed 000) job-loss aid 「发放一次性临时救助金」 fixes no amount: the case asks a caseworker in 待办.
+    Above the committee threshold is refused beside the field (409, 一事一议); 1,500.00 yuan = 150000 fen is
+    within the township's 「2000元以下」 authority (200000 fen) and paid once."""
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    pid = national_id(ASSESS_COUNTY)
+    await client.register({
+        "household_id": f"hh-wb-{uuid.uuid4().hex[:10]}", "region_code": ASSESS_COUNTY, "urban": True,
+        "categories": [], "monthly_income_fen": 0,
+        "members": [{"person_id": pid, "name": "阿测试", "relation": "head",
+                     "birth_date": f"{pid[6:10]}-{pid[10:12]}-{pid[12:14]}", "flags": []}]})
+    await client.publish_event("employment.job_lost", {
+        "person_id": pid, "region_code": ASSESS_COUNTY, "last_income_month": "2022-05",
+        "unemployment_insured": False}, time="2022-09-05T09:00:00+08:00")
+    clerk_token = issue_token("wb-assessor", "clerk", region=ASSESS_COUNTY)
+    clerk_headers = {"Authorization": f"Bearer {clerk_token}"}
+
+    async def waiting(*stages: str) -> dict[str, Any] | None:
+        r = await client.http.get("/api/cases", headers=clerk_headers, params={"person_id": pid})
+        return next((c for c in r.json()["items"] if c["stage"] in stages), None) if r.status_code == 200 else None
+    await wait_for(lambda: waiting("outreach"), timeout=90)
+    r = await client.http.post("/api/applications", headers=clerk_headers, json={
+        "person_id": pid, "region_code": ASSESS_COUNTY, "kind": "job_loss", "consent": True})
+    assert r.status_code == 202, r.text
+    case = await wait_for(lambda: waiting("awaiting_assessment"), timeout=90)
+    case_id = case["case_id"]
+
+    page = await signed_in_page(browser_context, clerk_token, problems, base)
+    await page.goto(f"{base}/workbench/")
+    card = page.locator(f'article[data-case-id="{case_id}"][data-kind="assessment"]')
+    await expect(card).to_contain_text("核定救助金额")
+    form = card.locator(f"#assess-{case_id}")
+    amount = form.get_by_label("核定金额（元）")
+    await form.get_by_label("理由").fill("失业三个月，无其他收入")
+    await amount.fill("")
+    await form.get_by_role("button", name="提交核定金额").click()
+    await expect(card.locator(f"#assess-{case_id}-amount_fen-error")).to_have_text("请填写金额（元）")
+    await amount.fill("-1500")
+    await form.get_by_role("button", name="提交核定金额").click()
+    await expect(card.locator(f"#assess-{case_id}-amount_fen-error")).to_have_text("金额不能为负数")
+    await amount.fill("10000.01")
+    await form.get_by_role("button", name="提交核定金额").click()
+    await expect(card.locator(f"#assess-{case_id}-amount_fen-error")).to_contain_text("一事一议")
+    await amount.fill("1500.00")
+    await form.get_by_role("button", name="提交核定金额").click()
+    await expect(card.locator(f"#assess-{case_id}-result")).to_have_text("已提交：提交核定金额 ¥1,500.00")
+    await page.screenshot(path=str(ARTIFACTS / "workbench-assessment.png"), full_page=True)
+    done = await client.closed_case(pid, timeout=120)
+    assert done["outcome"] == "paid" and [p["amount_fen"] for p in done["payments"]] == [150_000]
+    assert not problems, problems
+
+
 DLQ_COUNTY = "640303"  # 吴忠市红寺堡区: no other test's households
 
 

@@ -296,6 +296,7 @@ export const TERMS = {
     looking_up_recipient: ['核对救助对象', 'Looking up the recipient'],
     assessing: ['测算救助金额', 'Assessing'],
     assessed: ['已测算', 'Assessed'],
+    awaiting_assessment: ['待核定救助金额', 'Awaiting the assessed amount'],
     checking: ['家庭经济状况核对中', 'Economic status check'],
     checked: ['已核对', 'Checked'],
     check_waived: ['免于核对', 'Check waived'],

@@ -47,7 +47,7 @@ export function formatFen(fen) {
 // Stages before anyone decided the amount: the case carries the requested or assessed amount then, which
 // is not an approved one (核准金额 stays empty until a decision).
 const UNDECIDED_STAGES = new Set([
-  'opened', 'looking_up_recipient', 'assessing', 'assessed', 'checking', 'checked', 'check_waived', 'approving',
+  'opened', 'looking_up_recipient', 'assessing', 'assessed', 'awaiting_assessment', 'checking', 'checked', 'check_waived', 'approving',
   'awaiting_approval', 'awaiting_county_decision', 'referred_to_committee', 'dossier_assembled',
   'collecting_opinions', 'escalated', 'outreach', 'application_received', 'waiting']);
 const REFUSED_OUTCOMES = new Set(['not_payable', 'rejected', 'no_application', 'cancelled']);

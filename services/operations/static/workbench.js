@@ -184,7 +184,9 @@ function taskCard(task, committees) {
     task.summary ? h('li', { class: 'muted' }, h('span', {}, t('wb.task.summary')), withYuan(task.summary)) : null),
   noMembers ? h('p', { class: 'alert alert-warn', role: 'status' }, t('committee.empty', { county })) : null,
   AMOUNT_KINDS.has(task.kind) ? h('p', { class: 'section-note' }, t('wb.limitNote')) : null,
-  h('div', { class: 'task-forms' }, taskForms(task, ctx)));
+  h('div', { class: 'task-forms' }, taskForms(task, ctx)),
+  // 主动告知: the person was told; the application itself is filed at the one window
+  task.kind === 'outreach' ? h('a', { class: 'btn', href: '#/intake', id: `outreach-${idPart(task.case_id)}-apply` }, t('wb.act.apply')) : null);
 }
 
 async function committeeRosters(tasks) {
