@@ -49,7 +49,9 @@ export function formatFen(fen) {
 const UNDECIDED_STAGES = new Set([
   'opened', 'looking_up_recipient', 'assessing', 'assessed', 'awaiting_assessment', 'checking', 'checked', 'check_waived', 'approving',
   'awaiting_approval', 'awaiting_county_decision', 'referred_to_committee', 'dossier_assembled',
-  'collecting_opinions', 'escalated', 'outreach', 'application_received', 'waiting']);
+  'collecting_opinions', 'escalated', 'outreach', 'application_received', 'waiting', 'assessed_by_caseworker',
+  'home_visited', 'appraisal_skipped', 'appraised', 'public_notice', 'notice_clean', 'notice_objected',
+  'waiting_for_condition']);
 const REFUSED_OUTCOMES = new Set(['not_payable', 'rejected', 'no_application', 'cancelled']);
 
 /** The approved amount (fen) of a case, or null while nobody has decided it (or it was refused). */
