@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,20 +93,24 @@ async def get_decision(case_id: str, principal: Reader, temporal: Temporal, stor
     return await _visible_record(temporal, store, case_id, principal)
 
 
-def _pdf(body: bytes, name: str) -> Response:
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+def _pdf(body: bytes, name: str, ascii_name: str) -> Response:
+    """A header holds latin-1 only: the Chinese file name goes in ``filename*`` (RFC 6266), an ASCII one beside."""
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(body, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @router.get("/cases/{case_id}/decision-letter.pdf", response_class=Response, summary="决定书 (PDF)",
             responses={200: {"content": {"application/pdf": {}}}})
 async def get_decision_letter(case_id: str, principal: Reader, temporal: Temporal, store: Decisions) -> Response:
-    return _pdf(decision_letter(await _visible_record(temporal, store, case_id, principal)), f"{case_id}-决定书.pdf")
+    return _pdf(decision_letter(await _visible_record(temporal, store, case_id, principal)), f"{case_id}-决定书.pdf",
+                f"{case_id}-decision-letter.pdf")
 
 
 @router.get("/cases/{case_id}/approval-form.pdf", response_class=Response, summary="审批表 (PDF)",
             responses={200: {"content": {"application/pdf": {}}}})
 async def get_approval_form(case_id: str, principal: Reader, temporal: Temporal, store: Decisions) -> Response:
-    return _pdf(approval_form(await _visible_record(temporal, store, case_id, principal)), f"{case_id}-审批表.pdf")
+    return _pdf(approval_form(await _visible_record(temporal, store, case_id, principal)), f"{case_id}-审批表.pdf",
+                f"{case_id}-approval-form.pdf")
 
 
 # ---- reconsideration (复核) ----------------------------------------------------------------------------
@@ -228,6 +233,7 @@ class AppealDecisionOut(BaseModel):
              summary="Decide a reconsideration (an official other than the original decider)")
 async def decide_appeal(case_id: str, body: AppealDecisionIn, principal: Reviewer, temporal: Temporal,
                         officials: Store) -> AppealDecisionOut:
+    found_in_jurisdiction(principal, (await case_facts(temporal, case_id)).region, "case")
     by = await signatory_for(officials, principal)
     appeal_id = appeal_id_for(case_id)
     outcome = await update_case(temporal, appeal_id, ReconsiderationWorkflow.decide, AppealDecision(

@@ -86,7 +86,8 @@ class World:
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
                 "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
                 "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104",
-                "username": "matrix-account-of-640104", "referral_id": referral_id(self.case_id, MATRIX_REFERRAL)}
+                "username": "matrix-account-of-640104", "referral_id": referral_id(self.case_id, MATRIX_REFERRAL),
+                "complaint_id": "cp-matrix-of-640104"}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
@@ -193,6 +194,17 @@ EXPECT: dict[str, Probe] = {
     "POST /api/cases/{case_id}/decisions": Probe("object", body=lambda w, r: {"decision": "approve",
                                                                               "amount_fen": 195000}),
     "POST /api/cases/{case_id}/escalate": Probe("object", body=_reason),
+    # decisions with reasons, and appeal (复核); complaints (监督投诉)
+    "GET /api/cases/{case_id}/decision": Probe("object"),
+    "GET /api/cases/{case_id}/decision-letter.pdf": Probe("object"),
+    "GET /api/cases/{case_id}/approval-form.pdf": Probe("object"),
+    "POST /api/cases/{case_id}/appeals": Probe("object", body=_reason),
+    "GET /api/cases/{case_id}/appeals": Probe("object"),
+    "POST /api/cases/{case_id}/appeals/decision": Probe("object", body=lambda w, r: {"outcome": "reversed",
+                                                                                     "reason": "probe"}),
+    "POST /api/complaints": Probe("object", body=lambda w, r: {"case_id": w.case_id, "text": "probe",
+                                                               "request_id": "matrix-probe"}),
+    "POST /api/complaints/{complaint_id}/answer": Probe("object", body=lambda w, r: {"answer": "probe"}),
     "GET /api/tasks": Probe("list"),
     "PUT /api/committees/{county_code}/members/{member_id}": Probe("object", body=lambda w, r: {
         "name": "intruder", "department": "民政", "chair": True}),
