@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ import httpx
 
 from deploy import postgres
 from deploy.endpoints import Endpoints
+from deploy.nats_cluster import SYNC_INTERVAL, NatsCluster, free_ports, jetstream_block
 from deploy.postgres import DATABASE, PG_HBA, PG_PASSWORD_FILE, PG_SUPERUSER, scram_verifier
 from deploy.procs import Proc, _bin
 from shared import assertions
@@ -74,15 +74,7 @@ class Ports:
     @classmethod
     def free(cls) -> Ports:
         """Free ports on loopback, for tests that run beside a developer's own stack."""
-        socks, ports = [], []
-        for _ in range(10):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-        for s in socks:
-            s.close()
-        return cls(*ports)
+        return cls(*free_ports(10))
 
     def http_port(self, service: Service) -> int:
         """A service's HTTP port: the front door on the API port, every other on the field named after it
@@ -104,6 +96,9 @@ class EmbeddedStack:
     ports: Ports = field(default_factory=Ports)
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
+    # NATS on several nodes (deploy/nats_cluster.py) in place of the single embedded server: its nodes are
+    # supervised like every other process, and the streams get one replica per node
+    nats_cluster: NatsCluster | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
@@ -138,8 +133,16 @@ class EmbeddedStack:
 
     @property
     def nats_url(self) -> str:
-        """The server address, without credentials (every NATS user needs its own, see nats_url_for)."""
+        """The server address (a cluster's: every node's, comma-separated), without credentials (every
+        NATS user needs its own, see nats_url_for)."""
+        if self.nats_cluster is not None:
+            return self.nats_cluster.url
         return f"nats://127.0.0.1:{self.ports.nats}"
+
+    @property
+    def nats_replicas(self) -> int:
+        """Each stream's replicas: one per cluster node, else 1."""
+        return self.nats_cluster.size if self.nats_cluster is not None else 1
 
     @property
     def nats_passwords(self) -> dict[str, str]:
@@ -173,6 +176,7 @@ class EmbeddedStack:
             "DOUDI_DATA_DIR": str(self.data_dir),
             "DOUDI_DATABASE_URL": self.database_url,
             "DOUDI_NATS_URL": self.nats_url,
+            "DOUDI_NATS_STREAM_REPLICAS": str(self.nats_replicas),
             "DOUDI_TEMPORAL_ADDRESS": self.temporal_address,
             "DOUDI_TEMPORAL_NAMESPACE": "doudi",
             "DOUDI_TEMPORAL_UI_URL": f"http://127.0.0.1:{p.temporal_ui}",
@@ -208,6 +212,8 @@ class EmbeddedStack:
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(render_authorization(self.nats_passwords))
+            # fsync before acknowledging (docs/adr/0018-jetstream-sync-policy.md); -sd names the store
+            out.write(jetstream_block(SYNC_INTERVAL))
         conf.chmod(0o600)
         return Proc("nats", [_bin("nats-server"), "-c", str(conf), "-js", "-sd", str(store),
                              "-a", "127.0.0.1", "-p", str(self.ports.nats), "-m", str(self.ports.nats_monitor),
@@ -298,13 +304,23 @@ class EmbeddedStack:
 
     async def start_infrastructure(self) -> None:
         self.prepare_secrets()
-        for proc in (self._postgres_proc(), self._nats_proc(), self._temporal_proc()):
+        nats = ([self._nats_proc()] if self.nats_cluster is None
+                else self.nats_cluster.procs(self.nats_passwords, self.logs))
+        for proc in (self._postgres_proc(), *nats, self._temporal_proc()):
             self.procs[proc.name] = proc
             proc.start()
         await self._wait_postgres()
-        await self._wait_http("nats", f"http://127.0.0.1:{self.ports.nats_monitor}/healthz?js-enabled-only=true")
-        await ensure_streams(self.admin_nats_url)
+        await self.wait_nats()
+        await ensure_streams(self.admin_nats_url, replicas=self.nats_replicas)
         await self._wait_temporal()
+
+    async def wait_nats(self, timeout: float = 90) -> None:
+        """JetStream answers: the single server's, or every cluster node's (a meta leader elected)."""
+        if self.nats_cluster is not None:
+            await self.nats_cluster.wait_ready(timeout)
+        else:
+            await self._wait_http("nats", f"http://127.0.0.1:{self.ports.nats_monitor}/healthz?js-enabled-only=true",
+                                  timeout=timeout)
 
     @staticmethod
     def migration_folders() -> list[tuple[str, Path]]:
@@ -364,7 +380,8 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         # Services first (they drain work), then Temporal and NATS, PostgreSQL last.
-        order = [*SERVICES, "temporal", "nats", "postgres"]
+        nats = ["nats"] if self.nats_cluster is None else self.nats_cluster.node_names
+        order = [*SERVICES, "temporal", *nats, "postgres"]
         for name in order:
             proc = self.procs.get(name)
             if proc is not None:

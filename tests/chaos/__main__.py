@@ -9,7 +9,7 @@ import asyncio
 import logging
 import sys
 
-from tests.chaos.storm import KILL_TARGETS, run_chaos
+from tests.chaos.storm import KILL_TARGETS, MUST_KILL, run_chaos
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown targets {sorted(unknown)}; choose among {','.join(KILL_TARGETS)}")
     report = asyncio.run(run_chaos(events=args.events, seconds=args.seconds, seed=args.seed,
                                    kill_every=args.kill_every, targets=targets,
-                                   must_kill=tuple(t for t in ("nats", "temporal") if t in targets),
+                                   must_kill=tuple(t for t in MUST_KILL if t in targets),
                                    max_settle=args.max_settle, keep_data=args.keep_data))
     print(report.table())
     if report.ok and args.keep_data:

@@ -1,10 +1,11 @@
 """An event storm under SIGKILL: the invariants that must survive any crash of any process.
 
 During the storm a seeded killer SIGKILLs, every few seconds, one process among the services, the
-workflow worker, NATS and the Temporal dev server; the stack's supervisor restarts it, as ``doudi up``
-does. The publisher behaves like an agency's system: it retries each publish until JetStream acks it
-(NATS may be down), and re-sends some events on purpose with the same event id (with and without
-``Nats-Msg-Id``, i.e. inside and beyond JetStream's duplicate window).
+workflow worker, NATS, the Temporal dev server and PostgreSQL (its whole process group: the postmaster
+and every backend at once, as a power cut would; the restarted server replays its WAL); the stack's
+supervisor restarts it, as ``doudi up`` does. The publisher behaves like an agency's system: it retries
+each publish until JetStream acks it (NATS may be down), and re-sends some events on purpose with the
+same event id (with and without ``Nats-Msg-Id``, i.e. inside and beyond JetStream's duplicate window).
 
 Afterwards (killer stopped, every process healthy, the system quiet) the databases must show:
 
@@ -39,6 +40,7 @@ import asyncpg
 import nats
 
 from deploy.embedded import SERVICES, EmbeddedStack, Ports
+from deploy.nats_cluster import NatsCluster
 from shared.contracts.events import make_cloudevent
 from shared.contracts.sources import SOURCE_USERS, owner_of
 from shared.infra.bus import STREAM_EVENTS, connect
@@ -47,7 +49,9 @@ from tests.support import StackClient, consumer_settled, household, national_id
 
 log = logging.getLogger("doudi.chaos")
 
-KILL_TARGETS: tuple[str, ...] = (*SERVICES, "nats", "temporal")
+KILL_TARGETS: tuple[str, ...] = (*SERVICES, "nats", "temporal", "postgres")
+# killed at least once in every run
+MUST_KILL: tuple[str, ...] = ("nats", "temporal", "postgres")
 POLICY_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "policy"
 
 YINCHUAN_URBAN = "640104"  # 银川市兴庆区 (Ningxia)
@@ -140,6 +144,8 @@ class ChaosReport:
     publish_retries: int = 0
     unacked_publications: int = 0
     kills: Counter[str] = field(default_factory=Counter)
+    stream_replicas: int = 0  # the inbound events' stream, when a NATS cluster's leader was killed
+    postgres_crash_recoveries: int = 0  # starts after a crash that replayed the WAL (postgres.log)
     restarts: dict[str, int] = field(default_factory=dict)
     by_kind: Counter[str] = field(default_factory=Counter)
     cases: int = 0
@@ -196,8 +202,9 @@ class ChaosReport:
         ]
         rows += [(f"  events {k}", str(v)) for k, v in sorted(self.by_kind.items())]
         rows.append(("kills (SIGKILL)", str(sum(self.kills.values()))))
+        rows.append(("PostgreSQL crash recoveries (WAL redo)", str(self.postgres_crash_recoveries)))
         rows += [(f"  kills {name}", f"{self.kills.get(name, 0)} (restarts {self.restarts.get(name, 0)})")
-                 for name in KILL_TARGETS]
+                 for name in [*KILL_TARGETS, *sorted(set(self.kills) - set(KILL_TARGETS))]]
         rows += [
             ("cases", str(self.cases)),
             ("  closed paid", str(self.cases_paid)),
@@ -427,10 +434,33 @@ async def killer(stack: EmbeddedStack, rng: random.Random, report: ChaosReport, 
             _kill(stack, name, report)
 
 
+async def kill_stream_leader(stack: EmbeddedStack, report: ChaosReport, at: float,
+                             stream: str = STREAM_EVENTS) -> None:
+    """At monotonic time ``at``, SIGKILL the NATS cluster node that leads ``stream`` (asked as admin)."""
+    assert stack.nats_cluster is not None, "a stream leader is a cluster's"
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    nc = await connect(stack.admin_nats_url, connect_timeout=5)
+    try:
+        info = await nc.jetstream(timeout=10).stream_info(stream)
+    finally:
+        await nc.close()
+    leader = info.cluster.leader if info.cluster is not None else None
+    report.stream_replicas = 1 + len(info.cluster.replicas or []) if info.cluster is not None else 1
+    assert leader in stack.nats_cluster.node_names, f"stream {stream} has no leader among the nodes: {leader}"
+    _kill(stack, leader, report)
+
+
 def _kill(stack: EmbeddedStack, name: str, report: ChaosReport) -> None:
     log.info("SIGKILL %s (pid %s)", name, stack.procs[name].pid)
     stack.procs[name].signal(signal.SIGKILL)
     report.kills[name] += 1
+
+
+def postgres_crash_recoveries(log_path: Path) -> int:
+    """How many times PostgreSQL started after a crash and replayed its WAL (its log says so each time)."""
+    if not log_path.exists():
+        return 0
+    return log_path.read_text(errors="replace").count("automatic recovery in progress")
 
 
 async def _until(cond: Any, timeout: float) -> bool:
@@ -443,15 +473,15 @@ async def _until(cond: Any, timeout: float) -> bool:
 
 
 async def _wait_recovered(stack: EmbeddedStack, timeout: float) -> None:
-    """Every process restarted and answering (HTTP health, Temporal's namespace, JetStream)."""
+    """Every process restarted and answering (PostgreSQL, HTTP health, Temporal's namespace, JetStream)."""
     deadline = time.monotonic() + timeout
     while True:
         if all(p.alive for p in stack.procs.values()):
             try:
+                await stack._wait_postgres(timeout=30)
                 await stack.wait_services()
                 await stack._wait_temporal(timeout=30)
-                await stack._wait_http("nats", f"http://127.0.0.1:{stack.ports.nats_monitor}"
-                                               "/healthz?js-enabled-only=true", timeout=30)
+                await stack.wait_nats(timeout=30)
                 if all(p.alive for p in stack.procs.values()):
                     return
             except (RuntimeError, TimeoutError) as e:
@@ -565,10 +595,15 @@ async def _register_households(client: StackClient, plan: Sequence[PlannedEvent]
 
 
 async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, kill_every: float = 4.0,
-                    targets: Sequence[str] = KILL_TARGETS, must_kill: Sequence[str] = ("nats", "temporal"),
+                    targets: Sequence[str] = KILL_TARGETS, must_kill: Sequence[str] = MUST_KILL,
                     max_settle: float = 240.0, quiet: float = 75.0, data_dir: Path | None = None,
-                    keep_data: bool = False) -> ChaosReport:
-    """Start a private embedded stack, storm it while killing processes, and verify the invariants."""
+                    keep_data: bool = False, nats_nodes: int = 1, kill_stream_leader_at: float | None = None
+                    ) -> ChaosReport:
+    """Start a private embedded stack, storm it while killing processes, and verify the invariants.
+
+    ``nats_nodes`` > 1: NATS is a cluster of that many nodes on loopback (deploy/nats_cluster.py, streams
+    with one replica per node; the nodes are ``nats-1`` ...); ``kill_stream_leader_at``: that many seconds
+    into the storm, the node leading the inbound events' stream is SIGKILLed (the supervisor restarts it)."""
     os.environ.setdefault("DOUDI_CODEC_KEYS", "chaos1:" + base64.b64encode(os.urandom(32)).decode())
     t_start = time.monotonic()
     rng = random.Random(seed)
@@ -576,10 +611,11 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
     own_dir = data_dir is None
     data = Path(tempfile.mkdtemp(prefix="doudi-chaos-")) if data_dir is None else data_dir
     report.data_dir = str(data)
+    cluster = NatsCluster.on_free_ports(data / "nats-cluster", nats_nodes) if nats_nodes > 1 else None
     stack = EmbeddedStack(data, Ports.free(), extra_env={
         "DOUDI_ENV": "test",
         "DOUDI_POLICY_LOCAL_DIR": str(POLICY_FIXTURES),
-    })
+    }, nats_cluster=cluster)
     plan = plan_events(events, seconds, rng)
     report.events = len(plan)
     report.by_kind = Counter(ev.kind.name for ev in plan)
@@ -603,6 +639,8 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
         stop_killing = asyncio.Event()
         killing = asyncio.create_task(killer(stack, random.Random(rng.random()), report, stop_killing,
                                              every=kill_every, targets=targets, must=must_kill))
+        leader_kill = (asyncio.create_task(kill_stream_leader(stack, report, t_storm + kill_stream_leader_at))
+                       if kill_stream_leader_at is not None else None)
         publish_deadline = t_storm + seconds + 180
         schedule = sorted([(ev.at, ev, True) for ev in plan]
                           + [(ev.resend_at, ev, ev.resend_with_msg_id) for ev in plan if ev.resend_at is not None],
@@ -615,6 +653,8 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
         await asyncio.sleep(max(0.0, t_storm + seconds - time.monotonic()))
         stop_killing.set()
         await killing
+        if leader_kill is not None:
+            await leader_kill
         await asyncio.gather(*pending)
         report.storm_s = time.monotonic() - t_storm
 
@@ -626,7 +666,8 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
         t_settle = time.monotonic()
         await _settle(pool, plan, report, max_wait=max_settle, quiet=quiet, stack=stack)
         report.settle_s = time.monotonic() - t_settle
-        report.restarts = {name: stack.procs[name].restarts for name in KILL_TARGETS}
+        report.restarts = {name: proc.restarts for name, proc in stack.procs.items()}
+        report.postgres_crash_recoveries = postgres_crash_recoveries(stack.logs / "postgres.log")
     finally:
         await publisher.close()
         await client.close()

@@ -1,5 +1,5 @@
 """Fault injection in the suite: a small event storm on a private embedded stack while the killer
-SIGKILLs services, the worker, NATS and Temporal (never the session ``stack`` other tests use);
+SIGKILLs services, the worker, NATS, Temporal and PostgreSQL (never the session ``stack`` other tests use);
 ``make chaos`` runs the same code at full size. Plus the checker itself, shown to catch each violation."""
 
 from __future__ import annotations
@@ -33,12 +33,16 @@ async def test_event_storm_with_processes_killed_loses_nothing_and_pays_once():
     assert report.duplicates == 0 and report.missing == 0, report.table()
     assert report.orphan_ledger_rows == 0 and report.stuck_cases == 0 and report.read_model_mismatches == 0
 
-    # the storm was a storm: every process kind may be hit, NATS and Temporal were, and each came back
-    assert report.kills["nats"] >= 1 and report.kills["temporal"] >= 1, report.kills
+    # the storm was a storm: every process kind may be hit, NATS, Temporal and PostgreSQL were, and each
+    # came back (PostgreSQL from its WAL: the checks below read what it recovered)
+    assert report.kills["nats"] >= 1 and report.kills["temporal"] >= 1 and report.kills["postgres"] >= 1, \
+        report.kills
     assert sum(report.kills.values()) >= 6, report.kills
     assert set(report.kills) <= set(KILL_TARGETS)
     for name, n in report.kills.items():
         assert report.restarts[name] >= n, (name, report.restarts)
+    # each SIGKILL of PostgreSQL left it to replay its WAL at the next start (crash recovery, its log says)
+    assert report.postgres_crash_recoveries >= report.kills["postgres"], report.table()
     assert report.resent_same_id >= 1 and report.publications >= report.events + report.resent_same_id
     assert report.unacked_publications == 0
 
