@@ -138,7 +138,8 @@ def _view(r: asyncpg.Record, payments: list[PaymentView], timeline: list[Timelin
 
 # Flags a workflow raises when a deadline lapsed; a case carrying one needs a person (escalation).
 ATTENTION_FLAGS = ("documents_overdue", "county_decision_overdue", "committee_overdue",
-                   "home_visit_overdue", "democratic_appraisal_overdue")  # enrolment duties
+                   "home_visit_overdue", "democratic_appraisal_overdue",  # enrolment duties
+                   "reconsideration_overdue", "complaint_overdue")  # the office's answers (复核, 监督投诉)
 
 # A deadline's ``due`` cast only when it looks like an ISO 8601 date/time: one odd row must not fail the page.
 _DUE = ("CASE WHEN d->>'due' ~ "
