@@ -18,14 +18,6 @@ pytestmark = pytest.mark.stack
 XIXIA = "640105"  # 银川市西夏区 (no other test refers cases here)
 
 
-def of_record(body: dict[str, Any]) -> dict[str, Any]:
-    """The household with each member's birth date as their national ID says (digits 7-14)."""
-    for m in body["members"]:
-        pid = m["person_id"]
-        m["birth_date"] = f"{pid[6:10]}-{pid[10:12]}-{pid[12:14]}"
-    return body
-
-
 def bearer(role: str, region: str = "") -> dict[str, str]:
     return {"Authorization": f"Bearer {official_token(f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
 
@@ -39,7 +31,7 @@ TO_CHARITY = {"to_kind": "charity_organisation", "to_name": "宁夏慈善总会"
 async def refused_case(client: StackClient) -> dict[str, Any]:
     """A job-loss application refused by the economic check (wages on record above the line)."""
     pid = national_id(XIXIA)
-    await client.register(of_record(household(pid, region=XIXIA, categories=[], income_fen=0)))
+    await client.register(household(pid, region=XIXIA, categories=[], income_fen=0))
     r = await client.http.put(f"/api/reference-data/hrss/{pid}", headers=bearer("admin"), json={
         "employments": [{"employer": "某物流公司", "monthly_wage_fen": 150000, "start_on": "2022-01-01"}]})
     assert r.status_code in (200, 201), r.text

@@ -20,14 +20,6 @@ JINFENG = "640106"   # 银川市金凤区: where the graduate lives (no other te
 XINZHOU = "361102"   # 上饶市信州区: where the graduate's household is registered
 
 
-def of_record(body: dict[str, Any]) -> dict[str, Any]:
-    """The household with each member's birth date as their national ID says (digits 7-14)."""
-    for m in body["members"]:
-        pid = m["person_id"]
-        m["birth_date"] = f"{pid[6:10]}-{pid[10:12]}-{pid[12:14]}"
-    return body
-
-
 def bearer(role: str, region: str = "") -> dict[str, str]:
     return {"Authorization": f"Bearer {official_token(f'test-{role}-{uuid.uuid4().hex[:6]}', role, region=region)}"}
 
@@ -50,7 +42,7 @@ async def registered_in_jiangxi(client: StackClient) -> str:
     """A graduate whose household is registered in Xinzhou, in the low-income database (no economic check:
     seed 002 「已纳入民政部门低收入人口数据库的……不再进行家庭经济状况核查，直接给予救助」)."""
     pid = national_id(XINZHOU)
-    await client.register(of_record(household(pid, region=XINZHOU, categories=["low_income_db"], income_fen=0)))
+    await client.register(household(pid, region=XINZHOU, categories=["low_income_db"], income_fen=0))
     return pid
 
 
