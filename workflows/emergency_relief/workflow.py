@@ -133,7 +133,9 @@ class EmergencyReliefWorkflow(AfterPayment):
             return entitlement
         raised = entitlement.model_copy(update={
             "amount_fen": topup.amount_fen, "reason": f"{entitlement.reason}; {topup.reason}",
-            "citations": [*entitlement.citations, *topup.citations]})
+            "citations": [*entitlement.citations, *topup.citations],
+            # a 不低于 floor rises with it: the raised amount is the policy's, no decider undercuts it
+            "floor_fen": topup.amount_fen if entitlement.floor_fen is not None else None})
         if self._rule is not None:  # the decided-amount rule follows the raised amount
             self._rule = amount_rule_of(raised)
         return raised
