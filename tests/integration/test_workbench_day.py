@@ -213,6 +213,7 @@ async def test_a_caseworkers_day_in_the_browser(client: StackClient, browser_con
     card = page.locator(f'article[data-case-id="{case_id}"][data-kind="county_decision"]')
     await expect(card).to_contain_text("¥2,500.00")
     await card.get_by_label("核准金额（元）").fill(APPROVED_YUAN)
+    await card.locator(f"#approve-{case_id}").get_by_label("理由").fill("住房失火，按急难型家庭核定")
     await expect(card.locator(f"#approve-{case_id}-amount_fen-preview")).to_have_text("= ¥1,950.00（195000 分）")
     await page.screenshot(path=str(ARTIFACTS / "workbench-day-3-todo.png"), full_page=True)
     await card.get_by_role("button", name="批准", exact=True).click()
@@ -262,7 +263,7 @@ async def test_a_caseworkers_day_in_the_browser(client: StackClient, browser_con
     pdf = kept(await download.path(), "workbench-day-6-decision-letter.pdf")
     assert pdf.startswith(b"%PDF")
     text = pdf_text(pdf)
-    assert "1,950.00元" in text, text
+    assert "1,950.00元" in text and "住房失火，按急难型家庭核定" in text, text
     assert "复核" in text and "申诉" in text, text
 
     assert other_case != case_id
