@@ -361,6 +361,63 @@ async def test_a_clerk_assesses_an_amount_the_policy_leaves_open_in_yuan_from_th
     assert not problems, problems
 
 
+ENROL_COUNTY = "640402"  # 固原市原州区: no other test's households
+
+
+async def test_a_dibao_application_goes_through_the_home_visit_and_the_confirmation_from_the_todo_list(
+        client: StackClient, browser_context):
+    """低保 at the one window from 待办: the clerk records the home visit (undisputed: Ningxia holds no
+    democratic appraisal then), the public notice dated from the application has run, the township confirms
+    the monthly amount the policy computed: seed 002 「每人每月650元」 for one person with 200 yuan income,
+    650 - 200 = 450 yuan = 45000 fen a month, shown as 450.00 and confirmed as it is."""
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    pid = national_id(ENROL_COUNTY)
+    await client.register({
+        "household_id": f"hh-wb-{uuid.uuid4().hex[:10]}", "region_code": ENROL_COUNTY, "urban": True,
+        "categories": [], "monthly_income_fen": 20_000,
+        "members": [{"person_id": pid, "name": "李测试", "relation": "head",
+                     "birth_date": f"{pid[6:10]}-{pid[10:12]}-{pid[12:14]}", "flags": []}]})
+    clerk_token = issue_token("wb-visitor", "clerk", region=ENROL_COUNTY)
+    r = await client.http.post("/api/applications", headers={"Authorization": f"Bearer {clerk_token}"}, json={
+        "person_id": pid, "region_code": ENROL_COUNTY, "kind": "dibao", "consent": True,
+        "details": {"incident_date": "2022-09-05"}})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+    await case_at(client, case_id, "awaiting_home_visit")
+
+    clerk = await signed_in_page(browser_context, clerk_token, problems, base)
+    await clerk.goto(f"{base}/workbench/")
+    card = clerk.locator(f'article[data-case-id="{case_id}"][data-kind="home_visit"]')
+    await expect(card).to_contain_text("入户调查")
+    visit = card.locator(f"#home-visit-{case_id}")
+    await visit.get_by_role("button", name="登记入户调查").click()
+    await expect(card.locator(f"#home-visit-{case_id}-notes-error")).to_have_text("请填写调查情况")
+    await visit.get_by_label("调查日期").fill("2022-09-05")
+    await visit.get_by_label("有无争议").select_option("false")
+    await visit.get_by_label("调查情况").fill("住房简陋，无大额存款，邻里无异议")
+    await visit.get_by_role("button", name="登记入户调查").click()
+    await expect(card.locator(f"#home-visit-{case_id}-result")).to_contain_text("已提交")
+    await case_at(client, case_id, "awaiting_approval")
+
+    # seed 002 measure 14 「社会救助确认权限下放」: in Ningxia the township confirms
+    approver = await signed_in_page(browser_context, official_token(
+        f"wb-confirmer-{uuid.uuid4().hex[:6]}", "township_approver", region=ENROL_COUNTY), problems, base)
+    await approver.goto(f"{base}/workbench/")
+    card = approver.locator(f'article[data-case-id="{case_id}"][data-kind="approval"]')
+    await expect(card).to_contain_text("¥450.00")
+    await expect(card.get_by_label("核准金额（元）")).to_have_value("450.00")
+    await card.get_by_role("button", name="批准", exact=True).click()
+    await expect(card.locator(f"#approve-{case_id}-result")).to_have_text("已提交：批准 ¥450.00")
+    await approver.screenshot(path=str(ARTIFACTS / "workbench-enrolment-confirmed.png"), full_page=True)
+    confirmed = await case_at(client, case_id, *CONFIRMED_STAGES)
+    assert confirmed["status"] != "closed" or confirmed["outcome"] not in ("rejected", "not_payable"), confirmed
+    assert not problems, problems
+
+
+# after the confirmation: enrolled and paid per period (or closed as paid for a one-shot record)
+CONFIRMED_STAGES = ("approved", "enrolled", "paying", "period_paid", "paid", "standard_back_paid", "closed")
+
 DLQ_COUNTY = "640303"  # 吴忠市红寺堡区: no other test's households
 
 

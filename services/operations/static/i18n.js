@@ -299,6 +299,8 @@ export const TERMS = {
     awaiting_assessment: ['待核定救助金额', 'Awaiting the assessed amount'],
     assessed_by_caseworker: ['经办人员已核定金额', 'Assessed by a caseworker'],
     home_visited: ['已入户调查', 'Home visited'],
+    awaiting_home_visit: ['待入户调查', 'Awaiting the home visit'],
+    awaiting_democratic_appraisal: ['待民主评议', 'Awaiting the democratic appraisal'],
     appraisal_skipped: ['无异议，免于民主评议', 'Appraisal not needed'],
     appraised: ['已民主评议', 'Appraised'],
     public_notice: ['公示中', 'Public notice'],

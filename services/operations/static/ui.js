@@ -51,7 +51,7 @@ const UNDECIDED_STAGES = new Set([
   'awaiting_approval', 'awaiting_county_decision', 'referred_to_committee', 'dossier_assembled',
   'collecting_opinions', 'escalated', 'outreach', 'application_received', 'waiting', 'assessed_by_caseworker',
   'home_visited', 'appraisal_skipped', 'appraised', 'public_notice', 'notice_clean', 'notice_objected',
-  'waiting_for_condition']);
+  'waiting_for_condition', 'awaiting_home_visit', 'awaiting_democratic_appraisal']);
 const REFUSED_OUTCOMES = new Set(['not_payable', 'rejected', 'no_application', 'cancelled']);
 
 /** The approved amount (fen) of a case, or null while nobody has decided it (or it was refused). */

@@ -96,6 +96,34 @@ function documentsForm(task, ctx) {
   }, ctx);
 }
 
+function homeVisitForm(task, ctx) {
+  return actionForm({
+    id: `home-visit-${idPart(task.case_id)}`, action: 'home_visit', label: 'wb.act.homeVisit', primary: 'notes',
+    fields: [{ name: 'visited_on', label: 'wb.field.visitedOn', type: 'date', required: true },
+      { name: 'disputed', label: 'wb.field.disputed', type: 'select', value: 'false',
+        options: [['false', 'wb.disputed.no'], ['true', 'wb.disputed.yes']] },
+      { name: 'notes', label: 'wb.field.findings', type: 'textarea', required: true, wide: true, maxlength: 4000 }],
+    request: (v) => ({ path: `/api/cases/${enc(task.case_id)}/home-visit`,
+      body: { visited_on: v.visited_on, disputed: v.disputed === 'true', notes: v.notes } }),
+    onDone: ctx.onDone,
+  }, ctx);
+}
+
+function appraisalForm(task, ctx) {
+  return actionForm({
+    id: `appraisal-${idPart(task.case_id)}`, action: 'democratic_appraisal', label: 'wb.act.appraisal', primary: 'minutes',
+    fields: [{ name: 'held_on', label: 'wb.field.heldOn', type: 'date', required: true },
+      { name: 'outcome', label: 'wb.field.outcome', type: 'select', value: 'supported',
+        options: [['supported', 'wb.appraisal.supported'], ['not_supported', 'wb.appraisal.notSupported']] },
+      { name: 'participants', label: 'wb.field.participants', type: 'textarea', required: true, wide: true },
+      { name: 'minutes', label: 'wb.field.minutes', type: 'textarea', required: true, wide: true, maxlength: 20000 }],
+    request: (v) => ({ path: `/api/cases/${enc(task.case_id)}/appraisal`, body: {
+      held_on: v.held_on, outcome: v.outcome, minutes: v.minutes,
+      participants: v.participants.split(/[\n、,，;；]+/).map((x) => x.trim()).filter(Boolean) } }),
+    onDone: ctx.onDone,
+  }, ctx);
+}
+
 /** The forms an open step (GET /api/tasks) offers, by its kind. */
 export function taskForms(task, ctx) {
   switch (task.kind) {
@@ -110,6 +138,10 @@ export function taskForms(task, ctx) {
       return [assessmentForm(task, ctx)];
     case 'documents':
       return [documentsForm(task, ctx)];
+    case 'home_visit':
+      return [homeVisitForm(task, ctx)];
+    case 'democratic_appraisal':
+      return [appraisalForm(task, ctx)];
     default:
       return [];
   }

@@ -162,6 +162,13 @@ async function section(titleKey, id, load, draw) {
 
 const AMOUNT_KINDS = new Set(['county_decision', 'approval', 'committee']);
 
+/** A task kind's name on screen; a kind this page does not know yet shows as the API names it. */
+function kindLabel(kind) {
+  const key = `wb.kind.${kind}`;
+  const text = t(key);
+  return text === key ? kind : text;
+}
+
 function taskCard(task, committees) {
   const headingId = `task-${idPart(task.case_id)}-${idPart(task.kind)}-h`;
   const county = (task.region_code || '').slice(0, 6);
@@ -172,7 +179,7 @@ function taskCard(task, committees) {
     'data-case-id': task.case_id, 'data-kind': task.kind, 'aria-labelledby': headingId,
   },
   h('div', { class: 'task-head' },
-    h('h3', { id: headingId }, t(`wb.kind.${task.kind}`), ' · ', term('pathway', task.pathway)),
+    h('h3', { id: headingId }, kindLabel(task.kind), ' · ', term('pathway', task.pathway)),
     h('span', { class: 'badges' }, task.overdue ? badge(t('case.overdue'), 'b-alert') : null,
       h('a', { href: `/#/case/${encodeURIComponent(task.case_id)}`, class: 'mono' }, task.case_id))),
   h('ul', { class: 'task-facts' },
