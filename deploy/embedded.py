@@ -212,7 +212,7 @@ class EmbeddedStack:
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(render_authorization(self.nats_passwords))
-            # fsync before acknowledging (docs/adr/0018-jetstream-sync-policy.md); -sd names the store
+            # fsync before acknowledging (docs/adr/0019-jetstream-sync-policy.md); -sd names the store
             out.write(jetstream_block(SYNC_INTERVAL))
         conf.chmod(0o600)
         return Proc("nats", [_bin("nats-server"), "-c", str(conf), "-js", "-sd", str(store),

@@ -8,7 +8,7 @@ supervisor restarts a node that dies, as any other process); tests/integration/t
 SIGKILLs a node mid-storm. The compose cluster (deploy/docker/nats/nats.conf) is the multi-host form of
 the same thing.
 
-The fsync policy (docs/adr/0018-jetstream-sync-policy.md): ``sync_interval: always``, on the embedded
+The fsync policy (docs/adr/0019-jetstream-sync-policy.md): ``sync_interval: always``, on the embedded
 node, on every cluster node here and in compose. nats-server's default (fsync every 2 minutes, the
 acknowledgement given before the data is on disk) lost acknowledged messages in Jepsen's analysis of
 NATS 2.12.1 when power failed on a majority of nodes, or an OS crashed on one of them alongside
@@ -30,7 +30,7 @@ from deploy.procs import Proc, _bin
 from shared.infra.nats_permissions import render_authorization
 
 # JetStream's fsync policy for every node doudi starts: fsync before the acknowledgement. What it costs is
-# measured by ``python -m tests.bench.jetstream_sync`` (docs/adr/0018-jetstream-sync-policy.md).
+# measured by ``python -m tests.bench.jetstream_sync`` (docs/adr/0019-jetstream-sync-policy.md).
 SYNC_INTERVAL = "always"
 CLUSTER_NAME = "doudi"
 
