@@ -273,7 +273,6 @@ class HouseholdHit(BaseModel):
 class HouseholdSearch(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {
-            "q": "马建国",
             "items": [
                 {
                     "household_id": "hh-640104-000123", "region_code": "640104",
@@ -288,8 +287,8 @@ class HouseholdSearch(BaseModel):
         },
     ]})
 
-    q: str
-    items: list[HouseholdHit]
+    items: list[HouseholdHit] = Field(description="at most 50, the household-id match first; the query is not "
+                                              "echoed (an answer names nothing the jurisdiction does not hold)")
     total: int
 
 
@@ -318,7 +317,7 @@ async def search(principal: FileReader, client: Client,
     for hit in hits:
         hit.file_url = f"/api/household-files/{hit.household_id}"
         hit.region_name = region_name(hit.region_code)
-    return HouseholdSearch(q=q, items=hits, total=len(hits))
+    return HouseholdSearch(items=hits, total=len(hits))
 
 
 @router.get("/{household_id}", response_model=HouseholdFile,

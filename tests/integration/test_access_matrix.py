@@ -86,7 +86,8 @@ class World:
                 "request_id": "rr-matrix", "batch_id": self.batch_id, "county_code": OWN,
                 "member_id": self.member_id, "source": "hrss", "person_id": self.pid, "seq": "1",
                 "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104",
-                "username": "matrix-account-of-640104", "referral_id": referral_id(self.case_id, MATRIX_REFERRAL),
+                "username": "matrix-account-of-640104",
+                "kind": "statistics", "fmt": "csv", "referral_id": referral_id(self.case_id, MATRIX_REFERRAL),
                 "complaint_id": "cp-matrix-of-640104"}
 
     def markers(self) -> list[str]:
@@ -126,6 +127,10 @@ EXPECT: dict[str, Probe] = {
     "GET /api/accounts": Probe("object"),
     "GET /api/accounts/me": Probe("object"),
     "POST /api/accounts/{username}/disable": Probe("object"),
+    # 家庭档案 and exports (read through intake and payment with the caller's jurisdiction)
+    "GET /api/household-files": Probe("list", query=lambda w: {"q": w.pid}),
+    "GET /api/household-files/{household_id}": Probe("object"),
+    "GET /api/exports/{kind}.{fmt}": Probe("object", query=lambda w: {"region": OWN, "month": "2022-02"}),
     # referrals (转介) of a case, and their outcome
     "POST /api/cases/{case_id}/referrals": Probe("object", body=lambda w, r: MATRIX_REFERRAL.model_dump()),
     "GET /api/cases/{case_id}/referrals": Probe("object"),
@@ -168,6 +173,11 @@ EXPECT: dict[str, Probe] = {
     "PUT /api/enrolments/cycles/schedules/{region_prefix}": Probe("object"),
     "GET /api/enrolments/rolls/{cycle_id}": Probe("object"),
     "GET /api/enrolments/{household_id}": Probe("object"),
+    # intake: the records the front door reads (service accounts, the token's jurisdiction)
+    "GET /api/registry/search": Probe("list", query=lambda w: {"q": w.pid}),
+    "GET /api/registry/roster.csv": Probe("object", query=lambda w: {"region_prefix": OWN}),
+    "GET /api/registry/areas.csv": Probe("object", query=lambda w: {"region_prefix": OWN}),
+    "GET /api/registry/recipients": Probe("object", query=lambda w: {"region_prefix": OWN}),
     # intake: the enrolment duties (home visit, appraisal, objections) and the public notice list
     "POST /api/cases/{case_id}/home-visit": Probe("object", body=lambda w, r: {
         "visited_on": "2022-09-06", "disputed": False, "notes": "probe"}),
@@ -239,6 +249,12 @@ EXPECT: dict[str, Probe] = {
     "POST /api/batches/{batch_id}/pause": Probe("object", body=_reason),
     "POST /api/batches/{batch_id}/resume": Probe("object", body=_reason),
     "POST /api/batches/{batch_id}/approve": Probe("object", body=_reason),  # four eyes (a second finance official)
+    # payment: the ledger's records for the front door (service accounts, the token's jurisdiction)
+    "GET /api/ledger/households/{household_id}": Probe("list", query=lambda w: {"person_id": w.pid}),
+    "GET /api/ledger/export.csv": Probe("object", query=lambda w: {"month": "2022-02", "region_prefix": OWN}),
+    "GET /api/ledger/household-sums.csv": Probe("object", query=lambda w: {"month": "2022-02",
+                                                                           "region_prefix": OWN}),
+    "GET /api/ledger/summary": Probe("object", query=lambda w: {"month": "2022-02", "region_prefix": OWN}),
 }
 
 
@@ -427,6 +443,7 @@ async def test_the_owner_county_gets_its_own_objects(stack: EmbeddedStack, clien
         ("GET", f"/api/cases/{world.case_id}", bearer(Role.clerk, OWN), None),
         ("GET", f"/api/cases/{world.case_id}", bearer(Role.county_approver, "6401"), None),
         ("GET", f"/api/households/{world.household_id}", bearer(Role.township_approver, OWN), None),
+        ("GET", f"/api/household-files/{world.household_id}", bearer(Role.committee, OWN), None),
         ("GET", f"/api/cases/{world.case_id}/documents", bearer(Role.clerk, OWN), None),
         ("GET", f"/api/reserves/{TOWNSHIP}", bearer(Role.finance, OWN), None),
         ("GET", f"/api/batches/{world.batch_id}", bearer(Role.auditor, "64"), None),
