@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.operations import store
+from services.operations import store, store_timeline
 from services.operations import store_referrals as sql
 from services.operations.store import OperationsStore
 from shared.auth import Principal, Role, found_in_jurisdiction, require_roles
@@ -47,8 +47,6 @@ Service = Literal["charity_aid", "social_work", "volunteer_service", "identity_a
                   "medical_aid", "education_aid", "housing_aid", "employment_service", "other"]
 Outcome = Literal["helped", "declined", "unreachable", "family_found", "transferred"]
 
-KIND_ZH: dict[str, str] = {"department": "部门", "charity_organisation": "慈善组织", "social_worker": "社会工作者",
-                           "volunteer": "志愿服务组织"}
 OUTCOME_ZH: dict[str, str] = {"helped": "已帮扶", "declined": "对方未接收", "unreachable": "无法联系",
                               "family_found": "寻亲成功", "transferred": "已转其他机构"}
 
@@ -152,10 +150,6 @@ def view(row: asyncpg.Record) -> ReferralView:
         outcome_at=row["outcome_at"])
 
 
-def _beijing(at: datetime) -> str:
-    return (at.astimezone(UTC) + BEIJING).strftime("%Y-%m-%d %H:%M")
-
-
 def _ops(request: Request) -> OperationsStore:
     return request.app.state.ops
 
@@ -181,10 +175,9 @@ async def refer(case_id: CaseId, body: ReferralIn, principal: Caseworker, ops: O
             due_at=now + timedelta(days=rule.days), deadline_rule=rule.model_dump()))
         if created:
             await _timeline(conn, row, "created", row["referred_at"],
-                            f"转介至{KIND_ZH[body.to_kind]}「{row['to_name']}」（{body.service}），原因：{body.reason}；"
-                            f"应于 {_beijing(row['due_at'])}（北京时间）前反馈结果 / referred to {body.to_kind} "
-                            f"{row['to_name']} ({body.service}); outcome due {row['due_at'].isoformat()} "
-                            f"({rule.days} days, local practice)")
+                            f"referred to {body.to_kind} {row['to_name']} ({body.service}); outcome due "
+                            f"{row['due_at'].isoformat()} ({rule.days} days, local practice)",
+                            reason=body.reason, days=rule.days)
     out = view(row)
     return out if created else JSONResponse(out.model_dump(mode="json"), status_code=200)
 
@@ -227,8 +220,7 @@ async def record_outcome(referral_id: ReferralId, body: OutcomeIn, principal: Ca
             row = await sql.referral(conn, referral_id)
             assert row is not None
             await _timeline(conn, row, "outcome", row["outcome_at"],
-                            f"转介结果（{row['to_name']}）：{OUTCOME_ZH[body.outcome]}。{body.note} / referral "
-                            f"outcome from {row['to_name']}: {body.outcome}")
+                            f"referral outcome from {row['to_name']}: {body.outcome}", note=body.note)
         elif (row["outcome"], row["outcome_note"]) != (body.outcome, body.note):
             raise HTTPException(409, f"转介 {referral_id} 已记录结果「{OUTCOME_ZH[row['outcome']]}」，不能更改 / "
                                      f"an outcome ({row['outcome']}) was recorded before")
@@ -241,12 +233,16 @@ async def note_overdue(conn: store.Conn) -> list[str]:
     noted = []
     for r in await sql.newly_overdue(conn):
         await _timeline(conn, r, "overdue", datetime.now(UTC),
-                        f"转介至「{r['to_name']}」逾期未反馈（应于 {_beijing(r['due_at'])} 前）/ referral to "
-                        f"{r['to_name']} overdue since {r['due_at'].isoformat()}")
+                        f"referral to {r['to_name']} overdue since {r['due_at'].isoformat()}")
         noted.append(r["referral_id"])
     return noted
 
 
-async def _timeline(conn: store.Conn, row: Any, what: str, at: datetime, note: str) -> None:
-    await store.add_to_timeline(conn, event_id=f"{row['referral_id']}:{what}", case_id=row["case_id"], at=at,
-                                event=f"referral.{what}", status=None, stage=None, note=note)
+async def _timeline(conn: store.Conn, row: Any, what: str, at: datetime, text: str, **extra: Any) -> None:
+    """One entry on the case's timeline, code ``referral.<what>``, in words by timeline_text.py."""
+    params = {k: row[k] for k in ("referral_id", "to_kind", "to_name", "service", "outcome")
+              if k in row.keys() and row[k] is not None}
+    await store_timeline.add_entry(conn, event_id=f"{row['referral_id']}:{what}", case_id=row["case_id"], at=at,
+                                   event=f"referral.{what}", status=None, stage=None, note=text,
+                                   code=f"referral.{what}", params={**params, "due_at": row["due_at"].isoformat(),
+                                                                    **extra})

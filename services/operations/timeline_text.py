@@ -188,6 +188,42 @@ def _batch(p: Params, lang: int) -> str:
     return f"Batch subsidy ({status}): {count} payments, {amount} in all"
 
 
+# 转介 (services/operations/referrals.py writes these entries with their parameters)
+REFERRAL_TO: Mapping[str, tuple[str, str]] = {
+    "department": ("部门", "department"), "charity_organisation": ("慈善组织", "charity organisation"),
+    "social_worker": ("社会工作者", "social worker"), "volunteer": ("志愿服务组织", "volunteer service")}
+REFERRAL_SERVICE: Mapping[str, tuple[str, str]] = {
+    "charity_aid": ("慈善帮扶", "charity aid"), "social_work": ("社会工作服务", "social work"),
+    "volunteer_service": ("志愿服务", "volunteer service"),
+    "identity_and_family_tracing": ("身份查询和寻亲", "identity check and family tracing"),
+    "medical_aid": ("医疗救助", "medical aid"), "education_aid": ("教育救助", "education aid"),
+    "housing_aid": ("住房救助", "housing aid"), "employment_service": ("就业服务", "employment service"),
+    "other": ("其他", "other")}
+REFERRAL_OUTCOME: Mapping[str, tuple[str, str]] = {
+    "helped": ("已帮扶", "helped"), "declined": ("对方未接收", "declined"), "unreachable": ("无法联系", "unreachable"),
+    "family_found": ("寻亲成功", "family found"), "transferred": ("已转其他机构", "transferred")}
+
+
+def _referred(p: Params, lang: int) -> str:
+    kind, service = _label(REFERRAL_TO, p.get("to_kind"), lang), _label(REFERRAL_SERVICE, p.get("service"), lang)
+    name, due, days, reason = p.get("to_name", ""), beijing(p.get("due_at")), p.get("days"), p.get("reason", "")
+    if lang == 0:
+        return f"转介至{kind}「{name}」（{service}），原因：{reason}；应于北京时间 {due} 前反馈（{days} 天）"
+    return f"Referred to {kind} {name} ({service}): {reason}; outcome due {due} Beijing time ({days} days)"
+
+
+def _referral_outcome(p: Params, lang: int) -> str:
+    outcome, name, note = _label(REFERRAL_OUTCOME, p.get("outcome"), lang), p.get("to_name", ""), p.get("note", "")
+    return f"转介结果（{name}）：{outcome}。{note}" if lang == 0 else f"Referral outcome from {name}: {outcome}. {note}"
+
+
+def _referral_overdue(p: Params, lang: int) -> str:
+    name, due = p.get("to_name", ""), beijing(p.get("due_at"))
+    if lang == 0:
+        return f"转介至「{name}」逾期未反馈（应于北京时间 {due} 前）"
+    return f"Referral to {name} overdue (due {due} Beijing time)"
+
+
 RENDERERS: Mapping[str, Callable[[Params, int], str]] = {
     "case.opened": _opened,
     "case.updated": _updated,
@@ -197,6 +233,9 @@ RENDERERS: Mapping[str, Callable[[Params, int], str]] = {
     "payment.disbursed": _disbursed,
     "payment.recovery_opened": _recovery,
     "payment.batch_progress": _batch,
+    "referral.created": _referred,
+    "referral.outcome": _referral_outcome,
+    "referral.overdue": _referral_overdue,
 }
 
 # the structured fields each code takes from its event (never the free-text note, except a stall's reason)

@@ -90,6 +90,9 @@ async def test_a_refused_case_is_referred_to_a_charity_and_its_outcome_recorded(
 
     events = await timeline_events(client, case_id)
     assert events.count("referral.created") == 1 and events.count("referral.outcome") == 1
+    words = {t["event"]: t["text_zh"] for t in (await client.case(case_id))["timeline"]}
+    assert "转介至慈善组织「宁夏慈善总会」（慈善帮扶）" in words["referral.created"]
+    assert "已帮扶" in words["referral.outcome"] and outcome["note"] in words["referral.outcome"]
     [listed] = (await client.http.get(f"/api/cases/{case_id}/referrals", headers=CASEWORKER)).json()["items"]
     assert listed["outcome_note"] == outcome["note"]
 
