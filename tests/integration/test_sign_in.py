@@ -243,6 +243,13 @@ async def test_oidc_sign_in_opens_a_session_of_the_local_account(client: StackCl
                 provider.signing_key = genuine
             assert r.status_code == 401 and "doudi_session" not in browser.cookies
 
+        # a disabled account signs in through the provider no more
+        assert (await client.http.post(f"/api/accounts/{name}/disable", headers=ADMIN)).status_code == 200
+        async with httpx.AsyncClient(base_url=client.api_url, timeout=30, follow_redirects=True) as browser:
+            provider.signs_in = name
+            r = await browser.get("/auth/oidc/login")
+            assert r.status_code == 403 and "doudi_session" not in browser.cookies
+
 
 def _doudi(*args: str, api_url: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOUDI_API_URL": api_url, "COLUMNS": "200"}
