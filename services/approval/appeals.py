@@ -116,12 +116,9 @@ async def get_approval_form(case_id: str, principal: Reader, temporal: Temporal,
 # ---- reconsideration (复核) ----------------------------------------------------------------------------
 
 class AppealIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"reason": "家中另有一名重病成员，医疗支出未计入，请求复核"},
     ]})
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"reason": "家庭收入已减少，申请复核"}]})
 
     reason: str = Field(min_length=1, max_length=2000, description="申请人的复核理由")
 
@@ -130,9 +127,6 @@ class AppealOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"appeal_id": "rc-em-7f3c2a91", "case_id": "em-7f3c2a91", "created": True, "decide_within_days": 30},
     ]})
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"appeal_id": "rc-rn-3f2a", "case_id": "rn-3f2a", "created": True, "decide_within_days": 30}]})
 
     appeal_id: str
     case_id: str
@@ -205,12 +199,9 @@ async def get_appeal(case_id: str, principal: Reader, temporal: Temporal) -> App
 
 
 class AppealDecisionIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"outcome": "reversed", "reason": "补充材料证明重病成员医疗支出，原决定撤销"},
     ]})
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"outcome": "reversed", "reason": "收入核算有误，撤销原决定"}]})
 
     outcome: Literal["upheld", "reversed"] = Field(description="维持原决定 upheld / 撤销原决定 reversed")
     reason: str = Field(min_length=1, max_length=2000)
@@ -220,9 +211,6 @@ class AppealDecisionOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"appeal_id": "rc-em-7f3c2a91", "outcome": "reversed", "by": "zhao.reviewer"},
     ]})
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"appeal_id": "rc-rn-3f2a", "outcome": "reversed", "by": "county-zhao"}]})
 
     appeal_id: str
     outcome: str
@@ -245,15 +233,12 @@ async def decide_appeal(case_id: str, body: AppealDecisionIn, principal: Reviewe
 # ---- complaints (监督投诉) -------------------------------------------------------------------------------
 
 class ComplaintIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {
             "case_id": "em-7f3c2a91", "region_code": "640104", "channel": "hotline",
             "text": "申请已超过一个月未收到答复", "request_id": "hotline-20261201-0042",
         },
     ]})
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"case_id": "rn-3f2a", "channel": "hotline", "text": "窗口未告知复核途径", "request_id": "hotline-0042"}]})
 
     case_id: str | None = Field(default=None, max_length=200, description="the case complained about, if any")
     region_code: str | None = Field(default=None, pattern=r"^\d{6}$",
@@ -271,9 +256,6 @@ class ComplaintOut(BaseModel):
             "due_on": "2026-12-16",
         },
     ]})
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"complaint_id": "cp-9c1e", "created": True, "answer_within_days": 15, "due_on": "2026-12-17"}]})
 
     complaint_id: str
     created: bool
@@ -306,12 +288,9 @@ async def record_complaint(body: ComplaintIn, principal: Registrar, temporal: Te
 
 
 class AnswerIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"answer": "经核查，该申请已于 12 月 3 日审批并发放，已电话告知申请人"},
     ]})
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"answer": "已电话答复并说明复核途径"}]})
 
     answer: str = Field(min_length=1, max_length=4000, description="答复内容")
 
@@ -320,9 +299,6 @@ class AnswerOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"complaint_id": "cp-5b0e1c7d9a2f4e6b8c3d1a0f", "answered": True, "by": "sun.supervisor"},
     ]})
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"complaint_id": "cp-9c1e", "answered": True, "by": "county-zhao"}]})
 
     complaint_id: str
     answered: bool

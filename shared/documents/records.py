@@ -89,19 +89,6 @@ class DecisionRecord(BaseModel):
         },
     ]})
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "case_id": "rn-3f2a", "pathway": "renewal", "region_code": "640205", "outcome": "refused",
-        "outcome_zh": "不予批准", "amount_fen": 0, "policy_amount_fen": 105000,
-        "reason": "refused by county-ma: 申报收入与核查不符",
-        "rule": {"measure": "dibao", "pack_id": "ningxia-2022-20-measures", "pack_version": "2022.1",
-                 "figure": "dibao_urban_monthly_fen", "seed": "002_c6f97725f515410c.txt",
-                 "quote": "城乡低保标准，分别提高到每人每月650元、每人每年5520元"},
-        "decided_by": "county-ma", "decided_role": "county_approver", "decided_on": "2026-12-02",
-        "remedies": {"reconsideration_days": 60, "reconsideration_deadline": "2027-01-31",
-                     "administrative_review_days": 60, "administrative_litigation_months": 6,
-                     "complaint_answer_days": 15, "local_practice": ["reconsideration_request_days"],
-                     "how_zh": "如对本决定有异议，可自收到本决定书之日起60日内申请复核……"}}]})
-
     case_id: str
     pathway: str
     region_code: str

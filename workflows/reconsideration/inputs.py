@@ -74,10 +74,6 @@ class AppealView(BaseModel):
         },
     ]})
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "appeal_id": "rc-rn-3f2a", "case_id": "rn-3f2a", "stage": "awaiting_reconsideration",
-        "due": "2027-01-01T12:00:00+00:00", "flags": []}]})
-
     appeal_id: str
     case_id: str
     stage: str
