@@ -17,8 +17,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.intake.store.records import HouseholdHit, RecipientCount, RecordReads
+from services.intake.store.records import RecordReads
 from shared.auth import Principal
+from shared.contracts.records import HouseholdHit, RecipientCount
 from shared.infra.service_reads import OptionalMonth, RegionLevel, RegionPrefix, scope, service_only
 
 router = APIRouter(prefix="/api/registry", tags=["records"])

@@ -25,6 +25,8 @@ from services.operations.records_client import RecordsClient
 from services.operations.records_format import LEDGER_KIND_ZH, beijing_text, measure_zh, pathway_zh, yuan_text
 from services.operations.store import OperationsStore
 from shared.auth import Principal, Role, require_roles
+from shared.contracts.records import HitMember
+from shared.contracts.records import HouseholdHit as RegistryHit
 from shared.regions import region_name
 
 router = APIRouter(prefix="/api/household-files", tags=["household files"])
@@ -37,13 +39,7 @@ HouseholdId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 # ---- what intake and payment answer (the fields the file shows) ---------------------------------------
 
-class SearchMember(BaseModel):
-    person_id: str = Field(description="居民身份证号码 (masked for roles that may not see it)")
-    name: str
-    relation: str
-
-
-class FileMember(SearchMember):
+class FileMember(HitMember):
     birth_date: date
     flags: list[str]
     deceased_on: date | None = None
@@ -257,16 +253,10 @@ class HouseholdFile(BaseModel):
     totals: FileTotals
 
 
-class HouseholdHit(BaseModel):
-    household_id: str
-    region_code: str
+class HouseholdFileHit(RegistryHit):
+    """A search hit as intake's registry answers it, with its region's name and the file's address."""
+
     region_name: str | None = None
-    urban: bool
-    categories: list[str]
-    matched_by: str = Field(description="household_id | person_id | name")
-    enrolment_kind: str | None
-    enrolment_status: str | None
-    members: list[SearchMember]
     file_url: str = ""
 
 
@@ -287,7 +277,7 @@ class HouseholdSearch(BaseModel):
         },
     ]})
 
-    items: list[HouseholdHit] = Field(description="at most 50, the household-id match first; the query is not "
+    items: list[HouseholdFileHit] = Field(description="at most 50, the household-id match first; the query is not "
                                               "echoed (an answer names nothing the jurisdiction does not hold)")
     total: int
 
@@ -312,7 +302,7 @@ async def search(principal: FileReader, client: Client,
                  q: Annotated[str, Query(min_length=1, max_length=64,
                                          description="a name (or its start), an ID number, a household id")]
                  ) -> HouseholdSearch:
-    hits = await client.typed_list(HouseholdHit, f"{client.intake_url}/api/registry/search", principal,
+    hits = await client.typed_list(HouseholdFileHit, f"{client.intake_url}/api/registry/search", principal,
                                    "户籍登记 / the registry", params={"q": q.strip() or q})
     for hit in hits:
         hit.file_url = f"/api/household-files/{hit.household_id}"

@@ -17,11 +17,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
 from services.operations.export_sheets import Row, Yuan
 from services.operations.records_client import RecordsClient
 from shared.auth import Principal
+from shared.contracts.records import Area, HouseholdSum, MeasureSum, RecipientCount
 from shared.regions import region_name
 
 HEADERS = ["月份", "地区代码", "地区名称", "类别", "在册户数", "在册人数", "发放人次", "发放户数", "发放人数",
@@ -45,45 +44,6 @@ TEMPORARY_MEASURES = frozenset({
     "temporary_assistance_expenditure", "temporary_hardship_high_risk_area"})
 MEASURE_CATEGORY = {"extreme_poverty": EXTREME_POVERTY, "one_time_living_subsidy": ONE_TIME, "price_linkage": PRICE,
                     **{m: TEMPORARY for m in TEMPORARY_MEASURES}}
-
-
-class MeasureSum(BaseModel):
-    """payment's ``/api/ledger/summary`` row."""
-
-    region_code: str
-    measure: str
-    payments: int
-    persons: int
-    households: int
-    amount_fen: int
-
-
-class RecipientCount(BaseModel):
-    """intake's ``/api/registry/recipients`` row."""
-
-    region_code: str
-    kind: str
-    urban: bool
-    households: int
-    persons: int
-    level_fen: int
-
-
-class HouseholdSum(BaseModel):
-    """payment's ``/api/ledger/household-sums.csv`` row."""
-
-    household_id: str
-    county_code: str
-    payments: int
-    persons: int
-    amount_fen: int
-
-
-class Area(BaseModel):
-    """intake's ``/api/registry/areas.csv`` row."""
-
-    household_id: str
-    urban: bool
 
 
 @dataclass

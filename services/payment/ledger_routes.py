@@ -15,8 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.payment.store.ledger_reads import LedgerRecords, LedgerRow, MeasureSum
+from services.payment.store.ledger_reads import LedgerRecords, LedgerRow
 from shared.auth import Principal
+from shared.contracts.records import MeasureSum
 from shared.infra.service_reads import Month, RegionLevel, RegionPrefix, scope, service_only
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])

@@ -6,58 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
 
 from services.intake.store.conn import Conn
+from shared.contracts.records import HitMember, HouseholdHit, RecipientCount
 from shared.infra.copy_stream import snapshot_export
 
 SEARCH_LIMIT = 50
-
-
-class HitMember(BaseModel):
-    person_id: str
-    name: str
-    relation: str
-
-
-class HouseholdHit(BaseModel):
-    """A household a search found, with why (``matched_by``: household_id, person_id or name)."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {
-            "household_id": "hh-640104-000123", "region_code": "640104", "urban": True, "categories": ["dibao"],
-            "matched_by": "name", "enrolment_kind": "dibao", "enrolment_status": "active",
-            "members": [{"person_id": "640104198003151020", "name": "马建国", "relation": "本人"}],
-        },
-    ]})
-
-    household_id: str
-    region_code: str
-    urban: bool
-    categories: list[str]
-    matched_by: str
-    enrolment_kind: str | None
-    enrolment_status: str | None
-    members: list[HitMember]
-
-
-class RecipientCount(BaseModel):
-    """Enrolled households of one kind in one region and area (城市/农村) in a month, and their people."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {
-            "region_code": "640104", "kind": "dibao", "urban": True, "households": 812, "persons": 1530,
-            "level_fen": 99450000,
-        },
-    ]})
-
-    region_code: str
-    kind: str          # dibao | extreme_poverty
-    urban: bool
-    households: int
-    persons: int       # living members of those households
-    level_fen: int     # the monthly benefits of those households, summed
-
 
 _SEARCH_SQL = """
 SELECT h.household_id, h.region_code, h.urban, h.categories, e.kind AS enrolment_kind,

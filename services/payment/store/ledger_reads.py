@@ -13,6 +13,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from services.payment.store import Conn
+from shared.contracts.records import MeasureSum
 from shared.infra.copy_stream import snapshot_export
 
 OFFICE_TIMEZONE = "Asia/Shanghai"
@@ -71,24 +72,6 @@ class LedgerRow(BaseModel):
     reference: str | None
     note: str | None
     created_at: datetime
-
-
-class MeasureSum(BaseModel):
-    """A month's disbursements of one measure in one region (``region_code``: the code cut to the level)."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {
-            "region_code": "640104", "measure": "quarantine", "payments": 2, "persons": 2, "households": 2,
-            "amount_fen": 390000,
-        },
-    ]})
-
-    region_code: str
-    measure: str
-    payments: int        # 人次: one per ledger row
-    persons: int         # distinct person ids paid
-    households: int      # distinct household ids paid (rows without a household not counted)
-    amount_fen: int
 
 
 async def household_rows(conn: Conn, household_id: str, person_ids: list[str], *,
