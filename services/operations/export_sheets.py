@@ -52,13 +52,18 @@ class Sheet:
     filename: str              # without extension
 
 
+# A text a spreadsheet program would run as a formula (CSV injection, OWASP): a name or a note that starts
+# with one of these is written as text: in CSV behind a ', in xlsx as a string cell (never a formula).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(cell: Cell, masked: bool) -> str:
     if cell is None:
         return ""
     if isinstance(cell, Yuan):
         return yuan_text(cell.fen)
-    text = str(cell)
-    return mask_ids(text) if masked else text
+    text = mask_ids(str(cell)) if masked else str(cell)
+    return "'" + text if isinstance(cell, str) and text.startswith(FORMULA_STARTS) else text
 
 
 def _disposition(filename: str) -> dict[str, str]:
@@ -93,8 +98,13 @@ async def xlsx_response(sheet: Sheet, *, masked: bool) -> FileResponse:
             amount = WriteOnlyCell(ws, value=yuan_decimal(value.fen))
             amount.number_format = "0.00"
             return amount
-        if isinstance(value, str) and masked:
-            return mask_ids(value)
+        if isinstance(value, str):
+            text = mask_ids(value) if masked else value
+            if text.startswith(FORMULA_STARTS):
+                as_text = WriteOnlyCell(ws, value=text)
+                as_text.data_type = "s"  # openpyxl would take a leading = for a formula
+                return as_text
+            return text
         return value
 
     def append(batch: list[Row]) -> None:

@@ -3,11 +3,16 @@ and the monthly report's totals add up (services/operations/statistics.py ``layo
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
+from services.operations.export_sheets import Sheet, Yuan, csv_response, xlsx_response
 from services.operations.records_format import beijing_text, measure_zh, pathway_zh, yuan_decimal, yuan_text
 from services.operations.statistics import GRAND_TOTAL, SUBTOTAL, Tally, layout
 
@@ -48,3 +53,34 @@ def test_the_report_adds_each_county_and_each_category_once():
     assert (grand.roster_households, grand.roster_persons, grand.payments, grand.amount_fen) == (3, 7, 4, 467000)
     # every county shows every standing category, an empty one at zero; an empty optional one is left out
     assert rows[("640105", "特困人员")] == Tally() and ("640105", "其他救助") not in rows
+
+
+async def _sheet_bodies(rows: list[list[Any]], masked: bool) -> tuple[str, list[list[Any]]]:
+    async def stream() -> AsyncIterator[list[Any]]:
+        for row in rows:
+            yield row
+
+    csv_body = b"".join([bytes(chunk) async for chunk in csv_response(
+        Sheet("t", ["姓名", "金额（元）"], stream(), "t"), masked=masked).body_iterator]).decode("utf-8")
+    response = await xlsx_response(Sheet("t", ["姓名", "金额（元）"], stream(), "t"), masked=masked)
+    return csv_body, _cells_of(Path(response.path))
+
+
+def _cells_of(path: Path) -> list[list[Any]]:
+    cells = [[(c.value, c.data_type) for c in row] for row in load_workbook(path).worksheets[0].iter_rows()]
+    path.unlink()
+    return cells
+
+
+async def test_a_formula_in_a_name_stays_text_and_ids_are_masked_in_both_formats():
+    pid = "640104198003151020"
+    text, cells = await _sheet_bodies([["=HYPERLINK(\"http://x\")", Yuan(-5)], [f"户主 {pid}", Yuan(195000)]],
+                                      masked=True)
+    lines = text.lstrip("\ufeff").splitlines()
+    assert lines[1] == "\"'=HYPERLINK(\"\"http://x\"\")\",-0.05"  # the amount's minus is a number's, not text
+    assert lines[2] == "户主 640104********1020,1950.00" and pid not in text
+    assert cells[1][0] == ("=HYPERLINK(\"http://x\")", "s") and cells[2][0] == ("户主 640104********1020", "s")
+    assert [Decimal(str(cells[1][1][0])), Decimal(str(cells[2][1][0]))] == [Decimal("-0.05"), Decimal("1950")]
+    assert (cells[1][1][1], cells[2][1][1]) == ("n", "n")  # numbers a sheet can add up
+    _, unmasked = await _sheet_bodies([[f"户主 {pid}", Yuan(1)]], masked=False)
+    assert unmasked[1][0] == (f"户主 {pid}", "s")
