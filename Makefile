@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.jetstream_sync
 	$(BIN)/python -m tests.bench.review_cycle $(REVIEW_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.reprice
+	$(BIN)/python -m tests.bench.storm $(STORM_ARGS)
 
 ## make chaos: an event storm while services, worker, NATS, Temporal and PostgreSQL are SIGKILLed at random, then
 ## one case per event and one ledger row per payable case, checked (CHAOS_ARGS=--help)

@@ -137,8 +137,10 @@ class OutboxRelay:
                 " WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch,
             )
-            for row in rows:
-                await self._publish(row)
+            # pipelined: every row's publish is in flight at once (one round trip per batch, not per row); a
+            # failure of any rolls the batch back, and its re-publish is dropped by Nats-Msg-Id. Consumers
+            # order a case's events by their seq, not by arrival (services/operations/store.py)
+            await asyncio.gather(*(self._publish(row) for row in rows))
             if rows:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
