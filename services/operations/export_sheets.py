@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi.responses import FileResponse, StreamingResponse
-from openpyxl import Workbook  # type: ignore[import-untyped]  # types-openpyxl: asked the lead to add it
-from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]  # idem
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from starlette.background import BackgroundTask
 
 from services.operations.records_format import yuan_decimal, yuan_text
@@ -95,7 +95,8 @@ async def xlsx_response(sheet: Sheet, *, masked: bool) -> FileResponse:
 
     def cell(value: Cell) -> Any:
         if isinstance(value, Yuan):
-            amount = WriteOnlyCell(ws, value=yuan_decimal(value.fen))
+            # openpyxl writes a Decimal as an exact number; its stubs list only float
+            amount = WriteOnlyCell(ws, value=yuan_decimal(value.fen))  # type: ignore[arg-type]
             amount.number_format = "0.00"
             return amount
         if isinstance(value, str):
