@@ -138,3 +138,31 @@ async def test_the_same_graduate_applying_in_both_places_is_paid_once(client: St
     cases = await client.cases(person_id=pid)
     assert len(cases) == 1
     assert len(await client.ledger(person_id=pid)) == 1  # one payment, wherever the person applied
+
+
+async def test_a_migrant_worker_applies_where_they_work_and_a_stranded_person_where_they_are(client: StackClient):
+    worker = await registered_in_jiangxi(client)
+    r = await client.http.post("/api/applications", headers=bearer("clerk", NINGXIA_CLERK), json={
+        "person_id": worker, "region_code": JINFENG, "kind": "job_loss", "consent": True,
+        "details": {"incident_date": "2022-09-05", "unemployment_insured": False,
+                    "residence": {"basis": "work_place", "region_code": JINFENG, "evidence": "某建筑公司务工"}}})
+    assert r.status_code == 202, r.text
+    worker_case = r.json()["case_id"]
+    # 临时遇困: a person stranded in Jinfeng is helped there, registered wherever they are
+    stranded = await registered_in_jiangxi(client)
+    r = await client.http.post("/api/applications", headers=bearer("clerk", NINGXIA_CLERK), json={
+        "person_id": stranded, "region_code": JINFENG, "kind": "emergency", "consent": True,
+        "details": {"incident_date": "2022-09-05", "household_type": "individual", "stranded": True,
+                    "requested_amount_fen": 97500, "reason": "务工不着，滞留车站"}})
+    assert r.status_code == 202, r.text
+    stranded_case = r.json()["case_id"]
+
+    async def noticed() -> dict[str, str] | None:
+        r = await client.http.get("/api/registration-notices", headers=bearer("clerk", JIANGXI_CLERK))
+        bases = {n["case_id"]: n["basis"] for n in r.json()["items"]}
+        return bases if {worker_case, stranded_case} <= set(bases) else None
+    bases = await wait_for(noticed)
+    assert (bases[worker_case], bases[stranded_case]) == ("work_place", "emergency_place")
+    for case_id in (worker_case, stranded_case):
+        case = await wait_for(lambda c=case_id: client.case_once_visible(c))
+        assert case["region_code"] == JINFENG  # the deciding office's case
