@@ -216,9 +216,11 @@ async def record_outcome(referral_id: ReferralId, body: OutcomeIn, principal: Ca
         found_in_jurisdiction(principal, row["region_code"] if row is not None else None,
                               f"referral {referral_id}")
         assert row is not None
-        if await sql.record_outcome(conn, referral_id, outcome=body.outcome, note=body.note, by=principal.subject):
-            row = await sql.referral(conn, referral_id)
-            assert row is not None
+        recorded = await sql.record_outcome(conn, referral_id, outcome=body.outcome, note=body.note,
+                                            by=principal.subject)
+        row = await sql.referral(conn, referral_id)  # as it is now (another may have recorded it meanwhile)
+        assert row is not None
+        if recorded:
             await _timeline(conn, row, "outcome", row["outcome_at"],
                             f"referral outcome from {row['to_name']}: {body.outcome}", note=body.note)
         elif (row["outcome"], row["outcome_note"]) != (body.outcome, body.note):
