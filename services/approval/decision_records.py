@@ -90,6 +90,8 @@ def build_record(case_id: str, facts: CaseFacts, rows: list[DecisionRow], propos
         at = facts.closed_at or (approved.decided_at if approved else datetime.now(UTC))
         reason = str(res.get("reason", ""))
         amount = 0 if outcome == "refused" else int(res.get("paid_fen") or res.get("amount_fen") or 0)
+    if outcome == "approved" and proposed_fen is not None and 0 < amount < proposed_fen:
+        outcome = "reduced"  # a person approved less than the amount put before them (减发)
     measure = (row.measure if row is not None and row.measure else None) or str(policy.get("measure") or "") \
         or DEFAULT_MEASURE.get(facts.pathway, facts.pathway)
     region = facts.region or (row.region_code if row is not None else "")
@@ -99,7 +101,7 @@ def build_record(case_id: str, facts: CaseFacts, rows: list[DecisionRow], propos
         rule = rule.model_copy(update={"pack_id": policy["pack_id"], "pack_version": policy.get("pack_version")})
     return DecisionRecord(
         case_id=case_id, pathway=facts.pathway, region_code=region, outcome=outcome, outcome_zh=OUTCOME_ZH[outcome],
-        amount_fen=amount, policy_amount_fen=proposed_fen if outcome == "refused" else None, reason=reason,
+        amount_fen=amount, policy_amount_fen=proposed_fen if outcome in ("refused", "reduced") else None, reason=reason,
         rule=rule, decided_by=decided_by, decided_role=role, decided_on=on, remedies=remedies(region, on),
         appeal_id=appeal_id_for(case_id) if appeal_exists else None)
 

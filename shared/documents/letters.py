@@ -44,7 +44,8 @@ def _rule_text(r: DecisionRecord) -> str:
 def _amount_text(r: DecisionRecord) -> str:
     text = f"{yuan(r.amount_fen)} 元"
     if r.policy_amount_fen is not None and r.policy_amount_fen != r.amount_fen:
-        text += f"（按政策计算 {yuan(r.policy_amount_fen)} 元/月）"
+        monthly = "/月" if r.pathway in ("renewal", "benefit_cycle") else ""  # a dibao level is monthly
+        text += f"（按政策计算 {yuan(r.policy_amount_fen)} 元{monthly}）"
     return text
 
 

@@ -92,3 +92,16 @@ def test_a_region_without_a_measure_of_its_own_cites_the_national_periods():
     r = remedies("650102", date(2022, 9, 1))
     assert r.reconsideration_days == 60 and r.complaint_answer_days == 15
     assert rule_of("no_such_measure", "650102", date(2022, 9, 1)).citation == "—"
+
+
+def test_an_approval_below_the_amount_put_before_the_official_is_a_reduction():
+    """减发: the county approved 1,300 yuan of the 1,950 the policy proposed; the letter says both."""
+    reduced = build_record("er-5", facts(None, WorkflowExecutionStatus.RUNNING, "emergency_relief"),
+                           [row("approved", amount_fen=130000, measure="quarantine")], 195000, appeal_exists=False)
+    assert (reduced.outcome, reduced.outcome_zh, reduced.amount_fen, reduced.policy_amount_fen) == (
+        "reduced", "减发", 130000, 195000)
+    text = text_of(decision_letter(reduced))
+    assert "减发" in text and "1,300.00元" in text and "1,950.00元" in text
+    full = build_record("er-6", facts(None, WorkflowExecutionStatus.RUNNING, "emergency_relief"),
+                        [row("approved", amount_fen=195000, measure="quarantine")], 195000, appeal_exists=False)
+    assert (full.outcome, full.policy_amount_fen) == ("approved", None)
