@@ -312,6 +312,10 @@ class EmbeddedStack:
         await self._wait_postgres()
         await self.wait_nats()
         await ensure_streams(self.admin_nats_url, replicas=self.nats_replicas)
+        if self.nats_cluster is not None:
+            # each new stream's replicas elect a leader and catch up (a node's /healthz says when) before a
+            # service asks about it at its start
+            await self.nats_cluster.wait_ready()
         await self._wait_temporal()
 
     async def wait_nats(self, timeout: float = 90) -> None:

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # the checker's own pool retries its connection floor while PostgreSQL is being killed: expected, not news
+    logging.getLogger("asyncpg.pool").setLevel(logging.CRITICAL)
     targets = tuple(t for t in args.targets.split(",") if t)
     unknown = set(targets) - set(KILL_TARGETS)
     if unknown:

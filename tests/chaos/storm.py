@@ -146,6 +146,8 @@ class ChaosReport:
     kills: Counter[str] = field(default_factory=Counter)
     stream_replicas: int = 0  # the inbound events' stream, when a NATS cluster's leader was killed
     postgres_crash_recoveries: int = 0  # starts after a crash that replayed the WAL (postgres.log)
+    stream_messages: dict[str, int] = field(default_factory=dict)  # each stream's messages at the end
+    stream_bytes: dict[str, int] = field(default_factory=dict)     # and its bytes
     restarts: dict[str, int] = field(default_factory=dict)
     by_kind: Counter[str] = field(default_factory=Counter)
     cases: int = 0
@@ -224,6 +226,8 @@ class ChaosReport:
             ("payments of non-payable cases", str(self.unexpected_payments)),
             ("stuck cases", str(self.stuck_cases)),
             ("read model mismatches", str(self.read_model_mismatches)),
+            ("JetStream messages (bytes) per stream", ", ".join(
+                f"{k} {v} ({self.stream_bytes.get(k, 0)})" for k, v in self.stream_messages.items())),
             ("storm / recovery / settle", f"{self.storm_s:.1f} s / {self.recovery_s:.1f} s / {self.settle_s:.1f} s"),
             ("wall time", f"{self.wall_s:.1f} s"),
             ("result", "OK" if self.ok else f"FAILED: {self.violations} violations"),
@@ -456,6 +460,19 @@ def _kill(stack: EmbeddedStack, name: str, report: ChaosReport) -> None:
     report.kills[name] += 1
 
 
+async def stream_usage(stack: EmbeddedStack) -> tuple[dict[str, int], dict[str, int]]:
+    """Each doudi stream's messages and bytes (what a storm cost the bus: docs/capacity.md)."""
+    from shared.infra.bus import STREAMS
+
+    nc = await connect(stack.admin_nats_url, connect_timeout=5)
+    try:
+        js = nc.jetstream(timeout=10)
+        states = {name: (await js.stream_info(name)).state for name in STREAMS}
+    finally:
+        await nc.close()
+    return {n: s.messages for n, s in states.items()}, {n: s.bytes for n, s in states.items()}
+
+
 def postgres_crash_recoveries(log_path: Path) -> int:
     """How many times PostgreSQL started after a crash and replayed its WAL (its log says so each time)."""
     if not log_path.exists():
@@ -627,6 +644,7 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
     client = StackClient(stack.api_url, stack.nats_url_for(ADMIN), "")
     publisher = Publisher({u: stack.nats_url_for(u) for u in SOURCE_USERS}, report)  # as the agencies publish
     pool: asyncpg.Pool | None = None
+    finished = False
     try:
         await stack.start()
         client.database_url = stack.database_url
@@ -666,8 +684,10 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
         t_settle = time.monotonic()
         await _settle(pool, plan, report, max_wait=max_settle, quiet=quiet, stack=stack)
         report.settle_s = time.monotonic() - t_settle
+        finished = True
         report.restarts = {name: proc.restarts for name, proc in stack.procs.items()}
         report.postgres_crash_recoveries = postgres_crash_recoveries(stack.logs / "postgres.log")
+        report.stream_messages, report.stream_bytes = await stream_usage(stack)
     finally:
         await publisher.close()
         await client.close()
@@ -678,6 +698,6 @@ async def run_chaos(*, events: int = 300, seconds: float = 90.0, seed: int = 1, 
             await supervisor
         stack.stop()
         report.wall_s = time.monotonic() - t_start
-        if own_dir and not keep_data and report.ok:
+        if own_dir and not keep_data and report.ok and finished:  # a run that raised keeps its logs
             shutil.rmtree(data, ignore_errors=True)
     return report
