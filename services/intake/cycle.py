@@ -3,7 +3,10 @@ reviews the households the cycle carries and takes the period's payment roll.
 
 0. 提标: a newer entry of the standards register reprices the set and back-pays the months paid at the
    old level (``reprice``); what the price table does not cover is priced by ``monthly_benefit``;
-1. a household whose registry data changed since its last review gets a review case of its own;
+1. a household whose registry data changed since its last review is reviewed as a set where the policy
+   decides its review (services/intake/cycle_review.py: adjusted, continued, a gradual exit as roster state,
+   an exit); only one that needs a person gets a review case of its own; gradual exits whose months are
+   over end;
 2. everyone else due for review continues at the same level (seed 004:
    「对没有明显变化的，不再调整救助水平」);
 3. the period's payment roll of everyone the cycle carries, then the back-pay rows.
@@ -18,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from services.intake import enrolment, store
+from services.intake import cycle_review, enrolment, store
 from services.intake.enrolment import ELDERLY_FROM, MINOR_UNDER, ReviewOpening, whole_figure
 from services.intake.store import cycle as sql
 from services.intake.store import roster
@@ -163,31 +166,39 @@ async def review_cohort(conn: asyncpg.Connection, req: act.ReviewCohort) -> act.
     # 0. a newer standard in force (提标): reprice the set, back-pay the months paid at the old level
     repriced = await reprice(conn, req.region_prefix, req.period, req.cycle_id, regions)
     enrolled, due = await sql.enrolled_and_due(conn, req.region_prefix, req.period)
-    # 1. data changed since the last review: an individual review case each (off-cycle if not due)
+    # 1. data changed since the last review: reviewed as a set where the policy decides; an individual
+    #    review case (off-cycle if not due) for each household that needs a person; exits that are over end
+    reviewed = await cycle_review.review_changed(conn, region_prefix=req.region_prefix, period=req.period,
+                                                 cycle_id=req.cycle_id)
     opened = await _open_changed(conn, req)
+    exits_ended = await cycle_review.end_exits(conn, region_prefix=req.region_prefix, period=req.period,
+                                               cycle_id=req.cycle_id, regions=regions)
     # 2. due, unchanged: continue at the same level, next review one interval on
     continued = await sql.continue_unchanged(conn, req.region_prefix, req.period, req.cycle_id)
     # 3. the period's payment roll, then the back-pay
     (on_roll, roll_fen), (back_rows, back_fen) = await sql.take_roll(conn, req.region_prefix, req.period,
                                                                      req.cycle_id)
     out = act.CohortReviewed(cycle_id=req.cycle_id, enrolled=enrolled, due=due, continued=continued,
-                             cases_opened=opened, on_roll=on_roll + back_rows, roll_fen=roll_fen + back_fen)
+                             cases_opened=opened, on_roll=on_roll + back_rows, roll_fen=roll_fen + back_fen,
+                             reviewed=reviewed.reviewed, exits_ended=exits_ended)
     await sql.record_cycle(conn, cycle_id=req.cycle_id, region_prefix=req.region_prefix, period=req.period,
                            enrolled=enrolled, due=due, continued=continued, cases_opened=opened,
                            on_roll=out.on_roll, roll_fen=out.roll_fen, repriced=repriced,
-                           back_pay_rows=back_rows, back_pay_fen=back_fen)
+                           back_pay_rows=back_rows, back_pay_fen=back_fen, reviewed=reviewed.reviewed,
+                           exits_ended=exits_ended)
     return out
 
 
 def _already_reviewed(done: roster.CycleView) -> act.CohortReviewed:
     return act.CohortReviewed(cycle_id=done.cycle_id, enrolled=done.enrolled, due=done.due,
                               continued=done.continued, cases_opened=done.cases_opened, on_roll=done.on_roll,
-                              roll_fen=done.roll_fen, already_done=True)
+                              roll_fen=done.roll_fen, already_done=True,
+                              reviewed=done.reviewed, exits_ended=done.exits_ended)
 
 
 async def _open_changed(conn: asyncpg.Connection, req: act.ReviewCohort) -> int:
-    """A review case for each household whose registry data changed since its last review; the cycle
-    hands them to their cases in the same transaction. Returns how many were opened."""
+    """A review case for each household whose registry data changed since its last review and that the set
+    left to a person; the cycle hands them to their cases in the same transaction. Returns how many."""
     on = date.fromisoformat(req.period + "-01")
     changed = await sql.changed_households(conn, req.region_prefix)
     members = await store.members_of(conn, [r["household_id"] for r in changed])

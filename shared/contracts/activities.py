@@ -363,10 +363,12 @@ class CohortReviewed(BaseModel):
     enrolled: int  # households carried by the cycle before the review
     due: int  # of them, due for their scheduled review this period
     continued: int  # due, data unchanged: continue at the same level (seed 004 「没有明显变化的，不再调整」)
-    cases_opened: int  # data changed: an individual review case each
+    cases_opened: int  # data changed, a person needed: an individual review case each
     on_roll: int  # households paid for the period by the cycle
     roll_fen: int
     already_done: bool = False
+    reviewed: int = 0  # data changed, the policy decides: reviewed as a set (issue 18)
+    exits_ended: int = 0  # gradual exits (roster state) whose months are over: ended by the cycle
 
 
 class StartReviewCases(BaseModel):

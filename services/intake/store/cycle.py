@@ -44,6 +44,10 @@ ROLL_SQL = """
 WITH due AS (
     SELECT e.household_id, e.enrolment_id, e.person_id, e.region_code, e.kind,
            coalesce(p.new_level, e.level_fen) AS level_fen, p.new_fen, p.new_version, p.new_from,
+           -- a gradual exit (roster state, issue 18): its last month is the one before exit_on
+           CASE WHEN e.status = 'gradual_exit'
+                THEN to_char(to_date(e.exit_on || '-01', 'YYYY-MM-DD') - interval '1 month', 'YYYY-MM') END
+               AS last_month,
            -- the first month not yet paid: no month of entitlement is ever skipped (arrears included)
            greatest(e.enrolled_from,
                     to_char(to_date(e.paid_through || '-01', 'YYYY-MM-DD') + interval '1 month', 'YYYY-MM'))
@@ -58,15 +62,24 @@ WITH due AS (
     FROM enrolments e JOIN cycle_terms t ON t.region_code = e.region_code
     -- repriced this cycle (提标): the new level, written below with paid_through in the same row version
     LEFT JOIN cycle_repriced p ON p.household_id = e.household_id
-    WHERE starts_with(e.region_code, $1) AND e.status = 'active' AND e.managed_by = 'cycle'
+    WHERE starts_with(e.region_code, $1) AND e.managed_by = 'cycle'
+      AND (e.status = 'active' OR e.status = 'gradual_exit' AND e.exit_on > $2)
       AND coalesce(p.new_level, e.level_fen) > 0 AND e.enrolled_from <= $2
       AND (e.paid_through IS NULL OR e.paid_through < $2)
+), capped AS (
+    SELECT d.household_id, d.enrolment_id, d.person_id, d.region_code, d.kind, d.level_fen, d.new_fen,
+           d.new_version, d.new_from, d.first_month, least(d.through, coalesce(d.last_month, d.through)) AS through
+    FROM due d
 ), roll AS (
     SELECT d.*, d.level_fen * ((substr(d.through, 1, 4)::int * 12 + substr(d.through, 6, 2)::int)
                                - (substr(d.first_month, 1, 4)::int * 12
                                   + substr(d.first_month, 6, 2)::int) + 1)
                 AS amount
-    FROM due d
+    FROM capped d
+), exit_months AS (  -- the gradual exit's months this roll pays
+    UPDATE enrolment_exit_months x SET paid_by_cycle = $3
+    FROM roll r WHERE x.household_id = r.household_id AND x.period >= r.first_month AND x.period <= r.through
+      AND x.paid_by_cycle IS NULL
 ), ins AS (
     INSERT INTO period_rolls (cycle_id, ordinal, household_id, enrolment_id, person_id, region_code, measure,
                               amount_fen)
@@ -341,10 +354,11 @@ async def take_roll(conn: Conn, region_prefix: str, period: str,
 
 async def record_cycle(conn: Conn, *, cycle_id: str, region_prefix: str, period: str, enrolled: int,
                        due: int, continued: int, cases_opened: int, on_roll: int, roll_fen: int,
-                       repriced: int, back_pay_rows: int, back_pay_fen: int) -> None:
+                       repriced: int, back_pay_rows: int, back_pay_fen: int, reviewed: int = 0,
+                       exits_ended: int = 0) -> None:
     await conn.execute(
         "INSERT INTO review_cycles (cycle_id, region_prefix, period, enrolled, due, continued, cases_opened,"
-        " on_roll, roll_fen, repriced, back_pay_rows, back_pay_fen)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        " on_roll, roll_fen, repriced, back_pay_rows, back_pay_fen, reviewed, exits_ended)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         cycle_id, region_prefix, period, enrolled, due, continued, cases_opened, on_roll, roll_fen,
-        repriced, back_pay_rows, back_pay_fen)
+        repriced, back_pay_rows, back_pay_fen, reviewed, exits_ended)

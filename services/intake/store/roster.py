@@ -142,6 +142,8 @@ class CycleView(BaseModel):
     repriced: int
     back_pay_rows: int
     back_pay_fen: int
+    reviewed: int = 0  # changed households reviewed as a set (issue 18)
+    exits_ended: int = 0  # gradual exits ended by the cycle
 
 
 class ReviewView(BaseModel):
