@@ -10,12 +10,12 @@ from __future__ import annotations
 from io import BytesIO
 from xml.sax.saxutils import escape
 
-from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]  # no stubs in .venv
-from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]  # no stubs in .venv
-from reportlab.lib.units import mm  # type: ignore[import-untyped]  # no stubs in .venv
-from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]  # no stubs in .venv
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]  # no stubs in .venv
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]  # no stubs in .venv
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from shared.documents.records import DecisionRecord, yuan
 
@@ -49,7 +49,7 @@ def _amount_text(r: DecisionRecord) -> str:
     return text
 
 
-def _render(title: str, story: list[object]) -> bytes:
+def _render(title: str, story: list[Flowable]) -> bytes:
     out = BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm,
                             bottomMargin=20 * mm, title=title, author="doudi 兜底")
@@ -61,7 +61,7 @@ def decision_letter(r: DecisionRecord) -> bytes:
     """决定书: to the applicant, the outcome with its reason, the amount, the rule, who decided, and how and by
     when to ask for 复核 or to 申诉."""
     kind = PATHWAY_ZH.get(r.pathway, r.pathway)
-    story: list[object] = [
+    story: list[Flowable] = [
         _p(f"案件编号：{r.case_id}"),
         _p(f"事项：{kind}（{r.region_code}）"),
         Spacer(1, 4 * mm),
