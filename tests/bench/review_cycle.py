@@ -36,10 +36,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from temporalio.client import Client
 
 from deploy.embedded import EmbeddedStack
 from shared.auth import issue_token
-from shared.infra.temporal import connect_temporal
 from shared.policy import load_library
 from tests.bench.cohort_seed import person_id
 from tests.bench.stack import bench_stack
@@ -139,6 +139,8 @@ async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, An
                           f"{started:,}", flush=True)
                 await asyncio.sleep(0.2)
             settled_s = time.monotonic() - t0
+            print(f"  settled at {settled_s:.1f} s: " + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items()),
+                  flush=True)
             cycle = (await http.get(f"/api/enrolments/cycles/{cycle_id}", headers=headers)).json()
         # the changed households reviewed as a set: on the roster at their new level, paid it once
         adjusted, adjusted_paid = await db.fetchrow(
@@ -170,7 +172,7 @@ async def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> dict[str, An
 async def _raw_start_rate(stack: EmbeddedStack, n: int) -> float:
     """The raw dev server: start ``n`` workflows of a type no worker polls (nothing runs them), with the
     same concurrency the cycle uses (32); workflows started per second."""
-    client = await connect_temporal(stack.temporal_address, "doudi")
+    client = await Client.connect(stack.temporal_address, namespace="doudi")  # raw: no codec, no interceptor
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
