@@ -53,10 +53,14 @@ def up(
     temporal_port: int = typer.Option(7233),
     temporal_ui_port: int = typer.Option(8233),
     postgres_port: int = typer.Option(55432),
+    nats_nodes: int = typer.Option(1, help="NATS JetStream nodes: 1, or 3 or 5 for a cluster on loopback (client"
+                                           " ports from --nats-port, routes +2000, monitoring +4000; streams with"
+                                           " one replica per node; stored under nats-cluster/ in the data folder)"),
 ) -> None:
     """Start PostgreSQL, NATS, the Temporal dev server and every service; Ctrl-C stops them all."""
     from deploy.embedded import EmbeddedStack, Ports
     from deploy.endpoints import hold_lock, mark_stopped, release_lock, write_endpoints
+    from deploy.nats_cluster import NatsCluster
     from shared.infra.process import configure_logging
     from shared.services import HTTP_BACKENDS
 
@@ -64,7 +68,12 @@ def up(
     ports = Ports(api=api_port, nats=nats_port, temporal=temporal_port, temporal_ui=temporal_ui_port,
                   postgres=postgres_port, nats_monitor=nats_port + 4000,
                   **{s.name: s.port_beside(api_port) for s in HTTP_BACKENDS})
-    stack = EmbeddedStack(data_dir, ports)
+    if nats_nodes not in (1, 3, 5):
+        raise typer.BadParameter("1, 3 or 5 (a JetStream cluster needs an odd number of nodes)",
+                                 param_hint="--nats-nodes")
+    cluster = (NatsCluster.on_ports(data_dir / "nats-cluster", nats_nodes, client=nats_port, cluster=nats_port + 2000,
+                                    monitor=nats_port + 4000) if nats_nodes > 1 else None)
+    stack = EmbeddedStack(data_dir, ports, nats_cluster=cluster)
     # one stack per data folder: refused here, before anything starts (deploy/endpoints.py)
     lock = hold_lock(stack.data_dir)
     write_endpoints(stack.data_dir, stack.endpoints())
@@ -231,6 +240,19 @@ def _nats_url(user: str | None = None) -> str:
     return nats_url_with_credentials(server, user, password)
 
 
+def stream_replicas() -> int:
+    """Replicas per stream: DOUDI_NATS_STREAM_REPLICAS when set (compose), else one per server of the stack
+    running on the data folder (``doudi up --nats-nodes 3``: 3), so that `doudi streams` never shrinks them."""
+    from deploy.endpoints import read_endpoints
+    from shared.config import get_settings
+
+    settings = get_settings()
+    running = read_endpoints(settings.data_dir)
+    if "DOUDI_NATS_STREAM_REPLICAS" in os.environ or running is None or os.environ.get("DOUDI_NATS_URL"):
+        return settings.nats_stream_replicas
+    return len(running.nats_url.split(","))
+
+
 @app.command()
 def streams() -> None:
     """Create or update doudi's JetStream streams (needs the NATS admin user; `doudi up` does it itself)."""
@@ -240,7 +262,7 @@ def streams() -> None:
     # nats-py logs each refused attempt with a traceback; a failure is reported once, in one line
     logging.getLogger("nats").setLevel(logging.CRITICAL)
     try:
-        asyncio.run(asyncio.wait_for(ensure_streams(_nats_url(), replicas=get_settings().nats_stream_replicas),
+        asyncio.run(asyncio.wait_for(ensure_streams(_nats_url(), replicas=stream_replicas()),
                                      timeout=PUBLISH_TIMEOUT_S))
     except TimeoutError:
         raise TimeoutError(f"NATS did not answer within {PUBLISH_TIMEOUT_S:.0f} s; is `doudi up` running on "
