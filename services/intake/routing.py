@@ -241,7 +241,10 @@ def _emergency(trigger: Trigger, person_id: str, region: str, on: date, event_id
         region_code=region, business_date=on, cause_event_id=event_id,
         workflow_input=EmergencyReliefInput(case_id=case_id, trigger=trigger, person_id=person_id,
                                             region_code=region, business_date=on, cause_event_id=event_id,
-                                            measure=chosen, disaster=disaster),
+                                            measure=chosen, disaster=disaster,
+                                            # read in the case's own transaction: the case need not ask again
+                                            facts=facts if facts is not None and facts.person_id == person_id
+                                            else None),
         incident=incident,
     )
 

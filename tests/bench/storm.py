@@ -166,6 +166,10 @@ async def main(args: argparse.Namespace) -> None:
                 phases.append(phase)
                 print(describe(phase), f"(load average {os.getloadavg()[0]:.1f})", flush=True)
 
+            # the burst starts on a drained system (a storm the stack could not keep up with leaves a backlog)
+            t = time.monotonic()
+            left = len(per_phase) - len(await paid_at(pool, per_phase, timeout=900))
+            print(f"storm backlog drained in {time.monotonic() - t:.0f} s ({left} still unpaid)", flush=True)
             doudi_wall = await burst_doudi(client, pool, burst_people)
             raw_wall, raw_id = await burst_raw(raw, args.burst)
             load = os.getloadavg()

@@ -95,6 +95,28 @@ async def test_recipient_entitled_by_status_is_paid_once_and_closed(env: Workflo
     assert fakes.checks == [] and fakes.transitions[-1].outcome == "paid"
 
 
+def registry_facts() -> act.RecipientFacts:
+    """What intake read of the registry opening the case (the fake look-up's answer)."""
+    return act.RecipientFacts(found=True, person_id=PERSON, household_id="hh-1", region_code="650102001",
+                              categories=["dibao"], household_size=2, member_ids=[PERSON, RELATIVE])
+
+
+async def test_facts_read_opening_the_case_spare_the_look_up_and_transitions_stay_in_order(env: WorkflowEnvironment):
+    """Issue 18: the case takes the registry's facts from its input (no look-up round trip) and records its
+    assessment and approval while it goes on; the transitions still reach the case in order, paid once."""
+    fakes = FakeServices(amount=195000)
+    async with Running(env, fakes, facts=registry_facts()) as handle:
+        result = await handle.result()
+        history = await handle.fetch_history()
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert act.LOOKUP_RECIPIENT not in scheduled
+    assert result.outcome == "paid" and [(p.idempotency_key, p.amount_fen) for p in fakes.payments] == [
+        (f"{result.case_id}:1", 195000)]
+    assert fakes.stages() == ["assessed", "approved", "paid", "closed"]
+    assert [t.seq for t in fakes.transitions] == [1, 2, 3, 4]
+
+
 async def test_not_payable_closes_without_any_payment(env: WorkflowEnvironment):
     fakes = FakeServices(amount=0, payable=False)
     async with Running(env, fakes) as handle:
@@ -299,3 +321,7 @@ async def _record_histories(env: WorkflowEnvironment, version: str) -> None:
             await handle.result()
             history = await handle.fetch_history()
         (HISTORIES / f"emergency_relief-{version}-{name}.json").write_text(history.to_json())
+    async with Running(env, FakeServices(amount=195000), facts=registry_facts()) as handle:  # no look-up
+        await handle.result()
+        history = await handle.fetch_history()
+    (HISTORIES / f"emergency_relief-{version}-paid_with_facts.json").write_text(history.to_json())

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.activities import RecipientFacts
 from shared.contracts.pathways import EMERGENCY_RELIEF
 from shared.policy.disaster import DisasterLoss
 from workflows.decisions import CaseResult, SignedAction, TierDecision
@@ -39,6 +40,9 @@ class EmergencyReliefInput(BaseModel):
     application_id: str | None = None
     # a disaster report's losses and casualties: the aid is raised for them (patch emergency-relief-disaster-topup)
     disaster: DisasterLoss | None = None
+    # the registry's facts on the business date, as intake read them opening the case (in the same
+    # transaction): the case need not ask again (patch emergency-relief-fewer-round-trips; None: it asks)
+    facts: RecipientFacts | None = None
 
 
 class CountyDecision(TierDecision):

@@ -48,9 +48,10 @@ CASEWORKER_ASSESSMENT = "emergency-relief-caseworker-assessment"  # an amount th
 AUTHORITY = "emergency-relief-authority"
 # a disaster report's losses and casualties raise the aid within the deciding tier's limit (issue 17 item 6)
 DISASTER_TOPUP = "emergency-relief-disaster-topup"
-# the assessment and the approval are recorded on the case while it goes on to the approval and the payment
-# (two round trips fewer between the event and the money; issue 18): the next transition still waits for them
-OVERLAPPED_RECORDS = "emergency-relief-overlapped-records"
+# three round trips fewer between the event and the money (issue 18): the registry's facts come with the
+# input, and the assessment and the approval are recorded on the case while it goes on to the approval and
+# the payment (the next transition still waits for them)
+FEWER_ROUND_TRIPS = "emergency-relief-fewer-round-trips"
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -74,7 +75,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         self._init_assessment()
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
-        self._overlap = False                        # patch OVERLAPPED_RECORDS
+        self._overlap = False                        # patch FEWER_ROUND_TRIPS
 
     # -- the pathway ------------------------------------------------------------------------------
 
@@ -84,8 +85,9 @@ class EmergencyReliefWorkflow(AfterPayment):
         # every release ran these branches (docs/adr/0015-patch-lifecycle.md): no open case takes the old ones
         workflow.deprecate_patch(V2)
         workflow.deprecate_patch(V3)
-        self._overlap = workflow.patched(OVERLAPPED_RECORDS)
-        facts = self._facts = await self._look_up(inp.person_id, inp.business_date)
+        self._overlap = workflow.patched(FEWER_ROUND_TRIPS)
+        facts = self._facts = (inp.facts if self._overlap and inp.facts is not None
+                               else await self._look_up(inp.person_id, inp.business_date))
         entitlement, policy, authority = await self._entitlement(inp, facts)
         if not entitlement.payable:
             return await self._close(inp, "not_payable", entitlement.reason, policy)
@@ -106,7 +108,7 @@ class EmergencyReliefWorkflow(AfterPayment):
 
     async def _note(self, status: str, stage: str, note: str, *, policy: dict[str, str | None],
                     amount: int | None) -> None:
-        """A transition the next step need not wait for (patch OVERLAPPED_RECORDS): recorded meanwhile."""
+        """A transition the next step need not wait for (patch FEWER_ROUND_TRIPS): recorded meanwhile."""
         if self._overlap:
             await self._record_meanwhile(status, stage, note, policy=policy, amount=amount)
         else:
