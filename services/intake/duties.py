@@ -221,10 +221,10 @@ async def public_notices_csv(request: Request, principal: NoticeReader, region: 
             responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 async def public_notices_xlsx(request: Request, principal: NoticeReader, region: Region,
                               open_only: OpenOnly = False, limit: Limit = 10000) -> Response:
-    from openpyxl import Workbook  # type: ignore[import-untyped]  # no stubs installed (asked the lead)
+    from openpyxl import Workbook
     notices = await _notices(request, principal, region, open_only, limit)
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook's one sheet (book.active is typed optional)
     sheet.title = "公示名单"
     sheet.append(HEADERS)
     for n in notices.items:

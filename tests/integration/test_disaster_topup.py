@@ -1,4 +1,5 @@
-"""The disaster top-up on the real stack (issue 17 item 6, seed 003 「并根据因灾损失、人员伤亡等情况,适当提高救助水平」):
+"""The disaster top-up on the real stack (issue 17 item 6, seed 003
+「并根据因灾损失、人员伤亡等情况,适当提高救助水平」):
 a disaster report's casualties raise the aid by the pack's scale; the deciding tier stays the one of the base
 amount; an absurd loss figure opens nothing."""
 
