@@ -15,8 +15,9 @@ import {
   taskForms, countyPaysForm, replenishmentForms, batchApproveForm, deadLetterForms, replayForm,
 } from './workbench-actions.js';
 import { renderIntake, renderFiles, renderFile, downloadLink } from './workbench-pages.js';
+import { dutyTaskForms, taskSummary, renderCase, renderDuties } from './workbench-duties.js';
 
-const VIEWS = ['signin', 'todo', 'intake', 'files', 'file', 'ops'];
+const VIEWS = ['signin', 'todo', 'intake', 'files', 'file', 'case', 'duties', 'ops'];
 const REFRESH_LIMIT = 200;
 
 function showView(name) {
@@ -120,6 +121,12 @@ async function route() {
     } else if (view === 'file' && arg) {
       showView('file');
       await renderFile(seq, $('file-body'), arg, ctx);
+    } else if (view === 'case' && arg) {
+      showView('case');
+      await renderCase(seq, $('case-body'), arg, ctx);
+    } else if (view === 'duties') {
+      showView('duties');
+      await renderDuties(seq, $('duties-body'), params, ctx);
     } else if (view === 'ops') {
       showView('ops');
       await renderOps(seq);
@@ -188,10 +195,11 @@ function taskCard(task, committees) {
       ? h('li', {}, h('span', {}, t('wb.task.amount')), h('strong', { class: 'money' }, formatFen(task.amount_fen))) : null,
     h('li', {}, h('span', {}, t('wb.task.due')), formatTime(task.due_at)),
     h('li', {}, h('span', {}, t('field.opened')), formatTime(task.opened_at)),
-    task.summary ? h('li', { class: 'muted' }, h('span', {}, t('wb.task.summary')), withYuan(task.summary)) : null),
+    task.summary ? h('li', { class: 'muted', id: `task-${idPart(task.case_id)}-${idPart(task.kind)}-summary` },
+      h('span', {}, t('wb.task.summary')), withYuan(taskSummary(task))) : null),
   noMembers ? h('p', { class: 'alert alert-warn', role: 'status' }, t('committee.empty', { county })) : null,
   AMOUNT_KINDS.has(task.kind) ? h('p', { class: 'section-note' }, t('wb.limitNote')) : null,
-  h('div', { class: 'task-forms' }, taskForms(task, ctx)),
+  h('div', { class: 'task-forms' }, taskForms(task, ctx), dutyTaskForms(task, ctx)),
   // 主动告知: the person was told; the application itself is filed at the one window
   task.kind === 'outreach' ? h('a', { class: 'btn', href: '#/intake', id: `outreach-${idPart(task.case_id)}-apply` }, t('wb.act.apply')) : null);
 }
