@@ -50,6 +50,10 @@ OUTBOUND_DATA: dict[str, type[BaseModel]] = {
     domain.PAYMENT_DISBURSED: domain.PaymentEventData,
     domain.PAYMENT_RECOVERY_OPENED: domain.PaymentEventData,
     domain.PAYMENT_BATCH_PROGRESS: domain.BatchProgressData,
+    **{subject: domain.ReferralEventData for subject in (domain.REFERRAL_OPENED, domain.REFERRAL_OUTCOME_RECORDED,
+                                                         domain.REFERRAL_OVERDUE)},
+    **{subject: domain.CareVisitEventData for subject in (domain.CARE_VISIT_RECORDED, domain.CARE_VISIT_OVERDUE,
+                                                          domain.CAREGIVER_REPLACED)},
 }
 
 
@@ -119,7 +123,7 @@ def operations_broker() -> NatsBroker:
     broker = NatsBroker(SERVER,
                         description="operations: the read model, stalled cases, dead letters and alerts")
     subscribers.register(broker, cast(Any, _NotConnected()))
-    _publishes(broker, _outbound(domain.CASE_STALLED), party="operations")
+    _publishes(broker, _outbound(domain.CASE_STALLED, *domain.DUTY_SUBJECTS), party="operations")
     _publishes(broker, {subscribers.DLQ_PROJECTION: DeadLetter}, party="operations")
     return broker
 

@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.operations import duty_events
 from services.operations import store_care as sql
 from services.operations.records_client import RecordsClient
 from services.operations.store import OperationsStore
@@ -286,7 +287,10 @@ async def record_visit(body: CareVisitIn, principal: Visitor, request: Request) 
                                           caregiver=row["caregiver"], performing=body.caregiver_performing,
                                           findings=body.findings)
         after = await sql.recipient(conn, body.person_id)
-    assert after is not None
+        assert after is not None
+        if recorded:
+            await duty_events.visit_recorded(conn, visit_id, after, performing=body.caregiver_performing,
+                                             findings=body.findings)
     return CareVisitOut(visit_id=visit_id, recorded=recorded, next_visit_due=after["next_visit_due"])
 
 
@@ -311,8 +315,9 @@ async def replace_caregiver(person_id: PersonId, body: CaregiverIn, principal: D
         # the decision's id from its cause: the same request again records it once
         cause = f"{person_id}|{row['caregiver']}|{body.caregiver}"
         change_id = "cg-" + hashlib.sha256(cause.encode()).hexdigest()[:24]
-        await sql.replace_caregiver(conn, change_id=change_id, person_id=person_id, previous=row["caregiver"],
-                                    new=body.caregiver, phone=body.caregiver_phone, reason=body.reason,
-                                    visit_id=body.visit_id, by=principal.subject, role=str(principal.role))
+        if await sql.replace_caregiver(conn, change_id=change_id, person_id=person_id, previous=row["caregiver"],
+                                       new=body.caregiver, phone=body.caregiver_phone, reason=body.reason,
+                                       visit_id=body.visit_id, by=principal.subject, role=str(principal.role)):
+            await duty_events.caregiver_replaced(conn, change_id, row, new=body.caregiver, reason=body.reason)
         changes = await sql.caregiver_changes(conn, person_id)
     return CaregiverChange(**next(c for c in changes if c["change_id"] == change_id))

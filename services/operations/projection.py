@@ -8,7 +8,13 @@ from typing import Any
 import asyncpg
 
 from services.operations import store, store_timeline, timeline_text
-from shared.contracts.domain_events import CASE_CLOSED, CASE_OPENED, CASE_STALLED, PAYMENT_DISBURSED
+from shared.contracts.domain_events import (
+    CASE_CLOSED,
+    CASE_OPENED,
+    CASE_STALLED,
+    DUTY_SUBJECTS,
+    PAYMENT_DISBURSED,
+)
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import first_delivery
 
@@ -24,6 +30,8 @@ async def project(pool: asyncpg.Pool, subject: str, event: dict[str, Any]) -> bo
     async with unit_of_work(pool) as conn:
         if not await first_delivery(conn, event["id"], subject):
             return False
+        if subject in DUTY_SUBJECTS:
+            return True  # referrals.py / care_visits.py wrote the read model and the timeline themselves
         if subject == CASE_STALLED:
             pass  # the sweep wrote the flag itself; the event only joins the timeline
         elif subject.startswith("doudi.case."):

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.operations import store, store_timeline
+from services.operations import duty_events, store, store_timeline
 from services.operations import store_referrals as sql
 from services.operations.store import OperationsStore
 from shared.auth import Principal, Role, found_in_jurisdiction, require_roles
@@ -178,6 +178,7 @@ async def refer(case_id: CaseId, body: ReferralIn, principal: Caseworker, ops: O
                             f"referred to {body.to_kind} {row['to_name']} ({body.service}); outcome due "
                             f"{row['due_at'].isoformat()} ({rule.days} days, local practice)",
                             reason=body.reason, days=rule.days)
+            await duty_events.referral(conn, row, "created", row["referred_at"], body.reason)
     out = view(row)
     return out if created else JSONResponse(out.model_dump(mode="json"), status_code=200)
 
@@ -223,6 +224,7 @@ async def record_outcome(referral_id: ReferralId, body: OutcomeIn, principal: Ca
         if recorded:
             await _timeline(conn, row, "outcome", row["outcome_at"],
                             f"referral outcome from {row['to_name']}: {body.outcome}", note=body.note)
+            await duty_events.referral(conn, row, "outcome", row["outcome_at"], body.note)
         elif (row["outcome"], row["outcome_note"]) != (body.outcome, body.note):
             raise HTTPException(409, f"转介 {referral_id} 已记录结果「{OUTCOME_ZH[row['outcome']]}」，不能更改 / "
                                      f"an outcome ({row['outcome']}) was recorded before")
@@ -230,12 +232,14 @@ async def record_outcome(referral_id: ReferralId, body: OutcomeIn, principal: Ca
 
 
 async def note_overdue(conn: store.Conn) -> list[str]:
-    """The sweep's part: each referral newly past due without an outcome, once on its case's timeline.
+    """The sweep's part: each referral newly past due without an outcome, once on its case's timeline and
+    once on the bus (``doudi.case.referral.overdue``).
     Returns the referral ids noted."""
     noted = []
     for r in await sql.newly_overdue(conn):
-        await _timeline(conn, r, "overdue", datetime.now(UTC),
-                        f"referral to {r['to_name']} overdue since {r['due_at'].isoformat()}")
+        now = datetime.now(UTC)
+        await _timeline(conn, r, "overdue", now, f"referral to {r['to_name']} overdue since {r['due_at'].isoformat()}")
+        await duty_events.referral(conn, r, "overdue", now, f"no outcome by {r['due_at'].isoformat()}")
         noted.append(r["referral_id"])
     return noted
 

@@ -136,3 +136,12 @@ async def overdue_visits(conn: Conn, *, jurisdiction: str, region_code: str | No
     rows = await conn.fetch(f"SELECT {_RECIPIENT} FROM care_recipients WHERE {where}"
                             f" ORDER BY next_visit_due LIMIT {int(limit)}", *args)
     return [dict(r) for r in rows], total
+
+
+async def newly_overdue(conn: Conn) -> list[asyncpg.Record]:
+    """Persons whose visit is past due and not yet announced for that due date, marked now (set-based: one
+    statement; a second sweep finds none of them again until a visit sets a new due date that lapses)."""
+    return await conn.fetch(
+        "UPDATE care_recipients SET overdue_noted_for = next_visit_due"
+        " WHERE next_visit_due < now() AND overdue_noted_for IS DISTINCT FROM next_visit_due"
+        " RETURNING person_id, region_code, care_level, caregiver, next_visit_due")

@@ -91,4 +91,4 @@ async def newly_overdue(conn: Conn) -> list[asyncpg.Record]:
     return await conn.fetch(
         "UPDATE referrals SET overdue_noted_at = now()"
         " WHERE outcome IS NULL AND due_at < now() AND overdue_noted_at IS NULL"
-        " RETURNING referral_id, case_id, to_kind, to_name, due_at")
+        " RETURNING referral_id, case_id, region_code, to_kind, to_name, service, due_at")

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
-from services.operations import referrals, store
+from services.operations import duty_events, referrals, store
 from services.operations.stalls import StallReason, cases_to_describe, pending_activity_reasons, read_model_reasons
 from services.operations.store import OperationsStore
 from shared.contracts.domain_events import CASE_STALLED, CaseEventData, domain_cloudevent
@@ -66,6 +66,8 @@ async def sweep(ops: OperationsStore, temporal: Client | None, now: datetime,
             await _signal(temporal, case_id, False, "progress resumed")
     async with ops.transaction() as conn:  # 转介 past due: once on its case's timeline (referrals.py)
         await referrals.note_overdue(conn)
+    async with ops.transaction() as conn:  # a 特困 person's visit past due: once per due date on the bus
+        await duty_events.note_care_overdue(conn)
     return result
 
 

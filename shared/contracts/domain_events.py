@@ -21,10 +21,22 @@ PAYMENT_DISBURSED = "doudi.payment.disbursed"
 PAYMENT_RECOVERY_OPENED = "doudi.payment.recovery_opened"
 # One per chunk of a batch subsidy (case_id = the batch id).
 PAYMENT_BATCH_PROGRESS = "doudi.payment.batch_progress"
+# The office's set-based duties (operations: referrals.py, care_visits.py), one event per cause. They ride the
+# case stream (doudi.case.>) beside the case events; the read model takes them as timeline facts only.
+# Reconsideration, complaints and 公示 are cases of their own and publish the case events above (stages in
+# docs/contracts.md).
+REFERRAL_OPENED = "doudi.case.referral.opened"
+REFERRAL_OUTCOME_RECORDED = "doudi.case.referral.outcome_recorded"
+REFERRAL_OVERDUE = "doudi.case.referral.overdue"
+CARE_VISIT_RECORDED = "doudi.case.care_visit.recorded"
+CARE_VISIT_OVERDUE = "doudi.case.care_visit.overdue"
+CAREGIVER_REPLACED = "doudi.case.care_visit.caregiver_replaced"
+DUTY_SUBJECTS = (REFERRAL_OPENED, REFERRAL_OUTCOME_RECORDED, REFERRAL_OVERDUE,
+                 CARE_VISIT_RECORDED, CARE_VISIT_OVERDUE, CAREGIVER_REPLACED)
 
 DOMAIN_SUBJECTS = (
     CASE_OPENED, CASE_UPDATED, CASE_ESCALATED, CASE_STALLED, CASE_CLOSED,
-    PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED, PAYMENT_BATCH_PROGRESS,
+    PAYMENT_DISBURSED, PAYMENT_RECOVERY_OPENED, PAYMENT_BATCH_PROGRESS, *DUTY_SUBJECTS,
 )
 
 
@@ -93,6 +105,44 @@ class BatchProgressData(BaseModel):
     occurred_at: datetime
 
 
+class ReferralEventData(BaseModel):
+    """``doudi.case.referral.*``: a referral (转介) opened, its outcome recorded, or past due without one
+    (once). ``case_id`` is the referred case; ``outcome`` only once recorded."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    referral_id: str
+    region_code: str
+    to_kind: str
+    to_name: str
+    service: str
+    due_at: datetime
+    outcome: str | None = None
+    note: str = ""
+    occurred_at: datetime
+
+
+class CareVisitEventData(BaseModel):
+    """``doudi.case.care_visit.recorded`` / ``.overdue`` / ``.caregiver_replaced``: a dispersed 特困 person's
+    visit (探访) recorded, the next one past due (once per due date), or the caregiver replaced (a recorded
+    decision). Not a case: ``case_id`` is None and the CloudEvents ``subject`` is the person's id."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: None = None
+    person_id: str
+    region_code: str
+    care_level: str
+    caregiver: str
+    next_visit_due: datetime | None = None
+    visit_id: str | None = None          # recorded
+    change_id: str | None = None         # caregiver_replaced
+    previous_caregiver: str | None = None
+    note: str = ""
+    occurred_at: datetime
+
+
 def domain_cloudevent(
     subject: str, event_id: str, data: BaseModel, *, source: str, time: datetime | None = None
 ) -> dict[str, Any]:
@@ -102,7 +152,7 @@ def domain_cloudevent(
         "id": event_id,
         "source": source,
         "type": f"{subject}.v1",
-        "subject": getattr(data, "case_id", None),
+        "subject": getattr(data, "case_id", None) or getattr(data, "person_id", None),
         "time": (time or datetime.now(UTC)).isoformat(),
         "datacontenttype": "application/json",
         "data": data.model_dump(mode="json"),

@@ -37,6 +37,7 @@ from shared.contracts.domain_events import (
     CASE_OPENED,
     CASE_STALLED,
     CASE_UPDATED,
+    DUTY_SUBJECTS,
     PAYMENT_BATCH_PROGRESS,
     PAYMENT_DISBURSED,
     PAYMENT_RECOVERY_OPENED,
@@ -153,12 +154,15 @@ def _service_permissions() -> tuple[NatsUser, ...]:
         ),
         NatsUser(
             "operations",
-            "read model from case and payment events, stalled cases, projection DLQ, DLQ list and redelivery"
-            " (services/operations/subscribers.py, sweep.py, admin.py); projects dead letters into alerts and"
+            "read model from case and payment events, stalled cases, referral and care-visit events,"
+            " projection DLQ, DLQ list and redelivery (services/operations/subscribers.py, sweep.py, admin.py,"
+            " duty_events.py); projects dead letters into alerts and"
             " watches streams and consumers (bus_health.py)",
             # Redelivery returns a dead letter to its original inbound subject (any doudi.events.*); a
             # message a consumer gave up on (max_deliver) is dead-lettered from its stream (bus_health.py).
-            publishes=(CASE_STALLED, DLQ_PROJECTION, DLQ_EVENTS_SUBJECT, f"{EVENTS_SUBJECT_PREFIX}>"),
+            # The duties' events (referrals, visits to dispersed 特困 persons: duty_events.py) from its outbox.
+            publishes=(CASE_STALLED, *DUTY_SUBJECTS, DLQ_PROJECTION, DLQ_EVENTS_SUBJECT,
+                       f"{EVENTS_SUBJECT_PREFIX}>"),
             consumes=(
                 Consumer(STREAM_CASES, "operations-cases", "doudi.case.>"),
                 Consumer(STREAM_PAYMENTS, "operations-payments", "doudi.payment.>"),
