@@ -28,11 +28,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from opentelemetry import propagate
 
 from services.intake import enrolment, store
 from services.intake.store import cycle_review as sql
 from shared.contracts.domain_events import CASE_CLOSED, CASE_OPENED, CASE_UPDATED, CaseEventData, domain_cloudevent
-from shared.infra.outbox import add_many_to_outbox
 from shared.policy import load_library
 from shared.policy.exits import exit_paused
 from workflows.renewal.activities import PeriodQuery, period_terms_now
@@ -138,8 +138,9 @@ async def _record(conn: asyncpg.Connection, rows: list[asyncpg.Record], *, perio
                     region_code=r["region_code"], cause_event_id=cycle_id, occurred_at=at)
         opened = (f"{r['review_kind']} review {period}: the registry changed since the last review (version "
                   f"{r['reviewed_version']} -> {r['version']}); reviewed by the region's cycle")
-        events.append(_event(CASE_OPENED, f"{case_id}:opened", CaseEventData(
-            **base, status="open", stage="opened", note=opened)))
+        first = _event(CASE_OPENED, f"{case_id}:opened", CaseEventData(**base, status="open", stage="opened",
+                                                                        note=opened))
+        events.append(first)
         schedule = f"next review {r['next_review']} ({r['cadence']})" if r["next_review"] else "no review interval"
         note = f"{r['review_kind']} review {period}: {r['why']}; {schedule}"
         policy = _policy(r)
@@ -154,11 +155,23 @@ async def _record(conn: asyncpg.Connection, rows: list[asyncpg.Record], *, perio
             detail = {"outcome": end, "policy": pol, "approved_amount_fen": level, "flags": [], "deadlines": [],
                       "escalated_to": None}
             transitions.append((case_id, seq, status, stage, text, detail))
-            events.append(_event(CASE_CLOSED if end else CASE_UPDATED, f"{case_id}:{seq}", CaseEventData(
-                **base, status=status, stage=stage, note=text, policy=pol, approved_amount_fen=level,
-                outcome=end, seq=seq, flags=[], deadlines=[], escalated_to=None)))
+            # the opened event's envelope and data, with the transition's fields (as record_transition sends
+            # them): one model dump per household, not one per event
+            subject = CASE_CLOSED if end else CASE_UPDATED
+            events.append((f"{case_id}:{seq}", subject, {
+                **first[2], "id": f"{case_id}:{seq}", "type": f"{subject}.v1",
+                "data": {**first[2]["data"], "status": status, "stage": stage, "note": text, "policy": pol,
+                         "approved_amount_fen": level, "outcome": end, "seq": seq, "flags": [], "deadlines": [],
+                         "escalated_to": None}}))
+    await _write(conn, transitions, events)
+
+
+async def _write(conn: asyncpg.Connection, transitions: list[tuple[str, int, str, str, str, dict[str, Any]]],
+                 events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    headers: dict[str, str] = {}
+    propagate.inject(headers)  # the trace of the cycle that caused the events
     await sql.write_transitions(conn, transitions)
-    await add_many_to_outbox(conn, schema=store.SCHEMA, events=events)
+    await sql.stage_events(conn, events, headers, schema=store.SCHEMA)
 
 
 async def end_exits(conn: asyncpg.Connection, *, region_prefix: str, period: str, cycle_id: str,
@@ -182,6 +195,5 @@ async def end_exits(conn: asyncpg.Connection, *, region_prefix: str, period: str
             household_id=r["household_id"], region_code=r["region_code"], note=note, occurred_at=at,
             approved_amount_fen=r["level_fen"], outcome="terminated", seq=seq, flags=[], deadlines=[],
             escalated_to=None)))
-    await sql.write_transitions(conn, transitions)
-    await add_many_to_outbox(conn, schema=store.SCHEMA, events=events)
+    await _write(conn, transitions, events)
     return len(ended)

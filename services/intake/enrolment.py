@@ -189,12 +189,23 @@ def review_input(e: asyncpg.Record, h: asyncpg.Record, members: list[dict[str, A
                          pending=[pending] if pending else [],
                          priced_from=e["standard_from"], priced_version=e["standard_version"],
                          reviews=[{"period": e["enrolled_from"], "kind": "roster", "outcome": "enrolled",
-                                   "level_fen": e["level_fen"]}])
+                                   "level_fen": e["level_fen"]}], **_exit_state(e, first_period))
     return RenewalInput(case_id=case_id, person_id=e["person_id"], household_id=e["household_id"],
                         region_code=e["region_code"], household=household, first_period=first_period,
                         rural_quarterly=e["rural_quarterly"], hand_back=True, review_reason=why,
                         first_due_at=due_at(first_period),
                         enrolment_id=e["enrolment_id"], enrolled_from=e["enrolled_from"], opening_state=state)
+
+
+def _exit_state(e: asyncpg.Record, first_period: str) -> dict[str, Any]:
+    """A gradual exit the cycle carries as roster state (services/intake/cycle_review.py) goes on in the
+    case: the months left before ``exit_on``."""
+    exit_on = e.get("exit_on")
+    if e["status"] != "gradual_exit" or exit_on is None:
+        return {}
+    left = (int(exit_on[:4]) * 12 + int(exit_on[5:])) - (int(first_period[:4]) * 12 + int(first_period[5:]))
+    return {"status": "gradual_exit", "exit_months_left": max(left, 0),
+            "exit_reason": "income above the standard through employment (gradual exit begun by the cycle)"}
 
 
 @dataclass(frozen=True)

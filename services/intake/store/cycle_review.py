@@ -213,10 +213,25 @@ async def write_reviews(conn: Conn, *, period: str, cycle_id: str, pathway: str,
 
 
 async def write_transitions(conn: Conn, rows: list[tuple[str, int, str, str, str, dict[str, Any]]]) -> None:
-    """The case transitions the review's case record shows (as a renewal case records them)."""
-    await conn.executemany(
-        "INSERT INTO case_transitions (case_id, seq, status, stage, note, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING", rows)
+    """The case transitions the review's case record shows (as a renewal case records them): one statement
+    (arrays), not a round trip per row."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO case_transitions (case_id, seq, status, stage, note, detail)"
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::jsonb[])"
+            " ON CONFLICT DO NOTHING", *(list(c) for c in zip(*rows, strict=True)))
+
+
+async def stage_events(conn: Conn, events: list[tuple[str, str, dict[str, Any]]], headers: dict[str, str],
+                       *, schema: str) -> None:
+    """Stage the events in the outbox in one statement (arrays), the relay woken once."""
+    if events:
+        ids, subjects, payloads = (list(c) for c in zip(*events, strict=True))
+        await conn.execute(
+            "INSERT INTO outbox (event_id, subject, payload, headers)"
+            " SELECT e, s, p, $4::jsonb FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS x(e, s, p)"
+            " ON CONFLICT (event_id) DO NOTHING", ids, subjects, payloads, headers)
+        await conn.execute("SELECT pg_notify($1, '')", f"{schema}_outbox")
 
 
 async def end_exits(conn: Conn, region_prefix: str, period: str, cycle_id: str,
