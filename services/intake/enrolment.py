@@ -12,9 +12,11 @@ Who carries a household, and why it never pays twice or skips a month:
   period's roll, and the case starts at the first period after ``paid_through``; so each period is
   taken by exactly one of them. Both pay with the key ``dibao:<household>:<period>``, so even a
   mistake there would be refused by the ledger's unique index.
-- The cycle opens a review case only for households whose registry data changed since their last
-  review (``households.version <> reviewed_version``); everyone else due for review continues at the
-  same level in one UPDATE (seed 004: 「对没有明显变化的，不再调整救助水平」).
+- A household whose registry data changed since its last review (``households.version <>
+  reviewed_version``) is reviewed by the cycle as a set where the policy decides (services/intake/
+  cycle_review.py: level adjusted, a gradual exit as roster state, an exit); only one that needs a person
+  gets a review case; everyone else due for review continues at the same level in one UPDATE (seed 004:
+  「对没有明显变化的，不再调整救助水平」).
 - A reported change (``household.income_changed``, ``household.member_deceased``) updates the
   registry; for a household carried by the cycle it opens an off-cycle review case at once, for one
   carried by a case it goes to that case as a workflow update (update id = event id).
