@@ -41,7 +41,8 @@ async def refused_dibao_case(client: StackClient, decider: str, decider_person: 
         "members": [{"person_id": p, "name": f"成员{i}", "relation": "head" if i == 0 else "spouse",
                      "birth_date": born_on(p), "flags": []} for i, p in enumerate(ids)]})
     clerk = {"Authorization": f"Bearer {issue_token('wbd-clerk', 'clerk', region=COUNTY)}"}
-    applied_on = (datetime.now(UTC) + BEIJING).date().replace(day=1)
+    # the first day of last month: the home visit dated then has its 公示 period run, the case goes on
+    applied_on = ((datetime.now(UTC) + BEIJING).date().replace(day=1) - timedelta(days=1)).replace(day=1)
     r = await client.http.post("/api/applications", headers=clerk, json={
         "person_id": ids[0], "region_code": COUNTY, "kind": "dibao", "consent": True,
         "details": {"incident_date": applied_on.isoformat()}})
