@@ -138,6 +138,10 @@ async def test_a_clerk_files_and_a_county_approver_approves_in_yuan_from_the_tod
     card = approver.locator(f'article[data-case-id="{case_id}"][data-kind="county_decision"]')
     await expect(card).to_be_visible()
     await expect(card).to_contain_text("县级审批")
+    # the task's 说明 in Chinese, drawn from its kind and amount (the workflow's own summary is English)
+    await expect(card.locator(f"#task-{case_id}-county_decision-summary")).to_contain_text(
+        "急难型临时救助金额 ¥2,500.00 超出乡镇审批权限，请县级审批。")
+    assert "authority" not in (await card.inner_text())
     await expect(card).to_contain_text("¥2,500.00")
     amount = card.get_by_label("核准金额（元）")
     await expect(amount).to_have_value(REQUESTED_YUAN)
