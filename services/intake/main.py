@@ -6,7 +6,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import cohort, duties, enrolment_routes, records_routes, residence_routes, routes, subscribers
+from services.intake import (
+    cohort,
+    duties,
+    enrolment_routes,
+    records_routes,
+    residence_routes,
+    review_decisions,
+    routes,
+    subscribers,
+)
 from services.intake.activities import IntakeActivities
 from services.intake.notice_activities import NoticeActivities
 from services.intake.roster_service import RosterService
@@ -29,6 +38,7 @@ def build(rt: Runtime) -> ServiceParts:
     # every family, price included
     subscribers.register(rt.broker, service, pool=rt.pool, temporal=rt.temporal)
     app.include_router(enrolment_routes.router)  # import, monthly cycles, rolls (service accounts)
+    app.include_router(review_decisions.router)  # 减发/停发 decided by a review: records and 决定书
     app.include_router(cohort.router)  # the cohort export for batch subsidies (service accounts)
     app.state.records = RecordReads(rt.pool)
     app.include_router(records_routes.router)  # search, roster, recipients for the office's records

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from services.intake import roster_import
 from services.intake.models import ImportResult
 from services.intake.registry import Registrar
-from services.intake.store import exports, roster
+from services.intake.store import exports, review_decisions, roster
 from services.intake.store.roster import CycleView, EnrolmentView
 
 
@@ -26,6 +26,11 @@ class RosterService:
 
     async def enrolment(self, household_id: str) -> EnrolmentView | None:
         return await roster.enrolment_view(self._pool, household_id)
+
+    async def review_steps(self, household_id: str) -> tuple[review_decisions.Enrolled,
+                                                             list[review_decisions.LevelStep]] | None:
+        """The roster row and its level steps the review decisions are read from (review_decisions.py)."""
+        return await review_decisions.household_steps(self._pool, household_id)
 
     async def roll_export(self, cycle_id: str) -> tuple[int, AsyncIterator[bytes]]:
         return await exports.roll_export(self._pool, cycle_id)

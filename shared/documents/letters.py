@@ -29,6 +29,8 @@ CELL = ParagraphStyle("cell", fontName=FONT, fontSize=10, leading=14)
 PATHWAY_ZH: dict[str, str] = {
     "renewal": "最低生活保障", "emergency_relief": "急难救助", "one_off_assistance": "一次性救助",
     "staged_aid": "分阶段救助", "one_matter": "一事一议", "batch_subsidy": "一次性生活补贴",
+    # an enrolment's review decisions (services/intake/review_decisions.py) name the enrolment's kind
+    "dibao": "最低生活保障", "extreme_poverty": "特困人员救助供养",
 }
 
 
@@ -44,7 +46,8 @@ def _rule_text(r: DecisionRecord) -> str:
 def _amount_text(r: DecisionRecord) -> str:
     text = f"{yuan(r.amount_fen)} 元"
     if r.policy_amount_fen is not None and r.policy_amount_fen != r.amount_fen:
-        monthly = "/月" if r.pathway in ("renewal", "benefit_cycle") else ""  # a dibao level is monthly
+        # a dibao (or 特困) level is monthly
+        monthly = "/月" if r.pathway in ("renewal", "benefit_cycle", "dibao", "extreme_poverty") else ""
         text += f"（按政策计算 {yuan(r.policy_amount_fen)} 元{monthly}）"
     return text
 
