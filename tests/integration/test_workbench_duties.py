@@ -14,6 +14,7 @@ here beyond what the pages show (the appeal's payment is test_appeals.py's).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -88,6 +89,13 @@ async def test_a_refused_case_is_appealed_and_referred_from_the_workbench_and_de
     await referral.get_by_label("转介原因（仍存在的困难）").fill("低保未获批准，家中仍有医疗支出困难")
     await referral.get_by_role("button", name="转介", exact=True).click()
     await expect(clerk.locator(f"#referral-{case_id}-result")).to_contain_text("ref-")
+    # -- 投诉登记 about the case (the supervision hotline)
+    complaint = clerk.locator(f"#complaint-{case_id}")
+    await complaint.get_by_label("投诉内容").fill("窗口未告知复核途径")
+    await complaint.get_by_role("button", name="投诉登记").click()
+    await expect(clerk.locator(f"#complaint-{case_id}-result")).to_contain_text("cp-")
+    complaint_id = re.search(r"cp-[0-9a-f]{24}", await clerk.locator(f"#complaint-{case_id}-result").inner_text())
+    assert complaint_id
     await clerk.screenshot(path=str(ARTIFACTS / "workbench-case-duties.png"), full_page=True)
 
     # the outcome, recorded from the list of open referrals
@@ -107,9 +115,21 @@ async def test_a_refused_case_is_appealed_and_referred_from_the_workbench_and_de
     assert (made["status"], made["outcome"], made["outcome_note"]) == ("closed", "helped", "慈善总会发放慰问金")
 
     # -- another county approver: the reconsideration in 待办, its 说明 in Chinese, reversed there
-    reviewer = await signed_in_page(browser_context, official_token(
-        f"wbd-review-{uuid.uuid4().hex[:6]}", "county_approver", region=COUNTY), problems, base)
+    reviewer_token = official_token(f"wbd-review-{uuid.uuid4().hex[:6]}", "county_approver", region=COUNTY)
+
+    async def both_open() -> bool:  # the two duties' tasks are in the county's inbox
+        r = await client.http.get("/api/tasks", headers={"Authorization": f"Bearer {reviewer_token}"})
+        kinds = {(x["case_id"], x["kind"]) for x in r.json()} if r.status_code == 200 else set()
+        return {(f"rc-{case_id}", "reconsideration"), (complaint_id[0], "complaint")} <= kinds
+    await wait_for(both_open, timeout=60)
+    reviewer = await signed_in_page(browser_context, reviewer_token, problems, base)
     await reviewer.goto(f"{base}/workbench/")
+    # the complaint's answer
+    answer_card = reviewer.locator(f'article[data-case-id="{complaint_id[0]}"][data-kind="complaint"]')
+    await expect(answer_card).to_contain_text("监督投诉：窗口未告知复核途径")
+    await answer_card.get_by_label("答复内容").fill("已电话告知复核途径")
+    await answer_card.get_by_role("button", name="答复投诉").click()
+    await expect(reviewer.locator(f"#complaint-answer-{complaint_id[0]}-result")).to_contain_text("已提交")
     task = reviewer.locator(f'article[data-case-id="rc-{case_id}"][data-kind="reconsideration"]')
     await expect(task).to_contain_text("复核申请")
     await expect(reviewer.locator(f"#task-rc-{case_id}-reconsideration-summary")).to_contain_text(
