@@ -49,14 +49,17 @@ _RECORD_EXAMPLE: dict[str, Any] = cast(dict[str, Any], DecisionRecord.model_conf
     "examples"][0]
 
 
+_DECISION_EXAMPLE: dict[str, Any] = {
+    "household_id": "hh-640105-000123", "period": "2022-11", "review_kind": "scheduled",
+    "review_outcome": "adjust", "old_level_fen": 195000, "new_level_fen": 130000,
+    "old_level_yuan": "1,950.00", "new_level_yuan": "1,300.00", "letter_url":
+    "/api/enrolments/hh-640105-000123/decisions/2022-11/letter.pdf", "record": _RECORD_EXAMPLE}
+
+
 class ReviewDecision(BaseModel):
     """One review decision that lowered or ended a household's benefit, as the applicant is told it."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "household_id": "hh-640105-000123", "period": "2022-11", "review_kind": "scheduled",
-        "review_outcome": "adjust", "old_level_fen": 195000, "new_level_fen": 130000,
-        "old_level_yuan": "1,950.00", "new_level_yuan": "1,300.00", "letter_url":
-        "/api/enrolments/hh-640105-000123/decisions/2022-11/letter.pdf", "record": _RECORD_EXAMPLE}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_DECISION_EXAMPLE]})
 
     household_id: str
     period: str = Field(description="YYYY-MM reviewed")
@@ -71,6 +74,8 @@ class ReviewDecision(BaseModel):
 
 
 class ReviewDecisions(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_DECISION_EXAMPLE], "total": 1}]})
+
     items: list[ReviewDecision]
     total: int
 
@@ -114,7 +119,8 @@ def decisions_of(e: sql.Enrolled, steps: list[sql.LevelStep]) -> list[ReviewDeci
                 outcome_zh="停发（渐退）" if s.outcome == "gradual_exit" else "停发（退出）" if s.outcome == "exit"
                 else "减发",
                 amount_fen=new, reason=_reason(KIND_ZH.get(e.kind, e.kind), s, old, new),
-                rule=_rule(e, s.outcome, on), decided_by="policy" if s.case_id is None else "review case",
+                rule=_rule(e, s.outcome, date.fromisoformat(f"{s.period}-01")),  # the policy of the period
+                decided_by="policy" if s.case_id is None else "review case",
                 decided_role=None, decided_on=on, remedies=remedies(e.region_code, on))
             out.append(ReviewDecision(
                 household_id=e.household_id, period=s.period, review_kind=s.kind, review_outcome=s.outcome,
