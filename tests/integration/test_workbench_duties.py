@@ -5,6 +5,8 @@
   finds the reconsideration in 待办, its 说明 in Chinese, and reverses it there;
 - the refused case is referred (转介) to a charity organisation from the case page, and the outcome is
   recorded from the list of open referrals;
+- a dispersed 特困 person is registered for visits from the workbench; once a visit is overdue the person is
+  listed with the visit form and the caregiver replacement form, and both are recorded from there;
 - an objection (异议) is recorded on a case during its 公示, which reopens the check; the notice list page
   shows the case with its csv/xlsx downloads.
 
@@ -24,7 +26,7 @@ from playwright.async_api import expect
 from shared.auth import issue_token
 from tests.integration import test_workbench_browser as wb
 from tests.integration.test_workbench_browser import ARTIFACTS, case_at, signed_in_page
-from tests.support import StackClient, born_on, national_id, official_token, wait_for
+from tests.support import StackClient, born_on, household, national_id, official_token, wait_for
 from tests.townships import fresh_township
 
 COUNTY = "640181"  # 银川市灵武市
@@ -199,4 +201,54 @@ async def test_an_objection_during_the_notice_is_recorded_from_the_case_page(cli
     await case_at(client, case_id, "awaiting_home_visit")
     r = await client.http.get("/api/public-notices", params={"region": township}, headers=bearer)
     assert [n["outcome"] for n in r.json()["items"]] == ["objected"]
+    assert not problems, problems
+
+
+async def test_an_overdue_care_visit_is_listed_and_the_caregiver_replaced_and_the_visit_recorded(
+        client: StackClient, browser_context):
+    base = client.api_url.rstrip("/")
+    problems: list[str] = []
+    township = fresh_township(COUNTY)
+    person = national_id(COUNTY)
+    r = await client.http.post("/api/households/roster", headers=client.roster, json=household(
+        person, region=township, categories=["extreme_poverty"], income_fen=0))
+    assert r.status_code in (200, 201), r.text
+    token = official_token(f"wbd-township-{uuid.uuid4().hex[:6]}", "township_approver", region=township)
+    bearer = {"Authorization": f"Bearer {token}"}
+    page = await signed_in_page(browser_context, token, problems, base)
+
+    # registered from the workbench (全护理: the pack's cadence)
+    await page.goto(f"{base}/workbench/#/duties")
+    register = page.locator("#care-recipient-form")
+    await register.get_by_label("身份证号").fill(person)
+    await expect(register.get_by_label("居住地区划代码（6–9 位）")).to_have_value(township)
+    await register.get_by_label("照料服务人", exact=True).fill("马照料")
+    await register.get_by_role("button", name="登记分散供养特困人员").click()
+    await expect(page.locator("#care-recipient-form-result")).to_contain_text("已提交")
+
+    # a visit made 10 days ago (recorded late): the next is overdue
+    visited = datetime.now(UTC) - timedelta(days=10)
+    r = await client.http.post("/api/care-visits", headers=bearer, json={
+        "person_id": person, "visited_at": visited.isoformat(), "caregiver_performing": False,
+        "findings": "照料服务人未按协议送餐"})
+    assert r.status_code == 200, r.text
+    await page.reload()
+    card = page.locator(f"#care-{person}")
+    await expect(card).to_contain_text("马照料")
+    replace = card.locator(f"#caregiver-{person}")
+    await replace.get_by_label("新照料服务人").fill("李照料")
+    await replace.get_by_label("更换理由").fill("原照料服务人履职不到位，及时更换")
+    await replace.get_by_role("button", name="更换照料服务人").click()
+    await expect(page.locator(f"#caregiver-{person}-result")).to_contain_text("已提交")
+    visit = card.locator(f"#care-visit-{person}")
+    await visit.get_by_label("探访情况").fill("新照料服务人按时送餐")
+    await visit.get_by_role("button", name="登记探访").click()
+    await expect(page.locator(f"#care-visit-{person}-result")).to_contain_text("已提交")
+    await page.screenshot(path=str(ARTIFACTS / "workbench-care-visit.png"), full_page=True)
+
+    r = await client.http.get(f"/api/care-recipients/{person}", headers=bearer)
+    assert r.status_code == 200, r.text
+    file = r.json()
+    assert (file["caregiver"], len(file["caregiver_changes"]), len(file["visits"]), file["overdue"]) == (
+        "李照料", 1, 2, False)
     assert not problems, problems
