@@ -5,7 +5,10 @@ The page is static (``static/workbench.html`` and its modules ``workbench*.js``,
 action it offers is a form posting to the routes the services already own (``/api/tasks``,
 ``/api/cases/{id}/decisions``, ``/escalate``, ``/assessment``, ``/documents``, ``/api/applications``,
 ``/api/households``, ``/api/reserves/...``, ``/api/batches/...``, ``/api/admin/dlq/...``,
-``/api/cases/{id}/replay``), with the signed-in session (cookie ``doudi_session``, header
+``/api/cases/{id}/replay``; the office's duties in ``workbench-duties.js``: ``/api/cases/{id}/appeals`` and
+``/appeals/decision``, ``/api/complaints`` and ``/answer``, ``/api/cases/{id}/objections``,
+``/api/public-notices``, ``/api/cases/{id}/referrals``, ``/api/referrals``, ``/api/care-recipients``,
+``/api/care-visits``), with the signed-in session (cookie ``doudi_session``, header
 ``X-CSRF-Token``) or, as a fallback, a pasted bearer token. Amounts are typed in yuan and turned into
 integer fen by one function (``static/money.js``).
 """

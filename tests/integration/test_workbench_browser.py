@@ -558,7 +558,7 @@ async def test_the_workbench_page_is_served_with_its_own_scripts_only(client: St
     assert r.headers["content-security-policy"].startswith("default-src 'none'; script-src 'self'")
     assert '<script type="module" src="/static/workbench.js"></script>' in r.text
     for script in ("workbench.js", "workbench-forms.js", "workbench-actions.js", "workbench-pages.js",
-                   "workbench-i18n.js", "money.js"):
+                   "workbench-i18n.js", "workbench-duties.js", "money.js"):
         assert (await client.http.get(f"/static/{script}")).status_code == 200, script
     bare = await client.http.get("/workbench", follow_redirects=False)
     assert bare.status_code == 308 and bare.headers["location"] == "/workbench/"
