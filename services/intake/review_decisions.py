@@ -120,7 +120,7 @@ def decisions_of(e: sql.Enrolled, steps: list[sql.LevelStep]) -> list[ReviewDeci
                 else "减发",
                 amount_fen=new, reason=_reason(KIND_ZH.get(e.kind, e.kind), s, old, new),
                 rule=_rule(e, s.outcome, date.fromisoformat(f"{s.period}-01")),  # the policy of the period
-                decided_by="policy" if s.case_id is None else "review case",
+                decided_by="policy" if s.cycle_id is not None else "review case",  # the cycle: the policy
                 decided_role=None, decided_on=on, remedies=remedies(e.region_code, on))
             out.append(ReviewDecision(
                 household_id=e.household_id, period=s.period, review_kind=s.kind, review_outcome=s.outcome,

@@ -88,7 +88,7 @@ class World:
                 "cycle_id": self.cycle_id, "region_prefix": OWN, "subject": "matrix-official-of-640104",
                 "username": "matrix-account-of-640104",
                 "kind": "statistics", "fmt": "csv", "referral_id": referral_id(self.case_id, MATRIX_REFERRAL),
-                "complaint_id": "cp-matrix-of-640104"}
+                "complaint_id": "cp-matrix-of-640104", "period": "2022-02"}
 
     def markers(self) -> list[str]:
         """What an answer to a foreign principal must not contain."""
@@ -173,6 +173,8 @@ EXPECT: dict[str, Probe] = {
     "PUT /api/enrolments/cycles/schedules/{region_prefix}": Probe("object"),
     "GET /api/enrolments/rolls/{cycle_id}": Probe("object"),
     "GET /api/enrolments/{household_id}": Probe("object"),
+    "GET /api/enrolments/{household_id}/decisions": Probe("object"),  # 减发/停发 decided by a review
+    "GET /api/enrolments/{household_id}/decisions/{period}/letter.pdf": Probe("object"),
     # intake: the records the front door reads (service accounts, the token's jurisdiction)
     "GET /api/registry/search": Probe("list", query=lambda w: {"q": w.pid}),
     "GET /api/registry/roster.csv": Probe("object", query=lambda w: {"region_prefix": OWN}),

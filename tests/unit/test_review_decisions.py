@@ -15,7 +15,7 @@ AT = datetime(2022, 11, 30, 17, 0, tzinfo=UTC)  # Beijing 2022-12-01 01:00
 
 
 def step(period: str, outcome: str, level: int, kind: str = "scheduled") -> LevelStep:
-    return LevelStep(period=period, kind=kind, outcome=outcome, level_fen=level, case_id=None, cycle_id=None, at=AT)
+    return LevelStep(period=period, kind=kind, outcome=outcome, level_fen=level, case_id=None, cycle_id="cycle-6401-x", at=AT)
 
 
 def test_a_lowered_level_and_a_gradual_exit_are_decisions_a_raise_is_not() -> None:
