@@ -15,7 +15,8 @@ AT = datetime(2022, 11, 30, 17, 0, tzinfo=UTC)  # Beijing 2022-12-01 01:00
 
 
 def step(period: str, outcome: str, level: int, kind: str = "scheduled") -> LevelStep:
-    return LevelStep(period=period, kind=kind, outcome=outcome, level_fen=level, case_id=None, cycle_id="cycle-6401-x", at=AT)
+    return LevelStep(period=period, kind=kind, outcome=outcome, level_fen=level, case_id=None,
+                     cycle_id="cycle-6401-x", at=AT)
 
 
 def test_a_lowered_level_and_a_gradual_exit_are_decisions_a_raise_is_not() -> None:
@@ -28,6 +29,7 @@ def test_a_lowered_level_and_a_gradual_exit_are_decisions_a_raise_is_not() -> No
     assert (reduced.period, reduced.old_level_fen, reduced.new_level_fen) == ("2022-11", 126000, 45000)
     assert (reduced.old_level_yuan, reduced.new_level_yuan) == ("1,260.00", "450.00")
     assert (reduced.record.outcome, reduced.record.outcome_zh, reduced.record.amount_fen) == ("reduced", "减发", 45000)
+    assert reduced.record.decided_by == "policy"  # the cycle reviewed it as a set
     assert "1,260.00" in reduced.record.reason and "450.00" in reduced.record.reason
     # decided on Beijing's 2022-12-01; 复核 within 60 days (national pack, local practice): 2023-01-30
     assert reduced.record.decided_on == date(2022, 12, 1)
