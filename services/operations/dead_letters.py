@@ -23,6 +23,7 @@ from typing import Any, Literal
 import nats
 from nats.aio.msg import Msg
 from nats.js.api import PubAck, RawStreamMsg
+from nats.js.client import JetStreamContext
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
@@ -261,31 +262,50 @@ class DeadLetterDesk:
     async def _messages(self, limit: int, event_id: str | None) -> list[Msg]:
         """The newest ``limit`` dead letters (optionally of one event id), newest first. The stream is read
         up to its last sequence at the time of the call, so a DLQ still filling cannot keep the read going;
-        the oldest-first listing it replaces hid every new letter once a flood of poison passed ``limit``."""
+        the oldest-first listing it replaces hid every new letter once a flood of poison passed ``limit``.
+        Without an event id only the stream's tail is read (a window of ``limit`` sequences, widened while
+        deleted letters leave it short): the list answers in the same time whether the DLQ holds fifty
+        letters or a fuzzer's thousands."""
         nc = await bus.connect(self._nats_url)
         try:
             js = nc.jetstream()
-            last = (await js.stream_info(STREAM_DLQ)).state.last_seq
-            out: deque[Msg] = deque(maxlen=limit)
+            state = (await js.stream_info(STREAM_DLQ)).state
+            first, last = state.first_seq, state.last_seq
             if not last:
                 return []
-            sub = await js.subscribe(DLQ_EVENTS_SUBJECT, ordered_consumer=True,
-                                     deliver_policy=nats.js.api.DeliverPolicy.ALL)
-            try:
-                while True:
-                    try:
-                        m = await sub.next_msg(timeout=0.5)
-                    except nats.errors.TimeoutError:
-                        break
-                    if event_id is None or _header(m, "Doudi-Event-Id") == event_id:
-                        out.append(m)
-                    if m.metadata.sequence.stream >= last:
-                        break
-            finally:
-                await sub.unsubscribe()
-            return list(reversed(out))
+            if event_id is not None:  # one event's letters may lie anywhere in the stream
+                return list(reversed(await self._read(js, first, last, event_id, limit)))
+            window = max(limit, 1)
+            while True:
+                start = max(first, last - window + 1)
+                found = await self._read(js, start, last, None, limit)
+                if len(found) >= limit or start <= first:
+                    return list(reversed(found))
+                window *= 4
         finally:
             await nc.close()
+
+    @staticmethod
+    async def _read(js: JetStreamContext, start: int, last: int, event_id: str | None, limit: int) -> list[Msg]:
+        """The letters from sequence ``start`` to ``last`` (of ``event_id`` if given), the newest ``limit``,
+        oldest first."""
+        out: deque[Msg] = deque(maxlen=limit)
+        config = nats.js.api.ConsumerConfig(deliver_policy=nats.js.api.DeliverPolicy.BY_START_SEQUENCE,
+                                            opt_start_seq=start)
+        sub = await js.subscribe(DLQ_EVENTS_SUBJECT, ordered_consumer=True, config=config)
+        try:
+            while True:
+                try:
+                    m = await sub.next_msg(timeout=0.5)
+                except nats.errors.TimeoutError:
+                    break
+                if event_id is None or _header(m, "Doudi-Event-Id") == event_id:
+                    out.append(m)
+                if m.metadata.sequence.stream >= last:
+                    break
+        finally:
+            await sub.unsubscribe()
+        return list(out)
 
     async def redeliver(self, seq: int, body: RedeliverIn, principal: Principal) -> RedeliveryOut:
         """Once per dead letter (see the module docstring); a correction that changes the person or an

@@ -175,6 +175,7 @@ def sweep_world(monkeypatch: Any, rows: list[dict[str, Any]]) -> SweepWorld:
         monkeypatch.setattr(store, name, fake)
     monkeypatch.setattr(sweep, "add_to_outbox", add_to_outbox)
     monkeypatch.setattr(sweep.referrals, "note_overdue", add_to_outbox)  # (overdue referrals: not this test's)
+    monkeypatch.setattr(sweep.duty_events, "note_care_overdue", add_to_outbox)  # (nor overdue care visits)
     return world
 
 
