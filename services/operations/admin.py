@@ -99,10 +99,13 @@ class StalledCase(BaseModel):
 
 
 @router.get("/admin/stalled", response_model=list[StalledCase], summary="Stalled cases in your jurisdiction")
-async def list_stalled(principal: Watcher, request: Request, ops: Ops) -> list[StalledCase]:
+async def list_stalled(principal: Watcher, request: Request, ops: Ops,
+                       limit: Annotated[int | None, Query(ge=1, le=100_000, description=(
+                           "at most this many, longest stalled first (all when absent)"))] = None,
+                       ) -> list[StalledCase]:
     rt = request.app.state.runtime
     async with ops.read() as conn:
-        rows = await store.stalled_cases(conn, principal.region)
+        rows = await store.stalled_cases(conn, principal.region, limit=limit)
     ui = f"{rt.settings.temporal_ui_url}/namespaces/{rt.settings.temporal_namespace}/workflows/"
     return [StalledCase(**{k: r[k] for k in StalledCase.model_fields if k != "workflow_url"},
                         workflow_url=ui + r["case_id"]) for r in rows]

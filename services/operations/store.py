@@ -344,9 +344,9 @@ async def clear_stalled(conn: Conn, case_id: str) -> None:
                        " WHERE case_id = $1", case_id)
 
 
-async def stalled_cases(conn: Conn, jurisdiction: str) -> list[asyncpg.Record]:
+async def stalled_cases(conn: Conn, jurisdiction: str, *, limit: int | None = None) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM cases WHERE stalled AND starts_with(region_code, $1)"
-                            " ORDER BY stalled_at", jurisdiction)
+                            " ORDER BY stalled_at LIMIT $2", jurisdiction, limit)
 
 
 # ---- the audit log ---------------------------------------------------------------------------------------

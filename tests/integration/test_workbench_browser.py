@@ -453,7 +453,7 @@ async def test_an_administrator_corrects_and_redelivers_a_dead_letter_from_the_w
 
     await first.goto(f"{base}/workbench/#/ops")
     card = first.locator(f"#dlq-{seq}")
-    await expect(card).to_contain_text("region_code")
+    await expect(card).to_contain_text("region_code", timeout=30_000)  # the page reads the DLQ and stalled cases
     form = card.locator(f"#dlq-{seq}-redeliver")
     await form.get_by_label("理由").fill("区划代码经卫健委核实更正")
     corrected = form.get_by_label("更正后的事件（JSON）")
@@ -544,7 +544,7 @@ async def test_every_roles_todo_list_draws_without_a_script_error(client: StackC
     await expect(page.locator("#todo-updated")).to_contain_text("更新于")
     if role == "admin":
         await page.get_by_role("link", name="运维处理").click()
-        await expect(page.get_by_role("heading", name="死信（未能处理的事件）")).to_be_visible()
+        await expect(page.get_by_role("heading", name="死信（未能处理的事件）")).to_be_visible(timeout=30_000)
         await expect(page.get_by_role("heading", name="停滞案件")).to_be_visible()
     else:
         await expect(page.get_by_role("link", name="运维处理")).to_be_hidden()

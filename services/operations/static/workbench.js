@@ -291,7 +291,7 @@ async function renderOps(seq) {
       h('p', { class: 'muted' }, d.reason || '', ' · ', formatTime(d.received_at)),
       h('div', { class: 'task-forms' }, deadLetterForms(d, ctx))))) : empty(t('wb.ops.empty'));
   });
-  const stalled = await section('wb.ops.stalled', 'ops-stalled', () => api('/api/admin/stalled'), (items) => (items.length
+  const stalled = await section('wb.ops.stalled', 'ops-stalled', () => api('/api/admin/stalled?limit=100'), (items) => (items.length
     ? h('div', { class: 'stack' }, items.map((c) => h('article', { class: 'panel task', id: `stalled-${idPart(c.case_id)}`, 'data-case-id': c.case_id },
       h('h4', {}, h('a', { href: `/#/case/${encodeURIComponent(c.case_id)}`, class: 'mono' }, c.case_id), ' · ', term('stage', c.stage)),
       h('p', { class: 'muted' }, c.stalled_reason || '', ' · ', formatTime(c.stalled_at)),
