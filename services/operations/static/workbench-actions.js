@@ -184,9 +184,15 @@ export function batchApproveForm(batch, ctx) {
   }, ctx);
 }
 
+// Indented, a poison letter nested thousands deep grows to megabytes per letter (2 spaces a level a line) and
+// fifty of them hung the page: a letter over this size is shown as it came, not indented
+const PRETTY_MAX = 20000;
+
 function prettyJson(text) {
+  if (typeof text !== 'string' || text.length > PRETTY_MAX) return typeof text === 'string' ? text.slice(0, 100000) : '';
   try {
-    return JSON.stringify(JSON.parse(text), null, 2);
+    const pretty = JSON.stringify(JSON.parse(text), null, 2);
+    return pretty.length > 5 * PRETTY_MAX ? text : pretty;
   } catch (_) {
     return '';  // not JSON: nothing to edit; a correction is typed whole
   }
