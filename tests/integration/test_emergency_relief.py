@@ -57,13 +57,16 @@ async def apply_emergency(client: StackClient, pid: str, region: str, amount_fen
     return r.json()["case_id"]
 
 
-async def stage_of(client: StackClient, case_id: str, stage: str, timeout: float = 30) -> dict[str, Any]:
+async def stage_of(client: StackClient, case_id: str, stage: str, timeout: float = 30,
+                   paid: bool = False) -> dict[str, Any]:
+    """The case once the read model shows it at ``stage`` (and, with ``paid``, its payment: the payment
+    service's event and the case's stage reach the read model on their own streams, in either order)."""
     async def probe() -> dict[str, Any] | None:
         r = await client.http.get(f"/api/cases/{case_id}", headers=client.clerk)
         if r.status_code != 200:
             return None
         case = r.json()
-        return case if case["stage"] == stage else None
+        return case if case["stage"] == stage and (case["payments"] or not paid) else None
     return await wait_for(probe, timeout=timeout)
 
 
@@ -82,7 +85,7 @@ async def test_xinjiang_1800_yuan_is_approved_by_the_township_and_paid_from_its_
     pid = national_id(URUMQI)
     case_id = await apply_emergency(client, pid, township, 180000)
 
-    case = await stage_of(client, case_id, "awaiting_documents")  # paid first, documents later
+    case = await stage_of(client, case_id, "awaiting_documents", paid=True)  # paid first, documents later
     assert [p["amount_fen"] for p in case["payments"]] == [180000]
     assert case["deadlines"] and case["deadlines"][0]["kind"] == "documents"
     [row] = await client.ledger(case_id=case_id)
@@ -127,7 +130,7 @@ async def test_xinjiang_2500_yuan_waits_for_the_county_and_is_paid_after_its_dec
     r = await client.http.post(f"/api/cases/{case_id}/decisions", json=body,
                                headers=bearer("county_approver", region=URUMQI, subject="county-zhang"))
     assert r.status_code == 200, r.text
-    case = await stage_of(client, case_id, "awaiting_documents")
+    case = await stage_of(client, case_id, "awaiting_documents", paid=True)
     assert [p["amount_fen"] for p in case["payments"]] == [250000]
     [row] = await client.ledger(case_id=case_id)
     assert (row["amount_fen"], row["account"]) == (250000, f"county-fund:{URUMQI}")
