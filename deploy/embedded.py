@@ -263,16 +263,29 @@ class EmbeddedStack:
                     raise TimeoutError(f"{name} not healthy at {url}; see {self.logs / (name + '.log')}")
                 await asyncio.sleep(0.2)
 
-    async def _wait_temporal(self, timeout: float = 90) -> None:
+    async def _wait_temporal(self, timeout: float = 90, start_attempts: int = 3) -> None:
         from temporalio.client import Client
 
         deadline = time.monotonic() + timeout
+        attempt = 1
         while True:
             try:
                 client = await Client.connect(self.temporal_address, namespace="doudi")
                 await client.count_workflows()  # the namespace answers: it exists
                 return
             except Exception:
+                proc = self.procs.get("temporal")
+                if proc is not None and not proc.alive and attempt < start_attempts:
+                    # the dev server draws its inner services' ports (history, matching, HTTP, metrics) by
+                    # binding port 0 and letting go; another process can take one before it binds again, and
+                    # it then panics at start. Its database is untouched by then: start it again.
+                    attempt += 1
+                    log.warning("temporal exited at start (%s); starting it again (attempt %d/%d)",
+                                proc.popen.returncode if proc.popen else "?", attempt, start_attempts)
+                    proc.restarts += 1
+                    proc.start()
+                    await asyncio.sleep(0.5)
+                    continue
                 self._check_alive("temporal")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"Temporal dev server did not start; see {self.logs / 'temporal.log'}"

@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
 from shared.contracts import activities as act
 from shared.contracts import duties
-from tests.support import wait_for
+from tests.support import skip_time, wait_for
 from tests.unit.fakes import recording_activities
 from tests.unit.test_renewal_workflow import Fakes, Renewal
 from workflows.enrolment_duties.inputs import AppraisalRecord, HomeVisitFindings, Objection
@@ -229,13 +229,13 @@ async def test_a_home_visit_not_recorded_is_reminded_then_escalated_to_the_count
         # 10 days, reminded 2 days before; a day at a time: the test server's one call to skip 8 days waits for
         # every timer's workflow task on the way, and timed out once on a loaded machine
         for _ in range(8):
-            await env.sleep(timedelta(days=1))
-        await env.sleep(timedelta(hours=1))
+            await skip_time(env, timedelta(days=1))
+        await skip_time(env, timedelta(hours=1))
 
         async def reminded() -> bool:
             return any(t.note.startswith("reminder: home_visit") for t in fakes.transitions)
         await wait_for(reminded, timeout=20, interval=0.02)
-        await env.sleep(timedelta(days=2))
+        await skip_time(env, timedelta(days=2))
         await at_stage(handle, "home_visit_overdue")
         overdue = fakes.transitions[-1]
         assert overdue.escalated and overdue.escalated_to == "county" and "home_visit_overdue" in overdue.flags
