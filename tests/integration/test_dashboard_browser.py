@@ -56,8 +56,13 @@ async def test_a_caseworker_finds_a_stalled_case_and_sees_its_payment(client: St
     case_id = case["case_id"]
     assert [p["amount_fen"] for p in case["payments"]] == [195000]
     conn = await asyncpg.connect(client.database_url)
-    try:  # the stalled sweep is built separately: mark it in the read model as the sweep would
-        await conn.execute("UPDATE operations.cases SET stalled = true WHERE case_id = $1", case_id)
+    try:
+        # a case stuck in its payment step for ten minutes, as the read model would hold it, marked as the
+        # sweep marks it: the sweep (every minute on the shared stack) keeps this mark, where it would clear
+        # a stalled mark on a closed case (and did once, between this line and the page)
+        await conn.execute("UPDATE operations.cases SET status = 'open', stage = 'paying', stalled = true,"
+                           " stalled_reason = 'no progress in paying', stalled_at = now(),"
+                           " updated_at = now() - interval '10 minutes' WHERE case_id = $1", case_id)
     finally:
         await conn.close()
 
