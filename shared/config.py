@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # none | console | otlp | jsonl:<path>
     otel_exporter: str = "none"
 
+    # The processes' event loop: uvloop (libuv; faster sockets for asyncpg, NATS and HTTP) or the standard
+    # library's asyncio (a fallback, and the storm bench's comparison).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+
     # The stalled-case sweep: how often, and how long a system step may go without progress.
     stall_sweep_seconds: int = 60
     stuck_step_seconds: int = 300

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from shared.assertions import trust_configured_keys
 from shared.config import TASK_QUEUE_WORKFLOWS, get_settings
+from shared.infra import loop as event_loop
 from shared.infra.process import configure_logging
 from shared.infra.temporal import connect_temporal, metrics_runtime
 from shared.policy import load_library
@@ -62,4 +63,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    event_loop.run(main())

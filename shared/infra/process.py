@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 
 from shared.auth import MaskIdsMiddleware
 from shared.config import Settings, get_settings
+from shared.infra import loop as event_loop
 from shared.infra import metrics
 from shared.infra.api_docs import document_refusals, install_swagger_ui
 from shared.infra.asgi import HttpMiddleware
@@ -327,4 +328,4 @@ def _log_background_failure(task: asyncio.Task[Any]) -> None:
 
 
 def run(name: str, **kwargs: Any) -> None:
-    asyncio.run(serve(name, **kwargs))
+    event_loop.run(serve(name, **kwargs))

@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import asyncpg
+import psutil
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
@@ -128,6 +129,35 @@ async def history_cost(raw: Client, workflow_id: str) -> tuple[int, int, Counter
     return len(history.events), kinds["WORKFLOW_TASK_COMPLETED"], kinds
 
 
+def cpu_seconds(procs: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds (user + system) each of the stack's processes has used so far, its children included
+    (PostgreSQL's backends): where a case's cost goes."""
+    out: dict[str, float] = {}
+    for name, pid in procs.items():
+        if pid is None:
+            continue
+        try:
+            root = psutil.Process(pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+            out[name] = total
+        except psutil.Error:
+            pass
+    return out
+
+
+def describe_cpu(before: dict[str, float], after: dict[str, float], cases: int) -> str:
+    used = {n: after[n] - before.get(n, 0.0) for n in after}
+    total = sum(used.values())
+    parts = "  ".join(f"{n} {v / cases * 1000:.0f}" for n, v in sorted(used.items(), key=lambda kv: -kv[1]) if v > 0)
+    return f"CPU ms per case, by process (total {total / cases * 1000:.0f}): {parts}"
+
+
 def describe(phase: Phase) -> str:
     ms = [x * 1000 for x in phase.latencies]
     lat = (f"p50 {pct(ms, 50):.0f} ms   p99 {pct(ms, 99):.0f} ms   max {max(ms):.0f} ms" if ms else "none paid")
@@ -170,7 +200,10 @@ async def main(args: argparse.Namespace) -> None:
             t = time.monotonic()
             left = len(per_phase) - len(await paid_at(pool, per_phase, timeout=900))
             print(f"storm backlog drained in {time.monotonic() - t:.0f} s ({left} still unpaid)", flush=True)
+            pids = {name: proc.pid for name, proc in stack.procs.items()}
+            cpu_before = cpu_seconds(pids)
             doudi_wall = await burst_doudi(client, pool, burst_people)
+            cpu_line = describe_cpu(cpu_before, cpu_seconds(pids), args.burst)
             raw_wall, raw_id = await burst_raw(raw, args.burst)
             load = os.getloadavg()
 
@@ -179,6 +212,7 @@ async def main(args: argparse.Namespace) -> None:
                   f"activity: {raw_events} events, {raw_tasks} workflow tasks")
             print(f"burst of {args.burst}: doudi paid all in {doudi_wall:.2f} s ({args.burst / doudi_wall:.1f} "
                   f"payments/s); raw Temporal ran all in {raw_wall:.2f} s ({args.burst / raw_wall:.1f}/s)")
+            print(cpu_line)
             print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
             first = next((p for p in phases if p.rate == 10), phases[0])
             p99 = pct([x * 1000 for x in first.latencies], 99) if first.latencies else float("inf")
