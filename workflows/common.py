@@ -284,15 +284,32 @@ class CaseSteps:
         """Start recording a transition and go on with the case (one round trip fewer on its way to the
         money); the next transition waits for it, so they reach the case in order. ``_record`` waits."""
         await self._recorded()
-        self._seq += 1
-        self._stage = stage
         self._recording = workflow.start_activity(
             act.RECORD_CASE_TRANSITION,
-            act.CaseTransition(case_id=self._case_id, pathway=self._pathway, seq=self._seq, status=status,
-                               stage=stage, note=note, closed=closed, outcome=outcome, policy=policy,
-                               approved_amount_fen=amount, at=workflow.now(), escalated=escalated,
-                               escalated_to=escalated_to, flags=list(self._flags),
-                               deadlines=list(self._deadlines)),
+            self._next_transition(status, stage, note, closed=closed, outcome=outcome, policy=policy,
+                                  amount=amount, escalated=escalated, escalated_to=escalated_to),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+        )
+
+    def _next_transition(self, status: str, stage: str, note: str, *, closed: bool = False,
+                         outcome: str | None = None, policy: dict[str, Any] | None = None,
+                         amount: int | None = None, escalated: bool = False,
+                         escalated_to: str | None = None) -> act.CaseTransition:
+        """The case's next step (its seq and stage move on), to record."""
+        self._seq += 1
+        self._stage = stage
+        return act.CaseTransition(case_id=self._case_id, pathway=self._pathway, seq=self._seq, status=status,
+                                  stage=stage, note=note, closed=closed, outcome=outcome, policy=policy,
+                                  approved_amount_fen=amount, at=workflow.now(), escalated=escalated,
+                                  escalated_to=escalated_to, flags=list(self._flags),
+                                  deadlines=list(self._deadlines))
+
+    async def _record_together(self, *transitions: act.CaseTransition) -> None:
+        """Steps that follow one another at once (paid, then closed): one call records them, in order, in
+        one transaction; a round trip fewer than one call each."""
+        await self._recorded()
+        await workflow.execute_activity(
+            act.RECORD_CASE_TRANSITIONS, act.CaseTransitions(transitions=list(transitions)),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
 

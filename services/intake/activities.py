@@ -27,8 +27,8 @@ class IntakeActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of the service: the worker registers these."""
-        return [self.lookup_recipient, self.record_case_transition, self.open_case, self.settle_enrolment,
-                self.review_cohort, self.start_review_cases]
+        return [self.lookup_recipient, self.record_case_transition, self.record_case_transitions, self.open_case,
+                self.settle_enrolment, self.review_cohort, self.start_review_cases]
 
     @activity.defn(name=act.LOOKUP_RECIPIENT)
     async def lookup_recipient(self, request: act.LookupRecipient) -> act.RecipientFacts:
@@ -40,6 +40,13 @@ class IntakeActivities:
         try:
             return await self._service.record_transition(transition)
         except LookupError as unknown:  # a case is opened before its workflow starts: a bug, not an outage
+            raise ContractViolation(str(unknown)) from unknown
+
+    @activity.defn(name=act.RECORD_CASE_TRANSITIONS)
+    async def record_case_transitions(self, batch: act.CaseTransitions) -> list[bool]:
+        try:
+            return await self._service.record_transitions(batch.transitions)
+        except LookupError as unknown:
             raise ContractViolation(str(unknown)) from unknown
 
     @activity.defn(name=act.OPEN_CASE)

@@ -352,22 +352,31 @@ class IntakeService:
 
     async def record_transition(self, t: CaseTransition) -> bool:
         async with unit_of_work(self._pool) as conn:
-            case = await store.case_row(conn, t.case_id)
-            if case is None:
-                raise LookupError(f"unknown case {t.case_id}")
-            detail = {"outcome": t.outcome, "policy": t.policy, "approved_amount_fen": t.approved_amount_fen,
-                      "flags": t.flags, "deadlines": t.deadlines, "escalated_to": t.escalated_to}
-            if not await store.record_transition(conn, case_id=t.case_id, seq=t.seq, status=t.status,
-                                                 stage=t.stage, note=t.note, detail=detail):
-                return False
-            subject = CASE_CLOSED if t.closed else CASE_ESCALATED if t.escalated else CASE_UPDATED
-            event_id = f"{t.case_id}:{t.seq}"
-            data = CaseEventData(case_id=t.case_id, pathway=t.pathway, status=t.status, stage=t.stage,
-                                 person_id=case["person_id"], household_id=case["household_id"],
-                                 region_code=case["region_code"], cause_event_id=case["cause_event_id"],
-                                 note=t.note, policy=t.policy, approved_amount_fen=t.approved_amount_fen,
-                                 occurred_at=t.at, outcome=t.outcome, seq=t.seq, flags=t.flags,
-                                 deadlines=t.deadlines, escalated_to=t.escalated_to)
-            await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=subject,
-                                payload=domain_cloudevent(subject, event_id, data, source=SOURCE, time=t.at))
-            return True
+            return await self._record_transition(conn, t)
+
+    async def record_transitions(self, ts: list[CaseTransition]) -> list[bool]:
+        """Steps that follow at once (paid, then closed), in one transaction and in their order; each is
+        recorded and published once, as ``record_transition`` does (a retry records none twice)."""
+        async with unit_of_work(self._pool) as conn:
+            return [await self._record_transition(conn, t) for t in ts]
+
+    async def _record_transition(self, conn: asyncpg.Connection, t: CaseTransition) -> bool:
+        case = await store.case_row(conn, t.case_id)
+        if case is None:
+            raise LookupError(f"unknown case {t.case_id}")
+        detail = {"outcome": t.outcome, "policy": t.policy, "approved_amount_fen": t.approved_amount_fen,
+                  "flags": t.flags, "deadlines": t.deadlines, "escalated_to": t.escalated_to}
+        if not await store.record_transition(conn, case_id=t.case_id, seq=t.seq, status=t.status,
+                                             stage=t.stage, note=t.note, detail=detail):
+            return False
+        subject = CASE_CLOSED if t.closed else CASE_ESCALATED if t.escalated else CASE_UPDATED
+        event_id = f"{t.case_id}:{t.seq}"
+        data = CaseEventData(case_id=t.case_id, pathway=t.pathway, status=t.status, stage=t.stage,
+                             person_id=case["person_id"], household_id=case["household_id"],
+                             region_code=case["region_code"], cause_event_id=case["cause_event_id"],
+                             note=t.note, policy=t.policy, approved_amount_fen=t.approved_amount_fen,
+                             occurred_at=t.at, outcome=t.outcome, seq=t.seq, flags=t.flags,
+                             deadlines=t.deadlines, escalated_to=t.escalated_to)
+        await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=subject,
+                            payload=domain_cloudevent(subject, event_id, data, source=SOURCE, time=t.at))
+        return True

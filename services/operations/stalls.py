@@ -62,6 +62,7 @@ ACTIVITY_STEPS: dict[str, StepLabel] = {
     act.PAY_PERIOD_ROLL: StepLabel("period payment", "按期发放"),
     act.LOOKUP_RECIPIENT: StepLabel("recipient look-up", "对象信息查询"),
     act.RECORD_CASE_TRANSITION: StepLabel("case record", "案件记录"),
+    act.RECORD_CASE_TRANSITIONS: StepLabel("case record", "案件记录"),
     act.OPEN_CASE: StepLabel("case opening", "立案"),
     act.CHECK_ECONOMIC_STATUS: StepLabel("economic check", "经济状况核对"),
     act.CONFIRM_EVENT: StepLabel("event confirmation", "事件核实"),

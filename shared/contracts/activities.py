@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shared.contracts.authority import AuthorityLimits
 from shared.policy.benefit import BenefitHousehold
@@ -18,6 +18,8 @@ from shared.policy.models import HouseholdProfile
 # intake
 LOOKUP_RECIPIENT = "intake.lookup_recipient"
 RECORD_CASE_TRANSITION = "intake.record_case_transition"
+# two or more steps that follow at once (paid, then closed): one call, one transaction, in order
+RECORD_CASE_TRANSITIONS = "intake.record_case_transitions"
 OPEN_CASE = "intake.open_case"
 SETTLE_ENROLMENT = "intake.settle_enrolment"
 REVIEW_COHORT = "intake.review_cohort"
@@ -96,6 +98,21 @@ class CaseTransition(BaseModel):
     escalated_to: str | None = None  # county | prefecture | committee
     flags: list[str] = Field(default_factory=list)          # e.g. documents_overdue
     deadlines: list[dict[str, Any]] | None = None           # the case's open deadlines after this step
+
+
+class CaseTransitions(BaseModel):
+    """Steps of one case that follow one another at once, recorded together in their order (each published
+    as its own event, exactly once per seq, as ``CaseTransition`` is)."""
+
+    transitions: list[CaseTransition] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_case_in_order(self) -> CaseTransitions:
+        ids = {t.case_id for t in self.transitions}
+        seqs = [t.seq for t in self.transitions]
+        if len(ids) != 1 or seqs != sorted(set(seqs)):
+            raise ValueError("transitions must be of one case, in increasing seq")
+        return self
 
 
 class ApprovalRequest(BaseModel):

@@ -363,6 +363,11 @@ def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMemb
         rec.transitions.append(t)
         return True
 
+    @activity.defn(name=act.RECORD_CASE_TRANSITIONS)
+    async def record_transitions(batch: act.CaseTransitions) -> list[bool]:
+        rec.transitions.extend(batch.transitions)
+        return [True] * len(batch.transitions)
+
     @activity.defn(name=act.OPEN_CASE)
     async def open_case(c: act.CaseOpen) -> bool:
         rec.opened.append(c)
@@ -401,7 +406,8 @@ def recording_activities(rec: Recorded, *, committee: Sequence[act.CommitteeMemb
                                 amount_fen=req.amount_fen,
                                 paid_at=activity.info().started_time)
 
-    return {"record_transition": record_transition, "open_case": open_case, "settle": settle,
+    return {"record_transition": record_transition, "record_transitions": record_transitions,
+            "open_case": open_case, "settle": settle,
             "record_decision": record_decision, "open_task": open_task, "close_task": close_task,
             "roster": roster, "record_minutes": record_minutes, "disburse": disburse}
 
@@ -512,7 +518,8 @@ class FakeServices(Recorded):
             return rule(req)
 
         return {"wf": [evaluate, service_levels, authority_limits_activity],
-                TASK_QUEUE_INTAKE: [lookup, shared["record_transition"], shared["open_case"]],
+                TASK_QUEUE_INTAKE: [lookup, shared["record_transition"], shared["record_transitions"],
+                                    shared["open_case"]],
                 TASK_QUEUE_APPROVAL: [decide, shared["record_decision"], shared["open_task"], shared["close_task"],
                                       shared["roster"], shared["record_minutes"]],
                 TASK_QUEUE_PAYMENT: [disburse, open_recovery],

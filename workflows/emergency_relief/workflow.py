@@ -52,6 +52,8 @@ DISASTER_TOPUP = "emergency-relief-disaster-topup"
 # input, and the assessment and the approval are recorded on the case while it goes on to the approval and
 # the payment (the next transition still waits for them)
 FEWER_ROUND_TRIPS = "emergency-relief-fewer-round-trips"
+# paid, then closed at once (nothing owed afterwards): both steps in one call to the case record (issue 18)
+PAID_AND_CLOSED = "emergency-relief-paid-and-closed"
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -98,8 +100,10 @@ class EmergencyReliefWorkflow(AfterPayment):
         amount = decided.amount
         await self._note("open", "approved", decided.reason, policy=policy, amount=amount)
         payment = await self._pay(inp, facts, entitlement, amount, decided.pay_from, levels)
-        await self._record("paid", "paid", f"paid {amount} fen, payment {payment.payment_id}",
-                           policy=policy, amount=amount)
+        paid_note = f"paid {amount} fen, payment {payment.payment_id}"
+        if not entitlement.economic_check_required and workflow.patched(PAID_AND_CLOSED):
+            return await self._paid_and_closed(inp, entitlement, payment, amount, policy, paid_note)
+        await self._record("paid", "paid", paid_note, policy=policy, amount=amount)
         if not entitlement.economic_check_required:
             return await self._close_paid(inp, entitlement, payment, amount, policy)
         return await self._settle_after_payment(inp, facts, levels, payment, amount, policy)
@@ -305,6 +309,19 @@ class EmergencyReliefWorkflow(AfterPayment):
         assessment = await self._await_assessment(await self._levels(inp.business_date), entitlement.measure)
         profile = facts.profile()
         return await self._evaluate(entitlement.measure, inp.business_date, profile, assessment.amount_fen)
+
+    async def _paid_and_closed(self, inp: EmergencyReliefInput, entitlement: Entitlement,
+                               payment: act.Disbursement, amount: int, policy: dict[str, Any],
+                               paid_note: str) -> EmergencyReliefResult:
+        """Entitled by status (a registered recipient, no check): paid and, with nothing owed afterwards,
+        closed; the two steps recorded in one call, each still its own step on the case and the bus."""
+        await self._record_together(
+            self._next_transition("paid", "paid", paid_note, policy=policy, amount=amount),
+            self._next_transition("closed", "closed", "paid under assist-first", closed=True, outcome="paid",
+                                  policy=policy, amount=amount))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return EmergencyReliefResult(case_id=inp.case_id, outcome="paid", amount_fen=amount,
+                                     payment_id=payment.payment_id, reason=entitlement.reason, policy=policy)
 
     async def _close_paid(self, inp: EmergencyReliefInput, entitlement: Entitlement, payment: act.Disbursement,
                           amount: int, policy: dict[str, Any]) -> EmergencyReliefResult:
