@@ -123,6 +123,8 @@ class CaseSteps:
         self._retry: RetryRequest | None = None
         # a transition recorded while the case goes on (``_record_meanwhile``): awaited before the next one
         self._recording: workflow.ActivityHandle[Any] | None = None
+        # transitions recorded with the next one (``_record_later``): the step between them is short
+        self._deferred: list[act.CaseTransition] = []
 
     @workflow.query
     def stage(self) -> str:
@@ -284,12 +286,27 @@ class CaseSteps:
         """Start recording a transition and go on with the case (one round trip fewer on its way to the
         money); the next transition waits for it, so they reach the case in order. ``_record`` waits."""
         await self._recorded()
+        transition = self._next_transition(status, stage, note, closed=closed, outcome=outcome, policy=policy,
+                                           amount=amount, escalated=escalated, escalated_to=escalated_to)
+        if self._deferred:
+            batch, self._deferred = [*self._deferred, transition], []
+            self._recording = workflow.start_activity(
+                act.RECORD_CASE_TRANSITIONS, act.CaseTransitions(transitions=batch),
+                task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+            )
+            return
         self._recording = workflow.start_activity(
-            act.RECORD_CASE_TRANSITION,
-            self._next_transition(status, stage, note, closed=closed, outcome=outcome, policy=policy,
-                                  amount=amount, escalated=escalated, escalated_to=escalated_to),
+            act.RECORD_CASE_TRANSITION, transition,
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
+
+    def _record_later(self, status: str, stage: str, note: str, *, policy: dict[str, Any] | None = None,
+                      amount: int | None = None) -> None:
+        """A transition recorded with the next one, in the same call: for a step that only a short system step
+        (an approval within authority, a payment) separates from the next transition. Every later record
+        (``_record``, ``_record_meanwhile``, ``_record_together``) takes it first, so none is lost and the
+        order holds; a step that waits for a person or a date records before it waits."""
+        self._deferred.append(self._next_transition(status, stage, note, policy=policy, amount=amount))
 
     def _next_transition(self, status: str, stage: str, note: str, *, closed: bool = False,
                          outcome: str | None = None, policy: dict[str, Any] | None = None,
@@ -308,8 +325,9 @@ class CaseSteps:
         """Steps that follow one another at once (paid, then closed): one call records them, in order, in
         one transaction; a round trip fewer than one call each."""
         await self._recorded()
+        batch, self._deferred = [*self._deferred, *transitions], []
         await workflow.execute_activity(
-            act.RECORD_CASE_TRANSITIONS, act.CaseTransitions(transitions=list(transitions)),
+            act.RECORD_CASE_TRANSITIONS, act.CaseTransitions(transitions=batch),
             task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
         )
 

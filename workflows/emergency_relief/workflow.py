@@ -54,6 +54,9 @@ DISASTER_TOPUP = "emergency-relief-disaster-topup"
 FEWER_ROUND_TRIPS = "emergency-relief-fewer-round-trips"
 # paid, then closed at once (nothing owed afterwards): both steps in one call to the case record (issue 18)
 PAID_AND_CLOSED = "emergency-relief-paid-and-closed"
+# the assessment and the approval are recorded with the next transition (two round trips fewer): only the
+# approval within authority and the payment separate them from it; a wait for a person records first
+NOTES_WITH_NEXT_STEP = "emergency-relief-notes-with-next-step"
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -78,6 +81,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
         self._overlap = False                        # patch FEWER_ROUND_TRIPS
+        self._later = False                          # patch NOTES_WITH_NEXT_STEP
 
     # -- the pathway ------------------------------------------------------------------------------
 
@@ -88,6 +92,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         workflow.deprecate_patch(V2)
         workflow.deprecate_patch(V3)
         self._overlap = workflow.patched(FEWER_ROUND_TRIPS)
+        self._later = workflow.patched(NOTES_WITH_NEXT_STEP)
         facts = self._facts = (inp.facts if self._overlap and inp.facts is not None
                                else await self._look_up(inp.person_id, inp.business_date))
         entitlement, policy, authority = await self._entitlement(inp, facts)
@@ -112,8 +117,11 @@ class EmergencyReliefWorkflow(AfterPayment):
 
     async def _note(self, status: str, stage: str, note: str, *, policy: dict[str, str | None],
                     amount: int | None) -> None:
-        """A transition the next step need not wait for (patch FEWER_ROUND_TRIPS): recorded meanwhile."""
-        if self._overlap:
+        """A transition the next step need not wait for: recorded with the next transition (patch
+        NOTES_WITH_NEXT_STEP), or meanwhile (patch FEWER_ROUND_TRIPS)."""
+        if self._later:
+            self._record_later(status, stage, note, policy=policy, amount=amount)
+        elif self._overlap:
             await self._record_meanwhile(status, stage, note, policy=policy, amount=amount)
         else:
             await self._record(status, stage, note, policy=policy, amount=amount)
