@@ -303,9 +303,9 @@ class CaseSteps:
     def _record_later(self, status: str, stage: str, note: str, *, policy: dict[str, Any] | None = None,
                       amount: int | None = None) -> None:
         """A transition recorded with the next one, in the same call: for a step that only a short system step
-        (an approval within authority, a payment) separates from the next transition. Every later record
-        (``_record``, ``_record_meanwhile``, ``_record_together``) takes it first, so none is lost and the
-        order holds; a step that waits for a person or a date records before it waits."""
+        (an approval within authority) separates from the next transition. Every later record (``_record``,
+        ``_record_meanwhile``, ``_record_together``) takes it first, so none is lost and the order holds; a
+        step that waits for a person or a date records before it waits."""
         self._deferred.append(self._next_transition(status, stage, note, policy=policy, amount=amount))
 
     def _next_transition(self, status: str, stage: str, note: str, *, closed: bool = False,

@@ -54,9 +54,9 @@ DISASTER_TOPUP = "emergency-relief-disaster-topup"
 FEWER_ROUND_TRIPS = "emergency-relief-fewer-round-trips"
 # paid, then closed at once (nothing owed afterwards): both steps in one call to the case record (issue 18)
 PAID_AND_CLOSED = "emergency-relief-paid-and-closed"
-# the assessment and the approval are recorded with the next transition (two round trips fewer): only the
-# approval within authority and the payment separate them from it; a wait for a person records first
-NOTES_WITH_NEXT_STEP = "emergency-relief-notes-with-next-step"
+# the assessment is recorded with the next transition (the approval, or what the case waits for): a round
+# trip fewer; the approval is still on the case before the payment (a hung payment shows "approved")
+ASSESSMENT_WITH_NEXT_STEP = "emergency-relief-assessment-with-next-step"
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -81,7 +81,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         self._limits: AuthorityLimits | None = None  # every tier's cap (from the approval step)
         self._rule: AmountRule | None = None         # what the policy says of the amount (fixed/floor/open)
         self._overlap = False                        # patch FEWER_ROUND_TRIPS
-        self._later = False                          # patch NOTES_WITH_NEXT_STEP
+        self._later = False                          # patch ASSESSMENT_WITH_NEXT_STEP
 
     # -- the pathway ------------------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         workflow.deprecate_patch(V2)
         workflow.deprecate_patch(V3)
         self._overlap = workflow.patched(FEWER_ROUND_TRIPS)
-        self._later = workflow.patched(NOTES_WITH_NEXT_STEP)
+        self._later = workflow.patched(ASSESSMENT_WITH_NEXT_STEP)
         facts = self._facts = (inp.facts if self._overlap and inp.facts is not None
                                else await self._look_up(inp.person_id, inp.business_date))
         entitlement, policy, authority = await self._entitlement(inp, facts)
@@ -116,10 +116,10 @@ class EmergencyReliefWorkflow(AfterPayment):
     # -- steps -------------------------------------------------------------------------------------
 
     async def _note(self, status: str, stage: str, note: str, *, policy: dict[str, str | None],
-                    amount: int | None) -> None:
-        """A transition the next step need not wait for: recorded with the next transition (patch
-        NOTES_WITH_NEXT_STEP), or meanwhile (patch FEWER_ROUND_TRIPS)."""
-        if self._later:
+                    amount: int | None, with_next: bool = False) -> None:
+        """A transition the next step need not wait for: recorded with the next transition where
+        ``with_next`` (patch ASSESSMENT_WITH_NEXT_STEP), else meanwhile (patch FEWER_ROUND_TRIPS)."""
+        if with_next and self._later:
             self._record_later(status, stage, note, policy=policy, amount=amount)
         elif self._overlap:
             await self._record_meanwhile(status, stage, note, policy=policy, amount=amount)
@@ -135,7 +135,7 @@ class EmergencyReliefWorkflow(AfterPayment):
         authority = workflow.patched(AUTHORITY)
         if authority:
             self._rule = amount_rule_of(entitlement)
-        await self._note("open", "assessed", entitlement.reason, policy=policy,
+        await self._note("open", "assessed", entitlement.reason, policy=policy, with_next=True,
                          amount=entitlement.amount_fen if entitlement.payable else None)
         if not entitlement.payable and entitlement.needs_assessment and workflow.patched(CASEWORKER_ASSESSMENT):
             # 「直接实施临时救助」 with no amount (disaster outside Ningxia): the caseworker assesses it, the
