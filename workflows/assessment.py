@@ -15,24 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from pydantic import Field
 from temporalio import workflow
 
 from workflows.common import CaseSteps
 
 with workflow.unsafe.imports_passed_through():
     from shared.policy import ServiceLevels
-    from workflows.decisions import SignedAction
+    from workflows.decisions import AssessmentSubmitted
 
 ASSESSORS = ("clerk", "township_approver", "county_approver", "admin")
-
-
-class AssessmentSubmitted(SignedAction):
-    """The caseworker's assessed amount (核定救助金额) and why."""
-
-    official: str                 # the caseworker who assesses
-    amount_fen: int
-    reason: str = Field(min_length=1)
 
 
 class CaseworkerAssessment(CaseSteps):

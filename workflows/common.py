@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -22,7 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, amount_rule
     from shared.policy import Entitlement, HouseholdProfile, ServiceLevels
-    from workflows.decisions import SignedAction
+
+    # models live in passed-through modules: the sandbox would otherwise build each pydantic class again
+    # for every case it starts (issue 18)
+    from workflows.decisions import RetryRequest, SignedAction, StallMark
     from workflows.errors import NON_RETRYABLE
     from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
 
@@ -95,18 +98,6 @@ def signed_person_id(arg: BaseModel) -> str | None:
     history recorded before assertions)."""
     assertion = getattr(arg, "assertion", None)
     return assertion.claims.person_id if assertion is not None else None
-
-
-class RetryRequest(SignedAction):
-    """An administrator re-runs a step that failed after its retries (after the cause was fixed)."""
-
-    official: str
-    reason: str = Field(min_length=1)
-
-
-class StallMark(BaseModel):
-    stalled: bool
-    reason: str = ""
 
 
 class CaseSteps:

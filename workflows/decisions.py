@@ -4,7 +4,8 @@ model of its own (``CountyDecision``, ``ApproverDecision``, ``EnrolmentDecision`
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +39,42 @@ class Escalation(SignedAction):
 
     official: str
     reason: str = Field(min_length=1)
+
+
+class RetryRequest(SignedAction):
+    """An administrator re-runs a step that failed after its retries (after the cause was fixed)."""
+
+    official: str
+    reason: str = Field(min_length=1)
+
+
+class StallMark(BaseModel):
+    """The stalled-case sweep marks (or clears) a case the operators must look at, and why."""
+
+    stalled: bool
+    reason: str = ""
+
+
+class AssessmentSubmitted(SignedAction):
+    """The caseworker's assessed amount (核定救助金额) and why."""
+
+    official: str                 # the caseworker who assesses
+    amount_fen: int
+    reason: str = Field(min_length=1)
+
+
+Closing = TypeVar("Closing", bound=str)
+
+
+@dataclass(frozen=True)
+class Decided(Generic[Closing]):
+    """What the approval tiers (or the committee) decided: pay ``amount`` (from ``pay_from``) with ``reason``
+    recorded on the case, or close the case (``closing``: the pathway's outcome, e.g. refused)."""
+
+    amount: int = 0
+    pay_from: str | None = None
+    reason: str = ""
+    closing: Closing | None = None
 
 
 class AuthorityView(BaseModel):

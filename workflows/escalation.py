@@ -7,15 +7,12 @@ Mixed into a case workflow (deterministic: activities, child workflows and the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 from temporalio import workflow
 
 from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, CaseSteps
-from workflows.one_matter.workflow import OneMatterWorkflow
-from workflows.staged_aid.workflow import StagedAidWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_INTAKE
@@ -24,23 +21,15 @@ with workflow.unsafe.imports_passed_through():
     from shared.policy import Entitlement
     from workflows.decisions import AuthorityView, Escalation
     from workflows.one_matter.inputs import OneMatterInput, OneMatterResult
+
+    # the committee's and the staged plan's workflows run in sandboxes of their own (each imports its module
+    # afresh there); here they only name the child workflows, so a case that may go up does not define both
+    # classes again each time it starts (issue 18: a fifth of the worker's CPU per case)
+    from workflows.one_matter.workflow import OneMatterWorkflow
     from workflows.staged_aid.inputs import StagedAidInput, StagedAidResult
+    from workflows.staged_aid.workflow import StagedAidWorkflow
 
 ESCALATORS = ("township_approver", "county_approver", "admin")
-
-
-Closing = TypeVar("Closing", bound=str)
-
-
-@dataclass(frozen=True)
-class Decided(Generic[Closing]):
-    """What the approval tiers (or the committee) decided: pay ``amount`` (from ``pay_from``) with ``reason``
-    recorded on the case, or close the case (``closing``: the pathway's outcome, e.g. refused)."""
-
-    amount: int = 0
-    pay_from: str | None = None
-    reason: str = ""
-    closing: Closing | None = None
 
 
 class CaseSubject(Protocol):

@@ -16,7 +16,6 @@ from temporalio import workflow
 
 from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, amount_rule_of, policy_of
 from workflows.emergency_relief.after_payment import AfterPayment
-from workflows.escalation import Decided
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL
@@ -24,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts.authority import AmountRule, AuthorityLimits
     from shared.policy import Entitlement, ServiceLevels
     from shared.policy.disaster import DisasterLoss
-    from workflows.decisions import Escalation
+    from workflows.decisions import Decided, Escalation
     from workflows.emergency_relief.disaster import DisasterTopUpQuery, disaster_topup_activity
     from workflows.emergency_relief.inputs import (
         MEASURE_FOR_TRIGGER,

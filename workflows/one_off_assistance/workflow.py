@@ -18,13 +18,14 @@ from workflows.common import (
     policy_of,
     verified_principal,
 )
-from workflows.escalation import CommitteeEscalation, Decided
+from workflows.escalation import CommitteeEscalation
 
 with workflow.unsafe.imports_passed_through():
     from shared.config import TASK_QUEUE_APPROVAL, TASK_QUEUE_VERIFICATION
     from shared.contracts import activities as act
     from shared.contracts.authority import AmountRule, AuthorityLimits, check_decided_amount
     from shared.policy import Entitlement
+    from workflows.decisions import Decided
     from workflows.one_off_assistance.inputs import (
         PATHWAY,
         ApplicationReceived,
