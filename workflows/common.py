@@ -312,6 +312,23 @@ class CaseSteps:
                                   escalated_to=escalated_to, flags=list(self._flags),
                                   deadlines=list(self._deadlines))
 
+    def _record_deferred_meanwhile(self) -> None:
+        """Start recording the transitions ``_record_later`` holds, and go on: the step they wait for takes
+        longer than it should (a hung payment). Nothing is started while a record is on its way: the next
+        record takes them, so the order holds."""
+        if self._deferred and self._recording is None:
+            batch, self._deferred = self._deferred, []
+            self._recording = workflow.start_activity(
+                act.RECORD_CASE_TRANSITIONS, act.CaseTransitions(transitions=batch),
+                task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY,
+            )
+
+    async def _record_deferred(self) -> None:
+        """Record what ``_record_later`` holds now, if anything (before the case fails, say)."""
+        await self._recorded()
+        if self._deferred:
+            await self._record_together()
+
     async def _record_together(self, *transitions: act.CaseTransition) -> None:
         """Steps that follow one another at once (paid, then closed): one call records them, in order, in
         one transaction; a round trip fewer than one call each."""

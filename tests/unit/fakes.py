@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -457,6 +458,9 @@ class FakeServices(Recorded):
     check_required: bool = False
     eligible: bool = True
     reserve_short: int = 0
+    # a payment that hangs until the test lets it go (a stopped payment service), or fails for good (a bug)
+    payment_hold: asyncio.Event | None = None
+    payment_fails: bool = False
     checks: list[act.EconomicCheckRequest] = field(default_factory=list)
     recoveries: list[act.RecoveryRequest] = field(default_factory=list)
     committee: list[act.CommitteeMember] = field(default_factory=list)
@@ -487,6 +491,11 @@ class FakeServices(Recorded):
         @activity.defn(name=act.DISBURSE)
         async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
             self.payments.append(req)
+            if self.payment_fails:
+                raise ApplicationError("the ledger disagrees with the request", type="DisbursementConflict",
+                                       non_retryable=True)
+            if self.payment_hold is not None:
+                await self.payment_hold.wait()
             if self.reserve_short > 0 and req.account.startswith(act.TOWNSHIP_RESERVE):
                 self.reserve_short -= 1
                 return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,

@@ -4,6 +4,7 @@ deadline and reminders, reserve retries) pass in skipped time."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from datetime import date, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -115,6 +116,49 @@ async def test_facts_read_opening_the_case_spare_the_look_up_and_transitions_sta
         (f"{result.case_id}:1", 195000)]
     assert fakes.stages() == ["assessed", "approved", "paid", "closed"]
     assert [t.seq for t in fakes.transitions] == [1, 2, 3, 4]
+
+
+async def test_the_approval_goes_with_the_payment_in_one_record(env: WorkflowEnvironment):
+    """Issue 18 (patch emergency-relief-approval-with-payment): a case paid at once records its assessment,
+    approval, payment and closing in one call to the case record: three activities in all."""
+    fakes = FakeServices(amount=195000)
+    async with Running(env, fakes, facts=registry_facts()) as handle:
+        await handle.result()
+        history = await handle.fetch_history()
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert scheduled == [act.DECIDE_WITHIN_AUTHORITY, act.DISBURSE, act.RECORD_CASE_TRANSITIONS]
+    assert fakes.stages() == ["assessed", "approved", "paid", "closed"]
+
+
+async def test_a_payment_not_back_in_time_shows_the_case_approved_meanwhile(env: WorkflowEnvironment):
+    """A hung payment (its service stopped) must not leave the case looking unapproved: after
+    APPROVAL_SHOWN_AFTER (10 s) the approval is recorded while the payment goes on; then it pays once."""
+    hold = asyncio.Event()
+    fakes = FakeServices(amount=195000, payment_hold=hold)
+    async with Running(env, fakes, facts=registry_facts()) as handle:
+        await until(lambda: fakes.payments)
+        assert fakes.stages() == []  # within the 10 s, nothing yet: the approval waits for the payment
+        await env.sleep(timedelta(seconds=11))
+        await until(lambda: fakes.stages() == ["assessed", "approved"])
+        hold.set()
+        result = await handle.result()
+    # the first attempt timed out at 10 s too and was tried again: the same key, so paid once
+    assert result.outcome == "paid" and {(p.idempotency_key, p.amount_fen) for p in fakes.payments} == {
+        (f"{result.case_id}:1", 195000)}
+    assert fakes.stages() == ["assessed", "approved", "paid", "closed"]
+    assert [t.seq for t in fakes.transitions] == [1, 2, 3, 4]
+
+
+async def test_a_failed_payment_shows_the_case_approved_before_it_fails(env: WorkflowEnvironment):
+    """A payment that fails for good (a deployed bug: the operators reset the case after the fix) leaves the
+    case approved, as a caseworker must see it, not merely opened."""
+    fakes = FakeServices(amount=195000, payment_fails=True)
+    async with Running(env, fakes, facts=registry_facts()) as handle:
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert fakes.stages() == ["assessed", "approved"]
+    assert [t.seq for t in fakes.transitions] == [1, 2]
 
 
 async def test_not_payable_closes_without_any_payment(env: WorkflowEnvironment):
@@ -325,3 +369,18 @@ async def _record_histories(env: WorkflowEnvironment, version: str) -> None:
         await handle.result()
         history = await handle.fetch_history()
     (HISTORIES / f"emergency_relief-{version}-paid_with_facts.json").write_text(history.to_json())
+    hold = asyncio.Event()
+    slow = FakeServices(amount=195000, payment_hold=hold)
+    async with Running(env, slow, facts=registry_facts()) as handle:  # the approval shown meanwhile
+        await until(lambda: slow.payments)
+        await env.sleep(timedelta(seconds=11))
+        await until(lambda: slow.stages() == ["assessed", "approved"])
+        hold.set()
+        await handle.result()
+        history = await handle.fetch_history()
+    (HISTORIES / f"emergency_relief-{version}-payment_slow.json").write_text(history.to_json())
+    async with Running(env, FakeServices(amount=195000, payment_fails=True), facts=registry_facts()) as handle:
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        history = await handle.fetch_history()
+    (HISTORIES / f"emergency_relief-{version}-payment_failed.json").write_text(history.to_json())

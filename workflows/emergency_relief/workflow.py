@@ -8,11 +8,13 @@ The handlers live in handlers.py, the steps after the payment in after_payment.p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, amount_rule_of, policy_of
 from workflows.emergency_relief.after_payment import AfterPayment
@@ -56,6 +58,11 @@ PAID_AND_CLOSED = "emergency-relief-paid-and-closed"
 # the assessment is recorded with the next transition (the approval, or what the case waits for): a round
 # trip fewer; the approval is still on the case before the payment (a hung payment shows "approved")
 ASSESSMENT_WITH_NEXT_STEP = "emergency-relief-assessment-with-next-step"
+# the approval within authority is recorded with the payment's outcome (paid and closed: the four steps in one
+# call, a round trip fewer); a payment not back within APPROVAL_SHOWN_AFTER (a hung payment service, a provider
+# down) shows the case approved meanwhile, and a payment that fails shows it before the case fails (issue 18)
+APPROVAL_WITH_PAYMENT = "emergency-relief-approval-with-payment"
+APPROVAL_SHOWN_AFTER = timedelta(seconds=10)
 
 
 @workflow.defn(name="EmergencyRelief")
@@ -102,8 +109,12 @@ class EmergencyReliefWorkflow(AfterPayment):
         if decided.closing is not None:
             return await self._close(inp, decided.closing, decided.reason, policy, amount=decided.amount)
         amount = decided.amount
-        await self._note("open", "approved", decided.reason, policy=policy, amount=amount)
-        payment = await self._pay(inp, facts, entitlement, amount, decided.pay_from, levels)
+        if self._later and workflow.patched(APPROVAL_WITH_PAYMENT):
+            self._record_later("open", "approved", decided.reason, policy=policy, amount=amount)
+            payment = await self._pay_then_record_approval(inp, facts, entitlement, amount, decided.pay_from, levels)
+        else:
+            await self._note("open", "approved", decided.reason, policy=policy, amount=amount)
+            payment = await self._pay(inp, facts, entitlement, amount, decided.pay_from, levels)
         paid_note = f"paid {amount} fen, payment {payment.payment_id}"
         if not entitlement.economic_check_required and workflow.patched(PAID_AND_CLOSED):
             return await self._paid_and_closed(inp, entitlement, payment, amount, policy, paid_note)
@@ -310,6 +321,23 @@ class EmergencyReliefWorkflow(AfterPayment):
                 source = act.account(act.COUNTY_FUND, inp.region_code[:6])
                 await self._record("open", "paying", f"the county pays directly "
                                    f"({self._county_payment.official}): {self._county_payment.reason}")
+
+    async def _pay_then_record_approval(self, inp: EmergencyReliefInput, facts: act.RecipientFacts,
+                                        entitlement: Entitlement, amount: int, pay_from: str | None,
+                                        levels: ServiceLevels) -> act.Disbursement:
+        """Pay with the approval not yet on the case: it goes with the payment's outcome (patch
+        APPROVAL_WITH_PAYMENT). What a caseworker must see still shows: a payment not back within
+        APPROVAL_SHOWN_AFTER shows the case approved while it goes on, a failed one before the case fails;
+        a short reserve records it with the wait (``_pay`` records, and every record takes it first)."""
+        paying = asyncio.create_task(self._pay(inp, facts, entitlement, amount, pay_from, levels))
+        await workflow.wait([paying], timeout=APPROVAL_SHOWN_AFTER.total_seconds())
+        if not paying.done():
+            self._record_deferred_meanwhile()
+        try:
+            return await paying
+        except ActivityError:
+            await self._record_deferred()
+            raise
 
     async def _assessed_entitlement(self, inp: EmergencyReliefInput, facts: act.RecipientFacts,
                                     entitlement: Entitlement) -> Entitlement:
