@@ -36,8 +36,9 @@ from tests.bench.event_to_payment import BenchNoop, noop
 from workflows import registry
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
-# a quarantine case paid within the township's authority and closed, recorded on the current code
-PAID_CASE = HISTORIES / "emergency_relief-2026-12-i18d-paid.json"
+# a quarantine case paid within the township's authority and closed (the registry's facts in its input, as
+# intake opens it), recorded on the current code
+PAID_CASE = HISTORIES / "emergency_relief-2026-12-i18d-paid_with_facts.json"
 
 
 async def copies(history: WorkflowHistory, n: int) -> AsyncIterator[WorkflowHistory]:
