@@ -116,6 +116,13 @@ class CaseSteps:
         self._recording: workflow.ActivityHandle[Any] | None = None
         # transitions recorded with the next one (``_record_later``): the step between them is short
         self._deferred: list[act.CaseTransition] = []
+        # begun on a release that consolidates the pathway's earlier patches into one marker (``_since``)
+        self._consolidated = False
+
+    def _since(self, patch_id: str) -> bool:
+        """``workflow.patched(patch_id)``; but a case begun on a release that consolidates its pathway's patches
+        (``_consolidated``, itself a patch) has every one of them and writes no marker for them (issue 18)."""
+        return True if self._consolidated else workflow.patched(patch_id)
 
     @workflow.query
     def stage(self) -> str:
@@ -184,7 +191,8 @@ class CaseSteps:
         """Pay through the payment service (idempotent by the request's key). A payment that still fails
         after its retries waits for an administrator's retry instead of failing the case; a retry pays
         at most once, whatever happened before."""
-        workflow.deprecate_patch(PAYMENT_FAILURE_WAITS)  # every release waits (docs/adr/0015-patch-lifecycle.md)
+        if not self._consolidated:  # every release waits (docs/adr/0015-patch-lifecycle.md)
+            workflow.deprecate_patch(PAYMENT_FAILURE_WAITS)
         while True:
             try:
                 return await workflow.execute_activity(

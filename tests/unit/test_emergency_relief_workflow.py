@@ -119,7 +119,7 @@ async def test_facts_read_opening_the_case_spare_the_look_up_and_transitions_sta
 
 
 async def test_the_approval_goes_with_the_payment_in_one_record(env: WorkflowEnvironment):
-    """Issue 18 (patch emergency-relief-approval-with-payment): a case paid at once records its assessment,
+    """Issue 18 (patch emergency-relief-2026-12-consolidated): a case paid at once records its assessment,
     approval, payment and closing in one call to the case record: three activities in all."""
     fakes = FakeServices(amount=195000)
     async with Running(env, fakes, facts=registry_facts()) as handle:

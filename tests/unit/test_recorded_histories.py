@@ -49,7 +49,8 @@ from workflows.stalled_sweep import (
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = ROOT / "tests" / "histories"
 WORKFLOW_CODE = ROOT / "workflows"
-PATCH_CALLS = ("patched", "deprecate_patch")
+# ``_since`` is ``workflow.patched`` for a case begun before its pathway consolidated its patches (common.py)
+PATCH_CALLS = ("patched", "deprecate_patch", "_since")
 # the file-name prefix of each workflow type's histories
 PREFIX = {"EmergencyRelief": "emergency_relief", "OneOffAssistance": "one_off", "Renewal": "renewal",
           "BenefitCycle": "benefit_cycle", "OneMatterOneDiscussion": "one_matter", "StagedAid": "staged_aid",
@@ -63,9 +64,13 @@ def patch_ids_in(source: str, resolve: Callable[[str], Any]) -> dict[str, int]:
     """The ids of every ``workflow.patched(...)`` / ``workflow.deprecate_patch(...)`` call in a module's
     source, with the line of its first use: a literal, or a name ``resolve`` looks up in the module."""
     found: dict[str, int] = {}
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # the wrappers themselves (``CaseSteps._since``) pass their caller's id on: their callers are scanned
+    wrappers = {id(call) for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef) and fn.name in PATCH_CALLS
+                for call in ast.walk(fn) if isinstance(call, ast.Call)}
+    for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in PATCH_CALLS and node.args):
+                and node.func.attr in PATCH_CALLS and node.args) or id(node) in wrappers:
             continue
         arg = node.args[0]
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):

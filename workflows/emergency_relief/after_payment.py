@@ -38,7 +38,7 @@ class AfterPayment(EmergencyReliefHandlers):
         """Documents, verification, and the case's outcome: confirmed, recovery opened, or corrected."""
         await self._await_documents(inp, levels)
         check: act.EconomicCheckResult | act.EventCheckResult
-        if workflow.patched(EVENT_TEST):
+        if self._since(EVENT_TEST):
             check = await self._confirm_event(inp)
         else:
             check = await self._verify(inp, facts)

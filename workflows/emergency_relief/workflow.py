@@ -58,10 +58,14 @@ PAID_AND_CLOSED = "emergency-relief-paid-and-closed"
 # the assessment is recorded with the next transition (the approval, or what the case waits for): a round
 # trip fewer; the approval is still on the case before the payment (a hung payment shows "approved")
 ASSESSMENT_WITH_NEXT_STEP = "emergency-relief-assessment-with-next-step"
-# the approval within authority is recorded with the payment's outcome (paid and closed: the four steps in one
-# call, a round trip fewer); a payment not back within APPROVAL_SHOWN_AFTER (a hung payment service, a provider
-# down) shows the case approved meanwhile, and a payment that fails shows it before the case fails (issue 18)
-APPROVAL_WITH_PAYMENT = "emergency-relief-approval-with-payment"
+# Issue 18, one marker for a case begun on this release or later (``CaseSteps._since``):
+# - every patch above is part of it: such a case writes none of their markers. Each marker comes with an upsert
+#   of TemporalChangeVersion, and each workflow task that upserts costs the server a visibility write (three
+#   per paid case before); cases begun earlier replay on their own markers, as recorded;
+# - the approval within authority is recorded with the payment's outcome (paid and closed: the four steps in
+#   one call, a round trip fewer); a payment not back within APPROVAL_SHOWN_AFTER (a hung payment service, a
+#   provider down) shows the case approved meanwhile, and a failed one shows it before the case fails.
+CONSOLIDATED = "emergency-relief-2026-12-consolidated"
 APPROVAL_SHOWN_AFTER = timedelta(seconds=10)
 
 
@@ -94,11 +98,13 @@ class EmergencyReliefWorkflow(AfterPayment):
     @workflow.run
     async def run(self, inp: EmergencyReliefInput) -> EmergencyReliefResult:
         self._inp = inp
-        # every release ran these branches (docs/adr/0015-patch-lifecycle.md): no open case takes the old ones
-        workflow.deprecate_patch(V2)
-        workflow.deprecate_patch(V3)
-        self._overlap = workflow.patched(FEWER_ROUND_TRIPS)
-        self._later = workflow.patched(ASSESSMENT_WITH_NEXT_STEP)
+        self._consolidated = workflow.patched(CONSOLIDATED)
+        if not self._consolidated:
+            # every release ran these branches (docs/adr/0015-patch-lifecycle.md): no open case takes the old ones
+            workflow.deprecate_patch(V2)
+            workflow.deprecate_patch(V3)
+        self._overlap = self._since(FEWER_ROUND_TRIPS)
+        self._later = self._since(ASSESSMENT_WITH_NEXT_STEP)
         facts = self._facts = (inp.facts if self._overlap and inp.facts is not None
                                else await self._look_up(inp.person_id, inp.business_date))
         entitlement, policy, authority = await self._entitlement(inp, facts)
@@ -109,14 +115,14 @@ class EmergencyReliefWorkflow(AfterPayment):
         if decided.closing is not None:
             return await self._close(inp, decided.closing, decided.reason, policy, amount=decided.amount)
         amount = decided.amount
-        if self._later and workflow.patched(APPROVAL_WITH_PAYMENT):
+        if self._consolidated:
             self._record_later("open", "approved", decided.reason, policy=policy, amount=amount)
             payment = await self._pay_then_record_approval(inp, facts, entitlement, amount, decided.pay_from, levels)
         else:
             await self._note("open", "approved", decided.reason, policy=policy, amount=amount)
             payment = await self._pay(inp, facts, entitlement, amount, decided.pay_from, levels)
         paid_note = f"paid {amount} fen, payment {payment.payment_id}"
-        if not entitlement.economic_check_required and workflow.patched(PAID_AND_CLOSED):
+        if not entitlement.economic_check_required and self._since(PAID_AND_CLOSED):
             return await self._paid_and_closed(inp, entitlement, payment, amount, policy, paid_note)
         await self._record("paid", "paid", paid_note, policy=policy, amount=amount)
         if not entitlement.economic_check_required:
@@ -142,18 +148,18 @@ class EmergencyReliefWorkflow(AfterPayment):
         whether the policy's amount rule binds the deciding officials (patch AUTHORITY)."""
         entitlement = await self._assess(inp, facts)
         policy = policy_of(entitlement)
-        authority = workflow.patched(AUTHORITY)
+        authority = self._since(AUTHORITY)
         if authority:
             self._rule = amount_rule_of(entitlement)
         await self._note("open", "assessed", entitlement.reason, policy=policy, with_next=True,
                          amount=entitlement.amount_fen if entitlement.payable else None)
-        if not entitlement.payable and entitlement.needs_assessment and workflow.patched(CASEWORKER_ASSESSMENT):
+        if not entitlement.payable and entitlement.needs_assessment and self._since(CASEWORKER_ASSESSMENT):
             # 「直接实施临时救助」 with no amount (disaster outside Ningxia): the caseworker assesses it, the
             # approval tiers decide it
             entitlement = await self._assessed_entitlement(inp, facts, entitlement)
             if self._rule is not None:  # the decided-amount rule follows the assessment
                 self._rule = amount_rule_of(entitlement)
-        if inp.disaster is not None and entitlement.payable and workflow.patched(DISASTER_TOPUP):
+        if inp.disaster is not None and entitlement.payable and self._since(DISASTER_TOPUP):
             entitlement = await self._raised_for_disaster(inp, inp.disaster, entitlement)
         return entitlement, policy, authority
 
@@ -326,7 +332,7 @@ class EmergencyReliefWorkflow(AfterPayment):
                                         entitlement: Entitlement, amount: int, pay_from: str | None,
                                         levels: ServiceLevels) -> act.Disbursement:
         """Pay with the approval not yet on the case: it goes with the payment's outcome (patch
-        APPROVAL_WITH_PAYMENT). What a caseworker must see still shows: a payment not back within
+        CONSOLIDATED). What a caseworker must see still shows: a payment not back within
         APPROVAL_SHOWN_AFTER shows the case approved while it goes on, a failed one before the case fails;
         a short reserve records it with the wait (``_pay`` records, and every record takes it first)."""
         paying = asyncio.create_task(self._pay(inp, facts, entitlement, amount, pay_from, levels))
