@@ -239,6 +239,11 @@ class EmbeddedStack:
                 # and readers (the UI, the sweep's describes) no longer block the writer. Still synchronous:
                 # an acknowledged workflow transition is on disk.
                 "--sqlite-pragma", "journal_mode=wal",
+                # one partition per task queue: one matching engine serves them all here, and with Temporal's
+                # default four a poll that lands on an empty partition is forwarded to the root one (a tenth
+                # of a case's CPU in the storm bench; docs/adr/0020). A cluster keeps its own setting.
+                "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+                "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
                 # the UI decodes sealed payloads through the operations service (admin token, audited)
                 "--ui-codec-endpoint", f"{self.api_url}/codec"]
         for key, kind in SEARCH_ATTRIBUTES.items():
