@@ -268,7 +268,11 @@ def durable_consumer(broker: NatsBroker, *, stream: str, subject: str, durable: 
                                    decoder=_raw_body, ack_policy=AckPolicy.MANUAL, max_workers=max_workers,
                                    title=title or durable)
 
-    async def on_message(body: bytes, msg: NatsMessage) -> None:
+    async def on_message(body: bytes) -> None:
+        # the message from the broker's context, not an injected ``msg: NatsMessage`` parameter: FastStream's
+        # Context field resolves synchronously, which fast_depends runs in a worker thread for every message
+        # (a fifth of the operations service's CPU per case in the storm bench; docs/adr/0020)
+        msg: NatsMessage = broker.context.get_local("message")
         await consumer.on_message(body, msg)
 
     subscriber(on_message)
