@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import psutil
+from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
 from tests.bench.event_to_payment import BenchNoop, noop, pct
@@ -34,6 +38,36 @@ from tests.bench.stack import bench_stack
 from tests.support import StackClient, household, national_id, wait_for
 
 REGION = "640104"  # Ningxia, Yinchuan: quarantine aid 3 x 650 yuan (seed 002)
+STEP = timedelta(seconds=10)
+SHAPE_QUEUES = ("approval", "payment", "intake")  # the three services a paid case's activities go to
+
+
+@activity.defn(name="bench.shape_policy")
+async def shape_policy() -> None:
+    return None
+
+
+@workflow.defn(name="BenchCaseShape", sandboxed=False)
+class BenchCaseShape:
+    """What a paid emergency case asks of Temporal, with no work in it: started with doudi's two search
+    attributes; one patch marker (and its upsert) and two local activities (the policy) in the first task;
+    then three activities on three task queues, one after the other (the approval; the payment, raced
+    against a timer that it wins; the case record). The ceiling of any doudi case of this shape on this
+    server: services, worker logic, PostgreSQL and NATS cost nothing here."""
+
+    @workflow.run
+    async def run(self, queue_prefix: str) -> None:
+        workflow.patched("bench-case-shape")
+        for _ in range(2):
+            await workflow.execute_local_activity(shape_policy, start_to_close_timeout=STEP)
+        await workflow.execute_activity("bench.noop", task_queue=f"{queue_prefix}-approval",
+                                        start_to_close_timeout=STEP)
+        paying = asyncio.ensure_future(workflow.execute_activity(
+            "bench.noop", task_queue=f"{queue_prefix}-payment", start_to_close_timeout=STEP))
+        await workflow.wait([paying], timeout=STEP.total_seconds())
+        await paying
+        await workflow.execute_activity("bench.noop", task_queue=f"{queue_prefix}-intake",
+                                        start_to_close_timeout=STEP)
 
 
 @dataclass
@@ -116,6 +150,31 @@ async def burst_raw(raw: Client, n: int) -> tuple[float, str]:
         return time.perf_counter() - t, ids[0]
 
 
+async def burst_shape(raw: Client, n: int) -> tuple[float, str]:
+    """The ceiling of doudi's case shape: n ``BenchCaseShape`` workflows started at once (a worker for the
+    workflows and one per service queue, all in this process, as the raw baseline's)."""
+    prefix = f"bench-shape-{uuid.uuid4()}"
+    pathway = SearchAttributeKey.for_keyword("DoudiPathway")
+    region = SearchAttributeKey.for_keyword("DoudiRegion")
+    attributes = TypedSearchAttributes([SearchAttributePair(pathway, "emergency_relief"),
+                                        SearchAttributePair(region, REGION)])
+    async with contextlib.AsyncExitStack() as workers:
+        await workers.enter_async_context(Worker(raw, task_queue=prefix, workflows=[BenchCaseShape],
+                                                 activities=[shape_policy]))
+        for service in SHAPE_QUEUES:
+            await workers.enter_async_context(Worker(raw, task_queue=f"{prefix}-{service}", activities=[noop]))
+
+        async def one(workflow_id: str) -> None:
+            await raw.execute_workflow(BenchCaseShape.run, prefix, id=workflow_id, task_queue=prefix,
+                                       search_attributes=attributes)
+
+        await one(f"{prefix}-warm")
+        t = time.perf_counter()
+        ids = [f"{prefix}-{i}" for i in range(n)]
+        await asyncio.gather(*(one(i) for i in ids))
+        return time.perf_counter() - t, ids[0]
+
+
 async def history_cost(raw: Client, workflow_id: str) -> tuple[int, int, Counter[str]]:
     """Events, workflow tasks completed, and the events by type of one workflow's (closed) history."""
     handle = raw.get_workflow_handle(workflow_id)
@@ -156,6 +215,11 @@ def describe_cpu(before: dict[str, float], after: dict[str, float], cases: int) 
     total = sum(used.values())
     parts = "  ".join(f"{n} {v / cases * 1000:.0f}" for n, v in sorted(used.items(), key=lambda kv: -kv[1]) if v > 0)
     return f"CPU ms per case, by process (total {total / cases * 1000:.0f}): {parts}"
+
+
+def describe_pair(before: dict[str, float], after: dict[str, float], n: int) -> str:
+    """CPU ms per workflow of each process between two readings (``all``: every process of the run)."""
+    return ", ".join(f"{name} {(after[name] - before.get(name, 0.0)) / n * 1000:.0f}" for name in after)
 
 
 def describe(phase: Phase) -> str:
@@ -204,15 +268,28 @@ async def main(args: argparse.Namespace) -> None:
             cpu_before = cpu_seconds(pids)
             doudi_wall = await burst_doudi(client, pool, burst_people)
             cpu_line = describe_cpu(cpu_before, cpu_seconds(pids), args.burst)
+            # this process with its children is every process of the run: the stack and the baselines' workers
+            server = {"all": os.getpid(), "temporal": pids.get("temporal")}
+            before = cpu_seconds(server)
             raw_wall, raw_id = await burst_raw(raw, args.burst)
+            middle = cpu_seconds(server)
+            shape_wall, shape_id = await burst_shape(raw, args.burst)
+            after = cpu_seconds(server)
             load = os.getloadavg()
 
             raw_events, raw_tasks, _ = await history_cost(raw, raw_id)
+            shape_events, shape_tasks, _ = await history_cost(raw, shape_id)
             print(f"\none emergency case: {events} history events, {tasks} workflow tasks; raw workflow + 1 no-op "
-                  f"activity: {raw_events} events, {raw_tasks} workflow tasks")
+                  f"activity: {raw_events} events, {raw_tasks} workflow tasks; the case's shape with no work in it: "
+                  f"{shape_events} events, {shape_tasks} workflow tasks")
             print(f"burst of {args.burst}: doudi paid all in {doudi_wall:.2f} s ({args.burst / doudi_wall:.1f} "
-                  f"payments/s); raw Temporal ran all in {raw_wall:.2f} s ({args.burst / raw_wall:.1f}/s)")
+                  f"payments/s); raw Temporal ran all in {raw_wall:.2f} s ({args.burst / raw_wall:.1f}/s); the "
+                  f"case's shape with no work in it, in {shape_wall:.2f} s ({args.burst / shape_wall:.1f}/s)")
+            print(f"ceiling of the case's shape: {raw_wall / shape_wall:.2f} of raw; doudi reaches "
+                  f"{shape_wall / doudi_wall:.2f} of its shape's ceiling")
             print(cpu_line)
+            print(f"CPU ms per workflow: raw {describe_pair(before, middle, args.burst)}; the case's shape with no "
+                  f"work in it {describe_pair(middle, after, args.burst)}")
             print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
             first = next((p for p in phases if p.rate == 10), phases[0])
             p99 = pct([x * 1000 for x in first.latencies], 99) if first.latencies else float("inf")
