@@ -11,6 +11,9 @@ does any work at all (docs/adr/0021-the-ceiling-of-a-case-shape.md).
 - ``two activities``: two services' steps merged into one.
 - ``three local activities``: the services' steps called from the workflow worker itself.
 - ``a lane of 10``: one workflow settles ten cases, one batch activity per service.
+- ``a lane of 10, each case's own record``: the same, and then each case's own workflow started with the
+  lane's outcome as its input, which it returns at once (one workflow task, no activity): what keeps every
+  per-case tool (letters, appeals, replay) working on a case the lane paid.
 
     python -m tests.bench.case_shapes [--cases 100] [--rounds 2]
 """
@@ -83,12 +86,39 @@ class Lane:
                                             start_to_close_timeout=STEP)
 
 
+@workflow.defn(name="BenchSettledCase", sandboxed=False)
+class SettledCase:
+    @workflow.run
+    async def run(self, outcome: str) -> str:
+        return outcome
+
+
+@workflow.defn(name="BenchLaneWithRecords", sandboxed=False)
+class LaneWithRecords:
+    @workflow.run
+    async def run(self, prefix: str) -> None:
+        for service in SERVICES:
+            await workflow.execute_activity(batch_noop, LANE, task_queue=f"{prefix}-{service}",
+                                            start_to_close_timeout=STEP)
+        await workflow.execute_activity(start_records, prefix, task_queue=f"{prefix}-intake",
+                                        start_to_close_timeout=STEP)
+
+
+@activity.defn(name="bench.start_records")
+async def start_records(prefix: str) -> None:
+    """Each case's own workflow, started with its outcome (as a lane would hand it over), run to its end."""
+    client = activity.client()
+    await asyncio.gather(*(client.execute_workflow(SettledCase.run, "paid", task_queue=prefix,
+                                                 id=f"{prefix}-case-{uuid.uuid4()}") for _ in range(LANE)))
+
+
 SHAPES: tuple[tuple[str, type, int], ...] = (
     ("raw (1 activity)", BenchNoop, 1),
     ("three activities (doudi's case)", ThreeActivities, 1),
     ("two activities", TwoActivities, 1),
     ("three local activities", ThreeLocalActivities, 1),
     (f"a lane of {LANE} (three batch activities)", Lane, LANE),
+    (f"a lane of {LANE}, each case's own record (a workflow of one task)", LaneWithRecords, LANE),
 )
 
 
@@ -105,11 +135,11 @@ async def burst(client: Client, shape: type, cases: int, per_workflow: int) -> t
             await client.execute_workflow(run, prefix, id=workflow_id, task_queue=prefix)
 
     async with contextlib.AsyncExitStack() as workers:
-        await workers.enter_async_context(Worker(client, task_queue=prefix, workflows=[shape],
+        await workers.enter_async_context(Worker(client, task_queue=prefix, workflows=[shape, SettledCase],
                                                  activities=[noop, local_noop]))
         for service in SERVICES:
             await workers.enter_async_context(Worker(client, task_queue=f"{prefix}-{service}",
-                                                     activities=[noop, batch_noop]))
+                                                     activities=[noop, batch_noop, start_records]))
         await one(f"{prefix}-warm")
         before = cpu_seconds({"all": os.getpid()})["all"]
         t = time.perf_counter()

@@ -97,6 +97,24 @@ async def register_all(client: StackClient, people: list[str], concurrency: int 
     await asyncio.gather(*(one(p) for p in people))
 
 
+async def bus_quiet(client: StackClient, timeout: float = 300.0) -> float:
+    """Wait until every durable consumer of every stream has nothing pending or unacknowledged (the
+    registrations' events projected, the warm-up case's events consumed): the storm is measured on a quiet
+    stack, not on the tail of its own set-up. Returns the seconds waited."""
+    js = (await client.nc()).jetstream()
+    t = time.monotonic()
+
+    async def quiet() -> bool | None:
+        for stream in await js.streams_info():
+            for consumer in await js.consumers_info(stream.config.name or ""):
+                if consumer.num_pending or consumer.num_ack_pending:
+                    return None
+        return True
+
+    await wait_for(quiet, timeout=timeout, interval=1.0)
+    return time.monotonic() - t
+
+
 async def paid_at(pool: asyncpg.Pool, people: list[str], timeout: float) -> dict[str, float]:
     """When each person's ledger row was written (the row's own timestamp), polled lightly (once a
     second: the measuring must not load the machine it measures). Partial after ``timeout``."""
@@ -246,6 +264,7 @@ async def main(args: argparse.Namespace) -> None:
             await client.publish("health.quarantined", quarantine(warm))
             await paid_at(pool, [warm], 60)
             case_id = await pool.fetchval("SELECT case_id FROM intake.cases WHERE person_id = $1", warm)
+            print(f"the bus settled {await bus_quiet(client):.0f} s after the set-up", flush=True)
             events, tasks, kinds = await history_cost(raw, case_id)
             print(f"one emergency case ({case_id}): {events} history events, {tasks} workflow tasks, "
                   f"{kinds['ACTIVITY_TASK_SCHEDULED']} activities, {kinds['MARKER_RECORDED']} markers "
