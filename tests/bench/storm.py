@@ -115,6 +115,23 @@ async def bus_quiet(client: StackClient, timeout: float = 300.0) -> float:
     return time.monotonic() - t
 
 
+async def all_settled(client: StackClient, raw: Client, timeout: float = 300.0) -> float:
+    """Wait until the stack has finished with a burst: every workflow but the stalled-case sweep's loop closed
+    (cases, lanes, their records) and the bus quiet (every case event projected). Returns the seconds waited:
+    the CPU a burst's cases cost is read after it, and the raw baseline runs on an idle stack."""
+    t = time.monotonic()
+
+    async def closed() -> bool | None:
+        async for execution in raw.list_workflows("ExecutionStatus = 'Running'"):
+            if execution.workflow_type != "StalledCaseSweepLoop":
+                return None
+        return True
+
+    await wait_for(closed, timeout=timeout, interval=0.5)
+    await bus_quiet(client, timeout=timeout)
+    return time.monotonic() - t
+
+
 async def paid_at(pool: asyncpg.Pool, people: list[str], timeout: float) -> dict[str, float]:
     """When each person's ledger row was written (the row's own timestamp), polled lightly (once a
     second: the measuring must not load the machine it measures). Partial after ``timeout``."""
@@ -286,6 +303,7 @@ async def main(args: argparse.Namespace) -> None:
             pids = {name: proc.pid for name, proc in stack.procs.items()}
             cpu_before = cpu_seconds(pids)
             doudi_wall = await burst_doudi(client, pool, burst_people)
+            tail = await all_settled(client, raw)
             cpu_line = describe_cpu(cpu_before, cpu_seconds(pids), args.burst)
             # this process with its children is every process of the run: the stack and the baselines' workers
             server = {"all": os.getpid(), "temporal": pids.get("temporal")}
@@ -306,7 +324,8 @@ async def main(args: argparse.Namespace) -> None:
                   f"case's shape with no work in it, in {shape_wall:.2f} s ({args.burst / shape_wall:.1f}/s)")
             print(f"ceiling of the case's shape: {raw_wall / shape_wall:.2f} of raw; doudi reaches "
                   f"{shape_wall / doudi_wall:.2f} of its shape's ceiling")
-            print(cpu_line)
+            print(f"{cpu_line} (until every case was closed and every event projected, {tail:.1f} s after "
+                  "the last payment)")
             print(f"CPU ms per workflow: raw {describe_pair(before, middle, args.burst)}; the case's shape with no "
                   f"work in it {describe_pair(middle, after, args.burst)}")
             print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
