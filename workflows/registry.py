@@ -23,6 +23,8 @@ from workflows.benefit_cycle.inputs import CycleInput
 from workflows.benefit_cycle.workflow import BenefitCycleWorkflow
 from workflows.emergency_relief.disaster import disaster_topup_activity
 from workflows.emergency_relief.inputs import EmergencyReliefInput
+from workflows.emergency_relief.lane import EmergencyReliefLaneWorkflow
+from workflows.emergency_relief.settled import EmergencyReliefSettledWorkflow
 from workflows.emergency_relief.workflow import EmergencyReliefWorkflow
 from workflows.enrolment_duties.policy import duty_terms_activity
 from workflows.one_matter.inputs import OneMatterInput
@@ -81,7 +83,8 @@ BINDINGS.update({b.name: b for b in (
 )})
 
 # Workflows that run no pathway: the stalled-case sweep's loop (and its one-sweep runs of the retired Schedule).
-SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepLoopWorkflow, StalledCaseSweepWorkflow)
+SUPPORT_WORKFLOWS: tuple[type, ...] = (StalledCaseSweepLoopWorkflow, StalledCaseSweepWorkflow,
+                                       EmergencyReliefLaneWorkflow, EmergencyReliefSettledWorkflow)
 
 # The policy local activities the pathways' workflows call (they run in the worker, not in a service).
 LOCAL_ACTIVITIES: tuple[Callable[..., Any], ...] = (

@@ -20,8 +20,8 @@ class ApprovalActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of the service: the worker registers these."""
-        return [self.decide_within_authority, self.record_decision, self.open_task, self.close_task,
-                self.committee_roster, self.record_minutes]
+        return [self.decide_within_authority, self.decide_within_authority_many, self.record_decision,
+                self.open_task, self.close_task, self.committee_roster, self.record_minutes]
 
     @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
     async def decide_within_authority(self, request: act.ApprovalRequest) -> act.ApprovalOutcome:
@@ -30,6 +30,21 @@ class ApprovalActivities:
         first = await self._store.record_township_decision(request, outcome)
         # A retry returns what was decided the first time.
         return outcome.model_copy(update=first)
+
+    @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY_MANY)
+    async def decide_within_authority_many(self, batch: act.ApprovalRequests) -> act.ApprovalOutcomes:
+        """A lane's cases (docs/adr/0021): each decided and recorded as ``decide_within_authority`` does, in
+        its own transaction; a case whose decision fails is None (the lane hands it over: its own workflow
+        asks again, and gets the first decision if one was recorded)."""
+        outcomes: list[act.ApprovalOutcome | None] = []
+        for request in batch.requests:
+            try:
+                outcomes.append(await self.decide_within_authority(request))
+            except Exception:  # noqa: BLE001 - this case goes on on its own, its error shows there
+                activity.logger.warning("lane: the decision of %s failed; handed over", request.case_id,
+                                        exc_info=True)
+                outcomes.append(None)
+        return act.ApprovalOutcomes(outcomes=outcomes)
 
     @activity.defn(name=act.RECORD_DECISION)
     async def record_decision(self, record: act.DecisionRecord) -> None:

@@ -27,7 +27,8 @@ class IntakeActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of the service: the worker registers these."""
-        return [self.lookup_recipient, self.record_case_transition, self.record_case_transitions, self.open_case,
+        return [self.lookup_recipient, self.record_case_transition, self.record_case_transitions,
+                self.record_cases_transitions, self.start_lane_cases, self.open_case,
                 self.settle_enrolment, self.review_cohort, self.start_review_cases]
 
     @activity.defn(name=act.LOOKUP_RECIPIENT)
@@ -46,6 +47,32 @@ class IntakeActivities:
     async def record_case_transitions(self, batch: act.CaseTransitions) -> list[bool]:
         try:
             return await self._service.record_transitions(batch.transitions)
+        except LookupError as unknown:
+            raise ContractViolation(str(unknown)) from unknown
+
+    @activity.defn(name=act.RECORD_CASES_TRANSITIONS)
+    async def record_cases_transitions(self, batch: act.CasesTransitions) -> None:
+        """A lane's cases (docs/adr/0021): each case's steps in its own transaction, as
+        ``record_case_transitions`` records them (a retry records none twice)."""
+        try:
+            for case in batch.cases:
+                await self._service.record_transitions(case.transitions)
+        except LookupError as unknown:
+            raise ContractViolation(str(unknown)) from unknown
+
+    @activity.defn(name=act.START_LANE_CASES)
+    async def start_lane_cases(self, batch: act.LaneCaseStarts) -> None:
+        """Each of a lane's cases gets its own workflow (its record, or the case handed over); a retry starts
+        none twice (the case's id is the workflow's)."""
+        lane = activity.info().workflow_id or ""
+        gate = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def one(case: act.LaneCaseStart) -> None:
+            async with gate:
+                await self._service.start_lane_case(case, lane)
+
+        try:
+            await asyncio.gather(*(one(c) for c in batch.cases))
         except LookupError as unknown:
             raise ContractViolation(str(unknown)) from unknown
 

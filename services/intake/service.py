@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.intake import enrolment, registry, residence, store
 from services.intake.enrolment import ChangeForCase, ReviewOpened
+from services.intake.lane import LaneGathering, lane_eligible
 from services.intake.registry import Registrar
 from services.intake.routing import (
     ONE_OFF_KINDS,
@@ -38,6 +39,7 @@ from services.intake.routing import (
 from services.intake.store import residence as residence_store
 from shared.assertions import Signatory
 from shared.config import TASK_QUEUE_WORKFLOWS
+from shared.contracts import activities as act
 from shared.contracts.activities import CaseOpen, CaseTransition
 from shared.contracts.api import ApplicationIn, HouseholdIn, HouseholdOut
 from shared.contracts.domain_events import (
@@ -53,6 +55,9 @@ from shared.contracts.events import InboundEvent, IncomeChanged, MemberDeceased
 from shared.infra.case_updates import update_case
 from shared.infra.db import unit_of_work
 from shared.infra.outbox import add_to_outbox, first_delivery
+from workflows.emergency_relief.inputs import EmergencyReliefResult
+from workflows.emergency_relief.settled import WORKFLOW as SETTLED
+from workflows.emergency_relief.settled import SettledInput
 from workflows.one_off_assistance.workflow import OneOffAssistanceWorkflow
 from workflows.renewal.inputs import EnrolmentApplication, IncomeChange, MemberDeath
 from workflows.updates import report_change
@@ -70,6 +75,7 @@ class IntakeService:
     def __init__(self, pool: asyncpg.Pool, temporal: Client):
         self._pool = pool
         self._temporal = temporal
+        self._lane = LaneGathering(temporal, self.ensure_started)
 
     @property
     def temporal(self) -> Client:
@@ -99,7 +105,8 @@ class IntakeService:
         sure its workflow runs. Returns the case id, or None when the fact opens no case."""
         update = None
         async with unit_of_work(self._pool) as conn:
-            if await first_delivery(conn, event.id, subject):
+            first = await first_delivery(conn, event.id, subject)
+            if first:
                 person = getattr(event.data, "person_id", None)
                 reported_on = (event.envelope.time or datetime.now(UTC)).date()
                 # the registry as it stood on the event's own business date (the quarantine, the diagnosis...)
@@ -129,7 +136,12 @@ class IntakeService:
             return await self._send_change(event, update)
         if start is None:
             return None
-        await self.ensure_started(start)
+        if first and lane_eligible(start):
+            await self._lane.start(start)
+            async with self._pool.acquire() as conn:
+                await store.mark_workflow_started(conn, start.case_id)
+        else:
+            await self.ensure_started(start)
         return start.case_id
 
     async def _household_incident(self, conn: asyncpg.Connection, event: InboundEvent,
@@ -324,6 +336,32 @@ class IntakeService:
             await add_to_outbox(conn, schema=store.SCHEMA, event_id=event_id, subject=CASE_OPENED,
                                 payload=domain_cloudevent(CASE_OPENED, event_id, data, source=SOURCE))
         return created
+
+    async def start_lane_case(self, case: act.LaneCaseStart, lane: str) -> None:
+        """A lane's case gets its own workflow: the record of the case the lane settled, or the case from the
+        start, handed over (docs/adr/0021)."""
+        if not case.settled:
+            async with self._pool.acquire() as conn:
+                start = await store.start_for_case(conn, case.case_id)
+            if start is None:
+                raise LookupError(f"unknown case {case.case_id}")
+            return await self.ensure_started(start)
+        assert case.result is not None
+        async with self._pool.acquire() as conn:
+            row = await store.case_row(conn, case.case_id)
+        if row is None:
+            raise LookupError(f"unknown case {case.case_id}")
+        try:
+            await self._temporal.start_workflow(
+                SETTLED, SettledInput(lane_id=lane, result=EmergencyReliefResult.model_validate(case.result)),
+                id=case.case_id, task_queue=TASK_QUEUE_WORKFLOWS,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([
+                    SearchAttributePair(PATHWAY_KEY, row["pathway"]),
+                    SearchAttributePair(REGION_KEY, row["region_code"]),
+                ]))
+        except WorkflowAlreadyStartedError:
+            pass
 
     async def ensure_started(self, start: CaseStart) -> None:
         """Start the case's workflow; a second start of the same id is a no-op."""

@@ -36,6 +36,21 @@ class PaymentActivities:
         """Pay, or (from a township reserve that cannot cover it) answer ``waiting_for_reserve``."""
         return await ledger.disburse(self._pool, request)
 
+    @activity.defn(name=act.DISBURSE_MANY)
+    async def disburse_many(self, batch: act.DisbursementRequests) -> act.Disbursements:
+        """A lane's cases (docs/adr/0021): each paid as ``disburse`` pays it, under its own key and in its own
+        transaction; a case whose payment fails is None (the lane hands it over: its own workflow pays under
+        the same key, so nothing is paid twice)."""
+        results: list[act.Disbursement | None] = []
+        for request in batch.requests:
+            try:
+                results.append(await ledger.disburse(self._pool, request))
+            except Exception:  # noqa: BLE001 - this case goes on on its own, its error shows there
+                activity.logger.warning("lane: the payment of %s failed; handed over", request.case_id,
+                                        exc_info=True)
+                results.append(None)
+        return act.Disbursements(results=results)
+
     @activity.defn(name=act.OPEN_RECOVERY)
     async def open_recovery(self, request: act.RecoveryRequest) -> act.RecoveryClaim:
         """Open the case's one recovery claim (追回); idempotent per case."""
@@ -71,5 +86,5 @@ class PaymentActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity the payment worker runs."""
-        return [self.disburse, self.open_recovery, self.batch_plan, self.batch_load_cohort,
+        return [self.disburse, self.disburse_many, self.open_recovery, self.batch_plan, self.batch_load_cohort,
                 self.batch_recheck_cohort, self.batch_pay_chunk, self.batch_set_status, self.pay_period_roll]

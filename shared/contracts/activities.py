@@ -24,6 +24,11 @@ OPEN_CASE = "intake.open_case"
 SETTLE_ENROLMENT = "intake.settle_enrolment"
 REVIEW_COHORT = "intake.review_cohort"
 START_REVIEW_CASES = "intake.start_review_cases"
+# the straight-through lane (docs/adr/0021): one call per service for a lane's cases
+RECORD_CASES_TRANSITIONS = "intake.record_cases_transitions"
+START_LANE_CASES = "intake.start_lane_cases"
+DECIDE_WITHIN_AUTHORITY_MANY = "approval.decide_within_authority_many"
+DISBURSE_MANY = "payment.disburse_many"
 # approval
 DECIDE_WITHIN_AUTHORITY = "approval.decide_within_authority"
 # payment
@@ -403,3 +408,45 @@ class PeriodRollPaid(BaseModel):
     paid_count: int
     paid_fen: int
     seconds: float = 0.0
+
+
+# -- the straight-through lane (docs/adr/0021): each service's single step, for a lane's cases in one call ----
+
+
+class ApprovalRequests(BaseModel):
+    requests: list[ApprovalRequest] = Field(min_length=1)
+
+
+class ApprovalOutcomes(BaseModel):
+    """In the requests' order; None where that case's decision failed (the lane hands the case over)."""
+
+    outcomes: list[ApprovalOutcome | None]
+
+
+class DisbursementRequests(BaseModel):
+    requests: list[DisbursementRequest] = Field(min_length=1)
+
+
+class Disbursements(BaseModel):
+    """In the requests' order; None where that case's payment failed (the lane hands the case over)."""
+
+    results: list[Disbursement | None]
+
+
+class CasesTransitions(BaseModel):
+    """Each case's transitions, one transaction per case (``CaseTransitions``)."""
+
+    cases: list[CaseTransitions] = Field(min_length=1)
+
+
+class LaneCaseStart(BaseModel):
+    """A case of a lane whose own workflow starts now: ``settled`` (the lane paid and closed it; the
+    workflow is its record) or handed over (the case goes on on its own from the start)."""
+
+    case_id: str
+    settled: bool
+    result: dict[str, Any] | None = None   # the settled case's result (EmergencyReliefResult's JSON)
+
+
+class LaneCaseStarts(BaseModel):
+    cases: list[LaneCaseStart] = Field(min_length=1)
