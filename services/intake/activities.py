@@ -109,7 +109,7 @@ class IntakeActivities:
         async def starter() -> None:
             nonlocal started
             while not todo.empty():
-                await self._service.ensure_started(todo.get_nowait())
+                await self._service.drive(todo.get_nowait())
                 started += 1
                 activity.heartbeat(started)
 

@@ -55,6 +55,8 @@ class CaseStart:
     workflow_input: Any
     # aid the seed grants per 家庭 and incident: members reported within ``window_days`` join one case
     incident: HouseholdIncident | None = None
+    # the lane the case was gathered into (docs/adr/0021; its own id: it was alone and runs its own workflow)
+    lane_id: str | None = None
 
 
 class HouseholdIncident(BaseModel):

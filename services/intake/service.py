@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.intake import enrolment, registry, residence, store
 from services.intake.enrolment import ChangeForCase, ReviewOpened
-from services.intake.lane import LaneGathering, lane_eligible
+from services.intake.lane import LaneGathering, lane_eligible, start_lane
 from services.intake.registry import Registrar
 from services.intake.routing import (
     ONE_OFF_KINDS,
@@ -75,7 +75,7 @@ class IntakeService:
     def __init__(self, pool: asyncpg.Pool, temporal: Client):
         self._pool = pool
         self._temporal = temporal
-        self._lane = LaneGathering(temporal, self.ensure_started)
+        self._lane = LaneGathering(temporal, self._start_alone, join=self._join_lane, started=self._lanes_started)
 
     @property
     def temporal(self) -> Client:
@@ -136,12 +136,10 @@ class IntakeService:
             return await self._send_change(event, update)
         if start is None:
             return None
-        if first and lane_eligible(start):
-            await self._lane.start(start)
-            async with self._pool.acquire() as conn:
-                await store.mark_workflow_started(conn, start.case_id)
-        else:
-            await self.ensure_started(start)
+        if first and start.lane_id is None and lane_eligible(start):
+            await self._lane.start(start)  # marks it started (its lane's cases in one statement)
+        else:  # a redelivery re-drives the case's lane if it was gathered into one, never its own workflow
+            await self.drive(start)
         return start.case_id
 
     async def _household_incident(self, conn: asyncpg.Connection, event: InboundEvent,
@@ -216,7 +214,7 @@ class IntakeService:
             if followup is None:
                 return None
             if isinstance(followup, ReviewOpened):
-                await self.ensure_started(followup.start)
+                await self.drive(followup.start)
                 return followup.start.case_id
             case_id, arg = followup.case_id, followup.change
             await asyncio.sleep(0.5)  # the case is settling its hand-back; its roster row follows shortly
@@ -276,7 +274,7 @@ class IntakeService:
                 region_code=app.region_code, kind=app.kind, consent_given=app.consent,
                 registered_by=registered_by, details=app.details.model_dump(mode="json"))
         if start is not None:
-            await self.ensure_started(start)
+            await self.drive(start)
         return case_id, application_id
 
     async def registration_notices(self, jurisdiction: str, limit: int, offset: int
@@ -363,8 +361,51 @@ class IntakeService:
         except WorkflowAlreadyStartedError:
             pass
 
+    async def drive(self, start: CaseStart) -> None:
+        """Make sure the process that settles a case runs (a redelivery, a restart, a known application): its
+        lane if it was gathered into one (docs/adr/0021), else its own workflow. Never both: a case the lane
+        may settle only starts its own workflow from the lane (``start_lane_case``) or after claiming itself."""
+        if start.lane_id is not None and start.lane_id != start.case_id:
+            await self.redrive_lane(start.lane_id)
+        elif start.lane_id is None and lane_eligible(start):
+            await self._start_alone(start)  # never gathered (cut short before it was): claimed first
+        else:
+            await self.ensure_started(start)
+
+    async def redrive_lane(self, lane: str) -> None:
+        """Start the lane again with its members' inputs and its id: a lane that runs or ran is left as it is,
+        one whose start was cut short starts now."""
+        async with self._pool.acquire() as conn:
+            members = await store.lane_starts(conn, lane)
+        if not members:
+            raise LookupError(f"lane {lane} has no cases")
+        await start_lane(self._temporal, lane, members)
+        await self._lanes_started([m.case_id for m in members])
+
+    async def _start_alone(self, start: CaseStart) -> None:
+        """A case the lane could settle starts its own workflow only once it has claimed itself (its own id as
+        its lane), so that a lane gathered at the same moment (another report of one household's incident)
+        leaves it; if a lane took it first, that lane is driven instead."""
+        async with self._pool.acquire() as conn:
+            mine = await store.join_lane(conn, start.case_id, [start.case_id])
+            lane = start.case_id if mine else await store.lane_of(conn, start.case_id)
+        if lane is None:
+            raise LookupError(f"unknown case {start.case_id}")
+        if lane != start.case_id:
+            return await self.redrive_lane(lane)
+        await self.ensure_started(start)
+
+    async def _join_lane(self, lane: str, case_ids: list[str]) -> list[str]:
+        async with self._pool.acquire() as conn:
+            return await store.join_lane(conn, lane, case_ids)
+
+    async def _lanes_started(self, case_ids: list[str]) -> None:
+        async with self._pool.acquire() as conn:
+            await store.mark_workflows_started(conn, case_ids)
+
     async def ensure_started(self, start: CaseStart) -> None:
-        """Start the case's workflow; a second start of the same id is a no-op."""
+        """Start the case's own workflow; a second start of the same id is a no-op. Only for a case no lane
+        settles (``drive`` decides) or one its lane handed over (``start_lane_case``)."""
         try:
             await self._temporal.start_workflow(
                 start.workflow, start.workflow_input, id=start.case_id, task_queue=TASK_QUEUE_WORKFLOWS,

@@ -38,7 +38,8 @@ def start_of(row: asyncpg.Record) -> CaseStart:
     return CaseStart(case_id=row["case_id"], pathway=row["pathway"], trigger=row["trigger"],
                      workflow=row["workflow_type"], person_id=row["person_id"],
                      region_code=row["region_code"], business_date=row["business_date"],
-                     cause_event_id=row["cause_event_id"], workflow_input=row["workflow_input"])
+                     cause_event_id=row["cause_event_id"], workflow_input=row["workflow_input"],
+                     lane_id=row.get("lane_id"))
 
 
 async def start_for_event(conn: Conn, event_id: str) -> CaseStart | None:
@@ -91,6 +92,36 @@ async def case_row(conn: Conn, case_id: str) -> asyncpg.Record | None:
 async def mark_workflow_started(conn: Conn, case_id: str) -> None:
     await conn.execute("UPDATE cases SET workflow_started_at = coalesce(workflow_started_at, now())"
                        " WHERE case_id = $1", case_id)
+
+
+async def mark_workflows_started(conn: Conn, case_ids: list[str]) -> None:
+    """``mark_workflow_started`` for many cases in one statement (a lane's members)."""
+    await conn.execute("UPDATE cases SET workflow_started_at = coalesce(workflow_started_at, now())"
+                       " WHERE case_id = ANY($1::text[])", case_ids)
+
+
+# -- the straight-through lane (docs/adr/0021) ----------------------------------------------------------
+
+async def join_lane(conn: Conn, lane_id: str, case_ids: list[str]) -> list[str]:
+    """Write ``lane_id`` on the cases not in a lane yet (or already in this one: a retry of the same lane), in
+    one statement; returns the cases that are in it now. A case another lane (or its own start) took first
+    stays where it is: that one settles it."""
+    rows = await conn.fetch("UPDATE cases SET lane_id = $1"
+                            " WHERE case_id = ANY($2::text[]) AND (lane_id IS NULL OR lane_id = $1)"
+                            " RETURNING case_id", lane_id, case_ids)
+    return sorted(r["case_id"] for r in rows)
+
+
+async def lane_of(conn: Conn, case_id: str) -> str | None:
+    """The lane the case was gathered into (its own id when it was alone in its window), if any."""
+    lane: str | None = await conn.fetchval("SELECT lane_id FROM cases WHERE case_id = $1", case_id)
+    return lane
+
+
+async def lane_starts(conn: Conn, lane_id: str) -> list[CaseStart]:
+    """The starts of a lane's members, ordered by case id (the lane's input when it is re-driven)."""
+    rows = await conn.fetch("SELECT * FROM cases WHERE lane_id = $1 ORDER BY case_id", lane_id)
+    return [start_of(r) for r in rows if r["workflow_type"]]
 
 
 async def record_transition(conn: Conn, *, case_id: str, seq: int, status: str, stage: str,
