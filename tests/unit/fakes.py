@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -441,6 +441,17 @@ class WorkerSet:
             await w.__aexit__(*exc)
 
 
+T = TypeVar("T")
+
+
+async def _or_none(step: Awaitable[T]) -> T | None:
+    """A lane's case whose step raised: None (the service logs it; the lane hands the case over)."""
+    try:
+        return await step
+    except Exception:  # noqa: BLE001 - as the services' batch activities: this case goes on on its own
+        return None
+
+
 PERSON = "11010519491231002X"
 RELATIVE = "110105195001010019"
 
@@ -450,7 +461,17 @@ class FakeServices(Recorded):
     """Stand-ins for intake, approval, payment and verification (the emergency-relief, one-matter and
     staged-aid tests'); they record what the workflow asked. The policy answers ``amount`` (payable or
     not); the township decides ``decision``; ``reserve_short`` disburse calls from the township reserve
-    answer "waiting_for_reserve" first; every disburse call is recorded (a second call is a finding)."""
+    answer "waiting_for_reserve" first; every disburse call is recorded (a second call is a finding).
+
+    The payment keeps a ledger by key, as the payment service does: a key paid before answers its first
+    payment (``duplicate``); payment ids are ``pay-1``, ``pay-2``... in the order the keys are first paid.
+
+    Per case (the straight-through lane's tests: one case of a lane off the straight path, the others on it):
+    ``amount_for_size`` is the policy's amount for a household of that size instead of ``amount`` (0: not
+    payable); above ``township_limit_fen`` the township's decision is ``needs_county``; the decision of a
+    case in ``decision_fails_for`` and the payment of one in ``payment_fails_for`` raise. The lane's batch
+    activities loop over the single ones (as the services do: a case whose step raised is None); which
+    batch activities ran is in ``batch_calls``, and each case the lane started in ``lane_starts``."""
 
     amount: int
     decision: str = "approved"
@@ -461,6 +482,14 @@ class FakeServices(Recorded):
     # a payment that hangs until the test lets it go (a stopped payment service), or fails for good (a bug)
     payment_hold: asyncio.Event | None = None
     payment_fails: bool = False
+    amount_for_size: dict[int, int] = field(default_factory=dict)
+    township_limit_fen: int | None = None
+    decision_fails_for: set[str] = field(default_factory=set)
+    payment_fails_for: set[str] = field(default_factory=set)
+    paid: dict[str, act.Disbursement] = field(default_factory=dict)  # the ledger, by idempotency key
+    payment_ids: dict[str, str] = field(default_factory=dict)        # key -> payment id
+    batch_calls: list[str] = field(default_factory=list)             # the lane's batch activities, as called
+    lane_starts: list[tuple[str, act.LaneCaseStart]] = field(default_factory=list)  # (lane's workflow id, case)
     checks: list[act.EconomicCheckRequest] = field(default_factory=list)
     recoveries: list[act.RecoveryRequest] = field(default_factory=list)
     committee: list[act.CommitteeMember] = field(default_factory=list)
@@ -477,32 +506,47 @@ class FakeServices(Recorded):
 
         @activity.defn(name="policy.evaluate_entitlement")
         async def evaluate(req: EvaluateEntitlement) -> Entitlement:
-            return Entitlement(measure=req.measure, payable=self.payable, amount_fen=self.amount if self.payable else 0,
+            amount, payable = self.amount, self.payable
+            if req.profile.household_size in self.amount_for_size:
+                amount = self.amount_for_size[req.profile.household_size]
+                payable = amount > 0
+            return Entitlement(measure=req.measure, payable=payable, amount_fen=amount if payable else 0,
                                reason="fake policy", pack_id="fake", pack_version="1", region_prefix="65",
                                economic_check_required=self.check_required)
 
         @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY)
         async def decide(req: act.ApprovalRequest) -> act.ApprovalOutcome:
-            return act.ApprovalOutcome(case_id=req.case_id, decision=self.decision,
-                                       tier="township" if self.decision == "approved" else "county",
+            if req.case_id in self.decision_fails_for:
+                raise ApplicationError(f"the decision of {req.case_id} failed", type="ContractViolation",
+                                       non_retryable=True)
+            decision = self.decision
+            if self.township_limit_fen is not None and req.amount_fen > self.township_limit_fen:
+                decision = "needs_county"
+            return act.ApprovalOutcome(case_id=req.case_id, decision=decision,
+                                       tier="township" if decision == "approved" else "county",
                                        decided_by="system", amount_fen=req.amount_fen, reason="fake authority",
-                                       pay_from="township_reserve" if self.decision == "approved" else "county_fund")
+                                       pay_from="township_reserve" if decision == "approved" else "county_fund")
 
         @activity.defn(name=act.DISBURSE)
         async def disburse(req: act.DisbursementRequest) -> act.Disbursement:
             self.payments.append(req)
-            if self.payment_fails:
+            if self.payment_fails or req.case_id in self.payment_fails_for:
                 raise ApplicationError("the ledger disagrees with the request", type="DisbursementConflict",
                                        non_retryable=True)
             if self.payment_hold is not None:
                 await self.payment_hold.wait()
+            key = req.idempotency_key
+            if key in self.paid:  # paid before: the first payment, nothing written
+                return self.paid[key].model_copy(update={"duplicate": True})
+            payment_id = self.payment_ids.setdefault(key, f"pay-{len(self.payment_ids) + 1}")
             if self.reserve_short > 0 and req.account.startswith(act.TOWNSHIP_RESERVE):
                 self.reserve_short -= 1
-                return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,
-                                        amount_fen=req.amount_fen, status="waiting_for_reserve",
-                                        replenishment_request_id="rr-1")
-            return act.Disbursement(payment_id="pay-1", idempotency_key=req.idempotency_key,
-                                    amount_fen=req.amount_fen, paid_at=activity.info().started_time)
+                return act.Disbursement(payment_id=payment_id, idempotency_key=key, amount_fen=req.amount_fen,
+                                        status="waiting_for_reserve", replenishment_request_id="rr-1")
+            paid = self.paid[key] = act.Disbursement(payment_id=payment_id, idempotency_key=key,
+                                                     amount_fen=req.amount_fen,
+                                                     paid_at=activity.info().started_time)
+            return paid
 
         @activity.defn(name=act.OPEN_RECOVERY)
         async def open_recovery(req: act.RecoveryRequest) -> act.RecoveryClaim:
@@ -526,10 +570,32 @@ class FakeServices(Recorded):
             self.event_checks.append(req)
             return rule(req)
 
+        # the straight-through lane's batch activities (docs/adr/0021): the single ones, looped
+        @activity.defn(name=act.DECIDE_WITHIN_AUTHORITY_MANY)
+        async def decide_many(batch: act.ApprovalRequests) -> act.ApprovalOutcomes:
+            self.batch_calls.append(act.DECIDE_WITHIN_AUTHORITY_MANY)
+            return act.ApprovalOutcomes(outcomes=[await _or_none(decide(r)) for r in batch.requests])
+
+        @activity.defn(name=act.DISBURSE_MANY)
+        async def disburse_many(batch: act.DisbursementRequests) -> act.Disbursements:
+            self.batch_calls.append(act.DISBURSE_MANY)
+            return act.Disbursements(results=[await _or_none(disburse(r)) for r in batch.requests])
+
+        @activity.defn(name=act.RECORD_CASES_TRANSITIONS)
+        async def record_cases_transitions(batch: act.CasesTransitions) -> None:
+            self.batch_calls.append(act.RECORD_CASES_TRANSITIONS)
+            for case in batch.cases:
+                await shared["record_transitions"](case)
+
+        @activity.defn(name=act.START_LANE_CASES)
+        async def start_lane_cases(batch: act.LaneCaseStarts) -> None:
+            self.batch_calls.append(act.START_LANE_CASES)
+            self.lane_starts.extend((activity.info().workflow_id or "", c) for c in batch.cases)
+
         return {"wf": [evaluate, service_levels, authority_limits_activity],
                 TASK_QUEUE_INTAKE: [lookup, shared["record_transition"], shared["record_transitions"],
-                                    shared["open_case"]],
-                TASK_QUEUE_APPROVAL: [decide, shared["record_decision"], shared["open_task"], shared["close_task"],
-                                      shared["roster"], shared["record_minutes"]],
-                TASK_QUEUE_PAYMENT: [disburse, open_recovery],
+                                    shared["open_case"], record_cases_transitions, start_lane_cases],
+                TASK_QUEUE_APPROVAL: [decide, decide_many, shared["record_decision"], shared["open_task"],
+                                      shared["close_task"], shared["roster"], shared["record_minutes"]],
+                TASK_QUEUE_PAYMENT: [disburse, disburse_many, open_recovery],
                 TASK_QUEUE_VERIFICATION: [check, confirm_event]}

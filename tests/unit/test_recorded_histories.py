@@ -55,7 +55,9 @@ PATCH_CALLS = ("patched", "deprecate_patch", "_since")
 PREFIX = {"EmergencyRelief": "emergency_relief", "OneOffAssistance": "one_off", "Renewal": "renewal",
           "BenefitCycle": "benefit_cycle", "OneMatterOneDiscussion": "one_matter", "StagedAid": "staged_aid",
           "BatchSubsidy": "batch_subsidy", "StalledCaseSweep": "stalled_sweep",
-          "StalledCaseSweepLoop": "stalled_sweep_loop", "Reconsideration": "reconsideration", "Complaint": "complaint"}
+          "StalledCaseSweepLoop": "stalled_sweep_loop", "Reconsideration": "reconsideration", "Complaint": "complaint",
+          # the straight-through lane (docs/adr/0021), recorded by tests/unit/test_emergency_relief_lane.py
+          "EmergencyReliefLane": "emergency_relief_lane", "EmergencyReliefSettled": "emergency_relief_settled"}
 
 
 # -- what the code patches and what the histories carry ------------------------------------------------

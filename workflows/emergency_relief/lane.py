@@ -6,6 +6,10 @@ the lane settled (``EmergencyReliefSettled``), or, for a case that left the stra
 The straight path is the emergency-relief workflow's own for a registered recipient entitled by status: the
 policy's fixed amount, at or below the committee's threshold, approved within the township's authority, paid
 at once, nothing owed afterwards. The transitions recorded are that workflow's, in the same order and words.
+
+A lane never fails for one case, nor loses its cases: a step that fails for a case (its policy, its decision,
+its payment), or a whole batch step that fails for good, hands the cases it was for over to their own
+workflows, where the same step runs again under the same key and fails, if it does, visibly for that case.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.common import SERVICE_RETRY, STEP_TIMEOUT, policy_of
 
@@ -28,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW = "EmergencyReliefLane"
 BATCH_TIMEOUT = timedelta(seconds=60)
+# a local activity that fails for good (a policy the packs cannot answer) raises its ApplicationError itself
+# on this SDK, not wrapped in an ActivityError as an activity's failure is
+LOCAL_FAILURES = (ActivityError, ApplicationError)
 
 
 class LaneInput(BaseModel):
@@ -62,11 +70,12 @@ class _Case:
 class EmergencyReliefLaneWorkflow:
     @workflow.run
     async def run(self, inp: LaneInput) -> LaneResult:
-        cases = [_Case(c) for c in inp.cases]
+        # one per case id: a case gathered twice is still paid, recorded and started once here
+        cases = list({c.case_id: _Case(c) for c in inp.cases}.values())
         straight = await self._assessed(cases)
         straight = await self._approved(straight)
         straight = await self._paid(straight)
-        await self._recorded(straight)
+        straight = await self._recorded(straight)
         settled = {c.case_id for c in straight}
         over = [c for c in cases if c.case_id not in settled]
         await workflow.execute_activity(
@@ -77,36 +86,56 @@ class EmergencyReliefLaneWorkflow:
         return LaneResult(settled=sorted(settled), handed_over=[c.case_id for c in over])
 
     async def _assessed(self, cases: list[_Case]) -> list[_Case]:
-        """The policy for each (local activities, in one workflow task); the straight path only for an
-        entitlement by status of a fixed amount within the committee's threshold."""
-        levels: dict[tuple[str, object], ServiceLevels] = {}
+        """The policy for each (local activities, in one workflow task); the straight path only for a case
+        whose registry facts came with it and that no disaster report raises (the workflow looks the facts up,
+        and raises the aid for the losses), and an entitlement by status of a fixed amount within the
+        committee's threshold. A case the policy cannot answer is handed over (its own workflow fails on it)."""
+        cases = [c for c in cases if c.inp.facts is not None and c.inp.disaster is None]
+        levels: dict[tuple[str, object], ServiceLevels | None] = {}
         for c in cases:
             key = (c.inp.region_code, c.inp.business_date)
             if key not in levels:
-                levels[key] = await workflow.execute_local_activity(
-                    service_levels, ServiceLevelsQuery(region_code=key[0], on=c.inp.business_date),
-                    start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+                try:
+                    levels[key] = await workflow.execute_local_activity(
+                        service_levels, ServiceLevelsQuery(region_code=key[0], on=c.inp.business_date),
+                        start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+                except LOCAL_FAILURES:
+                    workflow.logger.warning("lane: no service levels for %s; its cases are handed over", key[0])
+                    levels[key] = None
 
         async def assess(c: _Case) -> None:
-            assert c.inp.facts is not None
-            c.entitlement = await workflow.execute_local_activity(
-                evaluate_entitlement,
-                EvaluateEntitlement(measure=c.inp.measure or MEASURE_FOR_TRIGGER[c.inp.trigger],
-                                    region_code=c.inp.region_code, on=c.inp.business_date,
-                                    profile=c.inp.facts.profile(), requested_amount_fen=c.inp.requested_amount_fen),
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+            assert c.inp.facts is not None  # filtered above
+            try:
+                c.entitlement = await workflow.execute_local_activity(
+                    evaluate_entitlement,
+                    EvaluateEntitlement(measure=c.inp.measure or MEASURE_FOR_TRIGGER[c.inp.trigger],
+                                        region_code=c.inp.region_code, on=c.inp.business_date,
+                                        profile=c.inp.facts.profile(),
+                                        requested_amount_fen=c.inp.requested_amount_fen),
+                    start_to_close_timeout=STEP_TIMEOUT, retry_policy=SERVICE_RETRY)
+            except LOCAL_FAILURES:
+                workflow.logger.warning("lane: the policy of %s failed; handed over", c.case_id)
 
-        await asyncio.gather(*(assess(c) for c in cases))
-        return [c for c in cases if c.entitlement is not None and _straight(
-            c.entitlement, levels[(c.inp.region_code, c.inp.business_date)])]
+        await asyncio.gather(*(assess(c) for c in cases
+                               if levels[(c.inp.region_code, c.inp.business_date)] is not None))
+        straight = []
+        for c in cases:
+            lv = levels[(c.inp.region_code, c.inp.business_date)]
+            if c.entitlement is not None and lv is not None and _straight(c.entitlement, lv):
+                straight.append(c)
+        return straight
 
     async def _approved(self, cases: list[_Case]) -> list[_Case]:
         if not cases:
             return []
-        answer = await workflow.execute_activity(
-            act.DECIDE_WITHIN_AUTHORITY_MANY, act.ApprovalRequests(requests=[_approval_request(c) for c in cases]),
-            task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY,
-            result_type=act.ApprovalOutcomes)
+        try:
+            answer = await workflow.execute_activity(
+                act.DECIDE_WITHIN_AUTHORITY_MANY,
+                act.ApprovalRequests(requests=[_approval_request(c) for c in cases]),
+                task_queue=TASK_QUEUE_APPROVAL, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY,
+                result_type=act.ApprovalOutcomes)
+        except ActivityError:
+            return _handed_over(act.DECIDE_WITHIN_AUTHORITY_MANY, cases)
         for c, outcome in zip(cases, answer.outcomes, strict=True):
             c.approval = outcome
         return [c for c in cases if c.approval is not None and c.approval.decision == "approved"]
@@ -114,20 +143,34 @@ class EmergencyReliefLaneWorkflow:
     async def _paid(self, cases: list[_Case]) -> list[_Case]:
         if not cases:
             return []
-        answer = await workflow.execute_activity(
-            act.DISBURSE_MANY, act.DisbursementRequests(requests=[_disbursement(c) for c in cases]),
-            task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY,
-            result_type=act.Disbursements)
+        try:
+            answer = await workflow.execute_activity(
+                act.DISBURSE_MANY, act.DisbursementRequests(requests=[_disbursement(c) for c in cases]),
+                task_queue=TASK_QUEUE_PAYMENT, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY,
+                result_type=act.Disbursements)
+        except ActivityError:  # some may be paid: their own workflows get the payment back under its key
+            return _handed_over(act.DISBURSE_MANY, cases)
         for c, payment in zip(cases, answer.results, strict=True):
             c.payment = payment
         return [c for c in cases if c.payment is not None and c.payment.status == "paid"]
 
-    async def _recorded(self, cases: list[_Case]) -> None:
+    async def _recorded(self, cases: list[_Case]) -> list[_Case]:
         if not cases:
-            return
-        await workflow.execute_activity(
-            act.RECORD_CASES_TRANSITIONS, act.CasesTransitions(cases=[_transitions(c) for c in cases]),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY)
+            return []
+        try:
+            await workflow.execute_activity(
+                act.RECORD_CASES_TRANSITIONS, act.CasesTransitions(cases=[_transitions(c) for c in cases]),
+                task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY)
+        except ActivityError:  # some may be recorded: their own workflows record the same steps again
+            return _handed_over(act.RECORD_CASES_TRANSITIONS, cases)
+        return cases
+
+
+def _handed_over(step: str, cases: list[_Case]) -> list[_Case]:
+    """A batch step failed for good (its retries cannot cure it): none of its cases goes on in the lane, and
+    the lane still starts each case's own workflow."""
+    workflow.logger.warning("lane: %s failed for good; its %d cases are handed over", step, len(cases))
+    return []
 
 
 def _straight(e: Entitlement, levels: ServiceLevels) -> bool:
