@@ -321,6 +321,7 @@ async def test_the_settled_record_returns_its_cases_result_in_one_task(env: Work
                                                  SettledInput(lane_id="lane-0123", result=result),
                                                  id=result.case_id, task_queue=queue)
         assert await handle.result() == result
+        assert await handle.query(EmergencyReliefSettledWorkflow.stage) == "closed"  # as every case workflow
         history = await handle.fetch_history()
     assert [e.event_type for e in history.events] == [
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,

@@ -23,3 +23,8 @@ class EmergencyReliefSettledWorkflow:
     @workflow.run
     async def run(self, inp: SettledInput) -> EmergencyReliefResult:
         return inp.result
+
+    @workflow.query
+    def stage(self) -> str:
+        """Every case workflow answers ``stage`` (docs/contracts.md): a settled case is closed."""
+        return "closed"
