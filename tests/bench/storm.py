@@ -299,7 +299,8 @@ async def main(args: argparse.Namespace) -> None:
             # the burst starts on a drained system (a storm the stack could not keep up with leaves a backlog)
             t = time.monotonic()
             left = len(per_phase) - len(await paid_at(pool, per_phase, timeout=900))
-            print(f"storm backlog drained in {time.monotonic() - t:.0f} s ({left} still unpaid)", flush=True)
+            print(f"storm backlog drained in {time.monotonic() - t:.0f} s ({left} still unpaid); every case closed "
+                  f"and every event projected {await all_settled(client, raw, timeout=900):.0f} s later", flush=True)
             pids = {name: proc.pid for name, proc in stack.procs.items()}
             cpu_before = cpu_seconds(pids)
             doudi_wall = await burst_doudi(client, pool, burst_people)
