@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     stall_sweep_seconds: int = 60
     stuck_step_seconds: int = 300
 
+    # The straight-through lane (docs/adr/0021): emergency cases reported within this many ms of each other are
+    # settled together; a case alone in its window starts its own workflow. 0: every case its own workflow.
+    lane_window_ms: int = 150
+
     # Named crash points for fault-injection tests (shared/faults.py); empty in normal runs.
     fault_points: str = ""
 

@@ -25,7 +25,7 @@ from workflows.emergency_relief.inputs import EmergencyReliefInput
 from workflows.emergency_relief.lane import WORKFLOW, LaneInput, lane_id
 
 log = logging.getLogger(__name__)
-WINDOW_S = 0.05
+WINDOW_S = 0.15  # the default of DOUDI_LANE_WINDOW_MS (shared/config.py)
 MAX_CASES = 32
 
 

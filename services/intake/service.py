@@ -38,7 +38,7 @@ from services.intake.routing import (
 )
 from services.intake.store import residence as residence_store
 from shared.assertions import Signatory
-from shared.config import TASK_QUEUE_WORKFLOWS
+from shared.config import TASK_QUEUE_WORKFLOWS, get_settings
 from shared.contracts import activities as act
 from shared.contracts.activities import CaseOpen, CaseTransition
 from shared.contracts.api import ApplicationIn, HouseholdIn, HouseholdOut
@@ -75,7 +75,10 @@ class IntakeService:
     def __init__(self, pool: asyncpg.Pool, temporal: Client):
         self._pool = pool
         self._temporal = temporal
-        self._lane = LaneGathering(temporal, self._start_alone, join=self._join_lane, started=self._lanes_started)
+        window_ms = get_settings().lane_window_ms
+        self._lanes = window_ms > 0
+        self._lane = LaneGathering(temporal, self._start_alone, join=self._join_lane, started=self._lanes_started,
+                                   window_s=window_ms / 1000)
 
     @property
     def temporal(self) -> Client:
@@ -136,7 +139,7 @@ class IntakeService:
             return await self._send_change(event, update)
         if start is None:
             return None
-        if first and start.lane_id is None and lane_eligible(start):
+        if self._lanes and first and start.lane_id is None and lane_eligible(start):
             await self._lane.start(start)  # marks it started (its lane's cases in one statement)
         else:  # a redelivery re-drives the case's lane if it was gathered into one, never its own workflow
             await self.drive(start)
