@@ -47,12 +47,14 @@ def lane_eligible(start: CaseStart) -> bool:
 
 
 async def start_lane(temporal: Client, lane: str, members: Sequence[CaseStart]) -> None:
-    """Start the lane's workflow for its members (ordered by case id); a lane that runs or ran is left as it
-    is (the id reuse policy: a second start of the same id is refused, which is fine)."""
+    """Start the lane's workflow for its members (ordered by case id); a lane that runs or completed is left as
+    it is (a second start of the same id is refused, which is fine). A lane that failed, timed out or was
+    terminated is started again: its steps repeat under each case's keys, so its re-drive (a redelivered report)
+    settles or hands over the cases it left open, and pays none twice."""
     try:
         await temporal.start_workflow(
             WORKFLOW, LaneInput(cases=[m.workflow_input for m in sorted(members, key=lambda m: m.case_id)]),
-            id=lane, task_queue=TASK_QUEUE_WORKFLOWS, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            id=lane, task_queue=TASK_QUEUE_WORKFLOWS, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
     except WorkflowAlreadyStartedError:
         pass
 
