@@ -28,7 +28,7 @@ class IntakeActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of the service: the worker registers these."""
         return [self.lookup_recipient, self.record_case_transition, self.record_case_transitions,
-                self.record_cases_transitions, self.start_lane_cases, self.open_case,
+                self.record_cases_transitions, self.start_lane_cases, self.settle_lane_cases, self.open_case,
                 self.settle_enrolment, self.review_cohort, self.start_review_cases]
 
     @activity.defn(name=act.LOOKUP_RECIPIENT)
@@ -75,6 +75,14 @@ class IntakeActivities:
             await asyncio.gather(*(one(c) for c in batch.cases))
         except LookupError as unknown:
             raise ContractViolation(str(unknown)) from unknown
+
+    @activity.defn(name=act.SETTLE_LANE_CASES)
+    async def settle_lane_cases(self, settlement: act.LaneSettlement) -> None:
+        """The end of a lane (docs/adr/0021) in one call: ``record_cases_transitions`` for the cases it settled,
+        then ``start_lane_cases`` for all of them. A retry records none twice and starts none twice."""
+        if settlement.recorded:
+            await self.record_cases_transitions(act.CasesTransitions(cases=settlement.recorded))
+        await self.start_lane_cases(act.LaneCaseStarts(cases=settlement.starts))
 
     @activity.defn(name=act.OPEN_CASE)
     async def open_case(self, case: act.CaseOpen) -> bool:

@@ -25,8 +25,10 @@ from workflows.emergency_relief.inputs import EmergencyReliefInput
 from workflows.emergency_relief.lane import WORKFLOW, LaneInput, lane_id
 
 log = logging.getLogger(__name__)
-WINDOW_S = 0.15  # the default of DOUDI_LANE_WINDOW_MS (shared/config.py)
-MAX_CASES = 32
+WINDOW_S = 0.35  # the default of DOUDI_LANE_WINDOW_MS (shared/config.py)
+# intake's concurrent handlers of an event family (subscribers.CONCURRENCY): once they all wait in the gathering,
+# no other report can join it, and waiting out the window would only delay the lane
+MAX_CASES = 16
 
 
 def lane_eligible(start: CaseStart) -> bool:

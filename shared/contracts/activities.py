@@ -27,6 +27,8 @@ START_REVIEW_CASES = "intake.start_review_cases"
 # the straight-through lane (docs/adr/0021): one call per service for a lane's cases
 RECORD_CASES_TRANSITIONS = "intake.record_cases_transitions"
 START_LANE_CASES = "intake.start_lane_cases"
+# both at once: the settled cases' steps recorded, then every case's own workflow started (one call, not two)
+SETTLE_LANE_CASES = "intake.settle_lane_cases"
 DECIDE_WITHIN_AUTHORITY_MANY = "approval.decide_within_authority_many"
 DISBURSE_MANY = "payment.disburse_many"
 # approval
@@ -450,3 +452,20 @@ class LaneCaseStart(BaseModel):
 
 class LaneCaseStarts(BaseModel):
     cases: list[LaneCaseStart] = Field(min_length=1)
+
+
+class LaneSettlement(BaseModel):
+    """The end of a lane (``SETTLE_LANE_CASES``): the steps of each case it paid and closed, recorded as
+    ``CasesTransitions`` records them (one transaction per case); then every case's own workflow started, as
+    ``LaneCaseStarts`` starts them. A case's steps are recorded before its record starts."""
+
+    recorded: list[CaseTransitions] = Field(default_factory=list)
+    starts: list[LaneCaseStart] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _recorded_only_for_settled_cases(self) -> LaneSettlement:
+        settled = {s.case_id for s in self.starts if s.settled}
+        recorded = [c.transitions[0].case_id for c in self.recorded]
+        if len(set(recorded)) != len(recorded) or not set(recorded) <= settled:
+            raise ValueError("steps are recorded once, and only for a case the lane settled")
+        return self

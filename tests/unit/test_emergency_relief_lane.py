@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared.config import TASK_QUEUE_INTAKE
 from shared.contracts import activities as act
 from shared.policy import Entitlement
 from shared.policy.disaster import DisasterLoss
+from tests.support import wait_for
 from tests.unit.fakes import FakeServices, WorkerSet
+from tests.unit.sandbox_probe import UnsandboxedClock
 from workflows.emergency_relief.inputs import EmergencyReliefInput, EmergencyReliefResult
 from workflows.emergency_relief.lane import EmergencyReliefLaneWorkflow, LaneInput, LaneResult, lane_id
 from workflows.emergency_relief.settled import EmergencyReliefSettledWorkflow, SettledInput
@@ -41,8 +45,7 @@ RESERVE = "township-reserve:650102001"
 AMOUNTS = {1: 65000, 2: 130000, 3: 195000, 4: 0, 5: 250000, 6: 65000}
 # what a case records of the fake policy (quarantine: the trigger's measure)
 POLICY = {"pack_id": "fake", "pack_version": "1", "measure": "quarantine", "region_prefix": "65"}
-BATCH_STEPS = [act.DECIDE_WITHIN_AUTHORITY_MANY, act.DISBURSE_MANY, act.RECORD_CASES_TRANSITIONS,
-               act.START_LANE_CASES]
+BATCH_STEPS = [act.DECIDE_WITHIN_AUTHORITY_MANY, act.DISBURSE_MANY, act.SETTLE_LANE_CASES]
 
 
 def facts(size: int) -> act.RecipientFacts:
@@ -256,22 +259,55 @@ async def test_a_policy_that_cannot_answer_one_case_hands_that_case_over(env: Wo
 
 
 async def test_a_batch_step_that_fails_for_good_hands_its_cases_over(env: WorkflowEnvironment):
-    """The record of the cases fails for good (a contract broken): the lane does not fail with its cases
+    """The settlement of the cases fails for good (a contract broken): the lane does not fail with its cases
     paid and no workflow of their own; each is handed over (its workflow gets its payment back, same key)."""
     fakes = services()
 
-    @activity.defn(name=act.RECORD_CASES_TRANSITIONS)
-    async def record_cases_transitions(batch: act.CasesTransitions) -> None:
-        fakes.batch_calls.append(act.RECORD_CASES_TRANSITIONS)
+    @activity.defn(name=act.SETTLE_LANE_CASES)
+    async def settle_lane_cases(settlement: act.LaneSettlement) -> None:
+        fakes.batch_calls.append(act.SETTLE_LANE_CASES)
         raise ContractViolation("unknown case")
 
     one, two = case(1), case(2)
-    acts = replaced(fakes.activities(), TASK_QUEUE_INTAKE, record_cases_transitions)
+    acts = replaced(fakes.activities(), TASK_QUEUE_INTAKE, settle_lane_cases)
     result, _ = await run_lane(env, fakes, [one, two], acts)
     assert result == LaneResult(settled=[], handed_over=[one.case_id, two.case_id])
     assert started(fakes) == {one.case_id: handed_over(one), two.case_id: handed_over(two)}
-    assert fakes.batch_calls == BATCH_STEPS
+    assert fakes.batch_calls == [*BATCH_STEPS, act.START_LANE_CASES]
     assert {k: d.amount_fen for k, d in fakes.paid.items()} == {f"{one.case_id}:1": 65000, f"{two.case_id}:1": 130000}
+
+
+async def test_the_settlement_carries_each_straight_cases_steps_and_every_cases_start(env: WorkflowEnvironment):
+    """One call ends the lane: the steps of the cases it paid (and of no other), and a start for every case."""
+    fakes = services()
+    seen: list[act.LaneSettlement] = []
+    fake_settle = by_name(fakes.activities(), TASK_QUEUE_INTAKE, act.SETTLE_LANE_CASES)
+
+    @activity.defn(name=act.SETTLE_LANE_CASES)
+    async def settle_lane_cases(settlement: act.LaneSettlement) -> None:
+        seen.append(settlement)
+        await fake_settle(settlement)
+
+    off, one = case(4), case(1)  # 4: not payable
+    await run_lane(env, fakes, [off, one], replaced(fakes.activities(), TASK_QUEUE_INTAKE, settle_lane_cases))
+    [settlement] = seen
+    assert [[t.stage for t in c.transitions] for c in settlement.recorded] == [
+        ["assessed", "approved", "paid", "closed"]]
+    assert {t.case_id for c in settlement.recorded for t in c.transitions} == {one.case_id}
+    assert settlement.starts == [settled(one, 65000, "pay-1"), handed_over(off)]
+
+
+def test_a_settlement_records_steps_only_for_a_case_the_lane_settled():
+    """The contract refuses steps for a handed-over case, or one case's steps twice."""
+    step = act.CaseTransition(case_id="em-1", pathway="emergency_relief", seq=1, status="open", stage="assessed",
+                              note="", at=datetime(2022, 8, 10, tzinfo=UTC))
+    steps_of_one = act.CaseTransitions(transitions=[step])
+    with pytest.raises(ValidationError):
+        act.LaneSettlement(recorded=[steps_of_one], starts=[act.LaneCaseStart(case_id="em-1", settled=False)])
+    with pytest.raises(ValidationError):
+        act.LaneSettlement(recorded=[steps_of_one, steps_of_one],
+                           starts=[act.LaneCaseStart(case_id="em-1", settled=True, result={})])
+    assert act.LaneSettlement(recorded=[steps_of_one], starts=[act.LaneCaseStart(case_id="em-1", settled=True)])
 
 
 # -- duplicates -----------------------------------------------------------------------------------------
@@ -329,6 +365,25 @@ async def test_the_settled_record_returns_its_cases_result_in_one_task(env: Work
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]
 
 
+async def test_a_workflow_the_worker_runs_unsandboxed_runs_in_the_sandbox_in_the_tests(env: WorkflowEnvironment):
+    """The lane and the settled record skip the sandbox's cost per run in production (docs/adr/0021); the tests'
+    workers still run them in it, so a call it refuses fails their tests. Shown on a workflow that reads the
+    clock."""
+    async with WorkerSet(env, [UnsandboxedClock], {}) as queue:
+        handle = await env.client.start_workflow(UnsandboxedClock.run, id=f"clock-{uuid.uuid4()}", task_queue=queue)
+
+        async def refused() -> str | None:
+            for e in (await handle.fetch_history()).events:
+                if e.HasField("workflow_task_failed_event_attributes"):
+                    return e.workflow_task_failed_event_attributes.failure.message
+            return None
+
+        message = await wait_for(refused, timeout=20)
+        await handle.terminate()
+    assert "datetime.datetime.now" in message
+    assert not EmergencyReliefLaneWorkflow.__temporal_workflow_definition.sandboxed  # type: ignore[attr-defined]
+
+
 # -- recorded histories -----------------------------------------------------------------------------------
 
 async def test_recorded_lane_histories_replay(env: WorkflowEnvironment):
@@ -360,6 +415,6 @@ async def test_recorded_lane_histories_replay(env: WorkflowEnvironment):
                     *HISTORIES.glob("emergency_relief_settled-*.json")])
     assert {f.name.split("-")[0] for f in files} == {"emergency_relief_lane", "emergency_relief_settled"}
     replayer = Replayer(workflows=[EmergencyReliefLaneWorkflow, EmergencyReliefSettledWorkflow],
-                        data_converter=pydantic_data_converter)
+                        data_converter=pydantic_data_converter, unsandboxed_workflow_runner=SandboxedWorkflowRunner())
     for f in files:
         await replayer.replay_workflow(WorkflowHistory.from_json(f.stem, f.read_text()))

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -157,6 +157,14 @@ async def test_a_full_gathering_starts_without_waiting_for_the_window() -> None:
     g = Gathering(window_s=60, max_cases=2)
     await asyncio.wait_for(asyncio.gather(g.lane.start(case("em-1")), g.lane.start(case("em-2"))), timeout=5)
     assert list(g.temporal.started) == [lane_id(["em-1", "em-2"])]
+
+
+def test_a_gathering_is_full_when_every_handler_of_the_family_waits_in_it() -> None:
+    """Once intake's handlers of a family all wait in the gathering, no other report can join it: it starts
+    then, not at the end of the window (a burst's lanes start at once)."""
+    from services.intake import lane, subscribers
+
+    assert lane.MAX_CASES == subscribers.CONCURRENCY
 
 
 def test_only_a_straight_through_emergency_case_is_gathered_and_a_stored_one_is_read_back() -> None:
@@ -366,3 +374,42 @@ async def test_a_settled_case_gets_its_record_and_a_handed_over_case_its_own_wor
         act.LaneCaseStart(case_id="em-1", settled=True, result=result),
         act.LaneCaseStart(case_id="em-2", settled=False)]))
     assert sorted(temporal.started) == ["em-1", "em-2"]
+
+
+async def test_the_lanes_end_records_each_settled_cases_steps_before_its_record_starts(
+        cases: MemoryCases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``settle_lane_cases``: the steps of the cases the lane paid (one transaction per case), then every case's
+    own workflow; a retry records none twice and starts none twice (the service's own guarantees)."""
+    lane = lane_id(["em-1", "em-2"])
+    for c in ("em-1", "em-2"):
+        cases.add(case(c), lane)
+    temporal = FakeTemporal()
+    service = intake(temporal)
+    order: list[str] = []
+
+    async def record_transitions(ts: list[act.CaseTransition]) -> list[bool]:
+        order.append(f"recorded {ts[0].case_id}: {[t.stage for t in ts]}")
+        return [True] * len(ts)
+
+    start = temporal.start_workflow
+
+    async def start_workflow(workflow: str, arg: Any, *, id: str, **kw: Any) -> Any:
+        order.append(f"started {id}")
+        return await start(workflow, arg, id=id, **kw)
+
+    monkeypatch.setattr(service, "record_transitions", record_transitions)
+    monkeypatch.setattr(temporal, "start_workflow", start_workflow)
+    activities = IntakeActivities(MemoryPool(), service)  # type: ignore[arg-type]  # the store is faked
+    result = {"case_id": "em-1", "outcome": "paid", "amount_fen": 195000, "payment_id": "pay-em-1",
+              "reason": "quarantine", "policy": {"pack_id": "seed", "pack_version": "1"}}
+    at = datetime(2022, 8, 10, tzinfo=UTC)
+    steps = act.CaseTransitions(transitions=[
+        act.CaseTransition(case_id="em-1", pathway="emergency_relief", seq=n, status=status, stage=stage, at=at)
+        for n, status, stage in ((1, "open", "assessed"), (2, "open", "approved"), (3, "paid", "paid"),
+                                 (4, "closed", "closed"))])
+    await lane_env(lane).run(activities.settle_lane_cases, act.LaneSettlement(recorded=[steps], starts=[
+        act.LaneCaseStart(case_id="em-1", settled=True, result=result),
+        act.LaneCaseStart(case_id="em-2", settled=False)]))
+    assert order[0] == "recorded em-1: ['assessed', 'approved', 'paid', 'closed']"
+    assert sorted(order[1:]) == ["started em-1", "started em-2"]
+    assert temporal.started["em-1"][0] == SETTLED and temporal.started["em-2"][0] == "EmergencyRelief"

@@ -32,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policy import EvaluateEntitlement, ServiceLevelsQuery, evaluate_entitlement, service_levels
 
 WORKFLOW = "EmergencyReliefLane"
+# the steps recorded and the cases started in one call to intake (they were two: one workflow task and one
+# activity less per lane)
+SETTLE_IN_ONE_CALL = "lane-settles-in-one-call"
 BATCH_TIMEOUT = timedelta(seconds=60)
 # a local activity that fails for good (a policy the packs cannot answer) raises its ApplicationError itself
 # on this SDK, not wrapped in an ActivityError as an activity's failure is
@@ -66,7 +69,7 @@ class _Case:
         return self.inp.case_id
 
 
-@workflow.defn(name=WORKFLOW)
+@workflow.defn(name=WORKFLOW, sandboxed=False)
 class EmergencyReliefLaneWorkflow:
     @workflow.run
     async def run(self, inp: LaneInput) -> LaneResult:
@@ -75,15 +78,13 @@ class EmergencyReliefLaneWorkflow:
         straight = await self._assessed(cases)
         straight = await self._approved(straight)
         straight = await self._paid(straight)
-        straight = await self._recorded(straight)
+        if workflow.patched(SETTLE_IN_ONE_CALL):
+            straight = await self._settled(straight, cases)
+        else:  # lanes started before: the steps recorded, then the cases started, in two calls
+            straight = await self._recorded(straight)
+            await self._started(straight, cases)
         settled = {c.case_id for c in straight}
-        over = [c for c in cases if c.case_id not in settled]
-        await workflow.execute_activity(
-            act.START_LANE_CASES,
-            act.LaneCaseStarts(cases=[*(_settled_start(c) for c in straight),
-                                      *(act.LaneCaseStart(case_id=c.case_id, settled=False) for c in over)]),
-            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY)
-        return LaneResult(settled=sorted(settled), handed_over=[c.case_id for c in over])
+        return LaneResult(settled=sorted(settled), handed_over=[c.case_id for c in cases if c.case_id not in settled])
 
     async def _assessed(self, cases: list[_Case]) -> list[_Case]:
         """The policy for each (local activities, in one workflow task); the straight path only for a case
@@ -154,6 +155,25 @@ class EmergencyReliefLaneWorkflow:
             c.payment = payment
         return [c for c in cases if c.payment is not None and c.payment.status == "paid"]
 
+    async def _settled(self, straight: list[_Case], cases: list[_Case]) -> list[_Case]:
+        """One call to intake: the straight cases' steps recorded, then every case's own workflow started. If it
+        fails for good, every case is handed over (some may have been recorded and started: their records stay,
+        and the second start of an id is a no-op)."""
+        try:
+            await workflow.execute_activity(
+                act.SETTLE_LANE_CASES,
+                act.LaneSettlement(recorded=[_transitions(c) for c in straight], starts=_starts(straight, cases)),
+                task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY)
+        except ActivityError:
+            straight = _handed_over(act.SETTLE_LANE_CASES, straight)
+            await self._started(straight, cases)
+        return straight
+
+    async def _started(self, straight: list[_Case], cases: list[_Case]) -> None:
+        await workflow.execute_activity(
+            act.START_LANE_CASES, act.LaneCaseStarts(cases=_starts(straight, cases)),
+            task_queue=TASK_QUEUE_INTAKE, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=SERVICE_RETRY)
+
     async def _recorded(self, cases: list[_Case]) -> list[_Case]:
         if not cases:
             return []
@@ -216,6 +236,13 @@ def _transitions(c: _Case) -> act.CaseTransitions:
         step(3, "paid", "paid", f"paid {amount} fen, payment {p.payment_id}", amount),
         step(4, "closed", "closed", "paid under assist-first", amount, closed=True, outcome="paid"),
     ])
+
+
+def _starts(straight: list[_Case], cases: list[_Case]) -> list[act.LaneCaseStart]:
+    """Each case's own workflow: the record of a straight case, or the case handed over from the start."""
+    settled = {c.case_id for c in straight}
+    return [*(_settled_start(c) for c in straight),
+            *(act.LaneCaseStart(case_id=c.case_id, settled=False) for c in cases if c.case_id not in settled)]
 
 
 def _settled_start(c: _Case) -> act.LaneCaseStart:

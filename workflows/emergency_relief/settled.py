@@ -18,7 +18,7 @@ class SettledInput(BaseModel):
     result: EmergencyReliefResult
 
 
-@workflow.defn(name=WORKFLOW)
+@workflow.defn(name=WORKFLOW, sandboxed=False)
 class EmergencyReliefSettledWorkflow:
     @workflow.run
     async def run(self, inp: SettledInput) -> EmergencyReliefResult:
