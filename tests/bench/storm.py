@@ -288,20 +288,23 @@ async def main(args: argparse.Namespace) -> None:
                   f"(local activities and patches), {kinds['UPSERT_WORKFLOW_SEARCH_ATTRIBUTES']} search "
                   "attribute upserts", flush=True)
 
+            pids = {name: proc.pid for name, proc in stack.procs.items()}
             phases, start = [], 0
             for rate in rates:
                 people = per_phase[start:start + rate * args.seconds]
                 start += len(people)
+                cpu_phase = cpu_seconds(pids)
                 phase = await steady(client, pool, people, rate)
                 phases.append(phase)
                 print(describe(phase), f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+                # until its last payment: at a steady rate, the CPU a case costs decides whether the stack keeps up
+                print(f"  {describe_cpu(cpu_phase, cpu_seconds(pids), len(people))}", flush=True)
 
             # the burst starts on a drained system (a storm the stack could not keep up with leaves a backlog)
             t = time.monotonic()
             left = len(per_phase) - len(await paid_at(pool, per_phase, timeout=900))
             print(f"storm backlog drained in {time.monotonic() - t:.0f} s ({left} still unpaid); every case closed "
                   f"and every event projected {await all_settled(client, raw, timeout=900):.0f} s later", flush=True)
-            pids = {name: proc.pid for name, proc in stack.procs.items()}
             cpu_before = cpu_seconds(pids)
             doudi_wall = await burst_doudi(client, pool, burst_people)
             tail = await all_settled(client, raw)
