@@ -33,10 +33,10 @@ import asyncpg
 import httpx
 
 from deploy.embedded import EmbeddedStack
-from shared.auth import issue_token
 from shared.policy import load_library
 from tests.bench.cohort_seed import seed_cohort
 from tests.bench.stack import bench_stack
+from tests.support import official_token, use_officials_registry
 
 SNAPSHOT = date(2022, 7, 31)  # 至 7 月底: Fujian's recipient count is at the end of July 2022
 FUJIAN_COUNTIES = [f"35{p:02d}{c:02d}" for p, cs in {
@@ -77,7 +77,9 @@ async def _bench(stack: EmbeddedStack, recipients: int, amount: int, args: argpa
     finally:
         await conn.close()
 
-    headers = {"Authorization": f"Bearer {issue_token('bench-finance', 'finance')}"}
+    # four eyes on money: both finance officers are registered officials (the officials registry), as in use
+    use_officials_registry(stack.database_url)
+    headers = {"Authorization": f"Bearer {official_token('bench-finance', 'finance')}"}
     body = {"measure": "one_time_living_subsidy", "region_prefix": "35", "snapshot_on": SNAPSHOT.isoformat(),
             "amount_fen_per_person": amount, "chunk_size": args.chunk_size}
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
@@ -86,7 +88,7 @@ async def _bench(stack: EmbeddedStack, recipients: int, amount: int, args: argpa
         assert r.status_code == 202, r.text
         batch_id = r.json()["batch_id"]
         if r.json()["status"] == "awaiting_second_approval":  # Fujian leaves the amount open: four eyes
-            second = {"Authorization": f"Bearer {issue_token('bench-finance-2', 'finance')}"}
+            second = {"Authorization": f"Bearer {official_token('bench-finance-2', 'finance')}"}
             r = await http.post(f"/api/batches/{batch_id}/approve", json={"reason": "bench"}, headers=second)
             assert r.status_code == 200, r.text
         marks: dict[str, float] = {}
